@@ -1,0 +1,1 @@
+"""The telemedicine network's domain: identifiers, scheduling, télé-expertise, monitoring."""

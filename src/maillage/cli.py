@@ -1,0 +1,17 @@
+"""The `maillage` command: each domain registers its own sub-commands here."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(
+    name="maillage",
+    help="Access to care, site planning and telemedicine network operations.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def main() -> None:
+    """maillage: diagnose access to care, plan new sites, run the telemedicine network."""

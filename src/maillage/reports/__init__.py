@@ -1,0 +1,1 @@
+"""Outputs people read: maps, tables, evaluation reports."""

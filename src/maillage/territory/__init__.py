@@ -1,0 +1,1 @@
+"""Reference data of the territory: communes, practitioners, facilities, populations by age."""

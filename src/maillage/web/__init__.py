@@ -1,0 +1,1 @@
+"""Server-rendered French web pages for planners and care teams."""
