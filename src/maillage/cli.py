@@ -15,3 +15,13 @@ app = typer.Typer(
 @app.callback()
 def main() -> None:
     """maillage: diagnose access to care, plan new sites, run the telemedicine network."""
+
+
+def _register_commands() -> None:
+    """Each domain adds its own commands; imports stay light until a command runs."""
+    from maillage.diagnosis import commands as diagnosis_commands
+
+    diagnosis_commands.register(app)
+
+
+_register_commands()

@@ -1,0 +1,134 @@
+"""French health identifiers: INS-NIR for patients, RPPS for practitioners, identity status.
+
+The server validates these only when their identifier system is present, so that international
+resources without French identifiers are accepted unchanged.
+"""
+
+from __future__ import annotations
+
+import copy
+from enum import StrEnum
+from typing import Any
+
+from stdnum import luhn
+from stdnum.fr import nir as stdnum_nir
+
+INS_NIR_SYSTEM = "urn:oid:1.2.250.1.213.1.4.8"
+"""INS built on the NIR (the person's social-security number)."""
+INS_NIA_SYSTEM = "urn:oid:1.2.250.1.213.1.4.9"
+"""INS built on the NIA, the waiting number given before a NIR is assigned."""
+INS_TEST_SYSTEMS = frozenset({"urn:oid:1.2.250.1.213.1.4.10", "urn:oid:1.2.250.1.213.1.4.11"})
+"""INS-NIR of test and demonstration identities issued by the INSi teleservice."""
+INS_SYSTEMS = frozenset({INS_NIR_SYSTEM, INS_NIA_SYSTEM, *INS_TEST_SYSTEMS})
+RPPS_SYSTEM = "https://rpps.esante.gouv.fr"
+
+NIR_SEX_DIGITS: dict[str, str] = {
+    "1": "male",
+    "2": "female",
+    "3": "male, foreign-born person under provisional registration",
+    "4": "female, foreign-born person under provisional registration",
+    "7": "male, temporary number (NIA) pending registration",
+    "8": "female, temporary number (NIA) pending registration",
+}
+"""First NIR digit. 1 and 2 are the RNIPP's; 3/4 and 7/8 are the provisional and temporary
+numbers that health insurers hand out before the INSEE registers the person. They share the
+NIR layout and its key, so they are accepted; whether a 7/8 number is an INS-NIR or an INS-NIA
+is a matter of the identifier system, not of this check."""
+
+_CORSICA = {"2A": "19", "2B": "18"}
+
+
+def nir_key(first13: str) -> str:
+    """The two-digit NIR key: 97 − (number mod 97), with 2A → 19 and 2B → 18 for Corsica.
+
+    Corsican departments replace their letters by the number the INSEE used before 1976,
+    which is what makes the body a number at all.
+    """
+    if len(first13) != 13:
+        raise ValueError(f"NIR body must have 13 characters, got {len(first13)}")
+    department = first13[5:7]
+    digits = first13[:5] + _CORSICA.get(department, department) + first13[7:]
+    if not digits.isascii() or not digits.isdigit():
+        raise ValueError(
+            "NIR body must be digits, except the department (characters 6-7) which may be 2A or 2B"
+        )
+    return stdnum_nir.calc_check_digits(digits + "00")
+
+
+def validate_nir(value: str) -> None:
+    """Check a 15-character NIR (13-character body + key); raise ValueError saying what is wrong.
+
+    The value must be compact (no spaces), as an identifier is stored. Month and place codes are
+    not range-checked: the INSEE uses pseudo-months (20 and above) for incomplete civil records
+    and historical place codes, so only the layout, sex digit and key are reliable checks.
+    """
+    if len(value) != 15:
+        raise ValueError(f"NIR must have 15 characters (13 + 2-digit key), got {len(value)}")
+    if value[0] not in NIR_SEX_DIGITS:
+        raise ValueError(
+            f"NIR sex digit {value[0]!r} is not one of {', '.join(sorted(NIR_SEX_DIGITS))}"
+        )
+    key = value[13:]
+    if not (key.isascii() and key.isdigit()):
+        raise ValueError(f"NIR key {key!r} must be two digits")
+    expected = nir_key(value[:13])
+    if key != expected:
+        raise ValueError(f"NIR key {key} does not match the number (expected {expected})")
+
+
+def validate_rpps(value: str) -> None:
+    """Check an RPPS number: 11 digits whose last one is a Luhn check digit.
+
+    The ANS describes the RPPS identifier as 11 digits ending in a Luhn key; the Annuaire Santé
+    publishes it prefixed by ``8`` as the national PP identifier (``810001045367``), which is
+    refused here with a hint.
+    """
+    if not (value.isascii() and value.isdigit()):
+        raise ValueError(f"RPPS number must contain digits only, got {value!r}")
+    if len(value) == 12 and value.startswith("8"):
+        raise ValueError(
+            "RPPS number has 11 digits; this looks like the national PP identifier "
+            f"(8 + RPPS): use {value[1:]}"
+        )
+    if len(value) != 11:
+        raise ValueError(f"RPPS number must have 11 digits, got {len(value)}")
+    if luhn.checksum(value) != 0:
+        expected = luhn.calc_check_digit(value[:-1])
+        raise ValueError(f"RPPS check digit {value[-1]} is wrong (Luhn expects {expected})")
+
+
+class IdentityStatus(StrEnum):
+    """Identity status under the national identity-vigilance rules (RNIV).
+
+    ``recuperee`` means the INS was fetched from the INSi teleservice without a check of an
+    identity document; ``validee`` means a document was checked but the INS not fetched;
+    only ``qualifiee`` (both) lets the INS be used and shared.
+    """
+
+    PROVISOIRE = "provisoire"
+    RECUPEREE = "recuperee"
+    VALIDEE = "validee"
+    QUALIFIEE = "qualifiee"
+
+
+def ins_may_be_sent(status: IdentityStatus | str) -> bool:
+    """Whether the INS may be sent to another system: only for a qualified identity (RNIV)."""
+    return IdentityStatus(status) is IdentityStatus.QUALIFIEE
+
+
+def without_unqualified_ins(
+    patient: dict[str, Any], status: IdentityStatus | str
+) -> dict[str, Any]:
+    """A copy of a FHIR Patient without its INS identifiers unless the identity is qualified.
+
+    Used on every outgoing Patient: storing an unqualified INS is allowed, sharing it is not.
+    """
+    result = copy.deepcopy(patient)
+    if ins_may_be_sent(status) or "identifier" not in result:
+        return result
+    kept = [i for i in result["identifier"] if i.get("system") not in INS_SYSTEMS]
+    if kept:
+        result["identifier"] = kept
+    else:
+        del result["identifier"]
+    return result

@@ -1,0 +1,1 @@
+"""The main job: access to care for every commune of a study area, with zoning and outputs."""

@@ -1,0 +1,85 @@
+"""The files a diagnosis leaves in its output directory, written atomically."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+import shapely
+
+from maillage.diagnosis.pipeline import Diagnosis
+from maillage.reports.atomic import atomic_directory
+from maillage.reports.choropleth import choropleth_html
+
+#: Columns of communes.csv, in order (other tools read these names).
+CSV_COLUMNS = [
+    "code_commune",
+    "nom",
+    "departement",
+    "region",
+    "population",
+    "demand",
+    "supply",
+    "access",
+    "classe",
+    "no_care",
+    "supply_data",
+]
+
+
+def write_outputs(diagnosis: Diagnosis, out: Path) -> None:
+    """communes.csv/.parquet/.geojson, carte.html and summary.json, all or nothing."""
+    table = diagnosis.communes
+    with atomic_directory(out) as tmp:
+        flat = pa.Table.from_pandas(table[CSV_COLUMNS], preserve_index=False)
+        pq.write_table(flat, tmp / "communes.parquet")
+        pacsv.write_csv(
+            rounded(flat), tmp / "communes.csv", pacsv.WriteOptions(quoting_style="needed")
+        )
+        (tmp / "communes.geojson").write_text(geojson(table, diagnosis.synthetic), encoding="utf-8")
+        (tmp / "carte.html").write_text(choropleth_html(table, diagnosis.summary), encoding="utf-8")
+        (tmp / "summary.json").write_text(
+            json.dumps(diagnosis.summary, indent=2, ensure_ascii=False, default=_json_default),
+            encoding="utf-8",
+        )
+
+
+def rounded(table: pa.Table, digits: int = 6) -> pa.Table:
+    """Floats rounded for the CSV a person opens (the Parquet keeps full precision)."""
+    columns = [
+        pc.round(col, digits) if pa.types.is_floating(col.type) else col for col in table.columns
+    ]
+    return pa.Table.from_arrays(columns, names=table.column_names)
+
+
+def geojson(table: pd.DataFrame, synthetic: bool) -> str:
+    """A FeatureCollection of commune polygons (WGS84) carrying the CSV columns.
+
+    Geometry JSON comes from GEOS and properties from pandas, both vectorised; only the
+    concatenation of the two strings per feature happens here.
+    """
+    geoms = shapely.from_wkb(table.geometry.where(table.geometry.notna(), None).to_numpy())
+    geometry = pd.Series(shapely.to_geojson(geoms), index=table.index).fillna("null")
+    props = table[CSV_COLUMNS].to_json(orient="records", lines=True, force_ascii=False)
+    features = (
+        '{"type":"Feature","geometry":'
+        + geometry
+        + ',"properties":'
+        + pd.Series(props.splitlines(), index=table.index)
+        + "}"
+    )
+    name = ',"name":"SYNTHETIC supply — not real practitioners"' if synthetic else ""
+    return '{"type":"FeatureCollection"' + name + ',"features":[' + ",".join(features) + "]}"
+
+
+def _json_default(value):
+    if hasattr(value, "item"):
+        return value.item()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")

@@ -1,0 +1,85 @@
+"""Which communes a regional run must include so that its values equal a national run's.
+
+A commune's access depends on the practitioners within the cut-off, and each of those
+practitioners' ratio depends on all the demand within the cut-off of *them*: values inside the
+area are exact only if the computation also holds every commune within two cut-offs of travel.
+We find that buffer with the provider itself (two sparse queries), after a straight-line
+pre-filter that no road trip can beat.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+from maillage.travel.model import Places, TravelPairs
+
+#: No road trip covers ground faster than this, so a straight line longer than
+#: cut-off × this speed cannot be travelled within the cut-off (pre-filter only).
+MAX_ROAD_SPEED_KMH = 130.0
+
+
+@dataclass(frozen=True)
+class StudyArea:
+    """Communes computed (``origins``, ``destinations``: positions in the national table).
+
+    ``pairs`` holds travel times from ``origins`` to ``destinations`` (positions within those
+    two arrays); ``inside`` marks the origins that belong to the requested area.
+    """
+
+    origins: np.ndarray
+    destinations: np.ndarray
+    pairs: TravelPairs
+    inside: np.ndarray
+
+
+def within_straight_line(places: Places, seeds: np.ndarray, radius_m: float) -> np.ndarray:
+    """Positions of places closer than ``radius_m`` to any seed, zone by zone."""
+    keep = np.zeros(len(places), dtype=bool)
+    keep[seeds] = True
+    xy = np.column_stack([places.x, places.y])
+    for zone in np.unique(places.zone[seeds]):
+        in_zone = np.flatnonzero(places.zone == zone)
+        zone_seeds = seeds[places.zone[seeds] == zone]
+        tree = cKDTree(xy[in_zone])
+        near = tree.query_ball_point(xy[zone_seeds], r=radius_m, return_sorted=False)
+        hits = np.unique(np.concatenate([np.asarray(n, dtype=np.int64) for n in near]))
+        keep[in_zone[hits]] = True
+    return np.flatnonzero(keep)
+
+
+def study_area(places: Places, selected: np.ndarray, provider, cutoff: float) -> StudyArea:
+    """The selected communes plus the buffer that makes their values exact.
+
+    ``selected`` are positions in ``places``; ``provider`` answers
+    ``pairs(origins, destinations, cutoff) -> TravelPairs``.
+    """
+    selected = np.unique(selected)
+    if len(selected) == len(places):
+        everything = np.arange(len(places))
+        pairs = provider.pairs(places, places, cutoff)
+        return StudyArea(everything, everything, pairs, np.ones(len(places), dtype=bool))
+
+    radius_m = 2 * cutoff / 60 * MAX_ROAD_SPEED_KMH * 1000
+    candidates = within_straight_line(places, selected, radius_m)
+    cand_places = places.subset(candidates)
+
+    from_selected = provider.pairs(places.subset(selected), cand_places, cutoff)
+    destinations = candidates[np.unique(from_selected.destination)]
+    to_destinations = provider.pairs(cand_places, places.subset(destinations), cutoff)
+    used = np.unique(
+        np.concatenate([to_destinations.origin, np.searchsorted(candidates, selected)])
+    )
+    origins = candidates[used]
+    # Re-index the pairs' origins from candidate positions to positions in ``origins``.
+    keep = np.isin(to_destinations.origin, used)
+    pairs = TravelPairs(
+        len(origins),
+        len(destinations),
+        np.searchsorted(used, to_destinations.origin[keep]).astype(np.int32),
+        to_destinations.destination[keep],
+        to_destinations.minutes[keep],
+    )
+    return StudyArea(origins, destinations, pairs, np.isin(origins, selected))

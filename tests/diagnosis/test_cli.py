@@ -1,0 +1,120 @@
+"""The `maillage diagnose` contract as other tools drive it."""
+
+import json
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from maillage.cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def meuse(tmp_path_factory):
+    out = tmp_path_factory.mktemp("run") / "meuse"
+    result = runner.invoke(app, ["diagnose", "--department", "55", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    return out, result
+
+
+def test_writes_every_output(meuse):
+    out, _ = meuse
+    names = {p.name for p in out.iterdir()}
+    assert names == {
+        "communes.csv",
+        "communes.parquet",
+        "communes.geojson",
+        "carte.html",
+        "summary.json",
+    }
+
+
+def test_communes_table_columns_and_codes(meuse):
+    out, _ = meuse
+    table = pd.read_csv(
+        out / "communes.csv", dtype={"code_commune": str, "departement": str, "region": str}
+    )
+    expected = [
+        "code_commune",
+        "nom",
+        "departement",
+        "region",
+        "population",
+        "supply",
+        "access",
+        "classe",
+    ]
+    assert set(expected) <= set(table.columns)
+    assert (table.departement == "55").all() and (table.region == "44").all()
+    assert table.code_commune.str.len().eq(5).all()
+    assert table.classe.dropna().isin(["sous-dotee", "intermediaire", "dotee"]).all()
+    assert (table.supply_data == "SYNTHETIC").all()
+    parquet = pd.read_parquet(out / "communes.parquet")
+    assert len(parquet) == len(table)
+
+
+def test_summary_names_inputs_and_synthetic_label(meuse):
+    out, result = meuse
+    summary = json.loads((out / "summary.json").read_text())
+    for key in (
+        "method",
+        "profession",
+        "parameters",
+        "inputs",
+        "totals_by_class",
+        "dropped",
+        "missing",
+    ):
+        assert key in summary
+    assert summary["inputs"]["supply"]["synthetic"] is True
+    assert summary["method"] == "apl"
+    assert "SYNTHETIC" in result.output
+    assert "SYNTHETIC" in (out / "carte.html").read_text()
+
+
+def test_map_is_self_contained(meuse):
+    out, _ = meuse
+    page = (out / "carte.html").read_text()
+    assert '<html lang="fr">' in page
+    assert "<svg" in page and "<title>" in page
+    assert "http://" not in page and "https://" not in page
+
+
+def test_geojson_carries_polygons(meuse):
+    out, _ = meuse
+    collection = json.loads((out / "communes.geojson").read_text())
+    kinds = {f["geometry"]["type"] for f in collection["features"] if f["geometry"]}
+    assert kinds <= {"Polygon", "MultiPolygon"} and kinds
+    assert "SYNTHETIC" in collection["name"]
+
+
+def test_unknown_commune_in_csv_supply_names_file_line_column(tmp_path):
+    supply = tmp_path / "offre.csv"
+    supply.write_text("code_commune,fte\n55029,1\n99999,2\n")
+    out = tmp_path / "out"
+    result = runner.invoke(
+        app,
+        [
+            "diagnose",
+            "--department",
+            "55",
+            "--supply",
+            str(supply),
+            "--supply-format",
+            "csv",
+            "--out",
+            str(out),
+        ],
+    )
+    assert result.exit_code != 0
+    message = " ".join(result.output.split())
+    assert "offre.csv" in message and "line 3" in message and "code_commune" in message
+    assert not out.exists()
+
+
+def test_unknown_method_is_refused(tmp_path):
+    result = runner.invoke(app, ["diagnose", "--method", "magic", "--out", str(tmp_path / "o")])
+    assert result.exit_code != 0
+    assert "method" in result.output
