@@ -19,7 +19,12 @@ from maillage.diagnosis.study_area import study_area
 from maillage.territory.ages import load_population_by_age, standardised_demand
 from maillage.territory.annuaire import load_annuaire
 from maillage.territory.communes import communes_places, load_communes, missing_communes
-from maillage.territory.geography import resolve_departement, resolve_region
+from maillage.territory.geography import (
+    departements,
+    regions,
+    resolve_departement,
+    resolve_region,
+)
 from maillage.territory.supply import SupplyInput
 from maillage.territory.supply_csv import load_supply_csv
 from maillage.territory.synthetic import synthetic_practitioners
@@ -53,11 +58,16 @@ def area_of(communes: pd.DataFrame, params: DiagnosisParameters) -> tuple[np.nda
             in_region = communes.loc[communes.departement == code, "region"]
             if not (in_region == region).all():
                 raise ValueError(f"department {code} is not in region {region}")
-        return (communes.departement == code).to_numpy(), f"departement {code}"
+        return (communes.departement == code).to_numpy(), _named(departements(), code)
     if params.region == "all":
         return np.ones(len(communes), dtype=bool), "France entière"
     code = resolve_region(params.region or "44")
-    return (communes.region == code).to_numpy(), f"region {code}"
+    return (communes.region == code).to_numpy(), _named(regions(), code)
+
+
+def _named(table: pd.DataFrame, code: str) -> str:
+    """ "Meuse (55)": what a planner reads in titles."""
+    return f"{table.set_index('code').at[code, 'nom']} ({code})"
 
 
 def load_supply(params: DiagnosisParameters, communes: pd.DataFrame) -> SupplyInput:

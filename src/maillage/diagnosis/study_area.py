@@ -14,11 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial import cKDTree
 
-from maillage.travel.model import Places, TravelPairs
-
-#: No road trip covers ground faster than this, so a straight line longer than
-#: cut-off × this speed cannot be travelled within the cut-off (pre-filter only).
-MAX_ROAD_SPEED_KMH = 130.0
+from maillage.travel.model import MAX_ROAD_SPEED_KMH, Places, TravelPairs
 
 
 @dataclass(frozen=True)

@@ -188,7 +188,7 @@ body{{font-family:system-ui,sans-serif;margin:1rem;color:#1a1a1a}}
 .panel{{margin:0;flex:1 1 22rem;max-width:60rem;border:1px solid #bbb}}
 .panel:not(:first-child){{flex:0 1 14rem}}
 figcaption{{font-size:.85rem;padding:.2rem .4rem;background:#f2f2f2}}
-svg{{width:100%;height:auto;cursor:grab;touch-action:none;display:block}}
+svg{{width:100%;height:auto;max-height:85vh;cursor:grab;touch-action:none;display:block}}
 path{{fill-rule:evenodd;stroke:#fff;stroke-width:.3;vector-effect:non-scaling-stroke}}
 path:hover{{stroke:#000;stroke-width:1.5}}
 .site{{stroke:#fff;stroke-width:1.5}}

@@ -7,6 +7,10 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 
+#: No road trip covers ground faster than this (the motorway limit): a straight line longer
+#: than cut-off × this speed cannot be travelled within the cut-off. Used to pre-filter.
+MAX_ROAD_SPEED_KMH = 130.0
+
 
 @dataclass(frozen=True)
 class Places:
