@@ -1,7 +1,9 @@
 """The `maillage diagnose` contract as other tools drive it."""
 
 import json
+from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -118,3 +120,74 @@ def test_unknown_method_is_refused(tmp_path):
     result = runner.invoke(app, ["diagnose", "--method", "magic", "--out", str(tmp_path / "o")])
     assert result.exit_code != 0
     assert "method" in result.output
+
+
+DATA = Path(__file__).parents[1] / "territory" / "data"
+
+
+def test_real_annuaire_extract_and_ages(tmp_path):
+    out = tmp_path / "ge"
+    result = runner.invoke(
+        app,
+        [
+            "diagnose",
+            "--supply",
+            str(DATA / "PS_LibreAcces_Personne_activite_sample.txt"),
+            "--ages",
+            str(DATA / "base-cc-evol-struct-pop-sample.csv"),
+            "--out",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["inputs"]["supply"] == {
+        "path": str(DATA / "PS_LibreAcces_Personne_activite_sample.txt"),
+        "format": "annuaire",
+        "synthetic": False,
+    }
+    assert summary["inputs"]["ages"]["synthetic"] is False
+    assert "standardised" in summary["demand"]
+    assert any("99132" in json.dumps(d) or "foreign" in json.dumps(d) for d in summary["dropped"])
+    table = pd.read_csv(out / "communes.csv", dtype={"code_commune": str})
+    assert (table.supply_data == "declared").all()
+    strasbourg = table.set_index("code_commune").loc["67482"]
+    assert strasbourg.supply > 0
+    assert "SYNTHETIC" not in result.output
+
+
+def test_method_without_published_thresholds_warns_and_leaves_classe_empty(tmp_path):
+    out = tmp_path / "e2"
+    result = runner.invoke(
+        app, ["diagnose", "--department", "55", "--method", "e2sfca", "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "thresholds" in result.output
+    table = pd.read_csv(out / "communes.csv", keep_default_na=False)
+    assert (table.classe == "").all()
+
+
+def test_given_thresholds_classify(tmp_path):
+    out = tmp_path / "th"
+    result = runner.invoke(
+        app,
+        [
+            "diagnose",
+            "--department",
+            "55",
+            "--method",
+            "2sfca",
+            "--thresholds",
+            "0.0005,0.001",
+            "--out",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(out / "communes.csv")
+    expected = np.where(
+        table.access <= 0.0005,
+        "sous-dotee",
+        np.where(table.access <= 0.001, "intermediaire", "dotee"),
+    )
+    assert (table.classe.to_numpy() == expected).all()

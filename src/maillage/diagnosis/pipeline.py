@@ -6,13 +6,14 @@ import contextlib
 import warnings
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 
-from maillage.access import apl as apl_method
-from maillage.access import fca, zoning
+from maillage.access import zoning
+from maillage.access.apl import apl_supply
+from maillage.access.fca import floating_catchment
 from maillage.access.weights import StepWeights, gravity_weights
 from maillage.diagnosis.parameters import DiagnosisParameters
 from maillage.diagnosis.study_area import study_area
@@ -25,7 +26,7 @@ from maillage.territory.geography import (
     resolve_departement,
     resolve_region,
 )
-from maillage.territory.supply import SupplyInput
+from maillage.territory.supply import SUPPLY_COLUMNS, SupplyInput
 from maillage.territory.supply_csv import load_supply_csv
 from maillage.territory.synthetic import synthetic_practitioners
 from maillage.travel.provider import provider_from_option
@@ -33,7 +34,8 @@ from maillage.travel.provider import provider_from_option
 Step = Callable[[str], AbstractContextManager]
 
 
-def _quiet_step(_label: str) -> AbstractContextManager:
+def quiet_step(_label: str) -> AbstractContextManager:
+    """A step that shows nothing (library use, tests)."""
     return contextlib.nullcontext()
 
 
@@ -90,80 +92,73 @@ def weights_for(params: DiagnosisParameters) -> tuple[Callable[[np.ndarray], np.
     return gravity_weights(params.beta, params.catchment), params.catchment
 
 
-def run_diagnosis(params: DiagnosisParameters, step: Step = _quiet_step) -> Diagnosis:
-    """Compute access for every commune of the requested area (exact at its borders)."""
+@dataclass(frozen=True)
+class Demand:
+    """Demand per commune (national order), what it is, and the file it came from if any."""
+
+    values: np.ndarray
+    note: str
+    source: dict | None = None
+
+
+def run_diagnosis(
+    params: DiagnosisParameters,
+    step: Step = quiet_step,
+    extra_supply: pd.DataFrame | None = None,
+) -> Diagnosis:
+    """Compute access for every commune of the requested area (exact at its borders).
+
+    ``extra_supply`` (rows of ``code_commune, fte, age, activity``) is added to the loaded
+    practitioners: a scenario's new sites, simulated with exactly the same computation.
+    """
     with step("Chargement des communes"):
         communes = load_communes()
         wanted, area_label = area_of(communes, params)
     with step("Chargement de l'offre de soins"):
         supply_input = load_supply(params, communes)
+        if extra_supply is not None:
+            combined = pd.concat([supply_input.table, extra_supply[SUPPLY_COLUMNS]])
+            supply_input = replace(supply_input, table=combined.reset_index(drop=True))
     with step("Calcul de la demande"):
-        demand, demand_note, ages_summary = _demand(params, communes)
+        demand = demand_of(params, communes)
 
     weight_fn, cutoff = weights_for(params)
-    horizon = max(cutoff, params.no_care_minutes)
     located = np.isfinite(communes.x.to_numpy()) & np.isfinite(communes.y.to_numpy())
     placeable = np.flatnonzero(located)
-    places = communes_places(communes).subset(placeable)
-    selected = np.flatnonzero(wanted[placeable])
-
     with step("Temps de trajet"):
         provider = provider_from_option(
             params.travel, speed_kmh=params.speed_kmh, circuity=params.circuity
         )
-        area = study_area(places, selected, provider, horizon)
+        area = study_area(
+            communes_places(communes).subset(placeable),
+            np.flatnonzero(wanted[placeable]),
+            provider,
+            max(cutoff, params.no_care_minutes),
+        )
     origins = placeable[area.origins]
-    destinations = placeable[area.destinations]
-    dest_codes = communes.code_commune.to_numpy()[destinations]
+    dest_codes = communes.code_commune.to_numpy()[placeable[area.destinations]]
 
     with step("Calcul de l'accessibilité"):
         pairs = area.pairs.within(cutoff)
-        weights = weight_fn(pairs.minutes)
-        origin_demand = demand[origins]
-        if params.method == "apl":
-            supply_values = apl_method.apl_supply(supply_input.table, dest_codes)
-        else:
-            supply_values = fte_by_commune(supply_input.table, dest_codes)
-        access = fca.floating_catchment(origin_demand, supply_values, pairs, weights)
-        has_supply = fte_by_commune(supply_input.table, dest_codes) > 0
+        fte = fte_by_commune(supply_input.table, dest_codes)
+        supply = apl_supply(supply_input.table, dest_codes) if params.method == "apl" else fte
+        access = floating_catchment(demand.values[origins], supply, pairs, weight_fn(pairs.minutes))
         no_care = zoning.population_without_care(
-            np.ones(len(origins)), area.pairs, has_supply, params.no_care_minutes
+            np.ones(len(origins)), area.pairs, fte > 0, params.no_care_minutes
         ).astype(bool)
 
-    table = _result_table(
-        communes,
-        wanted,
-        origins[area.inside],
-        access[area.inside],
-        no_care[area.inside],
-        demand,
-        supply_input,
-    )
-    thresholds = (
-        zoning.parse_thresholds(params.thresholds)
-        if params.thresholds
-        else zoning.default_thresholds(params.method, params.profession)
-    )
-    if thresholds is None:
-        warnings.warn(
-            f"no published thresholds for {params.method}/{params.profession}: "
-            "classe left empty (give --thresholds T1,T2)",
-            stacklevel=2,
-        )
+    inside = origins[area.inside]
+    table = result_table(communes, wanted, demand, supply_input)
+    table["access"] = _by_commune(access[area.inside], inside, table.index_national)
+    table["no_care"] = _by_commune(no_care[area.inside], inside, table.index_national)
+    table.loc[table.population.isna(), "access"] = np.nan
+    table = table.drop(columns="index_national")
+    thresholds = thresholds_for(params)
     table["classe"] = zoning.classify(table.access.to_numpy(), thresholds)
-    summary = _summary(
-        params,
-        area_label,
-        table,
-        supply_input,
-        demand_note,
-        ages_summary,
-        thresholds,
-        communes,
-        wanted,
-        located,
-        pairs,
-    )
+    unlocated = communes.loc[wanted & ~located, ["code_commune", "nom"]]
+    summary = summarise(
+        params, area_label, table, supply_input, demand, thresholds, unlocated, len(pairs)
+    ) | {"missing": _missing(communes, table, unlocated)}
     return Diagnosis(table, summary)
 
 
@@ -173,62 +168,66 @@ def fte_by_commune(table: pd.DataFrame, codes: np.ndarray) -> np.ndarray:
     return per_code.reindex(codes, fill_value=0.0).to_numpy(dtype=float)
 
 
-def _demand(params: DiagnosisParameters, communes: pd.DataFrame) -> tuple[np.ndarray, str, dict]:
+def thresholds_for(params: DiagnosisParameters) -> tuple[float, float] | None:
+    """The user's zoning thresholds, else the published ones, else none (with a warning)."""
+    if params.thresholds:
+        return zoning.parse_thresholds(params.thresholds)
+    published = zoning.default_thresholds(params.method, params.profession)
+    if published is None:
+        warnings.warn(
+            f"no published thresholds for {params.method}/{params.profession}: "
+            "classe left empty (give --thresholds T1,T2)",
+            stacklevel=3,
+        )
+    return published
+
+
+def demand_of(params: DiagnosisParameters, communes: pd.DataFrame) -> Demand:
+    """Raw municipal population, or age-standardised demand when an INSEE file is given."""
     population = communes.population.fillna(0.0).to_numpy(dtype=float)
     if params.ages is None:
-        return population, "raw municipal population (no --ages file: not age-standardised)", {}
-    ages = load_population_by_age(params.ages)
-    standardised = standardised_demand(ages, communes)
-    values = standardised.reindex(communes.code_commune).to_numpy(dtype=float)
-    values = np.where(np.isfinite(values), values, population)
-    return (
-        values,
-        "population standardised by age-specific consumption",
-        {
-            "path": str(params.ages),
-            "format": "insee-evol-struct-pop",
-            "synthetic": False,
-        },
+        return Demand(population, "raw municipal population (no --ages file: not age-standardised)")
+    standardised = standardised_demand(load_population_by_age(params.ages), communes)
+    values = standardised.to_numpy(dtype=float)
+    return Demand(
+        np.where(np.isfinite(values), values, population),
+        "population standardised by age-specific consumption "
+        f"({len(standardised.attrs.get('missing', []))} communes absent from the file keep "
+        "their raw population)",
+        {"path": str(params.ages), "format": "insee-evol-struct-pop", "synthetic": False},
     )
 
 
-def _result_table(
-    communes: pd.DataFrame,
-    wanted: np.ndarray,
-    computed: np.ndarray,
-    access: np.ndarray,
-    no_care: np.ndarray,
-    demand: np.ndarray,
-    supply_input: SupplyInput,
+def result_table(
+    communes: pd.DataFrame, wanted: np.ndarray, demand: Demand, supply_input: SupplyInput
 ) -> pd.DataFrame:
+    """The requested communes with their demand and located supply (access comes next)."""
     rows = np.flatnonzero(wanted)
-    table = communes.loc[
-        rows,
-        ["code_commune", "nom", "departement", "region", "population", "lon", "lat", "geometry"],
-    ].reset_index(drop=True)
-    table["demand"] = demand[rows]
+    columns = ["code_commune", "nom", "departement", "region", "population", "lon", "lat"]
+    table = communes.loc[rows, [*columns, "geometry"]].reset_index(drop=True)
+    table["index_national"] = rows
+    table["demand"] = demand.values[rows]
     table["supply"] = fte_by_commune(supply_input.table, table.code_commune.to_numpy())
-    full_access = pd.Series(access, index=computed)
-    table["access"] = full_access.reindex(rows).to_numpy()
-    table["no_care"] = pd.Series(no_care, index=computed).reindex(rows).to_numpy()
-    table.loc[table.population.isna(), "access"] = np.nan
     table["supply_data"] = "SYNTHETIC" if supply_input.synthetic else "declared"
     return table
 
 
-def _summary(
-    params,
-    area_label,
-    table,
-    supply_input,
-    demand_note,
-    ages_summary,
-    thresholds,
-    communes,
-    wanted,
-    located,
-    pairs,
+def _by_commune(values: np.ndarray, computed: np.ndarray, rows: pd.Series) -> np.ndarray:
+    """``values`` known at national positions ``computed``, laid out on ``rows`` (NaN else)."""
+    return pd.Series(values, index=computed).reindex(rows.to_numpy()).to_numpy()
+
+
+def summarise(
+    params: DiagnosisParameters,
+    area_label: str,
+    table: pd.DataFrame,
+    supply_input: SupplyInput,
+    demand: Demand,
+    thresholds: tuple[float, float] | None,
+    unlocated: pd.DataFrame,
+    n_pairs: int,
 ) -> dict:
+    """summary.json: what was computed, from what, and how many people fall in each class."""
     population = table.population.fillna(0.0)
     classes = table.classe.replace("", "non classée")
     inputs = {
@@ -248,22 +247,20 @@ def _summary(
             "synthetic": False,
         },
     }
-    if ages_summary:
-        inputs["ages"] = ages_summary
-    shown = set(table.code_commune)
-    missing = [m for m in missing_communes(communes) if m["code_commune"] in shown]
-    unlocated = communes.loc[wanted & ~located, ["code_commune", "nom"]]
+    if demand.source:
+        inputs["ages"] = demand.source
+    without_care = population[table.no_care.fillna(False).astype(bool)].sum()
     return {
         "method": params.method,
         "profession": params.profession,
         "area": area_label,
         "parameters": params.to_summary() | {"thresholds_used": thresholds},
         "inputs": inputs,
-        "demand": demand_note,
+        "demand": demand.note,
         "communes": len(table),
         "population": float(population.sum()),
         "supply_fte": float(table.supply.sum()),
-        "travel_pairs": len(pairs),
+        "travel_pairs": n_pairs,
         "mean_access": float(np.average(table.access.fillna(0), weights=population))
         if population.sum() > 0
         else None,
@@ -272,19 +269,33 @@ def _summary(
         "by_region": _class_pivot(table, "region"),
         "population_without_care": {
             "minutes": params.no_care_minutes,
-            "population": float(population[table.no_care.fillna(False).astype(bool)].sum()),
+            "population": float(without_care),
         },
         "dropped": supply_input.dropped,
         "notes": supply_input.notes,
-        "missing": missing
-        + [
-            {"code_commune": c, "nom": n, "reason": "no location"}
-            for c, n in unlocated.itertuples(index=False)
-        ],
     }
+
+
+def _missing(communes: pd.DataFrame, table: pd.DataFrame, unlocated: pd.DataFrame) -> list[dict]:
+    """Communes of the area without data, and why (no population, polygon or location)."""
+    shown = set(table.code_commune)
+    listed = [m for m in missing_communes(communes) if m["code_commune"] in shown]
+    return listed + [
+        {"code_commune": code, "nom": nom, "reason": "no location"}
+        for code, nom in unlocated.itertuples(index=False)
+    ]
 
 
 def _class_pivot(table: pd.DataFrame, key: str) -> dict:
     classes = table.classe.replace("", "non classée")
     pivot = table.population.fillna(0).groupby([table[key], classes]).sum().unstack(fill_value=0)
     return {str(k): {str(c): float(v) for c, v in row.items()} for k, row in pivot.iterrows()}
+
+
+# Transitional names used by planning/scenario.py until it calls run_diagnosis(extra_supply=…).
+_quiet_step = quiet_step
+
+
+def _demand(params: DiagnosisParameters, communes: pd.DataFrame) -> tuple[np.ndarray, str, dict]:
+    demand = demand_of(params, communes)
+    return demand.values, demand.note, demand.source or {}

@@ -83,13 +83,8 @@ class CrowFly:
         minutes = np.concatenate(
             [self.minutes(metres[across]), self._inside(origins, destinations, inside)]
         )
-        keep = minutes <= cutoff_minutes
-        return TravelPairs(
-            len(origins),
-            len(destinations),
-            origin[keep].astype(np.int32),
-            destination[keep].astype(np.int32),
-            minutes[keep],
+        return TravelPairs.kept(
+            len(origins), len(destinations), origin, destination, minutes, cutoff_minutes
         )
 
     def _inside(self, origins: Places, destinations: Places, pairs: np.ndarray) -> np.ndarray:

@@ -55,15 +55,30 @@ class TravelPairs:
     def __len__(self) -> int:
         return len(self.minutes)
 
+    @classmethod
+    def kept(
+        cls,
+        n_origins: int,
+        n_destinations: int,
+        origin: np.ndarray,
+        destination: np.ndarray,
+        minutes: np.ndarray,
+        cutoff: float,
+    ) -> TravelPairs:
+        """The pairs of at most ``cutoff`` minutes among candidate arrays, typed compactly."""
+        keep = np.asarray(minutes) <= cutoff
+        return cls(
+            n_origins,
+            n_destinations,
+            np.asarray(origin)[keep].astype(np.int32),
+            np.asarray(destination)[keep].astype(np.int32),
+            np.asarray(minutes, dtype=float)[keep],
+        )
+
     def within(self, cutoff: float) -> TravelPairs:
         """The pairs of at most ``cutoff`` minutes (bounds inclusive, as PySAL's step_fn)."""
-        keep = self.minutes <= cutoff
-        return TravelPairs(
-            self.n_origins,
-            self.n_destinations,
-            self.origin[keep],
-            self.destination[keep],
-            self.minutes[keep],
+        return TravelPairs.kept(
+            self.n_origins, self.n_destinations, self.origin, self.destination, self.minutes, cutoff
         )
 
     def matrix(self, values: np.ndarray) -> sparse.csr_matrix:

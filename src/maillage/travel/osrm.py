@@ -62,14 +62,7 @@ class OsrmTable:
         own = origins.code_commune[o] == destinations.code_commune[d]
         area = intra_area(origins, destinations, o, d)
         minutes = np.where(own & np.isfinite(area), self.crow_fly.intra_minutes(area), minutes)
-        keep = minutes <= cutoff_minutes
-        return TravelPairs(
-            len(origins),
-            len(destinations),
-            o[keep].astype(np.int32),
-            d[keep].astype(np.int32),
-            minutes[keep],
-        )
+        return TravelPairs.kept(len(origins), len(destinations), o, d, minutes, cutoff_minutes)
 
     def _requests(
         self, origins: Places, destinations: Places, radius_m: float
