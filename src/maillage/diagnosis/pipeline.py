@@ -290,12 +290,3 @@ def _class_pivot(table: pd.DataFrame, key: str) -> dict:
     classes = table.classe.replace("", "non classée")
     pivot = table.population.fillna(0).groupby([table[key], classes]).sum().unstack(fill_value=0)
     return {str(k): {str(c): float(v) for c, v in row.items()} for k, row in pivot.iterrows()}
-
-
-# Transitional names used by planning/scenario.py until it calls run_diagnosis(extra_supply=…).
-_quiet_step = quiet_step
-
-
-def _demand(params: DiagnosisParameters, communes: pd.DataFrame) -> tuple[np.ndarray, str, dict]:
-    demand = demand_of(params, communes)
-    return demand.values, demand.note, demand.source or {}

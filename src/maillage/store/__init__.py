@@ -1,1 +1,1 @@
-"""Persistence: SQLAlchemy models and Alembic migrations (SQLite by default, PostgreSQL in production)."""
+"""Persistence: SQLAlchemy models and Alembic migrations (SQLite by default, PostgreSQL too)."""

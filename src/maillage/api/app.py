@@ -1,0 +1,39 @@
+"""The application factory: settings in, a ready FastAPI app out (migrations applied)."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from maillage import __version__
+from maillage.api import auth, errors, fhir, projects
+from maillage.api.limits import BodySizeLimit
+from maillage.config import Settings
+from maillage.store.database import make_engine, session_factory, upgrade
+from maillage.store.models import utcnow
+from maillage.store.resources import instant
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the server for ``settings`` (from the environment when omitted).
+
+    The schema is brought to the latest migration first, so a fresh database just works.
+    """
+    settings = settings or Settings()
+    engine = make_engine(settings.sqlalchemy_url)
+    upgrade(engine)
+    app = FastAPI(
+        title="maillage",
+        version=__version__,
+        description="Telemedicine network server: FHIR R4 REST, roadmap projects, audit.",
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessions = session_factory(engine)
+    app.state.login_limiter = auth.LoginLimiter(settings.login_rate_limit)
+    app.state.started = instant(utcnow())
+    errors.install(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
+    app.include_router(auth.router)
+    app.include_router(fhir.router)
+    app.include_router(projects.router)
+    return app

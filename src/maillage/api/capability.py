@@ -1,0 +1,66 @@
+"""The CapabilityStatement, built from the same tables the server runs on, so it cannot drift."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from maillage import __version__
+from maillage.api.policy import READ_ONLY_TYPES, SUPPORTED_TYPES
+from maillage.store.search_params import public_params
+
+READ = ("read", "vread", "search-type")
+WRITE = ("create", "update", "delete")
+
+
+def capability_statement(base_url: str, software_date: str) -> dict[str, Any]:
+    """What ``/fhir`` really supports: types, interactions, search parameters, formats."""
+    resources = []
+    for resource_type in SUPPORTED_TYPES:
+        interactions = READ if resource_type in READ_ONLY_TYPES else READ + WRITE
+        resources.append(
+            {
+                "type": resource_type,
+                "interaction": [{"code": code} for code in interactions],
+                "versioning": "versioned-update",
+                "readHistory": False,
+                "updateCreate": resource_type not in READ_ONLY_TYPES,
+                "conditionalCreate": False,
+                "conditionalUpdate": False,
+                "conditionalDelete": "not-supported",
+                "searchParam": [
+                    {"name": "_id", "type": "token"},
+                    *({"name": p.name, "type": p.kind} for p in public_params(resource_type)),
+                ],
+            }
+        )
+    return {
+        "resourceType": "CapabilityStatement",
+        "status": "active",
+        "date": software_date,
+        "kind": "instance",
+        "software": {"name": "maillage", "version": __version__},
+        "implementation": {"description": "maillage telemedicine network server", "url": base_url},
+        "fhirVersion": "4.0.1",
+        "format": ["application/fhir+json", "json"],
+        "rest": [
+            {
+                "mode": "server",
+                "security": {
+                    "cors": False,
+                    "service": [
+                        {
+                            "coding": [
+                                {
+                                    "system": "http://terminology.hl7.org/CodeSystem/"
+                                    "restful-security-service",
+                                    "code": "OAuth",
+                                }
+                            ]
+                        }
+                    ],
+                    "description": "OAuth2 password flow at /auth/token; bearer JWT",
+                },
+                "resource": resources,
+            }
+        ],
+    }

@@ -1,0 +1,118 @@
+"""Server commands for the `maillage` CLI: serve, db upgrade and verify-audit, users create.
+
+The lead's ``cli.py`` calls :func:`register`. The server's libraries are imported when a command
+runs, so that ``maillage --help`` and the analytics commands stay fast.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+if TYPE_CHECKING:
+    from maillage.config import Settings
+
+ROLES = "admin, coordinator, planner, site-professional, practitioner or patient"
+
+
+def _settings() -> Settings:
+    from pydantic import ValidationError
+
+    from maillage.config import Settings
+
+    try:
+        return Settings()
+    except ValidationError as error:
+        for problem in error.errors(include_url=False):
+            typer.echo(f"configuration error: {problem['msg']}", err=True)
+        raise typer.Exit(2) from error
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+) -> None:
+    """Run the network server (FHIR API, auth, projects) under uvicorn; migrates first."""
+    import uvicorn
+
+    from maillage.api.app import create_app
+
+    uvicorn.run(create_app(_settings()), host=host, port=port, proxy_headers=True)
+
+
+def db_upgrade() -> None:
+    """Apply the database migrations (the server also does it at start)."""
+    from maillage.store.database import make_engine, upgrade
+
+    settings = _settings()
+    upgrade(make_engine(settings.sqlalchemy_url))
+    typer.echo("database schema is up to date")
+
+
+def db_verify_audit() -> None:
+    """Recompute the audit hash chain; exit 1 when a record was altered, removed or inserted."""
+    from maillage.store import audit
+    from maillage.store.database import make_engine, session_factory, transaction, upgrade
+
+    settings = _settings()
+    engine = make_engine(settings.sqlalchemy_url)
+    upgrade(engine)
+    with transaction(session_factory(engine)) as session:
+        report = audit.verify(session)
+    for problem in report.problems:
+        typer.echo(problem, err=True)
+    typer.echo(f"{report.checked} audit records checked: {'intact' if report.intact else 'BROKEN'}")
+    if not report.intact:
+        raise typer.Exit(1)
+
+
+def users_create(
+    email: Annotated[str, typer.Option(help="Login e-mail.")],
+    role: Annotated[str, typer.Option(help=f"One of {ROLES}.")],
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+    practitioner: Annotated[str | None, typer.Option(help="Practitioner/ID it acts as.")] = None,
+    patient: Annotated[str | None, typer.Option(help="Patient/ID it acts as.")] = None,
+    site: Annotated[str | None, typer.Option(help="Location/ID of the user's site.")] = None,
+) -> None:
+    """Create an account (no account exists by default: this is how the first admin is made)."""
+    from maillage.store.database import make_engine, session_factory, transaction, upgrade
+    from maillage.store.users import AccountError, create_user
+
+    if not password_stdin:
+        typer.echo("give the password on standard input with --password-stdin", err=True)
+        raise typer.Exit(2)
+    password = sys.stdin.readline().rstrip("\r\n")
+    settings = _settings()
+    engine = make_engine(settings.sqlalchemy_url)
+    upgrade(engine)
+    try:
+        with transaction(session_factory(engine)) as session:
+            user = create_user(
+                session,
+                email,
+                password,
+                role,
+                practitioner=practitioner,
+                patient=patient,
+                site=site,
+            )
+    except AccountError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(1) from error
+    typer.echo(f"created {user.email} ({user.role})")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the server commands to the ``maillage`` command."""
+    app.command("serve")(serve)
+    db = typer.Typer(help="Database schema and audit trail.", no_args_is_help=True)
+    db.command("upgrade")(db_upgrade)
+    db.command("verify-audit")(db_verify_audit)
+    app.add_typer(db, name="db")
+    users = typer.Typer(help="User accounts.", no_args_is_help=True)
+    users.command("create")(users_create)
+    app.add_typer(users, name="users")

@@ -1,0 +1,118 @@
+"""Every error as a FHIR OperationOutcome: no HTML page, no stack trace, a precise 4xx status.
+
+Handlers cover the application's own :class:`FHIRError`, Starlette's routing errors (404, 405),
+FastAPI's request validation (422) and, last, anything unexpected: logged in full server-side,
+answered with a bare 500 OperationOutcome.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+logger = logging.getLogger(__name__)
+FHIR_JSON = "application/fhir+json"
+
+# The FHIR issue-type code that best describes each status.
+_ISSUE_CODES = {
+    400: "invalid",
+    401: "login",
+    403: "forbidden",
+    404: "not-found",
+    405: "not-supported",
+    406: "not-supported",
+    409: "conflict",
+    410: "deleted",
+    412: "conflict",
+    413: "too-long",
+    415: "not-supported",
+    422: "processing",
+    429: "throttled",
+}
+
+
+class FHIRResponse(JSONResponse):
+    """JSON response labelled ``application/fhir+json``."""
+
+    media_type = FHIR_JSON
+
+
+class FHIRError(Exception):
+    """An error answered with an OperationOutcome: status, message, optional issue code."""
+
+    def __init__(
+        self,
+        status: int,
+        diagnostics: str,
+        *,
+        code: str | None = None,
+        issues: list[dict[str, Any]] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(diagnostics)
+        self.status = status
+        self.diagnostics = diagnostics
+        self.code = code or _ISSUE_CODES.get(status, "processing")
+        self.issues = issues
+        self.headers = dict(headers or {})
+
+
+def operation_outcome(
+    diagnostics: str, code: str, issues: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """An OperationOutcome with one error issue, or the given ones."""
+    return {
+        "resourceType": "OperationOutcome",
+        "issue": issues or [{"severity": "error", "code": code, "diagnostics": diagnostics}],
+    }
+
+
+def error_response(error: FHIRError) -> FHIRResponse:
+    """The HTTP response for a :class:`FHIRError`."""
+    body = operation_outcome(error.diagnostics, error.code, error.issues)
+    return FHIRResponse(body, status_code=error.status, headers=error.headers)
+
+
+async def _fhir_error(_request: Request, error: Exception) -> FHIRResponse:
+    assert isinstance(error, FHIRError)
+    return error_response(error)
+
+
+async def _http_error(_request: Request, error: Exception) -> FHIRResponse:
+    assert isinstance(error, StarletteHTTPException)
+    detail = error.detail if isinstance(error.detail, str) else HTTPStatus(error.status_code).phrase
+    return error_response(FHIRError(error.status_code, detail, headers=error.headers))
+
+
+async def _validation_error(_request: Request, error: Exception) -> FHIRResponse:
+    assert isinstance(error, RequestValidationError)
+    issues = [
+        {
+            "severity": "error",
+            "code": "invalid",
+            "diagnostics": str(item.get("msg", "invalid")),
+            "expression": [".".join(str(part) for part in item.get("loc", ()))],
+        }
+        for item in error.errors()
+    ]
+    return error_response(FHIRError(422, "invalid request", issues=issues))
+
+
+async def _unexpected(request: Request, error: Exception) -> FHIRResponse:
+    logger.exception("unexpected error on %s %s", request.method, request.url.path)
+    return error_response(FHIRError(500, "internal error; the server logged the details"))
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers on an app."""
+    app.add_exception_handler(FHIRError, _fhir_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(Exception, _unexpected)

@@ -1,0 +1,356 @@
+"""The FHIR R4 REST interactions at ``/fhir``: read, vread, search, create, update, delete.
+
+Each handler follows the same steps: authenticate, check the role may touch the type, do the
+work in one transaction with the patient-compartment check, and audit patient data, allowed or
+refused (a refusal is audited in its own transaction, since the work's one is rolled back).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
+
+from maillage.api import audit, booking, french, policy, validation
+from maillage.api.auth import BEARER, Principal, optional_principal
+from maillage.api.capability import capability_statement
+from maillage.api.errors import FHIRError, FHIRResponse
+from maillage.config import Settings
+from maillage.store import resources, search
+from maillage.store.database import transaction
+from maillage.store.models import Resource, ResourceVersion
+from maillage.store.search_params import ACTOR, PATIENT, extract
+from maillage.store.users import Role
+
+DEFAULT_COUNT, MAX_COUNT = 50, 500
+router = APIRouter(prefix="/fhir", tags=["fhir"])
+
+
+def _credentials(request: Request) -> Principal | FHIRError | None:
+    """The principal, or the 401 its token earned, kept so the refusal can be audited."""
+    try:
+        return optional_principal(request)
+    except FHIRError as error:
+        return error
+
+
+OptionalPrincipal = Annotated[Principal | FHIRError | None, Depends(_credentials)]
+
+_STORE_STATUS = {
+    resources.NotFound: 404,
+    resources.Gone: 410,
+    resources.VersionConflict: 409,
+    resources.PreconditionFailed: 412,
+}
+
+
+@dataclass
+class Exchange:
+    """One request on one resource type: its context, and the entities touched so far."""
+
+    request: Request
+    credentials: Principal | FHIRError | None
+    resource_type: str
+    interaction: str
+    entities: list[str] = field(default_factory=list)
+
+    @property
+    def principal(self) -> Principal | None:
+        return self.credentials if isinstance(self.credentials, Principal) else None
+
+    @property
+    def settings(self) -> Settings:
+        return self.request.app.state.settings
+
+    @property
+    def sessions(self) -> sessionmaker[Session]:
+        return self.request.app.state.sessions
+
+    @property
+    def audited(self) -> bool:
+        return policy.is_patient_data(self.resource_type)
+
+    def access(self) -> audit.Access:
+        client = self.request.client
+        return audit.Access(self.principal, client.host if client else "", self.interaction)
+
+    def authorize(self, *, write: bool) -> Principal:
+        """The principal, once the role is allowed the type; otherwise an audited 401/403."""
+        if self.resource_type not in policy.SUPPORTED_TYPES:
+            raise FHIRError(404, f"resource type {self.resource_type!r} is not supported")
+        if write and self.resource_type in policy.READ_ONLY_TYPES:
+            raise FHIRError(405, f"{self.resource_type} is written by the server only")
+        with self.failures():
+            if isinstance(self.credentials, FHIRError):
+                raise self.credentials
+            if self.principal is None:
+                raise FHIRError(401, "authentication required", headers=BEARER)
+            reason = policy.type_refusal(self.principal, self.resource_type, write=write)
+            if reason:
+                raise FHIRError(403, reason)
+            return self.principal
+
+    def succeeded(self, session: Session) -> None:
+        """Audit a successful access to patient data in the work's own transaction."""
+        if self.audited:
+            audit.record(session, self.settings, self.access(), self.entities, audit.SUCCESS)
+
+    @contextmanager
+    def failures(self) -> Iterator[None]:
+        """Turn store errors into FHIR errors and audit the failure of a patient-data access."""
+        try:
+            yield
+        except resources.StoreError as error:
+            status = _STORE_STATUS.get(type(error), 400)
+            self._audit_failure(status, str(error))
+            raise FHIRError(status, str(error)) from error
+        except search.SearchError as error:
+            self._audit_failure(400, str(error))
+            raise FHIRError(400, str(error)) from error
+        except FHIRError as error:
+            self._audit_failure(error.status, error.diagnostics)
+            raise
+
+    def _audit_failure(self, status: int, reason: str) -> None:
+        if not self.audited:
+            return
+        outcome = audit.SERIOUS_FAILURE if status in (401, 403) else audit.MINOR_FAILURE
+        with transaction(self.sessions) as session:
+            audit.record(
+                session, self.settings, self.access(), self.entities, outcome, f"{status} {reason}"
+            )
+
+    def compartment(self, resource_id: str, body: dict[str, Any]) -> set[str]:
+        """The patients a resource is about."""
+        rows = extract(self.resource_type, resource_id, body, self.settings.zone)
+        return {row.value for row in rows if row.param == PATIENT and row.value}
+
+    def check_patients(self, session: Session, patients: set[str]) -> None:
+        """403 unless the principal may see every one of ``patients``."""
+        self.entities.extend(sorted(patients))
+        assert self.principal is not None
+        refused = policy.refused_patients(session, self.principal, patients)
+        if refused:
+            raise FHIRError(403, "no care relationship with " + ", ".join(sorted(refused)))
+
+
+def _resource_response(row: Resource | ResourceVersion, status: int = 200) -> FHIRResponse:
+    headers = {
+        "ETag": f'W/"{row.version_id}"',
+        "Last-Modified": row.last_updated.strftime("%a, %d %b %Y %H:%M:%S GMT"),
+    }
+    if status == 201:
+        headers["Location"] = f"{row.resource_type}/{row.id}/_history/{row.version_id}"
+    return FHIRResponse(french.outgoing(row.body), status_code=status, headers=headers)
+
+
+def _if_match(request: Request) -> int | None:
+    header = request.headers.get("if-match")
+    if header is None:
+        return None
+    digits = header.removeprefix("W/").strip('"')
+    if not digits.isdigit():
+        raise FHIRError(400, f'If-Match must be a version such as W/"3", not {header!r}')
+    return int(digits)
+
+
+@router.get("/metadata")
+def metadata(request: Request) -> FHIRResponse:
+    """The CapabilityStatement (public, as FHIR expects)."""
+    return FHIRResponse(
+        capability_statement(str(request.base_url) + "fhir", request.app.state.started)
+    )
+
+
+@router.get("/{resource_type}")
+def search_type(resource_type: str, request: Request, principal: OptionalPrincipal) -> Response:
+    """Search, answered with a ``searchset`` Bundle paged by ``_count`` and ``_offset``,
+    sorted by ``_sort`` when given."""
+    exchange = Exchange(request, principal, resource_type, "search-type")
+    who = exchange.authorize(write=False)
+    query = list(request.query_params.multi_items())
+    with exchange.failures():
+        criteria, ids = search.parse(resource_type, query)
+        count = _bounded(request.query_params.get("_count"), DEFAULT_COUNT, 0, MAX_COUNT)
+        offset = _bounded(request.query_params.get("_offset"), 0, 0, 10**9)
+        ordering = search.order(resource_type, request.query_params.get("_sort"))
+        statement = search.statement(
+            resource_type,
+            criteria,
+            ids,
+            exchange.settings.zone,
+            policy.search_restriction(who, resource_type),
+        )
+        with transaction(exchange.sessions) as session:
+            rows, total = search.page(session, statement, ordering, count, offset)
+            if exchange.audited:
+                for row in rows:
+                    exchange.entities.extend(sorted(exchange.compartment(row.id, row.body)))
+            exchange.succeeded(session)
+    return FHIRResponse(_bundle(request, resource_type, rows, total, count, offset))
+
+
+def _bounded(raw: str | None, default: int, low: int, high: int) -> int:
+    if raw is None:
+        return default
+    if not raw.isdigit():
+        raise search.SearchError(f"expected a whole number, got {raw!r}")
+    return min(max(int(raw), low), high)
+
+
+def _bundle(
+    request: Request, resource_type: str, rows: list[Resource], total: int, count: int, offset: int
+) -> dict[str, Any]:
+    base = str(request.base_url) + "fhir"
+    kept = [(k, v) for k, v in request.query_params.multi_items() if k != "_offset"]
+
+    def link(relation: str, at: int) -> dict[str, str]:
+        query = urlencode([*kept, ("_offset", str(at))] if at else kept)
+        return {"relation": relation, "url": f"{base}/{resource_type}?{query}".rstrip("?")}
+
+    links = [link("self", offset)]
+    if count and offset + count < total:
+        links.append(link("next", offset + count))
+    if offset:
+        links.append(link("previous", max(offset - count, 0)))
+    return {
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "total": total,
+        "link": links,
+        "entry": [
+            {
+                "fullUrl": f"{base}/{row.resource_type}/{row.id}",
+                "resource": french.outgoing(row.body),
+                "search": {"mode": "match"},
+            }
+            for row in rows
+        ],
+    }
+
+
+@router.get("/{resource_type}/{resource_id}")
+def read(
+    resource_type: str, resource_id: str, request: Request, principal: OptionalPrincipal
+) -> Response:
+    """Read the current version."""
+    exchange = Exchange(request, principal, resource_type, "read")
+    exchange.entities.append(f"{resource_type}/{resource_id}")
+    exchange.authorize(write=False)
+    with exchange.failures(), transaction(exchange.sessions) as session:
+        row = resources.read(session, resource_type, resource_id)
+        exchange.check_patients(session, exchange.compartment(row.id, row.body))
+        exchange.succeeded(session)
+    return _resource_response(row)
+
+
+@router.get("/{resource_type}/{resource_id}/_history/{version}")
+def vread(
+    resource_type: str,
+    resource_id: str,
+    version: int,
+    request: Request,
+    principal: OptionalPrincipal,
+) -> Response:
+    """Read one version, as it was written."""
+    exchange = Exchange(request, principal, resource_type, "vread")
+    exchange.entities.append(f"{resource_type}/{resource_id}")
+    exchange.authorize(write=False)
+    with exchange.failures(), transaction(exchange.sessions) as session:
+        row = resources.read_version(session, resource_type, resource_id, version)
+        exchange.check_patients(session, exchange.compartment(row.id, row.body))
+        exchange.succeeded(session)
+    return _resource_response(row)
+
+
+@router.post("/{resource_type}")
+async def create(resource_type: str, request: Request, principal: OptionalPrincipal) -> Response:
+    """Create with a server-assigned id."""
+    exchange = Exchange(request, principal, resource_type, "create")
+    exchange.authorize(write=True)
+    payload = validation.decode(await request.body(), request.headers.get("content-type"))
+    return await run_in_threadpool(_write, exchange, payload, None)
+
+
+@router.put("/{resource_type}/{resource_id}")
+async def update(
+    resource_type: str, resource_id: str, request: Request, principal: OptionalPrincipal
+) -> Response:
+    """Update, or create with the client's id (update as create)."""
+    exchange = Exchange(request, principal, resource_type, "update")
+    exchange.entities.append(f"{resource_type}/{resource_id}")
+    exchange.authorize(write=True)
+    payload = validation.decode(await request.body(), request.headers.get("content-type"))
+    return await run_in_threadpool(_write, exchange, payload, resource_id)
+
+
+def _write(exchange: Exchange, payload: Any, resource_id: str | None) -> Response:
+    resource_type = exchange.resource_type
+    with exchange.failures():
+        body = validation.validate(resource_type, payload, resource_id)
+        if_match = _if_match(exchange.request)
+        with transaction(exchange.sessions) as session:
+            current = resources.get(session, resource_type, resource_id) if resource_id else None
+            created = current is None or current.deleted
+            _check_write(exchange, session, current, body)
+            target = resource_id or resources.new_id()
+            if resource_type == "Appointment":
+                previous = None if created or current is None else current.body
+                booking.apply(session, target, body, previous, exchange.settings.zone)
+            row = resources.save(
+                session, body, exchange.settings.zone, resource_id=target, if_match=if_match
+            )
+            exchange.entities.append(f"{resource_type}/{row.id}")
+            exchange.succeeded(session)
+    return _resource_response(row, 201 if created else 200)
+
+
+def _check_write(
+    exchange: Exchange, session: Session, current: Resource | None, body: dict[str, Any]
+) -> None:
+    """Compartment rules on writes: old and new patients must both be the principal's."""
+    principal = exchange.principal
+    assert principal is not None
+    if not exchange.audited:
+        return
+    patients = set()
+    if current is not None and not current.deleted:
+        patients |= exchange.compartment(current.id, current.body)
+    if exchange.resource_type == "Patient" and (current is None or current.deleted):
+        actors = {
+            row.value
+            for row in extract("Patient", "new", body, exchange.settings.zone)
+            if row.param == ACTOR and row.value
+        }
+        if not policy.may_register_patient(principal, actors):
+            raise FHIRError(403, "register a patient under your own site or as their doctor")
+    else:
+        patients |= exchange.compartment(current.id if current else "new", body)
+    if principal.role is Role.PATIENT and not patients:
+        raise FHIRError(403, "a patient writes only resources about themselves")
+    exchange.check_patients(session, patients)
+
+
+@router.delete("/{resource_type}/{resource_id}")
+def delete(
+    resource_type: str, resource_id: str, request: Request, principal: OptionalPrincipal
+) -> Response:
+    """Delete softly: the resource leaves reads and searches, its versions are kept."""
+    exchange = Exchange(request, principal, resource_type, "delete")
+    exchange.entities.append(f"{resource_type}/{resource_id}")
+    exchange.authorize(write=True)
+    with exchange.failures(), transaction(exchange.sessions) as session:
+        current = resources.read(session, resource_type, resource_id)
+        exchange.check_patients(session, exchange.compartment(current.id, current.body))
+        if resource_type == "Appointment":
+            booking.apply(session, resource_id, None, current.body, exchange.settings.zone)
+        resources.delete(session, resource_type, resource_id)
+        exchange.succeeded(session)
+    return Response(status_code=204)

@@ -1,0 +1,111 @@
+"""Server settings, read only from ``MAILLAGE_*`` environment variables.
+
+One place decides every default, so that ``docs/configuration.md`` can list them all and production
+mode can refuse the unsafe ones instead of running with them.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import platformdirs
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+logger = logging.getLogger(__name__)
+
+DATA_DIR = Path(platformdirs.user_data_dir("maillage"))
+MIN_SECRET_LENGTH = 32
+
+
+def sqlalchemy_url(url: str) -> str:
+    """Turn the documented URL forms into SQLAlchemy URLs (PostgreSQL goes through psycopg 3)."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url.removeprefix(prefix)
+    if url.startswith(("postgresql+psycopg://", "sqlite:///")):
+        return url
+    raise ValueError(
+        "MAILLAGE_DATABASE_URL must start with postgresql:// or sqlite:/// "
+        f"(got {url.split(':', 1)[0]}://…)"
+    )
+
+
+class Settings(BaseSettings):
+    """Everything the server needs; each field is the variable ``MAILLAGE_<FIELD>``."""
+
+    model_config = SettingsConfigDict(env_prefix="MAILLAGE_", extra="ignore")
+
+    env: Literal["production", "development"] = "development"
+    database_url: str = f"sqlite:///{DATA_DIR / 'maillage.sqlite'}"
+    secret_key: SecretStr | None = None
+    token_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    jitsi_url: str = "https://meet.jit.si"
+    jitsi_secret: SecretStr | None = None
+    files_dir: Path = DATA_DIR / "files"
+    smtp_url: str | None = None
+    max_request_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    login_rate_limit: str = "5/minute"
+    timezone: str = "Europe/Paris"
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, url: str) -> str:
+        sqlalchemy_url(url)
+        return url
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, name: str) -> str:
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError) as error:
+            raise ValueError(f"unknown time zone {name!r}") from error
+        return name
+
+    @field_validator("login_rate_limit")
+    @classmethod
+    def _rate_limit_syntax(cls, value: str) -> str:
+        from limits import parse
+
+        parse(value)
+        return value
+
+    @model_validator(mode="after")
+    def _safe_secret(self) -> Settings:
+        if self.secret_key is not None and len(self.secret_key.get_secret_value()) >= (
+            MIN_SECRET_LENGTH
+        ):
+            return self
+        if self.env == "production":
+            raise ValueError(
+                f"production mode needs MAILLAGE_SECRET_KEY of at least {MIN_SECRET_LENGTH} "
+                "characters (e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`)"
+            )
+        logger.warning(
+            "MAILLAGE_SECRET_KEY unset or shorter than %d characters: using a random key for this "
+            "process only; tokens will not survive a restart",
+            MIN_SECRET_LENGTH,
+        )
+        self.secret_key = SecretStr(secrets.token_urlsafe(48))
+        return self
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """The database URL in the form SQLAlchemy's ``create_engine`` expects."""
+        return sqlalchemy_url(self.database_url)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """Time zone for dates given without an offset (FHIR leaves it to the server)."""
+        return ZoneInfo(self.timezone)
+
+    @property
+    def signing_key(self) -> str:
+        """The token-signing secret (always set once validation has passed)."""
+        assert self.secret_key is not None
+        return self.secret_key.get_secret_value()

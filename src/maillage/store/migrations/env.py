@@ -1,0 +1,34 @@
+"""Alembic environment: runs on the connection handed in by ``maillage.store.database.upgrade``."""
+
+from __future__ import annotations
+
+from alembic import context
+from sqlalchemy import create_engine
+
+from maillage.store.models import Base
+
+config = context.config
+
+
+def run() -> None:
+    """Migrate online, on the given connection or on a fresh engine for the Alembic CLI."""
+    connection = config.attributes.get("connection")
+    if connection is None:
+        with create_engine(config.get_main_option("sqlalchemy.url")).begin() as own:
+            _migrate(own)
+    else:
+        _migrate(connection)
+
+
+def _migrate(connection: object) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=Base.metadata,
+        render_as_batch=True,
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+run()

@@ -1,0 +1,148 @@
+"""Tables: FHIR resources, their versions and search index, users, audit chain, projects.
+
+Datetimes are stored naive in UTC on both back-ends so that SQLite's text comparison and
+PostgreSQL's timestamp comparison order them the same way.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    String,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+Json = JSON().with_variant(JSONB(), "postgresql")
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def utcnow() -> datetime:
+    """Now, naive UTC, as every column stores it."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class Base(DeclarativeBase):
+    """Declarative base shared by the models and the Alembic environment."""
+
+
+class Resource(Base):
+    """The current version of one FHIR resource; ``deleted`` keeps records instead of erasing."""
+
+    __tablename__ = "fhir_resource"
+
+    resource_type: Mapped[str] = mapped_column(String(64), primary_key=True)
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    version_id: Mapped[int] = mapped_column(Integer)
+    last_updated: Mapped[datetime] = mapped_column(DateTime, index=True)
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    body: Mapped[dict[str, Any]] = mapped_column(Json)
+
+
+class ResourceVersion(Base):
+    """Every version ever written, so that retention holds even across updates and deletes."""
+
+    __tablename__ = "fhir_resource_version"
+
+    resource_type: Mapped[str] = mapped_column(String(64), primary_key=True)
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    version_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    last_updated: Mapped[datetime] = mapped_column(DateTime)
+    deleted: Mapped[bool] = mapped_column(Boolean)
+    body: Mapped[dict[str, Any]] = mapped_column(Json)
+
+
+class SearchEntry(Base):
+    """One extracted search-parameter value of a current resource, so searches are plain SQL.
+
+    Tokens fill ``system``/``value``, strings and references ``value`` (normalised), dates the
+    closed range ``low``..``high``.
+    """
+
+    __tablename__ = "fhir_search"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["resource_type", "resource_id"],
+            ["fhir_resource.resource_type", "fhir_resource.id"],
+            ondelete="CASCADE",
+        ),
+        Index("ix_fhir_search_value", "resource_type", "param", "value"),
+        Index("ix_fhir_search_date", "resource_type", "param", "low", "high"),
+        Index("ix_fhir_search_resource", "resource_type", "resource_id"),
+    )
+
+    pk: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    resource_type: Mapped[str] = mapped_column(String(64))
+    resource_id: Mapped[str] = mapped_column(String(64))
+    param: Mapped[str] = mapped_column(String(64))
+    system: Mapped[str | None] = mapped_column(String(255))
+    value: Mapped[str | None] = mapped_column(String(255))
+    low: Mapped[datetime | None] = mapped_column(DateTime)
+    high: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class BookedPeriod(Base):
+    """When a participant (patient, practitioner) is held by a booked appointment.
+
+    On PostgreSQL an exclusion constraint (migration 0002) forbids two overlapping periods for one
+    actor, so the database itself refuses double booking; on SQLite writes are serialised and
+    the overlap is checked before insert.
+    """
+
+    __tablename__ = "booked_period"
+
+    pk: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    appointment_id: Mapped[str] = mapped_column(String(64), index=True)
+    actor: Mapped[str] = mapped_column(String(130))
+    starts: Mapped[datetime] = mapped_column(DateTime)
+    ends: Mapped[datetime] = mapped_column(DateTime)
+
+
+class User(Base):
+    """An account, its role and the FHIR resources it acts as."""
+
+    __tablename__ = "app_user"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(32))
+    practitioner: Mapped[str | None] = mapped_column(String(130))
+    patient: Mapped[str | None] = mapped_column(String(130))
+    site: Mapped[str | None] = mapped_column(String(130))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class AuditLink(Base):
+    """One link of the audit hash chain; the AuditEvent itself is a ``fhir_resource`` row.
+
+    ``prev_hash`` is unique, so two writers racing for the same predecessor cannot fork the chain.
+    """
+
+    __tablename__ = "audit_chain"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    event_id: Mapped[str] = mapped_column(String(64), unique=True)
+    prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class Project(Base):
+    """A roadmap project (site or MSP), kept as validated JSON: it is not a FHIR resource."""
+
+    __tablename__ = "project"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    version_id: Mapped[int] = mapped_column(Integer)
+    last_updated: Mapped[datetime] = mapped_column(DateTime)
+    body: Mapped[dict[str, Any]] = mapped_column(Json)

@@ -1,0 +1,199 @@
+"""Reading and writing FHIR resources: versions, soft deletion and the search index in one place.
+
+Every write goes through :func:`save` or :func:`delete`, which keep the current row, the version
+history and the index rows consistent inside the caller's transaction.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import delete as sql_delete
+from sqlalchemy import insert, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from maillage.store.models import Resource, ResourceVersion, SearchEntry, utcnow
+from maillage.store.search_params import extract
+
+
+class StoreError(Exception):
+    """A write or read the store refuses; the API maps each subclass to an HTTP status."""
+
+
+class NotFound(StoreError):
+    """No resource of that type and id was ever stored."""
+
+
+class Gone(StoreError):
+    """The resource exists but was (softly) deleted."""
+
+
+class VersionConflict(StoreError):
+    """Another transaction changed or created the resource first."""
+
+
+class PreconditionFailed(StoreError):
+    """The client's expected version (``If-Match``) is not the current one."""
+
+
+def new_id() -> str:
+    """A server-assigned logical id."""
+    return str(uuid.uuid4())
+
+
+def instant(moment: datetime) -> str:
+    """A stored naive-UTC datetime as a FHIR instant."""
+    return moment.replace(tzinfo=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def get(session: Session, resource_type: str, resource_id: str) -> Resource | None:
+    """The current row, deleted or not."""
+    return session.get(Resource, (resource_type, resource_id))
+
+
+def read(session: Session, resource_type: str, resource_id: str) -> Resource:
+    """The current, live version, or :class:`NotFound` / :class:`Gone`."""
+    row = get(session, resource_type, resource_id)
+    if row is None:
+        raise NotFound(f"{resource_type}/{resource_id} is not known")
+    if row.deleted:
+        raise Gone(f"{resource_type}/{resource_id} was deleted")
+    return row
+
+
+def read_version(
+    session: Session, resource_type: str, resource_id: str, version: int
+) -> ResourceVersion:
+    """One historical version, as it was written."""
+    row = session.get(ResourceVersion, (resource_type, resource_id, version))
+    if row is None:
+        raise NotFound(f"{resource_type}/{resource_id} has no version {version}")
+    return row
+
+
+def save(
+    session: Session,
+    body: dict[str, Any],
+    zone: ZoneInfo,
+    *,
+    resource_id: str | None = None,
+    if_match: int | None = None,
+) -> Resource:
+    """Create (no ``resource_id``, or an unknown one: update as create) or update a resource.
+
+    The update is a compare-and-set on ``version_id``, so two concurrent writers of one resource
+    cannot both win: the loser gets :class:`VersionConflict`.
+    """
+    resource_type = body["resourceType"]
+    current = get(session, resource_type, resource_id) if resource_id else None
+    resource_id = resource_id or new_id()
+    if if_match is not None and (current is None or current.version_id != if_match):
+        raise PreconditionFailed(f"{resource_type}/{resource_id} is not at version {if_match}")
+    version = 1 if current is None else current.version_id + 1
+    now = utcnow()
+    body = _stamped(body, resource_id, version, now)
+    values = {"version_id": version, "last_updated": now, "deleted": False, "body": body}
+    try:
+        if current is None:
+            session.execute(
+                insert(Resource).values(resource_type=resource_type, id=resource_id, **values)
+            )
+        else:
+            changed = session.execute(
+                update(Resource)
+                .where(
+                    Resource.resource_type == resource_type,
+                    Resource.id == resource_id,
+                    Resource.version_id == current.version_id,
+                )
+                .values(**values)
+                .execution_options(synchronize_session=False)
+            ).rowcount
+            if changed != 1:
+                raise VersionConflict(f"{resource_type}/{resource_id} changed meanwhile")
+        _record_version(session, resource_type, resource_id, values)
+        _reindex(session, resource_type, resource_id, body, zone)
+    except IntegrityError as error:
+        raise VersionConflict(f"{resource_type}/{resource_id} was written meanwhile") from error
+    return _fresh(session, resource_type, resource_id)
+
+
+def delete(session: Session, resource_type: str, resource_id: str) -> Resource:
+    """Mark the resource deleted: it leaves searches, its versions stay for retention."""
+    current = read(session, resource_type, resource_id)
+    values = {
+        "version_id": current.version_id + 1,
+        "last_updated": utcnow(),
+        "deleted": True,
+        "body": current.body,
+    }
+    changed = session.execute(
+        update(Resource)
+        .where(
+            Resource.resource_type == resource_type,
+            Resource.id == resource_id,
+            Resource.version_id == current.version_id,
+        )
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if changed != 1:
+        raise VersionConflict(f"{resource_type}/{resource_id} changed meanwhile")
+    _record_version(session, resource_type, resource_id, values)
+    _clear_index(session, resource_type, resource_id)
+    return _fresh(session, resource_type, resource_id)
+
+
+def _fresh(session: Session, resource_type: str, resource_id: str) -> Resource:
+    """The row as just written (the ORM identity map still holds the previous state)."""
+    row = session.get(Resource, (resource_type, resource_id), populate_existing=True)
+    assert row is not None
+    return row
+
+
+def _stamped(body: dict[str, Any], resource_id: str, version: int, now: datetime) -> dict:
+    meta = {
+        k: v for k, v in (body.get("meta") or {}).items() if k not in ("versionId", "lastUpdated")
+    }
+    meta.update(versionId=str(version), lastUpdated=instant(now))
+    return {**body, "id": resource_id, "meta": meta}
+
+
+def _record_version(
+    session: Session, resource_type: str, resource_id: str, values: dict[str, Any]
+) -> None:
+    session.execute(
+        insert(ResourceVersion).values(resource_type=resource_type, id=resource_id, **values)
+    )
+
+
+def _clear_index(session: Session, resource_type: str, resource_id: str) -> None:
+    session.execute(
+        sql_delete(SearchEntry).where(
+            SearchEntry.resource_type == resource_type, SearchEntry.resource_id == resource_id
+        )
+    )
+
+
+def _reindex(
+    session: Session, resource_type: str, resource_id: str, body: dict[str, Any], zone: ZoneInfo
+) -> None:
+    _clear_index(session, resource_type, resource_id)
+    rows = [
+        {
+            "resource_type": resource_type,
+            "resource_id": resource_id,
+            "param": row.param,
+            "system": row.system,
+            "value": row.value,
+            "low": row.low,
+            "high": row.high,
+        }
+        for row in extract(resource_type, resource_id, body, zone)
+    ]
+    if rows:
+        session.execute(insert(SearchEntry), rows)

@@ -1,0 +1,313 @@
+"""Search parameters: which values of a resource are indexed, and how each kind is normalised.
+
+Only the parameters declared here are searchable; the CapabilityStatement is built from the same
+table, so what the server announces is exactly what it does. Two hidden parameters drive access
+control: ``_patient`` (the patient compartment) and ``_actor`` (the people, sites and
+organisations that have a care relationship through the resource).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+Kind = Literal["token", "string", "reference", "date"]
+PATIENT = "_patient"
+ACTOR = "_actor"
+
+
+@dataclass(frozen=True)
+class SearchParam:
+    """A FHIR search parameter: its name, kind and the dotted paths it reads.
+
+    ``targets`` restricts a reference parameter to references of those resource types.
+    """
+
+    name: str
+    kind: Kind
+    paths: tuple[str, ...]
+    targets: tuple[str, ...] = ()
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class IndexValue:
+    """One row of the search index, before it gets its resource's keys."""
+
+    param: str
+    system: str | None = None
+    value: str | None = None
+    low: datetime | None = None
+    high: datetime | None = None
+
+
+def _p(name: str, kind: Kind, *paths: str, targets: tuple[str, ...] = ()) -> SearchParam:
+    return SearchParam(name, kind, paths, targets)
+
+
+_IDENTIFIER = _p("identifier", "token", "identifier")
+_PATIENT_ONLY = ("Patient",)
+
+PARAMS: dict[str, tuple[SearchParam, ...]] = {
+    "Organization": (
+        _IDENTIFIER,
+        _p("name", "string", "name", "alias"),
+        _p("type", "token", "type"),
+        _p("address-city", "string", "address.city"),
+        _p("partof", "reference", "partOf"),
+        _p("active", "token", "active"),
+    ),
+    "Location": (
+        _IDENTIFIER,
+        _p("name", "string", "name", "alias"),
+        _p("type", "token", "type"),
+        _p("status", "token", "status"),
+        _p("address-city", "string", "address.city"),
+        _p("address-postalcode", "string", "address.postalCode"),
+        _p("organization", "reference", "managingOrganization"),
+    ),
+    "HealthcareService": (
+        _IDENTIFIER,
+        _p("name", "string", "name"),
+        _p("organization", "reference", "providedBy"),
+        _p("location", "reference", "location"),
+        _p("service-type", "token", "type"),
+        _p("active", "token", "active"),
+    ),
+    "Practitioner": (
+        _IDENTIFIER,
+        _p("name", "string", "name"),
+        _p("family", "string", "name.family"),
+        _p("active", "token", "active"),
+    ),
+    "PractitionerRole": (
+        _IDENTIFIER,
+        _p("practitioner", "reference", "practitioner"),
+        _p("organization", "reference", "organization"),
+        _p("location", "reference", "location"),
+        _p("role", "token", "code"),
+        _p("specialty", "token", "specialty"),
+        _p("active", "token", "active"),
+    ),
+    "Patient": (
+        _IDENTIFIER,
+        _p("name", "string", "name"),
+        _p("family", "string", "name.family"),
+        _p("given", "string", "name.given"),
+        _p("birthdate", "date", "birthDate"),
+        _p("gender", "token", "gender"),
+        _p("address-city", "string", "address.city"),
+        _p("general-practitioner", "reference", "generalPractitioner"),
+        _p("organization", "reference", "managingOrganization"),
+        _p(ACTOR, "reference", "generalPractitioner", "managingOrganization"),
+    ),
+    "Consent": (
+        _p("patient", "reference", "patient", targets=_PATIENT_ONLY),
+        _p("status", "token", "status"),
+        _p("category", "token", "category"),
+        _p("date", "date", "dateTime"),
+        _p(ACTOR, "reference", "performer", "organization"),
+    ),
+    "Schedule": (
+        _IDENTIFIER,
+        _p("actor", "reference", "actor"),
+        _p("active", "token", "active"),
+        _p("service-type", "token", "serviceType"),
+        _p("date", "date", "planningHorizon"),
+    ),
+    "Slot": (
+        _IDENTIFIER,
+        _p("schedule", "reference", "schedule"),
+        _p("start", "date", "start"),
+        _p("status", "token", "status"),
+        _p("service-type", "token", "serviceType"),
+    ),
+    "Appointment": (
+        _IDENTIFIER,
+        _p("patient", "reference", "participant.actor", targets=_PATIENT_ONLY),
+        _p("practitioner", "reference", "participant.actor", targets=("Practitioner",)),
+        _p("location", "reference", "participant.actor", targets=("Location",)),
+        _p("actor", "reference", "participant.actor"),
+        _p("date", "date", "start"),
+        _p("status", "token", "status"),
+        _p("slot", "reference", "slot"),
+        _p("service-type", "token", "serviceType"),
+        _p(ACTOR, "reference", "participant.actor"),
+    ),
+    "Encounter": (
+        _IDENTIFIER,
+        _p("patient", "reference", "subject", targets=_PATIENT_ONLY),
+        _p("status", "token", "status"),
+        _p("class", "token", "class"),
+        _p("date", "date", "period"),
+        _p("appointment", "reference", "appointment"),
+        _p("practitioner", "reference", "participant.individual", targets=("Practitioner",)),
+        _p("location", "reference", "location.location"),
+        _p(ACTOR, "reference", "participant.individual", "location.location", "serviceProvider"),
+    ),
+    "DocumentReference": (
+        _IDENTIFIER,
+        _p("patient", "reference", "subject", targets=_PATIENT_ONLY),
+        _p("status", "token", "status"),
+        _p("type", "token", "type"),
+        _p("date", "date", "date"),
+        _p("encounter", "reference", "context.encounter"),
+        _p("author", "reference", "author"),
+        _p(ACTOR, "reference", "author", "custodian"),
+    ),
+    "AuditEvent": (
+        _p("date", "date", "recorded"),
+        _p("agent", "reference", "agent.who"),
+        _p("altid", "token", "agent.altId"),
+        _p("entity", "reference", "entity.what"),
+        _p("patient", "reference", "entity.what", targets=_PATIENT_ONLY),
+        _p("action", "token", "action"),
+        _p("outcome", "token", "outcome"),
+        _p("subtype", "token", "subtype"),
+    ),
+}
+
+
+def public_params(resource_type: str) -> tuple[SearchParam, ...]:
+    """The parameters a client may use (hidden access-control ones left out)."""
+    return tuple(p for p in PARAMS.get(resource_type, ()) if not p.name.startswith("_"))
+
+
+def param(resource_type: str, name: str) -> SearchParam | None:
+    """Look one public parameter up by name."""
+    return next((p for p in public_params(resource_type) if p.name == name), None)
+
+
+def _walk(node: Any, path: list[str]) -> Iterator[Any]:
+    if isinstance(node, list):
+        for item in node:
+            yield from _walk(item, path)
+        return
+    if not path:
+        if node is not None:
+            yield node
+        return
+    if isinstance(node, dict):
+        yield from _walk(node.get(path[0]), path[1:])
+
+
+def normalise_text(text: str) -> str:
+    """Case- and accent-insensitive form used for string parameters (FHIR's default match)."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold().strip()
+
+
+_REFERENCE = re.compile(r"(?:^|/)([A-Z][A-Za-z]+/[A-Za-z0-9\-.]{1,64})(?:/_history/[^/]+)?$")
+
+
+def normalise_reference(reference: str) -> str | None:
+    """``Type/id`` from a relative or absolute literal reference, or None (e.g. ``#contained``)."""
+    match = _REFERENCE.search(reference)
+    return match.group(1) if match else None
+
+
+def _tokens(value: Any) -> Iterator[tuple[str | None, str]]:
+    if isinstance(value, bool):
+        yield None, str(value).lower()
+    elif isinstance(value, str):
+        yield None, value
+    elif isinstance(value, dict):
+        if "coding" in value:
+            for coding in value["coding"]:
+                yield from _tokens(coding)
+        elif "value" in value:
+            yield value.get("system"), str(value["value"])
+        elif "code" in value:
+            yield value.get("system"), str(value["code"])
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key in ("text", "family", "given", "prefix", "suffix", "line", "city", "postalCode"):
+            for item in _walk(value.get(key), []):
+                if isinstance(item, str):
+                    yield item
+
+
+def parse_date_range(text: str, zone: ZoneInfo) -> tuple[datetime, datetime]:
+    """The closed UTC range a FHIR date, dateTime or instant covers at its precision.
+
+    Values without an offset are read in ``zone``; ``2026`` covers the whole year.
+    """
+    text = text.strip()
+    if re.fullmatch(r"\d{4}", text):
+        start, end = datetime(int(text), 1, 1), datetime(int(text) + 1, 1, 1)
+    elif re.fullmatch(r"\d{4}-\d{2}", text):
+        year, month = map(int, text.split("-"))
+        start = datetime(year, month, 1)
+        end = datetime(year + month // 12, month % 12 + 1, 1)
+    elif re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        start = datetime.combine(date.fromisoformat(text), time())
+        end = start + timedelta(days=1)
+    else:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=zone)
+        utc = _to_utc(moment)
+        precision = timedelta(seconds=1) if moment.microsecond == 0 else timedelta(microseconds=1)
+        return utc, utc + precision - timedelta(microseconds=1)
+    low = _to_utc(start.replace(tzinfo=zone))
+    high = _to_utc(end.replace(tzinfo=zone)) - timedelta(microseconds=1)
+    return low, high
+
+
+def _to_utc(moment: datetime) -> datetime:
+    offset = moment.utcoffset()
+    assert offset is not None
+    return (moment - offset).replace(tzinfo=None)
+
+
+def _dates(value: Any, zone: ZoneInfo) -> Iterator[tuple[datetime, datetime]]:
+    if isinstance(value, str):
+        yield parse_date_range(value, zone)
+    elif isinstance(value, dict) and ("start" in value or "end" in value):
+        low = parse_date_range(value["start"], zone)[0] if "start" in value else datetime.min
+        high = parse_date_range(value["end"], zone)[1] if "end" in value else datetime.max
+        yield low, high
+
+
+def _values(spec: SearchParam, body: dict[str, Any], zone: ZoneInfo) -> Iterator[IndexValue]:
+    for path in spec.paths:
+        for found in _walk(body, path.split(".")):
+            if spec.kind == "token":
+                for system, code in _tokens(found):
+                    yield IndexValue(spec.name, system=system, value=code[:255])
+            elif spec.kind == "string":
+                for text in _strings(found):
+                    yield IndexValue(spec.name, value=normalise_text(text)[:255])
+            elif spec.kind == "reference":
+                target = found.get("reference") if isinstance(found, dict) else None
+                ref = normalise_reference(target) if target else None
+                if ref and (not spec.targets or ref.split("/")[0] in spec.targets):
+                    yield IndexValue(spec.name, value=ref)
+            else:
+                for low, high in _dates(found, zone):
+                    yield IndexValue(spec.name, low=low, high=high)
+
+
+def extract(
+    resource_type: str, resource_id: str, body: dict[str, Any], zone: ZoneInfo
+) -> list[IndexValue]:
+    """All index rows of a resource, deduplicated, including the hidden compartment rows."""
+    rows: dict[IndexValue, None] = {}
+    for spec in PARAMS.get(resource_type, ()):
+        for row in _values(spec, body, zone):
+            rows[row] = None
+    if resource_type == "Patient":
+        rows[IndexValue(PATIENT, value=f"Patient/{resource_id}")] = None
+    for row in list(rows):
+        if row.param == "patient":
+            rows[IndexValue(PATIENT, value=row.value)] = None
+    return list(rows)

@@ -1,0 +1,58 @@
+"""The server under test and the accounts used to call it."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from argon2 import PasswordHasher
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from maillage.api.auth import issue_token
+from maillage.config import Settings
+from maillage.store.database import transaction
+from maillage.store.models import User
+
+SECRET = "test-secret-" + "x" * 40
+PASSWORD = "correct horse battery staple"
+
+
+@cache
+def _password_hash() -> str:
+    return PasswordHasher().hash(PASSWORD)
+
+
+@dataclass
+class Server:
+    """The app under test, its client, and a way to get an account of any role."""
+
+    app: FastAPI
+    client: TestClient
+    settings: Settings
+
+    def headers(self, role: str, **links: str) -> dict[str, str]:
+        """Authorization headers for a new account of ``role`` linked to ``links``.
+
+        The account row reuses one password hash: argon2 is slow on purpose, and logging in is
+        tested on its own.
+        """
+        user = User(
+            email=f"{role}-{uuid.uuid4().hex[:8]}@example.org",
+            password_hash=_password_hash(),
+            role=role,
+            active=True,
+            **links,
+        )
+        with transaction(self.app.state.sessions) as session:
+            session.add(user)
+        return {"Authorization": f"Bearer {issue_token(self.settings, user)}"}
+
+    def put(self, body: dict[str, Any], headers: dict[str, str]) -> dict[str, Any]:
+        """Store a resource with its own id, asserting success."""
+        path = f"/fhir/{body['resourceType']}/{body['id']}"
+        response = self.client.put(path, json=body, headers=headers)
+        assert response.status_code in (200, 201), response.text
+        return response.json()

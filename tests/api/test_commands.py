@@ -1,0 +1,76 @@
+"""The server's CLI commands: accounts are created from standard input, never by default."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import typer
+from api_server import PASSWORD
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from maillage.api.app import create_app
+from maillage.api.commands import register
+from maillage.config import Settings
+
+
+@pytest.fixture
+def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> typer.Typer:
+    monkeypatch.setenv("MAILLAGE_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.sqlite'}")
+    monkeypatch.setenv("MAILLAGE_SECRET_KEY", "c" * 40)
+    app = typer.Typer()
+    register(app)
+    return app
+
+
+def test_users_create_then_login(cli: typer.Typer) -> None:
+    runner = CliRunner()
+    assert runner.invoke(cli, ["db", "upgrade"]).exit_code == 0
+    args = ["users", "create", "--email", "Admin@Example.org", "--role", "admin"]
+    result = runner.invoke(cli, [*args, "--password-stdin"], input=PASSWORD + "\n")
+    assert result.exit_code == 0, result.output
+    again = runner.invoke(cli, [*args, "--password-stdin"], input=PASSWORD + "\n")
+    assert again.exit_code == 1
+    assert "already exists" in again.output
+    app = create_app(Settings())
+    with TestClient(app) as client:
+        form = {"username": "admin@example.org", "password": PASSWORD}
+        token = client.post("/auth/token", data=form)
+        assert token.status_code == 200
+        assert token.json()["token_type"] == "bearer"
+        bearer = {"Authorization": f"Bearer {token.json()['access_token']}"}
+        assert client.get("/fhir/AuditEvent", headers=bearer).status_code == 200
+    app.state.engine.dispose()
+    verified = runner.invoke(cli, ["db", "verify-audit"])
+    assert verified.exit_code == 0
+    assert "intact" in verified.output
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--role", "patient"], "needs --patient"),
+        (["--role", "practitioner", "--practitioner", "Patient/1"], "expected Practitioner/ID"),
+        (["--role", "planner"], "at least 12"),
+    ],
+)
+def test_users_create_refusals(cli: typer.Typer, extra: list[str], message: str) -> None:
+    password = "short" if message == "at least 12" else PASSWORD
+    result = CliRunner().invoke(
+        cli,
+        ["users", "create", "--email", "x@example.org", *extra, "--password-stdin"],
+        input=password + "\n",
+    )
+    assert result.exit_code == 1
+    assert message in result.output
+
+
+def test_production_without_secret_refuses_to_start(
+    cli: typer.Typer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MAILLAGE_ENV", "production")
+    monkeypatch.delenv("MAILLAGE_SECRET_KEY")
+    result = CliRunner().invoke(cli, ["serve"])
+    assert result.exit_code == 2
+    assert "MAILLAGE_SECRET_KEY" in result.output

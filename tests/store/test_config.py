@@ -1,0 +1,71 @@
+"""Settings from MAILLAGE_* variables, and production mode refusing unsafe defaults."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from pydantic import ValidationError
+
+from maillage.config import Settings, sqlalchemy_url
+
+
+def test_defaults_are_development_with_sqlite(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("MAILLAGE_ENV", "MAILLAGE_DATABASE_URL", "MAILLAGE_SECRET_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    settings = Settings()
+    assert settings.env == "development"
+    assert settings.sqlalchemy_url.startswith("sqlite:///")
+    assert settings.token_minutes == 15
+
+
+def test_environment_variables_are_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MAILLAGE_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/maillage")
+    monkeypatch.setenv("MAILLAGE_TOKEN_MINUTES", "5")
+    monkeypatch.setenv("MAILLAGE_JITSI_URL", "https://visio.example.org")
+    settings = Settings()
+    assert settings.sqlalchemy_url == "postgresql+psycopg://postgres@127.0.0.1:5432/maillage"
+    assert settings.token_minutes == 5
+    assert settings.jitsi_url == "https://visio.example.org"
+
+
+@pytest.mark.parametrize("secret", [None, "too-short"])
+def test_production_refuses_a_missing_or_short_secret(
+    monkeypatch: pytest.MonkeyPatch, secret: str | None
+) -> None:
+    monkeypatch.setenv("MAILLAGE_ENV", "production")
+    if secret is None:
+        monkeypatch.delenv("MAILLAGE_SECRET_KEY", raising=False)
+    else:
+        monkeypatch.setenv("MAILLAGE_SECRET_KEY", secret)
+    with pytest.raises(ValidationError, match="MAILLAGE_SECRET_KEY"):
+        Settings()
+
+
+def test_production_accepts_a_long_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MAILLAGE_ENV", "production")
+    monkeypatch.setenv("MAILLAGE_SECRET_KEY", "k" * 32)
+    assert Settings().signing_key == "k" * 32
+
+
+def test_development_makes_a_random_key_and_warns(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="maillage.config"):
+        first, second = Settings(secret_key=None), Settings(secret_key=None)
+    assert len(first.signing_key) >= 32
+    assert first.signing_key != second.signing_key
+    assert "random key" in caplog.text
+
+
+@pytest.mark.parametrize(
+    "url", ["mysql://root@localhost/db", "postgresql+asyncpg://x@y/z", "/tmp/file.sqlite"]
+)
+def test_unknown_database_urls_are_refused(url: str) -> None:
+    with pytest.raises(ValueError, match="postgresql:// or sqlite:///"):
+        sqlalchemy_url(url)
+
+
+def test_bad_values_are_refused() -> None:
+    with pytest.raises(ValidationError):
+        Settings(timezone="Europe/Atlantis", secret_key="s" * 40)
+    with pytest.raises(ValidationError):
+        Settings(login_rate_limit="often", secret_key="s" * 40)

@@ -1,0 +1,74 @@
+"""Index extraction: date ranges at their precision and time zone, references, strings."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from maillage.store.search_params import (
+    extract,
+    normalise_reference,
+    normalise_text,
+    parse_date_range,
+)
+
+PARIS = ZoneInfo("Europe/Paris")
+
+
+@pytest.mark.parametrize(
+    ("text", "low", "high"),
+    [
+        ("2026", datetime(2025, 12, 31, 23), datetime(2026, 12, 31, 22, 59, 59, 999999)),
+        ("2026-12", datetime(2026, 11, 30, 23), datetime(2026, 12, 31, 22, 59, 59, 999999)),
+        # 29 March 2026 lasts 23 hours in Paris (summer time starts at 02:00).
+        ("2026-03-29", datetime(2026, 3, 28, 23), datetime(2026, 3, 29, 21, 59, 59, 999999)),
+        (
+            "2026-03-29T10:00:00Z",
+            datetime(2026, 3, 29, 10),
+            datetime(2026, 3, 29, 10, 0, 0, 999999),
+        ),
+        ("2026-07-01T10:00:00", datetime(2026, 7, 1, 8), datetime(2026, 7, 1, 8, 0, 0, 999999)),
+    ],
+)
+def test_date_ranges(text: str, low: datetime, high: datetime) -> None:
+    assert parse_date_range(text, PARIS) == (low, high)
+
+
+def test_overseas_zone() -> None:
+    low, _high = parse_date_range("2026-03-02", ZoneInfo("America/Cayenne"))
+    assert low == datetime(2026, 3, 2, 3)
+
+
+@pytest.mark.parametrize(
+    ("reference", "expected"),
+    [
+        ("Patient/123", "Patient/123"),
+        ("https://example.org/fhir/Patient/123", "Patient/123"),
+        ("Patient/123/_history/2", "Patient/123"),
+        ("#contained", None),
+        ("urn:uuid:0c3151bd-1cbf-4d64-b04d-cd9187a4c6e0", None),
+    ],
+)
+def test_references(reference: str, expected: str | None) -> None:
+    assert normalise_reference(reference) == expected
+
+
+def test_strings_ignore_case_and_accents() -> None:
+    assert normalise_text("  Saint-Étienne ") == "saint-etienne"
+
+
+def test_compartment_and_actors_are_indexed() -> None:
+    body = {
+        "resourceType": "Appointment",
+        "status": "booked",
+        "participant": [
+            {"actor": {"reference": "Patient/p"}},
+            {"actor": {"reference": "Practitioner/d"}},
+        ],
+    }
+    rows = {(row.param, row.value) for row in extract("Appointment", "a", body, PARIS)}
+    assert {("_patient", "Patient/p"), ("patient", "Patient/p")} <= rows
+    assert {("_actor", "Patient/p"), ("_actor", "Practitioner/d")} <= rows
+    assert ("practitioner", "Patient/p") not in rows
