@@ -4,8 +4,10 @@ from pathlib import Path
 
 import pytest
 
-from maillage.travel import CrowFly, MatrixFile, OsrmTable, provider_from_option
-from maillage.travel.crowfly import DEFAULT_CIRCUITY, DEFAULT_SPEED_KMH
+from maillage.travel.crowfly import DEFAULT_CIRCUITY, DEFAULT_SPEED_KMH, CrowFly
+from maillage.travel.matrix import MatrixFile
+from maillage.travel.osrm import OsrmTable
+from maillage.travel.provider import provider_from_option
 
 
 def test_crow_fly_with_defaults_and_overrides():

@@ -1,20 +1,6 @@
-"""Travel times between places, kept sparse: only pairs under the cut-off exist."""
+"""Travel times between places, kept sparse: only pairs under the cut-off exist.
 
-from maillage.travel.crowfly import DEFAULT_CIRCUITY, DEFAULT_SPEED_KMH, CrowFly
-from maillage.travel.matrix import MatrixFile
-from maillage.travel.model import Places, TravelPairs
-from maillage.travel.osrm import OsrmError, OsrmTable
-from maillage.travel.provider import TravelProvider, provider_from_option
-
-__all__ = [
-    "DEFAULT_CIRCUITY",
-    "DEFAULT_SPEED_KMH",
-    "CrowFly",
-    "MatrixFile",
-    "OsrmError",
-    "OsrmTable",
-    "Places",
-    "TravelPairs",
-    "TravelProvider",
-    "provider_from_option",
-]
+``model`` holds the two shared types (``Places``, ``TravelPairs``); ``provider`` parses the
+``--travel`` option into one of ``crowfly.CrowFly``, ``matrix.MatrixFile`` or ``osrm.OsrmTable``.
+Import from those modules: this package stays light so that the CLI starts fast.
+"""
