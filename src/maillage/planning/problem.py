@@ -1,0 +1,213 @@
+"""The site-location problem: who needs care, where sites may open, and the rules they obey."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from functools import cached_property
+from typing import Literal
+
+import numpy as np
+from scipy import sparse
+
+from maillage.travel.model import TravelPairs
+
+from .errors import PlanningError
+from .quotas import Completion
+
+Objective = Literal["coverage", "pmedian"]
+Quota = int | Mapping[str, int] | None
+
+
+def underserved_weights(
+    population: np.ndarray, access: np.ndarray, upper_threshold: float
+) -> np.ndarray:
+    """Demand of the ``underserved`` objective: population × max(0, T2 − access) / T2.
+
+    A commune at or above the diagnosis's upper threshold T2 weighs nothing, one with no
+    access at all weighs its whole population; a NaN access (no data) counts as no access.
+    """
+    if upper_threshold <= 0:
+        raise PlanningError(f"the upper threshold must be positive, got {upper_threshold}")
+    population = np.asarray(population, dtype=float)
+    access = np.nan_to_num(np.asarray(access, dtype=float), nan=0.0)
+    if population.shape != access.shape:
+        raise PlanningError("population and access must have the same length")
+    deficit = np.clip((upper_threshold - access) / upper_threshold, 0.0, 1.0)
+    return population * deficit
+
+
+@dataclass(frozen=True, eq=False)
+class PlanningProblem:
+    """Open ``p`` new sites among candidates to serve demand reachable within ``minutes``.
+
+    - ``demand``: weight of each origin of ``pairs`` (population, or population × deficit).
+    - ``pairs``: travel times origin → candidate; pairs above ``minutes`` are ignored.
+    - ``existing``: candidates already open; they serve demand but do not count in ``p``.
+    - ``cost``/``budget``: the summed cost of the new sites may not exceed the budget.
+    - ``group``/``min_per_group``/``max_per_group``: quotas on *new* sites per group
+      (department); an int applies to every group, a mapping to the groups it names.
+    - ``capacity``: demand load a site can absorb (scalar or per candidate); ``load`` is
+      each origin's load when fully served (default: its demand), e.g. acts a year.
+    - ``objective``: ``coverage`` maximises demand within reach; ``pmedian`` minimises
+      demand-weighted minutes, demand out of reach costing ``unserved_penalty`` minutes
+      (default ``minutes + 10``).
+    """
+
+    demand: np.ndarray
+    pairs: TravelPairs
+    p: int
+    minutes: float
+    objective: Objective = "coverage"
+    existing: np.ndarray | None = None
+    cost: np.ndarray | None = None
+    budget: float | None = None
+    group: np.ndarray | None = None
+    min_per_group: Quota = None
+    max_per_group: Quota = None
+    capacity: float | np.ndarray | None = None
+    load: np.ndarray | None = None
+    unserved_penalty: float | None = None
+
+    def __post_init__(self) -> None:
+        n_dem, n_cand = self.pairs.n_origins, self.pairs.n_destinations
+        demand = np.asarray(self.demand, dtype=float)
+        if demand.shape != (n_dem,):
+            raise PlanningError(f"demand has {demand.size} values for {n_dem} origins")
+        if not np.all(np.isfinite(demand)) or np.any(demand < 0):
+            raise PlanningError("demand must be finite and non-negative")
+        if self.objective not in ("coverage", "pmedian"):
+            raise PlanningError(f"unknown objective {self.objective!r}")
+        if not self.minutes > 0:
+            raise PlanningError(f"the cut-off must be positive, got {self.minutes}")
+        existing = _mask(self.existing, n_cand, "existing")
+        n_new = n_cand - int(existing.sum())
+        if not isinstance(self.p, int | np.integer) or not 1 <= self.p <= n_new:
+            raise PlanningError(f"p = {self.p} sites asked for, {n_new} candidates can open")
+        if self.unserved_penalty is not None and self.unserved_penalty < self.minutes:
+            raise PlanningError("the unserved penalty must be at least the cut-off")
+        object.__setattr__(self, "demand", demand)
+        object.__setattr__(self, "existing", existing)
+        object.__setattr__(self, "cost", _vector(self.cost, n_cand, "cost"))
+        object.__setattr__(self, "load", _vector(self.load, n_dem, "load", demand))
+        if self.capacity is not None:
+            object.__setattr__(self, "capacity", _vector(self.capacity, n_cand, "capacity"))
+        if self.budget is not None and self.cost is None:
+            raise PlanningError("a budget needs a cost per candidate")
+        self.completion.check(self.p, self.budget)
+
+    @property
+    def n_demand(self) -> int:
+        return self.pairs.n_origins
+
+    @property
+    def n_candidates(self) -> int:
+        return self.pairs.n_destinations
+
+    @property
+    def maximise(self) -> bool:
+        return self.objective == "coverage"
+
+    @property
+    def penalty(self) -> float:
+        """Minutes charged to demand no open site reaches (p-median)."""
+        return self.minutes + 10.0 if self.unserved_penalty is None else self.unserved_penalty
+
+    @cached_property
+    def completion(self) -> Completion:
+        return Completion.build(
+            self.n_candidates,
+            self.existing,
+            self.cost,
+            self.group,
+            self.min_per_group,
+            self.max_per_group,
+        )
+
+    @cached_property
+    def reach(self) -> TravelPairs:
+        """Pairs within the cut-off, one per (origin, candidate), sorted by candidate."""
+        pairs = self.pairs
+        _check_pairs(pairs)
+        keep = pairs.minutes <= self.minutes
+        o, d, m = pairs.origin[keep], pairs.destination[keep], pairs.minutes[keep]
+        order = np.lexsort((m, o, d))
+        o, d, m = o[order], d[order], m[order]
+        first = np.ones(len(o), dtype=bool)
+        first[1:] = (o[1:] != o[:-1]) | (d[1:] != d[:-1])
+        return TravelPairs(
+            pairs.n_origins,
+            pairs.n_destinations,
+            o[first].astype(np.int32),
+            d[first].astype(np.int32),
+            m[first].astype(float),
+        )
+
+    def restrict(self, keep: np.ndarray) -> PlanningProblem:
+        """The same problem with only the candidates at ``keep`` (positions, in order)."""
+        keep = np.asarray(keep, dtype=np.int64)
+        position = np.full(self.n_candidates, -1)
+        position[keep] = np.arange(len(keep))
+        r = self.reach
+        inside = position[r.destination] >= 0
+        pairs = TravelPairs(
+            r.n_origins,
+            len(keep),
+            r.origin[inside],
+            position[r.destination[inside]].astype(np.int32),
+            r.minutes[inside],
+        )
+        return replace(
+            self,
+            pairs=pairs,
+            existing=self.existing[keep],
+            cost=None if self.cost is None else self.cost[keep],
+            group=None if self.group is None else np.asarray(self.group)[keep],
+            capacity=None if self.capacity is None else self.capacity[keep],
+        )
+
+    @cached_property
+    def incidence(self) -> sparse.csc_matrix:
+        """Demand × candidate reach as a CSC matrix of ones (columns = catchments)."""
+        r = self.reach
+        return sparse.csc_matrix(
+            (np.ones(len(r)), (r.origin, r.destination)),
+            shape=(r.n_origins, r.n_destinations),
+        )
+
+
+def _check_pairs(pairs: TravelPairs) -> None:
+    for name, values, size in (
+        ("origin", pairs.origin, pairs.n_origins),
+        ("destination", pairs.destination, pairs.n_destinations),
+    ):
+        if len(values) and (values.min() < 0 or values.max() >= size):
+            raise PlanningError(f"travel pair {name} index out of range")
+    if np.any(~np.isfinite(pairs.minutes)) or np.any(pairs.minutes < 0):
+        raise PlanningError("travel minutes must be finite and non-negative")
+
+
+def _mask(values: np.ndarray | None, size: int, name: str) -> np.ndarray:
+    if values is None:
+        return np.zeros(size, dtype=bool)
+    mask = np.asarray(values)
+    if mask.shape != (size,) or mask.dtype != bool:
+        raise PlanningError(f"{name} must be a boolean array of {size} candidates")
+    return mask
+
+
+def _vector(
+    values: float | np.ndarray | None,
+    size: int,
+    name: str,
+    default: np.ndarray | None = None,
+) -> np.ndarray | None:
+    if values is None:
+        return default
+    try:
+        vector = np.broadcast_to(np.asarray(values, dtype=float), (size,)).copy()
+    except ValueError as error:
+        raise PlanningError(f"{name} must have {size} values") from error
+    if not np.all(np.isfinite(vector)) or np.any(vector < 0):
+        raise PlanningError(f"{name} must be finite and non-negative ({size} values)")
+    return vector

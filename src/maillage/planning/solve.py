@@ -1,0 +1,175 @@
+"""Solve a planning problem: a heuristic answer at once, then HiGHS to improve and certify it.
+
+The exact phase runs in three steps under one time limit:
+
+1. the LP relaxation of the full sparse model gives the bound (and, on the national
+   coverage instance, takes most of the time);
+2. a MIP restricted to the candidates the LP uses (plus the heuristic's) finds a near-optimal
+   set fast — the LP support is a few hundred candidates out of tens of thousands;
+3. only if the gap is still above ``mip_gap``, the full MIP, warm-started with the best set,
+   uses the time left to improve either side.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Literal
+
+import numpy as np
+
+from .errors import InfeasibleError, PlanningError
+from .greedy import Progress, greedy
+from .mip import MipResult, Model
+from .problem import PlanningProblem
+from .solution import Solution, resequence
+from .swap import improve_coverage
+
+#: Bound on swap rounds: each strictly improves, a few per site is plenty in practice.
+SWAP_ROUNDS_PER_SITE = 5
+
+#: Below this many seconds left, the full MIP is not worth starting.
+MIN_MIP_SECONDS = 1.0
+
+
+def solve(
+    problem: PlanningProblem,
+    *,
+    method: Literal["exact", "greedy"] = "exact",
+    time_limit: float = 60.0,
+    mip_gap: float = 1e-4,
+    population: np.ndarray | None = None,
+    on_progress: Progress | None = None,
+) -> Solution:
+    """Choose the ``p`` new sites.
+
+    ``greedy`` stops after the lazy greedy (followed, for uncapacitated coverage, by a swap
+    local search); ``exact`` then certifies and improves it with HiGHS (see the module
+    docstring), stopping at relative gap ``mip_gap`` or after ``time_limit`` seconds of
+    exact solving. ``population`` only feeds the per-site ``covered`` figure.
+    ``on_progress(stage, fraction)`` is called with stages ``greedy``, ``swap``, ``build``,
+    ``lp``, ``restricted``, ``mip``, ``sequence`` and ``done``; ``fraction`` may be None.
+    """
+    if method not in ("exact", "greedy"):
+        raise PlanningError(f"unknown method {method!r}")
+    if time_limit <= 0 or not 0 <= mip_gap < 1:
+        raise PlanningError("time_limit must be positive and mip_gap in [0, 1)")
+    report = on_progress or (lambda stage, fraction: None)
+    times: dict[str, float] = {}
+    clock = time.perf_counter()
+    report("greedy", 0.0)
+    picks = greedy(problem, on_progress)
+    times["greedy"] = time.perf_counter() - clock
+    if problem.capacity is None and problem.objective == "coverage":
+        clock = time.perf_counter()
+        report("swap", None)
+        picks = improve_coverage(problem, picks, max_rounds=SWAP_ROUNDS_PER_SITE * problem.p)
+        times["swap"] = time.perf_counter() - clock
+    open_sites = problem.existing.copy()
+    open_sites[picks] = True
+
+    if method == "greedy" and problem.capacity is None:
+        start_value = evaluate(problem, open_sites)
+        result = MipResult(open_sites, start_value, np.nan, "greedy")
+    else:
+        clock = time.perf_counter()
+        report("build", None)
+        model = Model(problem)
+        start_value = model.objective(model.start(open_sites))
+        times["build"] = time.perf_counter() - clock
+        result = MipResult(open_sites, start_value, np.nan, "greedy")
+        if method == "exact":
+            result = _certify(model, result, time_limit, mip_gap, times, report)
+
+    clock = time.perf_counter()
+    report("sequence", None)
+    sequence = resequence(problem, np.flatnonzero(result.open & ~problem.existing), population)
+    times["sequence"] = time.perf_counter() - clock
+    report("done", 1.0)
+    certified = not np.isnan(result.bound)
+    return Solution(
+        sites=np.array([step.site for step in sequence], dtype=np.int64),
+        objective=result.objective,
+        bound=result.bound if certified else None,
+        gap=relative_gap(result.objective, result.bound) if certified else None,
+        solver="highs" if certified else "greedy",
+        status=result.status,
+        start_objective=start_value,
+        times=times,
+        sequence=sequence,
+    )
+
+
+def _certify(
+    model: Model,
+    best: MipResult,
+    time_limit: float,
+    mip_gap: float,
+    times: dict[str, float],
+    report: Progress,
+) -> MipResult:
+    """LP bound, restricted MIP, then the full MIP if the gap is still too wide."""
+    problem = model.problem
+    deadline = time.perf_counter() + time_limit
+    sign = 1.0 if problem.maximise else -1.0
+
+    clock = time.perf_counter()
+    report("lp", None)
+    bound, x = model.relax(time_limit)
+    times["lp"] = time.perf_counter() - clock
+
+    if bound is not None:
+        clock = time.perf_counter()
+        report("restricted", None)
+        keep = np.flatnonzero((x > 1e-6) | best.open)
+        sub = problem.restrict(keep)
+        sub_model = Model(sub)
+        found = sub_model.solve(
+            sub_model.start(best.open[keep]),
+            max(deadline - time.perf_counter(), 0.1),
+            mip_gap,
+            report,
+            stage="restricted",
+            bound=bound,
+        )
+        if sign * found.objective > sign * best.objective:
+            open_sites = np.zeros(problem.n_candidates, dtype=bool)
+            open_sites[keep[found.open]] = True
+            best = MipResult(open_sites, found.objective, best.bound, found.status)
+        times["restricted"] = time.perf_counter() - clock
+        status = "Optimal" if relative_gap(best.objective, bound) <= mip_gap else "Gap above target"
+        best = MipResult(best.open, best.objective, bound, status)
+
+    left = deadline - time.perf_counter()
+    if (bound is None or best.status != "Optimal") and left > MIN_MIP_SECONDS:
+        clock = time.perf_counter()
+        report("mip", 0.0)
+        result = model.solve(model.start(best.open), left, mip_gap, report)
+        times["mip"] = time.perf_counter() - clock
+        if result.status == "Infeasible":
+            raise InfeasibleError("HiGHS proved the quotas and budget cannot be met")
+        if sign * result.objective > sign * best.objective:
+            best = MipResult(result.open, result.objective, best.bound, result.status)
+        tighter = result.bound if bound is None else sign * min(sign * bound, sign * result.bound)
+        status = "Optimal" if relative_gap(best.objective, tighter) <= mip_gap else result.status
+        best = MipResult(best.open, best.objective, tighter, status)
+    return best
+
+
+def relative_gap(objective: float, bound: float) -> float:
+    """``|bound − objective| / |objective|``; 0 when both vanish, inf when only one does."""
+    if objective == bound:
+        return 0.0
+    return abs(bound - objective) / abs(objective) if objective else np.inf
+
+
+def evaluate(problem: PlanningProblem, open_sites: np.ndarray) -> float:
+    """Objective of an uncapacitated plan: nearest open site for everyone (vectorised)."""
+    r = problem.reach
+    if problem.objective == "coverage":
+        covered = np.zeros(problem.n_demand, dtype=bool)
+        covered[r.origin[open_sites[r.destination]]] = True
+        return float(problem.demand[covered].sum())
+    nearest = np.full(problem.n_demand, problem.penalty)
+    k = open_sites[r.destination]
+    np.minimum.at(nearest, r.origin[k], r.minutes[k])
+    return float(problem.demand @ nearest)
