@@ -1,0 +1,46 @@
+"""The diagnosis as a background job: the pipeline with progress, its files and its map."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rq import Queue, get_current_job
+from rq.job import Job
+
+from maillage.diagnosis.parameters import DiagnosisParameters
+from maillage.jobs.progress import StepRecorder
+from maillage.jobs.results import MapPanel, ResultKind, enqueue, write_maps
+
+#: The five pipeline steps, writing the outputs, drawing the map.
+DIAGNOSIS = ResultKind(
+    folder="diagnostics",
+    downloads={"csv": "communes.csv", "geojson": "communes.geojson"},
+    total_steps=7,
+)
+
+
+def enqueue_diagnosis(queue: Queue, parameters: dict[str, Any], files_dir: Path, owner: str) -> Job:
+    """Queue a diagnosis of ``parameters`` (``DiagnosisParameters`` fields), checked first."""
+    DiagnosisParameters(**parameters)
+    return enqueue(queue, DIAGNOSIS, run_diagnosis_job, parameters, files_dir, owner)
+
+
+def run_diagnosis_job(parameters: dict[str, Any], out: str) -> dict[str, Any]:
+    """Worker side: run the pipeline step by step, recording progress, then write the files."""
+    from maillage.diagnosis.outputs import write_outputs
+    from maillage.diagnosis.pipeline import run_diagnosis
+    from maillage.reports.choropleth import choropleth_svg
+
+    job = get_current_job()
+    if job is None:
+        raise RuntimeError("run_diagnosis_job runs inside `maillage worker`")
+    recorder = StepRecorder(job, DIAGNOSIS.total_steps)
+    diagnosis = run_diagnosis(DiagnosisParameters(**parameters), recorder.step)
+    target = Path(out)
+    with recorder.step("Écriture des résultats"):
+        write_outputs(diagnosis, target)
+    with recorder.step("Dessin de la carte"):
+        svg, legend = choropleth_svg(diagnosis.communes)
+        write_maps(target, [MapPanel("Accessibilité par commune", svg, legend)])
+    return {"area": diagnosis.summary["area"], "communes": diagnosis.summary["communes"]}

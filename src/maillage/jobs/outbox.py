@@ -1,0 +1,138 @@
+"""The outbox worker: delivers due e-mails over SMTP, retrying with backoff, auditing each try.
+
+Each message is claimed in its own transaction (``FOR UPDATE SKIP LOCKED`` on PostgreSQL; SQLite
+serialises writers), sent, and its new state committed with an AuditEvent, since a compte rendu
+leaving the server is a disclosure of patient data. Run by ``maillage outbox deliver``, from a
+timer or with ``--watch``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime
+from email import message_from_bytes
+from email import policy as email_policy
+from email.message import EmailMessage
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from maillage.care.outbox import (
+    DeliveryError,
+    DeliveryState,
+    DeliveryStatus,
+    RetryPolicy,
+    after_attempt,
+    deliver,
+)
+from maillage.config import Settings
+from maillage.store import audit
+from maillage.store.database import transaction
+from maillage.store.models import OutboxMessage, utcnow
+from maillage.store.resources import instant
+
+SUCCESS, MINOR_FAILURE = "0", "4"
+
+
+def _due(now: datetime) -> Any:
+    return (OutboxMessage.status == DeliveryStatus.PENDING.value) & (
+        OutboxMessage.next_attempt_at <= now
+    )
+
+
+def delivery_event(row: OutboxMessage, error: DeliveryError | None) -> dict[str, Any]:
+    """The AuditEvent of one delivery attempt (DICOM "Export": data leaving the server)."""
+    event: dict[str, Any] = {
+        "resourceType": "AuditEvent",
+        "type": {
+            "system": "http://dicom.nema.org/resources/ontology/DCM",
+            "code": "110106",
+            "display": "Export",
+        },
+        "action": "R",
+        "recorded": instant(utcnow()),
+        "outcome": SUCCESS if error is None else MINOR_FAILURE,
+        "agent": [
+            {"who": {"display": "maillage outbox worker"}, "requestor": True},
+            {
+                "who": {
+                    "identifier": {
+                        "system": "urn:ietf:rfc:3986",
+                        "value": f"mailto:{row.recipient}",
+                    }
+                },
+                "requestor": False,
+            },
+        ],
+        "source": {"observer": {"display": "maillage"}},
+        "entity": [{"what": {"reference": row.source}}, {"what": {"reference": row.patient}}],
+    }
+    if error is not None:
+        event["outcomeDesc"] = f"attempt {row.attempts}: {error}"
+    return event
+
+
+def _attempt(
+    session: Session,
+    settings: Settings,
+    smtp_url: str,
+    row: OutboxMessage,
+    policy: RetryPolicy,
+    now: datetime,
+) -> DeliveryStatus:
+    message = message_from_bytes(row.message, policy=email_policy.default)
+    assert isinstance(message, EmailMessage)
+    error = None
+    try:
+        deliver(message, smtp_url)
+    except DeliveryError as failure:
+        error = failure
+    before = DeliveryState(
+        DeliveryStatus(row.status), row.attempts, row.next_attempt_at, row.last_error
+    )
+    state = after_attempt(before, policy, now=now, error=error)
+    row.status = state.status.value
+    row.attempts = state.attempts
+    row.next_attempt_at = state.next_attempt_at
+    row.last_error = state.last_error
+    if state.status is DeliveryStatus.SENT:
+        row.sent = utcnow()
+    audit.append(session, delivery_event(row, error), settings.zone)
+    return state.status
+
+
+def deliver_due(
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    *,
+    policy: RetryPolicy | None = None,
+    now: datetime | None = None,
+    limit: int = 100,
+) -> Counter[str]:
+    """Try every message due at ``now`` (naive UTC); how many ended sent, pending or failed."""
+    if settings.smtp_url is None:
+        raise ValueError("MAILLAGE_SMTP_URL is not set: there is no server to send mail to")
+    policy = policy or RetryPolicy()
+    now = now or utcnow()
+    with transaction(sessions) as session:
+        ids = list(
+            session.execute(
+                select(OutboxMessage.id)
+                .where(_due(now))
+                .order_by(OutboxMessage.created)
+                .limit(limit)
+            ).scalars()
+        )
+    outcomes: Counter[str] = Counter()
+    for message_id in ids:
+        with transaction(sessions) as session:
+            row = session.execute(
+                select(OutboxMessage)
+                .where(OutboxMessage.id == message_id, _due(now))
+                .with_for_update(skip_locked=True)
+            ).scalar()
+            if row is not None:  # None: another worker took it meanwhile
+                status = _attempt(session, settings, settings.smtp_url, row, policy, now)
+                outcomes[status.value] += 1
+    return outcomes

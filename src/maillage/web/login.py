@@ -1,0 +1,64 @@
+"""Log in, log out and the home page."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.datastructures import FormData
+
+from maillage.api.auth import LoginLimiter, Principal
+from maillage.store.database import transaction
+from maillage.store.users import authenticate
+from maillage.web.rendering import render, signed_in
+from maillage.web.session import WebSession, checked_form, write_session
+
+router = APIRouter(include_in_schema=False)
+
+
+def safe_target(target: str | None) -> str:
+    """Where to go after login: a path of this site only (no open redirect to another host)."""
+    if target and target.startswith("/") and not target.startswith(("//", "/\\")):
+        return target
+    return "/"
+
+
+@router.get("/connexion", response_class=HTMLResponse)
+def login_page(request: Request, suivant: str | None = None) -> HTMLResponse:
+    return render(request, "connexion.html", {"suivant": safe_target(suivant)})
+
+
+@router.post("/connexion", response_class=HTMLResponse)
+def login(request: Request, form: Annotated[FormData, Depends(checked_form)]) -> Response:
+    """Check the password (rate-limited like the API's token endpoint) and open a session."""
+    email = str(form.get("email", "")).strip()
+    password = str(form.get("password", ""))
+    target = safe_target(str(form.get("suivant", "")))
+    limiter: LoginLimiter = request.app.state.login_limiter
+    address = request.client.host if request.client else "unknown"
+    if not limiter.hit(address, email):
+        error = "Trop de tentatives de connexion : réessayez dans quelques minutes."
+        return render(request, "connexion.html", {"erreur": error, "email": email}, status=429)
+    with transaction(request.app.state.sessions) as db:
+        user = authenticate(db, email, password)
+        user_id = user.id if user else None
+    if user_id is None:
+        error = "Adresse électronique ou mot de passe incorrect."
+        context = {"erreur": error, "email": email, "suivant": target}
+        return render(request, "connexion.html", context, status=401)
+    response = RedirectResponse(target, status_code=303)
+    write_session(request, response, WebSession.fresh(user_id))
+    return response
+
+
+@router.post("/deconnexion")
+def logout(request: Request, _form: Annotated[FormData, Depends(checked_form)]) -> Response:
+    response = RedirectResponse("/connexion", status_code=303)
+    write_session(request, response, WebSession.fresh())
+    return response
+
+
+@router.get("/", response_class=HTMLResponse)
+def home(request: Request, _principal: Annotated[Principal, Depends(signed_in)]) -> HTMLResponse:
+    return render(request, "accueil.html")

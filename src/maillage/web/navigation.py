@@ -1,0 +1,47 @@
+"""Which pages each role reaches: the menu shows them, and the routes enforce the same sets.
+
+A page is listed here only once it exists; ``planner`` reaches maps and aggregates, never
+patient data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from maillage.store.users import Role
+
+EVERYONE = frozenset(Role)
+#: Those who read maps and aggregates and may launch analyses.
+ANALYSTS = frozenset({Role.ADMIN, Role.COORDINATOR, Role.PLANNER})
+
+ROLE_LABELS = {
+    Role.ADMIN: "administrateur",
+    Role.COORDINATOR: "coordination du réseau",
+    Role.PLANNER: "planification",
+    Role.SITE_PROFESSIONAL: "professionnel de site",
+    Role.PRACTITIONER: "médecin requis",
+    Role.PATIENT: "patient",
+}
+
+
+@dataclass(frozen=True)
+class Page:
+    """An entry of the main menu."""
+
+    path: str
+    label: str
+    roles: frozenset[Role]
+
+
+PAGES = (
+    Page("/", "Accueil", EVERYONE),
+    Page("/carte", "Carte d'accès", ANALYSTS),
+    Page("/diagnostics/nouveau", "Lancer un diagnostic", ANALYSTS),
+    Page("/plans/nouveau", "Planifier des sites", ANALYSTS),
+    Page("/sites", "Registre des sites", ANALYSTS),
+)
+
+
+def menu(role: Role) -> list[Page]:
+    """The menu entries ``role`` may open, in display order."""
+    return [page for page in PAGES if role in page.roles]

@@ -1,0 +1,114 @@
+"""Planner pages: the plan form (where to open the next N sites) and a plan job's result.
+
+The result shows access before and after the new sites, the certified optimality gap and the
+sites in the order they should open, as ``maillage plan`` writes them.
+"""
+
+from __future__ import annotations
+
+import csv
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from starlette.datastructures import FormData
+
+from maillage.api.auth import Principal
+from maillage.jobs.plan import PLAN, enqueue_plan
+from maillage.jobs.results import JobResult
+from maillage.planning.outputs import EXISTING_COLOUR, NEW_COLOUR
+from maillage.planning.parameters import DEFAULT_MINUTES, OBJECTIVES
+from maillage.web import jobs
+from maillage.web.diagnostics import area_fields, read_area, result_context
+from maillage.web.navigation import ANALYSTS
+from maillage.web.rendering import allowed, render
+from maillage.web.session import checked_form
+
+router = APIRouter(include_in_schema=False)
+Analyst = Annotated[Principal, Depends(allowed(ANALYSTS))]
+MAX_SITES = 500
+OBJECTIVE_LABELS = {
+    "underserved": "Population sous-dotée couverte (pondérée par le déficit)",
+    "coverage": "Population couverte",
+    "pmedian": "Temps de trajet moyen (p-médian)",
+}
+
+
+def _form(values: dict[str, str], errors: list[str] | None = None) -> dict[str, Any]:
+    objectives = {o: OBJECTIVE_LABELS[o] for o in OBJECTIVES}
+    return {**area_fields(), "objectifs": objectives, "valeurs": values, "erreurs": errors or []}
+
+
+def _number(text: str, kind: type[int] | type[float], low: float, high: float) -> float | None:
+    try:
+        value = kind(text.replace(",", "."))
+    except ValueError:
+        return None
+    return value if low <= value <= high else None
+
+
+@router.get("/plans/nouveau", response_class=HTMLResponse)
+def plan_form(request: Request, _principal: Analyst) -> HTMLResponse:
+    values = {
+        "territoire": "region:44",
+        "profession": "generaliste",
+        "methode": "apl",
+        "sites": "10",
+        "objectif": "underserved",
+        "minutes": f"{DEFAULT_MINUTES:g}",
+    }
+    return render(request, "plan_formulaire.html", _form(values))
+
+
+@router.post("/plans", response_class=HTMLResponse)
+def start_plan(
+    request: Request, principal: Analyst, form: Annotated[FormData, Depends(checked_form)]
+) -> Response:
+    """Check the choices, queue the plan and go to its progress page."""
+    values, diagnosis, errors = read_area(form)
+    values |= {k: str(form.get(k, "")).strip() for k in ("sites", "objectif", "minutes")}
+    sites = _number(values["sites"], int, 1, MAX_SITES)
+    minutes = _number(values["minutes"], float, 1, 120)
+    if sites is None:
+        errors.append(f"Le nombre de sites est un entier de 1 à {MAX_SITES}.")
+    if values["objectif"] not in OBJECTIVES:
+        errors.append("Choisissez un objectif de la liste.")
+    if minutes is None:
+        errors.append("La portée d'un site est un nombre de minutes entre 1 et 120.")
+    if errors:
+        return render(request, "plan_formulaire.html", _form(values, errors), status=422)
+    parameters = {
+        "diagnosis": diagnosis,
+        "sites": sites,
+        "objective": values["objectif"],
+        "minutes": minutes,
+    }
+    job = jobs.queue_or_503(
+        lambda: enqueue_plan(
+            jobs.job_queue(request), parameters, jobs.files_dir(request), principal.email
+        )
+    )
+    return RedirectResponse(f"/plans/{job.id}", status_code=303)
+
+
+def _plan_context(result: JobResult) -> dict[str, Any]:
+    """The chosen sites in opening order, read from the result's ``sites.csv``."""
+    with (result.directory / "sites.csv").open(encoding="utf-8", newline="") as handle:
+        sites = list(csv.DictReader(handle))
+    colours = {"nouveau": NEW_COLOUR, "existant": EXISTING_COLOUR}
+    return {**result_context(), "sites": sites, "objectifs": OBJECTIVE_LABELS, "couleurs": colours}
+
+
+@router.get("/plans/{job_id}", response_class=HTMLResponse)
+def plan_page(request: Request, job_id: str, _principal: Analyst) -> HTMLResponse:
+    return jobs.job_page(request, PLAN, job_id, "plan.html", _plan_context)
+
+
+@router.get("/plans/{job_id}/progression", response_class=HTMLResponse)
+def plan_progress(request: Request, job_id: str, _principal: Analyst) -> HTMLResponse:
+    return jobs.progress_fragment(request, PLAN, job_id)
+
+
+@router.get("/plans/{job_id}/telecharger/{name}")
+def plan_download(request: Request, job_id: str, name: str, _principal: Analyst) -> FileResponse:
+    return jobs.download(request, PLAN, job_id, name)

@@ -1,0 +1,126 @@
+"""Rendering pages and the access rules every page route depends on.
+
+Each HTML response renews the session cookie, so the CSRF token in its forms always matches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from importlib.resources import files
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from maillage.api.auth import Principal
+from maillage.store.users import Role
+from maillage.web.navigation import ROLE_LABELS, menu
+from maillage.web.session import CSRFError, current_principal, read_session, write_session
+
+#: Pages load only their own assets (a second guard, after the build, against any CDN) and
+#: cannot be framed. Inline style attributes stay allowed for the map legend's colours.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+        "img-src 'self' data:; object-src 'none'; base-uri 'self'; form-action 'self'; "
+        "frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+templates = Jinja2Templates(directory=str(files("maillage.web") / "templates"))
+
+
+def french_number(value: float | None, digits: int = 0) -> str:
+    """12 345,6 — the way French readers write numbers ("—" when there is none)."""
+    if value is None:
+        return "—"
+    return f"{value:,.{digits}f}".replace(",", " ").replace(".", ",")
+
+
+templates.env.filters["nombre"] = french_number
+
+
+class LoginRequired(Exception):
+    """An anonymous request for a page that needs an account: sent to the login page."""
+
+
+class PageError(Exception):
+    """A refusal or absence shown as a French error page with its HTTP status."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def render(
+    request: Request,
+    template: str,
+    context: dict[str, Any] | None = None,
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+) -> HTMLResponse:
+    """``template`` with the menu, account and CSRF token every page needs."""
+    session = read_session(request)
+    principal = current_principal(request)
+    page_context = {
+        "principal": principal,
+        "role_label": ROLE_LABELS[principal.role] if principal else None,
+        "menu": menu(principal.role) if principal else [],
+        "csrf_token": session.csrf,
+        **(context or {}),
+    }
+    response = templates.TemplateResponse(
+        request, template, page_context, status_code=status, headers=headers
+    )
+    response.headers.update(SECURITY_HEADERS)
+    write_session(request, response, session)
+    return response
+
+
+def signed_in(request: Request) -> Principal:
+    """The page's account; anonymous visitors are sent to log in."""
+    principal = current_principal(request)
+    if principal is None:
+        raise LoginRequired
+    return principal
+
+
+def allowed(roles: frozenset[Role]) -> Callable[[Request], Principal]:
+    """A dependency admitting only ``roles`` (the same sets as the menu's)."""
+
+    def dependency(request: Request) -> Principal:
+        principal = signed_in(request)
+        if principal.role not in roles:
+            raise PageError(403, "Cette page n'est pas accessible avec votre rôle.")
+        return principal
+
+    return dependency
+
+
+async def _login_required(request: Request, _error: Exception) -> Response:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    if request.headers.get("HX-Request"):
+        return Response(status_code=401, headers={"HX-Redirect": "/connexion"})
+    return RedirectResponse(f"/connexion?{urlencode({'suivant': target})}", status_code=303)
+
+
+async def _page_error(request: Request, error: Exception) -> Response:
+    assert isinstance(error, PageError)
+    return render(request, "erreur.html", {"message": error.message}, status=error.status)
+
+
+async def _csrf_error(request: Request, _error: Exception) -> Response:
+    message = "Le formulaire a expiré ou ne vient pas de cette application : rechargez la page."
+    return render(request, "erreur.html", {"message": message}, status=403)
+
+
+EXCEPTION_HANDLERS = {
+    LoginRequired: _login_required,
+    PageError: _page_error,
+    CSRFError: _csrf_error,
+}

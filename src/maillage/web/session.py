@@ -1,0 +1,106 @@
+"""The browser session: a signed cookie carrying the account id and a CSRF token.
+
+Pages use a cookie rather than the API's bearer tokens because a browser sends it by itself;
+that is exactly why every state-changing form also carries the session's CSRF token
+(synchronizer-token pattern), checked before the form is acted on. The cookie is HttpOnly,
+SameSite=Lax and, in production, Secure. The account is re-read on every request (through the
+API's own principal loader), so a deactivated account or a changed role takes effect at once.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from fastapi import Request, Response
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from starlette.datastructures import FormData
+
+from maillage.api.auth import Principal
+from maillage.api.auth import _principal as load_principal
+from maillage.config import Settings
+from maillage.store.database import transaction
+
+COOKIE = "maillage_session"
+#: A working day; every page view renews it.
+LIFETIME = timedelta(hours=8)
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "X-CSRF-Token"
+
+
+class CSRFError(Exception):
+    """A state-changing request without the session's CSRF token."""
+
+
+@dataclass(frozen=True)
+class WebSession:
+    """What the cookie holds: the CSRF token and, once logged in, the account id."""
+
+    csrf: str
+    user_id: int | None = None
+
+    @classmethod
+    def fresh(cls, user_id: int | None = None) -> WebSession:
+        """A new session with a new CSRF token (at login too: no fixation of an old one)."""
+        return cls(csrf=secrets.token_urlsafe(32), user_id=user_id)
+
+
+def _serializer(settings: Settings) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(settings.signing_key, salt="maillage.web.session")
+
+
+def read_session(request: Request) -> WebSession:
+    """The request's session; a missing, forged or expired cookie gives a fresh anonymous one."""
+    cached: WebSession | None = getattr(request.state, "web_session", None)
+    if cached is not None:
+        return cached
+    settings: Settings = request.app.state.settings
+    session = WebSession.fresh()
+    cookie = request.cookies.get(COOKIE)
+    if cookie:
+        try:
+            data = _serializer(settings).loads(cookie, max_age=LIFETIME.total_seconds())
+            session = WebSession(csrf=str(data["csrf"]), user_id=data.get("uid"))
+        except (BadSignature, KeyError, TypeError):
+            pass
+    request.state.web_session = session
+    return session
+
+
+def write_session(request: Request, response: Response, session: WebSession) -> None:
+    """Set (or renew) the cookie on ``response``."""
+    settings: Settings = request.app.state.settings
+    response.set_cookie(
+        COOKIE,
+        _serializer(settings).dumps({"csrf": session.csrf, "uid": session.user_id}),
+        max_age=int(LIFETIME.total_seconds()),
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=settings.env == "production",
+    )
+
+
+def current_principal(request: Request) -> Principal | None:
+    """The logged-in, still active account of the request, or None (read once per request)."""
+    if hasattr(request.state, "web_principal"):
+        return request.state.web_principal
+    session = read_session(request)
+    principal = None
+    if session.user_id is not None:
+        with transaction(request.app.state.sessions) as db:
+            principal = load_principal(db, int(session.user_id))
+    request.state.web_principal = principal
+    return principal
+
+
+async def checked_form(request: Request) -> FormData:
+    """The posted form, once its CSRF token (field or htmx header) matches the session's."""
+    form = await request.form()
+    sent = form.get(CSRF_FIELD) or request.headers.get(CSRF_HEADER) or ""
+    expected = read_session(request).csrf
+    if not isinstance(sent, str) or not hmac.compare_digest(sent.encode(), expected.encode()):
+        raise CSRFError
+    return form

@@ -1,0 +1,95 @@
+"""The application under test: a server with its web pages, and accounts of every role."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from maillage.api.app import create_app
+from maillage.config import Settings
+from maillage.jobs.queue import JobSettings
+from maillage.store import resources
+from maillage.store.database import transaction
+from maillage.store.users import create_user
+from maillage.web.app import install
+
+SECRET = "web-test-secret-" + "y" * 40
+PASSWORD = "correct horse battery staple"
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+#: The links each role's account needs (see ``maillage users create``).
+LINKS = {
+    "patient": {"patient": "Patient/p1"},
+    "site-professional": {"site": "Location/s1"},
+    "practitioner": {"practitioner": "Practitioner/d1"},
+}
+
+
+@dataclass
+class Site:
+    """The application under test and how to get a logged-in browser session of any role."""
+
+    app: FastAPI
+    files_dir: Path
+
+    def user(self, role: str) -> str:
+        """Create an account of ``role``; returns its e-mail (the password is ``PASSWORD``)."""
+        email = f"{role}-{uuid.uuid4().hex[:8]}@example.org"
+        with transaction(self.app.state.sessions) as session:
+            create_user(session, email, PASSWORD, role, **LINKS.get(role, {}))
+        return email
+
+    def client(self) -> TestClient:
+        return TestClient(self.app, base_url="http://127.0.0.1")
+
+    def logged_in(self, role: str) -> TestClient:
+        client = self.client()
+        login(client, self.user(role))
+        return client
+
+
+def csrf_of(html: str) -> str:
+    match = CSRF.search(html)
+    assert match, "the page carries no CSRF token"
+    return match.group(1)
+
+
+def login(client: TestClient, email: str, password: str = PASSWORD) -> None:
+    token = csrf_of(client.get("/connexion").text)
+    form = {"email": email, "password": password, "csrf_token": token}
+    response = client.post("/connexion", data=form, follow_redirects=False)
+    assert response.status_code == 303, response.text
+
+
+def make_site(tmp_path: Path, jobs: JobSettings, **settings: Any) -> Site:
+    """A server on a fresh SQLite file with the web pages installed, as ``create_app`` will."""
+    files_dir = tmp_path / "files"
+    defaults = {"secret_key": SECRET, "files_dir": files_dir, "login_rate_limit": "1000/minute"}
+    config = Settings(database_url=f"sqlite:///{tmp_path / 'web.sqlite'}", **(defaults | settings))
+    app = create_app(config)
+    install(app, jobs)
+    return Site(app, files_dir)
+
+
+def store(site: Site, *bodies: dict[str, Any]) -> None:
+    """Write resources with their own ids through the store layer, as the API does."""
+    zone = site.app.state.settings.zone
+    with transaction(site.app.state.sessions) as session:
+        for body in bodies:
+            resources.save(session, body, zone, resource_id=body["id"])
+
+
+def location(ident: str, name: str, city: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "resourceType": "Location",
+        "id": ident,
+        "name": name,
+        "status": "active",
+        "address": {"line": ["1 place de la Mairie"], "postalCode": "08110", "city": city},
+        **extra,
+    }
