@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rq import Queue, get_current_job
 from rq.job import Job
@@ -12,9 +12,6 @@ from maillage.diagnosis.parameters import DiagnosisParameters
 from maillage.jobs.progress import StepRecorder
 from maillage.jobs.results import MapPanel, ResultKind, enqueue, write_maps
 from maillage.planning.parameters import PlanParameters
-
-if TYPE_CHECKING:
-    from maillage.planning.pipeline import Plan
 
 #: Diagnosis (5 steps), candidates, travel to sites, simulation (5), writing, maps.
 PLAN = ResultKind(
@@ -47,7 +44,7 @@ def enqueue_plan(queue: Queue, parameters: dict[str, Any], files_dir: Path, owne
 
 def run_plan_job(parameters: dict[str, Any], out: str) -> dict[str, Any]:
     """Worker side: diagnose, choose the sites, simulate, write the files and the maps."""
-    from maillage.planning.outputs import write_plan
+    from maillage.planning.outputs import before_after_maps, write_plan
     from maillage.planning.pipeline import run_plan
 
     job = get_current_job()
@@ -61,32 +58,9 @@ def run_plan_job(parameters: dict[str, Any], out: str) -> dict[str, Any]:
 
     plan = run_plan(plan_parameters(parameters), recorder.step, solver_progress)
     target = Path(out)
-    with recorder.step("Écriture des résultats"):
-        write_plan(plan, target)
     with recorder.step("Dessin des cartes"):
-        write_maps(target, before_after_maps(plan))
+        maps = before_after_maps(plan)
+    with recorder.step("Écriture des résultats"):
+        write_plan(plan, target, maps)
+        write_maps(target, [MapPanel(*m) for m in maps])
     return {"area": plan.summary["area"], "sites": plan.summary["sites"]}
-
-
-def before_after_maps(plan: Plan) -> list[MapPanel]:
-    """Access before and after the new sites (drawn on both), as ``maillage plan``'s map."""
-    from maillage.planning.outputs import EXISTING_COLOUR, NEW_COLOUR
-    from maillage.reports.choropleth import Marker, choropleth_svg
-
-    impact = plan.impact.table
-    base = plan.diagnosis.communes[["code_commune", "nom", "departement", "geometry"]]
-    markers = [
-        Marker(s.lon, s.lat, f"n° {s.rank} — {s.name} ({s.code_commune})", NEW_COLOUR)
-        for s in plan.sites.itertuples()
-    ] + [
-        Marker(s.lon, s.lat, f"existant — {s.name} ({s.code_commune})", EXISTING_COLOUR)
-        for s in plan.existing.itertuples()
-    ]
-    maps = []
-    for when, title in (("before", "Avant : diagnostic"), ("after", "Après : simulation")):
-        table = base.merge(
-            impact[["code_commune", f"access_{when}", f"classe_{when}"]], on="code_commune"
-        )
-        svg, legend = choropleth_svg(table, f"access_{when}", f"classe_{when}", markers)
-        maps.append(MapPanel(title, svg, legend))
-    return maps

@@ -38,7 +38,7 @@ SITES_COLUMNS = [
 NEW_COLOUR, EXISTING_COLOUR = "#3f007d", "#636363"
 
 
-def write_plan(plan: Plan, out: Path) -> None:
+def write_plan(plan: Plan, out: Path, maps: list[tuple] | None = None) -> None:
     """All five files, or none: a failure leaves ``out`` as it was."""
     supply_data = "SYNTHETIC" if plan.synthetic else "declared"
     sites = plan.sites.assign(supply_data=supply_data)[SITES_COLUMNS]
@@ -47,7 +47,7 @@ def write_plan(plan: Plan, out: Path) -> None:
         _csv(sites, tmp / "sites.csv")
         _csv(impact, tmp / "impact.csv")
         (tmp / "plan.geojson").write_text(geojson(plan), encoding="utf-8")
-        (tmp / "carte.html").write_text(map_page(plan), encoding="utf-8")
+        (tmp / "carte.html").write_text(map_page(plan, maps), encoding="utf-8")
         (tmp / "summary.json").write_text(
             json.dumps(plan.summary, indent=2, ensure_ascii=False, default=_json_default),
             encoding="utf-8",
@@ -96,8 +96,8 @@ def _features(geoms: np.ndarray, properties: pd.DataFrame) -> pd.Series:
     )
 
 
-def map_page(plan: Plan) -> str:
-    """Before and after maps side by side in one offline page, the sites drawn on both."""
+def before_after_maps(plan: Plan) -> list[tuple[str, str, list[tuple]]]:
+    """(title, svg, legend) of access before and after, the sites drawn on both maps."""
     impact = plan.impact.table
     base = plan.diagnosis.communes[["code_commune", "nom", "departement", "geometry"]]
     markers = [
@@ -114,6 +114,13 @@ def map_page(plan: Plan) -> str:
         )
         svg, legend = choropleth_svg(table, f"access_{when}", f"classe_{when}", markers)
         maps.append((title, svg, legend))
+    return maps
+
+
+def map_page(plan: Plan, maps: list[tuple] | None = None) -> str:
+    """Before and after maps side by side in one offline page, the sites drawn on both
+    (``maps`` from :func:`before_after_maps` when the caller already drew them)."""
+    maps = maps if maps is not None else before_after_maps(plan)
     summary = plan.summary
     scenario = summary["scenario"]
     notes = [
