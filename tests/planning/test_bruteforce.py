@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from planning_instances import CUTOFF, brute_force, random_matrix, subset_value, to_pairs
 
-from maillage.planning import PlanningProblem, solve
+from maillage.planning.problem import PlanningProblem
+from maillage.planning.solve import solve
 
 SEEDS = range(8)
 

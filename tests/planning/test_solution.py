@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from planning_instances import CUTOFF, geometric
 
-from maillage.planning import PlanningProblem, evaluate, solve
+from maillage.planning.problem import PlanningProblem
+from maillage.planning.solve import evaluate, solve
 
 
 @pytest.fixture(scope="module")

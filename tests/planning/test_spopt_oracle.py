@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 from planning_instances import CUTOFF, random_matrix, to_pairs
 from spopt.locate import MCLP, PMedian
 
-from maillage.planning import PlanningProblem, solve
+from maillage.planning.problem import PlanningProblem
+from maillage.planning.solve import solve
 
 ABSENT = 1e6
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:pulp.*")

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from planning_instances import CUTOFF, random_matrix, to_pairs
 
-from maillage.planning import InfeasibleError, PlanningError, PlanningProblem, underserved_weights
+from maillage.planning.errors import InfeasibleError, PlanningError
+from maillage.planning.problem import PlanningProblem, underserved_weights
 
 GROUP = np.array(["A", "A", "B", "B", "B", "C"])
 

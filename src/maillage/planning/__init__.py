@@ -5,18 +5,5 @@ then call :func:`solve`; the :class:`Solution` carries the sites in rank order, 
 objective, HiGHS's bound and the relative gap.
 """
 
-from .errors import InfeasibleError, PlanningError
-from .problem import PlanningProblem, underserved_weights
-from .solution import Solution, Step
-from .solve import evaluate, solve
-
-__all__ = [
-    "InfeasibleError",
-    "PlanningError",
-    "PlanningProblem",
-    "Solution",
-    "Step",
-    "evaluate",
-    "solve",
-    "underserved_weights",
-]
+# Import from the modules (problem, solve, solution, errors): the package stays light so
+# that the CLI starts fast.

@@ -95,7 +95,7 @@ def run_plan(
         min_per_group=_per_department(params.min_per_department, area),
         max_per_group=_per_department(params.max_per_department, area),
         capacity=params.capacity,
-        load=None if params.capacity is None else demand * CONSULTATIONS_PER_INHABITANT,
+        load=None if params.capacity is None else population * CONSULTATIONS_PER_INHABITANT,
         unserved_penalty=params.unserved_penalty,
     )
     solution = solve(

@@ -114,13 +114,13 @@ def _certify(
 
     clock = time.perf_counter()
     report("lp", None)
-    bound, x = model.relax(time_limit)
+    bound, x, reduced = model.relax(time_limit)
     times["lp"] = time.perf_counter() - clock
 
     if bound is not None:
         clock = time.perf_counter()
         report("restricted", None)
-        keep = np.flatnonzero((x > 1e-6) | best.open)
+        keep = _kernel(problem, x, reduced, best.open)
         sub = problem.restrict(keep)
         sub_model = Model(sub)
         found = sub_model.solve(
@@ -135,6 +135,8 @@ def _certify(
             open_sites = np.zeros(problem.n_candidates, dtype=bool)
             open_sites[keep[found.open]] = True
             best = MipResult(open_sites, found.objective, best.bound, found.status)
+        if _is_mclp(problem):
+            best = _polish(problem, best)
         times["restricted"] = time.perf_counter() - clock
         status = "Optimal" if relative_gap(best.objective, bound) <= mip_gap else "Gap above target"
         best = MipResult(best.open, best.objective, bound, status)
@@ -153,6 +155,33 @@ def _certify(
         status = "Optimal" if relative_gap(best.objective, tighter) <= mip_gap else result.status
         best = MipResult(best.open, best.objective, tighter, status)
     return best
+
+
+def _kernel(
+    problem: PlanningProblem, x: np.ndarray, reduced: np.ndarray, start: np.ndarray
+) -> np.ndarray:
+    """Candidates of the restricted MIP: the LP's support, the start's sites, and ``p`` more
+    with the most promising reduced costs (sites the LP nearly used)."""
+    kept = (x > 1e-6) | start
+    extra = min(problem.p, int((~kept).sum()))
+    others = np.flatnonzero(~kept & ~problem.existing)
+    best = others[np.argsort(-reduced[others], kind="stable")[:extra]]
+    kept[best] = True
+    return np.flatnonzero(kept)
+
+
+def _polish(problem: PlanningProblem, best: MipResult) -> MipResult:
+    """Swap local search from the restricted MIP's set, which may use any candidate."""
+    picks = np.flatnonzero(best.open & ~problem.existing)
+    picks = improve_coverage(problem, picks, max_rounds=SWAP_ROUNDS_PER_SITE * problem.p)
+    open_sites = problem.existing.copy()
+    open_sites[picks] = True
+    value = evaluate(problem, open_sites)
+    return MipResult(open_sites, value, best.bound, best.status) if value > best.objective else best
+
+
+def _is_mclp(problem: PlanningProblem) -> bool:
+    return problem.capacity is None and problem.objective == "coverage"
 
 
 def relative_gap(objective: float, bound: float) -> float:
