@@ -1,7 +1,7 @@
 """Server settings, read only from ``MAILLAGE_*`` environment variables.
 
-One place decides every default, so that ``docs/configuration.md`` can list them all and production
-mode can refuse the unsafe ones instead of running with them.
+One place decides every default, so that the README's configuration table can list them all
+and production mode can refuse the unsafe ones instead of running with them.
 """
 
 from __future__ import annotations
@@ -46,11 +46,27 @@ class Settings(BaseSettings):
     token_minutes: int = Field(default=15, ge=1, le=24 * 60)
     jitsi_url: str = "https://meet.jit.si"
     jitsi_secret: SecretStr | None = None
+    jitsi_app_id: str = "maillage"
     files_dir: Path = DATA_DIR / "files"
     smtp_url: str | None = None
+    mail_from: str = "comptes-rendus@maillage.invalid"
     max_request_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     login_rate_limit: str = "5/minute"
     timezone: str = "Europe/Paris"
+    max_attachment_bytes: int = Field(default=5 * 1024 * 1024, ge=1)
+    attachment_types: frozenset[str] = frozenset(
+        {
+            "application/pdf",
+            "image/jpeg",
+            "image/png",
+            "application/dicom",
+            "text/plain",
+            "application/xml",
+            "application/hl7-v3+xml",
+        }
+    )
+    expertise_due_days: dict[str, int] = {"default": 7}
+    alert_escalation_minutes: int = Field(default=60, ge=1)
 
     @field_validator("database_url")
     @classmethod

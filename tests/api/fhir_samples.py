@@ -6,10 +6,12 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from maillage.api.french import IDENTITY_RELIABILITY
 from maillage.care.identifiers import INS_NIR_SYSTEM, RPPS_SYSTEM
+from maillage.care.monitoring import LOINC, UCUM, WEIGHT
 
 VALID_NIR = "255081416802538"
 CORSICAN_NIR = "185052A01234579"
@@ -163,6 +165,108 @@ def practitioner_role(rid: str, doctor: str, org: str) -> Body:
     }
 
 
+def binary(bid: str, patient_id: str, data: str = "RUNHIGRhdGE=") -> Body:
+    return {
+        "resourceType": "Binary",
+        "id": bid,
+        "contentType": "application/pdf",
+        "securityContext": {"reference": f"Patient/{patient_id}"},
+        "data": data,
+    }
+
+
+def service_request(sid: str, patient_id: str, requester: str, performer: str) -> Body:
+    return {
+        "resourceType": "ServiceRequest",
+        "id": sid,
+        "status": "active",
+        "intent": "order",
+        "subject": {"reference": f"Patient/{patient_id}"},
+        "requester": {"reference": requester},
+        "performer": [{"reference": performer}],
+    }
+
+
+def task(tid: str, patient_id: str, requester: str, owner: str, status: str = "requested") -> Body:
+    return {
+        "resourceType": "Task",
+        "id": tid,
+        "status": status,
+        "intent": "order",
+        "for": {"reference": f"Patient/{patient_id}"},
+        "requester": {"reference": requester},
+        "owner": {"reference": owner},
+    }
+
+
+def observation(oid: str, patient_id: str) -> Body:
+    return {
+        "resourceType": "Observation",
+        "id": oid,
+        "status": "final",
+        "code": {"coding": [{"system": "http://loinc.org", "code": "29463-7"}]},
+        "subject": {"reference": f"Patient/{patient_id}"},
+        "effectiveDateTime": "2026-03-02T08:00:00+01:00",
+        "valueQuantity": {
+            "value": 81.5,
+            "unit": "kg",
+            "system": "http://unitsofmeasure.org",
+            "code": "kg",
+        },
+    }
+
+
+def flag(fid: str, patient_id: str) -> Body:
+    return {
+        "resourceType": "Flag",
+        "id": fid,
+        "status": "active",
+        "code": {"text": "Weight gain"},
+        "subject": {"reference": f"Patient/{patient_id}"},
+    }
+
+
+def care_team(cid: str, patient_id: str, *members: str) -> Body:
+    return {
+        "resourceType": "CareTeam",
+        "id": cid,
+        "status": "active",
+        "subject": {"reference": f"Patient/{patient_id}"},
+        "participant": [{"member": {"reference": m}} for m in members],
+    }
+
+
+def care_plan(cid: str, patient_id: str, team: str, performer: str) -> Body:
+    return {
+        "resourceType": "CarePlan",
+        "id": cid,
+        "status": "active",
+        "intent": "plan",
+        "subject": {"reference": f"Patient/{patient_id}"},
+        "careTeam": [{"reference": f"CareTeam/{team}"}],
+        "activity": [
+            {
+                "detail": {
+                    "status": "scheduled",
+                    "description": "Weigh every morning",
+                    "performer": [{"reference": performer}],
+                }
+            }
+        ],
+    }
+
+
+def communication(cid: str, patient_id: str, sender: str) -> Body:
+    return {
+        "resourceType": "Communication",
+        "id": cid,
+        "status": "completed",
+        "subject": {"reference": f"Patient/{patient_id}"},
+        "sender": {"reference": sender},
+        "payload": [{"contentString": "Œdèmes en hausse, à revoir"}],
+    }
+
+
 def network() -> list[Body]:
     """The sample network, in dependency order."""
     return [
@@ -181,4 +285,46 @@ def network() -> list[Body]:
         consent("consent-2", "patient-2"),
         encounter("encounter-2", "patient-2", "site-2"),
         document("report-2", "patient-2"),
+        binary("scan-2", "patient-2"),
+        service_request("ask-2", "patient-2", "Practitioner/doctor", "Practitioner/doctor"),
+        task("task-2", "patient-2", "Practitioner/doctor", "Practitioner/doctor"),
+        observation("weight-2", "patient-2"),
+        flag("flag-2", "patient-2"),
+        care_team("team-2", "patient-2", "Practitioner/doctor", "Organization/msp-2"),
+        care_plan("plan-2", "patient-2", "team-2", "Practitioner/doctor"),
+        communication("note-2", "patient-2", "Practitioner/doctor"),
     ]
+
+
+def weighing(kg: float, at: str, serial: str) -> Body:
+    """A connected scale's weight for ``Patient/p1``, as a transaction entry."""
+    return {
+        "fullUrl": f"urn:uuid:{uuid.uuid4()}",
+        "resource": {
+            "resourceType": "Observation",
+            "identifier": [{"system": "urn:scale:hf-100", "value": serial}],
+            "status": "final",
+            "category": [
+                {
+                    "coding": [
+                        {
+                            "system": "http://terminology.hl7.org/CodeSystem/observation-category",
+                            "code": "vital-signs",
+                        }
+                    ]
+                }
+            ],
+            "code": {"coding": [{"system": LOINC, "code": WEIGHT}]},
+            "subject": {"reference": "Patient/p1"},
+            "device": {"reference": "Device/scale-1"},
+            "effectiveDateTime": at,
+            "valueQuantity": {"value": kg, "unit": "kg", "system": UCUM, "code": "kg"},
+        },
+        "request": {"method": "POST", "url": "Observation"},
+    }
+
+
+def post_bundle(server: Any, entries: list[dict], headers: dict[str, str]) -> Any:
+    """POST a transaction Bundle of ``entries`` to ``/fhir``."""
+    body = {"resourceType": "Bundle", "type": "transaction", "entry": entries}
+    return server.client.post("/fhir", json=body, headers=headers)

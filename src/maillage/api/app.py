@@ -5,12 +5,24 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from maillage import __version__
-from maillage.api import auth, errors, fhir, projects
+from maillage.api import (
+    auth,
+    billing,
+    bundles,
+    errors,
+    fhir,
+    monitoring,
+    projects,
+    scheduling,
+    worklists,
+)
 from maillage.api.limits import BodySizeLimit
 from maillage.config import Settings
+from maillage.jobs.queue import job_queue
 from maillage.store.database import make_engine, session_factory, upgrade
 from maillage.store.models import utcnow
 from maillage.store.resources import instant
+from maillage.web.app import install as install_web
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -31,9 +43,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.sessions = session_factory(engine)
     app.state.login_limiter = auth.LoginLimiter(settings.login_rate_limit)
     app.state.started = instant(utcnow())
+    app.state.job_queue = job_queue()
     errors.install(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     app.include_router(auth.router)
+    app.include_router(scheduling.router)
     app.include_router(fhir.router)
     app.include_router(projects.router)
+    app.include_router(bundles.router)
+    app.include_router(worklists.router)
+    app.include_router(monitoring.router)
+    app.include_router(billing.router)
+    install_web(app)
     return app

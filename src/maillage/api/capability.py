@@ -10,6 +10,11 @@ from maillage.store.search_params import public_params
 
 READ = ("read", "vread", "search-type")
 WRITE = ("create", "update", "delete")
+OPERATIONS = {
+    "Schedule": ("generate-slots",),
+    "Appointment": ("ics",),
+}
+"""Instance operations served by :mod:`maillage.api.scheduling`."""
 
 
 def capability_statement(base_url: str, software_date: str) -> dict[str, Any]:
@@ -24,7 +29,7 @@ def capability_statement(base_url: str, software_date: str) -> dict[str, Any]:
                 "versioning": "versioned-update",
                 "readHistory": False,
                 "updateCreate": resource_type not in READ_ONLY_TYPES,
-                "conditionalCreate": False,
+                "conditionalCreate": resource_type not in READ_ONLY_TYPES,
                 "conditionalUpdate": False,
                 "conditionalDelete": "not-supported",
                 "searchParam": [
@@ -33,6 +38,11 @@ def capability_statement(base_url: str, software_date: str) -> dict[str, Any]:
                 ],
             }
         )
+        if resource_type in OPERATIONS:
+            resources[-1]["operation"] = [
+                {"name": name, "definition": f"urn:maillage:operation:{name}"}
+                for name in OPERATIONS[resource_type]
+            ]
     return {
         "resourceType": "CapabilityStatement",
         "status": "active",
@@ -61,6 +71,7 @@ def capability_statement(base_url: str, software_date: str) -> dict[str, Any]:
                     "description": "OAuth2 password flow at /auth/token; bearer JWT",
                 },
                 "resource": resources,
+                "interaction": [{"code": "transaction"}],
             }
         ],
     }

@@ -1,4 +1,5 @@
-"""Server commands for the `maillage` CLI: serve, db upgrade and verify-audit, users create.
+"""Server commands for the `maillage` CLI: serve, db upgrade and verify-audit, users create,
+outbox deliver.
 
 The lead's ``cli.py`` calls :func:`register`. The server's libraries are imported when a command
 runs, so that ``maillage --help`` and the analytics commands stay fast.
@@ -106,6 +107,34 @@ def users_create(
     typer.echo(f"created {user.email} ({user.role})")
 
 
+def outbox_deliver(
+    watch: Annotated[
+        float | None,
+        typer.Option(help="Keep delivering, waking every SECONDS (default: one pass, then exit)."),
+    ] = None,
+) -> None:
+    """Send the due e-mails of the outbox (comptes rendus) through MAILLAGE_SMTP_URL."""
+    import time
+
+    from maillage.jobs.outbox import deliver_due
+    from maillage.store.database import make_engine, session_factory, upgrade
+
+    settings = _settings()
+    if settings.smtp_url is None:
+        typer.echo("error: set MAILLAGE_SMTP_URL to deliver the outbox", err=True)
+        raise typer.Exit(2)
+    engine = make_engine(settings.sqlalchemy_url)
+    upgrade(engine)
+    sessions = session_factory(engine)
+    while True:
+        outcomes = deliver_due(sessions, settings)
+        counts = [f"{n} {status}" for status, n in sorted(outcomes.items())]
+        typer.echo(", ".join(counts) or "none due")
+        if watch is None:
+            break
+        time.sleep(watch)
+
+
 def register(app: typer.Typer) -> None:
     """Add the server commands to the ``maillage`` command."""
     app.command("serve")(serve)
@@ -116,3 +145,6 @@ def register(app: typer.Typer) -> None:
     users = typer.Typer(help="User accounts.", no_args_is_help=True)
     users.command("create")(users_create)
     app.add_typer(users, name="users")
+    outbox = typer.Typer(help="Outgoing e-mail (comptes rendus).", no_args_is_help=True)
+    outbox.command("deliver")(outbox_deliver)
+    app.add_typer(outbox, name="outbox")

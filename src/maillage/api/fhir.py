@@ -11,14 +11,27 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Annotated, Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
-from maillage.api import audit, booking, french, policy, validation
+from maillage.api import (
+    appointments,
+    attachments,
+    audit,
+    booking,
+    comptes_rendus,
+    confirmations,
+    encounters,
+    french,
+    monitoring,
+    policy,
+    teleexpertise,
+    validation,
+)
 from maillage.api.auth import BEARER, Principal, optional_principal
 from maillage.api.capability import capability_statement
 from maillage.api.errors import FHIRError, FHIRResponse
@@ -132,23 +145,34 @@ class Exchange:
         rows = extract(self.resource_type, resource_id, body, self.settings.zone)
         return {row.value for row in rows if row.param == PATIENT and row.value}
 
-    def check_patients(self, session: Session, patients: set[str]) -> None:
-        """403 unless the principal may see every one of ``patients``."""
+    def check_patients(
+        self, session: Session, patients: set[str], as_type: str | None = None
+    ) -> None:
+        """403 unless the principal may see every one of ``patients`` (in ``as_type``, by
+        default the exchange's type)."""
         self.entities.extend(sorted(patients))
         assert self.principal is not None
-        refused = policy.refused_patients(session, self.principal, patients)
+        as_type = self.resource_type if as_type is None else as_type
+        refused = policy.refused_patients(session, self.principal, patients, as_type)
         if refused:
             raise FHIRError(403, "no care relationship with " + ", ".join(sorted(refused)))
 
 
-def _resource_response(row: Resource | ResourceVersion, status: int = 200) -> FHIRResponse:
+def outgoing(settings: Settings, body: dict[str, Any]) -> dict[str, Any]:
+    """A stored body as clients see it: French rules applied, attachments inlined."""
+    return attachments.inline(settings, french.outgoing(body))
+
+
+def _resource_response(
+    settings: Settings, row: Resource | ResourceVersion, status: int = 200
+) -> FHIRResponse:
     headers = {
         "ETag": f'W/"{row.version_id}"',
         "Last-Modified": row.last_updated.strftime("%a, %d %b %Y %H:%M:%S GMT"),
     }
     if status == 201:
         headers["Location"] = f"{row.resource_type}/{row.id}/_history/{row.version_id}"
-    return FHIRResponse(french.outgoing(row.body), status_code=status, headers=headers)
+    return FHIRResponse(outgoing(settings, row.body), status_code=status, headers=headers)
 
 
 def _if_match(request: Request) -> int | None:
@@ -194,7 +218,7 @@ def search_type(resource_type: str, request: Request, principal: OptionalPrincip
                 for row in rows:
                     exchange.entities.extend(sorted(exchange.compartment(row.id, row.body)))
             exchange.succeeded(session)
-    return FHIRResponse(_bundle(request, resource_type, rows, total, count, offset))
+    return FHIRResponse(bundle(request, resource_type, rows, total, count, offset))
 
 
 def _bounded(raw: str | None, default: int, low: int, high: int) -> int:
@@ -205,7 +229,7 @@ def _bounded(raw: str | None, default: int, low: int, high: int) -> int:
     return min(max(int(raw), low), high)
 
 
-def _bundle(
+def bundle(
     request: Request, resource_type: str, rows: list[Resource], total: int, count: int, offset: int
 ) -> dict[str, Any]:
     base = str(request.base_url) + "fhir"
@@ -228,7 +252,7 @@ def _bundle(
         "entry": [
             {
                 "fullUrl": f"{base}/{row.resource_type}/{row.id}",
-                "resource": french.outgoing(row.body),
+                "resource": outgoing(request.app.state.settings, row.body),
                 "search": {"mode": "match"},
             }
             for row in rows
@@ -248,7 +272,7 @@ def read(
         row = resources.read(session, resource_type, resource_id)
         exchange.check_patients(session, exchange.compartment(row.id, row.body))
         exchange.succeeded(session)
-    return _resource_response(row)
+    return _resource_response(exchange.settings, row)
 
 
 @router.get("/{resource_type}/{resource_id}/_history/{version}")
@@ -267,7 +291,7 @@ def vread(
         row = resources.read_version(session, resource_type, resource_id, version)
         exchange.check_patients(session, exchange.compartment(row.id, row.body))
         exchange.succeeded(session)
-    return _resource_response(row)
+    return _resource_response(exchange.settings, row)
 
 
 @router.post("/{resource_type}")
@@ -292,24 +316,76 @@ async def update(
 
 
 def _write(exchange: Exchange, payload: Any, resource_id: str | None) -> Response:
-    resource_type = exchange.resource_type
+    condition = exchange.request.headers.get("if-none-exist") if resource_id is None else None
     with exchange.failures():
-        body = validation.validate(resource_type, payload, resource_id)
+        body = validation.validate(exchange.resource_type, payload, resource_id)
         if_match = _if_match(exchange.request)
         with transaction(exchange.sessions) as session:
-            current = resources.get(session, resource_type, resource_id) if resource_id else None
-            created = current is None or current.deleted
-            _check_write(exchange, session, current, body)
-            target = resource_id or resources.new_id()
-            if resource_type == "Appointment":
-                previous = None if created or current is None else current.body
-                booking.apply(session, target, body, previous, exchange.settings.zone)
-            row = resources.save(
-                session, body, exchange.settings.zone, resource_id=target, if_match=if_match
-            )
-            exchange.entities.append(f"{resource_type}/{row.id}")
+            match = conditional_match(session, exchange, condition) if condition else None
+            if match is not None:
+                return _resource_response(exchange.settings, match)
+            row, created = store(exchange, session, body, resource_id, if_match)
+    monitoring.after_commit(exchange.request.app, [row])
+    return _resource_response(exchange.settings, row, 201 if created else 200)
+
+
+def store(
+    exchange: Exchange,
+    session: Session,
+    body: dict[str, Any],
+    resource_id: str | None,
+    if_match: int | None = None,
+    *,
+    new_id: str | None = None,
+) -> tuple[Resource, bool]:
+    """Write one validated resource in the caller's transaction: access rules, workflow rules,
+    then the store. Returns the row and whether it was created; a re-sent device measurement
+    returns the stored one, not created. ``new_id`` is the id a create gets (default: a new
+    one)."""
+    resource_type = exchange.resource_type
+    current = resources.get(session, resource_type, resource_id) if resource_id else None
+    created = current is None or current.deleted
+    previous = None if created or current is None else current.body
+    _check_write(exchange, session, current, body)
+    body = _prepare(exchange.settings, session, body, previous)
+    if created and resource_id is None:
+        stored = monitoring.stored_copy(session, body)
+        if stored is not None:
+            exchange.entities.append(f"{resource_type}/{stored.id}")
             exchange.succeeded(session)
-    return _resource_response(row, 201 if created else 200)
+            return stored, False
+    target = resource_id or new_id or resources.new_id()
+    if resource_type == "Appointment":
+        booking.apply(session, target, body, previous, exchange.settings.zone)
+    row = resources.save(
+        session, body, exchange.settings.zone, resource_id=target, if_match=if_match
+    )
+    monitoring.index_measurement(session, row)
+    if resource_type == "DocumentReference":
+        comptes_rendus.enqueue(session, exchange.settings, row, previous)
+    elif resource_type == "Appointment":
+        confirmations.enqueue(session, exchange.settings, row, previous)
+    exchange.entities.append(f"{resource_type}/{row.id}")
+    exchange.succeeded(session)
+    return row, created
+
+
+def _prepare(
+    settings: Settings, session: Session, body: dict[str, Any], previous: dict[str, Any] | None
+) -> dict[str, Any]:
+    """The workflow rules of each type, applied before storing (they may refuse with 4xx)."""
+    resource_type = body["resourceType"]
+    if resource_type == "Task":
+        body = teleexpertise.prepare_task(session, settings, body, previous)
+    elif resource_type == "ServiceRequest":
+        body = teleexpertise.prepare_request(body)
+    elif resource_type == "Observation":
+        monitoring.check_device_observation(body)
+    elif resource_type == "Appointment":
+        body = appointments.prepare(body, previous)
+    elif resource_type == "Encounter":
+        body = encounters.prepare(body, previous)
+    return attachments.store(settings, body)
 
 
 def _check_write(
@@ -335,7 +411,32 @@ def _check_write(
         patients |= exchange.compartment(current.id if current else "new", body)
     if principal.role is Role.PATIENT and not patients:
         raise FHIRError(403, "a patient writes only resources about themselves")
-    exchange.check_patients(session, patients)
+    if exchange.resource_type == "Binary" and not patients and principal.role in policy.CARE_ROLES:
+        raise FHIRError(403, "a Binary needs a securityContext naming its Patient")
+    new_team = exchange.resource_type == "CareTeam" and (current is None or current.deleted)
+    # Anyone caring for the patient may form a team; changing one takes a member.
+    exchange.check_patients(session, patients, as_type="" if new_team else None)
+
+
+def conditional_match(session: Session, exchange: Exchange, condition: str) -> Resource | None:
+    """The one resource matching a conditional create (``If-None-Exist``, a Bundle entry's
+    ``ifNoneExist``): None when nothing matches, 412 when several do."""
+    assert exchange.principal is not None
+    criteria, ids = search.parse(exchange.resource_type, parse_qsl(condition))
+    restriction = policy.search_restriction(exchange.principal, exchange.resource_type)
+    statement = search.statement(
+        exchange.resource_type, criteria, ids, exchange.settings.zone, restriction
+    )
+    ordering = search.order(exchange.resource_type, None)
+    rows, total = search.page(session, statement, ordering, 2, 0)
+    if total > 1:
+        raise FHIRError(412, f"ifNoneExist {condition!r} matches {total} resources")
+    if not rows:
+        return None
+    exchange.entities.append(f"{rows[0].resource_type}/{rows[0].id}")
+    exchange.check_patients(session, exchange.compartment(rows[0].id, rows[0].body))
+    exchange.succeeded(session)
+    return rows[0]
 
 
 @router.delete("/{resource_type}/{resource_id}")

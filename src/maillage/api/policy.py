@@ -5,7 +5,10 @@
 - ``site-professional`` and ``practitioner`` see the patients linked to them: through a resource
   naming both the patient and their site, its organisation or their Practitioner (appointment,
   encounter, document, the patient's managing organisation or general practitioner).
-- ``patient`` sees their own compartment and may write their own Consent and Appointment.
+- Follow-up records (CareTeam, CarePlan, Communication) are narrower: a professional reads them
+  only as a member of one of the patient's care teams, not through any other care relationship.
+- ``patient`` sees their own compartment and may write their own Consent and Appointment, and
+  send Communications and device Observations about themselves.
 - AuditEvent is read by admins only and written by the server only.
 """
 
@@ -28,7 +31,20 @@ REGISTRY_TYPES = (
     "Schedule",
     "Slot",
 )
-PATIENT_TYPES = ("Patient", "Consent", "Appointment", "Encounter", "DocumentReference")
+TEAM_TYPES = ("CareTeam", "CarePlan", "Communication")
+PATIENT_TYPES = (
+    "Patient",
+    "Consent",
+    "Appointment",
+    "Encounter",
+    "DocumentReference",
+    "Binary",
+    "ServiceRequest",
+    "Task",
+    "Observation",
+    "Flag",
+    *TEAM_TYPES,
+)
 READ_ONLY_TYPES = ("AuditEvent",)
 SUPPORTED_TYPES = REGISTRY_TYPES + PATIENT_TYPES + READ_ONLY_TYPES
 
@@ -41,6 +57,14 @@ _WRITERS: dict[str, frozenset[Role]] = {
     "Appointment": FULL_ACCESS | CARE_ROLES | {Role.PATIENT},
     "Encounter": FULL_ACCESS | CARE_ROLES,
     "DocumentReference": FULL_ACCESS | CARE_ROLES,
+    "Binary": FULL_ACCESS | CARE_ROLES,
+    "ServiceRequest": FULL_ACCESS | CARE_ROLES,
+    "Task": FULL_ACCESS | CARE_ROLES,
+    "Observation": FULL_ACCESS | CARE_ROLES | {Role.PATIENT},
+    "Flag": FULL_ACCESS | CARE_ROLES,
+    "CareTeam": FULL_ACCESS | CARE_ROLES,
+    "CarePlan": FULL_ACCESS | CARE_ROLES,
+    "Communication": FULL_ACCESS | CARE_ROLES | {Role.PATIENT},
 }
 
 
@@ -64,9 +88,10 @@ def type_refusal(principal: Principal, resource_type: str, *, write: bool) -> st
 
 
 def _linked_patients(
-    principal: Principal, among: set[str] | None = None
+    principal: Principal, among: set[str] | None = None, *, via: str | None = None
 ) -> Select[tuple[str | None]]:
-    """Patients sharing a resource with one of the references the principal acts as."""
+    """Patients sharing a resource (of type ``via`` when given) with one of the references the
+    principal acts as."""
     patient, actor = aliased(SearchEntry), aliased(SearchEntry)
     query = (
         select(patient.value)
@@ -77,6 +102,8 @@ def _linked_patients(
         )
         .where(patient.param == PATIENT, actor.param == ACTOR, actor.value.in_(principal.acts_as))
     )
+    if via is not None:
+        query = query.where(actor.resource_type == via)
     return query if among is None else query.where(patient.value.in_(among)).distinct()
 
 
@@ -87,7 +114,7 @@ def search_restriction(principal: Principal, resource_type: str) -> ColumnElemen
     if principal.role is Role.PATIENT:
         allowed: Select[tuple[str | None]] | list[str | None] = [principal.patient]
     else:
-        allowed = _linked_patients(principal)
+        allowed = _linked_patients(principal, via=_via(resource_type))
     in_compartment = select(SearchEntry.resource_id).where(
         SearchEntry.resource_type == resource_type,
         SearchEntry.param == PATIENT,
@@ -96,15 +123,23 @@ def search_restriction(principal: Principal, resource_type: str) -> ColumnElemen
     return Resource.id.in_(in_compartment)
 
 
-def refused_patients(session: Session, principal: Principal, patients: set[str]) -> set[str]:
-    """The patients among ``patients`` this principal may not see."""
+def _via(resource_type: str) -> str | None:
+    """Follow-up records are shared through a care team only."""
+    return "CareTeam" if resource_type in TEAM_TYPES else None
+
+
+def refused_patients(
+    session: Session, principal: Principal, patients: set[str], resource_type: str = ""
+) -> set[str]:
+    """The patients among ``patients`` this principal may not see (in ``resource_type``)."""
     if not patients or principal.role in FULL_ACCESS:
         return set()
     if principal.role is Role.PATIENT:
         return patients - {principal.patient}
     if principal.role not in CARE_ROLES:
         return patients
-    return patients - set(session.execute(_linked_patients(principal, patients)).scalars())
+    linked = _linked_patients(principal, patients, via=_via(resource_type))
+    return patients - set(session.execute(linked).scalars())
 
 
 def may_register_patient(principal: Principal, actors: set[str]) -> bool:

@@ -71,7 +71,8 @@ def _team(session: Session, patient: str) -> list[str]:
 def _write(session: Session, settings: Settings, body: dict[str, Any]) -> str:
     row = resources.save(session, body, settings.zone)
     reference = f"{row.resource_type}/{row.id}"
-    audit.record(session, settings, WORKER, [body["subject"]["reference"], reference], "0")
+    entities = [body["subject"]["reference"], reference]
+    audit.record(session, settings, WORKER, entities, audit.SUCCESS, "remote-monitoring worker")
     return reference
 
 

@@ -26,7 +26,7 @@ def worker(
         typer.echo(f"error: Redis unreachable (MAILLAGE_REDIS_URL): {error}", err=True)
         raise typer.Exit(1) from error
     typer.echo(f"worker on queue {settings.jobs_queue!r}")
-    Worker([queue], connection=queue.connection).work(burst=burst, with_scheduler=False)
+    Worker([queue], connection=queue.connection).work(burst=burst, with_scheduler=True)
 
 
 def register(app: typer.Typer) -> None:

@@ -1,9 +1,9 @@
 """The outbox worker: delivers due e-mails over SMTP, retrying with backoff, auditing each try.
 
 Each message is claimed in its own transaction (``FOR UPDATE SKIP LOCKED`` on PostgreSQL; SQLite
-serialises writers), sent, and its new state committed with an AuditEvent, since a compte rendu
-leaving the server is a disclosure of patient data. Run by ``maillage outbox deliver``, from a
-timer or with ``--watch``.
+serialises writers), sent, and its new state committed with an AuditEvent, since a message
+leaving the server (compte rendu, appointment confirmation) discloses patient data. Run by
+``maillage outbox deliver``, from a timer or with ``--watch``.
 """
 
 from __future__ import annotations
@@ -66,7 +66,11 @@ def delivery_event(row: OutboxMessage, error: DeliveryError | None) -> dict[str,
             },
         ],
         "source": {"observer": {"display": "maillage"}},
-        "entity": [{"what": {"reference": row.source}}, {"what": {"reference": row.patient}}],
+        "entity": [
+            {"what": {"reference": reference}}
+            for reference in (row.source, row.patient)
+            if reference
+        ],
     }
     if error is not None:
         event["outcomeDesc"] = f"attempt {row.attempts}: {error}"

@@ -1,4 +1,5 @@
-"""Tables: FHIR resources, their versions and search index, users, audit chain, projects.
+"""Tables: FHIR resources, their versions and search index, users, audit chain, projects,
+remote-monitoring measurements, rules and alerts, the e-mail outbox.
 
 Datetimes are stored naive in UTC on both back-ends so that SQLite's text comparison and
 PostgreSQL's timestamp comparison order them the same way.
@@ -14,10 +15,16 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Float,
+    ForeignKey,
     ForeignKeyConstraint,
     Index,
     Integer,
+    LargeBinary,
     String,
+    Text,
+    UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -146,3 +153,92 @@ class Project(Base):
     version_id: Mapped[int] = mapped_column(Integer)
     last_updated: Mapped[datetime] = mapped_column(DateTime)
     body: Mapped[dict[str, Any]] = mapped_column(Json)
+
+
+class Measurement(Base):
+    """The identity of a stored device measurement, unique so that a re-sent one is stored once.
+
+    (subject, device, code, effective) is :func:`maillage.care.monitoring.measurement_key`.
+    """
+
+    __tablename__ = "measurement"
+    __table_args__ = (UniqueConstraint("subject", "device", "code", "effective"),)
+
+    observation_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    subject: Mapped[str] = mapped_column(String(130), index=True)
+    device: Mapped[str] = mapped_column(String(130))
+    code: Mapped[str] = mapped_column(String(32))
+    effective: Mapped[str] = mapped_column(String(40))
+
+
+class AlertRule(Base):
+    """A remote-monitoring rule for one patient (optionally under a care plan).
+
+    ``kind`` threshold uses ``above``/``below``; trend uses ``change`` within ``window_hours``.
+    """
+
+    __tablename__ = "alert_rule"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    patient: Mapped[str] = mapped_column(String(130), index=True)
+    care_plan: Mapped[str | None] = mapped_column(String(130))
+    kind: Mapped[str] = mapped_column(String(16))
+    code: Mapped[str] = mapped_column(String(32))
+    unit: Mapped[str] = mapped_column(String(16))
+    above: Mapped[float | None] = mapped_column(Float)
+    below: Mapped[float | None] = mapped_column(Float)
+    change: Mapped[float | None] = mapped_column(Float)
+    window_hours: Mapped[float | None] = mapped_column(Float)
+    title: Mapped[str] = mapped_column(String(200))
+    created: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Alert(Base):
+    """An alert raised by a rule for a patient; at most one open (``closed`` null) per pair,
+    enforced by a partial unique index on both back-ends."""
+
+    __tablename__ = "alert"
+    __table_args__ = (
+        Index(
+            "ux_alert_open",
+            "rule_id",
+            "patient",
+            unique=True,
+            sqlite_where=text("closed IS NULL"),
+            postgresql_where=text("closed IS NULL"),
+        ),
+    )
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    rule_id: Mapped[str] = mapped_column(String(64), ForeignKey("alert_rule.id"))
+    patient: Mapped[str] = mapped_column(String(130), index=True)
+    flag: Mapped[str] = mapped_column(String(130))
+    communication: Mapped[str] = mapped_column(String(130))
+    opened: Mapped[datetime] = mapped_column(DateTime)
+    acknowledged: Mapped[datetime | None] = mapped_column(DateTime)
+    acknowledged_by: Mapped[str | None] = mapped_column(String(320))
+    escalated: Mapped[datetime | None] = mapped_column(DateTime)
+    closed: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class OutboxMessage(Base):
+    """An e-mail written in the transaction that produced it, sent later by the outbox worker.
+
+    ``message`` is the whole RFC 5322 message, so a retry sends exactly the same bytes (same
+    Message-ID). Status, attempts and next attempt follow :mod:`maillage.care.outbox`.
+    """
+
+    __tablename__ = "outbox_message"
+    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    created: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    source: Mapped[str] = mapped_column(String(130), index=True)
+    patient: Mapped[str] = mapped_column(String(130))
+    recipient: Mapped[str] = mapped_column(String(320))
+    message: Mapped[bytes] = mapped_column(LargeBinary)
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    sent: Mapped[datetime | None] = mapped_column(DateTime)

@@ -3,7 +3,8 @@
 Only the parameters declared here are searchable; the CapabilityStatement is built from the same
 table, so what the server announces is exactly what it does. Two hidden parameters drive access
 control: ``_patient`` (the patient compartment) and ``_actor`` (the people, sites and
-organisations that have a care relationship through the resource).
+organisations that have a care relationship through the resource). ``_due`` indexes a Task's due
+date (``restriction.period.end``) for the télé-expertise overdue list.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from zoneinfo import ZoneInfo
 Kind = Literal["token", "string", "reference", "date"]
 PATIENT = "_patient"
 ACTOR = "_actor"
+DUE = "_due"
 
 
 @dataclass(frozen=True)
@@ -160,6 +162,81 @@ PARAMS: dict[str, tuple[SearchParam, ...]] = {
         _p("author", "reference", "author"),
         _p(ACTOR, "reference", "author", "custodian"),
     ),
+    "ServiceRequest": (
+        _IDENTIFIER,
+        _p("patient", "reference", "subject", targets=_PATIENT_ONLY),
+        _p("requester", "reference", "requester"),
+        _p("performer", "reference", "performer"),
+        _p("status", "token", "status"),
+        _p("intent", "token", "intent"),
+        _p("code", "token", "code"),
+        _p("authored", "date", "authoredOn"),
+        _p(ACTOR, "reference", "requester", "performer"),
+    ),
+    "Task": (
+        _IDENTIFIER,
+        _p("patient", "reference", "for", targets=_PATIENT_ONLY),
+        _p("owner", "reference", "owner"),
+        _p("requester", "reference", "requester"),
+        _p("status", "token", "status"),
+        _p("code", "token", "code"),
+        _p("based-on", "reference", "basedOn"),
+        _p("focus", "reference", "focus"),
+        _p("authored-on", "date", "authoredOn"),
+        _p("modified", "date", "lastModified"),
+        _p("period", "date", "executionPeriod"),
+        _p(DUE, "date", "restriction.period.end"),
+        _p(ACTOR, "reference", "requester", "owner", "restriction.recipient"),
+    ),
+    "CareTeam": (
+        _IDENTIFIER,
+        _p("patient", "reference", "subject", targets=_PATIENT_ONLY),
+        _p("participant", "reference", "participant.member"),
+        _p("status", "token", "status"),
+        _p("category", "token", "category"),
+        _p(ACTOR, "reference", "participant.member", "participant.onBehalfOf"),
+    ),
+    "CarePlan": (
+        _IDENTIFIER,
+        _p("patient", "reference", "subject", targets=_PATIENT_ONLY),
+        _p("care-team", "reference", "careTeam"),
+        _p("performer", "reference", "activity.detail.performer"),
+        _p("status", "token", "status"),
+        _p("category", "token", "category"),
+        _p("date", "date", "period"),
+    ),
+    "Communication": (
+        _IDENTIFIER,
+        _p("patient", "reference", "subject", targets=_PATIENT_ONLY),
+        _p("sender", "reference", "sender"),
+        _p("recipient", "reference", "recipient"),
+        _p("status", "token", "status"),
+        _p("category", "token", "category"),
+        _p("part-of", "reference", "partOf"),
+        _p("based-on", "reference", "basedOn"),
+        _p("sent", "date", "sent"),
+    ),
+    "Observation": (
+        _IDENTIFIER,
+        _p("patient", "reference", "subject", targets=_PATIENT_ONLY),
+        _p("code", "token", "code"),
+        _p("component-code", "token", "component.code"),
+        _p("date", "date", "effectiveDateTime", "effectivePeriod", "effectiveInstant"),
+        _p("device", "reference", "device"),
+        _p("status", "token", "status"),
+        _p("category", "token", "category"),
+        _p("performer", "reference", "performer"),
+        _p(ACTOR, "reference", "performer"),
+    ),
+    "Flag": (
+        _IDENTIFIER,
+        _p("patient", "reference", "subject", targets=_PATIENT_ONLY),
+        _p("status", "token", "status"),
+        _p("category", "token", "category"),
+        _p("date", "date", "period"),
+        _p("author", "reference", "author"),
+    ),
+    "Binary": (_p(PATIENT, "reference", "securityContext", targets=_PATIENT_ONLY),),
     "AuditEvent": (
         _p("date", "date", "recorded"),
         _p("agent", "reference", "agent.who"),

@@ -1,0 +1,380 @@
+"""Slot search and booking under load on PostgreSQL, beside pgbench's figures for the same server.
+
+Creates a fresh database, migrates it and seeds 50 practitioners with their schedules, a month
+of free 20-minute slots each, patients and coordinator accounts; starts the server on a free
+loopback port; runs locust headless (50 users, closed loop: search a day's free slots of a
+schedule, book one of them; a 409 when another user took it first is expected and counted).
+Afterwards SQL looks for double bookings (a slot held twice, a person booked twice at once).
+Then pgbench, on its own database of the same server, gives the TPC-B-like and select-only
+TPS at 50 clients: the ceiling the targets are ratios of (bookings ≥ 0.30 × TPC-B, searches ≥
+0.15 × select-only, p99 ≤ 50 ms). Databases and processes are removed at the end.
+
+Environment: ``MAILLAGE_BENCH_POSTGRES`` (server URL, default the test server on
+127.0.0.1:5432), ``MAILLAGE_BENCH_WORKERS`` (uvicorn worker processes, default 1: measured best
+on two cores, where locust and PostgreSQL need the rest).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+from argon2 import PasswordHasher
+from sqlalchemy import create_engine, insert, text
+from sqlalchemy.engine import URL
+
+from maillage.api.auth import issue_token
+from maillage.config import Settings
+from maillage.store.database import make_engine, session_factory, transaction, upgrade
+from maillage.store.models import Resource, ResourceVersion, SearchEntry, User, utcnow
+from maillage.store.resources import instant
+from maillage.store.search_params import extract
+
+SERVER = os.environ.get(
+    "MAILLAGE_BENCH_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+WORKERS = int(os.environ.get("MAILLAGE_BENCH_WORKERS", "1"))
+USERS, SECONDS, PGBENCH_SECONDS, PGBENCH_SCALE = 50, 30, 20, 50
+PRACTITIONERS, PATIENTS, DAYS, FIRST_DAY = 50, 2000, 20, date(2027, 1, 4)
+SLOT_TIMES = [(9, 0), (9, 20), (9, 40), (10, 0), (10, 20), (10, 40)]
+SLOT_TIMES += [(h + 5, m) for h, m in SLOT_TIMES]  # 14:00-16:00 after the lunch break
+TARGETS = {"bookings": 0.30, "searches": 0.15, "p99_ms": 50.0}
+SECRET = "bench-" + uuid.uuid4().hex * 2
+LOCUSTFILE = Path(__file__).with_name("locust_booking.py")
+CONFLICT = "409 conflict (expected)"  # the failure message locust_booking.py gives a 409
+HOLDING = "('pending', 'booked', 'arrived', 'checked-in', 'fulfilled')"
+
+
+@contextlib.contextmanager
+def fresh_database(prefix: str) -> Iterator[URL]:
+    """A new database on the server, dropped (connections and all) on the way out."""
+    server = create_engine(SERVER, isolation_level="AUTOCOMMIT")
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    with server.connect() as connection:
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    try:
+        yield server.url.set(database=name)
+    finally:
+        with server.connect() as connection:
+            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        server.dispose()
+
+
+def _slots(schedule: str) -> Iterator[dict[str, Any]]:
+    """Weekday slots in January (Paris is at +01:00 then), busy nowhere."""
+    days = [FIRST_DAY + timedelta(d) for d in range(DAYS * 7 // 5 + 7)]
+    for day in [d for d in days if d.weekday() < 5][:DAYS]:
+        for hour, minute in SLOT_TIMES:
+            start = datetime(day.year, day.month, day.day, hour, minute)
+            yield {
+                "resourceType": "Slot",
+                "id": f"{schedule}-{start:%Y%m%d%H%M}",
+                "schedule": {"reference": f"Schedule/{schedule}"},
+                "status": "free",
+                "start": f"{start:%Y-%m-%dT%H:%M:%S}+01:00",
+                "end": f"{start + timedelta(minutes=20):%Y-%m-%dT%H:%M:%S}+01:00",
+            }
+
+
+def _bulk_store(url: str, bodies: list[dict[str, Any]], settings: Settings) -> None:
+    """Insert version-1 resources with their index rows in bulk (the API would take minutes),
+    then ANALYZE."""
+    now = utcnow()
+    meta = {"versionId": "1", "lastUpdated": instant(now)}
+    rows, index = [], []
+    for body in bodies:
+        kind, rid = body["resourceType"], body["id"]
+        stored = {**body, "meta": meta}
+        rows.append(
+            {
+                "resource_type": kind,
+                "id": rid,
+                "version_id": 1,
+                "last_updated": now,
+                "deleted": False,
+                "body": stored,
+            }
+        )
+        index += [
+            {"resource_type": kind, "resource_id": rid, **vars(value)}
+            for value in extract(kind, rid, stored, settings.zone)
+        ]
+    engine = make_engine(url)
+    with engine.begin() as connection:
+        connection.execute(insert(Resource), rows)
+        connection.execute(insert(ResourceVersion), rows)
+        connection.execute(insert(SearchEntry), index)
+    # Planner statistics, as autovacuum would gather them after such a load: without them the
+    # slot search runs a nested loop over the whole index (90 ms instead of 2 ms).
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.exec_driver_sql("ANALYZE")
+    engine.dispose()
+
+
+def seed(url: str, settings: Settings) -> dict[str, Any]:
+    """Practitioners, schedules, free slots, patients and coordinators; returns what locust
+    needs (tokens, schedule and practitioner ids, days)."""
+    doctors = [f"doc-{i}" for i in range(PRACTITIONERS)]
+    schedules = [f"sched-{i}" for i in range(PRACTITIONERS)]
+    patients = [f"pat-{i}" for i in range(PATIENTS)]
+    bodies: list[dict[str, Any]] = []
+    for doctor, schedule in zip(doctors, schedules, strict=True):
+        bodies.append({"resourceType": "Practitioner", "id": doctor, "name": [{"family": doctor}]})
+        bodies.append(
+            {
+                "resourceType": "Schedule",
+                "id": schedule,
+                "active": True,
+                "actor": [{"reference": f"Practitioner/{doctor}"}],
+            }
+        )
+        bodies.extend(_slots(schedule))
+    bodies += [{"resourceType": "Patient", "id": p, "name": [{"family": p}]} for p in patients]
+    _bulk_store(url, bodies, settings)
+    engine = make_engine(url)
+    digest = PasswordHasher().hash(uuid.uuid4().hex)
+    with transaction(session_factory(engine)) as session:
+        users = [
+            User(email=f"coord-{i}@bench.invalid", password_hash=digest, role="coordinator")
+            for i in range(USERS)
+        ]
+        session.add_all(users)
+        session.flush()
+        tokens = [issue_token(settings, user) for user in users]
+    engine.dispose()
+    days = sorted({b["start"][:10] for b in bodies if b["resourceType"] == "Slot"})
+    return {
+        "tokens": tokens,
+        "schedules": schedules,
+        "practitioners": doctors,
+        "patients": patients,
+        "days": days,
+        "slots": sum(b["resourceType"] == "Slot" for b in bodies),
+    }
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process and its descendants (uvicorn workers), from /proc."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total, pending = 0.0, [pid]
+    while pending:
+        current = pending.pop()
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / ticks
+            for task in Path(f"/proc/{current}/task").iterdir():
+                pending += [int(c) for c in (task / "children").read_text().split()]
+    return total
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextlib.contextmanager
+def running_server(url: str, workdir: Path) -> Iterator[tuple[str, int]]:
+    """``maillage serve`` (or uvicorn with several workers) on a free port, stopped afterwards."""
+    port = _free_port()
+    env = {
+        **os.environ,
+        "MAILLAGE_DATABASE_URL": url,
+        "MAILLAGE_SECRET_KEY": SECRET,
+        "MAILLAGE_TOKEN_MINUTES": "60",
+        "MAILLAGE_FILES_DIR": str(workdir / "files"),
+    }
+    maillage = str(Path(sys.executable).with_name("maillage"))
+    command = [maillage, "serve", "--host", "127.0.0.1", "--port", str(port)]
+    if WORKERS > 1:  # `maillage serve` has no --workers: the same app through uvicorn's CLI
+        command = [sys.executable, "-m", "uvicorn", "--factory", "maillage.api.app:create_app"]
+        command += ["--host", "127.0.0.1", "--port", str(port), "--workers", str(WORKERS)]
+    log = (workdir / "server.log").open("w")
+    process = subprocess.Popen(
+        command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"server exited: {(workdir / 'server.log').read_text()[-2000:]}")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{base}/fhir/metadata", timeout=2).status_code == 200:
+                    break
+            if time.monotonic() > deadline:
+                raise RuntimeError("server did not answer within 60 s")
+            time.sleep(0.3)
+        print(f"server: {' '.join(Path(c).name for c in command[:5])}… pid {process.pid}")
+        yield base, process.pid
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        log.close()
+
+
+def run_locust(base: str, seed_file: Path, workdir: Path) -> dict[str, dict[str, Any]]:
+    """Locust headless against ``base``; per request name: count, failures, rps, p50, p99, and
+    the failures by message."""
+    prefix = workdir / "locust"
+    command = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless"]
+    command += ["-u", str(USERS), "-r", str(USERS), "-t", f"{SECONDS}s", "--host", base]
+    command += ["--csv", str(prefix), "--only-summary", "--stop-timeout", "5"]
+    command += ["--loglevel", "WARNING", "--exit-code-on-error", "0"]
+    env = {**os.environ, "BENCH_SEED": str(seed_file)}
+    done = subprocess.run(
+        command, env=env, capture_output=True, text=True, timeout=SECONDS + 60, check=False
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"locust failed ({done.returncode}): {done.stderr[-2000:]}")
+    stats: dict[str, dict[str, Any]] = {}
+    with open(f"{prefix}_stats.csv", newline="") as handle:
+        for row in csv.DictReader(handle):
+            stats[row["Name"]] = {
+                "count": int(row["Request Count"]),
+                "failures": int(row["Failure Count"]),
+                "rps": float(row["Requests/s"]),
+                "p50": float(row["50%"]),
+                "p99": float(row["99%"]),
+                "errors": {},
+            }
+    with open(f"{prefix}_failures.csv", newline="") as handle:
+        for row in csv.DictReader(handle):
+            stats[row["Name"]]["errors"][row["Error"]] = int(row["Occurrences"])
+    return stats
+
+
+def double_bookings(url: str) -> dict[str, int]:
+    """Counts straight from the tables: slots held by two live appointments, people booked at
+    overlapping times, and busy slots against booked appointments."""
+    live = "r.resource_type = 'Appointment' AND NOT r.deleted AND r.body->>'status' IN " + HOLDING
+    queries = {
+        "booked appointments": f"SELECT count(*) FROM fhir_resource r WHERE {live}",
+        "busy slots": "SELECT count(*) FROM fhir_resource WHERE resource_type = 'Slot' "
+        "AND body->>'status' = 'busy'",
+        "slots held twice": f"""
+            SELECT count(*) FROM (
+              SELECT s.value FROM fhir_search s JOIN fhir_resource r
+                ON r.resource_type = s.resource_type AND r.id = s.resource_id
+              WHERE s.param = 'slot' AND {live}
+              GROUP BY s.value HAVING count(*) > 1) twice""",
+        "people booked twice at once": f"""
+            WITH booked AS (
+              SELECT r.id, a.value AS actor, (r.body->>'start')::timestamptz AS s,
+                     (r.body->>'end')::timestamptz AS e
+              FROM fhir_resource r JOIN fhir_search a
+                ON a.resource_type = r.resource_type AND a.resource_id = r.id AND a.param = 'actor'
+              WHERE {live})
+            SELECT count(*) FROM booked x JOIN booked y
+              ON x.actor = y.actor AND x.id < y.id AND x.s < y.e AND y.s < x.e""",
+    }
+    engine = make_engine(url)
+    with engine.connect() as connection:
+        found = {name: connection.execute(text(sql)).scalar_one() for name, sql in queries.items()}
+    engine.dispose()
+    return found
+
+
+def _pgbench(url: URL, *args: str) -> float:
+    command = ["pgbench", "-h", url.host or "127.0.0.1", "-p", str(url.port or 5432)]
+    command += ["-U", url.username or "postgres", *args, url.database or ""]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, check=True)
+    match = re.search(r"tps = ([\d.]+) \(without initial connection time\)", done.stdout)
+    return float(match.group(1)) if match else float("nan")
+
+
+def pgbench_tps() -> dict[str, float]:
+    """TPC-B-like and select-only TPS at 50 clients, on a fresh pgbench database."""
+    if shutil.which("pgbench") is None:
+        raise RuntimeError("pgbench is missing: apt-get install postgresql-client")
+    with fresh_database("maillage_pgbench") as url:
+        _pgbench(url, "-i", "-q", "-I", "dtGvp", "-s", str(PGBENCH_SCALE))
+        clients = ["-c", str(USERS), "-j", "2", "-T", str(PGBENCH_SECONDS)]
+        return {"tpcb": _pgbench(url, *clients), "select": _pgbench(url, *clients, "-S")}
+
+
+def main() -> None:
+    started = time.perf_counter()
+    ceiling = pgbench_tps()
+    print(
+        f"pgbench (scale {PGBENCH_SCALE}, 50 clients, {PGBENCH_SECONDS} s): "
+        f"TPC-B-like {ceiling['tpcb']:.0f} TPS, select-only {ceiling['select']:.0f} TPS"
+    )
+    with fresh_database("maillage_bench") as server_url, tempfile.TemporaryDirectory() as tmp:
+        url = server_url.render_as_string(hide_password=False)
+        workdir = Path(tmp)
+        settings = Settings(database_url=url, secret_key=SECRET, token_minutes=60)
+        engine = make_engine(url)
+        upgrade(engine)
+        engine.dispose()
+        seeded_at = time.perf_counter()
+        seeded = seed(url, settings)
+        seed_file = workdir / "seed.json"
+        seed_file.write_text(json.dumps(seeded))
+        print(
+            f"seeded {PRACTITIONERS} schedules, {seeded['slots']} free slots, {PATIENTS} "
+            f"patients, {USERS} coordinators in {time.perf_counter() - seeded_at:.1f} s"
+        )
+        with running_server(url, workdir) as (base, pid):
+            cpu_before = cpu_seconds(pid)
+            stats = run_locust(base, seed_file, workdir)
+            server_cpu = cpu_seconds(pid) - cpu_before
+        checks = double_bookings(url)
+    search, book = stats["search"], stats["book"]
+    seconds = book["count"] / book["rps"] if book["rps"] else float("nan")
+    conflicts = sum(n for error, n in book["errors"].items() if CONFLICT in error)
+    booked = book["count"] - book["failures"]
+    other = {k: v for k, v in book["errors"].items() if CONFLICT not in k} | search["errors"]
+    print(f"locust: {USERS} users, {SECONDS} s, server workers {WORKERS}")
+    for name, row in (("search", search), ("book", book)):
+        print(
+            f"  {name:6} {row['count']:6d} requests  {row['rps']:7.1f}/s  "
+            f"p50 {row['p50']:5.0f} ms  p99 {row['p99']:5.0f} ms"
+        )
+    print(
+        f"  bookings made {booked} ({booked / seconds:.1f}/s), 409 conflicts {conflicts}, "
+        f"other failures {sum(other.values())} {other or ''}"
+    )
+    requests = search["count"] + book["count"]
+    print(
+        f"  server CPU {server_cpu:.1f} s over {seconds:.0f} s: "
+        f"{1000 * server_cpu / max(requests, 1):.1f} ms per request (search and book alike)"
+    )
+    print("  SQL after the run: " + ", ".join(f"{k} {v}" for k, v in checks.items()))
+    doubles = checks["slots held twice"] + checks["people booked twice at once"]
+    ratios = {
+        "bookings/s ÷ TPC-B TPS": (booked / seconds / ceiling["tpcb"], TARGETS["bookings"]),
+        "searches/s ÷ select-only TPS": (search["rps"] / ceiling["select"], TARGETS["searches"]),
+    }
+    for label, (ratio, target) in ratios.items():
+        print(f"  {label}: {ratio:.3f} (target ≥ {target}) {'ok' if ratio >= target else 'MISSED'}")
+    p99 = max(search["p99"], book["p99"])
+    print(
+        f"  worst p99 {p99:.0f} ms (target ≤ {TARGETS['p99_ms']:.0f}) "
+        f"{'ok' if p99 <= TARGETS['p99_ms'] else 'MISSED'}"
+    )
+    print(f"  double bookings: {doubles} {'ok' if doubles == 0 else 'FAILED'}")
+    print(f"total {time.perf_counter() - started:.0f} s")
+    if doubles or other or checks["busy slots"] != checks["booked appointments"]:
+        raise SystemExit("booking integrity or unexpected failures: see above")

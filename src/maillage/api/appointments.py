@@ -1,0 +1,220 @@
+"""Appointment rules beyond booking: the lifecycle, the video room and the ICS invitation.
+
+A teleconsultation is an Appointment whose ``serviceType`` carries the coding
+``urn:maillage:workflow|teleconsultation`` (assisted at a site when a Location takes part,
+follow-up at home otherwise). When it becomes booked the server gives it a Jitsi Meet room,
+stored as the extension ``urn:maillage:video-room`` (valueString, the room name only: links are
+built per user, signed when a Jitsi secret is set). Clients cannot choose or change the room.
+
+Cancelled, no-show, fulfilled and entered-in-error are final: such an appointment only moves
+on to entered-in-error; rebooking makes a new Appointment. (Slots are freed by
+:mod:`maillage.api.booking` as soon as the status stops holding them.)
+
+The ICS SEQUENCE is derived from the stored versions: it rises each time the period changes
+(reschedule) and when the appointment is cancelled, so nothing extra is stored for it.
+"""
+
+from __future__ import annotations
+
+import copy
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from maillage.api.auth import Principal
+from maillage.api.errors import FHIRError
+from maillage.care import invitations, video
+from maillage.config import Settings
+from maillage.store import resources
+from maillage.store.models import Resource, ResourceVersion
+from maillage.store.search_params import normalise_reference
+
+WORKFLOW_SYSTEM = "urn:maillage:workflow"
+TELECONSULTATION = "teleconsultation"
+VIDEO_ROOM_URL = "urn:maillage:video-room"
+HOLDING = frozenset({"pending", "booked", "arrived", "checked-in"})
+FINAL = frozenset({"fulfilled", "cancelled", "noshow", "entered-in-error"})
+LINK_VALIDITY = timedelta(hours=1)
+"""How long after the end of the appointment a signed video link still opens the room."""
+
+Body = dict[str, Any]
+
+
+def is_teleconsultation(body: Body) -> bool:
+    """Whether an Appointment is a teleconsultation (by its ``serviceType`` coding)."""
+    return any(
+        coding.get("system") == WORKFLOW_SYSTEM and coding.get("code") == TELECONSULTATION
+        for concept in body.get("serviceType", [])
+        for coding in concept.get("coding", [])
+    )
+
+
+def room(body: Body | None) -> str | None:
+    """The video room name stored on an appointment, if any."""
+    for extension in (body or {}).get("extension", []):
+        if extension.get("url") == VIDEO_ROOM_URL:
+            return extension.get("valueString")
+    return None
+
+
+def prepare(body: Body, previous: Body | None) -> Body:
+    """Refuse leaving a final status; keep (or give, once booked) a teleconsultation's room."""
+    if previous is not None:
+        before, after = previous.get("status"), body.get("status")
+        if before in FINAL and after not in (before, "entered-in-error"):
+            raise FHIRError(
+                409,
+                f"Appointment is {before}; it cannot become {after} (book a new one)",
+                code="business-rule",
+            )
+    name = room(previous) or (
+        video.new_room_name()
+        if is_teleconsultation(body) and body.get("status") in HOLDING
+        else None
+    )
+    if name is None and room(body) is None:
+        return body
+    body = copy.deepcopy(body)
+    kept = [e for e in body.get("extension", []) if e.get("url") != VIDEO_ROOM_URL]
+    if name is not None:
+        kept.append({"url": VIDEO_ROOM_URL, "valueString": name})
+    if kept:
+        body["extension"] = kept
+    else:
+        body.pop("extension", None)
+    return body
+
+
+def sequence(session: Session, appointment_id: str) -> int:
+    """The ICS SEQUENCE: one more for each reschedule and for the cancellation."""
+    bodies = session.execute(
+        select(ResourceVersion.body)
+        .where(ResourceVersion.resource_type == "Appointment", ResourceVersion.id == appointment_id)
+        .order_by(ResourceVersion.version_id)
+    ).scalars()
+    count, last = 0, None
+    for body in bodies:
+        if last is not None:
+            if (body.get("start"), body.get("end")) != (last.get("start"), last.get("end")):
+                count += 1
+            if body.get("status") == "cancelled" and last.get("status") != "cancelled":
+                count += 1
+        last = body
+    return count
+
+
+def email_of(body: Body) -> str | None:
+    """The first e-mail address among a person's ``telecom``."""
+    return next(
+        (
+            t["value"]
+            for t in body.get("telecom", [])
+            if t.get("system") == "email" and "value" in t
+        ),
+        None,
+    )
+
+
+def display_name(body: Body) -> str | None:
+    """A readable name of a person or place, for invitations and messages."""
+    names = body.get("name")
+    if isinstance(names, str):
+        return names
+    for name in names or []:
+        parts = [*name.get("given", []), name.get("family", "")]
+        return name.get("text") or " ".join(p for p in parts if p) or None
+    return None
+
+
+def live(session: Session, reference: str) -> Resource | None:
+    """The live resource a ``Type/id`` reference names, or None (unknown or deleted)."""
+    resource_type, _, resource_id = reference.partition("/")
+    row = resources.get(session, resource_type, resource_id)
+    return None if row is None or row.deleted else row
+
+
+def people(
+    session: Session, body: Body
+) -> tuple[list[tuple[str, invitations.Participant]], str | None]:
+    """The invited people with an e-mail address (with their resource type), and the site
+    (Location) as text."""
+    found: list[tuple[str, invitations.Participant]] = []
+    place = None
+    for participant in body.get("participant", []):
+        reference = normalise_reference((participant.get("actor") or {}).get("reference", ""))
+        row = live(session, reference) if reference else None
+        if row is None or participant.get("status") == "declined":
+            continue
+        if row.resource_type == "Location":
+            city = (row.body.get("address") or {}).get("city")
+            place = ", ".join(p for p in (row.body.get("name"), city) if p)
+            continue
+        person = row.body
+        if row.resource_type == "PractitionerRole" and email_of(person) is None:
+            doctor = normalise_reference((person.get("practitioner") or {}).get("reference", ""))
+            person = (live(session, doctor) if doctor else None) or person
+        address = email_of(person)
+        if address:
+            found.append(
+                (row.resource_type, invitations.Participant(address, display_name(person)))
+            )
+    return found, place
+
+
+def _jitsi(settings: Settings) -> video.JitsiConfig:
+    secret = settings.jitsi_secret.get_secret_value() if settings.jitsi_secret else None
+    return video.JitsiConfig(settings.jitsi_url, settings.jitsi_app_id if secret else None, secret)
+
+
+def _instant(text: str | None) -> datetime:
+    if text is None:
+        raise FHIRError(422, "the appointment has no start and end yet", code="business-rule")
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        raise FHIRError(422, f"appointment time {text!r} has no offset", code="business-rule")
+    return moment
+
+
+def invitation(
+    session: Session, settings: Settings, row: Resource, user: video.VideoUser
+) -> invitations.Invitation:
+    """The invitation for a stored appointment, its video link made for ``user``."""
+    body = row.body
+    start, end = _instant(body.get("start")), _instant(body.get("end"))
+    invited, place = people(session, body)
+    name = room(body)
+    link = None
+    if name is not None:
+        link = video.room_url(_jitsi(settings), name, user, end + LINK_VALIDITY)
+    summary = "Téléconsultation" if is_teleconsultation(body) else "Rendez-vous"
+    try:
+        return invitations.Invitation(
+            appointment_id=row.id,
+            start=start,
+            end=end,
+            summary=body.get("description") or summary,
+            organizer=invitations.Participant(settings.mail_from, "maillage"),
+            attendees=[person for _, person in invited],
+            location=place,
+            video_url=link,
+            timezone=settings.timezone,
+            sequence=sequence(session, row.id),
+            cancelled=body.get("status") == "cancelled",
+        )
+    except ValueError as error:
+        raise FHIRError(422, str(error), code="business-rule") from error
+
+
+def uid_domain(settings: Settings) -> str:
+    """The domain of the invitations' UIDs: the sender's, so that it never changes."""
+    return settings.mail_from.rpartition("@")[2] or "maillage.invalid"
+
+
+def ics(session: Session, settings: Settings, row: Resource, who: Principal) -> bytes:
+    """The ICS file of a stored appointment; its video link is the caller's own."""
+    moderator = who.role.value in ("practitioner", "coordinator")
+    user = video.VideoUser(who.email, who.email, moderator=moderator)
+    event = invitation(session, settings, row, user)
+    return invitations.to_ics(event, uid_domain=uid_domain(settings))

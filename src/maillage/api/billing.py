@@ -1,0 +1,110 @@
+"""The billing export at ``/api/billing/acts``: teleconsultation acts of a period, as CSV.
+
+One line per act recorded on a finished teleconsultation Encounter (class VR) whose period
+meets the requested days, for the network's operators (admin, coordinator) to reconcile with
+the Assurance Maladie and to evaluate activity. Reading it is an audited search of Encounters.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date
+from typing import Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+
+from maillage.api import encounters, policy
+from maillage.api.errors import FHIRError
+from maillage.api.fhir import Exchange, OptionalPrincipal
+from maillage.care import acts
+from maillage.store import search
+from maillage.store.database import transaction
+from maillage.store.models import Resource
+
+router = APIRouter(prefix="/api/billing", tags=["billing"])
+
+COLUMNS = (
+    "encounter",
+    "start",
+    "end",
+    "patient",
+    "practitioners",
+    "location",
+    "appointment",
+    "act_code",
+    "act_label",
+    "billed_by",
+)
+
+
+def _references(items: list[dict[str, Any]], key: str) -> str:
+    return " ".join((item.get(key) or {}).get("reference", "") for item in items if item.get(key))
+
+
+def lines(rows: list[Resource]) -> list[dict[str, str]]:
+    """The CSV lines of some Encounters: one per recorded act."""
+    out = []
+    for row in rows:
+        body = row.body
+        period = body.get("period") or {}
+        for code in encounters.act_codes(body):
+            act = acts.ACTS.get(code)
+            out.append(
+                {
+                    "encounter": f"Encounter/{row.id}",
+                    "start": period.get("start", ""),
+                    "end": period.get("end", ""),
+                    "patient": (body.get("subject") or {}).get("reference", ""),
+                    "practitioners": _references(body.get("participant", []), "individual"),
+                    "location": _references(body.get("location", []), "location"),
+                    "appointment": " ".join(
+                        a.get("reference", "") for a in body.get("appointment", [])
+                    ),
+                    "act_code": code,
+                    "act_label": act.label if act else "unknown code",
+                    "billed_by": act.performer if act else "",
+                }
+            )
+    return out
+
+
+@router.get("/acts")
+def acts_csv(
+    request: Request,
+    principal: OptionalPrincipal,
+    start: date = Query(alias="from", description="First day (inclusive)."),
+    end: date = Query(alias="to", description="Last day (inclusive)."),
+) -> Response:
+    """The acts of finished teleconsultations between two days, as ``text/csv``."""
+    exchange = Exchange(request, principal, "Encounter", "search-type")
+    who = exchange.authorize(write=False)
+    with exchange.failures():
+        if who.role not in policy.FULL_ACCESS:
+            raise FHIRError(403, "the billing export is for admins and coordinators")
+        if end < start:
+            raise FHIRError(400, "'to' must be on or after 'from'")
+        query = [
+            ("class", encounters.VIRTUAL),
+            ("status", "finished"),
+            ("date", f"ge{start.isoformat()}"),
+            ("date", f"le{end.isoformat()}"),
+        ]
+        criteria, _ = search.parse("Encounter", query)
+        statement = search.statement("Encounter", criteria, [], exchange.settings.zone)
+        with transaction(exchange.sessions) as session:
+            rows = list(session.execute(statement.order_by(Resource.id)).scalars())
+            for row in rows:
+                exchange.entities.extend(sorted(exchange.compartment(row.id, row.body)))
+            exchange.succeeded(session)
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(sorted(lines(rows), key=lambda line: (line["start"], line["encounter"])))
+    filename = f"actes-{start.isoformat()}-{end.isoformat()}.csv"
+    return Response(
+        buffer.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )

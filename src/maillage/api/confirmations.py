@@ -1,0 +1,115 @@
+"""Confirmation e-mails of teleconsultations, carrying their iCalendar invitation.
+
+When a teleconsultation Appointment is booked, moved to another time, or cancelled while
+booked, each participant with an e-mail telecom (doctor, accompanying professional, patient)
+gets a message through the outbox, written in the same transaction as the appointment. The
+attached invitation is the one ``$ics`` serves (METHOD REQUEST, or CANCEL), with the video link
+made for that person: professionals are Jitsi moderators, the patient is not.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.orm import Session
+
+from maillage.api import appointments
+from maillage.care import invitations, video
+from maillage.care.outbox import DeliveryStatus
+from maillage.config import Settings
+from maillage.store import resources
+from maillage.store.models import OutboxMessage, Resource, utcnow
+from maillage.store.search_params import normalise_reference
+
+Body = dict[str, Any]
+
+
+def _period(body: Body) -> tuple[Any, Any]:
+    return body.get("start"), body.get("end")
+
+
+def due(body: Body, previous: Body | None) -> bool:
+    """Whether this write books, moves or cancels a teleconsultation (participants are told)."""
+    if not appointments.is_teleconsultation(body):
+        return False
+    holds = body.get("status") in appointments.HOLDING
+    held = previous is not None and previous.get("status") in appointments.HOLDING
+    if holds:
+        return not held or _period(body) != _period(previous or {})
+    return held and body.get("status") == "cancelled"
+
+
+def _patient(body: Body) -> str:
+    for participant in body.get("participant", []):
+        reference = normalise_reference((participant.get("actor") or {}).get("reference", ""))
+        if reference and reference.startswith("Patient/"):
+            return reference
+    return ""
+
+
+def _message(settings: Settings, event: invitations.Invitation, ics: bytes) -> EmailMessage:
+    local = event.start.astimezone(ZoneInfo(settings.timezone))
+    when = local.strftime("%d/%m/%Y à %H:%M")
+    message = EmailMessage()
+    message["From"] = settings.mail_from
+    message["Subject"] = (
+        f"Annulation : téléconsultation du {when}"
+        if event.cancelled
+        else f"Téléconsultation le {when}"
+    )
+    message["Message-ID"] = make_msgid(domain=appointments.uid_domain(settings))
+    message["Date"] = format_datetime(datetime.now(UTC))
+    lines = [
+        "Bonjour,",
+        "",
+        f"La téléconsultation du {when} est annulée."
+        if event.cancelled
+        else f"Votre téléconsultation est confirmée le {when}.",
+    ]
+    if event.location and not event.cancelled:
+        lines.append(f"Lieu : {event.location}")
+    if event.video_url and not event.cancelled:
+        lines.append(f"Lien de la visioconférence : {event.video_url}")
+    lines += ["", "L'invitation est jointe pour votre agenda.", "", "Réseau de télémédecine"]
+    message.set_content("\n".join(lines))
+    method = "CANCEL" if event.cancelled else "REQUEST"
+    message.add_attachment(
+        ics,
+        maintype="text",
+        subtype="calendar",
+        filename="invitation.ics",
+        params={"method": method},
+    )
+    return message
+
+
+def enqueue(session: Session, settings: Settings, row: Resource, previous: Body | None) -> None:
+    """Queue the confirmation (or cancellation) of a just-written appointment, when due."""
+    if not due(row.body, previous):
+        return
+    invited, _ = appointments.people(session, row.body)
+    for resource_type, person in invited:
+        user = video.VideoUser(
+            person.name or person.email, person.email, moderator=resource_type != "Patient"
+        )
+        event = appointments.invitation(session, settings, row, user)
+        ics = invitations.to_ics(event, uid_domain=appointments.uid_domain(settings))
+        message = _message(settings, event, ics)
+        message["To"] = person.email
+        session.add(
+            OutboxMessage(
+                id=resources.new_id(),
+                created=utcnow(),
+                source=f"Appointment/{row.id}",
+                patient=_patient(row.body),
+                recipient=person.email,
+                message=message.as_bytes(),
+                status=DeliveryStatus.PENDING.value,
+                attempts=0,
+                next_attempt_at=utcnow(),
+            )
+        )

@@ -1,0 +1,61 @@
+"""``maillage sites import``: bulk registration of telemedicine sites (see :mod:`site_import`).
+
+The lead's ``cli.py`` calls :func:`register`; the server's libraries load only when it runs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+import typer
+
+OrganizationType = Literal["msp", "ehpad", "pharmacie", "ch", "cabinet", "cpts"]
+
+
+def sites_import(
+    file: Annotated[Path, typer.Argument(help="CSV of sites, or a plan's sites.csv.")],
+    fmt: Annotated[
+        Literal["csv", "plan"],
+        typer.Option(
+            "--format",
+            help="csv: id,name,code_commune[,lon,lat][,type][,modalities][,equipment] "
+            "(lists separated by ';'); plan: the sites.csv written by `maillage plan`.",
+        ),
+    ] = "csv",
+    organization_type: Annotated[
+        OrganizationType,
+        typer.Option("--organization-type", help="Type of the rows that give none."),
+    ] = "msp",
+) -> None:
+    """Create or update sites (Organization, Location, HealthcareService per modality).
+
+    Re-importing a file updates the sites it names; a bad row refuses the whole file.
+    """
+    from maillage.api.commands import _settings
+    from maillage.api.site_import import SiteImportError, import_sites, iter_problems, read_sites
+    from maillage.store.database import make_engine, session_factory, upgrade
+    from maillage.territory.communes import load_communes
+
+    settings = _settings()
+    try:
+        sites = read_sites(file, load_communes(), fmt, organization_type)
+        engine = make_engine(settings.sqlalchemy_url)
+        upgrade(engine)
+        report = import_sites(session_factory(engine), settings, file, sites)
+    except SiteImportError as error:
+        for problem in iter_problems(error):
+            typer.echo(f"error: {problem}", err=True)
+        typer.echo("nothing was imported", err=True)
+        raise typer.Exit(1) from error
+    typer.echo(
+        f"{report.sites} sites: {len(report.created)} resources created, "
+        f"{len(report.updated)} updated, {len(report.unchanged)} unchanged"
+    )
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``maillage sites import`` to the ``maillage`` command."""
+    sites = typer.Typer(help="Telemedicine site registry.", no_args_is_help=True)
+    sites.command("import")(sites_import)
+    app.add_typer(sites, name="sites")

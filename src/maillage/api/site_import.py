@@ -1,0 +1,438 @@
+"""Register telemedicine sites in bulk from a CSV file or from a plan's ``sites.csv``.
+
+Each site becomes an Organization (its managing structure), a Location (address with the
+commune's INSEE code as the FR Core ``fr-core-address-insee-code`` extension and the commune's
+name as ``city``, so ``Location?address-city=`` finds it; position; equipment as ``type``) and
+one HealthcareService per modality offered there (what the site pages list).
+
+Both resources carry the site id as an identifier of :data:`SITE_SYSTEM`, so a re-import finds
+and updates what an earlier one wrote instead of duplicating it; a modality dropped from the file
+deactivates its HealthcareService (registry records are kept, not erased). The whole file is
+checked before anything is written, then written in one transaction with one AuditEvent, so a
+bad row leaves the database as it was.
+"""
+
+from __future__ import annotations
+
+import csv
+import getpass
+import math
+import socket
+import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from maillage.api import validation
+from maillage.api.errors import FHIRError
+from maillage.config import Settings
+from maillage.store import audit, resources
+from maillage.store.database import transaction
+from maillage.store.models import Resource, SearchEntry, utcnow
+from maillage.store.search_params import normalise_text
+
+Format = Literal["csv", "plan"]
+
+SITE_SYSTEM = "urn:maillage:site"
+ORGANIZATION_TYPE_SYSTEM = "urn:maillage:organization-type"
+EQUIPMENT_SYSTEM = "urn:maillage:equipment"
+MODALITY_SYSTEM = "urn:maillage:modality"
+INSEE_EXTENSION = "https://hl7.fr/ig/fhir/core/StructureDefinition/fr-core-address-insee-code"
+INSEE_SYSTEM = "https://mos.esante.gouv.fr/NOS/TRE_R13-CommuneOM/FHIR/TRE-R13-CommuneOM"
+IMPORT_EVENT = {"system": "http://dicom.nema.org/resources/ontology/DCM", "code": "110107"}
+_IDS = uuid.UUID("0f3a6c1e-2d7b-4e59-8a41-5c9e7d2b1f60")
+
+ORGANIZATION_TYPES = {
+    "msp": ("MSP", "Maison de santé pluriprofessionnelle"),
+    "ehpad": ("EHPAD", "Établissement d'hébergement pour personnes âgées dépendantes"),
+    "pharmacie": ("PHARMACIE", "Pharmacie d'officine"),
+    "ch": ("CH", "Centre hospitalier"),
+    "cabinet": ("CABINET", "Cabinet médical"),
+    "cpts": ("CPTS", "Communauté professionnelle territoriale de santé"),
+}
+MODALITIES = {
+    "teleconsultation-assistee": "Téléconsultation assistée",
+    "teleconsultation-suivi": "Téléconsultation de suivi",
+    "tele-expertise": "Télé-expertise",
+    "telesurveillance": "Télésurveillance",
+}
+REQUIRED = {"csv": ("id", "name", "code_commune"), "plan": ("site_id", "name", "code_commune")}
+OPTIONAL = {"csv": ("lon", "lat", "type", "modalities", "equipment"), "plan": ("lon", "lat")}
+
+
+class SiteImportError(ValueError):
+    """The file was refused; each problem names the file, line and column."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class Site:
+    """One validated row: everything needed to build the site's resources."""
+
+    site_id: str
+    name: str
+    code_commune: str
+    commune: str
+    lon: float
+    lat: float
+    organization_type: str
+    modalities: tuple[str, ...] = ()
+    equipment: tuple[str, ...] = ()
+
+
+@dataclass
+class ImportReport:
+    """What an import did, resource by resource (``Type/id``)."""
+
+    sites: int = 0
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+
+
+def _code(text: str) -> str:
+    """``Téléconsultation assistée`` → ``teleconsultation-assistee``: forgiving to spreadsheets."""
+    return "-".join(normalise_text(text).replace("_", " ").split())
+
+
+def _list(text: str | None) -> list[str]:
+    return [_code(part) for part in (text or "").replace("|", ";").split(";") if part.strip()]
+
+
+def read_sites(
+    path: Path,
+    communes: pd.DataFrame,
+    fmt: Format = "csv",
+    organization_type: str = "msp",
+) -> list[Site]:
+    """Parse and check the whole file; :class:`SiteImportError` lists every bad cell.
+
+    ``communes`` is :func:`maillage.territory.communes.load_communes`'s table: codes outside it
+    are refused, and missing coordinates default to the commune's representative point.
+    """
+    by_code = communes.set_index("code_commune")[["nom", "lon", "lat"]]
+    problems: list[str] = []
+    sites: list[Site] = []
+    seen: dict[str, int] = {}
+    try:
+        handle = path.open(newline="", encoding="utf-8-sig")
+    except OSError as error:
+        raise SiteImportError([f"{path}: cannot read: {error.strerror}"]) from error
+    with handle:
+        reader = csv.DictReader(handle)
+        columns = [c.strip() for c in reader.fieldnames or []]
+        missing = [c for c in REQUIRED[fmt] if c not in columns]
+        if missing:
+            raise SiteImportError(
+                [f"{path}:1: missing column(s) {', '.join(missing)} (have: {', '.join(columns)})"]
+            )
+        try:
+            for raw in reader:
+                row = {(k or "").strip(): (v or "").strip() for k, v in raw.items() if k}
+                line = reader.line_num
+                site, errors = _site(row, fmt, organization_type, by_code)
+                problems.extend(f"{path}:{line}: column {col}: {msg}" for col, msg in errors)
+                if site is None:
+                    continue
+                if site.site_id in seen:
+                    problems.append(
+                        f"{path}:{line}: column {REQUIRED[fmt][0]}: {site.site_id!r} already on "
+                        f"line {seen[site.site_id]}"
+                    )
+                seen.setdefault(site.site_id, line)
+                sites.append(site)
+        except (csv.Error, UnicodeDecodeError) as error:
+            problems.append(f"{path}:{reader.line_num}: not a readable UTF-8 CSV: {error}")
+    if problems:
+        raise SiteImportError(problems)
+    if not sites:
+        raise SiteImportError([f"{path}: no site to import"])
+    return sites
+
+
+def _site(
+    row: dict[str, str], fmt: Format, default_type: str, communes: pd.DataFrame
+) -> tuple[Site | None, list[tuple[str, str]]]:
+    errors: list[tuple[str, str]] = []
+    id_column = REQUIRED[fmt][0]
+    site_id, name, code = row.get(id_column, ""), row.get("name", ""), row.get("code_commune", "")
+    if not site_id:
+        errors.append((id_column, "empty"))
+    elif len(site_id) > 200:
+        errors.append((id_column, "longer than 200 characters"))
+    if not name:
+        errors.append(("name", "empty"))
+    if code not in communes.index:
+        errors.append(
+            ("code_commune", f"unknown commune code {code!r} (expected a current INSEE code)")
+        )
+    coordinates = {}
+    for column, bound in (("lon", 180.0), ("lat", 90.0)):
+        text = row.get(column, "")
+        if not text:
+            continue
+        try:
+            value = float(text)
+        except ValueError:
+            errors.append((column, f"{text!r} is not a number"))
+            continue
+        if not math.isfinite(value) or abs(value) > bound:
+            errors.append((column, f"{text!r} is outside ±{bound:g}"))
+        coordinates[column] = value
+    if len(coordinates) == 1:
+        other = "lat" if "lon" in coordinates else "lon"
+        errors.append((other, "give both lon and lat, or neither"))
+    kind = _code(row.get("type", "")) or default_type
+    if kind not in ORGANIZATION_TYPES:
+        errors.append(("type", f"{kind!r} is not one of {', '.join(ORGANIZATION_TYPES)}"))
+    modalities = _list(row.get("modalities"))
+    unknown = [m for m in modalities if m not in MODALITIES]
+    if unknown:
+        errors.append(("modalities", f"unknown {unknown} (known: {', '.join(MODALITIES)})"))
+    equipment = _list(row.get("equipment"))
+    if any(not item.replace("-", "").isalnum() or len(item) > 64 for item in equipment):
+        errors.append(("equipment", "codes are words or dashed-words, separated by ';'"))
+    if errors:
+        return None, errors
+    commune = communes.loc[code]
+    lon, lat = coordinates.get("lon", commune.lon), coordinates.get("lat", commune.lat)
+    if not (math.isfinite(lon) and math.isfinite(lat)):
+        return None, [("lon", f"required: commune {code} has no known position")]
+    site = Site(
+        site_id=site_id,
+        name=name,
+        code_commune=code,
+        commune=str(commune.nom),
+        lon=round(float(lon), 6),
+        lat=round(float(lat), 6),
+        organization_type=kind,
+        modalities=tuple(dict.fromkeys(modalities)),
+        equipment=tuple(dict.fromkeys(equipment)),
+    )
+    return site, []
+
+
+def _id(kind: str, key: str) -> str:
+    """A stable id for a site's resource, so the first import of a site is idempotent too."""
+    return str(uuid.uuid5(_IDS, f"{kind}|{key}"))
+
+
+def _address(site: Site) -> dict[str, Any]:
+    return {
+        "extension": [
+            {
+                "url": INSEE_EXTENSION,
+                "valueCoding": {"system": INSEE_SYSTEM, "code": site.code_commune},
+            }
+        ],
+        "use": "work",
+        "type": "physical",
+        "city": site.commune,
+        "country": "FRA",
+    }
+
+
+def _identifier(value: str) -> list[dict[str, str]]:
+    return [{"system": SITE_SYSTEM, "value": value}]
+
+
+def organization_body(site: Site) -> dict[str, Any]:
+    """The managing Organization of a site."""
+    code, display = ORGANIZATION_TYPES[site.organization_type]
+    return {
+        "resourceType": "Organization",
+        "identifier": _identifier(site.site_id),
+        "active": True,
+        "type": [
+            {"coding": [{"system": ORGANIZATION_TYPE_SYSTEM, "code": code, "display": display}]}
+        ],
+        "name": site.name,
+        "address": [_address(site)],
+    }
+
+
+def location_body(site: Site, organization_id: str) -> dict[str, Any]:
+    """The telemedicine site itself."""
+    body: dict[str, Any] = {
+        "resourceType": "Location",
+        "identifier": _identifier(site.site_id),
+        "status": "active",
+        "mode": "instance",
+        "name": site.name,
+        "address": _address(site),
+        "position": {"longitude": site.lon, "latitude": site.lat},
+        "managingOrganization": {"reference": f"Organization/{organization_id}"},
+    }
+    if site.equipment:
+        body["type"] = [
+            {"coding": [{"system": EQUIPMENT_SYSTEM, "code": item}]} for item in site.equipment
+        ]
+    return body
+
+
+def service_body(
+    site: Site, modality: str, organization_id: str, location_id: str, active: bool = True
+) -> dict[str, Any]:
+    """One modality offered at a site."""
+    return {
+        "resourceType": "HealthcareService",
+        "identifier": _identifier(f"{site.site_id}/{modality}"),
+        "active": active,
+        "providedBy": {"reference": f"Organization/{organization_id}"},
+        "location": [{"reference": f"Location/{location_id}"}],
+        "type": [
+            {
+                "coding": [
+                    {"system": MODALITY_SYSTEM, "code": modality, "display": MODALITIES[modality]}
+                ]
+            }
+        ],
+        "name": f"{MODALITIES[modality]} — {site.name}",
+    }
+
+
+def _by_identifier(session: Session, resource_type: str, value: str) -> Resource | None:
+    return session.execute(
+        select(Resource)
+        .join(
+            SearchEntry,
+            (SearchEntry.resource_type == Resource.resource_type)
+            & (SearchEntry.resource_id == Resource.id),
+        )
+        .where(
+            Resource.resource_type == resource_type,
+            Resource.deleted.is_(False),
+            SearchEntry.param == "identifier",
+            SearchEntry.system == SITE_SYSTEM,
+            SearchEntry.value == value,
+        )
+        .order_by(Resource.id)
+        .limit(1)
+    ).scalar()
+
+
+# The elements an import owns; anything else a coordinator added through the API is kept.
+MANAGED = {
+    "Organization": ("identifier", "active", "type", "name", "address"),
+    "Location": (
+        "identifier",
+        "status",
+        "mode",
+        "name",
+        "address",
+        "position",
+        "managingOrganization",
+        "type",
+    ),
+    "HealthcareService": ("identifier", "active", "providedBy", "location", "type", "name"),
+}
+
+
+def _merged(stored: dict[str, Any] | None, body: dict[str, Any]) -> dict[str, Any]:
+    """``body`` over what the stored version holds beyond the import's elements."""
+    skipped = ("id", "meta", *MANAGED[body["resourceType"]])
+    kept = {k: v for k, v in (stored or {}).items() if k not in skipped}
+    return {**kept, **body}
+
+
+class _Writer:
+    """Writes bodies in one session, validating each and noting what changed."""
+
+    def __init__(self, session: Session, settings: Settings) -> None:
+        self.session, self.settings, self.report = session, settings, ImportReport()
+
+    def key(self, resource_type: str, identifier: str) -> str:
+        """The id of the resource holding ``identifier``, else the stable new one."""
+        found = _by_identifier(self.session, resource_type, identifier)
+        return found.id if found else _id(resource_type, identifier)
+
+    def put(self, resource_id: str, body: dict[str, Any]) -> None:
+        resource_type = body["resourceType"]
+        current = resources.get(self.session, resource_type, resource_id)
+        reference = f"{resource_type}/{resource_id}"
+        stored = None if current is None or current.deleted else current.body
+        body = _merged(stored, body)
+        if (
+            stored is not None
+            and {k: v for k, v in stored.items() if k not in ("id", "meta")} == body
+        ):
+            self.report.unchanged.append(reference)
+            return
+        try:
+            checked = validation.validate(resource_type, {**body, "id": resource_id}, resource_id)
+        except FHIRError as error:
+            raise SiteImportError([f"{reference}: {error.diagnostics}"]) from error
+        resources.save(self.session, checked, self.settings.zone, resource_id=resource_id)
+        (self.report.created if stored is None else self.report.updated).append(reference)
+
+    def site(self, site: Site) -> None:
+        organization_id = self.key("Organization", site.site_id)
+        location_id = self.key("Location", site.site_id)
+        self.put(organization_id, organization_body(site))
+        self.put(location_id, location_body(site, organization_id))
+        offered = set(site.modalities)
+        for modality in MODALITIES:
+            identifier = f"{site.site_id}/{modality}"
+            service_id = self.key("HealthcareService", identifier)
+            active = modality in offered
+            if active or resources.get(self.session, "HealthcareService", service_id):
+                body = service_body(site, modality, organization_id, location_id, active)
+                self.put(service_id, body)
+        self.report.sites += 1
+
+
+def _audit_event(path: Path, report: ImportReport) -> dict[str, Any]:
+    """An AuditEvent (DICOM ``Import``) naming the operator, the file and every write."""
+    user = getpass.getuser()
+    written = report.created + report.updated
+    event: dict[str, Any] = {
+        "resourceType": "AuditEvent",
+        "type": {**IMPORT_EVENT, "display": "Import"},
+        "action": "C" if report.created else "U",
+        "recorded": resources.instant(utcnow()),
+        "outcome": "0",
+        "outcomeDesc": (
+            f"{report.sites} sites from {path.name}: {len(report.created)} created, "
+            f"{len(report.updated)} updated, {len(report.unchanged)} unchanged"
+        ),
+        "agent": [
+            {
+                "who": {"identifier": {"system": "urn:maillage:os-user", "value": user}},
+                "altId": user,
+                "name": "maillage sites import",
+                "requestor": True,
+                "network": {"address": socket.gethostname(), "type": "1"},
+            }
+        ],
+        "source": {"observer": {"display": "maillage"}},
+        "entity": [{"what": {"display": str(path)}}],
+    }
+    event["entity"] += [{"what": {"reference": ref}} for ref in written]
+    return event
+
+
+def import_sites(
+    sessions: sessionmaker[Session], settings: Settings, path: Path, sites: Iterable[Site]
+) -> ImportReport:
+    """Write ``sites`` (from :func:`read_sites`) in one audited transaction: all or nothing."""
+    with transaction(sessions) as session:
+        writer = _Writer(session, settings)
+        for site in sites:
+            writer.site(site)
+        audit.append(session, _audit_event(path, writer.report), settings.zone)
+    return writer.report
+
+
+def iter_problems(error: SiteImportError, limit: int = 50) -> Iterator[str]:
+    """The first ``limit`` problems, then how many more: a broken file must not flood a terminal."""
+    yield from error.problems[:limit]
+    if len(error.problems) > limit:
+        yield f"… and {len(error.problems) - limit} more"

@@ -1,0 +1,179 @@
+"""Télé-expertise: a ServiceRequest (the question) and its Task (the expert's work).
+
+A request is recognised by the code ``urn:maillage:workflow|tele-expertise`` on the
+ServiceRequest and its Task. On every write of such a Task the server:
+
+* checks the status change against the FHIR Task state machine (409 when refused);
+* fills the due date (``restriction.period.end``, days per specialty from
+  ``MAILLAGE_EXPERTISE_DUE_DAYS``) and who may take a pooled request (``restriction.recipient``:
+  the organisation of a HealthcareService, the practitioner of a PractitionerRole), so that the
+  pool's professionals see it;
+* stamps ``lastModified`` and ``executionPeriod`` (start when work starts, end when it ends);
+* records the Assurance Maladie act: RQD on the request, TE2 on the Task when answered.
+
+Each write is a new version of the Task with its time, so response times are read from the
+history (:func:`steps`).
+"""
+
+from __future__ import annotations
+
+import copy
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from maillage.api.errors import FHIRError
+from maillage.care import acts
+from maillage.care.task_state import TERMINAL, TaskStatus, TransitionError, check_transition
+from maillage.config import Settings
+from maillage.store import resources
+from maillage.store.models import ResourceVersion, utcnow
+from maillage.store.search_params import normalise_reference
+
+WORKFLOW_SYSTEM = "urn:maillage:workflow"
+TELE_EXPERTISE = "tele-expertise"
+ACT_URL = "urn:maillage:act-code"
+NGAP_SYSTEM = "urn:maillage:ngap"
+OPEN = (
+    TaskStatus.REQUESTED,
+    TaskStatus.RECEIVED,
+    TaskStatus.ACCEPTED,
+    TaskStatus.READY,
+    TaskStatus.IN_PROGRESS,
+    TaskStatus.ON_HOLD,
+)
+STARTED = frozenset({TaskStatus.ACCEPTED, TaskStatus.IN_PROGRESS})
+
+Body = dict[str, Any]
+
+
+def is_expertise(body: Body) -> bool:
+    """Whether a ServiceRequest or Task is a télé-expertise one."""
+    codings = (body.get("code") or {}).get("coding", [])
+    return any(
+        c.get("system") == WORKFLOW_SYSTEM and c.get("code") == TELE_EXPERTISE for c in codings
+    )
+
+
+def _act_codes(body: Body) -> list[str]:
+    return [
+        e["valueCoding"].get("code", "")
+        for e in body.get("extension", [])
+        if e.get("url") == ACT_URL and "valueCoding" in e
+    ]
+
+
+def _record_act(body: Body, code: str) -> None:
+    if code not in _act_codes(body):
+        coding = {"system": NGAP_SYSTEM, "code": code, "display": acts.act(code).label}
+        body.setdefault("extension", []).append({"url": ACT_URL, "valueCoding": coding})
+
+
+def _check_acts(body: Body, context: acts.ActContext) -> None:
+    for code in _act_codes(body):
+        try:
+            acts.check_act(code, context)
+        except ValueError as error:
+            raise FHIRError(422, str(error)) from error
+
+
+def prepare_request(body: Body) -> Body:
+    """A télé-expertise ServiceRequest with its requester's act (RQD) and authoring time."""
+    if not is_expertise(body):
+        return body
+    _check_acts(body, acts.ActContext.TELE_EXPERTISE_REQUESTER)
+    body = copy.deepcopy(body)
+    body.setdefault("authoredOn", resources.instant(utcnow()))
+    _record_act(body, "RQD")
+    return body
+
+
+def prepare_task(session: Session, settings: Settings, body: Body, current: Body | None) -> Body:
+    """Check a Task's status change; for télé-expertise, stamp dates, recipients and acts."""
+    if current is not None:
+        try:
+            check_transition(
+                current["status"], body["status"], status_reason=body.get("statusReason")
+            )
+        except TransitionError as error:
+            raise FHIRError(409, str(error), code="business-rule") from error
+    if not is_expertise(body):
+        return body
+    _check_acts(body, acts.ActContext.TELE_EXPERTISE_EXPERT)
+    body = copy.deepcopy(body)
+    now = utcnow()
+    stamp = resources.instant(now)
+    body["lastModified"] = stamp
+    restriction = body.setdefault("restriction", {})
+    if current is None:
+        body.setdefault("authoredOn", stamp)
+        days = _due_days(session, settings, body)
+        restriction.setdefault("period", {}).setdefault(
+            "end", resources.instant(now + timedelta(days=days))
+        )
+    recipients = restriction.setdefault("recipient", [])
+    for reference in _pool_members(session, body.get("owner")):
+        if {"reference": reference} not in recipients:
+            recipients.append({"reference": reference})
+    if not recipients:
+        del restriction["recipient"]
+    status = TaskStatus(body["status"])
+    period = body.setdefault("executionPeriod", {})
+    if status in STARTED:
+        period.setdefault("start", stamp)
+    if status in TERMINAL:
+        period.setdefault("end", stamp)
+    if not period:
+        del body["executionPeriod"]
+    if status is TaskStatus.COMPLETED:
+        _record_act(body, "TE2")
+    return body
+
+
+def _referenced(session: Session, reference: str | None) -> Body | None:
+    target = normalise_reference(reference or "")
+    if target is None:
+        return None
+    row = resources.get(session, *target.split("/", 1))
+    return None if row is None or row.deleted else row.body
+
+
+def _due_days(session: Session, settings: Settings, task: Body) -> int:
+    """Days allowed for the specialty asked for (the request's ``performerType``)."""
+    days = settings.expertise_due_days
+    for based_on in task.get("basedOn", []):
+        request = _referenced(session, based_on.get("reference"))
+        for coding in ((request or {}).get("performerType") or {}).get("coding", []):
+            if coding.get("code") in days:
+                return days[coding["code"]]
+    return days.get("default", 7)
+
+
+def _pool_members(session: Session, owner: Body | None) -> list[str]:
+    """Who stands behind a pooled owner: a service's organisation, a role's practitioner."""
+    reference = normalise_reference((owner or {}).get("reference", ""))
+    body = _referenced(session, reference)
+    if body is None:
+        return []
+    if body["resourceType"] == "HealthcareService":
+        keys = ("providedBy",)
+    elif body["resourceType"] == "PractitionerRole":
+        keys = ("practitioner", "organization")
+    else:
+        return []
+    return [body[key]["reference"] for key in keys if body.get(key, {}).get("reference")]
+
+
+def steps(session: Session, task_id: str) -> dict[str, str]:
+    """When the Task first reached each status, from its version history (response times)."""
+    rows = session.execute(
+        select(ResourceVersion)
+        .where(ResourceVersion.resource_type == "Task", ResourceVersion.id == task_id)
+        .order_by(ResourceVersion.version_id)
+    ).scalars()
+    reached: dict[str, str] = {}
+    for row in rows:
+        reached.setdefault(row.body["status"], resources.instant(row.last_updated))
+    return reached

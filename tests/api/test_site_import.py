@@ -1,0 +1,182 @@
+"""Importing sites: FHIR registry resources from a CSV or a plan, idempotent, all or nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import typer
+from api_server import Server
+from sqlalchemy import func, select
+from typer.testing import CliRunner
+
+from maillage.api.site_commands import register
+from maillage.api.site_import import (
+    INSEE_EXTENSION,
+    SiteImportError,
+    import_sites,
+    read_sites,
+)
+from maillage.planning.outputs import SITES_COLUMNS
+from maillage.store import audit
+from maillage.store.database import transaction
+from maillage.store.models import Resource
+from maillage.territory.communes import load_communes
+
+HEADER = "id,name,code_commune,lon,lat,type,modalities,equipment\n"
+SITES = (
+    HEADER
+    + "bld-1,MSP de Bar-le-Duc,55029,,,msp,Téléconsultation assistée;télé-expertise,cabine\n"
+    + "vrd-1,EHPAD de Verdun,55545,5.38,49.16,EHPAD,teleconsultation-suivi,chariot;tensiometre\n"
+)
+
+
+@pytest.fixture(scope="module")
+def communes() -> pd.DataFrame:
+    return load_communes()
+
+
+def _write(tmp_path: Path, text: str, name: str = "sites.csv") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _import(server: Server, path: Path, communes: pd.DataFrame, **options: str):
+    sites = read_sites(path, communes, **options)
+    return import_sites(server.app.state.sessions, server.settings, path, sites)
+
+
+def _count(server: Server, resource_type: str) -> int:
+    with transaction(server.app.state.sessions) as session:
+        query = select(func.count()).where(Resource.resource_type == resource_type)
+        return session.execute(query).scalar_one()
+
+
+def _search(server: Server, headers: dict[str, str], query: str) -> list[dict]:
+    response = server.client.get(f"/fhir/{query}", headers=headers)
+    assert response.status_code == 200, response.text
+    return [entry["resource"] for entry in response.json().get("entry", [])]
+
+
+def test_import_registers_searchable_sites(
+    server: Server, admin: dict[str, str], tmp_path: Path, communes: pd.DataFrame
+) -> None:
+    report = _import(server, _write(tmp_path, SITES), communes)
+    assert report.sites == 2
+    assert len(report.created) == 2 + 2 + 3  # organisations, locations, modalities
+    [site] = _search(server, admin, "Location?identifier=urn:maillage:site|bld-1")
+    assert site["name"] == "MSP de Bar-le-Duc"
+    assert site["address"]["city"] == "Bar-le-Duc"
+    [insee] = site["address"]["extension"]
+    assert insee["url"] == INSEE_EXTENSION
+    assert insee["valueCoding"]["code"] == "55029"
+    bar_le_duc = communes.set_index("code_commune").loc["55029"]
+    assert site["position"]["longitude"] == pytest.approx(bar_le_duc.lon, abs=1e-6)
+    [verdun] = _search(server, admin, "Location?address-city=verdun")
+    assert verdun["position"] == {"longitude": 5.38, "latitude": 49.16}
+    chariots = _search(server, admin, "Location?type=urn:maillage:equipment|chariot")
+    assert [s["id"] for s in chariots] == [verdun["id"]]
+    ehpads = _search(server, admin, "Organization?type=urn:maillage:organization-type|EHPAD")
+    assert verdun["managingOrganization"]["reference"] == f"Organization/{ehpads[0]['id']}"
+    services = _search(server, admin, f"HealthcareService?location=Location/{site['id']}")
+    codes = {s["type"][0]["coding"][0]["code"] for s in services}
+    assert codes == {"teleconsultation-assistee", "tele-expertise"}
+
+
+def test_reimport_updates_without_duplicating(
+    server: Server, admin: dict[str, str], tmp_path: Path, communes: pd.DataFrame
+) -> None:
+    path = _write(tmp_path, SITES)
+    _import(server, path, communes)
+    [before] = _search(server, admin, "Location?identifier=urn:maillage:site|bld-1")
+    again = _import(server, path, communes)
+    assert (again.created, again.updated, len(again.unchanged)) == ([], [], 7)
+    changed = SITES.replace("MSP de Bar-le-Duc", "MSP du Barrois").replace(
+        "Téléconsultation assistée;télé-expertise", "telesurveillance"
+    )
+    report = _import(server, _write(tmp_path, changed), communes)
+    assert f"Location/{before['id']}" in report.updated
+    assert _count(server, "Location") == 2
+    assert _count(server, "Organization") == 2
+    [after] = _search(server, admin, "Location?identifier=urn:maillage:site|bld-1")
+    assert after["id"] == before["id"]
+    assert after["name"] == "MSP du Barrois"
+    assert int(after["meta"]["versionId"]) == int(before["meta"]["versionId"]) + 1
+    services = _search(server, admin, f"HealthcareService?location=Location/{after['id']}")
+    active = {s["type"][0]["coding"][0]["code"]: s["active"] for s in services}
+    assert active == {
+        "teleconsultation-assistee": False,
+        "tele-expertise": False,
+        "telesurveillance": True,
+    }
+
+
+def test_bad_rows_are_named_and_nothing_is_written(
+    server: Server, tmp_path: Path, communes: pd.DataFrame
+) -> None:
+    bad = SITES + "x-1,Nowhere,99999,,,,,\nx-2,Somewhere,55029,abc,48,pharmacy,,\n"
+    path = _write(tmp_path, bad)
+    with pytest.raises(SiteImportError) as refused:
+        read_sites(path, communes)
+    problems = refused.value.problems
+    assert f"{path}:4: column code_commune: unknown commune code '99999'" in problems[0]
+    assert any(p.startswith(f"{path}:5: column lon:") for p in problems)
+    assert any(p.startswith(f"{path}:5: column type:") for p in problems)
+    assert _count(server, "Location") == 0
+
+
+def test_duplicate_ids_and_missing_columns_are_refused(
+    tmp_path: Path, communes: pd.DataFrame
+) -> None:
+    twice = SITES + "bld-1,Encore,55029,,,,,\n"
+    with pytest.raises(SiteImportError, match=r":4: column id: 'bld-1' already on line 2"):
+        read_sites(_write(tmp_path, twice), communes)
+    with pytest.raises(SiteImportError, match="missing column"):
+        read_sites(_write(tmp_path, "name,code_commune\nA,55029\n"), communes)
+
+
+def test_plan_output_is_imported_with_the_given_type(
+    server: Server, admin: dict[str, str], tmp_path: Path, communes: pd.DataFrame
+) -> None:
+    plan = pd.DataFrame(
+        [[1, "55029", "Bar-le-Duc", "55029", 5.16, 48.77, 812.5, 14985, "55", 1.0, "SYNTHETIC"]],
+        columns=SITES_COLUMNS,
+    )
+    path = tmp_path / "sites.csv"
+    plan.to_csv(path, index=False)
+    report = _import(server, path, communes, fmt="plan", organization_type="cpts")
+    assert report.sites == 1
+    [org] = _search(server, admin, "Organization?type=urn:maillage:organization-type|CPTS")
+    assert org["identifier"] == [{"system": "urn:maillage:site", "value": "55029"}]
+
+
+def test_import_is_audited_in_the_chain(
+    server: Server, admin: dict[str, str], tmp_path: Path, communes: pd.DataFrame
+) -> None:
+    report = _import(server, _write(tmp_path, SITES), communes)
+    [location] = [ref for ref in report.created if ref.startswith("Location/")][:1]
+    [event] = _search(server, admin, f"AuditEvent?entity={location}")
+    assert event["type"]["code"] == "110107"
+    assert "2 sites from sites.csv: 7 created" in event["outcomeDesc"]
+    with transaction(server.app.state.sessions) as session:
+        assert audit.verify(session).intact
+
+
+def test_cli_imports_and_refuses(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MAILLAGE_DATABASE_URL", database_url)
+    monkeypatch.setenv("MAILLAGE_SECRET_KEY", "c" * 40)
+    cli = typer.Typer()
+    register(cli)
+    runner = CliRunner()
+    good = runner.invoke(cli, ["sites", "import", str(_write(tmp_path, SITES))])
+    assert good.exit_code == 0, good.output
+    assert "2 sites: 7 resources created" in good.output
+    bad = _write(tmp_path, HEADER + "z,Z,00000,,,,,\n", "bad.csv")
+    refused = runner.invoke(cli, ["sites", "import", str(bad), "--format", "csv"])
+    assert refused.exit_code == 1
+    assert "bad.csv:2: column code_commune" in refused.output
+    assert "nothing was imported" in refused.output
