@@ -20,6 +20,7 @@ def main() -> None:
 def _register_commands() -> None:
     """Each domain adds its own commands; imports stay light until a command runs."""
     from maillage.api import commands as server_commands
+    from maillage.api import site_commands
     from maillage.diagnosis import commands as diagnosis_commands
     from maillage.jobs import commands as jobs_commands
     from maillage.planning import commands as planning_commands
@@ -27,6 +28,7 @@ def _register_commands() -> None:
     diagnosis_commands.register(app)
     planning_commands.register(app)
     server_commands.register(app)
+    site_commands.register(app)
     jobs_commands.register(app)
 
 

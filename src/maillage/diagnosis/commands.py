@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import warnings
+from dataclasses import fields
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -43,23 +44,7 @@ def diagnose(
     from maillage.diagnosis.pipeline import run_diagnosis
 
     try:
-        params = DiagnosisParameters(
-            region=region,
-            department=department,
-            profession=profession,
-            supply=supply,
-            supply_format=supply_format,
-            ages=ages,
-            travel=travel,
-            speed_kmh=speed_kmh,
-            circuity=circuity,
-            method=method,
-            steps=steps,
-            catchment=catchment,
-            beta=beta,
-            thresholds=thresholds,
-            no_care_minutes=no_care_minutes,
-        )
+        params = diagnosis_parameters(locals())
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", UserWarning)
             diagnosis = run_diagnosis(params, step)
@@ -71,6 +56,12 @@ def diagnose(
         console.print(f"[red]erreur:[/red] {error}")
         raise typer.Exit(code=2) from None
     print_summary(diagnosis.summary, out)
+
+
+def diagnosis_parameters(options: dict[str, Any]) -> DiagnosisParameters:
+    """The diagnosis settings among a command's options (``diagnose`` and ``plan`` share them)."""
+    names = {f.name for f in fields(DiagnosisParameters)}
+    return DiagnosisParameters(**{k: v for k, v in options.items() if k in names})
 
 
 def print_summary(summary: dict, out: Path) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pandas as pd
@@ -10,11 +9,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
-import shapely
 
 from maillage.diagnosis.pipeline import Diagnosis
 from maillage.reports.atomic import atomic_directory
 from maillage.reports.choropleth import choropleth_html
+from maillage.reports.geojson import feature_collection, features, polygons
+from maillage.reports.serialise import to_json
 
 #: Columns of communes.csv, in order (other tools read these names).
 CSV_COLUMNS = [
@@ -44,7 +44,7 @@ def write_outputs(diagnosis: Diagnosis, out: Path) -> None:
         (tmp / "communes.geojson").write_text(geojson(table, diagnosis.synthetic), encoding="utf-8")
         (tmp / "carte.html").write_text(choropleth_html(table, diagnosis.summary), encoding="utf-8")
         (tmp / "summary.json").write_text(
-            json.dumps(diagnosis.summary, indent=2, ensure_ascii=False, default=_json_default),
+            to_json(diagnosis.summary),
             encoding="utf-8",
         )
 
@@ -58,28 +58,8 @@ def rounded(table: pa.Table, digits: int = 6) -> pa.Table:
 
 
 def geojson(table: pd.DataFrame, synthetic: bool) -> str:
-    """A FeatureCollection of commune polygons (WGS84) carrying the CSV columns.
-
-    Geometry JSON comes from GEOS and properties from pandas, both vectorised; only the
-    concatenation of the two strings per feature happens here.
-    """
-    geoms = shapely.from_wkb(table.geometry.where(table.geometry.notna(), None).to_numpy())
-    geometry = pd.Series(shapely.to_geojson(geoms), index=table.index).fillna("null")
-    props = table[CSV_COLUMNS].to_json(orient="records", lines=True, force_ascii=False)
-    features = (
-        '{"type":"Feature","geometry":'
-        + geometry
-        + ',"properties":'
-        + pd.Series(props.splitlines(), index=table.index)
-        + "}"
+    """A FeatureCollection of commune polygons (WGS84) carrying the CSV columns."""
+    rows = features(polygons(table.geometry), table[CSV_COLUMNS])
+    return feature_collection(
+        rows, "SYNTHETIC supply — not real practitioners" if synthetic else None
     )
-    name = ',"name":"SYNTHETIC supply — not real practitioners"' if synthetic else ""
-    return '{"type":"FeatureCollection"' + name + ',"features":[' + ",".join(features) + "]}"
-
-
-def _json_default(value):
-    if hasattr(value, "item"):
-        return value.item()
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")

@@ -19,8 +19,8 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 
 from maillage.console import console, step
-from maillage.diagnosis.commands import diagnose
-from maillage.diagnosis.parameters import DEFAULT_STEPS, DiagnosisParameters
+from maillage.diagnosis.commands import diagnose, diagnosis_parameters
+from maillage.diagnosis.parameters import DEFAULT_STEPS
 from maillage.errors import InputError
 from maillage.planning.parameters import (
     CANDIDATES_HELP,
@@ -106,23 +106,7 @@ def plan(
 
     try:
         params = PlanParameters(
-            diagnosis=DiagnosisParameters(
-                region=region,
-                department=department,
-                profession=profession,
-                supply=supply,
-                supply_format=supply_format,
-                ages=ages,
-                travel=travel,
-                speed_kmh=speed_kmh,
-                circuity=circuity,
-                method=method,
-                steps=steps,
-                catchment=catchment,
-                beta=beta,
-                thresholds=thresholds,
-                no_care_minutes=no_care_minutes,
-            ),
+            diagnosis=diagnosis_parameters(locals()),
             sites=sites,
             candidates=candidates,
             existing=existing,

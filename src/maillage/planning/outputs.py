@@ -8,10 +8,8 @@ times, parameters, provenance). Where the supply is synthetic every file says SY
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -21,6 +19,8 @@ from maillage.diagnosis.outputs import rounded
 from maillage.planning.pipeline import Plan
 from maillage.reports.atomic import atomic_directory
 from maillage.reports.choropleth import Marker, choropleth_svg, page
+from maillage.reports.geojson import feature_collection, features, polygons
+from maillage.reports.serialise import to_json
 
 SITES_COLUMNS = [
     "rank",
@@ -49,7 +49,7 @@ def write_plan(plan: Plan, out: Path, maps: list[tuple] | None = None) -> None:
         (tmp / "plan.geojson").write_text(geojson(plan), encoding="utf-8")
         (tmp / "carte.html").write_text(map_page(plan, maps), encoding="utf-8")
         (tmp / "summary.json").write_text(
-            json.dumps(plan.summary, indent=2, ensure_ascii=False, default=_json_default),
+            to_json(plan.summary),
             encoding="utf-8",
         )
 
@@ -64,7 +64,6 @@ def geojson(plan: Plan) -> str:
     communes = plan.diagnosis.communes[["code_commune", "geometry"]].merge(
         plan.impact.table, on="code_commune"
     )
-    polygons = shapely.from_wkb(communes.geometry.where(communes.geometry.notna(), None))
     sites = pd.concat(
         [
             plan.sites.assign(status="nouveau"),
@@ -73,26 +72,14 @@ def geojson(plan: Plan) -> str:
         ignore_index=True,
     )
     site_props = sites[["status", *[c for c in SITES_COLUMNS if c in sites]]]
-    features = pd.concat(
+    rows = pd.concat(
         [
-            _features(polygons, communes.drop(columns="geometry")),
-            _features(shapely.points(sites.lon, sites.lat), site_props),
+            features(polygons(communes.geometry), communes.drop(columns="geometry")),
+            features(shapely.points(sites.lon, sites.lat), site_props),
         ]
     )
-    name = ',"name":"SYNTHETIC supply — simulation"' if plan.synthetic else ',"name":"simulation"'
-    return '{"type":"FeatureCollection"' + name + ',"features":[' + ",".join(features) + "]}"
-
-
-def _features(geoms: np.ndarray, properties: pd.DataFrame) -> pd.Series:
-    """One GeoJSON Feature string per row: geometry from GEOS, properties from pandas."""
-    geometry = pd.Series(shapely.to_geojson(geoms), index=properties.index).fillna("null")
-    props = properties.to_json(orient="records", lines=True, force_ascii=False)
-    return (
-        '{"type":"Feature","geometry":'
-        + geometry
-        + ',"properties":'
-        + pd.Series(props.splitlines(), index=properties.index)
-        + "}"
+    return feature_collection(
+        rows, "SYNTHETIC supply — simulation" if plan.synthetic else "simulation"
     )
 
 
@@ -143,11 +130,3 @@ def map_page(plan: Plan, maps: list[tuple] | None = None) -> str:
 
 def _percent(gap: float | None) -> str:
     return "non certifié" if gap is None else f"{gap:.2%}"
-
-
-def _json_default(value):
-    if hasattr(value, "item"):
-        return value.item()
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
