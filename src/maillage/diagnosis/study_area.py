@@ -32,17 +32,19 @@ class StudyArea:
 
 
 def within_straight_line(places: Places, seeds: np.ndarray, radius_m: float) -> np.ndarray:
-    """Positions of places closer than ``radius_m`` to any seed, zone by zone."""
+    """Positions of places closer than ``radius_m`` to any seed, zone by zone.
+
+    One nearest-seed query per place (bounded by the radius) rather than one ball per seed:
+    the cost grows with the number of places, not with the area × density of the buffer.
+    """
     keep = np.zeros(len(places), dtype=bool)
     keep[seeds] = True
     xy = np.column_stack([places.x, places.y])
     for zone in np.unique(places.zone[seeds]):
         in_zone = np.flatnonzero(places.zone == zone)
-        zone_seeds = seeds[places.zone[seeds] == zone]
-        tree = cKDTree(xy[in_zone])
-        near = tree.query_ball_point(xy[zone_seeds], r=radius_m, return_sorted=False)
-        hits = np.unique(np.concatenate([np.asarray(n, dtype=np.int64) for n in near]))
-        keep[in_zone[hits]] = True
+        tree = cKDTree(xy[seeds[places.zone[seeds] == zone]])
+        distance, _ = tree.query(xy[in_zone], distance_upper_bound=radius_m)
+        keep[in_zone[np.isfinite(distance)]] = True
     return np.flatnonzero(keep)
 
 
