@@ -1,4 +1,6 @@
-"""Fixtures shared across test folders: the PostgreSQL service, a database of each back-end."""
+"""Fixtures shared across test folders: the PostgreSQL service, a database of each back-end,
+and the hypothesis profile (no per-example deadline on a shared 2-core machine; fixed
+examples under CI so that a red run can be replayed)."""
 
 from __future__ import annotations
 
@@ -9,11 +11,15 @@ from pathlib import Path
 from typing import NoReturn
 
 import pytest
+from hypothesis import settings
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
 
 from maillage.store.database import make_engine
 from maillage.store.models import Base
+
+settings.register_profile("maillage", deadline=None, derandomize=os.environ.get("CI") == "true")
+settings.load_profile("maillage")
 
 POSTGRES_SERVER = os.environ.get(
     "MAILLAGE_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
