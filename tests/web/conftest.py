@@ -1,19 +1,32 @@
-"""Fixtures of the web tests: the site without a queue, and a private Redis queue."""
+"""Fixtures of the web tests: the site without a queue, a private Redis queue, and the
+browser ones (Chromium, the live site with its worker, a guarded tablet-sized page)."""
 
 from __future__ import annotations
 
+import subprocess
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import NoReturn
+from urllib.parse import urlsplit
 
 import pytest
+from browser_support import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    LOCAL_HOSTS,
+    TABLET,
+    LiveServer,
+    start_worker,
+)
+from playwright.sync_api import Browser, Page, Route, sync_playwright
 from redis import Redis
 from redis.exceptions import RedisError
 from rq.job import Job
 from web_site import Site, make_site
 
 from maillage.jobs.queue import JobSettings, job_queue
+from maillage.web.assets import AXE, VENDOR
 
 
 @pytest.fixture
@@ -41,3 +54,56 @@ def site(tmp_path: Path) -> Iterator[Site]:
     built = make_site(tmp_path, JobSettings(redis_url="redis://127.0.0.1:1/0"))
     yield built
     built.app.state.engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def browser(missing_service: Callable[[str], NoReturn]) -> Iterator[Browser]:
+    if not CHROMIUM.is_file():
+        missing_service(f"Chromium not found at {CHROMIUM}")
+    for needed in (AXE, VENDOR / "htmx.min.js"):
+        assert needed.is_file(), f"{needed} missing: run `python -m maillage.web.assets`"
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def live(tmp_path: Path, job_settings: JobSettings) -> Iterator[tuple[Site, str]]:
+    """The site, served, with a worker on its private queue."""
+    site = make_site(tmp_path, job_settings)
+    worker = start_worker(job_settings, tmp_path / "worker.log")
+    try:
+        with LiveServer(site) as server:
+            yield site, server.url
+    finally:
+        worker.terminate()
+        try:
+            worker.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()
+        site.app.state.engine.dispose()
+
+
+@pytest.fixture
+def page(browser: Browser, live: tuple[Site, str]) -> Iterator[Page]:
+    """A tablet-sized French page on the live site; outside requests are blocked and fail."""
+    outside: list[str] = []
+
+    def only_localhost(route: Route) -> None:
+        url = route.request.url
+        if urlsplit(url).hostname in LOCAL_HOSTS:
+            route.continue_()
+        else:
+            outside.append(url)
+            route.abort()
+
+    context = browser.new_context(
+        base_url=live[1], viewport=TABLET, locale="fr-FR", accept_downloads=True
+    )
+    context.route("**/*", only_localhost)
+    opened = context.new_page()
+    yield opened
+    context.close()
+    assert not outside, f"the page fetched from outside localhost: {outside}"

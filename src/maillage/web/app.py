@@ -8,7 +8,16 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from maillage.jobs.queue import JobSettings, job_queue
-from maillage.web import diagnostics, login, plans, sites
+from maillage.web import (
+    consultations,
+    diagnostics,
+    followup,
+    login,
+    plans,
+    sites,
+    teleconsultation,
+    teleexpertise_pages,
+)
 from maillage.web.rendering import EXCEPTION_HANDLERS
 
 
@@ -25,5 +34,9 @@ def install(app: FastAPI, jobs: JobSettings | None = None) -> None:
     app.include_router(diagnostics.router)
     app.include_router(plans.router)
     app.include_router(sites.router)
+    app.include_router(teleconsultation.router)
+    app.include_router(consultations.router)
+    app.include_router(teleexpertise_pages.router)
+    app.include_router(followup.router)
     static = StaticFiles(directory=str(files("maillage.web") / "static"))
     app.mount("/static", static, name="static")

@@ -13,6 +13,10 @@ from maillage.store.users import Role
 EVERYONE = frozenset(Role)
 #: Those who read maps and aggregates and may launch analyses.
 ANALYSTS = frozenset({Role.ADMIN, Role.COORDINATOR, Role.PLANNER})
+#: Care pages: the nurse at a site, the remote doctor, and (follow-up) those running the network.
+NURSES = frozenset({Role.SITE_PROFESSIONAL})
+DOCTORS = frozenset({Role.PRACTITIONER})
+CARE_TEAMS = frozenset({Role.ADMIN, Role.COORDINATOR, Role.SITE_PROFESSIONAL, Role.PRACTITIONER})
 
 ROLE_LABELS = {
     Role.ADMIN: "administrateur",
@@ -39,6 +43,10 @@ PAGES = (
     Page("/diagnostics/nouveau", "Lancer un diagnostic", ANALYSTS),
     Page("/plans/nouveau", "Planifier des sites", ANALYSTS),
     Page("/sites", "Registre des sites", ANALYSTS),
+    Page("/teleconsultations/nouvelle", "Réserver une téléconsultation", NURSES),
+    Page("/consultations", "Mes consultations", DOCTORS),
+    Page("/teleexpertises", "Télé-expertises", DOCTORS),
+    Page("/patients", "Suivi des patients", CARE_TEAMS),
 )
 
 

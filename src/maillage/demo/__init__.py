@@ -1,0 +1,1 @@
+"""A deterministic SYNTHETIC demonstration network, so that every page has something to show."""

@@ -1,0 +1,51 @@
+"""``maillage demo seed``: the SYNTHETIC demonstration network (see :mod:`maillage.demo.seed`)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+def demo_seed(
+    accounts_file: Annotated[
+        Path,
+        typer.Option("--accounts-file", help="Where the demo accounts' passwords go (mode 0600)."),
+    ] = Path("demo-accounts.txt"),
+    scale: Annotated[
+        float,
+        typer.Option(help="Share of a full year's activity to generate (0 < scale ≤ 1)."),
+    ] = 1.0,
+) -> None:
+    """Fill the network with a year of SYNTHETIC activity and one demo account per role.
+
+    Refused in production mode. The passwords are written once, to a file only you can read.
+    """
+    if os.environ.get("MAILLAGE_ENV", "").strip().lower() == "production":
+        typer.echo("error: MAILLAGE_ENV=production: demonstration data is refused", err=True)
+        raise typer.Exit(2)
+    from maillage.api.commands import _settings
+    from maillage.demo.seed import DemoRefused, seed
+    from maillage.store.database import make_engine, session_factory, upgrade
+    from maillage.store.users import AccountError
+
+    settings = _settings()
+    engine = make_engine(settings.sqlalchemy_url)
+    upgrade(engine)
+    try:
+        report = seed(session_factory(engine), settings, accounts_file, scale=scale)
+    except (DemoRefused, AccountError, ValueError) as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(1) from error
+    written = ", ".join(f"{n} {kind}" for kind, n in sorted(report.counts.items()))
+    typer.echo(f"SYNTHETIC demonstration network written: {written}")
+    typer.echo(f"demo accounts and passwords: {report.accounts_file} (readable by you only)")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``maillage demo seed`` to the ``maillage`` command."""
+    demo = typer.Typer(help="SYNTHETIC demonstration data.", no_args_is_help=True)
+    demo.command("seed")(demo_seed)
+    app.add_typer(demo, name="demo")

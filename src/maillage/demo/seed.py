@@ -1,0 +1,501 @@
+"""``maillage demo seed``: fill an empty network with a year of SYNTHETIC activity.
+
+Everything is drawn from one fixed seed, so two runs give the same people, sites and acts (only
+the free slots follow the day of seeding, so that the booking page has something to offer).
+Every resource carries the ``SYNTHETIC`` tag and is written through the store, so the search
+index is filled, and one AuditEvent records the seeding. Demo accounts get random passwords,
+written once to a file only its owner can read: they are never printed nor reused.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy.orm import Session, sessionmaker
+from stdnum import luhn
+
+from maillage.api import site_import
+from maillage.api.encounters import ACT_URL, NGAP_SYSTEM
+from maillage.api.teleexpertise import TELE_EXPERTISE, WORKFLOW_SYSTEM
+from maillage.care import monitoring
+from maillage.care.identifiers import RPPS_SYSTEM, nir_key
+from maillage.config import Settings
+from maillage.demo.network import DOCTORS, EXPERTS, SITES, SYNTHETIC_TAG, Doctor
+from maillage.reports.evaluation import OPENED_URL
+from maillage.store import audit, resources
+from maillage.store.database import transaction
+from maillage.store.models import utcnow
+from maillage.store.users import Role, create_user
+from maillage.territory.communes import load_communes
+
+DEMO_YEAR = 2025
+SEED = 20_250_101
+INS_TEST_SYSTEM = "urn:oid:1.2.250.1.213.1.4.10"
+"""The INSi teleservice's system for test and demonstration identities: never a real person's."""
+PATIENTS_AT_FULL_SCALE = 1_500
+EXPERTISE_AT_FULL_SCALE = 300
+ASSISTED_SHARE = 0.7
+CANCELLED_SHARE = 0.05
+PRIMARY_PERFORMER = {
+    "coding": [
+        {"system": "http://terminology.hl7.org/CodeSystem/v3-ParticipationType", "code": "PPRF"}
+    ]
+}
+"""Marks the remote doctor among an Encounter's participants (the nurse is the other one)."""
+_IDS = uuid.UUID("6b1d2f4e-93a7-4c1b-8e0d-2a5f7c9e3b10")
+_FIRST = np.array(["Jeanne", "Louis", "Marie", "Jean", "Alice", "Pierre", "Rose", "Jules"])
+_LAST = np.array(["Lambert", "Fontaine", "Roux", "Vincent", "Mercier", "Blanc", "Guerin"])
+
+
+class DemoRefused(RuntimeError):
+    """Seeding was refused (production mode, or a demo already seeded)."""
+
+
+@dataclass(frozen=True)
+class SeedReport:
+    """How many resources of each type were written, and where the passwords are."""
+
+    counts: dict[str, int]
+    accounts_file: Path
+
+
+def stable_id(kind: str, key: object) -> str:
+    """An id derived from the demo's own key: a resource keeps it from one seeding to the next."""
+    return str(uuid.uuid5(_IDS, f"{kind}|{key}"))
+
+
+def rpps(number: int) -> str:
+    """An 11-digit RPPS with its Luhn check digit, in a range (``19…``) kept for the demo."""
+    body = f"19{number:08d}"
+    return body + luhn.calc_check_digit(body)
+
+
+def nirs(sex: pd.Series, born: pd.Series, code_commune: pd.Series, order: pd.Series) -> pd.Series:
+    """Valid NIRs of people born in ``code_commune`` (body of 13 characters + key)."""
+    body = (
+        sex.astype(str)
+        + born.dt.strftime("%y%m")
+        + code_commune.str.zfill(5)
+        + order.map("{:03d}".format)
+    )
+    return body + body.map(nir_key)
+
+
+def _tagged(body: dict[str, Any]) -> dict[str, Any]:
+    return {**body, "meta": {"tag": [SYNTHETIC_TAG]}}
+
+
+def _ref(kind: str, key: object) -> dict[str, str]:
+    return {"reference": f"{kind}/{stable_id(kind, key)}"}
+
+
+def _instant(moment: pd.Timestamp) -> str:
+    return moment.tz_convert("UTC").strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _address(code: str, city: str) -> dict[str, Any]:
+    return {
+        "extension": [
+            {
+                "url": site_import.INSEE_EXTENSION,
+                "valueCoding": {"system": site_import.INSEE_SYSTEM, "code": code},
+            }
+        ],
+        "city": city,
+        "country": "FRA",
+    }
+
+
+def _practitioner(doctor: Doctor, number: int, qualification: str) -> dict[str, Any]:
+    return {
+        "resourceType": "Practitioner",
+        "identifier": [{"system": RPPS_SYSTEM, "value": rpps(number)}],
+        "active": True,
+        "name": [{"family": doctor.family, "given": [doctor.given]}],
+        "address": [{**_address(doctor.code_commune, doctor.commune), "use": "work"}],
+        "qualification": [{"code": {"text": qualification}}],
+    }
+
+
+class _Seeder:
+    """Writes the network's resources in one transaction, counting them by type."""
+
+    def __init__(self, session: Session, settings: Settings, rng: np.random.Generator) -> None:
+        self.session, self.zone, self.rng = session, settings.zone, rng
+        self.counts: dict[str, int] = {}
+
+    def save(self, key: object, body: dict[str, Any]) -> None:
+        kind = body["resourceType"]
+        resources.save(self.session, _tagged(body), self.zone, resource_id=stable_id(kind, key))
+        self.counts[kind] = self.counts.get(kind, 0) + 1
+
+    def registry(self) -> None:
+        for number, demo in enumerate(SITES):
+            site = demo.site
+            org_id = stable_id("Organization", site.site_id)
+            loc_id = stable_id("Location", site.site_id)
+            self.save(site.site_id, site_import.organization_body(site))
+            location = site_import.location_body(site, org_id)
+            location["extension"] = [{"url": OPENED_URL, "valueDate": demo.opened}]
+            self.save(site.site_id, location)
+            for modality in site.modalities:
+                body = site_import.service_body(site, modality, org_id, loc_id)
+                self.save(f"{site.site_id}/{modality}", body)
+            nurse = Doctor(
+                site.site_id,
+                "INFIRMIER",
+                f"Site {site.commune}",
+                "TLL",
+                site.code_commune,
+                site.commune,
+            )
+            self.save(site.site_id, _practitioner(nurse, 500 + number, "Infirmier"))
+        for number, doctor in enumerate(DOCTORS + EXPERTS):
+            self.save(doctor.key, _practitioner(doctor, 100 + number, f"Médecin ({doctor.act})"))
+
+    def patients(self, count: int) -> pd.DataFrame:
+        """Patients living in the department of the site they use, with valid test INS-NIR."""
+        communes = load_communes()[["code_commune", "nom", "departement"]]
+        weights = np.array([s.teleconsultations for s in SITES], dtype=float)
+        site = self.rng.choice(len(SITES), size=count, p=weights / weights.sum())
+        department = pd.Series([s.site.code_commune[:2] for s in SITES]).iloc[site].to_numpy()
+        pool = (
+            communes[communes.departement.isin(set(department))]
+            .sort_values("code_commune")
+            .reset_index(drop=True)
+        )
+        first = pool.reset_index().groupby("departement")["index"].min()
+        size = pool.groupby("departement").size()
+        offset = self.rng.random(count) * size.loc[department].to_numpy()
+        home = first.loc[department].to_numpy() + offset.astype(int)
+        table = pd.DataFrame(
+            {
+                "key": np.arange(count),
+                "site": site,
+                "code_commune": pool.code_commune.to_numpy()[home],
+                "commune": pool.nom.to_numpy()[home],
+                "sex": self.rng.integers(1, 3, size=count),
+                "born": pd.to_datetime("1930-01-01")
+                + pd.to_timedelta(self.rng.integers(0, 75 * 365, size=count), unit="D"),
+                "given": self.rng.choice(_FIRST, size=count),
+                "family": self.rng.choice(_LAST, size=count),
+            }
+        )
+        table["nir"] = nirs(table.sex, table.born, table.code_commune, table.key % 999 + 1)
+        for row in table.to_dict("records"):
+            self.save(
+                row["key"],
+                {
+                    "resourceType": "Patient",
+                    "identifier": [{"system": INS_TEST_SYSTEM, "value": row["nir"]}],
+                    "name": [{"family": row["family"].upper(), "given": [row["given"]]}],
+                    "gender": "male" if row["sex"] == 1 else "female",
+                    "birthDate": row["born"].date().isoformat(),
+                    "address": [{**_address(row["code_commune"], row["commune"]), "use": "home"}],
+                },
+            )
+        return table
+
+    def teleconsultations(self, patients: pd.DataFrame, year: int, scale: float) -> pd.DataFrame:
+        """A year of appointments at each site since it opened; most end in a finished Encounter."""
+        year_start = pd.Timestamp(year, 1, 1, tz=self.zone)
+        year_end = pd.Timestamp(year + 1, 1, 1, tz=self.zone)
+        frames = []
+        for number, demo in enumerate(SITES):
+            opened = max(pd.Timestamp(demo.opened, tz=self.zone), year_start)
+            share = max((year_end - opened) / (year_end - year_start), 0.0)
+            count = round(demo.teleconsultations * scale * share)
+            mine = patients.key[patients.site == number].to_numpy()
+            if count == 0 or len(mine) == 0:
+                continue
+            days = self.rng.integers(0, max((year_end - opened).days, 1), size=count)
+            minutes = self.rng.integers(8 * 2, 18 * 2, size=count) * 30
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "site": number,
+                        "start": opened.normalize()
+                        + pd.to_timedelta(days, unit="D")
+                        + pd.to_timedelta(minutes, unit="min"),
+                        "patient": self.rng.choice(mine, size=count),
+                        "doctor": self.rng.integers(0, len(DOCTORS), size=count),
+                        "assisted": self.rng.random(count) < ASSISTED_SHARE,
+                        "cancelled": self.rng.random(count) < CANCELLED_SHARE,
+                        "delay_days": self.rng.geometric(0.25, size=count),
+                    }
+                )
+            )
+        visits = pd.concat(frames, ignore_index=True)
+        visits["key"] = np.arange(len(visits))
+        visits["created"] = visits.start - pd.to_timedelta(visits.delay_days, unit="D")
+        for row in visits.to_dict("records"):
+            self._visit(row)
+        return visits
+
+    def _visit(self, row: dict[str, Any]) -> None:
+        site, doctor = SITES[row["site"]].site, DOCTORS[row["doctor"]]
+        end = row["start"] + pd.Timedelta(minutes=20)
+        modality = "teleconsultation-assistee" if row["assisted"] else "teleconsultation-suivi"
+        people = [
+            {"actor": _ref("Patient", row["patient"]), "status": "accepted"},
+            {"actor": _ref("Practitioner", doctor.key), "status": "accepted"},
+            {"actor": _ref("Practitioner", site.site_id), "status": "accepted"},
+            {"actor": _ref("Location", site.site_id), "status": "accepted"},
+        ]
+        self.save(
+            row["key"],
+            {
+                "resourceType": "Appointment",
+                "status": "cancelled" if row["cancelled"] else "fulfilled",
+                "serviceType": [
+                    {"coding": [{"system": site_import.MODALITY_SYSTEM, "code": modality}]}
+                ],
+                "created": _instant(row["created"]),
+                "start": _instant(row["start"]),
+                "end": _instant(end),
+                "participant": people,
+            },
+        )
+        if row["cancelled"]:
+            return
+        acts = [doctor.act] + (["TLL"] if row["assisted"] else [])
+        self.save(
+            row["key"],
+            {
+                "resourceType": "Encounter",
+                "status": "finished",
+                "class": {
+                    "system": "http://terminology.hl7.org/CodeSystem/v3-ActCode",
+                    "code": "VR",
+                },
+                "serviceType": {
+                    "coding": [{"system": site_import.MODALITY_SYSTEM, "code": modality}]
+                },
+                "subject": _ref("Patient", row["patient"]),
+                "participant": [
+                    {"type": [PRIMARY_PERFORMER], "individual": _ref("Practitioner", doctor.key)},
+                    {"individual": _ref("Practitioner", site.site_id)},
+                ],
+                "appointment": [_ref("Appointment", row["key"])],
+                "period": {"start": _instant(row["start"]), "end": _instant(end)},
+                "location": [{"location": _ref("Location", site.site_id)}],
+                "extension": [
+                    {"url": ACT_URL, "valueCoding": {"system": NGAP_SYSTEM, "code": code}}
+                    for code in acts
+                ],
+            },
+        )
+
+    def expertise(self, patients: pd.DataFrame, year: int, count: int) -> pd.DataFrame:
+        """Télé-expertise requests from the sites' nurses; most answered within days."""
+        start = pd.Timestamp(year, 1, 1, tz=self.zone)
+        requests = pd.DataFrame(
+            {
+                "key": np.arange(count),
+                "patient": self.rng.choice(patients.key.to_numpy(), size=count),
+                "expert": self.rng.integers(0, len(EXPERTS), size=count),
+                "authored": start
+                + pd.to_timedelta(self.rng.integers(0, 364 * 24, size=count), unit="h"),
+                "answered": self.rng.random(count) < 0.85,
+                "hours": np.ceil(self.rng.lognormal(np.log(30), 0.8, size=count)),
+            }
+        )
+        requests["site"] = patients.site.to_numpy()[requests.patient]
+        for row in requests.to_dict("records"):
+            self._expertise(row)
+        return requests
+
+    def _expertise(self, row: dict[str, Any]) -> None:
+        expert, site = EXPERTS[row["expert"]], SITES[row["site"]].site
+        workflow = {"coding": [{"system": WORKFLOW_SYSTEM, "code": TELE_EXPERTISE}]}
+        authored = _instant(row["authored"])
+        self.save(
+            row["key"],
+            {
+                "resourceType": "ServiceRequest",
+                "status": "completed" if row["answered"] else "active",
+                "intent": "order",
+                "code": {**workflow, "text": "Avis spécialisé (télé-expertise)"},
+                "subject": _ref("Patient", row["patient"]),
+                "requester": _ref("Practitioner", site.site_id),
+                "performer": [_ref("Practitioner", expert.key)],
+                "authoredOn": authored,
+            },
+        )
+        task: dict[str, Any] = {
+            "resourceType": "Task",
+            "status": "completed" if row["answered"] else "requested",
+            "intent": "order",
+            "code": workflow,
+            "focus": _ref("ServiceRequest", row["key"]),
+            "for": _ref("Patient", row["patient"]),
+            "requester": _ref("Practitioner", site.site_id),
+            "owner": _ref("Practitioner", expert.key),
+            "authoredOn": authored,
+            "lastModified": authored,
+        }
+        if row["answered"]:
+            answered = _instant(row["authored"] + pd.Timedelta(hours=row["hours"]))
+            task |= {
+                "executionPeriod": {"start": authored, "end": answered},
+                "lastModified": answered,
+            }
+        self.save(row["key"], task)
+
+    def monitoring(self, patients: pd.DataFrame, year: int, followed: int) -> None:
+        """Weekly weight of a few patients over the year's last quarter."""
+        weeks = pd.date_range(f"{year}-10-06 08:00", periods=12, freq="7D", tz=self.zone)
+        for key in patients.key.to_numpy()[:followed]:
+            base = 60 + 30 * self.rng.random()
+            weights = base + np.cumsum(self.rng.normal(0.1, 0.4, size=len(weeks)))
+            for week, (moment, value) in enumerate(zip(weeks, weights, strict=True)):
+                self.save(
+                    f"{key}/{week}",
+                    {
+                        "resourceType": "Observation",
+                        "status": "final",
+                        "code": {
+                            "coding": [{"system": monitoring.LOINC, "code": monitoring.WEIGHT}]
+                        },
+                        "subject": _ref("Patient", key),
+                        "device": {"display": "Balance connectée (SYNTHETIC)"},
+                        "effectiveDateTime": _instant(moment),
+                        "valueQuantity": {
+                            "value": round(float(value), 1),
+                            "unit": "kg",
+                            "system": monitoring.UCUM,
+                            "code": "kg",
+                        },
+                    },
+                )
+
+    def slots(self, today: date) -> None:
+        """Free half-hour slots at every site on the next five working days."""
+        days = pd.bdate_range(today + timedelta(days=1), periods=5)
+        for demo in SITES:
+            site = demo.site
+            self.save(
+                site.site_id,
+                {
+                    "resourceType": "Schedule",
+                    "active": True,
+                    "actor": [_ref("Location", site.site_id)],
+                    "comment": f"Cabine de téléconsultation — {site.name}",
+                },
+            )
+            for day in days:
+                for start in pd.date_range(
+                    datetime.combine(day, time(9)), periods=6, freq="30min", tz=self.zone
+                ):
+                    self.save(
+                        f"{site.site_id}/{start.isoformat()}",
+                        {
+                            "resourceType": "Slot",
+                            "schedule": _ref("Schedule", site.site_id),
+                            "status": "free",
+                            "start": _instant(start),
+                            "end": _instant(start + pd.Timedelta(minutes=30)),
+                        },
+                    )
+
+
+ACCOUNTS: tuple[tuple[Role, dict[str, str]], ...] = (
+    (Role.ADMIN, {}),
+    (Role.COORDINATOR, {}),
+    (Role.PLANNER, {}),
+    (
+        Role.SITE_PROFESSIONAL,
+        {
+            "site": f"Location/{stable_id('Location', SITES[0].site.site_id)}",
+            "practitioner": f"Practitioner/{stable_id('Practitioner', SITES[0].site.site_id)}",
+        },
+    ),
+    (
+        Role.PRACTITIONER,
+        {"practitioner": f"Practitioner/{stable_id('Practitioner', DOCTORS[0].key)}"},
+    ),
+    (Role.PATIENT, {"patient": f"Patient/{stable_id('Patient', 0)}"}),
+)
+
+
+def _open_accounts_file(path: Path) -> int:
+    """Create the password file, readable by its owner only; refuse to overwrite one."""
+    try:
+        return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError as error:
+        raise DemoRefused(
+            f"{path} exists: the demo was already seeded (passwords are written once)"
+        ) from error
+
+
+def _audit_event(counts: dict[str, int]) -> dict[str, Any]:
+    user = getpass.getuser()
+    return {
+        "resourceType": "AuditEvent",
+        "type": {**site_import.IMPORT_EVENT, "display": "Import"},
+        "action": "C",
+        "recorded": resources.instant(utcnow()),
+        "outcome": "0",
+        "outcomeDesc": "SYNTHETIC demonstration network: "
+        + ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items())),
+        "agent": [
+            {
+                "who": {"identifier": {"system": "urn:maillage:os-user", "value": user}},
+                "altId": user,
+                "name": "maillage demo seed",
+                "requestor": True,
+            }
+        ],
+        "source": {"observer": {"display": "maillage"}},
+    }
+
+
+def seed(
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    accounts_file: Path,
+    *,
+    year: int = DEMO_YEAR,
+    scale: float = 1.0,
+    today: date | None = None,
+) -> SeedReport:
+    """Write the SYNTHETIC network (``scale`` shrinks its activity) in one audited transaction."""
+    if settings.env == "production":
+        raise DemoRefused("MAILLAGE_ENV=production: SYNTHETIC demonstration data is refused")
+    if not 0 < scale <= 1:
+        raise ValueError("scale must be in (0, 1]")
+    handle = _open_accounts_file(accounts_file)
+    try:
+        rng = np.random.default_rng(SEED)
+        passwords = []
+        with transaction(sessions) as session:
+            seeder = _Seeder(session, settings, rng)
+            seeder.registry()
+            patients = seeder.patients(max(round(PATIENTS_AT_FULL_SCALE * scale), len(SITES)))
+            seeder.teleconsultations(patients, year, scale)
+            seeder.expertise(patients, year, max(round(EXPERTISE_AT_FULL_SCALE * scale), 4))
+            seeder.monitoring(patients, year, followed=5)
+            seeder.slots(today or datetime.now(UTC).date())
+            for role, links in ACCOUNTS:
+                email = f"demo-{role.value}@maillage.invalid"
+                password = secrets.token_urlsafe(18)
+                create_user(session, email, password, role, **links)
+                passwords.append(f"{role.value}\t{email}\t{password}")
+            audit.append(session, _audit_event(seeder.counts), settings.zone)
+        text = "# SYNTHETIC demonstration accounts of maillage (role, e-mail, password)\n"
+        os.write(handle, (text + "\n".join(passwords) + "\n").encode())
+    except BaseException:
+        os.close(handle)
+        accounts_file.unlink()
+        raise
+    os.close(handle)
+    return SeedReport(seeder.counts, accounts_file)

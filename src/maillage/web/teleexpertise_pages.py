@@ -1,0 +1,193 @@
+"""The specialist's télé-expertise inbox: requests assigned to them, and their three answers.
+
+Each action writes the Task through the server's rules (FHIR Task state machine, dates, the
+TE2 act on completion): *accept*; *ask for information* (started, then on hold with the
+question as ``statusReason``); *answer* (started, then completed with the report, a
+DocumentReference, as its output) — all the steps of one action in one transaction.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.datastructures import FormData
+
+from maillage.api.auth import Principal
+from maillage.api.errors import FHIRError
+from maillage.api.teleexpertise import OPEN, TELE_EXPERTISE, WORKFLOW_SYSTEM
+from maillage.care.task_state import TaskStatus
+from maillage.store import resources
+from maillage.store.database import transaction
+from maillage.store.models import utcnow
+from maillage.web import records
+from maillage.web.navigation import DOCTORS
+from maillage.web.rendering import PageError, allowed, render
+from maillage.web.session import checked_form
+from maillage.web.teleconsultation import french_moment
+
+router = APIRouter(include_in_schema=False)
+Specialist = Annotated[Principal, Depends(allowed(DOCTORS))]
+STATUS_LABELS = {
+    "requested": "Nouvelle",
+    "received": "Reçue",
+    "accepted": "Acceptée",
+    "ready": "Prête",
+    "in-progress": "En cours",
+    "on-hold": "Complément demandé",
+    "completed": "Répondue",
+    "rejected": "Refusée",
+    "cancelled": "Annulée",
+    "failed": "Échouée",
+}
+CODE = f"{WORKFLOW_SYSTEM}|{TELE_EXPERTISE}"
+
+Body = dict[str, Any]
+
+
+def summary(request: Request, principal: Principal, task: Body) -> dict[str, Any]:
+    """What a row and the detail show: the patient, the question, its due date and status."""
+    question: Body = {}
+    request_id = next(
+        (
+            ident
+            for item in task.get("basedOn", [])
+            if (ident := records.reference_id(item, "ServiceRequest"))
+        ),
+        None,
+    )
+    if request_id:
+        question = records.get(request, principal, "ServiceRequest", request_id)
+    with transaction(request.app.state.sessions) as session:
+        patient = resources.get(
+            session, "Patient", records.reference_id(task.get("for"), "Patient") or ""
+        )
+        requester_id = records.reference_id(task.get("requester"), "Practitioner") or ""
+        requester = resources.get(session, "Practitioner", requester_id)
+    zone = request.app.state.settings.zone
+    due = ((task.get("restriction") or {}).get("period") or {}).get("end")
+    return {
+        "id": task["id"],
+        "statut": task["status"],
+        "libelle": STATUS_LABELS.get(task["status"], task["status"]),
+        "patient": records.person_name(patient.body if patient else None),
+        "demandeur": f"Dr {records.person_name(requester.body)}" if requester else "—",
+        "question": "; ".join(r.get("text", "") for r in question.get("reasonCode", [])),
+        "notes": [n.get("text", "") for n in question.get("note", [])],
+        "echeance": french_moment(due, zone),
+        "demande_le": french_moment(task.get("authoredOn"), zone),
+        "raison": (task.get("statusReason") or {}).get("text"),
+        "reponse": answer_text(request, principal, task),
+    }
+
+
+def answer_text(request: Request, principal: Principal, task: Body) -> str | None:
+    """The text of the report the Task's output names, once answered."""
+    for output in task.get("output", []):
+        document_id = records.reference_id(output.get("valueReference"), "DocumentReference")
+        if document_id:
+            document = records.get(request, principal, "DocumentReference", document_id)
+            attachment = (document.get("content") or [{}])[0].get("attachment", {})
+            return base64.b64decode(attachment.get("data", "")).decode("utf-8", "replace")
+    return None
+
+
+@router.get("/teleexpertises", response_class=HTMLResponse)
+def inbox(request: Request, principal: Specialist) -> HTMLResponse:
+    """Open requests assigned to the specialist, oldest first, then the recently answered."""
+    owner = ("owner", principal.practitioner or "")
+    opened = records.find(
+        request, principal, "Task", [owner, ("code", CODE), ("status", ",".join(OPEN))]
+    )
+    done = records.find(
+        request, principal, "Task", [owner, ("code", CODE), ("status", "completed")], count=20
+    )
+    by_date = sorted(opened, key=lambda t: t.get("authoredOn", ""))
+    context = {
+        "ouvertes": [summary(request, principal, t) for t in by_date],
+        "repondues": [summary(request, principal, t) for t in done],
+    }
+    return render(request, "soins/teleexpertises.html", context)
+
+
+def _task(request: Request, principal: Principal, task_id: str) -> Body:
+    task = records.get(request, principal, "Task", task_id)
+    if (task.get("owner") or {}).get("reference") != principal.practitioner:
+        raise PageError(403, "Cette demande de télé-expertise ne vous est pas adressée.")
+    return task
+
+
+@router.get("/teleexpertises/{task_id}", response_class=HTMLResponse)
+def detail(request: Request, task_id: str, principal: Specialist) -> HTMLResponse:
+    """One request with the actions its status allows."""
+    task = _task(request, principal, task_id)
+    return render(request, "soins/teleexpertise.html", {"t": summary(request, principal, task)})
+
+
+def _moves(status: str, action: str) -> list[TaskStatus]:
+    """The statuses to go through for ``action`` from ``status`` (the server checks each)."""
+    start = [] if status in ("in-progress",) else [TaskStatus.IN_PROGRESS]
+    if status in ("requested", "received"):
+        start = [TaskStatus.ACCEPTED, *start]
+    if action == "accepter":
+        return [TaskStatus.ACCEPTED]
+    if action == "completer":
+        return [*start, TaskStatus.ON_HOLD]
+    return [*start, TaskStatus.COMPLETED]
+
+
+def report(principal: Principal, task: Body, text: str) -> Body:
+    """The specialist's answer as a DocumentReference about the patient."""
+    return {
+        "resourceType": "DocumentReference",
+        "status": "current",
+        "docStatus": "final",
+        "type": {"text": "Réponse de télé-expertise"},
+        "subject": task["for"],
+        "date": resources.instant(utcnow()),
+        "author": [{"reference": principal.practitioner}],
+        "content": [
+            {
+                "attachment": {
+                    "contentType": "text/plain",
+                    "data": base64.b64encode(text.encode()).decode(),
+                    "title": "Réponse de télé-expertise",
+                }
+            }
+        ],
+    }
+
+
+@router.post("/teleexpertises/{task_id}", response_class=HTMLResponse)
+def act(
+    request: Request,
+    task_id: str,
+    principal: Specialist,
+    form: Annotated[FormData, Depends(checked_form)],
+) -> Response:
+    """Accept, ask for information or answer; a refused step shows a French error page."""
+    action, text = str(form.get("action", "")), str(form.get("texte", "")).strip()[:5000]
+    if action not in ("accepter", "completer", "repondre"):
+        raise PageError(422, "Action inconnue.")
+    if action != "accepter" and not text:
+        raise PageError(422, "Écrivez votre question ou votre réponse avant de l'envoyer.")
+    task = _task(request, principal, task_id)
+    if action == "accepter" and task["status"] not in ("requested", "received"):
+        raise PageError(409, "Cette demande a déjà été acceptée.")
+    try:
+        with records.writing(request, principal) as writer:
+            if action == "repondre":
+                answer = writer.save(report(principal, task, text))
+                output = {"reference": f"DocumentReference/{answer.id}"}
+                task["output"] = [{"type": {"text": "compte rendu"}, "valueReference": output}]
+            for status in _moves(task["status"], action):
+                changes: Body = {"status": status.value}
+                if status is TaskStatus.ON_HOLD:
+                    changes["statusReason"] = {"text": text}
+                body = {k: v for k, v in task.items() if k != "meta"} | changes
+                task = writer.save(body, task_id).body
+    except FHIRError as error:
+        raise PageError(error.status, records.french(error)) from error
+    return RedirectResponse(f"/teleexpertises/{task_id}", status_code=303)

@@ -1,0 +1,124 @@
+"""The SYNTHETIC demo network: valid identifiers, tagged, indexed, audited, deterministic, and
+its passwords written once to an owner-only file; refused in production."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+import typer
+from sqlalchemy import func, select
+from typer.testing import CliRunner
+
+from maillage.care.identifiers import validate_nir, validate_rpps
+from maillage.config import Settings
+from maillage.demo import commands
+from maillage.demo.seed import DemoRefused, seed
+from maillage.store import audit
+from maillage.store.database import make_engine, session_factory, upgrade
+from maillage.store.models import Resource, SearchEntry
+from maillage.store.users import authenticate
+
+SCALE = 0.02
+
+
+def _seeded(url: str, accounts: Path) -> tuple[Settings, object]:
+    settings = Settings(database_url=url, env="development")
+    engine = make_engine(settings.sqlalchemy_url)
+    upgrade(engine)
+    sessions = session_factory(engine)
+    seed(sessions, settings, accounts, scale=SCALE)
+    return settings, sessions
+
+
+@pytest.fixture
+def seeded(database_url: str, tmp_path: Path) -> tuple[object, Path]:
+    accounts = tmp_path / "demo-accounts.txt"
+    _, sessions = _seeded(database_url, accounts)
+    return sessions, accounts
+
+
+def _bodies(sessions, resource_type: str) -> list[dict]:
+    with sessions() as session:
+        rows = session.execute(
+            select(Resource.body).where(Resource.resource_type == resource_type)
+        ).scalars()
+        return list(rows)
+
+
+def test_identifiers_are_valid_and_everything_is_tagged_synthetic(seeded) -> None:
+    sessions, _ = seeded
+    patients = _bodies(sessions, "Patient")
+    assert len(patients) >= 8
+    for patient in patients:
+        validate_nir(patient["identifier"][0]["value"])
+    for practitioner in _bodies(sessions, "Practitioner"):
+        validate_rpps(practitioner["identifier"][0]["value"])
+    with sessions() as session:
+        bodies = session.execute(
+            select(Resource.body).where(Resource.resource_type != "AuditEvent")
+        ).scalars()
+        assert all(b["meta"]["tag"][0]["code"] == "SYNTHETIC" for b in bodies)
+        indexed = session.execute(
+            select(func.count()).where(SearchEntry.resource_type == "Encounter")
+        ).scalar()
+        assert indexed > 0
+        assert audit.verify(session).intact
+
+
+def test_passwords_written_once_to_an_owner_only_file(seeded, database_url: str) -> None:
+    sessions, accounts = seeded
+    assert stat.S_IMODE(accounts.stat().st_mode) == 0o600
+    lines = [line.split("\t") for line in accounts.read_text().splitlines()[1:]]
+    assert {role for role, _, _ in lines} == {
+        "admin",
+        "coordinator",
+        "planner",
+        "site-professional",
+        "practitioner",
+        "patient",
+    }
+    with sessions() as session:
+        assert all(authenticate(session, email, password) for _, email, password in lines)
+    before = accounts.read_bytes()
+    with pytest.raises(DemoRefused, match="already seeded"):
+        seed(sessions, Settings(database_url=database_url), accounts, scale=SCALE)
+    assert accounts.read_bytes() == before
+
+
+def test_two_seedings_write_the_same_network(tmp_path: Path) -> None:
+    runs = [
+        _seeded(f"sqlite:///{tmp_path / name}.sqlite", tmp_path / f"{name}.txt")[1]
+        for name in ("a", "b")
+    ]
+
+    def activity(sessions) -> list[dict]:
+        return sorted(
+            (
+                {k: v for k, v in body.items() if k != "meta"}
+                for body in _bodies(sessions, "Encounter")
+            ),
+            key=lambda body: body["id"],
+        )
+
+    assert activity(runs[0]) == activity(runs[1])
+
+
+def test_production_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'db.sqlite'}", env="production", secret_key="x" * 40
+    )
+    accounts = tmp_path / "accounts.txt"
+    with pytest.raises(DemoRefused, match="production"):
+        seed(session_factory(make_engine(settings.sqlalchemy_url)), settings, accounts)
+    assert not accounts.exists()
+
+    app = typer.Typer()
+    commands.register(app)
+    monkeypatch.setenv("MAILLAGE_ENV", "production")
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["demo", "seed"])
+    assert result.exit_code == 2
+    assert "production" in result.output
+    assert not (tmp_path / "demo-accounts.txt").exists()

@@ -1,0 +1,102 @@
+"""Browser-test support: Debian's Chromium flags, a live uvicorn server, screenshots,
+axe-core, keyboard log-in. The fixtures built on it are in ``conftest.py``."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from playwright.sync_api import Page, expect
+from web_site import PASSWORD, Site
+
+from maillage.jobs.queue import JobSettings
+from maillage.web.assets import AXE
+
+CHROMIUM = Path(os.environ.get("MAILLAGE_TEST_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
+TABLET = {"width": 1024, "height": 768}
+JOB_TIMEOUT_MS = 120_000
+
+
+class LiveServer:
+    """uvicorn serving ``site.app`` in a thread, on a socket bound before start (no port race)."""
+
+    def __init__(self, site: Site) -> None:
+        self.socket = socket.socket()
+        self.socket.bind(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.socket.getsockname()[1]}"
+        config = uvicorn.Config(site.app, log_level="warning", lifespan="off")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(
+            target=self.server.run, kwargs={"sockets": [self.socket]}, daemon=True
+        )
+
+    def __enter__(self) -> LiveServer:
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            assert time.monotonic() < deadline, "uvicorn did not start"
+            time.sleep(0.05)
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+        self.socket.close()
+
+
+def start_worker(settings: JobSettings, log: Path) -> subprocess.Popen[bytes]:
+    """``maillage worker`` as its own process, as in production."""
+    env = os.environ | {
+        "MAILLAGE_REDIS_URL": settings.redis_url,
+        "MAILLAGE_JOBS_QUEUE": settings.jobs_queue,
+    }
+    code = "from maillage.jobs.commands import worker; worker()"
+    with log.open("wb") as out:
+        return subprocess.Popen([sys.executable, "-c", code], env=env, stdout=out, stderr=out)
+
+
+def shoot(page: Page, tmp_path: Path, name: str) -> None:
+    folder = tmp_path / "captures"
+    folder.mkdir(exist_ok=True)
+    page.screenshot(path=folder / f"{name}.png", full_page=True)
+
+
+def serious_violations(page: Page) -> list[dict[str, Any]]:
+    """axe-core's serious and critical findings on the current page.
+
+    axe is evaluated through the DevTools protocol, which the pages' CSP (rightly) does not
+    let a script tag do.
+    """
+    page.evaluate(f"() => {{ {AXE.read_text(encoding='utf-8')} }}")
+    found = page.evaluate(
+        """async () => (await axe.run(document, {resultTypes: ["violations"]})).violations
+            .map(v => ({id: v.id, impact: v.impact, help: v.help,
+                        targets: v.nodes.slice(0, 3).map(n => n.target.join(" "))}))"""
+    )
+    return [v for v in found if v["impact"] in ("serious", "critical")]
+
+
+def log_in(page: Page, email: str) -> None:
+    """Log in with the keyboard only: type, Tab to the password, Enter to submit."""
+    page.goto("/")
+    page.get_by_label("Adresse électronique").fill(email)
+    page.keyboard.press("Tab")
+    page.keyboard.type(PASSWORD)
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Bienvenue")).to_be_visible()
