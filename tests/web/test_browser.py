@@ -37,6 +37,7 @@ def test_log_in_and_see_only_the_planners_menu(
             "Lancer un diagnostic",
             "Planifier des sites",
             "Registre des sites",
+            "Activité du réseau",
         ]
     )
     assert serious_violations(page) == []

@@ -13,6 +13,7 @@ from maillage.web import (
     diagnostics,
     followup,
     login,
+    network,
     plans,
     sites,
     teleconsultation,
@@ -34,6 +35,7 @@ def install(app: FastAPI, jobs: JobSettings | None = None) -> None:
     app.include_router(diagnostics.router)
     app.include_router(plans.router)
     app.include_router(sites.router)
+    app.include_router(network.router)
     app.include_router(teleconsultation.router)
     app.include_router(consultations.router)
     app.include_router(teleexpertise_pages.router)

@@ -43,6 +43,7 @@ PAGES = (
     Page("/diagnostics/nouveau", "Lancer un diagnostic", ANALYSTS),
     Page("/plans/nouveau", "Planifier des sites", ANALYSTS),
     Page("/sites", "Registre des sites", ANALYSTS),
+    Page("/reseau", "Activité du réseau", ANALYSTS),
     Page("/teleconsultations/nouvelle", "Réserver une téléconsultation", NURSES),
     Page("/consultations", "Mes consultations", DOCTORS),
     Page("/teleexpertises", "Télé-expertises", DOCTORS),
