@@ -12,9 +12,14 @@ from typing import NoReturn
 
 import pytest
 from hypothesis import settings
+from redis import Redis
+from redis.exceptions import RedisError
+from rq import Queue
+from rq.job import Job
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
 
+from maillage.jobs.queue import JobSettings, job_queue
 from maillage.store.database import make_engine
 from maillage.store.models import Base
 
@@ -74,3 +79,27 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
             connection.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
     engine.dispose()
     return url
+
+
+def remove_queue(queue: Queue) -> None:
+    """Delete the queue's jobs (queued, finished, failed) and its own keys."""
+    registries = (queue.finished_job_registry, queue.failed_job_registry)
+    ids = set(queue.job_ids).union(*(r.get_job_ids() for r in registries))
+    for job in Job.fetch_many(list(ids), connection=queue.connection):
+        if job is not None:
+            job.delete()
+    for key in queue.connection.scan_iter(f"*{queue.name}*"):
+        queue.connection.delete(key)
+
+
+@pytest.fixture
+def job_settings(missing_service: Callable[[str], NoReturn]) -> Iterator[JobSettings]:
+    """Settings naming a fresh queue on the local Redis, emptied afterwards; skips (fails under
+    CI=true) without Redis."""
+    private = JobSettings(jobs_queue=f"maillage-test-{uuid.uuid4().hex[:12]}")
+    try:
+        Redis.from_url(private.redis_url).ping()
+    except RedisError as error:
+        missing_service(f"Redis unreachable at {private.redis_url}: {error}")
+    yield private
+    remove_queue(job_queue(private))

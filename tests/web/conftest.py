@@ -4,7 +4,6 @@ browser ones (Chromium, the live site with its worker, a guarded tablet-sized pa
 from __future__ import annotations
 
 import subprocess
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import NoReturn
@@ -20,32 +19,10 @@ from browser_support import (
     start_worker,
 )
 from playwright.sync_api import Browser, Page, Route, sync_playwright
-from redis import Redis
-from redis.exceptions import RedisError
-from rq.job import Job
 from web_site import Site, make_site
 
-from maillage.jobs.queue import JobSettings, job_queue
+from maillage.jobs.queue import JobSettings
 from maillage.web.assets import AXE, VENDOR
-
-
-@pytest.fixture
-def job_settings(missing_service: Callable[[str], NoReturn]) -> Iterator[JobSettings]:
-    """Settings naming a fresh queue; skips (fails under CI=true) without Redis."""
-    settings = JobSettings(jobs_queue=f"maillage-test-{uuid.uuid4().hex[:12]}")
-    try:
-        Redis.from_url(settings.redis_url).ping()
-    except RedisError as error:
-        missing_service(f"Redis unreachable at {settings.redis_url}: {error}")
-    yield settings
-    queue = job_queue(settings)
-    registries = (queue.finished_job_registry, queue.failed_job_registry)
-    ids = set(queue.job_ids).union(*(r.get_job_ids() for r in registries))
-    for job in Job.fetch_many(list(ids), connection=queue.connection):
-        if job is not None:
-            job.delete()
-    for key in queue.connection.scan_iter(f"*{queue.name}*"):
-        queue.connection.delete(key)
 
 
 @pytest.fixture

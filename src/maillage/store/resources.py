@@ -103,23 +103,28 @@ def save(
                 insert(Resource).values(resource_type=resource_type, id=resource_id, **values)
             )
         else:
-            changed = session.execute(
-                update(Resource)
-                .where(
-                    Resource.resource_type == resource_type,
-                    Resource.id == resource_id,
-                    Resource.version_id == current.version_id,
-                )
-                .values(**values)
-                .execution_options(synchronize_session=False)
-            ).rowcount
-            if changed != 1:
-                raise VersionConflict(f"{resource_type}/{resource_id} changed meanwhile")
+            _replace_version(session, current, values)
         _record_version(session, resource_type, resource_id, values)
         _reindex(session, resource_type, resource_id, body, zone)
     except IntegrityError as error:
         raise VersionConflict(f"{resource_type}/{resource_id} was written meanwhile") from error
     return _fresh(session, resource_type, resource_id)
+
+
+def _replace_version(session: Session, current: Resource, values: dict) -> None:
+    """Write ``values`` over ``current`` only if nobody wrote a newer version meanwhile."""
+    changed = session.execute(
+        update(Resource)
+        .where(
+            Resource.resource_type == current.resource_type,
+            Resource.id == current.id,
+            Resource.version_id == current.version_id,
+        )
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if changed != 1:
+        raise VersionConflict(f"{current.resource_type}/{current.id} changed meanwhile")
 
 
 def delete(session: Session, resource_type: str, resource_id: str) -> Resource:
@@ -131,18 +136,7 @@ def delete(session: Session, resource_type: str, resource_id: str) -> Resource:
         "deleted": True,
         "body": current.body,
     }
-    changed = session.execute(
-        update(Resource)
-        .where(
-            Resource.resource_type == resource_type,
-            Resource.id == resource_id,
-            Resource.version_id == current.version_id,
-        )
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    if changed != 1:
-        raise VersionConflict(f"{resource_type}/{resource_id} changed meanwhile")
+    _replace_version(session, current, values)
     _record_version(session, resource_type, resource_id, values)
     _clear_index(session, resource_type, resource_id)
     return _fresh(session, resource_type, resource_id)
