@@ -8,7 +8,6 @@ their own file: any bad value is an :class:`InputError` naming its line and colu
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -20,6 +19,7 @@ import shapely
 
 from maillage.errors import InputError
 from maillage.planning.parameters import CANDIDATES_HELP
+from maillage.tabular import fail_at, read_csv_strings
 from maillage.territory import datafrance
 from maillage.territory.codes import CommuneResolver
 from maillage.territory.communes import WGS84, zone_of
@@ -159,12 +159,15 @@ def load_sites_csv(path: Path, communes: pd.DataFrame) -> Sites:
     of arrondissements or merged communes are mapped to the current commune.
     """
     path = Path(path)
-    table = _read(path)
-    _fail_at(path, table["id"].eq(""), "id", "missing value", table["id"])
-    _fail_at(path, table["id"].duplicated(), "id", "duplicate id", table["id"])
+    table = read_csv_strings(path, REQUIRED)
+    for column in ("lon", "lat"):
+        if {"lon", "lat"} & set(table.columns) and column not in table.columns:
+            raise InputError(path, "missing column: lon and lat go together", line=1, column=column)
+    fail_at(path, table["id"].eq(""), "id", "missing value", table["id"])
+    fail_at(path, table["id"].duplicated(), "id", "duplicate id", table["id"])
     codes = pd.Series(_resolver().resolve(table["code_commune"]), index=table.index)
     unknown = ~codes.isin(communes.code_commune)
-    _fail_at(path, unknown, "code_commune", "unknown commune code", table["code_commune"])
+    fail_at(path, unknown, "code_commune", "unknown commune code", table["code_commune"])
     point = communes.set_index("code_commune")[["lon", "lat"]].reindex(codes)
     lon, lat = point.lon.to_numpy(), point.lat.to_numpy()
     if "lon" in table:
@@ -173,7 +176,7 @@ def load_sites_csv(path: Path, communes: pd.DataFrame) -> Sites:
         y = _numbers(path, table, "lat", given, -90.0, 90.0)
         lon, lat = np.where(given, x, lon), np.where(given, y, lat)
     where = pd.Series(np.isnan(lon) | np.isnan(lat), index=table.index)
-    _fail_at(path, where, "code_commune", "commune without location: give lon,lat", codes)
+    fail_at(path, where, "code_commune", "commune without location: give lon,lat", codes)
     cost = np.full(len(table), np.nan)
     if "cost" in table:
         cost = _numbers(path, table, "cost", pd.Series(True, index=table.index), 0.0, np.inf)
@@ -219,50 +222,13 @@ def _resolver() -> CommuneResolver:
     return CommuneResolver()
 
 
-def _read(path: Path) -> pd.DataFrame:
-    """The file as stripped strings, after checking its header."""
-    if not path.is_file():
-        raise InputError(path, "no such sites file")
-    with path.open("r", encoding="utf-8-sig") as handle:
-        header = handle.readline().strip()
-    if not header:
-        raise InputError(path, "empty file: expected the header id,name,code_commune", line=1)
-    names = [name.strip() for name in header.split(",")]
-    for other in (";", "\t", "|"):
-        if "code_commune" not in names and "code_commune" in header.split(other):
-            raise InputError(path, f"wrong delimiter {other!r}: expected ','", line=1)
-    for column in (*REQUIRED, *(c for c in ("lon", "lat") if {"lon", "lat"} & set(names))):
-        if column not in names:
-            raise InputError(path, "missing column", line=1, column=column)
-    try:
-        table = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    except pd.errors.ParserError as error:
-        found = re.search(r"line (\d+)", str(error))
-        raise InputError(
-            path, f"malformed row: {error}", line=int(found.group(1)) if found else None
-        ) from None
-    if table.empty:
-        raise InputError(path, "no data rows after the header", line=2)
-    table.columns = table.columns.str.strip()
-    return table.apply(lambda column: column.str.strip())
-
-
 def _numbers(
     path: Path, table: pd.DataFrame, column: str, needed: pd.Series, low: float, high: float
 ) -> np.ndarray:
     """A numeric column, every ``needed`` row a number in [low, high]."""
     raw = table[column]
-    _fail_at(path, needed & raw.eq(""), column, "missing value", raw)
+    fail_at(path, needed & raw.eq(""), column, "missing value", raw)
     number = pd.to_numeric(raw.where(raw.ne("")), errors="coerce")
-    _fail_at(path, raw.ne("") & number.isna(), column, "not a number", raw)
-    _fail_at(path, (number < low) | (number > high), column, f"outside [{low:g}, {high:g}]", raw)
+    fail_at(path, raw.ne("") & number.isna(), column, "not a number", raw)
+    fail_at(path, (number < low) | (number > high), column, f"outside [{low:g}, {high:g}]", raw)
     return number.to_numpy(dtype=float)
-
-
-def _fail_at(path: Path, bad: pd.Series, column: str, reason: str, values: pd.Series) -> None:
-    """Raise for the first flagged row; line numbers count the header as line 1."""
-    if bad.any():
-        position = int(np.argmax(bad.to_numpy()))
-        raise InputError(
-            path, f"{reason}: {values.iloc[position]!r}", line=position + 2, column=column
-        )

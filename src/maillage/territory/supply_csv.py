@@ -12,42 +12,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from maillage.errors import InputError
+from maillage.tabular import fail_at, read_csv_strings
 from maillage.territory.codes import normalise_codes
 from maillage.territory.professions import PROFESSIONS, get_profession
 from maillage.territory.supply import SUPPLY_COLUMNS, SupplyInput
 
 REQUIRED = ("code_commune", "fte")
 NUMERIC = ("fte", "age", "activity")
-
-
-def _read(path: Path) -> pd.DataFrame:
-    """The file as strings, after checking it is non-empty, comma-separated and complete."""
-    with path.open("r", encoding="utf-8-sig") as handle:
-        header = handle.readline().strip()
-    if not header:
-        raise InputError(path, "empty file: expected the header code_commune,fte", line=1)
-    names = [name.strip() for name in header.split(",")]
-    for other in (";", "\t", "|"):
-        if "code_commune" not in names and "code_commune" in header.split(other):
-            raise InputError(path, f"wrong delimiter {other!r}: expected ','", line=1)
-    for column in REQUIRED:
-        if column not in names:
-            raise InputError(path, "missing column", line=1, column=column)
-    table = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    table.columns = table.columns.str.strip()
-    if table.empty:
-        raise InputError(path, "no data rows after the header", line=2)
-    return table.apply(lambda column: column.str.strip())
-
-
-def _fail_at(path: Path, bad: pd.Series, column: str, reason: str, values: pd.Series) -> None:
-    """Raise for the first flagged row; line numbers count the header as line 1."""
-    if bad.any():
-        position = int(np.argmax(bad.to_numpy()))
-        raise InputError(
-            path, f"{reason}: {values.iloc[position]!r}", line=position + 2, column=column
-        )
 
 
 def load_supply_csv(path: str | Path, profession: str, known_codes: Iterable[str]) -> SupplyInput:
@@ -58,16 +29,14 @@ def load_supply_csv(path: str | Path, profession: str, known_codes: Iterable[str
     """
     path = Path(path)
     get_profession(profession)
-    table = _read(path)
+    table = read_csv_strings(path, REQUIRED)
     codes = normalise_codes(table["code_commune"])
     known = pd.Index(list(known_codes))
-    _fail_at(
-        path, ~codes.isin(known), "code_commune", "unknown commune code", table["code_commune"]
-    )
+    fail_at(path, ~codes.isin(known), "code_commune", "unknown commune code", table["code_commune"])
     if "profession" in table:
         given = table["profession"]
         unknown = given.ne("") & ~given.isin(list(PROFESSIONS))
-        _fail_at(
+        fail_at(
             path,
             unknown,
             "profession",
@@ -81,10 +50,10 @@ def load_supply_csv(path: str | Path, profession: str, known_codes: Iterable[str
             continue
         raw = table[column]
         number = pd.to_numeric(raw.where(raw.ne("")), errors="coerce")
-        _fail_at(path, raw.ne("") & number.isna(), column, "not a number", raw)
-        _fail_at(path, number < 0, column, "negative value", raw)
+        fail_at(path, raw.ne("") & number.isna(), column, "not a number", raw)
+        fail_at(path, number < 0, column, "negative value", raw)
         values[column] = number.astype(float)
-    _fail_at(path, values["fte"].isna(), "fte", "missing value", table["fte"])
+    fail_at(path, values["fte"].isna(), "fte", "missing value", table["fte"])
 
     supply = pd.DataFrame({"code_commune": codes, **values})[SUPPLY_COLUMNS]
     notes = []
