@@ -15,6 +15,7 @@ from urllib.parse import parse_qsl, urlencode
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
+from sqlalchemy import Select
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
@@ -93,6 +94,18 @@ class Exchange:
     def access(self) -> audit.Access:
         client = self.request.client
         return audit.Access(self.principal, client.host if client else "", self.interaction)
+
+    def search_statement(
+        self, who: Principal, criteria: list[search.Criterion], ids: list[str]
+    ) -> Select[tuple[Resource]]:
+        """The SQL of a search, narrowed to what ``who`` may see (patients, sites, teams)."""
+        return search.statement(
+            self.resource_type,
+            criteria,
+            ids,
+            self.settings.zone,
+            policy.search_restriction(who, self.resource_type),
+        )
 
     def authorize(self, *, write: bool) -> Principal:
         """The principal, once the role is allowed the type; otherwise an audited 401/403."""
@@ -205,13 +218,7 @@ def search_type(resource_type: str, request: Request, principal: OptionalPrincip
         count = _bounded(request.query_params.get("_count"), DEFAULT_COUNT, 0, MAX_COUNT)
         offset = _bounded(request.query_params.get("_offset"), 0, 0, 10**9)
         ordering = search.order(resource_type, request.query_params.get("_sort"))
-        statement = search.statement(
-            resource_type,
-            criteria,
-            ids,
-            exchange.settings.zone,
-            policy.search_restriction(who, resource_type),
-        )
+        statement = exchange.search_statement(who, criteria, ids)
         with transaction(exchange.sessions) as session:
             rows, total = search.page(session, statement, ordering, count, offset)
             if exchange.audited:

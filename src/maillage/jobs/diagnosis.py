@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from rq import Queue, get_current_job
+from rq import Queue
 from rq.job import Job
 
 from maillage.diagnosis.parameters import DiagnosisParameters
@@ -32,10 +32,7 @@ def run_diagnosis_job(parameters: dict[str, Any], out: str) -> dict[str, Any]:
     from maillage.diagnosis.pipeline import run_diagnosis
     from maillage.reports.choropleth import choropleth_svg
 
-    job = get_current_job()
-    if job is None:
-        raise RuntimeError("run_diagnosis_job runs inside `maillage worker`")
-    recorder = StepRecorder(job, DIAGNOSIS.total_steps)
+    recorder = StepRecorder.for_current_job(DIAGNOSIS.total_steps)
     diagnosis = run_diagnosis(DiagnosisParameters(**parameters), recorder.step)
     target = Path(out)
     with recorder.step("Écriture des résultats"):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from rq import Queue, get_current_job
+from rq import Queue
 from rq.job import Job
 
 from maillage.diagnosis.parameters import DiagnosisParameters
@@ -47,10 +47,7 @@ def run_plan_job(parameters: dict[str, Any], out: str) -> dict[str, Any]:
     from maillage.planning.outputs import before_after_maps, write_plan
     from maillage.planning.pipeline import run_plan
 
-    job = get_current_job()
-    if job is None:
-        raise RuntimeError("run_plan_job runs inside `maillage worker`")
-    recorder = StepRecorder(job, PLAN.total_steps)
+    recorder = StepRecorder.for_current_job(PLAN.total_steps)
 
     def solver_progress(stage: str, fraction: float | None) -> None:
         share = "" if fraction is None else f" {fraction:.0%}"

@@ -9,6 +9,7 @@ import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from rq import get_current_job
 from rq.job import Job, JobStatus
 
 #: What each queue status means to a person, in French.
@@ -58,6 +59,14 @@ class StepRecorder:
         self.job = job
         self.total = total
         self.done = 0
+
+    @classmethod
+    def for_current_job(cls, total: int) -> StepRecorder:
+        """The recorder of the job this worker is running (a job function's first line)."""
+        job = get_current_job()
+        if job is None:
+            raise RuntimeError("job functions run inside `maillage worker`")
+        return cls(job, total)
 
     def _save(self, label: str) -> None:
         self.job.meta.update(done=self.done, total=self.total, label=label)

@@ -15,7 +15,7 @@ from typing import Any
 from fastapi import Request
 from sqlalchemy.orm import Session
 
-from maillage.api import policy, validation
+from maillage.api import validation
 from maillage.api.auth import Principal
 from maillage.api.errors import FHIRError
 from maillage.api.fhir import Exchange, outgoing, store
@@ -64,13 +64,7 @@ def find(
         who = exchange.authorize(write=False)
         with exchange.failures():
             criteria, ids = search.parse(resource_type, query)
-            statement = search.statement(
-                resource_type,
-                criteria,
-                ids,
-                exchange.settings.zone,
-                policy.search_restriction(who, resource_type),
-            )
+            statement = exchange.search_statement(who, criteria, ids)
             ordering = search.order(resource_type, None)
             with transaction(exchange.sessions) as session:
                 rows, _total = search.page(session, statement, ordering, count, 0)
