@@ -1,6 +1,7 @@
 """Locust scenario of :mod:`bench.bench_booking`: each user searches a schedule's first free
 slots from one of the first days on (``start=ge…``, as a patient wants the soonest), then books
 one of the ten (``POST /fhir/Appointment``, status booked, the slot named), so users collide.
+With ``BENCH_MODE=search`` users only search (the read-only load, as pgbench's select-only).
 
 Users wait for nothing between requests (a closed loop, like pgbench's clients). A 409 is the
 expected answer when another user took the slot first: it is reported as the failure
@@ -21,6 +22,7 @@ from locust import FastHttpUser, constant, task
 with open(os.environ["BENCH_SEED"], encoding="utf-8") as _handle:
     SEED = json.load(_handle)
 _TOKENS = itertools.cycle(SEED["tokens"])
+SEARCH_ONLY = os.environ.get("BENCH_MODE") == "search"
 TELECONSULTATION = {"coding": [{"system": "urn:maillage:workflow", "code": "teleconsultation"}]}
 
 
@@ -35,6 +37,12 @@ class Booker(FastHttpUser):
     @task
     def search_then_book(self) -> None:
         index = random.randrange(len(SEED["schedules"]))
+        free = self.search(index)
+        if free and not SEARCH_ONLY:
+            self.book(index, random.choice(free))
+
+    def search(self, index: int) -> list[dict]:
+        """The first free slots of one schedule from one of the first days on."""
         query = urlencode(
             {
                 "schedule": f"Schedule/{SEED['schedules'][index]}",
@@ -48,11 +56,11 @@ class Booker(FastHttpUser):
         ) as response:
             if response.status_code != 200:
                 response.failure(f"{response.status_code} {response.text[:200]}")
-                return
-            free = [entry["resource"] for entry in response.json().get("entry", [])]
-        if not free:
-            return
-        slot = random.choice(free)
+                return []
+            return [entry["resource"] for entry in response.json().get("entry", [])]
+
+    def book(self, index: int, slot: dict) -> None:
+        """Book ``slot`` for a random patient with the schedule's doctor."""
         appointment = {
             "resourceType": "Appointment",
             "status": "booked",

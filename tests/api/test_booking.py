@@ -59,6 +59,23 @@ def test_unknown_slot_is_refused(net: Server, coordinator: dict[str, str]) -> No
     assert net.client.post("/fhir/Appointment", json=body, headers=coordinator).status_code == 422
 
 
+def test_an_appointment_happens_inside_the_slots_it_takes(
+    net: Server, coordinator: dict[str, str]
+) -> None:
+    """Slot 1 is 09:00-09:20 Paris time: booking 10:00 in it, or moving there later, is 422."""
+    late = {**_booking(), "start": "2026-03-02T10:00:00+01:00", "end": "2026-03-02T10:20:00+01:00"}
+    refused = net.client.post("/fhir/Appointment", json=late, headers=coordinator)
+    assert refused.status_code == 422, refused.text
+    assert "outside Slot/slot-1" in refused.json()["issue"][0]["diagnostics"]
+    assert _slot_status(net, coordinator) == "free"
+    booked = net.client.post("/fhir/Appointment", json=_booking(), headers=coordinator).json()
+    moved = {**booked, "start": late["start"], "end": late["end"]}
+    path = f"/fhir/Appointment/{booked['id']}"
+    assert net.client.put(path, json=moved, headers=coordinator).status_code == 422
+    shorter = {**booked, "end": "2026-03-02T09:15:00+01:00"}
+    assert net.client.put(path, json=shorter, headers=coordinator).status_code == 200
+
+
 def test_withdrawn_consent_blocks_booking(net: Server, coordinator: dict[str, str]) -> None:
     net.put(consent("consent-2", "patient-2", status="inactive"), coordinator)
     response = net.client.post("/fhir/Appointment", json=_booking(), headers=coordinator)

@@ -210,3 +210,32 @@ def test_scale_resends_then_gains_weight_one_alert(
         )
         == 1
     )
+
+
+def test_the_team_lists_and_changes_a_rule(server: Server, team: dict[str, dict[str, str]]) -> None:
+    rule = {
+        "patient": "Patient/p1",
+        "kind": "threshold",
+        "code": WEIGHT,
+        "unit": "kg",
+        "above": 90.0,
+        "title": "Poids trop élevé",
+    }
+    created = server.client.post("/api/monitoring/rules", json=rule, headers=team["cardio"])
+    assert created.status_code == 201, created.text
+    path = f"/api/monitoring/rules/{created.json()['id']}"
+    lower = {**rule, "above": None, "below": 60.0, "title": "Poids trop bas"}
+    assert server.client.put(path, json=lower, headers=team["outsider"]).status_code == 403
+    moved = {**lower, "patient": "Patient/p2"}
+    assert server.client.put(path, json=moved, headers=team["gp"]).status_code == 422
+    assert server.client.put(path + "x", json=lower, headers=team["gp"]).status_code == 404
+    changed = server.client.put(path, json=lower, headers=team["gp"])
+    assert changed.status_code == 200, changed.text
+    listed = server.client.get("/api/monitoring/rules?patient=Patient/p1", headers=team["gp"])
+    assert [(r["above"], r["below"], r["title"]) for r in listed.json()] == [
+        (None, 60.0, "Poids trop bas")
+    ]
+    outsider = server.client.get(
+        "/api/monitoring/rules?patient=Patient/p1", headers=team["outsider"]
+    )
+    assert outsider.status_code == 403

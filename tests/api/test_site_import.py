@@ -74,6 +74,7 @@ def test_import_registers_searchable_sites(
     assert insee["valueCoding"]["code"] == "55029"
     bar_le_duc = communes.set_index("code_commune").loc["55029"]
     assert site["position"]["longitude"] == pytest.approx(bar_le_duc.lon, abs=1e-6)
+    assert _search(server, admin, "Location?address-insee=55029") == [site]
     [verdun] = _search(server, admin, "Location?address-city=verdun")
     assert verdun["position"] == {"longitude": 5.38, "latitude": 49.16}
     chariots = _search(server, admin, "Location?type=urn:maillage:equipment|chariot")

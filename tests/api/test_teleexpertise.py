@@ -9,9 +9,21 @@ from typing import Any
 
 import pytest
 from api_server import Server
-from fhir_samples import location, organization, patient, practitioner
+from fhir_samples import location, organization, patient, practitioner, practitioner_role
 
-from maillage.api.teleexpertise import ACT_URL, TELE_EXPERTISE, WORKFLOW_SYSTEM
+from maillage.api.auth import Principal
+from maillage.api.errors import FHIRError
+from maillage.api.teleexpertise import (
+    ACT_URL,
+    TELE_EXPERTISE,
+    WORKFLOW_SYSTEM,
+    claim,
+    in_pool,
+    is_pooled,
+    pools_of,
+)
+from maillage.store.database import transaction
+from maillage.store.users import Role
 
 ECG = b"%PDF-1.4 12-lead ECG, sinus rhythm, QT 460 ms" * 20
 EXPERTISE = {"coding": [{"system": WORKFLOW_SYSTEM, "code": TELE_EXPERTISE}]}
@@ -285,3 +297,54 @@ def test_attachment_limits_store_nothing(server: Server, people: dict) -> None:
     assert not server.settings.files_dir.exists()
     no_patient = {"resourceType": "Binary", "contentType": "application/pdf", "data": "JVBE"}
     assert server.client.post("/fhir/Binary", json=no_patient, headers=gp).status_code == 403
+
+
+def test_a_pool_member_finds_and_takes_a_pooled_request(
+    server: Server, people: dict, coordinator: dict[str, str]
+) -> None:
+    gp, cardio = people["gp"], people["cardio"]
+    server.put(practitioner_role("gp-role", "gp", "msp"), coordinator)
+    task = _post(
+        server,
+        {
+            "resourceType": "Task",
+            "status": "requested",
+            "intent": "order",
+            "code": EXPERTISE,
+            "for": {"reference": "Patient/p1"},
+            "requester": {"reference": "Practitioner/gp"},
+            "owner": {"reference": "HealthcareService/cardio-pool"},
+        },
+        gp,
+    )
+    member = Principal(
+        1, "c@x", Role.PRACTITIONER, practitioner="Practitioner/cardio", site="Location/ch-site",
+        organization="Organization/ch",
+    )  # fmt: skip
+    requester = Principal(
+        2, "g@x", Role.PRACTITIONER, practitioner="Practitioner/gp", site="Location/msp-site",
+        organization="Organization/msp",
+    )  # fmt: skip
+    with transaction(server.app.state.sessions) as session:
+        assert pools_of(session, member) == ["HealthcareService/cardio-pool"]
+        assert pools_of(session, requester) == ["PractitionerRole/gp-role"]
+    owners = "HealthcareService/cardio-pool,Practitioner/cardio"
+    assert _ids(server, f"Task?owner={owners}&status=requested", cardio) == [task["id"]]
+    assert in_pool(task, member) and not in_pool(task, requester)
+    with pytest.raises(FHIRError) as refused:
+        claim(task, requester)
+    assert refused.value.status == 403
+
+    # Over plain FHIR too: the requester sees the patient, yet may not take the pool's request.
+    grabbed = _move(server, task, gp, owner={"reference": "Practitioner/gp"}, status="accepted")
+    assert grabbed.status_code == 403, grabbed.text
+    assert "member of the pool" in grabbed.json()["issue"][0]["diagnostics"]
+    taken = _move(server, task, cardio, **claim(task, member))
+    assert taken.status_code == 200, taken.text
+    body = taken.json()
+    assert body["owner"] == {"reference": "Practitioner/cardio"} and body["status"] == "accepted"
+    assert body["restriction"]["recipient"] == [{"reference": "Organization/ch"}]
+    assert not is_pooled(body)
+    with pytest.raises(FHIRError) as again:
+        claim(body, member)
+    assert again.value.status == 409

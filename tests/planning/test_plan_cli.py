@@ -283,3 +283,13 @@ def test_declared_supply_carries_no_synthetic_label(tmp_path):
     assert (sites.supply_data == "declared").all() and (impact.supply_data == "declared").all()
     assert "SYNTHETIC" not in (out / "carte.html").read_text() + result.output
     assert summary["inputs"]["supply"]["path"] == str(supply)
+
+
+def test_highs_prints_nothing_on_stdout(tmp_path, capfd):
+    # HiGHS writes its banner from C++, past the CLI runner's capture: only the file
+    # descriptor shows it, and stdout must stay clean for users piping the plan.
+    result, _ = plan(tmp_path / "quiet", "--sites", "2", "--department", "55")
+    assert result.exit_code == 0, result.output
+    captured = capfd.readouterr()
+    assert "HiGHS" not in captured.out
+    assert "HiGHS" not in captured.err

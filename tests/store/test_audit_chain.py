@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import delete, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from maillage.config import sqlalchemy_url
@@ -41,8 +41,13 @@ def test_untouched_chain_is_intact(sessions: sessionmaker[Session]) -> None:
     assert report.checked == 5
 
 
+def _lane(session: Session) -> int:
+    """The fixture's five events were appended in one transaction, so into one lane."""
+    return session.execute(select(AuditLink.lane).distinct()).scalar_one()
+
+
 def _third(session: Session) -> str:
-    return session.get(AuditLink, 3).event_id  # type: ignore[union-attr]
+    return session.get(AuditLink, (_lane(session), 3)).event_id  # type: ignore[union-attr]
 
 
 def test_edited_event_is_detected(sessions: sessionmaker[Session]) -> None:
@@ -54,7 +59,10 @@ def test_edited_event_is_detected(sessions: sessionmaker[Session]) -> None:
             .where(Resource.id == event.id)
             .values(body={**event.body, "outcome": "8"})
         )
-    assert _report(sessions).problems == [f"link 3: AuditEvent/{_id(sessions)} was altered"]
+    with transaction(sessions) as session:
+        lane = _lane(session)
+    expected = f"link 3 of lane {lane}: AuditEvent/{_id(sessions)} was altered"
+    assert _report(sessions).problems == [expected]
 
 
 def _id(sessions: sessionmaker[Session]) -> str:
@@ -70,20 +78,45 @@ def test_removed_event_is_detected(sessions: sessionmaker[Session]) -> None:
 
 def test_removed_link_is_detected(sessions: sessionmaker[Session]) -> None:
     with transaction(sessions) as session:
+        lane = _lane(session)
         session.execute(delete(AuditLink).where(AuditLink.seq == 3))
     problems = _report(sessions).problems
-    assert "link 3 is missing (next is 4)" in problems
+    assert f"link 3 of lane {lane} is missing (next is 4)" in problems
     assert any("outside the chain" in p for p in problems)
 
 
 def test_rehashed_forgery_is_detected_downstream(sessions: sessionmaker[Session]) -> None:
     """Recomputing the edited link's own hash is not enough: the next link no longer follows."""
     with transaction(sessions) as session:
-        link = session.get(AuditLink, 3)
+        lane = _lane(session)
+        link = session.get(AuditLink, (lane, 3))
         assert link is not None
         event = session.get(Resource, ("AuditEvent", link.event_id))
         assert event is not None
         forged = {**event.body, "outcome": "8"}
         session.execute(update(Resource).where(Resource.id == event.id).values(body=forged))
         link.hash = audit.link_hash(link.prev_hash, forged)
-    assert _report(sessions).problems == ["link 4 does not follow the previous one"]
+    assert _report(sessions).problems == [f"link 4 of lane {lane} does not follow the previous one"]
+
+
+@pytest.mark.postgres
+def test_concurrent_writers_append_to_separate_lanes(postgres_url: str) -> None:
+    """A writer holding a lane does not make the next one wait: it takes another free lane."""
+    engine = make_engine(sqlalchemy_url(postgres_url))
+    upgrade(engine)
+    factory = session_factory(engine)
+    with transaction(factory) as session:  # the server's database is shared by the test run
+        session.execute(delete(AuditLink))
+        session.execute(delete(Resource).where(Resource.resource_type == "AuditEvent"))
+    event = {"resourceType": "AuditEvent", "recorded": "2026-01-01T00:00:00Z", "outcome": "0"}
+    with transaction(factory) as first, transaction(factory) as second:
+        audit.append(first, event, ZONE)
+        audit.append(first, event, ZONE)
+        audit.append(second, event, ZONE)
+        lanes = {first.info["audit_lane"][1], second.info["audit_lane"][1]}
+    assert len(lanes) == 2
+    with transaction(factory) as session:
+        report = audit.verify(session)
+        assert report.intact, report.problems
+        assert report.checked == 3
+    engine.dispose()

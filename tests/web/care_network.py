@@ -11,7 +11,11 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from web_site import Site, location, store
+from web_site import PASSWORD, Site, location, store
+
+from maillage.store.database import transaction
+from maillage.store.models import Alert, AlertRule, utcnow
+from maillage.store.users import create_user
 
 DOCTOR_EMAIL = "dr.martin@mssante.example"
 GP_EMAIL = "dr.gp@mssante.example"
@@ -161,3 +165,103 @@ def weight(ident: str, day: int, kilos: float) -> Body:
             "code": "kg",
         },
     }
+
+
+def pooled_expertise(site: Site) -> None:
+    """A GP's question about Patient/p1 to the cardiology pool of the hospital ``ch`` (a
+    HealthcareService), with the recipient the server stamps on such a Task; Practitioner/d2
+    and Practitioner/d3 work at its site ``ch1``."""
+    store(
+        site,
+        {"resourceType": "Organization", "id": "ch", "name": "CH de Sedan"},
+        location(
+            "ch1",
+            "Cardiologie du CH",
+            "Sedan",
+            managingOrganization={"reference": "Organization/ch"},
+        ),
+        person("Practitioner", "d3", "Inès", "Moreau"),
+        {
+            "resourceType": "HealthcareService",
+            "id": "cardio-pool",
+            "name": "Télé-expertise cardiologie",
+            "providedBy": {"reference": "Organization/ch"},
+        },
+        {
+            "resourceType": "ServiceRequest",
+            "id": "q2",
+            "status": "active",
+            "intent": "order",
+            "code": EXPERTISE,
+            "subject": {"reference": "Patient/p1"},
+            "requester": {"reference": "Practitioner/gp"},
+            "reasonCode": [{"text": "Souffle systolique : échographie utile ?"}],
+        },
+        {
+            "resourceType": "Task",
+            "id": "t2",
+            "status": "requested",
+            "intent": "order",
+            "code": EXPERTISE,
+            "authoredOn": f"{tomorrow() - timedelta(days=1)}T08:00:00Z",
+            "basedOn": [{"reference": "ServiceRequest/q2"}],
+            "for": {"reference": "Patient/p1"},
+            "requester": {"reference": "Practitioner/gp"},
+            "owner": {"reference": "HealthcareService/cardio-pool"},
+            "restriction": {
+                "period": {"end": f"{tomorrow() + timedelta(days=6)}T08:00:00Z"},
+                "recipient": [{"reference": "Organization/ch"}],
+            },
+        },
+    )
+
+
+def specialist(site: Site, practitioner: str) -> str:
+    """An account of ``practitioner`` working at the hospital's site ``ch1``; its e-mail."""
+    email = f"{practitioner.lower()}@ch.example"
+    with transaction(site.app.state.sessions) as session:
+        create_user(
+            session, email, PASSWORD, "practitioner",
+            practitioner=f"Practitioner/{practitioner}", site="Location/ch1",
+        )  # fmt: skip
+    return email
+
+
+def follow(site: Site) -> Site:
+    """Patient p1 followed by a care team of which Practitioner/d1 (not the site) is a member,
+    with three weights, a trend rule and its open alert."""
+    store(
+        site,
+        {
+            "resourceType": "CareTeam",
+            "id": "ct1",
+            "status": "active",
+            "subject": {"reference": "Patient/p1"},
+            "participant": [{"member": {"reference": "Practitioner/d1"}}],
+        },
+        weight("w1", 3, 80.0),
+        weight("w2", 2, 81.2),
+        weight("w3", 1, 82.6),
+        {
+            "resourceType": "Flag",
+            "id": "f1",
+            "status": "active",
+            "code": {"text": "Prise de poids de 2 kg en 48 h"},
+            "subject": {"reference": "Patient/p1"},
+        },
+    )
+    with transaction(site.app.state.sessions) as session:
+        session.add(
+            AlertRule(
+                id="r1", patient="Patient/p1", kind="trend", code="29463-7", unit="kg",
+                change=2.0, window_hours=48.0, title="Prise de poids",
+            )
+        )  # fmt: skip
+        session.flush()
+        session.add(
+            Alert(
+                id="a1", rule_id="r1", patient="Patient/p1", flag="Flag/f1",
+                communication="Communication/c1", opened=utcnow(),
+            )
+        )  # fmt: skip
+    return site

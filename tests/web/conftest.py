@@ -33,6 +33,17 @@ def site(tmp_path: Path) -> Iterator[Site]:
     built.app.state.engine.dispose()
 
 
+@pytest.fixture
+def site_on_each_database(database_url: str, tmp_path: Path) -> Iterator[Site]:
+    """Like ``site``, once on SQLite and once on PostgreSQL (skipped without it, failing under
+    CI=true): modules whose pages read the store override ``site`` with it."""
+    built = make_site(
+        tmp_path, JobSettings(redis_url="redis://127.0.0.1:1/0"), database_url=database_url
+    )
+    yield built
+    built.app.state.engine.dispose()
+
+
 @pytest.fixture(scope="module")
 def browser(missing_service: Callable[[str], NoReturn]) -> Iterator[Browser]:
     if not CHROMIUM.is_file():

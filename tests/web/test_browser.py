@@ -42,8 +42,13 @@ def test_log_in_and_see_only_the_planners_menu(
     )
     assert serious_violations(page) == []
 
-    store(site, location("carignan", "Cabine de Carignan", "Carignan"))
+    position = {"latitude": 49.63, "longitude": 5.17}
+    store(site, location("carignan", "Cabine de Carignan", "Carignan", position=position))
     nav.get_by_role("link", name="Registre des sites").click()
+    expect(page.get_by_role("img", name="France métropolitaine")).to_be_visible()
+    expect(page.locator(".registre circle.site")).to_have_count(1)
+    assert serious_violations(page) == []
+    shoot(page, tmp_path, "registre")
     page.get_by_label("Commune").fill("carig")
     page.get_by_label("Commune").press("Enter")
     page.get_by_role("link", name="Cabine de Carignan").click()
@@ -100,8 +105,15 @@ def test_run_a_diagnosis_job_to_its_map(page: Page, live: tuple[Site, str], tmp_
     header = saved.read_text(encoding="utf-8").splitlines()[0].replace('"', "")
     assert header.startswith("code_commune,nom,departement")
 
+    store(site, location("stenay", "MSP de Stenay", "Stenay",
+                         position={"latitude": 49.49, "longitude": 5.19}))  # fmt: skip
     page.get_by_role("link", name="Carte d'accès").click()
     expect(page.get_by_role("heading", name="Accès aux soins — Meuse (55)")).to_be_visible()
+    legend = page.get_by_role("list", name="Légende des sites")
+    expect(legend.get_by_role("listitem")).to_have_text(["Sites existants", "Sites prévus"])
+    expect(page.locator(".cartes circle.site")).to_have_count(1)
+    assert serious_violations(page) == []
+    shoot(page, tmp_path, "carte-sites")
 
 
 def test_run_a_plan_to_its_before_and_after_maps(

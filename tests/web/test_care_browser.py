@@ -1,5 +1,6 @@
 """Care flows in headless Chromium: the nurse books an assisted teleconsultation, the doctor
-opens it, the specialist answers a télé-expertise, the care team reads a follow-up chart.
+marks it done, the specialist answers a télé-expertise and takes one sent to their pool, the
+care team reads a follow-up chart and sets an alert rule.
 
 Same live server, worker, outside-request guard and axe-core check as ``test_browser`` (the
 fixtures live in ``conftest.py``).
@@ -11,7 +12,7 @@ import re
 from pathlib import Path
 
 from browser_support import log_in, serious_violations, shoot
-from care_network import build, expertise, tomorrow, weight
+from care_network import build, expertise, pooled_expertise, specialist, tomorrow, weight
 from playwright.sync_api import Page, expect
 from web_site import Site, store
 
@@ -57,9 +58,23 @@ def test_book_an_assisted_teleconsultation_and_answer_a_tele_expertise(
 
     log_in(page, site.user("practitioner"))
     page.goto(f"{url}/consultations?jour={tomorrow().isoformat()}")
-    expect(page.get_by_role("table", name="Rendez-vous du jour")).to_contain_text("Jeanne Dupont")
+    day = page.get_by_role("table", name="Rendez-vous du jour")
+    expect(day).to_contain_text("Jeanne Dupont")
+    expect(day).to_contain_text("Réservé")
     assert serious_violations(page) == []
     shoot(page, tmp_path, "journee")
+    day.get_by_role("link").first.click()
+    expect(page.get_by_role("heading", name="Téléconsultation de Jeanne Dupont")).to_be_visible()
+    expect(page.get_by_label("Nouveau créneau")).to_contain_text("avec Dr Claire Martin")
+    assert serious_violations(page) == []
+    shoot(page, tmp_path, "consultation")
+    page.get_by_label("Acte réalisé").first.select_option("TCG")
+    page.get_by_role("button", name="Consultation réalisée").click()
+    expect(page.locator("#statut")).to_have_text("Réalisé")
+    expect(page.get_by_role("button", name="Patient absent")).to_have_count(0)
+    expect(page.get_by_role("button", name="Envoyer le compte rendu")).to_be_visible()
+    assert serious_violations(page) == []
+    shoot(page, tmp_path, "consultation-realisee")
 
     nav = page.get_by_role("navigation", name="Navigation principale")
     nav.get_by_role("link", name="Télé-expertises").click()
@@ -75,6 +90,29 @@ def test_book_an_assisted_teleconsultation_and_answer_a_tele_expertise(
     expect(page.get_by_role("status")).to_contain_text("Vous avez répondu")
     assert serious_violations(page) == []
     shoot(page, tmp_path, "teleexpertise")
+
+
+def test_a_specialist_takes_a_request_sent_to_their_pool(
+    page: Page, live: tuple[Site, str], tmp_path: Path
+) -> None:
+    site, _url = live
+    build(site)
+    pooled_expertise(site)
+    log_in(page, specialist(site, "d2"))
+    page.get_by_role("navigation", name="Navigation principale").get_by_role(
+        "link", name="Télé-expertises"
+    ).click()
+    pool = page.get_by_role("table", name="Demandes adressées à votre équipe (1)")
+    expect(pool).to_contain_text("Télé-expertise cardiologie")
+    expect(pool).to_contain_text("Souffle systolique")
+    assert serious_violations(page) == []
+    shoot(page, tmp_path, "teleexpertises-equipe")
+    pool.get_by_role("button", name="Prendre en charge la demande pour Jeanne Dupont").click()
+    expect(page.get_by_role("heading", name="Télé-expertise pour Jeanne Dupont")).to_be_visible()
+    expect(page.get_by_text("Acceptée")).to_be_visible()
+    expect(page.get_by_role("button", name="Envoyer la réponse")).to_be_visible()
+    assert serious_violations(page) == []
+    shoot(page, tmp_path, "teleexpertise-prise")
 
 
 def test_the_care_team_reads_the_follow_up_chart(
@@ -104,3 +142,11 @@ def test_the_care_team_reads_the_follow_up_chart(
     expect(page.get_by_role("img", name="Poids (kg)")).to_be_visible()
     assert serious_violations(page) == []
     shoot(page, tmp_path, "suivi")
+    page.get_by_role("link", name="Ajouter une règle d'alerte").click()
+    page.get_by_label("Titre de l'alerte").fill("Poids trop élevé")
+    page.get_by_label("Mesure suivie").select_option(label="Poids (kg)")
+    page.get_by_label("Alerter au-dessus de").fill("90,5")
+    assert serious_violations(page) == []
+    shoot(page, tmp_path, "regle")
+    page.get_by_role("button", name="Enregistrer la règle").click()
+    expect(page.get_by_text("Poids au-dessus de 90,5 kg")).to_be_visible()

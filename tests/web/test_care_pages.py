@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from care_network import DOCTOR_EMAIL, GP_EMAIL, build, expertise, slot, tomorrow, weight
+from care_network import DOCTOR_EMAIL, GP_EMAIL, build, expertise, follow, slot, tomorrow
 from fastapi.testclient import TestClient
 from icalendar import Calendar
 from sqlalchemy import select
@@ -14,7 +14,7 @@ from web_site import Site, csrf_of, store
 
 from maillage.store import resources
 from maillage.store.database import transaction
-from maillage.store.models import Alert, AlertRule, OutboxMessage, utcnow
+from maillage.store.models import Alert, OutboxMessage
 
 CARE_PAGES = [
     "/teleconsultations/nouvelle",
@@ -207,43 +207,7 @@ def test_a_finished_tele_expertise_cannot_be_answered_twice(net: Site) -> None:
 
 @pytest.fixture
 def followed(net: Site) -> Site:
-    """Patient p1 followed by a care team of which Practitioner/d1 (not the site) is a member,
-    with three weights and an open alert."""
-    store(
-        net,
-        {
-            "resourceType": "CareTeam",
-            "id": "ct1",
-            "status": "active",
-            "subject": {"reference": "Patient/p1"},
-            "participant": [{"member": {"reference": "Practitioner/d1"}}],
-        },
-        weight("w1", 3, 80.0),
-        weight("w2", 2, 81.2),
-        weight("w3", 1, 82.6),
-        {
-            "resourceType": "Flag",
-            "id": "f1",
-            "status": "active",
-            "code": {"text": "Prise de poids de 2 kg en 48 h"},
-            "subject": {"reference": "Patient/p1"},
-        },
-    )
-    with transaction(net.app.state.sessions) as session:
-        session.add(
-            AlertRule(
-                id="r1", patient="Patient/p1", kind="trend", code="29463-7", unit="kg",
-                change=2.0, window_hours=48.0, title="Prise de poids",
-            )
-        )  # fmt: skip
-        session.flush()
-        session.add(
-            Alert(
-                id="a1", rule_id="r1", patient="Patient/p1", flag="Flag/f1",
-                communication="Communication/c1", opened=utcnow(),
-            )
-        )  # fmt: skip
-    return net
+    return follow(net)
 
 
 def test_the_care_team_sees_the_chart_and_acknowledges_the_alert(followed: Site) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import re
 import uuid
@@ -11,6 +13,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 import pytest
 from browser_support import log_in, serious_violations, shoot
+from fastapi.testclient import TestClient
 from playwright.sync_api import Page, expect
 from web_site import Site, store
 
@@ -102,6 +105,12 @@ NETWORK = [
     _task("t2", "2025-03-01T00:00:00Z", "2025-03-03T00:00:00Z"),
     _task("t3", "2025-04-01T00:00:00Z", None),
 ]
+
+
+@pytest.fixture
+def site(site_on_each_database: Site) -> Site:
+    """This module's page tests run on SQLite and on PostgreSQL."""
+    return site_on_each_database
 
 
 @pytest.fixture
@@ -222,11 +231,73 @@ def test_planner_sees_aggregates_and_no_patient(network: Site) -> None:
     assert "Patient/" not in page and "Dupont" not in page
 
 
+def download(client: TestClient, name: str, **params: int) -> list[list[str]]:
+    """The rows of one of the page's CSV files, after checking it is a UTF-8 attachment."""
+    response = client.get(f"/reseau/telecharger/{name}", params=params)
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "text/csv; charset=utf-8"
+    year = params.get("annee", 2025)
+    disposition = response.headers["content-disposition"]
+    assert disposition == f'attachment; filename="reseau-{name}-{year}.csv"'
+    return list(csv.reader(io.StringIO(response.content.decode("utf-8"))))
+
+
+def test_each_table_of_the_page_downloads_as_csv(network: Site) -> None:
+    client = network.logged_in("planner")
+    page = client.get("/reseau", params={"annee": 2025}).text
+    links = re.findall(r'<a href="(/reseau/telecharger/[^"]+)" download>', page)
+    assert len(links) == 6 and "/reseau/telecharger/par-site?annee=2025" in links
+
+    assert download(client, "par-site", annee=2025) == [
+        ["site", "nom", "code_commune", "teleconsultations"],
+        ["carignan", "Cabine de Carignan", "08090", "4"],
+        ["sedan", "EHPAD de Sedan", "08409", "1"],
+        ["verdun", "MSP de Verdun", "55545", "1"],
+        ["fermé", "Ancien site", "08105", "0"],
+    ]
+    assert download(client, "par-departement", annee=2025) == [
+        ["departement", "nom", "teleconsultations"],
+        ["08", "Ardennes", "5"],
+        ["55", "Meuse", "1"],
+    ]
+    monthly = download(client, "par-mois", annee=2025)
+    assert monthly[0] == ["nom", *(f"2025-{m:02d}" for m in range(1, 13))]
+    carignan = next(r for r in monthly if r[0] == "Cabine de Carignan")
+    assert carignan[1:] == row(page, "par-mois", "Cabine de Carignan")
+    assert download(client, "par-modalite", annee=2025)[1:] == [
+        ["teleconsultation-assistee", "Téléconsultation assistée", "4"],
+        ["teleconsultation-suivi", "Téléconsultation de suivi", "2"],
+    ]
+    assert download(client, "feuille-de-route", annee=2025)[1:] == [
+        ["ouverts", "3"], ["nouveaux", "1"], ["existants", "2"], ["objectif", "200"]
+    ]  # fmt: skip
+    delays = {r[0]: r[1:] for r in download(client, "delais", annee=2025)}
+    assert delays["delai"] == ["unite", "mesures", "mediane", "moyenne", "decile_9"]
+    assert delays["tele-expertise"][:4] == ["heures", "2", "36.0", "36.0"]
+
+
+def test_downloads_default_to_the_page_year_and_refuse_unknown_tables(network: Site) -> None:
+    client = network.logged_in("coordinator")
+    assert download(client, "par-site")[1] == ["carignan", "Cabine de Carignan", "08090", "4"]
+    before = download(client, "par-site", annee=2024)
+    assert ["verdun", "MSP de Verdun", "55545", "1"] in before
+    missing = client.get("/reseau/telecharger/patients")
+    assert missing.status_code == 404 and "existe pas" in missing.text
+    assert client.get("/reseau/telecharger/par-site", params={"annee": 1}).status_code == 422
+
+
 @pytest.mark.parametrize("role", ["patient", "site-professional", "practitioner"])
 def test_care_roles_do_not_reach_the_network_page(network: Site, role: str) -> None:
     client = network.logged_in(role)
     assert client.get("/reseau").status_code == 403
+    assert client.get("/reseau/telecharger/par-site").status_code == 403
     assert '<a href="/reseau"' not in client.get("/").text
+
+
+def test_downloads_need_an_account(network: Site) -> None:
+    response = network.client().get("/reseau/telecharger/par-site", follow_redirects=False)
+    assert response.status_code == 303
+    assert response.headers["location"].startswith("/connexion")
 
 
 def test_a_planner_reads_the_network_page_in_the_browser(

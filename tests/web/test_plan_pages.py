@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,7 +12,9 @@ import pytest
 from rq import SimpleWorker
 from web_site import Site, csrf_of, make_site
 
+from maillage.jobs.diagnosis import DIAGNOSIS
 from maillage.jobs.queue import JobSettings
+from maillage.jobs.results import write_maps
 
 MEUSE = {
     "territoire": "departement:55",
@@ -47,6 +50,12 @@ def test_a_plan_runs_as_a_job_and_shows_before_and_after(worker_site: Site) -> N
         assert text in page
     assert "SIMULATION" in page and "SYNTHETIC" in page
     assert page.count('class="site"') == 6
+    access_map_link = f'<a href="/carte?plan={job_page.rsplit("/", 1)[1]}">'
+    assert access_map_link not in page  # no diagnosis has drawn an access map yet
+    diagnosis = DIAGNOSIS.directory(worker_site.files_dir, uuid.uuid4().hex)
+    diagnosis.mkdir(parents=True)
+    write_maps(diagnosis, [])
+    assert access_map_link in client.get(job_page).text
     sites = list(csv.DictReader(io.StringIO(client.get(f"{job_page}/telecharger/csv").text)))
     assert [s["rank"] for s in sites] == ["1", "2", "3"]
     for site in sites:

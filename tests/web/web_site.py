@@ -67,10 +67,16 @@ def login(client: TestClient, email: str, password: str = PASSWORD) -> None:
 
 
 def make_site(tmp_path: Path, jobs: JobSettings, **settings: Any) -> Site:
-    """A server on a fresh SQLite file with the web pages installed, as ``create_app`` will."""
+    """A server with the web pages installed, as ``create_app`` will, on a fresh SQLite file
+    unless ``settings`` names another ``database_url``."""
     files_dir = tmp_path / "files"
-    defaults = {"secret_key": SECRET, "files_dir": files_dir, "login_rate_limit": "1000/minute"}
-    config = Settings(database_url=f"sqlite:///{tmp_path / 'web.sqlite'}", **(defaults | settings))
+    defaults = {
+        "database_url": f"sqlite:///{tmp_path / 'web.sqlite'}",
+        "secret_key": SECRET,
+        "files_dir": files_dir,
+        "login_rate_limit": "1000/minute",
+    }
+    config = Settings(**(defaults | settings))
     app = create_app(config)
     install(app, jobs)
     return Site(app, files_dir)

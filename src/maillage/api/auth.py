@@ -19,19 +19,21 @@ from fastapi.security import OAuth2PasswordRequestForm
 from limits import parse
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from maillage.api.errors import FHIRError
 from maillage.config import Settings
-from maillage.store import resources
 from maillage.store.database import transaction
-from maillage.store.models import User
+from maillage.store.models import Resource, User
 from maillage.store.search_params import normalise_reference
 from maillage.store.users import Role, authenticate
 
 ALGORITHM = "HS256"
 AUDIENCE = "maillage"
 BEARER = {"WWW-Authenticate": "Bearer"}
+_USERS = User.__table__
+_RESOURCES = Resource.__table__
 
 router = APIRouter(tags=["auth"])
 
@@ -81,16 +83,23 @@ def issue_token(settings: Settings, user: User) -> str:
     return jwt.encode(claims, settings.signing_key, algorithm=ALGORITHM)
 
 
-def _principal(session: Session, user_id: int) -> Principal | None:
-    user = session.get(User, user_id)
-    if user is None or not user.active:
-        return None
-    organization = None
-    if user.site:
-        site = resources.get(session, *user.site.split("/", 1))
-        managing = (site.body.get("managingOrganization") or {}) if site else {}
-        reference = managing.get("reference")
-        organization = normalise_reference(reference) if reference else None
+def load_principal(engine: Engine, user_id: int) -> Principal | None:
+    """The active account ``user_id`` as a principal: one or two Core reads in autocommit, as
+    this runs before every authenticated request."""
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        user = connection.execute(select(_USERS).where(_USERS.c.id == user_id)).first()
+        if user is None or not user.active:
+            return None
+        organization = None
+        if user.site:
+            site_type, _, site_id = user.site.partition("/")
+            site = connection.execute(
+                select(_RESOURCES.c.body).where(
+                    _RESOURCES.c.resource_type == site_type, _RESOURCES.c.id == site_id
+                )
+            ).scalar()
+            reference = ((site or {}).get("managingOrganization") or {}).get("reference")
+            organization = normalise_reference(reference) if reference else None
     return Principal(
         user_id=user.id,
         email=user.email,
@@ -121,8 +130,7 @@ def optional_principal(request: Request) -> Principal | None:
         )
     except jwt.PyJWTError as error:
         raise FHIRError(401, f"invalid token: {error}", headers=BEARER) from error
-    with transaction(request.app.state.sessions) as session:
-        principal = _principal(session, int(claims["sub"]))
+    principal = load_principal(request.app.state.engine, int(claims["sub"]))
     if principal is None:
         raise FHIRError(401, "the account is no longer active", headers=BEARER)
     return principal

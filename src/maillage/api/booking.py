@@ -13,21 +13,25 @@ telemedicine consent was withdrawn cannot be booked.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from maillage.api.errors import FHIRError
 from maillage.store import resources
+from maillage.store.database import insert_rows
 from maillage.store.models import BookedPeriod, Resource, SearchEntry
 from maillage.store.search_params import PATIENT, normalise_reference, parse_date_range
 
 HOLDING = frozenset({"pending", "booked", "arrived", "checked-in", "fulfilled"})
 WITHDRAWN = frozenset({"inactive", "rejected"})
 PERSONS = ("Patient", "Practitioner")
+Period = tuple[datetime, datetime]
+_PERIODS = BookedPeriod.__table__
 
 
 def _held_slots(appointment: dict[str, Any] | None) -> set[str]:
@@ -60,40 +64,75 @@ def apply(
     if new is not None and holds and not was_holding:
         for patient in _actors(new, ("Patient",)):
             _check_consent(session, patient)
+    period = _period(new, zone)
     for slot_id in sorted(held - taken):
         _set_status(session, slot_id, "free", zone)
     for slot_id in sorted(taken - held):
-        _set_status(session, slot_id, "busy", zone)
+        _set_status(session, slot_id, "busy", zone, period)
+    if period is not None and old is not None and _period(old, zone) != period:
+        for slot_id in sorted(taken & held):  # the same slots kept at another time
+            _check_within(resources.read(session, "Slot", slot_id), period, zone)
     _hold_periods(session, appointment_id, new if holds else None, zone)
+
+
+def _period(body: dict[str, Any] | None, zone: ZoneInfo) -> Period | None:
+    """An appointment's or a slot's start and end instants (naive UTC), None without both."""
+    if body is None or "start" not in body or "end" not in body:
+        return None
+    return parse_date_range(body["start"], zone)[0], parse_date_range(body["end"], zone)[0]
+
+
+def _check_within(slot: Resource, period: Period, zone: ZoneInfo) -> None:
+    """An appointment happens inside each slot it takes: 422 otherwise."""
+    slot_period = _period(slot.body, zone)
+    if slot_period is None:
+        return
+    if not (slot_period[0] <= period[0] and period[1] <= slot_period[1]):
+        raise FHIRError(
+            422,
+            f"the appointment ({period[0]:%Y-%m-%d %H:%M}–{period[1]:%H:%M} UTC) is outside "
+            f"Slot/{slot.id} ({slot_period[0]:%Y-%m-%d %H:%M}–{slot_period[1]:%H:%M} UTC)",
+            code="business-rule",
+        )
 
 
 def _hold_periods(
     session: Session, appointment_id: str, appointment: dict[str, Any] | None, zone: ZoneInfo
 ) -> None:
-    session.execute(delete(BookedPeriod).where(BookedPeriod.appointment_id == appointment_id))
-    if appointment is None or "start" not in appointment or "end" not in appointment:
+    connection = session.connection()
+    connection.execute(delete(_PERIODS).where(_PERIODS.c.appointment_id == appointment_id))
+    period = _period(appointment, zone)
+    if period is None:
         return
-    starts = parse_date_range(appointment["start"], zone)[0]
-    ends = parse_date_range(appointment["end"], zone)[0]
-    for actor in sorted(_actors(appointment, PERSONS)):
-        clash = session.execute(
-            select(BookedPeriod.appointment_id).where(
-                BookedPeriod.actor == actor, BookedPeriod.starts < ends, BookedPeriod.ends > starts
-            )
-        ).first()
-        if clash:
-            raise FHIRError(409, f"{actor} is already booked then (Appointment/{clash[0]})")
-        try:
-            session.execute(
-                insert(BookedPeriod).values(
-                    appointment_id=appointment_id, actor=actor, starts=starts, ends=ends
-                )
-            )
-        except IntegrityError as error:
-            raise FHIRError(409, f"{actor} was booked meanwhile for that time") from error
+    starts, ends = period
+    actors = sorted(_actors(appointment, PERSONS))
+    if not actors:
+        return
+    clash = connection.execute(
+        select(_PERIODS.c.actor, _PERIODS.c.appointment_id)
+        .where(_PERIODS.c.actor.in_(actors), _PERIODS.c.starts < ends, _PERIODS.c.ends > starts)
+        .order_by(_PERIODS.c.actor)
+        .limit(1)
+    ).first()
+    if clash:
+        raise FHIRError(409, f"{clash[0]} is already booked then (Appointment/{clash[1]})")
+    periods = [
+        {"appointment_id": appointment_id, "actor": actor, "starts": starts, "ends": ends}
+        for actor in actors
+    ]
+    try:
+        insert_rows(connection, _PERIODS, periods)
+    except IntegrityError as error:
+        raise FHIRError(409, f"{', '.join(actors)} booked meanwhile for that time") from error
 
 
-def _set_status(session: Session, slot_id: str, status: str, zone: ZoneInfo) -> None:
+def _set_status(
+    session: Session,
+    slot_id: str,
+    status: str,
+    zone: ZoneInfo,
+    period: Period | None = None,
+) -> None:
     try:
         slot = resources.read(session, "Slot", slot_id)
     except resources.StoreError as error:
@@ -104,6 +143,8 @@ def _set_status(session: Session, slot_id: str, status: str, zone: ZoneInfo) -> 
         ) from error
     if status == "busy" and slot.body.get("status") != "free":
         raise FHIRError(409, f"Slot/{slot_id} is {slot.body.get('status')}, not free")
+    if status == "busy" and period is not None:
+        _check_within(slot, period, zone)
     resources.save(
         session,
         {**slot.body, "status": status},
@@ -115,21 +156,26 @@ def _set_status(session: Session, slot_id: str, status: str, zone: ZoneInfo) -> 
 
 def _check_consent(session: Session, patient: str) -> None:
     """Refuse when the patient's most recent Consent is withdrawn (inactive or rejected)."""
-    latest = session.execute(
-        select(Resource.body)
-        .join(
-            SearchEntry,
-            (SearchEntry.resource_type == Resource.resource_type)
-            & (SearchEntry.resource_id == Resource.id),
+    resource, index = Resource.__table__, SearchEntry.__table__
+    latest = (
+        session.connection()
+        .execute(
+            select(resource.c.body)
+            .join(
+                index,
+                (index.c.resource_type == resource.c.resource_type)
+                & (index.c.resource_id == resource.c.id),
+            )
+            .where(
+                resource.c.resource_type == "Consent",
+                resource.c.deleted.is_(False),
+                index.c.param == PATIENT,
+                index.c.value == patient,
+            )
+            .order_by(resource.c.last_updated.desc())
+            .limit(1)
         )
-        .where(
-            Resource.resource_type == "Consent",
-            Resource.deleted.is_(False),
-            SearchEntry.param == PATIENT,
-            SearchEntry.value == patient,
-        )
-        .order_by(Resource.last_updated.desc())
-        .limit(1)
-    ).scalar()
+        .scalar()
+    )
     if latest is not None and latest.get("status") in WITHDRAWN:
         raise FHIRError(422, f"{patient} withdrew consent to telemedicine", code="business-rule")

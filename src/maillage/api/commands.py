@@ -34,13 +34,33 @@ def _settings() -> Settings:
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    workers: Annotated[
+        int,
+        typer.Option(min=1, help="Worker processes (one Python process uses one core at most)."),
+    ] = 1,
 ) -> None:
     """Run the network server (FHIR API, auth, projects) under uvicorn; migrates first."""
     import uvicorn
 
     from maillage.api.app import create_app
+    from maillage.store.database import make_engine, upgrade
 
-    uvicorn.run(create_app(_settings()), host=host, port=port, proxy_headers=True)
+    settings = _settings()
+    if workers == 1:
+        uvicorn.run(create_app(settings), host=host, port=port, proxy_headers=True)
+        return
+    # Migrate once here, so that the workers (each reading the same environment) do not race.
+    engine = make_engine(settings.sqlalchemy_url)
+    upgrade(engine)
+    engine.dispose()
+    uvicorn.run(
+        "maillage.api.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        proxy_headers=True,
+    )
 
 
 def db_upgrade() -> None:

@@ -7,7 +7,7 @@ refused (a refusal is audited in its own transaction, since the work's one is ro
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Annotated, Any
@@ -39,7 +39,7 @@ from maillage.api.errors import FHIRError, FHIRResponse
 from maillage.config import Settings
 from maillage.store import resources, search
 from maillage.store.database import transaction
-from maillage.store.models import Resource, ResourceVersion
+from maillage.store.models import Resource, ResourceVersion, StoredResource
 from maillage.store.search_params import ACTOR, PATIENT, extract
 from maillage.store.users import Role
 
@@ -177,7 +177,7 @@ def outgoing(settings: Settings, body: dict[str, Any]) -> dict[str, Any]:
 
 
 def _resource_response(
-    settings: Settings, row: Resource | ResourceVersion, status: int = 200
+    settings: Settings, row: StoredResource | ResourceVersion, status: int = 200
 ) -> FHIRResponse:
     headers = {
         "ETag": f'W/"{row.version_id}"',
@@ -237,7 +237,12 @@ def _bounded(raw: str | None, default: int, low: int, high: int) -> int:
 
 
 def bundle(
-    request: Request, resource_type: str, rows: list[Resource], total: int, count: int, offset: int
+    request: Request,
+    resource_type: str,
+    rows: Sequence[StoredResource],
+    total: int,
+    count: int,
+    offset: int,
 ) -> dict[str, Any]:
     base = str(request.base_url) + "fhir"
     kept = [(k, v) for k, v in request.query_params.multi_items() if k != "_offset"]
@@ -354,7 +359,7 @@ def store(
     created = current is None or current.deleted
     previous = None if created or current is None else current.body
     _check_write(exchange, session, current, body)
-    body = _prepare(exchange.settings, session, body, previous)
+    body = _prepare(exchange, session, body, previous)
     if created and resource_id is None:
         stored = monitoring.stored_copy(session, body)
         if stored is not None:
@@ -365,7 +370,12 @@ def store(
     if resource_type == "Appointment":
         booking.apply(session, target, body, previous, exchange.settings.zone)
     row = resources.save(
-        session, body, exchange.settings.zone, resource_id=target, if_match=if_match
+        session,
+        body,
+        exchange.settings.zone,
+        resource_id=target,
+        if_match=if_match,
+        new=resource_id is None,
     )
     monitoring.index_measurement(session, row)
     if resource_type == "DocumentReference":
@@ -378,11 +388,13 @@ def store(
 
 
 def _prepare(
-    settings: Settings, session: Session, body: dict[str, Any], previous: dict[str, Any] | None
+    exchange: Exchange, session: Session, body: dict[str, Any], previous: dict[str, Any] | None
 ) -> dict[str, Any]:
     """The workflow rules of each type, applied before storing (they may refuse with 4xx)."""
-    resource_type = body["resourceType"]
+    settings, resource_type = exchange.settings, body["resourceType"]
     if resource_type == "Task":
+        assert exchange.principal is not None
+        teleexpertise.check_taking(previous, body, exchange.principal)
         body = teleexpertise.prepare_task(session, settings, body, previous)
     elif resource_type == "ServiceRequest":
         body = teleexpertise.prepare_request(body)
@@ -425,7 +437,9 @@ def _check_write(
     exchange.check_patients(session, patients, as_type="" if new_team else None)
 
 
-def conditional_match(session: Session, exchange: Exchange, condition: str) -> Resource | None:
+def conditional_match(
+    session: Session, exchange: Exchange, condition: str
+) -> StoredResource | None:
     """The one resource matching a conditional create (``If-None-Exist``, a Bundle entry's
     ``ifNoneExist``): None when nothing matches, 412 when several do."""
     assert exchange.principal is not None

@@ -212,18 +212,24 @@ def alert_json(alert: Alert) -> dict[str, Any]:
     }
 
 
+def _rule_patient(session: Session, rule: RuleIn) -> str:
+    """The patient a rule is for: given, or the subject of its care plan."""
+    if rule.care_plan is None:
+        assert rule.patient is not None
+        return rule.patient
+    plan = resources.read(session, *rule.care_plan.split("/"))
+    patient = (plan.body.get("subject") or {}).get("reference")
+    if not patient:
+        raise FHIRError(422, f"{rule.care_plan} has no subject patient")
+    return patient
+
+
 @router.post("/rules", status_code=201)
 def create_rule(rule: RuleIn, request: Request, principal: Caller) -> dict[str, Any]:
     """Store a rule for a patient, or for the patient of a care plan."""
     settings = request.app.state.settings
     with _team_work(request, principal, "create") as session:
-        patient = rule.patient
-        if rule.care_plan is not None:
-            plan = resources.read(session, *rule.care_plan.split("/"))
-            patient = (plan.body.get("subject") or {}).get("reference")
-            if not patient:
-                raise FHIRError(422, f"{rule.care_plan} has no subject patient")
-        assert patient is not None
+        patient = _rule_patient(session, rule)
         _check_team(session, principal, patient)
         row = AlertRule(id=resources.new_id(), **{**rule.model_dump(), "patient": patient})
         session.add(row)
@@ -232,6 +238,45 @@ def create_rule(rule: RuleIn, request: Request, principal: Caller) -> dict[str, 
         audit.record(session, settings, access, [patient], audit.SUCCESS)
     queue_evaluations(request.app, {patient})  # measurements already there count too
     return rule_json(row)
+
+
+@router.put("/rules/{rule_id}")
+def update_rule(rule_id: str, rule: RuleIn, request: Request, principal: Caller) -> dict[str, Any]:
+    """Change a rule's thresholds or wording; it stays the same patient's (422 otherwise).
+
+    An alert already open stays open: the new thresholds count from the next measurement.
+    """
+    settings = request.app.state.settings
+    with _team_work(request, principal, "update") as session:
+        row = session.get(AlertRule, rule_id)
+        if row is None:
+            raise FHIRError(404, f"alert rule {rule_id} is not known")
+        _check_team(session, principal, row.patient)
+        if _rule_patient(session, rule) != row.patient:
+            raise FHIRError(422, "a rule cannot move to another patient; create a new one")
+        for key, value in rule.model_dump(exclude={"patient"}).items():
+            setattr(row, key, value)
+        access = _access(request, principal, "update")
+        audit.record(session, settings, access, [row.patient], audit.SUCCESS)
+    queue_evaluations(request.app, {row.patient})
+    return rule_json(row)
+
+
+@router.get("/rules")
+def list_rules(patient: str, request: Request, principal: Caller) -> list[dict[str, Any]]:
+    """A patient's alert rules, oldest first, for their care team."""
+    settings = request.app.state.settings
+    with _team_work(request, principal, "search-type") as session:
+        _check_team(session, principal, patient)
+        rows = session.execute(
+            select(AlertRule)
+            .where(AlertRule.patient == patient)
+            .order_by(AlertRule.created, AlertRule.id)
+        ).scalars()
+        found = [rule_json(r) for r in rows]
+        access = _access(request, principal, "search-type")
+        audit.record(session, settings, access, [patient], audit.SUCCESS)
+    return found
 
 
 @router.get("/alerts")

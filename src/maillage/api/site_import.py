@@ -2,8 +2,9 @@
 
 Each site becomes an Organization (its managing structure), a Location (address with the
 commune's INSEE code as the FR Core ``fr-core-address-insee-code`` extension and the commune's
-name as ``city``, so ``Location?address-city=`` finds it; position; equipment as ``type``) and
-one HealthcareService per modality offered there (what the site pages list).
+name as ``city``, so ``Location?address-insee=`` and ``Location?address-city=`` find it;
+position; equipment as ``type``) and one HealthcareService per modality offered there (what
+the site pages list).
 
 Both resources carry the site id as an identifier of :data:`SITE_SYSTEM`, so a re-import finds
 and updates what an earlier one wrote instead of duplicating it; a modality dropped from the file

@@ -11,6 +11,11 @@ ServiceRequest and its Task. On every write of such a Task the server:
 * stamps ``lastModified`` and ``executionPeriod`` (start when work starts, end when it ends);
 * records the Assurance Maladie act: RQD on the request, TE2 on the Task when answered.
 
+A request is *pooled* while its ``owner`` is a HealthcareService or a PractitionerRole rather
+than one Practitioner. A professional is in the pool when one of the references they act as is
+among its ``restriction.recipient``; taking it (:func:`claim`) makes them the owner and accepts
+it, as in the FHIR Task workflow, so that it leaves the other members' inboxes.
+
 Each write is a new version of the Task with its time, so response times are read from the
 history (:func:`steps`).
 """
@@ -24,12 +29,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from maillage.api import policy
+from maillage.api.auth import Principal
 from maillage.api.errors import FHIRError
 from maillage.care import acts
 from maillage.care.task_state import TERMINAL, TaskStatus, TransitionError, check_transition
 from maillage.config import Settings
 from maillage.store import resources
-from maillage.store.models import ResourceVersion, utcnow
+from maillage.store.models import Resource, ResourceVersion, SearchEntry, utcnow
 from maillage.store.search_params import normalise_reference
 
 WORKFLOW_SYSTEM = "urn:maillage:workflow"
@@ -45,6 +52,13 @@ OPEN = (
     TaskStatus.ON_HOLD,
 )
 STARTED = frozenset({TaskStatus.ACCEPTED, TaskStatus.IN_PROGRESS})
+#: Owners that stand for a group of professionals, and the search parameters naming members.
+POOLS = {
+    "HealthcareService": ("organization",),
+    "PractitionerRole": ("practitioner", "organization"),
+}
+#: A pooled request is taken before work on it starts.
+CLAIMABLE = frozenset({TaskStatus.REQUESTED, TaskStatus.RECEIVED})
 
 Body = dict[str, Any]
 
@@ -164,6 +178,70 @@ def _pool_members(session: Session, owner: Body | None) -> list[str]:
     else:
         return []
     return [body[key]["reference"] for key in keys if body.get(key, {}).get("reference")]
+
+
+def is_pooled(task: Body) -> bool:
+    """Whether the Task is still owned by a pool (a service or a role), not by one person."""
+    owner = normalise_reference((task.get("owner") or {}).get("reference", "")) or ""
+    return owner.partition("/")[0] in POOLS
+
+
+def in_pool(task: Body, principal: Principal) -> bool:
+    """Whether ``principal`` is among the recipients the server stamped on a pooled Task."""
+    recipients = {
+        normalise_reference(r.get("reference", ""))
+        for r in (task.get("restriction") or {}).get("recipient", [])
+    }
+    return is_pooled(task) and bool(recipients & principal.acts_as)
+
+
+def pools_of(session: Session, principal: Principal) -> list[str]:
+    """The pooled owners ``principal`` belongs to (the inverse of :func:`_pool_members`), so
+    that an inbox can search ``Task?owner=`` for them too."""
+    found = set()
+    for kind, params in POOLS.items():
+        found |= {
+            f"{kind}/{ident}"
+            for ident in session.execute(
+                select(SearchEntry.resource_id)
+                .join(
+                    Resource,
+                    (Resource.resource_type == SearchEntry.resource_type)
+                    & (Resource.id == SearchEntry.resource_id),
+                )
+                .where(
+                    SearchEntry.resource_type == kind,
+                    SearchEntry.param.in_(params),
+                    SearchEntry.value.in_(principal.acts_as),
+                    Resource.deleted.is_(False),
+                )
+            ).scalars()
+        }
+    return sorted(found)
+
+
+def claim(task: Body, principal: Principal) -> Body:
+    """The changes of a pooled Task taken by ``principal``: they own it and it is accepted.
+
+    403 for someone outside the pool, 409 once another member has taken it or it is closed.
+    """
+    if not is_pooled(task) or task.get("status") not in CLAIMABLE:
+        raise FHIRError(409, "this request has already been taken", code="business-rule")
+    if principal.practitioner is None or not in_pool(task, principal):
+        raise FHIRError(403, "only a member of the pool may take this request")
+    return {"owner": {"reference": principal.practitioner}, "status": TaskStatus.ACCEPTED.value}
+
+
+def check_taking(current: Body | None, body: Body, principal: Principal) -> None:
+    """A pooled request passes to one professional only when a member of the pool takes it
+    for themselves (as :func:`claim` does); admins and coordinators may assign it."""
+    if current is None or not is_pooled(current) or is_pooled(body):
+        return
+    if principal.role in policy.FULL_ACCESS:
+        return
+    owner = normalise_reference((body.get("owner") or {}).get("reference", ""))
+    if owner != principal.practitioner or not in_pool(current, principal):
+        raise FHIRError(403, "only a member of the pool may take this request")
 
 
 def steps(session: Session, task_id: str) -> dict[str, str]:

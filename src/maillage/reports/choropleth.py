@@ -2,7 +2,9 @@
 
 The map must open offline on an ARS analyst's laptop and be attached to an e-mail, so it
 carries its own geometry (simplified per panel) and a few lines of script for zoom and pan.
-Overseas departments get panels of their own beside metropolitan France.
+Overseas departments get panels of their own beside metropolitan France. Each panel keeps its
+extent in ``data-bbox``, so that a web page can draw sites read at view time (the registry's)
+over panels a job drew earlier.
 """
 
 from __future__ import annotations
@@ -10,7 +12,9 @@ from __future__ import annotations
 import html
 import itertools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -30,21 +34,31 @@ CLASS_LABELS = {
 #: Sequential palette (ColorBrewer YlGnBu, 7 classes) when no zoning thresholds exist.
 SEQUENTIAL = ["#ffffcc", "#c7e9b4", "#7fcdbb", "#41b6c4", "#1d91c0", "#225ea8", "#0c2c84"]
 NO_DATA = "#d9d9d9"
+OUTLINE_FILL = "#ececec"
 SYNTHETIC_BANNER = (
     "<p class='synthetic'>SYNTHETIC — données d'offre de soins synthétiques, "
     "pas des praticiens réels.</p>"
 )
 PANEL_WIDTH = 1000.0
+#: A marker's radius is the panel's longer side divided by this.
+MARKER_SHARE = 90
+#: A panel's extent in degrees (west south east north), kept on its ``<svg>`` so that markers can
+#: be drawn later on panels a job drew (see :func:`add_markers`).
+_BBOX = re.compile(r'<svg [^>]*data-bbox="([-0-9. ]+)"')
 
 
 @dataclass(frozen=True)
 class Marker:
-    """A point drawn over the map (a planned or existing site)."""
+    """A point drawn over the map (a planned or existing site).
+
+    Planned and existing sites differ by shape as well as colour, for colour-blind readers.
+    """
 
     lon: float
     lat: float
     label: str
     colour: str = "#3f007d"
+    shape: Literal["circle", "square"] = "circle"
 
 
 def colours(table: pd.DataFrame, value: str, classe: str) -> tuple[np.ndarray, list[tuple]]:
@@ -86,41 +100,98 @@ def svg_paths(geoms: np.ndarray) -> np.ndarray:
     return np.array(text.split("\n"))
 
 
-def _panel(
-    geoms: np.ndarray, fill: np.ndarray, titles: np.ndarray, markers: list[Marker], name: str
-) -> str:
-    """One SVG panel: equirectangular projection scaled by the cosine of the mean latitude."""
-    bounds = shapely.total_bounds(geoms)
+def _projection(bounds: np.ndarray) -> tuple[Callable[[np.ndarray], np.ndarray], float]:
+    """Equirectangular projection of a panel, scaled by the cosine of its mean latitude, and
+    the panel's height."""
     sx = np.cos(np.radians((bounds[1] + bounds[3]) / 2))
-    width_deg = max((bounds[2] - bounds[0]) * sx, 1e-6)
-    scale = PANEL_WIDTH / width_deg
-    height = (bounds[3] - bounds[1]) * scale
+    scale = PANEL_WIDTH / max((bounds[2] - bounds[0]) * sx, 1e-6)
 
     def project(coords: np.ndarray) -> np.ndarray:
         return np.column_stack(
             [(coords[:, 0] - bounds[0]) * sx * scale, (bounds[3] - coords[:, 1]) * scale]
         )
 
-    simple = shapely.simplify(geoms, tolerance=width_deg / 2500 / sx, preserve_topology=False)
+    return project, (bounds[3] - bounds[1]) * scale
+
+
+def _symbol(marker: Marker, x: float, y: float, radius: float) -> str:
+    title = f"<title>{html.escape(marker.label)}</title>"
+    if marker.shape == "square":
+        return (
+            f'<rect class="site" x="{x - radius:.1f}" y="{y - radius:.1f}" '
+            f'width="{2 * radius:.1f}" height="{2 * radius:.1f}" fill="{marker.colour}">'
+            f"{title}</rect>"
+        )
+    return (
+        f'<circle class="site" cx="{x:.1f}" cy="{y:.1f}" r="{radius:.1f}" '
+        f'fill="{marker.colour}">{title}</circle>'
+    )
+
+
+def _marker_svg(markers: list[Marker], bounds: np.ndarray) -> str:
+    """The markers that lie within ``bounds``, projected as the panel's polygons were and
+    sized to the panel (a tall panel is shown smaller), so that they look alike on every map."""
+    if not markers:
+        return ""
+    lonlat = _lonlat(markers)
+    inside = _within(lonlat, bounds)
+    project, height = _projection(bounds)
+    points = project(lonlat)
+    radius = max(PANEL_WIDTH, height) / MARKER_SHARE
+    return "".join(
+        _symbol(m, x, y, radius)
+        for m, (x, y), keep in zip(markers, points, inside, strict=True)
+        if keep
+    )
+
+
+def _panel(
+    geoms: np.ndarray, fill: np.ndarray, titles: np.ndarray, markers: list[Marker], name: str
+) -> str:
+    """One SVG panel; its extent, rounded as written in ``data-bbox``, fixes the projection."""
+    bounds = np.round(shapely.total_bounds(geoms), 6)
+    project, height = _projection(bounds)
+    simple = shapely.simplify(
+        geoms, tolerance=(bounds[2] - bounds[0]) / 2500, preserve_topology=False
+    )
     paths = svg_paths(shapely.transform(simple, project))
     body = "".join(
         f'<path d="{d}" fill="{f}"><title>{t}</title></path>'
         for d, f, t in zip(paths, fill, titles, strict=True)
         if d != "EMPTY"
     )
-    dots = ""
-    if markers:
-        pts = project(np.array([[m.lon, m.lat] for m in markers]))
-        dots = "".join(
-            f'<circle class="site" cx="{x:.1f}" cy="{y:.1f}" r="5" fill="{m.colour}">'
-            f"<title>{html.escape(m.label)}</title></circle>"
-            for (x, y), m in zip(pts, markers, strict=True)
-        )
+    extent = " ".join(f"{b:.6f}" for b in bounds)
     return (
         f'<figure class="panel"><figcaption>{html.escape(name)}</figcaption>'
         f'<svg viewBox="0 0 {PANEL_WIDTH:.0f} {height:.0f}" role="img" '
-        f'aria-label="{html.escape(name)}">{body}{dots}</svg></figure>'
+        f'aria-label="{html.escape(name)}" data-bbox="{extent}">'
+        f"{body}{_marker_svg(markers, bounds)}</svg></figure>"
     )
+
+
+def add_markers(svg: str, markers: list[Marker]) -> tuple[str, np.ndarray]:
+    """``svg`` (panels drawn earlier, e.g. by a job) with ``markers`` drawn on each panel they
+    fall in, and which markers were drawn; panels without ``data-bbox`` (drawn by an older
+    version) are left as they were."""
+    parts = svg.split("</svg>")
+    lonlat = _lonlat(markers)
+    drawn = np.zeros(len(markers), dtype=bool)
+    for i, part in enumerate(parts[:-1]):
+        found = _BBOX.search(part)
+        if found:
+            bounds = np.array(found.group(1).split(), dtype=float)
+            parts[i] += _marker_svg(markers, bounds)
+            drawn |= _within(lonlat, bounds)
+    return "</svg>".join(parts), drawn
+
+
+def _lonlat(markers: list[Marker]) -> np.ndarray:
+    return np.array([[m.lon, m.lat] for m in markers], dtype=float).reshape(-1, 2)
+
+
+def _within(lonlat: np.ndarray, bounds: np.ndarray) -> np.ndarray:
+    """Which points lie within a panel's extent (west south east north); NaN ones do not."""
+    return (lonlat >= bounds[:2]).all(axis=1) & (lonlat <= bounds[2:]).all(axis=1)
 
 
 def choropleth_svg(
@@ -132,8 +203,6 @@ def choropleth_svg(
 ) -> tuple[str, list[tuple]]:
     """SVG panels (metropolitan France, then each overseas department present) and legend."""
     fill, legend = colours(table, value, classe)
-    has_geom = table.geometry.notna().to_numpy()
-    geoms = shapely.from_wkb(table.geometry.where(has_geom, None).to_numpy())
     values = table[value].astype(float)
     shown = values.map("{:.3g}".format).where(np.isfinite(values), "sans donnée")
     classes = table[classe].fillna("") if classe in table else pd.Series("", index=table.index)
@@ -148,25 +217,38 @@ def choropleth_svg(
         + " — "
         + classes.replace("", "non classée")
     ).to_numpy()
-    overseas = table.departement.str.startswith("97").to_numpy()
+    return _panels(table.geometry, table.departement, fill, titles, markers or []), legend
+
+
+def _panels(
+    wkb: pd.Series,
+    departement: pd.Series,
+    fill: np.ndarray,
+    titles: np.ndarray,
+    markers: list[Marker],
+) -> str:
+    """Metropolitan France, then each overseas department present, one panel each."""
+    has_geom = wkb.notna().to_numpy()
+    geoms = shapely.from_wkb(wkb.where(has_geom, None).to_numpy())
+    overseas = departement.str.startswith("97").to_numpy()
     groups = [("France métropolitaine", ~overseas)] + [
-        (f"Département {d}", (table.departement == d).to_numpy())
-        for d in sorted(table.departement[overseas].unique())
+        (f"Département {d}", (departement == d).to_numpy())
+        for d in sorted(departement[overseas].unique())
     ]
     panels = []
     for name, mask in groups:
-        mask = mask & has_geom
-        if not mask.any():
-            continue
-        idx = np.flatnonzero(mask)
-        panel_markers = [m for m in markers or [] if _inside(m, geoms[idx])]
-        panels.append(_panel(geoms[idx], fill[idx], titles[idx], panel_markers, name))
-    return "".join(panels), legend
+        idx = np.flatnonzero(mask & has_geom)
+        if len(idx):
+            panels.append(_panel(geoms[idx], fill[idx], titles[idx], markers, name))
+    return "".join(panels)
 
 
-def _inside(marker: Marker, geoms: np.ndarray) -> bool:
-    lo_x, lo_y, hi_x, hi_y = shapely.total_bounds(geoms)
-    return lo_x <= marker.lon <= hi_x and lo_y <= marker.lat <= hi_y
+def sites_svg(outlines: pd.DataFrame, markers: list[Marker]) -> str:
+    """Markers over department outlines (``departement``, ``nom``, WKB ``geometry``) in a
+    neutral fill: the site registry's map, which has no value to colour."""
+    titles = _escape(outlines.nom.astype(str) + " (" + outlines.departement + ")").to_numpy()
+    fill = np.full(len(outlines), OUTLINE_FILL)
+    return _panels(outlines.geometry, outlines.departement, fill, titles, markers)
 
 
 def page(title: str, maps: list[tuple[str, str, list[tuple]]], notes: list[str]) -> str:

@@ -1,26 +1,38 @@
 """The append-only audit trail: AuditEvents chained by SHA-256 so that tampering shows.
 
-Each link's hash is ``sha256(prev_hash + canonical JSON of the stored AuditEvent)``. Appends are
-serialised (an advisory lock on PostgreSQL, the write lock on SQLite) and ``prev_hash`` is unique,
-so the chain cannot fork even under concurrent writers.
+Each link's hash is ``sha256(prev_hash + canonical JSON of the stored AuditEvent)``. The trail is
+made of ``LANES`` parallel chains: one chain would serialise every audited write of the whole
+server on one lock held until commit. A writer takes the first free lane (PostgreSQL advisory
+locks, tried from a random lane on) and appends there; ``(lane, prev_hash)`` is unique, so a
+lane cannot fork even under concurrent writers. SQLite serialises writers anyway: lane 0 only.
+Appends lock their lane last, just before the caller commits, to hold it the shortest time.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import random
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, text
+from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
 from maillage.store import resources
 from maillage.store.models import AuditLink, Resource
 
 GENESIS = "0" * 64
-_LOCK_KEY = 0x6D61696C  # "mail": the advisory lock serialising appends on PostgreSQL
+LANES = 16
+_LOCK_KEY = 0x6D61696C  # "mail": first key of the lanes' advisory locks on PostgreSQL
+#: The first lane that is free, tried from ``start`` on (``LIMIT 1`` stops at the first lock
+#: taken, so a writer holds one lane only); no row when all are busy.
+_FREE_LANE = text(
+    "SELECT lane FROM (SELECT (s + :start) % :lanes AS lane FROM generate_series(0, :lanes - 1) s)"
+    " AS candidates WHERE pg_try_advisory_xact_lock(:key, lane) LIMIT 1"
+)
+_LINKS = AuditLink.__table__
 
 
 def canonical(body: dict[str, Any]) -> bytes:
@@ -34,19 +46,45 @@ def link_hash(prev_hash: str, body: dict[str, Any]) -> str:
 
 
 def append(session: Session, event: dict[str, Any], zone: ZoneInfo) -> Resource:
-    """Store an AuditEvent and chain it after the last one, in the caller's transaction."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
-    last = session.execute(select(AuditLink).order_by(AuditLink.seq.desc()).limit(1)).scalar()
-    prev_hash, seq = (last.hash, last.seq + 1) if last else (GENESIS, 1)
+    """Store an AuditEvent and chain it after the last one of a lane, in the caller's
+    transaction."""
     row = resources.save(session, event, zone)
-    session.add(
-        AuditLink(
-            seq=seq, event_id=row.id, prev_hash=prev_hash, hash=link_hash(prev_hash, row.body)
+    lane = _lane(session)
+    last = (
+        session.connection()
+        .execute(
+            select(_LINKS.c.seq, _LINKS.c.hash)
+            .where(_LINKS.c.lane == lane)
+            .order_by(_LINKS.c.seq.desc())
+            .limit(1)
         )
+        .first()
     )
-    session.flush()
+    prev_hash, seq = (last.hash, last.seq + 1) if last else (GENESIS, 1)
+    link = {"event_id": row.id, "prev_hash": prev_hash, "hash": link_hash(prev_hash, row.body)}
+    session.connection().execute(insert(_LINKS), {"lane": lane, "seq": seq, **link})
     return row
+
+
+def _lane(session: Session) -> int:
+    """The lane this transaction appends to, locked until it ends (kept for later appends)."""
+    transaction = session.get_transaction()
+    held = session.info.get("audit_lane")
+    if held is not None and held[0] is transaction:
+        return held[1]
+    lane = 0
+    if session.get_bind().dialect.name == "postgresql":
+        start = random.randrange(LANES)
+        found = session.execute(
+            _FREE_LANE, {"start": start, "lanes": LANES, "key": _LOCK_KEY}
+        ).scalar()
+        lane = start if found is None else found
+        if found is None:
+            session.execute(
+                text("SELECT pg_advisory_xact_lock(:key, :lane)"), {"key": _LOCK_KEY, "lane": lane}
+            )
+    session.info["audit_lane"] = (transaction, lane)
+    return lane
 
 
 @dataclass(frozen=True)
@@ -63,27 +101,30 @@ class ChainReport:
 
 
 def verify(session: Session) -> ChainReport:
-    """Walk the chain from the first link, recomputing every hash against the stored events."""
+    """Walk each lane from its first link, recomputing every hash against the stored events."""
     problems: list[str] = []
-    expected_prev, expected_seq, checked = GENESIS, 1, 0
+    lane, expected_prev, expected_seq, checked = None, GENESIS, 1, 0
     query = (
         select(AuditLink, Resource)
         .outerjoin(
             Resource,
             (Resource.resource_type == "AuditEvent") & (Resource.id == AuditLink.event_id),
         )
-        .order_by(AuditLink.seq)
+        .order_by(AuditLink.lane, AuditLink.seq)
     )
     for link, event in session.execute(query):
+        if link.lane != lane:
+            lane, expected_prev, expected_seq = link.lane, GENESIS, 1
         checked += 1
+        name = f"link {link.seq} of lane {lane}"
         if link.seq != expected_seq:
-            problems.append(f"link {expected_seq} is missing (next is {link.seq})")
+            problems.append(f"link {expected_seq} of lane {lane} is missing (next is {link.seq})")
         if link.prev_hash != expected_prev:
-            problems.append(f"link {link.seq} does not follow the previous one")
+            problems.append(f"{name} does not follow the previous one")
         if event is None:
-            problems.append(f"link {link.seq}: AuditEvent/{link.event_id} was removed")
+            problems.append(f"{name}: AuditEvent/{link.event_id} was removed")
         elif event.version_id != 1 or link_hash(link.prev_hash, event.body) != link.hash:
-            problems.append(f"link {link.seq}: AuditEvent/{link.event_id} was altered")
+            problems.append(f"{name}: AuditEvent/{link.event_id} was altered")
         expected_prev, expected_seq = link.hash, link.seq + 1
     orphans = session.execute(
         select(Resource.id).where(

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, Table, TextClause, bindparam, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -69,3 +70,32 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
+
+
+def insert_rows(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Insert ``rows`` (same keys each) in one multi-row INSERT.
+
+    A plain executemany sends one statement per row (psycopg pipelines them), and SQLAlchemy
+    compiles a multi-row ``insert().values()`` anew on every call; this statement is built once
+    per table, columns and row count, with typed parameters.
+    """
+    if not rows:
+        return
+    columns = tuple(rows[0])
+    params = {f"{name}_{i}": row[name] for i, row in enumerate(rows) for name in columns}
+    connection.execute(_multi_row_insert(table, columns, len(rows)), params)
+
+
+@cache
+def _multi_row_insert(table: Table, columns: tuple[str, ...], count: int) -> TextClause:
+    tuples = ", ".join(
+        "(" + ", ".join(f":{name}_{i}" for name in columns) + ")" for i in range(count)
+    )
+    statement = text(f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES {tuples}")
+    return statement.bindparams(
+        *(
+            bindparam(f"{name}_{i}", type_=table.c[name].type)
+            for i in range(count)
+            for name in columns
+        )
+    )

@@ -8,7 +8,7 @@ PostgreSQL's timestamp comparison order them the same way.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import (
     JSON,
@@ -53,6 +53,17 @@ class Resource(Base):
     last_updated: Mapped[datetime] = mapped_column(DateTime, index=True)
     deleted: Mapped[bool] = mapped_column(Boolean, default=False)
     body: Mapped[dict[str, Any]] = mapped_column(Json)
+
+
+class StoredResource(Protocol):
+    """What readers need of a stored resource: a :class:`Resource` or a plain row of its table."""
+
+    resource_type: str
+    id: str
+    version_id: int
+    last_updated: datetime
+    deleted: bool
+    body: dict[str, Any]
 
 
 class ResourceVersion(Base):
@@ -131,16 +142,20 @@ class User(Base):
 
 
 class AuditLink(Base):
-    """One link of the audit hash chain; the AuditEvent itself is a ``fhir_resource`` row.
+    """One link of a lane of the audit hash chain; the AuditEvent itself is a ``fhir_resource``
+    row.
 
-    ``prev_hash`` is unique, so two writers racing for the same predecessor cannot fork the chain.
+    ``(lane, prev_hash)`` is unique, so two writers racing for the same predecessor cannot fork
+    a lane.
     """
 
-    __tablename__ = "audit_chain"
+    __tablename__ = "audit_link"
+    __table_args__ = (UniqueConstraint("lane", "prev_hash", name="uq_audit_link_prev_hash"),)
 
+    lane: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     event_id: Mapped[str] = mapped_column(String(64), unique=True)
-    prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
 
 

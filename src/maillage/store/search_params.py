@@ -71,6 +71,9 @@ PARAMS: dict[str, tuple[SearchParam, ...]] = {
         _p("status", "token", "status"),
         _p("address-city", "string", "address.city"),
         _p("address-postalcode", "string", "address.postalCode"),
+        # maillage's own: the commune's INSEE code, FR Core's address extension (the only
+        # coded extension of an address here), e.g. ``address-insee=55545``.
+        _p("address-insee", "token", "address.extension.valueCoding"),
         _p("organization", "reference", "managingOrganization"),
     ),
     "HealthcareService": (

@@ -1,9 +1,13 @@
-"""The remote doctor's day: their teleconsultations, and the compte rendu of each.
+"""The remote doctor's day: their teleconsultations, what became of each, and its compte rendu.
 
-Writing the compte rendu stores, in one transaction, the teleconsultation Encounter (class
-``VR``, finished, with the act code the doctor bills) and the DocumentReference naming it; the
-server's own rules then queue the report in the outbox for the patient's médecin traitant,
-exactly as when the API receives them.
+Marking a consultation done stores, in one transaction, the teleconsultation Encounter (class
+``VR``, finished, with the act code the doctor bills) and the Appointment as ``fulfilled``;
+writing the compte rendu does the same if not done yet and adds the DocumentReference naming the
+Encounter, which the server's own rules queue in the outbox for the patient's médecin traitant.
+The doctor may also mark the patient absent (``noshow``), cancel with a reason, or move the
+appointment to another of their free times (with a free room of the same site for an assisted
+one). Every change is an update of the Appointment through the API's rules (final statuses,
+slots freed or taken, invitations sent again), audited as ``PUT /fhir/Appointment`` is.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
+from maillage.api.appointments import FINAL
 from maillage.api.auth import Principal
 from maillage.api.encounters import ACT_URL, NGAP_SYSTEM, VIRTUAL
 from maillage.api.errors import FHIRError
@@ -27,12 +32,36 @@ from maillage.web import records
 from maillage.web.navigation import DOCTORS
 from maillage.web.rendering import PageError, allowed, render
 from maillage.web.session import checked_form
-from maillage.web.teleconsultation import french_moment, local, video_link
+from maillage.web.teleconsultation import (
+    CONFLICT,
+    Opening,
+    french_moment,
+    local,
+    openings,
+    video_link,
+)
 
 router = APIRouter(include_in_schema=False)
 Doctor = Annotated[Principal, Depends(allowed(DOCTORS))]
-#: The acts a remote doctor bills for a teleconsultation.
-DOCTOR_ACTS = ("TCG", "TC")
+#: The acts a remote doctor bills for a teleconsultation, as the form names them.
+DOCTOR_ACTS = {
+    "TCG": "téléconsultation par un médecin généraliste",
+    "TC": "téléconsultation par un médecin spécialiste",
+}
+STATUS_LABELS = {
+    "proposed": "Proposé",
+    "pending": "En attente",
+    "booked": "Réservé",
+    "arrived": "Patient arrivé",
+    "checked-in": "Patient installé",
+    "fulfilled": "Réalisé",
+    "cancelled": "Annulé",
+    "noshow": "Patient absent",
+    "entered-in-error": "Saisi par erreur",
+    "waitlist": "Liste d'attente",
+}
+
+Body = dict[str, Any]
 
 
 def _names(request: Request, body: dict[str, Any]) -> dict[str, str]:
@@ -64,7 +93,7 @@ def day(
         {
             "id": body["id"],
             "heure": local(body["start"], zone).strftime("%H:%M") if body.get("start") else "",
-            "statut": body.get("status", ""),
+            "statut": STATUS_LABELS.get(body.get("status", ""), body.get("status", "")),
             "motif": body.get("description", ""),
             **_names(request, body),
         }
@@ -80,69 +109,110 @@ def _encounter_of(request: Request, principal: Principal, appointment_id: str) -
     return found[0] if found else None
 
 
+def _actor(appointment: Body, resource_type: str) -> str | None:
+    """The first participant of that type (``Type/id``), if any."""
+    return next(
+        (
+            reference
+            for p in appointment.get("participant", [])
+            if (reference := (p.get("actor") or {}).get("reference", "")).startswith(
+                f"{resource_type}/"
+            )
+        ),
+        None,
+    )
+
+
+def _own(request: Request, principal: Principal, appointment_id: str) -> Body:
+    """The appointment, once the policy let the doctor read it and they take part in it."""
+    body = records.get(request, principal, "Appointment", appointment_id)
+    if not any(
+        (p.get("actor") or {}).get("reference") == principal.practitioner
+        for p in body.get("participant", [])
+    ):
+        raise PageError(403, "Ce rendez-vous n'est pas l'un des vôtres.")
+    return body
+
+
+def _open(body: Body) -> Body:
+    """The appointment unless it is already over (the server would refuse the change: 409)."""
+    if body.get("status") in FINAL:
+        label = STATUS_LABELS.get(body["status"], body["status"]).lower()
+        raise PageError(409, f"Ce rendez-vous est déjà « {label} » : il ne peut plus changer.")
+    return body
+
+
+def _reports(request: Request, principal: Principal, encounter: Body | None) -> list[Body]:
+    if encounter is None:
+        return []
+    query = [("encounter", f"Encounter/{encounter['id']}")]
+    return records.find(request, principal, "DocumentReference", query)
+
+
 @router.get("/consultations/{appointment_id}", response_class=HTMLResponse)
 def consultation(request: Request, appointment_id: str, principal: Doctor) -> HTMLResponse:
-    """One teleconsultation: the video room, and the compte rendu form (or the one written)."""
-    body = records.get(request, principal, "Appointment", appointment_id)
+    """One teleconsultation: the video room, what may still happen to it, its compte rendu."""
+    body = _own(request, principal, appointment_id)
+    zone = request.app.state.settings.zone
     encounter = _encounter_of(request, principal, appointment_id)
     reports = []
-    if encounter is not None:
-        query = [("encounter", f"Encounter/{encounter['id']}")]
-        for document in records.find(request, principal, "DocumentReference", query):
-            attachment = (document.get("content") or [{}])[0].get("attachment", {})
-            text = base64.b64decode(attachment.get("data", "")).decode("utf-8", "replace")
-            reports.append(
-                {
-                    "date": french_moment(document.get("date"), request.app.state.settings.zone),
-                    "texte": text,
-                }
-            )
+    for document in _reports(request, principal, encounter):
+        attachment = (document.get("content") or [{}])[0].get("attachment", {})
+        text = base64.b64decode(attachment.get("data", "")).decode("utf-8", "replace")
+        reports.append({"date": french_moment(document.get("date"), zone), "texte": text})
+    status = body.get("status", "")
+    ouvert = status not in FINAL
     context = {
         "rdv": body,
-        "debut": french_moment(body.get("start"), request.app.state.settings.zone),
-        "video": video_link(request, principal, appointment_id),
-        "termine": encounter is not None and encounter.get("status") == "finished",
+        "debut": french_moment(body.get("start"), zone),
+        "jour": local(body["start"], zone).date().isoformat() if body.get("start") else "",
+        "statut": STATUS_LABELS.get(status, status),
+        "ouvert": ouvert,
+        "motif_annulation": (body.get("cancelationReason") or {}).get("text"),
+        "video": video_link(request, principal, appointment_id) if ouvert else None,
+        "acte_requis": encounter is None,
+        "compte_rendu_possible": not reports and (ouvert or status == "fulfilled"),
         "comptes_rendus": reports,
-        "actes": [(code, acts.act(code).label) for code in DOCTOR_ACTS],
+        "actes": list(DOCTOR_ACTS.items()),
+        "creneaux": _moves(request, principal, body) if ouvert else [],
         **_names(request, body),
     }
     return render(request, "soins/consultation.html", context)
 
 
-def report_bodies(
-    principal: Principal, appointment: dict[str, Any], act: str, text: str
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The finished VR Encounter and its compte rendu (text/plain, final) for the outbox."""
-    patient = next(
-        p["actor"]["reference"]
-        for p in appointment.get("participant", [])
-        if (p.get("actor") or {}).get("reference", "").startswith("Patient/")
-    )
-    place = [
-        {"location": {"reference": p["actor"]["reference"]}}
-        for p in appointment.get("participant", [])
-        if (p.get("actor") or {}).get("reference", "").startswith("Location/")
-    ]
+def _moves(request: Request, principal: Principal, appointment: Body) -> list[Opening]:
+    """The doctor's free times the appointment may move to (with a free room of its site)."""
+    return openings(request, _actor(appointment, "Location"), principal.practitioner)
+
+
+def encounter_body(principal: Principal, appointment: Body, act: str) -> Body:
+    """The finished VR Encounter of the consultation, with the act the doctor bills."""
+    site = _actor(appointment, "Location")
     coding = {"system": NGAP_SYSTEM, "code": act, "display": acts.act(act).label}
-    encounter = {
+    return {
         "resourceType": "Encounter",
         "status": "finished",
         "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": VIRTUAL},
-        "subject": {"reference": patient},
+        "subject": {"reference": _actor(appointment, "Patient")},
         "appointment": [{"reference": f"Appointment/{appointment['id']}"}],
         "participant": [{"individual": {"reference": principal.practitioner}}],
         "period": {"start": appointment["start"], "end": appointment["end"]},
         "extension": [{"url": ACT_URL, "valueCoding": coding}],
-        **({"location": place} if place else {}),
+        **({"location": [{"location": {"reference": site}}]} if site else {}),
     }
-    document = {
+
+
+def report_body(principal: Principal, appointment: Body, encounter_id: str, text: str) -> Body:
+    """The compte rendu (text/plain, final) of the Encounter, for the outbox."""
+    return {
         "resourceType": "DocumentReference",
         "status": "current",
         "docStatus": "final",
         "type": {"text": "Compte rendu de téléconsultation"},
-        "subject": {"reference": patient},
+        "subject": {"reference": _actor(appointment, "Patient")},
         "date": resources.instant(utcnow()),
         "author": [{"reference": principal.practitioner}],
+        "context": {"encounter": [{"reference": f"Encounter/{encounter_id}"}]},
         "content": [
             {
                 "attachment": {
@@ -153,7 +223,18 @@ def report_bodies(
             }
         ],
     }
-    return encounter, document
+
+
+def _finish(writer: records.Writer, principal: Principal, appointment: Body, act: str) -> str:
+    """Store the finished Encounter and mark the Appointment fulfilled; the Encounter's id."""
+    encounter = writer.save(encounter_body(principal, appointment, act))
+    if appointment.get("status") != "fulfilled":
+        writer.update(appointment, {"status": "fulfilled"})
+    return encounter.id
+
+
+def _done(appointment_id: str) -> RedirectResponse:
+    return RedirectResponse(f"/consultations/{appointment_id}", status_code=303)
 
 
 @router.post("/consultations/{appointment_id}/compte-rendu", response_class=HTMLResponse)
@@ -163,19 +244,74 @@ def write_report(
     principal: Doctor,
     form: Annotated[FormData, Depends(checked_form)],
 ) -> Response:
-    """Finish the teleconsultation and send its compte rendu to the médecin traitant."""
+    """Send the compte rendu to the médecin traitant (finishing the consultation if needed)."""
     text, act = str(form.get("compte_rendu", "")).strip(), str(form.get("acte", ""))
-    if not text or act not in DOCTOR_ACTS:
+    body = _own(request, principal, appointment_id)
+    encounter = _encounter_of(request, principal, appointment_id)
+    if not text or (encounter is None and act not in DOCTOR_ACTS):
         raise PageError(422, "Écrivez le compte rendu et choisissez l'acte réalisé.")
-    body = records.get(request, principal, "Appointment", appointment_id)
-    if _encounter_of(request, principal, appointment_id) is not None:
+    if _reports(request, principal, encounter):
         raise PageError(409, "Le compte rendu de cette consultation est déjà écrit.")
-    encounter, document = report_bodies(principal, body, act, text)
+    if encounter is None:
+        _open(body)
+    with records.refusals(), records.writing(request, principal) as writer:
+        encounter_id = encounter["id"] if encounter else _finish(writer, principal, body, act)
+        writer.save(report_body(principal, body, encounter_id, text))
+    return _done(appointment_id)
+
+
+@router.post("/consultations/{appointment_id}/statut", response_class=HTMLResponse)
+def change_status(
+    request: Request,
+    appointment_id: str,
+    principal: Doctor,
+    form: Annotated[FormData, Depends(checked_form)],
+) -> Response:
+    """Consultation done (with its act), patient absent, or cancelled with a reason."""
+    action = str(form.get("action", ""))
+    body = _open(_own(request, principal, appointment_id))
+    if action == "realisee":
+        act = str(form.get("acte", ""))
+        if act not in DOCTOR_ACTS:
+            raise PageError(422, "Choisissez l'acte réalisé.")
+        if _encounter_of(request, principal, appointment_id) is not None:
+            raise PageError(409, "Cette consultation est déjà enregistrée comme réalisée.")
+        with records.refusals(), records.writing(request, principal) as writer:
+            _finish(writer, principal, body, act)
+        return _done(appointment_id)
+    if action == "absent":
+        changes: Body = {"status": "noshow"}
+    elif action == "annuler":
+        reason = str(form.get("motif", "")).strip()[:500]
+        if not reason:
+            raise PageError(422, "Indiquez le motif de l'annulation.")
+        changes = {"status": "cancelled", "cancelationReason": {"text": reason}}
+    else:
+        raise PageError(422, "Action inconnue.")
+    with records.refusals(), records.writing(request, principal) as writer:
+        writer.update(body, changes)
+    return _done(appointment_id)
+
+
+@router.post("/consultations/{appointment_id}/deplacement", response_class=HTMLResponse)
+def move(
+    request: Request,
+    appointment_id: str,
+    principal: Doctor,
+    form: Annotated[FormData, Depends(checked_form)],
+) -> Response:
+    """Move the appointment to another free time of the doctor's: the old slots are freed, the
+    new ones taken (a time taken meanwhile is a French 409), the invitation sent again."""
+    body = _open(_own(request, principal, appointment_id))
+    choice = str(form.get("creneau", ""))
+    chosen = next((o for o in _moves(request, principal, body) if o.value == choice), None)
+    if chosen is None:
+        raise PageError(409 if choice else 422, CONFLICT if choice else "Choisissez un créneau.")
+    moved = {"start": chosen.start, "end": chosen.end, "slot": chosen.slots}
     try:
         with records.writing(request, principal) as writer:
-            stored = writer.save(encounter)
-            document["context"] = {"encounter": [{"reference": f"Encounter/{stored.id}"}]}
-            writer.save(document)
+            writer.update(body, moved)
     except FHIRError as error:
-        raise PageError(error.status, records.french(error)) from error
-    return RedirectResponse(f"/consultations/{appointment_id}", status_code=303)
+        message = CONFLICT if error.status == 409 else records.french(error)
+        raise PageError(error.status, message) from error
+    return _done(appointment_id)

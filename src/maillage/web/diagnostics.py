@@ -1,7 +1,9 @@
 """Planner pages: the access map, the diagnosis form, a diagnosis job's progress and result.
 
 The form only queues the work (a national diagnosis takes longer than a web request should);
-the job page polls its progress with htmx until the worker has written the result.
+the job page polls its progress with htmx until the worker has written the result. The maps
+show the existing sites (the registry's, read at each view) and the planned ones (a finished
+plan's) over the access the worker drew: sites are registry data, never patient data.
 """
 
 from __future__ import annotations
@@ -9,20 +11,26 @@ from __future__ import annotations
 from functools import cache
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+import numpy as np
+import pandas as pd
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
 from maillage.api.auth import Principal
 from maillage.diagnosis.parameters import METHODS, PROFESSIONS
 from maillage.jobs.diagnosis import DIAGNOSIS, enqueue_diagnosis
-from maillage.jobs.results import JobResult
-from maillage.reports.choropleth import CLASS_LABELS
+from maillage.jobs.plan import PLAN
+from maillage.jobs.results import JobResult, MapPanel
+from maillage.planning.outputs import EXISTING_COLOUR, NEW_COLOUR
+from maillage.reports.choropleth import CLASS_LABELS, Marker, add_markers
+from maillage.store.database import transaction
 from maillage.territory.geography import departements, regions
 from maillage.web import jobs
 from maillage.web.navigation import ANALYSTS
-from maillage.web.rendering import allowed, render
+from maillage.web.rendering import PageError, allowed, render
 from maillage.web.session import checked_form
+from maillage.web.sites import all_sites, located_sites
 
 router = APIRouter(include_in_schema=False)
 Analyst = Annotated[Principal, Depends(allowed(ANALYSTS))]
@@ -41,6 +49,11 @@ METHOD_LABELS = {
     "gravity": "Modèle gravitaire",
 }
 CLASS_NAMES = {**CLASS_LABELS, "non classée": "Non classée"}
+#: The marker layers of the access map: (legend, colour, shape).
+SITE_LAYERS = [
+    ("Sites existants", EXISTING_COLOUR, "circle"),
+    ("Sites prévus", NEW_COLOUR, "square"),
+]
 
 
 @cache
@@ -89,11 +102,66 @@ def result_context(_result: JobResult | None = None) -> dict[str, Any]:
     return {"classes": CLASS_NAMES, "professions": PROFESSION_LABELS}
 
 
+def existing_markers(request: Request) -> list[Marker]:
+    """The registry's sites with coordinates, closed ones left out."""
+    with transaction(request.app.state.sessions) as session:
+        sites = located_sites(all_sites(session, request.app.state.settings, []))
+    sites = sites[sites.status.ne("inactive")]
+    return [
+        Marker(lon, lat, f"Site existant — {name}", EXISTING_COLOUR)
+        for lon, lat, name in zip(sites.lon, sites.lat, sites.nom, strict=True)
+    ]
+
+
+def planned_markers(plan: JobResult) -> list[Marker]:
+    """The new sites of a finished plan, in opening order (its ``sites.csv``)."""
+    sites = pd.read_csv(
+        plan.directory / "sites.csv",
+        usecols=["rank", "name", "code_commune", "lon", "lat"],
+        dtype={"code_commune": str, "name": str},
+    )
+    labels = "Site prévu n° " + sites["rank"].astype(str) + " — " + sites.name
+    labels += " (" + sites.code_commune + ")"
+    return [
+        Marker(lon, lat, label, NEW_COLOUR, "square")
+        for lon, lat, label in zip(sites.lon, sites.lat, labels, strict=True)
+    ]
+
+
+def map_context(request: Request, result: JobResult, plan: JobResult | None) -> dict[str, Any]:
+    """The result's maps with the existing sites and ``plan``'s sites drawn on them."""
+    existing = existing_markers(request)
+    markers = existing + (planned_markers(plan) if plan else [])
+    maps, drawn = [], np.zeros(len(markers), dtype=bool)
+    for shown in result.maps:
+        svg, on_map = add_markers(shown.svg, markers)
+        maps.append(MapPanel(shown.title, svg, shown.legend))
+        drawn |= on_map
+    return {
+        **result_context(),
+        "cartes": maps,
+        "marqueurs": SITE_LAYERS,
+        "existants": int(drawn[: len(existing)].sum()),
+        "plan": plan,
+        "prevus": int(drawn[len(existing) :].sum()),
+    }
+
+
 @router.get("/carte", response_class=HTMLResponse)
-def access_map(request: Request, _principal: Analyst) -> HTMLResponse:
-    """The latest finished diagnosis on a map (the regional view planners open first)."""
-    result = JobResult.latest(DIAGNOSIS, jobs.files_dir(request))
-    return render(request, "carte.html", {"resultat": result, **result_context()})
+def access_map(
+    request: Request,
+    _principal: Analyst,
+    plan: Annotated[str, Query(max_length=64)] = "",
+) -> HTMLResponse:
+    """The latest finished diagnosis on a map (the regional view planners open first), with
+    the sites of the plan ``plan`` (default: the latest finished one)."""
+    files = jobs.files_dir(request)
+    chosen = JobResult.find(PLAN, files, plan) if plan else JobResult.latest(PLAN, files)
+    if plan and chosen is None:
+        raise PageError(404, "Ce plan n'existe pas ou n'est pas terminé.")
+    result = JobResult.latest(DIAGNOSIS, files)
+    context = map_context(request, result, chosen) if result else {}
+    return render(request, "carte.html", {"resultat": result, **context})
 
 
 @router.get("/diagnostics/nouveau", response_class=HTMLResponse)
@@ -121,7 +189,14 @@ def start_diagnosis(
 
 @router.get("/diagnostics/{job_id}", response_class=HTMLResponse)
 def diagnosis_page(request: Request, job_id: str, _principal: Analyst) -> HTMLResponse:
-    return jobs.job_page(request, DIAGNOSIS, job_id, "carte.html", result_context)
+    latest_plan = JobResult.latest(PLAN, jobs.files_dir(request))
+    return jobs.job_page(
+        request,
+        DIAGNOSIS,
+        job_id,
+        "carte.html",
+        lambda result: map_context(request, result, latest_plan),
+    )
 
 
 @router.get("/diagnostics/{job_id}/progression", response_class=HTMLResponse)

@@ -1,8 +1,9 @@
-"""A patient's follow-up for their care team: monitoring charts and open alerts.
+"""A patient's follow-up for their care team: monitoring charts, alert rules and open alerts.
 
 Access is the monitoring API's: only the network's coordinators and members of one of the
-patient's care teams get in (the same check, refusal audit and acknowledgement as
-``/api/monitoring/alerts``); the measurements are read as ``/fhir/Observation`` would.
+patient's care teams get in (the same check, refusal audit, rule storage, acknowledgement and
+closing as ``/api/monitoring/rules`` and ``/api/monitoring/alerts``); the measurements are read
+as ``/fhir/Observation`` would. Planners and patients never reach these pages.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from maillage.store.database import transaction
 from maillage.web import records
 from maillage.web.charts import Point, line_chart
 from maillage.web.navigation import CARE_TEAMS
-from maillage.web.rendering import allowed, render
+from maillage.web.rendering import PageError, allowed, french_number, render
 from maillage.web.session import checked_form
 from maillage.web.teleconsultation import french_moment
 
@@ -78,12 +79,29 @@ def flag_title(session: Session, flag: str) -> str:
     return ((row.body.get("code") or {}).get("text") if row else None) or "Alerte"
 
 
+def rule_text(rule: dict[str, Any]) -> str:
+    """« Poids au-dessus de 90 kg ou en dessous de 60 kg » — what makes the rule fire."""
+    name = next((title for code, _unit, title in SERIES if code == rule["code"]), rule["code"])
+    unit = rule["unit"]
+    if rule["kind"] == "trend":
+        hours = french_number(rule["window_hours"], 0)
+        return f"{name} : variation de {french_number(rule['change'], 1)} {unit} en {hours} h"
+    limits = [
+        f"{label} {french_number(rule[key], 1)} {unit}"
+        for key, label in (("above", "au-dessus de"), ("below", "en dessous de"))
+        if rule[key] is not None
+    ]
+    return f"{name} {' ou '.join(limits)}"
+
+
 @router.get("/patients/{patient_id}", response_class=HTMLResponse)
 def follow_up(request: Request, patient_id: str, principal: Follower) -> HTMLResponse:
-    """Charts of the monitoring series and the alerts, open ones with an acknowledge button."""
+    """Charts of the monitoring series, the alert rules, and the open alerts with buttons to
+    acknowledge or close them."""
     reference = f"Patient/{patient_id}"
     with records.refusals():
         alerts = monitoring_api.list_alerts(reference, request, principal)
+        rules = monitoring_api.list_rules(reference, request, principal)
     patient = records.get(request, principal, "Patient", patient_id)
     observations = records.find(
         request, principal, "Observation", [("patient", reference)], count=500
@@ -106,8 +124,137 @@ def follow_up(request: Request, patient_id: str, principal: Follower) -> HTMLRes
         "patient": {"id": patient_id, "nom": records.person_name(patient)},
         "courbes": charts(observations),
         "alertes": shown,
+        "regles": [{**rule, "texte": rule_text(rule)} for rule in rules],
     }
     return render(request, "soins/suivi_patient.html", context)
+
+
+def _rule(request: Request, principal: Principal, patient_id: str, rule_id: str) -> dict:
+    """One of the patient's rules, read as the monitoring API lists them (team check)."""
+    with records.refusals():
+        rules = monitoring_api.list_rules(f"Patient/{patient_id}", request, principal)
+    found = next((rule for rule in rules if rule["id"] == rule_id), None)
+    if found is None:
+        raise PageError(404, "Cette règle d'alerte n'existe pas pour ce patient.")
+    return found
+
+
+def _rule_form(
+    request: Request,
+    patient_id: str,
+    values: dict[str, Any],
+    action: str,
+    error: str | None = None,
+) -> HTMLResponse:
+    with transaction(request.app.state.sessions) as session:
+        patient = resources.get(session, "Patient", patient_id)
+    context = {
+        "patient": {
+            "id": patient_id,
+            "nom": records.person_name(patient.body if patient else None),
+        },
+        "mesures": [(f"{code}|{unit}", f"{title} ({unit})") for code, unit, title in SERIES],
+        "valeurs": values,
+        "action": action,
+        "erreur": error,
+    }
+    return render(request, "soins/regle.html", context, status=422 if error else 200)
+
+
+class _InvalidRule(Exception):
+    """The rule form is incomplete: shown again with a French explanation."""
+
+
+INVALID_RULE = "Donnez un titre, la mesure suivie et au moins un seuil (nombre)."
+
+
+def _number(text: str) -> float | None:
+    """A threshold as typed (« 37,5 » or « 37.5 »), None when left empty."""
+    text = text.strip().replace(",", ".")
+    return float(text) if text else None
+
+
+def _posted_rule(patient_id: str, form: FormData) -> monitoring_api.RuleIn:
+    """The threshold rule the form describes, checked by the monitoring API's own model."""
+    code, _, unit = str(form.get("mesure", "")).partition("|")
+    try:
+        return monitoring_api.RuleIn(
+            patient=f"Patient/{patient_id}",
+            kind="threshold",
+            code=code,
+            unit=unit,
+            above=_number(str(form.get("au_dessus", ""))),
+            below=_number(str(form.get("en_dessous", ""))),
+            title=str(form.get("titre", "")).strip(),
+        )
+    except ValueError as error:  # pydantic's ValidationError is one too
+        raise _InvalidRule from error
+
+
+def _form_values(form: FormData) -> dict[str, Any]:
+    keys = ("titre", "mesure", "au_dessus", "en_dessous")
+    return {key: str(form.get(key, "")) for key in keys}
+
+
+@router.get("/patients/{patient_id}/regles/nouvelle", response_class=HTMLResponse)
+def new_rule(request: Request, patient_id: str, principal: Follower) -> HTMLResponse:
+    """The form of a new threshold rule (the team check happens when it is stored)."""
+    with records.refusals():
+        monitoring_api.list_rules(f"Patient/{patient_id}", request, principal)
+    return _rule_form(request, patient_id, {}, f"/patients/{patient_id}/regles")
+
+
+@router.post("/patients/{patient_id}/regles", response_class=HTMLResponse)
+def create_rule(
+    request: Request,
+    patient_id: str,
+    principal: Follower,
+    form: Annotated[FormData, Depends(checked_form)],
+) -> Response:
+    """Store the rule as ``POST /api/monitoring/rules`` does (team members only, audited)."""
+    try:
+        rule = _posted_rule(patient_id, form)
+    except _InvalidRule:
+        action = f"/patients/{patient_id}/regles"
+        return _rule_form(request, patient_id, _form_values(form), action, INVALID_RULE)
+    with records.refusals():
+        monitoring_api.create_rule(rule, request, principal)
+    return RedirectResponse(f"/patients/{patient_id}", status_code=303)
+
+
+@router.get("/patients/{patient_id}/regles/{rule_id}", response_class=HTMLResponse)
+def edit_rule(request: Request, patient_id: str, rule_id: str, principal: Follower) -> HTMLResponse:
+    """The form of an existing threshold rule, filled in."""
+    rule = _rule(request, principal, patient_id, rule_id)
+    if rule["kind"] != "threshold":
+        raise PageError(409, "Seules les règles de seuil se modifient ici.")
+    values = {
+        "titre": rule["title"],
+        "mesure": f"{rule['code']}|{rule['unit']}",
+        "au_dessus": "" if rule["above"] is None else f"{rule['above']:g}",
+        "en_dessous": "" if rule["below"] is None else f"{rule['below']:g}",
+    }
+    return _rule_form(request, patient_id, values, f"/patients/{patient_id}/regles/{rule_id}")
+
+
+@router.post("/patients/{patient_id}/regles/{rule_id}", response_class=HTMLResponse)
+def update_rule(
+    request: Request,
+    patient_id: str,
+    rule_id: str,
+    principal: Follower,
+    form: Annotated[FormData, Depends(checked_form)],
+) -> Response:
+    """Change the rule as ``PUT /api/monitoring/rules/{id}`` does."""
+    _rule(request, principal, patient_id, rule_id)
+    try:
+        rule = _posted_rule(patient_id, form)
+    except _InvalidRule:
+        action = f"/patients/{patient_id}/regles/{rule_id}"
+        return _rule_form(request, patient_id, _form_values(form), action, INVALID_RULE)
+    with records.refusals():
+        monitoring_api.update_rule(rule_id, rule, request, principal)
+    return RedirectResponse(f"/patients/{patient_id}", status_code=303)
 
 
 @router.post("/patients/{patient_id}/alertes/{alert_id}", response_class=HTMLResponse)
@@ -121,4 +268,18 @@ def acknowledge(
     """Mark the alert as seen (it is no longer escalated), as the monitoring API does."""
     with records.refusals():
         monitoring_api.acknowledge(alert_id, request, principal)
+    return RedirectResponse(f"/patients/{patient_id}", status_code=303)
+
+
+@router.post("/patients/{patient_id}/alertes/{alert_id}/cloture", response_class=HTMLResponse)
+def close(
+    request: Request,
+    patient_id: str,
+    alert_id: str,
+    principal: Follower,
+    _form: Annotated[FormData, Depends(checked_form)],
+) -> Response:
+    """The episode is handled: the alert and its Flag close, as the monitoring API does."""
+    with records.refusals():
+        monitoring_api.close(alert_id, request, principal)
     return RedirectResponse(f"/patients/{patient_id}", status_code=303)

@@ -1,6 +1,7 @@
 """Pages shared by every kind of job: progress (polled by htmx), result, downloads.
 
 A job page shows the result once the worker has written it, and the progress until then.
+Tables computed at request time (the network page's) download the same way as a job's files.
 """
 
 from __future__ import annotations
@@ -9,8 +10,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 from fastapi import Request
-from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.responses import FileResponse, HTMLResponse, Response
 from redis.exceptions import RedisError
 from rq import Queue
 from rq.exceptions import NoSuchJobError
@@ -85,3 +87,12 @@ def download(request: Request, kind: ResultKind, job_id: str, name: str) -> File
         raise PageError(404, "Ce fichier n'existe pas.")
     filename = f"{kind.folder}-{name}-{job_id}.{EXTENSIONS[name]}"
     return FileResponse(path, media_type=MEDIA_TYPES[name], filename=filename)
+
+
+def csv_attachment(table: pd.DataFrame, filename: str) -> Response:
+    """``table`` as a UTF-8 CSV attachment named ``filename``, typed like a job's CSV files."""
+    return Response(
+        table.to_csv(index=False),
+        media_type=MEDIA_TYPES["csv"],
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )

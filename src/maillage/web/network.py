@@ -4,17 +4,19 @@ It shows the indicators of ``maillage report`` (:mod:`maillage.reports.evaluatio
 year, computed from the operational store at each view, with the report's own charts. Only
 aggregates leave the server, so planners see it too. The share of patients in under-served
 communes needs zoning classes: they come from the latest finished diagnosis job rather than a
-diagnosis run inside the request (too long for a web request).
+diagnosis run inside the request (too long for a web request). Each of the page's tables is
+also offered as a CSV file, computed the same way.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 import pandas as pd
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from markupsafe import Markup
 
 from maillage.api.auth import Principal
@@ -28,7 +30,7 @@ from maillage.territory.communes import load_communes
 from maillage.territory.geography import departements
 from maillage.web import jobs
 from maillage.web.navigation import ANALYSTS
-from maillage.web.rendering import allowed, render
+from maillage.web.rendering import PageError, allowed, render
 
 router = APIRouter(include_in_schema=False)
 Analyst = Annotated[Principal, Depends(allowed(ANALYSTS))]
@@ -73,12 +75,7 @@ def _years(network: evaluation.Network, zone: ZoneInfo, year: int) -> list[int]:
     return sorted({*starts.dt.year.astype(int).tolist(), year}, reverse=True)
 
 
-@router.get("/reseau", response_class=HTMLResponse)
-def network_page(
-    request: Request,
-    _principal: Analyst,
-    annee: Annotated[int | None, Query(ge=2000, le=2100)] = None,
-) -> HTMLResponse:
+def indicators(request: Request, annee: int | None) -> dict[str, Any]:
     """The year's evaluation indicators (default: the year of the latest teleconsultation)."""
     zone = request.app.state.settings.zone
     with transaction(request.app.state.sessions) as session:
@@ -86,17 +83,12 @@ def network_page(
     year = annee or latest_year(network, zone)
     period = evaluation.Period(year, zone)
     of_commune = load_communes().set_index("code_commune").departement
-    activity = evaluation.activity(network, period, of_commune)
     diagnosis = JobResult.latest(DIAGNOSIS, jobs.files_dir(request))
-    context: dict[str, Any] = {
+    return {
         "annee": year,
         "annees": _years(network, zone, year),
         "feuille_de_route": evaluation.roadmap(network.sites, period),
-        "activite": activity,
-        "mois": MONTHS,
-        "modalites": MODALITIES,
-        "departements": departements().set_index("code").nom.to_dict(),
-        "graphiques": activity_charts(year, activity),
+        "activite": evaluation.activity(network, period, of_commune),
         "diagnostic": diagnosis.summary if diagnosis else None,
         "patients": (
             evaluation.under_served_share(network, period, zoning_classes(diagnosis))
@@ -107,4 +99,84 @@ def network_page(
         "expertise": evaluation.expertise_response(network, period),
         "synthetique": bool(network.sites.synthetic.any()),
     }
+
+
+@router.get("/reseau", response_class=HTMLResponse)
+def network_page(
+    request: Request,
+    _principal: Analyst,
+    annee: Annotated[int | None, Query(ge=2000, le=2100)] = None,
+) -> HTMLResponse:
+    """The year's evaluation indicators, with their charts and the CSV downloads."""
+    context = indicators(request, annee)
+    context |= {
+        "mois": MONTHS,
+        "modalites": MODALITIES,
+        "departements": departements().set_index("code").nom.to_dict(),
+        "graphiques": activity_charts(context["annee"], context["activite"]),
+        "telechargements": {name: label for name, (label, _table) in TABLES.items()},
+    }
     return render(request, "reseau.html", context)
+
+
+def _roadmap_table(shown: dict[str, Any]) -> pd.DataFrame:
+    roadmap = shown["feuille_de_route"]
+    keys = {"open": "ouverts", "new": "nouveaux", "existing": "existants", "target": "objectif"}
+    return pd.DataFrame({"sites": list(keys.values()), "nombre": [roadmap[k] for k in keys]})
+
+
+def _monthly_table(shown: dict[str, Any]) -> pd.DataFrame:
+    monthly = shown["activite"]["monthly"]
+    named = monthly.rename(columns=lambda month: f"{shown['annee']}-{month:02d}")
+    return named.rename_axis("nom").reset_index()
+
+
+def _site_table(shown: dict[str, Any]) -> pd.DataFrame:
+    return shown["activite"]["per_site"].rename(columns={"name": "nom"})
+
+
+def _departement_table(shown: dict[str, Any]) -> pd.DataFrame:
+    counts = shown["activite"]["by_departement"]
+    names = departements().set_index("code").nom.reindex(counts.departement).to_numpy()
+    return counts.assign(nom=names)[["departement", "nom", "teleconsultations"]]
+
+
+def _modality_table(shown: dict[str, Any]) -> pd.DataFrame:
+    counts = shown["activite"]["by_modality"].rename(columns={"modality": "modalite"})
+    labels = counts.modalite.map(MODALITIES).fillna(counts.modalite)
+    return counts.assign(libelle=labels)[["modalite", "libelle", "teleconsultations"]]
+
+
+def _delay_table(shown: dict[str, Any]) -> pd.DataFrame:
+    spreads = pd.DataFrame(
+        [shown["delai"], shown["expertise"]], index=pd.Index(["rendez-vous", "tele-expertise"])
+    )
+    columns = {"unit": "unite", "count": "mesures", "median": "mediane", "mean": "moyenne",
+               "p90": "decile_9"}  # fmt: skip
+    return spreads[list(columns)].rename(columns=columns).rename_axis("delai").reset_index()
+
+
+#: The page's tables offered as CSV (machine-readable columns, same figures as the page):
+#: file name part → (link text, table from :func:`indicators`).
+TABLES: dict[str, tuple[str, Callable[[dict[str, Any]], pd.DataFrame]]] = {
+    "feuille-de-route": ("Feuille de route", _roadmap_table),
+    "par-mois": ("Téléconsultations par site et par mois", _monthly_table),
+    "par-site": ("Téléconsultations par site", _site_table),
+    "par-departement": ("Téléconsultations par département", _departement_table),
+    "par-modalite": ("Téléconsultations par modalité", _modality_table),
+    "delais": ("Délais", _delay_table),
+}
+
+
+@router.get("/reseau/telecharger/{name}")
+def network_download(
+    request: Request,
+    name: str,
+    _principal: Analyst,
+    annee: Annotated[int | None, Query(ge=2000, le=2100)] = None,
+) -> Response:
+    """One of the page's tables for the year, as a CSV file (same figures as the page)."""
+    if name not in TABLES:
+        raise PageError(404, "Ce fichier n'existe pas.")
+    shown = indicators(request, annee)
+    return jobs.csv_attachment(TABLES[name][1](shown), f"reseau-{name}-{shown['annee']}.csv")

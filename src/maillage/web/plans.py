@@ -7,6 +7,7 @@ sites in the order they should open, as ``maillage plan`` writes them.
 from __future__ import annotations
 
 import csv
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -14,6 +15,7 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from starlette.datastructures import FormData
 
 from maillage.api.auth import Principal
+from maillage.jobs.diagnosis import DIAGNOSIS
 from maillage.jobs.plan import PLAN, enqueue_plan
 from maillage.jobs.results import JobResult
 from maillage.planning.outputs import EXISTING_COLOUR, NEW_COLOUR
@@ -91,17 +93,29 @@ def start_plan(
     return RedirectResponse(f"/plans/{job.id}", status_code=303)
 
 
-def _plan_context(result: JobResult) -> dict[str, Any]:
-    """The chosen sites in opening order, read from the result's ``sites.csv``."""
+def _plan_context(result: JobResult, files_dir: Path) -> dict[str, Any]:
+    """The chosen sites in opening order, read from the result's ``sites.csv``; the link to the
+    access map, where they show beside the existing sites, once a diagnosis has drawn one."""
     with (result.directory / "sites.csv").open(encoding="utf-8", newline="") as handle:
         sites = list(csv.DictReader(handle))
     colours = {"nouveau": NEW_COLOUR, "existant": EXISTING_COLOUR}
-    return {**result_context(), "sites": sites, "objectifs": OBJECTIVE_LABELS, "couleurs": colours}
+    diagnosed = JobResult.latest(DIAGNOSIS, files_dir) is not None
+    return {
+        **result_context(),
+        "cartes": result.maps,
+        "carte_acces": diagnosed,
+        "sites": sites,
+        "objectifs": OBJECTIVE_LABELS,
+        "couleurs": colours,
+    }
 
 
 @router.get("/plans/{job_id}", response_class=HTMLResponse)
 def plan_page(request: Request, job_id: str, _principal: Analyst) -> HTMLResponse:
-    return jobs.job_page(request, PLAN, job_id, "plan.html", _plan_context)
+    files_dir = jobs.files_dir(request)
+    return jobs.job_page(
+        request, PLAN, job_id, "plan.html", lambda result: _plan_context(result, files_dir)
+    )
 
 
 @router.get("/plans/{job_id}/progression", response_class=HTMLResponse)

@@ -29,6 +29,7 @@ MESSAGES = {
     403: "Vous n'avez pas accès à ce dossier patient.",
     404: "Cet élément n'existe pas ou a été supprimé.",
     409: "L'opération est en conflit avec une modification récente : rechargez la page.",
+    412: "Ce dossier a été modifié entre-temps : rechargez la page et recommencez.",
     422: (
         "Le dossier ne permet pas cette opération (consentement retiré, données incomplètes "
         "ou règle du réseau non respectée)."
@@ -95,8 +96,11 @@ class Writer:
         self.request, self.principal, self.session = request, principal, session
         self.exchange: Exchange | None = None
 
-    def save(self, body: Body, resource_id: str | None = None) -> Resource:
-        """Create (``resource_id`` None) or update one resource, as POST/PUT would."""
+    def save(
+        self, body: Body, resource_id: str | None = None, if_match: int | None = None
+    ) -> Resource:
+        """Create (``resource_id`` None) or update one resource, as POST/PUT would; with
+        ``if_match`` (the version the page read), a resource changed meanwhile is a 412."""
         kind = body["resourceType"]
         interaction = "create" if resource_id is None else "update"
         self.exchange = Exchange(self.request, self.principal, kind, interaction)
@@ -104,8 +108,14 @@ class Writer:
             self.exchange.entities.append(f"{kind}/{resource_id}")
         self.exchange.authorize(write=True)
         checked = validation.validate(kind, body, resource_id)
-        row, _created = store(self.exchange, self.session, checked, resource_id)
+        row, _created = store(self.exchange, self.session, checked, resource_id, if_match)
         return row
+
+    def update(self, read: Body, changes: Body) -> Resource:
+        """Update a resource as the page read it, with ``changes``, unless changed meanwhile."""
+        body = {key: value for key, value in read.items() if key != "meta"} | changes
+        version = int(read["meta"]["versionId"])
+        return self.save(body, read["id"], if_match=version)
 
 
 @contextmanager

@@ -18,10 +18,8 @@ from fastapi import Request, Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from starlette.datastructures import FormData
 
-from maillage.api.auth import Principal
-from maillage.api.auth import _principal as load_principal
+from maillage.api.auth import Principal, load_principal
 from maillage.config import Settings
-from maillage.store.database import transaction
 
 COOKIE = "maillage_session"
 #: A working day; every page view renews it.
@@ -90,8 +88,7 @@ def current_principal(request: Request) -> Principal | None:
     session = read_session(request)
     principal = None
     if session.user_id is not None:
-        with transaction(request.app.state.sessions) as db:
-            principal = load_principal(db, int(session.user_id))
+        principal = load_principal(request.app.state.engine, int(session.user_id))
     request.state.web_principal = principal
     return principal
 

@@ -1,23 +1,33 @@
-"""Site registry pages: the network's telemedicine sites (FHIR Location) as a list and in detail.
+"""Site registry pages: the network's telemedicine sites (FHIR Location) as a list, a map and
+in detail (modalities offered, telemedicine station and connected devices).
 
 They read the FHIR store through the server's own store layer (the same search index as
 ``/fhir/Location``), so what a coordinator sees here is what the API serves. Sites are registry
-data, not patient data: planners see them too.
+data, not patient data: planners see them too. The map is inline SVG drawn from department
+outlines (no tile server), like the access maps.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
+import numpy as np
+import pandas as pd
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
+from markupsafe import Markup
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from maillage.api.auth import Principal
+from maillage.api.site_import import EQUIPMENT_SYSTEM, MODALITIES, MODALITY_SYSTEM
 from maillage.config import Settings
+from maillage.planning.outputs import EXISTING_COLOUR
+from maillage.reports.choropleth import Marker, sites_svg
 from maillage.store import resources, search
 from maillage.store.database import transaction
 from maillage.store.models import Resource
+from maillage.territory.outlines import departement_outlines, departements_at
 from maillage.web.navigation import ANALYSTS
 from maillage.web.rendering import PageError, allowed, render
 
@@ -25,6 +35,23 @@ router = APIRouter(include_in_schema=False)
 Analyst = Annotated[Principal, Depends(allowed(ANALYSTS))]
 PAGE_SIZE = 50
 STATUS_LABELS = {"active": "En service", "suspended": "Suspendu", "inactive": "Fermé"}
+#: Marker colours of the registry map: sites in service stand out, the others are grey.
+IN_SERVICE_COLOUR, OUT_OF_SERVICE_COLOUR = "#08519c", EXISTING_COLOUR
+#: The telemedicine station of a site (codes of ``urn:maillage:equipment``, see site_import).
+STATIONS = {"cabine": "Cabine de télémédecine", "chariot": "Chariot de télémédecine"}
+#: Connected devices commonly used at a site; other codes are shown as written.
+DEVICES = {
+    "stethoscope-connecte": "Stéthoscope connecté",
+    "otoscope-connecte": "Otoscope connecté",
+    "dermatoscope-connecte": "Dermatoscope connecté",
+    "tensiometre": "Tensiomètre",
+    "oxymetre": "Oxymètre",
+    "ecg": "Électrocardiographe (ECG)",
+    "thermometre": "Thermomètre",
+    "glucometre": "Glucomètre",
+    "spirometre": "Spiromètre",
+    "camera-examen": "Caméra d'examen",
+}
 
 
 def concept_text(concepts: list[dict[str, Any]] | dict[str, Any] | None) -> str:
@@ -47,22 +74,109 @@ def concept_text(concepts: list[dict[str, Any]] | dict[str, Any] | None) -> str:
     return ", ".join(labels)
 
 
-def site_summary(body: dict[str, Any]) -> dict[str, Any]:
-    """The fields a list row and the detail page show, from a Location body."""
+def _equipment(body: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """French names of the site's station (cabine, chariot) and connected devices."""
+    codes = [
+        coding.get("code", "")
+        for concept in body.get("type") or []
+        for coding in concept.get("coding") or []
+        if coding.get("system") == EQUIPMENT_SYSTEM
+    ]
+    stations = [STATIONS[c] for c in codes if c in STATIONS]
+    devices = [DEVICES.get(c, c.replace("-", " ")) for c in codes if c and c not in STATIONS]
+    return stations, devices
+
+
+def site_summary(body: dict[str, Any], managers: dict[str, dict]) -> dict[str, Any]:
+    """The fields a list row and the detail page show, from a Location body
+    (``managers``: :func:`organisations` of the page's sites)."""
     address = body.get("address") or {}
     managing = body.get("managingOrganization") or {}
+    manager = managers.get(managing.get("reference", ""), {})
+    kinds = [
+        concept
+        for concept in body.get("type") or []
+        if all(c.get("system") != EQUIPMENT_SYSTEM for c in concept.get("coding") or [])
+    ]
+    stations, devices = _equipment(body)
     return {
         "id": body["id"],
         "nom": body.get("name") or body["id"],
-        "type": concept_text(body.get("type")),
+        "type": concept_text(kinds) or manager.get("type", ""),
         "commune": " ".join(filter(None, (address.get("postalCode"), address.get("city")))),
         "adresse": ", ".join(address.get("line") or []),
         "statut": STATUS_LABELS.get(body.get("status", ""), body.get("status", "")),
-        "organisation": managing.get("display") or managing.get("reference", ""),
+        "organisation": managing.get("display")
+        or manager.get("nom")
+        or managing.get("reference", ""),
         "description": body.get("description", ""),
         "position": body.get("position"),
         "telecom": [t.get("value") for t in body.get("telecom") or [] if t.get("value")],
+        "postes": stations,
+        "dispositifs": devices,
     }
+
+
+def organisations(session: Session, bodies: list[dict[str, Any]]) -> dict[str, dict]:
+    """Name and type of the sites' managing organisations by reference, read in one query
+    (imported sites name their Organization by reference only, and their kind — MSP, EHPAD —
+    is the Organization's type)."""
+    references = {(b.get("managingOrganization") or {}).get("reference", "") for b in bodies} - {""}
+    ids = [r.removeprefix("Organization/") for r in references]
+    rows = session.execute(
+        select(Resource.id, Resource.body).where(
+            Resource.resource_type == "Organization",
+            Resource.id.in_(ids),
+            Resource.deleted.is_(False),
+        )
+    )
+    return {
+        f"Organization/{ident}": {
+            "nom": body.get("name", ""),
+            "type": concept_text(body.get("type")),
+        }
+        for ident, body in rows
+    }
+
+
+def located_sites(bodies: list[dict[str, Any]]) -> pd.DataFrame:
+    """``id``, ``nom``, ``status``, ``lon``, ``lat`` of the sites with coordinates."""
+    frame = pd.json_normalize(bodies) if bodies else pd.DataFrame()
+    columns = {"id": "id", "name": "nom", "status": "status",
+               "position.longitude": "lon", "position.latitude": "lat"}  # fmt: skip
+    frame = frame.reindex(columns=list(columns)).rename(columns=columns)
+    frame[["lon", "lat"]] = frame[["lon", "lat"]].apply(pd.to_numeric, errors="coerce")
+    frame["nom"] = frame.nom.fillna(frame.id).astype(str)
+    return frame[np.isfinite(frame.lon) & np.isfinite(frame.lat)].reset_index(drop=True)
+
+
+def _statement(
+    settings: Settings, resource_type: str, query: list[tuple[str, str]]
+) -> Select[tuple[Resource]]:
+    """The store's search for ``query`` (FHIR search parameters), as ``/fhir`` runs it."""
+    criteria, ids = search.parse(resource_type, query)
+    return search.statement(resource_type, criteria, ids, settings.zone)
+
+
+def all_sites(session: Session, settings: Settings, query: list[tuple[str, str]]) -> list[dict]:
+    """Bodies of every live site matching ``query``, unpaged (for maps)."""
+    statement = _statement(settings, "Location", query)
+    return [row.body for row in session.execute(statement).scalars()]
+
+
+def registry_map(sites: pd.DataFrame) -> Markup:
+    """The sites over the outlines of their departments, in service or not by colour."""
+    if sites.empty:
+        return Markup("")
+    in_service = sites.status.eq("active").to_numpy()
+    colours = np.where(in_service, IN_SERVICE_COLOUR, OUT_OF_SERVICE_COLOUR)
+    labels = sites.nom + " — " + sites.status.map(STATUS_LABELS).fillna("statut inconnu")
+    markers = [
+        Marker(lon, lat, label, colour)
+        for lon, lat, label, colour in zip(sites.lon, sites.lat, labels, colours, strict=True)
+    ]
+    codes = set(departements_at(sites.lon.to_numpy(), sites.lat.to_numpy()))
+    return Markup(sites_svg(departement_outlines(codes), markers))
 
 
 def _search(
@@ -72,8 +186,7 @@ def _search(
     query: list[tuple[str, str]],
     offset: int,
 ) -> tuple[list[Resource], int]:
-    criteria, ids = search.parse(resource_type, query)
-    statement = search.statement(resource_type, criteria, ids, settings.zone)
+    statement = _statement(settings, resource_type, query)
     return search.page(session, statement, search.order(resource_type, None), PAGE_SIZE, offset)
 
 
@@ -84,36 +197,64 @@ def site_list(
     commune: Annotated[str, Query(max_length=100)] = "",
     page: Annotated[int, Query(ge=1, le=10_000)] = 1,
 ) -> HTMLResponse:
-    """All sites, optionally those of one commune (by name, prefix match), fifty per page."""
+    """All sites, optionally those of one commune (by name, prefix match), fifty per page, and
+    on a map all the sites the search found."""
     query = [("address-city", commune.strip())] if commune.strip() else []
+    settings = request.app.state.settings
     with transaction(request.app.state.sessions) as session:
-        rows, total = _search(
-            session, request.app.state.settings, "Location", query, (page - 1) * PAGE_SIZE
-        )
-        sites = [site_summary(row.body) for row in rows]
+        rows, total = _search(session, settings, "Location", query, (page - 1) * PAGE_SIZE)
+        managers = organisations(session, [row.body for row in rows])
+        sites = [site_summary(row.body, managers) for row in rows]
+        located = located_sites(all_sites(session, settings, query))
     pages = max(1, -(-total // PAGE_SIZE))
-    context = {"sites": sites, "total": total, "commune": commune, "page": page, "pages": pages}
+    context = {
+        "sites": sites,
+        "total": total,
+        "commune": commune,
+        "page": page,
+        "pages": pages,
+        "carte": registry_map(located),
+        "localises": len(located),
+        "marqueurs": [
+            ("Site en service", IN_SERVICE_COLOUR, "circle"),
+            ("Site suspendu ou fermé", OUT_OF_SERVICE_COLOUR, "circle"),
+        ],
+    }
     return render(request, "sites.html", context)
 
 
 @router.get("/sites/{site_id}", response_class=HTMLResponse)
 def site_detail(request: Request, site_id: str, _principal: Analyst) -> HTMLResponse:
-    """One site with its organisation and the services (modalities) offered there."""
+    """One site with its organisation, its equipment and the modalities offered there."""
     with transaction(request.app.state.sessions) as session:
         row = resources.get(session, "Location", site_id)
         if row is None or row.deleted:
             raise PageError(404, "Ce site n'existe pas.")
-        site = site_summary(row.body)
+        site = site_summary(row.body, organisations(session, [row.body]))
         query = [("location", f"Location/{site_id}")]
         services, _total = _search(
             session, request.app.state.settings, "HealthcareService", query, 0
         )
         offered = [
             {
+                "modalite": _modality(s.body),
                 "nom": s.body.get("name", ""),
-                "type": concept_text(s.body.get("type")),
                 "actif": s.body.get("active", True),
             }
             for s in services
         ]
     return render(request, "site.html", {"site": site, "services": offered})
+
+
+def _modality(service: dict[str, Any]) -> str:
+    """The French name of a service's modality (``urn:maillage:modality``), else its type."""
+    code = next(
+        (
+            c.get("code")
+            for concept in service.get("type") or []
+            for c in concept.get("coding") or []
+            if c.get("system") == MODALITY_SYSTEM
+        ),
+        None,
+    )
+    return MODALITIES.get(code or "", "") or concept_text(service.get("type"))

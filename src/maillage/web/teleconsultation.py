@@ -87,12 +87,19 @@ class Opening:
 
     @property
     def value(self) -> str:
-        return f"{self.doctor_slot} {self.room_slot}"
+        """The form value: the slot ids it takes (the doctor's alone for a home follow-up)."""
+        return " ".join(slot for slot in (self.doctor_slot, self.room_slot) if slot)
+
+    @property
+    def slots(self) -> list[dict[str, str]]:
+        """The Appointment's ``slot`` references."""
+        return [{"reference": f"Slot/{slot}"} for slot in self.value.split()]
 
 
-def openings(request: Request, site: str) -> list[Opening]:
+def openings(request: Request, site: str | None, doctor: str | None = None) -> list[Opening]:
     """Times in the coming two weeks when a remote doctor and a room of ``site`` are both free,
-    soonest first."""
+    soonest first; without a site (a follow-up at home), the doctors' free times alone.
+    ``doctor`` keeps only that practitioner's times (to move one of their appointments)."""
     zone = request.app.state.settings.zone
     now = utcnow()
     upcoming = [
@@ -101,13 +108,13 @@ def openings(request: Request, site: str) -> list[Opening]:
         ("start", "lt" + resources.instant(now + HORIZON)),
     ]
     rooms = {}
-    for schedule in records.registry(request, "Schedule", [("actor", site)]):
+    for schedule in records.registry(request, "Schedule", [("actor", site)] if site else []):
         for slot in records.registry(
             request, "Slot", [("schedule", f"Schedule/{schedule['id']}"), *upcoming], sort="start"
         ):
             rooms.setdefault((slot["start"], slot["end"]), slot["id"])
     found = []
-    for schedule in records.registry(request, "Schedule", []):
+    for schedule in records.registry(request, "Schedule", [("actor", doctor)] if doctor else []):
         if schedule.get("active") is False:
             continue
         doctors = [
@@ -117,12 +124,12 @@ def openings(request: Request, site: str) -> list[Opening]:
         ]
         if not doctors:
             continue
-        doctor = records.registry(request, "Practitioner", [("_id", doctors[0].split("/")[1])])
-        name = f"Dr {records.person_name(doctor[0] if doctor else None)}"
+        person = records.registry(request, "Practitioner", [("_id", doctors[0].split("/")[1])])
+        name = f"Dr {records.person_name(person[0] if person else None)}"
         query = [("schedule", f"Schedule/{schedule['id']}"), *upcoming]
         for slot in records.registry(request, "Slot", query, sort="start"):
-            room = rooms.get((slot["start"], slot["end"]))
-            if room:
+            room = rooms.get((slot["start"], slot["end"])) if site else ""
+            if room is not None:
                 when = french_moment(slot["start"], zone)
                 label = f"{when} – {local(slot['end'], zone):%H:%M} avec {name}"
                 found.append(
@@ -168,10 +175,7 @@ def appointment(principal: Principal, patient: str, chosen: Opening, reason: str
         "start": chosen.start,
         "end": chosen.end,
         "created": resources.instant(utcnow())[:10],
-        "slot": [
-            {"reference": f"Slot/{chosen.doctor_slot}"},
-            {"reference": f"Slot/{chosen.room_slot}"},
-        ],
+        "slot": chosen.slots,
         "participant": [
             {"actor": {"reference": actor}, "status": "accepted"} for actor in people if actor
         ],

