@@ -195,6 +195,16 @@ def test_report_on_the_seeded_demo(tmp_path: Path) -> None:
     assert (out / "report.pdf").read_bytes().startswith(b"%PDF")
     page = (out / "report.html").read_text()
     assert "SYNTHETIC" in page and "SIMULATION" in page and 'lang="fr"' in page
+    for shown in (
+        "sites ouverts sur un objectif de 200",
+        "Activité par mois et par site",
+        "Réponse aux télé-expertises",
+        "<figcaption>Accès mesuré (sans télémédecine)</figcaption>",
+        "<figcaption>SIMULATION : gain d&#39;accès par commune</figcaption>",
+    ):
+        assert shown in page, shown
+    assert page.count('aria-label="France métropolitaine"') == 3  # the three access maps
+    assert page.count("<svg") >= 3 + 2  # and the two activity charts
     indicators = pd.read_csv(out / "indicators.csv", dtype={"valeur": str})
     assert set(indicators.donnees) == {"SYNTHETIC"}
     document = json.loads((out / "indicators.json").read_text())

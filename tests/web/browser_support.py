@@ -30,6 +30,7 @@ CHROMIUM_ARGS = [
 ]
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
 TABLET = {"width": 1024, "height": 768}
+PORTRAIT_TABLET = {"width": 768, "height": 1024}
 JOB_TIMEOUT_MS = 120_000
 
 
@@ -75,6 +76,15 @@ def shoot(page: Page, tmp_path: Path, name: str) -> None:
     folder = tmp_path / "captures"
     folder.mkdir(exist_ok=True)
     page.screenshot(path=folder / f"{name}.png", full_page=True)
+
+
+def fits_a_tablet(page: Page) -> None:
+    """The page needs no sideways scrolling on a tablet held upright, then as the test holds it
+    (landscape)."""
+    for size in (PORTRAIT_TABLET, TABLET):
+        page.set_viewport_size(size)
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, f"{page.url} is {overflow} px too wide at {size['width']} px"
 
 
 def serious_violations(page: Page) -> list[dict[str, Any]]:

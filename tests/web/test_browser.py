@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from browser_support import JOB_TIMEOUT_MS, log_in, serious_violations, shoot
+from browser_support import JOB_TIMEOUT_MS, fits_a_tablet, log_in, serious_violations, shoot
 from playwright.sync_api import Page, expect
 from web_site import PASSWORD, Site, location, store
 
@@ -49,12 +49,14 @@ def test_log_in_and_see_only_the_planners_menu(
     expect(page.locator(".registre circle.site")).to_have_count(1)
     assert serious_violations(page) == []
     shoot(page, tmp_path, "registre")
+    fits_a_tablet(page)
     page.get_by_label("Commune").fill("carig")
     page.get_by_label("Commune").press("Enter")
     page.get_by_role("link", name="Cabine de Carignan").click()
     expect(page.get_by_role("heading", name="Cabine de Carignan")).to_be_visible()
     assert serious_violations(page) == []
     shoot(page, tmp_path, "site")
+    fits_a_tablet(page)
 
     page.get_by_role("button", name="Se déconnecter").click()
     expect(page.get_by_role("heading", name="Connexion")).to_be_visible()
@@ -97,6 +99,7 @@ def test_run_a_diagnosis_job_to_its_map(page: Page, live: tuple[Site, str], tmp_
     expect(page.get_by_text("SYNTHETIC —")).to_be_visible()
     assert serious_violations(page) == []
     shoot(page, tmp_path, "resultat")
+    fits_a_tablet(page)
 
     with page.expect_download() as download:
         page.get_by_role("link", name="Résultats par commune (CSV)").click()
@@ -138,3 +141,4 @@ def test_run_a_plan_to_its_before_and_after_maps(
     ).to_have_count(3)
     assert serious_violations(page) == []
     shoot(page, tmp_path, "plan")
+    fits_a_tablet(page)

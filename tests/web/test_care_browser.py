@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from browser_support import log_in, serious_violations, shoot
+from browser_support import fits_a_tablet, log_in, serious_violations, shoot
 from care_network import build, expertise, pooled_expertise, specialist, tomorrow, weight
 from playwright.sync_api import Page, expect
 from web_site import Site, store
@@ -41,6 +41,7 @@ def test_book_an_assisted_teleconsultation_and_answer_a_tele_expertise(
     page.get_by_label("avec Dr Claire Martin").first.check()
     page.get_by_label("Motif de la consultation").fill("Toux persistante")
     shoot(page, tmp_path, "reservation")
+    fits_a_tablet(page)
     page.get_by_role("button", name="Réserver").click()
 
     expect(page.get_by_role("heading", name="Téléconsultation réservée")).to_be_visible()
@@ -68,6 +69,7 @@ def test_book_an_assisted_teleconsultation_and_answer_a_tele_expertise(
     expect(page.get_by_label("Nouveau créneau")).to_contain_text("avec Dr Claire Martin")
     assert serious_violations(page) == []
     shoot(page, tmp_path, "consultation")
+    fits_a_tablet(page)
     page.get_by_label("Acte réalisé").first.select_option("TCG")
     page.get_by_role("button", name="Consultation réalisée").click()
     expect(page.locator("#statut")).to_have_text("Réalisé")
@@ -90,6 +92,7 @@ def test_book_an_assisted_teleconsultation_and_answer_a_tele_expertise(
     expect(page.get_by_role("status")).to_contain_text("Vous avez répondu")
     assert serious_violations(page) == []
     shoot(page, tmp_path, "teleexpertise")
+    fits_a_tablet(page)
 
 
 def test_a_specialist_takes_a_request_sent_to_their_pool(
@@ -142,6 +145,7 @@ def test_the_care_team_reads_the_follow_up_chart(
     expect(page.get_by_role("img", name="Poids (kg)")).to_be_visible()
     assert serious_violations(page) == []
     shoot(page, tmp_path, "suivi")
+    fits_a_tablet(page)
     page.get_by_role("link", name="Ajouter une règle d'alerte").click()
     page.get_by_label("Titre de l'alerte").fill("Poids trop élevé")
     page.get_by_label("Mesure suivie").select_option(label="Poids (kg)")

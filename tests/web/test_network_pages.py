@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 import pytest
-from browser_support import log_in, serious_violations, shoot
+from browser_support import fits_a_tablet, log_in, serious_violations, shoot
 from fastapi.testclient import TestClient
 from playwright.sync_api import Page, expect
 from web_site import Site, store
@@ -315,6 +315,7 @@ def test_a_planner_reads_the_network_page_in_the_browser(
     expect(chart).to_be_visible()
     assert serious_violations(page) == []
     shoot(page, tmp_path, "reseau")
+    fits_a_tablet(page)
     page.get_by_label("Année", exact=True).select_option("2024")
     page.get_by_role("button", name="Afficher").click()
     expect(page.get_by_text("1 téléconsultation en 2024.")).to_be_visible()

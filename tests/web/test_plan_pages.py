@@ -62,6 +62,9 @@ def test_a_plan_runs_as_a_job_and_shows_before_and_after(worker_site: Site) -> N
         assert site["name"] in page
     impact = client.get(f"{job_page}/telecharger/impact").text.splitlines()[0]
     assert "access_before" in impact and "access_after" in impact
+    geojson = client.get(f"{job_page}/telecharger/geojson")
+    assert geojson.headers["content-type"].startswith("application/geo+json")
+    assert geojson.json()["type"] == "FeatureCollection" and geojson.json()["features"]
 
 
 @pytest.mark.parametrize(

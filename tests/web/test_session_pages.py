@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -122,17 +123,29 @@ def test_a_deactivated_account_loses_its_session_at_once(site: Site) -> None:
     assert client.get("/carte", follow_redirects=False).status_code == 303
 
 
-ANALYST_PAGES = ("/carte", "/diagnostics/nouveau", "/plans/nouveau", "/sites")
+ANALYST_MENU = ("/", "/carte", "/diagnostics/nouveau", "/plans/nouveau", "/sites", "/reseau")
+#: Each role's menu, written out rather than read from ``navigation.PAGES``, so that a page
+#: given to the wrong role fails here.
+MENUS = {
+    Role.ADMIN: (*ANALYST_MENU, "/patients"),
+    Role.COORDINATOR: (*ANALYST_MENU, "/patients"),
+    Role.PLANNER: ANALYST_MENU,
+    Role.SITE_PROFESSIONAL: ("/", "/teleconsultations/nouvelle", "/patients"),
+    Role.PRACTITIONER: ("/", "/consultations", "/teleexpertises", "/patients"),
+    Role.PATIENT: ("/",),
+}
+EVERY_PAGE = sorted({path for menu in MENUS.values() for path in menu})
 
 
 @pytest.mark.parametrize("role", list(Role))
 def test_each_role_sees_and_reaches_only_its_pages(site: Site, role: Role) -> None:
     client = site.logged_in(role.value)
     home = client.get("/")
-    analyst = role in (Role.ADMIN, Role.COORDINATOR, Role.PLANNER)
-    for path in ANALYST_PAGES:
-        assert (f'href="{path}"' in home.text) is analyst
+    nav = home.text[home.text.index('<nav aria-label="Navigation principale">') :]
+    menu = re.findall(r'<li><a href="([^"]+)"', nav[: nav.index("</nav>")])
+    assert tuple(menu) == MENUS[role]
+    for path in EVERY_PAGE:
         response = client.get(path)
-        assert response.status_code == (200 if analyst else 403), path
-    if not analyst:
-        assert "pas accessible avec votre rôle" in client.get("/carte").text
+        assert response.status_code == (200 if path in MENUS[role] else 403), path
+        if response.status_code == 403:
+            assert "pas accessible avec votre rôle" in response.text, path

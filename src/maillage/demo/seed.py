@@ -98,6 +98,11 @@ def _ref(kind: str, key: object) -> dict[str, str]:
     return {"reference": f"{kind}/{stable_id(kind, key)}"}
 
 
+def _modality(code: str) -> dict[str, Any]:
+    """A teleconsultation modality, coded as the registry's services and the evaluation read it."""
+    return {"coding": [{"system": site_import.MODALITY_SYSTEM, "code": code}]}
+
+
 def _instant(moment: pd.Timestamp) -> str:
     return moment.tz_convert("UTC").strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -256,9 +261,7 @@ class _Seeder:
             {
                 "resourceType": "Appointment",
                 "status": "cancelled" if row["cancelled"] else "fulfilled",
-                "serviceType": [
-                    {"coding": [{"system": site_import.MODALITY_SYSTEM, "code": modality}]}
-                ],
+                "serviceType": [_modality(modality)],
                 "created": _instant(row["created"]),
                 "start": _instant(row["start"]),
                 "end": _instant(end),
@@ -277,9 +280,7 @@ class _Seeder:
                     "system": "http://terminology.hl7.org/CodeSystem/v3-ActCode",
                     "code": "VR",
                 },
-                "serviceType": {
-                    "coding": [{"system": site_import.MODALITY_SYSTEM, "code": modality}]
-                },
+                "serviceType": _modality(modality),
                 "subject": _ref("Patient", row["patient"]),
                 "participant": [
                     {"type": [PRIMARY_PERFORMER], "individual": _ref("Practitioner", doctor.key)},
@@ -352,9 +353,22 @@ class _Seeder:
         self.save(row["key"], task)
 
     def monitoring(self, patients: pd.DataFrame, year: int, followed: int) -> None:
-        """Weekly weight of a few patients over the year's last quarter."""
+        """Weekly weight of a few patients of the first site over the year's last quarter, each
+        followed by a care team of the site's nurse, the first remote doctor and the first
+        expert (the demo accounts), since follow-up pages show a patient to their team only."""
         weeks = pd.date_range(f"{year}-10-06 08:00", periods=12, freq="7D", tz=self.zone)
-        for key in patients.key.to_numpy()[:followed]:
+        members = (SITES[0].site.site_id, DOCTORS[0].key, EXPERTS[0].key)
+        for key in patients.key[patients.site == 0].to_numpy()[:followed]:
+            self.save(
+                key,
+                {
+                    "resourceType": "CareTeam",
+                    "status": "active",
+                    "name": "Suivi à domicile (SYNTHETIC)",
+                    "subject": _ref("Patient", key),
+                    "participant": [{"member": _ref("Practitioner", m)} for m in members],
+                },
+            )
             base = 60 + 30 * self.rng.random()
             weights = base + np.cumsum(self.rng.normal(0.1, 0.4, size=len(weeks)))
             for week, (moment, value) in enumerate(zip(weeks, weights, strict=True)):
@@ -378,41 +392,78 @@ class _Seeder:
                     },
                 )
 
-    def slots(self, today: date) -> None:
-        """Free half-hour slots at every site on the next five working days."""
-        days = pd.bdate_range(today + timedelta(days=1), periods=5)
-        for demo in SITES:
-            site = demo.site
+    def booked(self, patients: pd.DataFrame, today: date) -> None:
+        """Three assisted teleconsultations booked this afternoon at the first site with the
+        first remote doctor, so that the demo doctor's day (shown for today) is not empty."""
+        site, doctor = SITES[0].site, DOCTORS[0]
+        starts = pd.date_range(
+            datetime.combine(today, time(14)), periods=3, freq="30min", tz=self.zone
+        )
+        keys = patients.key[patients.site == 0].to_numpy()
+        for number, (start, key) in enumerate(zip(starts, keys, strict=False)):
+            people = [
+                _ref("Patient", key),
+                _ref("Practitioner", doctor.key),
+                _ref("Practitioner", site.site_id),
+                _ref("Location", site.site_id),
+            ]
             self.save(
-                site.site_id,
+                f"booked/{number}",
+                {
+                    "resourceType": "Appointment",
+                    "status": "booked",
+                    "serviceType": [_modality("teleconsultation-assistee")],
+                    "description": "Téléconsultation assistée (SYNTHETIC)",
+                    "created": today.isoformat(),
+                    "start": _instant(start),
+                    "end": _instant(start + pd.Timedelta(minutes=20)),
+                    "participant": [{"actor": a, "status": "accepted"} for a in people],
+                },
+            )
+
+    def slots(self, today: date) -> None:
+        """Free half-hour slots of every site's room and every remote doctor on the next five
+        working days: a booking needs a room and a doctor free at the same time."""
+        days = pd.bdate_range(today + timedelta(days=1), periods=5)
+        starts = pd.DatetimeIndex(
+            [datetime.combine(day, time(9)) for day in days], tz=self.zone
+        ).repeat(6) + pd.to_timedelta(np.tile(np.arange(6) * 30, len(days)), unit="min")
+        schedules = [
+            ("Location", demo.site.site_id, f"Cabine de téléconsultation — {demo.site.name}")
+            for demo in SITES
+        ] + [
+            ("Practitioner", doctor.key, f"Téléconsultations du Dr {doctor.family}")
+            for doctor in DOCTORS
+        ]
+        for kind, key, comment in schedules:
+            self.save(
+                key,
                 {
                     "resourceType": "Schedule",
                     "active": True,
-                    "actor": [_ref("Location", site.site_id)],
-                    "comment": f"Cabine de téléconsultation — {site.name}",
+                    "actor": [_ref(kind, key)],
+                    "comment": comment,
                 },
             )
-            for day in days:
-                for start in pd.date_range(
-                    datetime.combine(day, time(9)), periods=6, freq="30min", tz=self.zone
-                ):
-                    self.save(
-                        f"{site.site_id}/{start.isoformat()}",
-                        {
-                            "resourceType": "Slot",
-                            "schedule": _ref("Schedule", site.site_id),
-                            "status": "free",
-                            "start": _instant(start),
-                            "end": _instant(start + pd.Timedelta(minutes=30)),
-                        },
-                    )
+            for start in starts:
+                self.save(
+                    f"{key}/{start.isoformat()}",
+                    {
+                        "resourceType": "Slot",
+                        "schedule": _ref("Schedule", key),
+                        "status": "free",
+                        "start": _instant(start),
+                        "end": _instant(start + pd.Timedelta(minutes=30)),
+                    },
+                )
 
 
-ACCOUNTS: tuple[tuple[Role, dict[str, str]], ...] = (
-    (Role.ADMIN, {}),
-    (Role.COORDINATOR, {}),
-    (Role.PLANNER, {}),
+ACCOUNTS: tuple[tuple[str, Role, dict[str, str]], ...] = (
+    ("admin", Role.ADMIN, {}),
+    ("coordinator", Role.COORDINATOR, {}),
+    ("planner", Role.PLANNER, {}),
     (
+        "site-professional",
         Role.SITE_PROFESSIONAL,
         {
             "site": f"Location/{stable_id('Location', SITES[0].site.site_id)}",
@@ -420,11 +471,19 @@ ACCOUNTS: tuple[tuple[Role, dict[str, str]], ...] = (
         },
     ),
     (
+        "practitioner",
         Role.PRACTITIONER,
         {"practitioner": f"Practitioner/{stable_id('Practitioner', DOCTORS[0].key)}"},
     ),
-    (Role.PATIENT, {"patient": f"Patient/{stable_id('Patient', 0)}"}),
+    (
+        "specialist",
+        Role.PRACTITIONER,
+        {"practitioner": f"Practitioner/{stable_id('Practitioner', EXPERTS[0].key)}"},
+    ),
+    ("patient", Role.PATIENT, {"patient": f"Patient/{stable_id('Patient', 0)}"}),
 )
+"""Account name, role and links: the GP holds the teleconsultations, the specialist answers
+télé-expertises."""
 
 
 def _open_accounts_file(path: Path) -> int:
@@ -473,6 +532,7 @@ def seed(
         raise DemoRefused("MAILLAGE_ENV=production: SYNTHETIC demonstration data is refused")
     if not 0 < scale <= 1:
         raise ValueError("scale must be in (0, 1]")
+    day = today or datetime.now(UTC).date()
     handle = _open_accounts_file(accounts_file)
     try:
         rng = np.random.default_rng(SEED)
@@ -484,9 +544,10 @@ def seed(
             seeder.teleconsultations(patients, year, scale)
             seeder.expertise(patients, year, max(round(EXPERTISE_AT_FULL_SCALE * scale), 4))
             seeder.monitoring(patients, year, followed=5)
-            seeder.slots(today or datetime.now(UTC).date())
-            for role, links in ACCOUNTS:
-                email = f"demo-{role.value}@maillage.invalid"
+            seeder.slots(day)
+            seeder.booked(patients, day)
+            for name, role, links in ACCOUNTS:
+                email = f"demo-{name}@maillage.invalid"
                 password = secrets.token_urlsafe(18)
                 create_user(session, email, password, role, **links)
                 passwords.append(f"{role.value}\t{email}\t{password}")

