@@ -8,12 +8,13 @@ from collections.abc import Iterator
 import pytest
 from web_site import Site, login, make_site
 
+from maillage.demo.commands import access_map
 from maillage.demo.seed import seed
 from maillage.jobs.queue import JobSettings
 
-#: What pages say when they have nothing to show. The access map (``/carte``) and the share of
-#: patients in under-served communes wait for a diagnosis, which the newcomer runs as a job.
+#: What pages say when they have nothing to show.
 EMPTY = (
+    "Aucun diagnostic n'a encore été calculé",
     "Aucun créneau commun",
     "aucune équipe de soins",
     "Aucune téléconsultation ce jour-là",
@@ -27,6 +28,7 @@ SHOWN = {
     "practitioner": ("/consultations", "Rendez-vous du jour"),
     "specialist": ("/teleexpertises", "Réponses récentes"),
     "coordinator": ("/patients", "/patients/"),
+    "planner": ("/carte", "Sites existants"),
 }
 #: The specialist answers télé-expertises and holds no teleconsultation.
 EXPECTED_EMPTY = {("specialist", "/consultations")}
@@ -39,6 +41,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Site, dict[
     site = make_site(folder, JobSettings(redis_url="redis://127.0.0.1:1/0"))
     state = site.app.state
     seed(state.sessions, state.settings, folder / "accounts.txt", scale=0.02)
+    access_map(state.settings.files_dir)  # as `maillage demo seed` does after seeding
     lines = (folder / "accounts.txt").read_text().splitlines()[1:]
     yield site, dict(line.split("\t")[1:] for line in lines)
     state.engine.dispose()

@@ -18,6 +18,10 @@ def demo_seed(
         float,
         typer.Option(help="Share of a full year's activity to generate (0 < scale ≤ 1)."),
     ] = 1.0,
+    diagnosis: Annotated[
+        bool,
+        typer.Option(help="Also draw the access map (a Grand Est diagnosis, a few seconds)."),
+    ] = True,
 ) -> None:
     """Fill the network with a year of SYNTHETIC activity and one demo account per role.
 
@@ -42,6 +46,21 @@ def demo_seed(
     written = ", ".join(f"{n} {kind}" for kind, n in sorted(report.counts.items()))
     typer.echo(f"SYNTHETIC demonstration network written: {written}")
     typer.echo(f"demo accounts and passwords: {report.accounts_file} (readable by you only)")
+    if diagnosis:
+        typer.echo(f"access map of Grand Est drawn: {access_map(settings.files_dir)}")
+
+
+def access_map(files_dir: Path) -> Path:
+    """The Grand Est diagnosis (embedded data, SYNTHETIC supply) written as a finished job, so
+    that the access map and the network's under-served share show at once."""
+    import uuid
+
+    from maillage.diagnosis.pipeline import quiet_step
+    from maillage.jobs.diagnosis import DIAGNOSIS, write_diagnosis_result
+
+    target = DIAGNOSIS.directory(files_dir, uuid.uuid4().hex)
+    write_diagnosis_result({}, target, quiet_step)
+    return target
 
 
 def register(app: typer.Typer) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -28,16 +30,23 @@ def enqueue_diagnosis(queue: Queue, parameters: dict[str, Any], files_dir: Path,
 
 def run_diagnosis_job(parameters: dict[str, Any], out: str) -> dict[str, Any]:
     """Worker side: run the pipeline step by step, recording progress, then write the files."""
+    recorder = StepRecorder.for_current_job(DIAGNOSIS.total_steps)
+    return write_diagnosis_result(parameters, Path(out), recorder.step)
+
+
+def write_diagnosis_result(
+    parameters: dict[str, Any], target: Path, step: Callable[[str], AbstractContextManager]
+) -> dict[str, Any]:
+    """Run the pipeline and write what the map pages read (outputs, ``cartes.json``) into
+    ``target``; ``step`` shows the progress. Also used by the demo seed, outside any worker."""
     from maillage.diagnosis.outputs import write_outputs
     from maillage.diagnosis.pipeline import run_diagnosis
     from maillage.reports.choropleth import choropleth_svg
 
-    recorder = StepRecorder.for_current_job(DIAGNOSIS.total_steps)
-    diagnosis = run_diagnosis(DiagnosisParameters(**parameters), recorder.step)
-    target = Path(out)
-    with recorder.step("Écriture des résultats"):
+    diagnosis = run_diagnosis(DiagnosisParameters(**parameters), step)
+    with step("Écriture des résultats"):
         write_outputs(diagnosis, target)
-    with recorder.step("Dessin de la carte"):
+    with step("Dessin de la carte"):
         svg, legend = choropleth_svg(diagnosis.communes)
         write_maps(target, [MapPanel("Accessibilité par commune", svg, legend)])
     return {"area": diagnosis.summary["area"], "communes": diagnosis.summary["communes"]}
