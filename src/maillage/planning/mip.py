@@ -65,8 +65,7 @@ class Model:
         ] * (len(cost) - n_cand)
         self._offset = _unreached_cost(problem)
         lp.offset_ = self._offset
-        self.highs = highspy.Highs()
-        self.highs.setOptionValue("output_flag", False)
+        self.highs = _QuietHighs()
         self.highs.passModel(lp)
         self._cost = cost
 
@@ -127,12 +126,16 @@ class Model:
         *,
         stage: str = "mip",
         bound: float | None = None,
+        settle: bool = False,
     ) -> MipResult:
         """Solve from the ``start`` solution under ``time_limit`` seconds.
 
         HiGHS stops at its own relative gap ``mip_gap``, or as soon as its incumbent is
         within ``mip_gap`` of ``bound`` — a bound proved elsewhere (the full model's LP when
-        this model is a restriction of it).
+        this model is a restriction of it). With ``settle``, it also stops once it has held an
+        incumbent better than the start for as long as it took to find the first one: when a
+        faster search takes over from there, proving this model's optimum is wasted time,
+        and a limit in seconds alone would depend on how loaded the machine is.
         """
         h = self.highs
         h.setOptionValue("time_limit", float(time_limit))
@@ -142,13 +145,22 @@ class Model:
         solution.value_valid = True
         h.setSolution(solution)
         began = time.perf_counter()
+        sign = 1.0 if self.problem.maximise else -1.0
+        start_value = self.objective(start)
+        improved_at = np.inf
 
         def watch(event: highspy.highs.HighsCallbackEvent) -> None:
+            nonlocal improved_at
+            now = time.perf_counter() - began
             if on_progress is not None:
-                on_progress(stage, min((time.perf_counter() - began) / time_limit, 1.0))
+                on_progress(stage, min(now / time_limit, 1.0))
             incumbent = event.data_out.mip_primal_bound
             if bound is not None and abs(bound - incumbent) <= mip_gap * abs(incumbent):
                 event.interrupt()
+            if settle and sign * (incumbent - start_value) > 1e-9 * max(abs(start_value), 1.0):
+                improved_at = min(improved_at, now)
+                if now >= 2.0 * improved_at:
+                    event.interrupt()
 
         h.cbMipInterrupt.subscribe(watch)
         h.run()
@@ -165,6 +177,19 @@ class Model:
             bound=float(info.mip_dual_bound),
             status=status,
         )
+
+
+class _QuietHighs(highspy.Highs):
+    """``highspy.Highs`` silent from the start.
+
+    HiGHS prints its banner on stdout as soon as its constructor enables callbacks, before
+    any option can be set on the object (and it cannot be switched off on its own), so the
+    output flag is turned off just before that step.
+    """
+
+    def enableCallbacks(self) -> None:
+        self.setOptionValue("output_flag", False)
+        super().enableCallbacks()
 
 
 def _active(problem: PlanningProblem) -> np.ndarray:

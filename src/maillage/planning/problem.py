@@ -143,8 +143,12 @@ class PlanningProblem:
             m[first].astype(float),
         )
 
-    def restrict(self, keep: np.ndarray) -> PlanningProblem:
-        """The same problem with only the candidates at ``keep`` (positions, in order)."""
+    def restrict(self, keep: np.ndarray, **changes: object) -> PlanningProblem:
+        """The same problem with only the candidates at ``keep`` (positions, in order).
+
+        ``changes`` replace other fields at the same time (a sub-problem's ``p`` or demand),
+        so the restriction is validated once, as a whole.
+        """
         keep = np.asarray(keep, dtype=np.int64)
         position = np.full(self.n_candidates, -1)
         position[keep] = np.arange(len(keep))
@@ -164,6 +168,7 @@ class PlanningProblem:
             cost=None if self.cost is None else self.cost[keep],
             group=None if self.group is None else np.asarray(self.group)[keep],
             capacity=None if self.capacity is None else self.capacity[keep],
+            **changes,
         )
 
     @cached_property

@@ -34,7 +34,8 @@ class Solution:
 
     ``bound`` is the best bound HiGHS proved (None for a greedy-only answer); ``gap`` is
     ``|bound − objective| / |objective|`` as a fraction. ``times`` holds seconds spent in
-    ``greedy``, ``swap``, ``build``, ``mip`` and ``sequence``; ``start_objective`` is the
+    ``greedy``, ``swap``, ``build``, ``lp``, ``restricted``, ``windows``, ``mip`` and
+    ``sequence`` (the steps that ran); ``start_objective`` is the
     value of the heuristic solution the MIP started from.
     """
 
