@@ -133,3 +133,9 @@ def test_every_patient_access_is_audited_in_an_intact_chain(net: Server) -> None
     found = _audit(net, "entity=Patient/none")
     assert found[0]["outcome"] == "4"
     assert found[0]["outcomeDesc"].startswith("404")
+    # A write whose body is not even JSON is refused and audited too.
+    garbled = {**coordinator, "Content-Type": "application/fhir+json"}
+    put = net.client.put("/fhir/Patient/patient-1", content=b"{not json", headers=garbled)
+    assert put.status_code == 400
+    refused = _audit(net, "entity=Patient/patient-1&subtype=update&outcome=4")
+    assert [e["outcomeDesc"][:30] for e in refused] == ["400 body is not valid JSON: Ex"]

@@ -77,13 +77,24 @@ def test_an_appointment_happens_inside_the_slots_it_takes(
 
 
 def test_withdrawn_consent_blocks_booking(net: Server, coordinator: dict[str, str]) -> None:
+    def book() -> Any:
+        return net.client.post("/fhir/Appointment", json=_booking(), headers=coordinator)
+
     net.put(consent("consent-2", "patient-2", status="inactive"), coordinator)
-    response = net.client.post("/fhir/Appointment", json=_booking(), headers=coordinator)
+    response = book()
     assert response.status_code == 422
     assert "consent" in response.json()["issue"][0]["diagnostics"]
     assert _slot_status(net, coordinator) == "free"
-    net.put(consent("consent-3", "patient-2"), coordinator)
-    assert net.client.post("/fhir/Appointment", json=_booking(), headers=coordinator).is_success
+    # A later consent to research says nothing of treatment: still withdrawn.
+    research = consent("consent-3", "patient-2")
+    research["scope"]["coding"][0]["code"] = "research"
+    net.put(research, coordinator)
+    assert book().status_code == 422
+    denied = {**consent("consent-4", "patient-2"), "provision": {"type": "deny"}}
+    net.put(denied, coordinator)
+    assert book().status_code == 422
+    net.put(consent("consent-5", "patient-2"), coordinator)
+    assert book().is_success
 
 
 def _at(patient: str, start: str, end: str) -> dict[str, Any]:
@@ -111,6 +122,20 @@ def test_one_person_is_never_booked_twice_at_once(net: Server, coordinator: dict
     cancelled = {**first, "status": "cancelled"}
     client.put(f"/fhir/Appointment/{first['id']}", json=cancelled, headers=coordinator)
     assert book("patient-2", "08:50", "09:10") == 201
+
+
+def test_a_doctor_booked_through_a_role_is_held_too(
+    net: Server, coordinator: dict[str, str]
+) -> None:
+    """The doctor is busy at 10:00 as Practitioner: booking them as PractitionerRole is 409."""
+    client = net.client
+    first = _at("patient-1", "2026-05-05T10:00:00+02:00", "2026-05-05T10:20:00+02:00")
+    assert client.post("/fhir/Appointment", json=first, headers=coordinator).status_code == 201
+    second = _at("patient-2", "2026-05-05T10:10:00+02:00", "2026-05-05T10:30:00+02:00")
+    second["participant"][1]["actor"] = {"reference": "PractitionerRole/doctor-role"}
+    clash = client.post("/fhir/Appointment", json=second, headers=coordinator)
+    assert clash.status_code == 409, clash.text
+    assert "Practitioner/doctor" in clash.json()["issue"][0]["diagnostics"]
 
 
 def _race(net: Server, headers: dict[str, str], bodies: list[dict[str, Any]]) -> list[int]:

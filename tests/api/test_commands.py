@@ -13,6 +13,8 @@ from typer.testing import CliRunner
 from maillage.api.app import create_app
 from maillage.api.commands import register
 from maillage.config import Settings
+from maillage.store.database import transaction
+from maillage.store.models import User
 
 
 @pytest.fixture
@@ -22,6 +24,18 @@ def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> typer.Typer:
     app = typer.Typer()
     register(app)
     return app
+
+
+def test_a_fresh_server_has_no_account(cli: typer.Typer) -> None:
+    """No default credentials: migrations and start-up create no account to log in with."""
+    app = create_app(Settings())
+    with transaction(app.state.sessions) as session:
+        assert session.query(User).count() == 0
+    with TestClient(app) as client:
+        for username, password in (("admin", "admin"), ("admin@example.org", "admin")):
+            form = {"username": username, "password": password}
+            assert client.post("/auth/token", data=form).status_code == 401
+    app.state.engine.dispose()
 
 
 def test_users_create_then_login(cli: typer.Typer) -> None:
@@ -45,6 +59,24 @@ def test_users_create_then_login(cli: typer.Typer) -> None:
     verified = runner.invoke(cli, ["db", "verify-audit"])
     assert verified.exit_code == 0
     assert "intact" in verified.output
+
+
+def test_users_create_links_the_account(cli: typer.Typer) -> None:
+    """The account is linked to the FHIR resources it acts as, which its access rules use."""
+    args = ["users", "create", "--email", "nurse@example.org", "--role", "site-professional"]
+    links = ["--site", "Location/site-1", "--practitioner", "Practitioner/nurse"]
+    result = CliRunner().invoke(cli, [*args, *links, "--password-stdin"], input=PASSWORD + "\n")
+    assert result.exit_code == 0, result.output
+    app = create_app(Settings())
+    with transaction(app.state.sessions) as session:
+        user = session.query(User).one()
+        assert (user.role, user.site, user.practitioner, user.patient) == (
+            "site-professional",
+            "Location/site-1",
+            "Practitioner/nurse",
+            None,
+        )
+    app.state.engine.dispose()
 
 
 @pytest.mark.parametrize(

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 from api_server import PASSWORD, Server
 from fastapi.testclient import TestClient
-from fhir_samples import organization, patient
+from fhir_samples import appointment, organization, patient, slot
+from sqlalchemy import text
 
 from maillage.api.app import create_app
 from maillage.config import Settings
-from maillage.store.database import transaction
+from maillage.store.database import make_engine, transaction
 from maillage.store.users import create_user
 
 
@@ -48,6 +50,83 @@ def test_client_errors(server: Server, coordinator: dict[str, str]) -> None:
     xml = {**coordinator, "Content-Type": "application/fhir+xml"}
     _outcome(client.post("/fhir/Patient", content=b"<Patient/>", headers=xml), 415)
     _outcome(client.get("/fhir/Organization/msp-1/_history/one", headers=coordinator), 422)
+    huge = "/fhir/Organization/msp-1/_history/99999999999"  # beyond SQLite's and PG's integers
+    _outcome(client.get(huge, headers=coordinator), 422)
+    bad_version = {**coordinator, "If-Match": 'W/"one"'}
+    _outcome(
+        client.put("/fhir/Organization/msp-1", json=organization("msp-1"), headers=bad_version), 400
+    )
+
+
+def test_hostile_input_is_refused_not_a_500(server: Server, coordinator: dict[str, str]) -> None:
+    """Input that once reached the database or the recursive validators as a 500: NUL
+    characters (which PostgreSQL refuses), deep nesting, overlong ids, impossible times."""
+    client = server.client
+    server.put(organization("msp-1"), coordinator)
+    fhir_json = {**coordinator, "Content-Type": "application/fhir+json"}
+    deep = b'{"resourceType": "Patient", "extension": ' + b"[" * 5000 + b"]" * 5000 + b"}"
+    _outcome(client.post("/fhir/Patient", content=deep, headers=fhir_json), 400)
+    nested: dict = {"url": "urn:x", "valueString": "x"}
+    for _level in range(150):
+        nested = {"url": "urn:x", "extension": [nested]}
+    too_deep = {"resourceType": "Patient", "extension": [nested]}
+    _outcome(client.post("/fhir/Patient", json=too_deep, headers=coordinator), 400)
+    nul = patient("p-nul", "msp-1", family="Du\x00pont")
+    _outcome(client.put("/fhir/Patient/p-nul", json=nul, headers=coordinator), 400)
+    for path in ("/fhir/Patient/a%00b", "/fhir/Patient?name=a%00b", "/fhir/Patient?_id=%00"):
+        _outcome(client.get(path, headers=coordinator), 400)
+    login = {"username": "a\x00b@example.org", "password": "guess"}
+    _outcome(client.post("/auth/token", data=login), 401)
+    long_id = "a" * 65
+    _outcome(
+        client.put(
+            f"/fhir/Organization/{long_id}", json=organization(long_id), headers=coordinator
+        ),
+        400,
+    )
+    reversed_slot = slot("s", "sched", "2026-03-02T10:00:00Z", "2026-03-02T09:00:00Z")
+    body = _outcome(client.put("/fhir/Slot/s", json=reversed_slot, headers=coordinator), 400)
+    assert body["issue"][0]["code"] == "invariant"
+    undated = appointment("a", "p", "doctor", "site-1", "2026-03-02T10:00:00+01:00")
+    undated |= {"status": "booked", "slot": [{"reference": "Slot/s"}]}
+    del undated["start"], undated["end"]
+    body = _outcome(client.put("/fhir/Appointment/a", json=undated, headers=coordinator), 400)
+    assert "app-3" in body["issue"][0]["diagnostics"]
+
+
+def test_nul_in_conditional_criteria_is_400(server: Server, coordinator: dict[str, str]) -> None:
+    """What passes neither through the URL nor the JSON checks (here a conditional create's
+    criteria) is still refused before the database, which would choke on it (PostgreSQL
+    refuses a NUL)."""
+    client = server.client
+    conditional = {**coordinator, "If-None-Exist": "name=a%00b"}
+    created = client.post("/fhir/Organization", json=organization("x"), headers=conditional)
+    _outcome(created, 400)
+    assert "NUL" in created.json()["issue"][0]["diagnostics"]
+
+
+def test_extreme_dates_are_stored_and_searched(server: Server, coordinator: dict[str, str]) -> None:
+    """Year 1 and year 9999 are valid FHIR dates: stored, indexed and searched like others."""
+    server.put(organization("msp-1"), coordinator)
+    for pid, born in (("first", "0001-01-01"), ("last", "9999-12-31")):
+        server.put(patient(pid, "msp-1") | {"birthDate": born}, coordinator)
+    for query, expected in (
+        ("birthdate=0001-01-01", ["first"]),
+        ("birthdate=9999", ["last"]),
+        ("birthdate=gt9999-12-31", []),
+        ("birthdate=lt0001-01-02", ["first"]),
+    ):
+        response = server.client.get(f"/fhir/Patient?{query}", headers=coordinator)
+        assert response.status_code == 200, (query, response.text)
+        assert [e["resource"]["id"] for e in response.json()["entry"]] == expected, query
+    late = slot("leap", "sched", "2016-12-31T23:59:60Z", "2017-01-01T00:20:00Z")
+    server.put(late, coordinator)
+    found = server.client.get("/fhir/Slot?start=2016-12-31T23:59:59Z", headers=coordinator)
+    assert [e["resource"]["id"] for e in found.json()["entry"]] == ["leap"]
+    visit = appointment("leap", "p", "doctor", "site-1", "2016-12-31T23:59:60Z")
+    server.put(visit | {"end": "2017-01-01T00:20:00Z"}, coordinator)
+    invitation = server.client.get("/fhir/Appointment/leap/$ics", headers=coordinator)
+    assert invitation.status_code == 200, invitation.text
 
 
 def test_body_size_limit(database_url: str) -> None:
@@ -96,3 +175,22 @@ def test_unexpected_errors_are_a_bare_500(server: Server) -> None:
     response = client.get("/boom")
     _outcome(response, 500)
     assert "secret internals" not in response.text
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_a_lost_database_connection_is_503_then_replaced(
+    server: Server, coordinator: dict[str, str], database_url: str
+) -> None:
+    """A pooled connection the server killed meanwhile: 503 (send again), not 500; the retry
+    gets a fresh connection."""
+    engine = server.app.state.engine
+    engine.dispose()  # one pooled connection, the one killed below
+    with engine.connect() as connection:
+        pid = connection.execute(text("SELECT pg_backend_pid()")).scalar_one()
+    with make_engine(database_url).connect() as killer:
+        killer.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    lost = server.client.get("/fhir/Organization", headers=coordinator)
+    _outcome(lost, 503)
+    assert lost.headers["retry-after"] == "1"
+    assert server.client.get("/fhir/Organization", headers=coordinator).status_code == 200

@@ -46,6 +46,8 @@ def test_update_versions_and_keeps_history(server: Server, coordinator: dict[str
     assert response.json()["meta"]["versionId"] == "2"
     first = server.client.get("/fhir/Organization/msp-1/_history/1", headers=coordinator)
     assert first.json()["name"] == SAMPLES["msp-1"]["name"]
+    statement = server.client.get("/fhir/metadata").json()
+    assert all(r["readHistory"] for r in statement["rest"][0]["resource"])
 
 
 def test_if_match_refuses_a_stale_version(server: Server, coordinator: dict[str, str]) -> None:

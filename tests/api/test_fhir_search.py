@@ -116,3 +116,21 @@ def test_bad_searches_are_400(server: Server, coordinator: dict[str, str], query
     response = server.client.get(f"/fhir/{query}", headers=coordinator)
     assert response.status_code == 400
     assert response.json()["resourceType"] == "OperationOutcome"
+
+
+SAMPLE_VALUES = {"token": "x", "string": "x", "reference": "Patient/x", "date": "ge2026-03-02"}
+
+
+def test_every_advertised_search_parameter_is_served(server: Server, admin: dict[str, str]) -> None:
+    """What the CapabilityStatement announces, the server runs: each parameter of each type,
+    alone and with paging, answers a searchset Bundle."""
+    statement = server.client.get("/fhir/metadata").json()
+    resources = statement["rest"][0]["resource"]
+    assert {r["type"] for r in resources} >= {"Slot", "Appointment", "Patient", "Location"}
+    for resource in resources:
+        for search_param in resource["searchParam"]:
+            value = SAMPLE_VALUES[search_param["type"]]
+            query = f"{resource['type']}?{search_param['name']}={value}&_count=1"
+            response = server.client.get(f"/fhir/{query}", headers=admin)
+            assert response.status_code == 200, (query, response.text)
+            assert response.json()["type"] == "searchset", query

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 from api_server import Server
-from fhir_samples import CORSICAN_NIR, VALID_NIR, patient, practitioner
+from fhir_samples import CORSICAN_NIR, VALID_NIR, location, patient, practitioner
 
-from maillage.care.identifiers import INS_NIR_SYSTEM
+from maillage.api.french import INSEE_EXTENSION
+from maillage.care.identifiers import INS_NIR_SYSTEM, INS_TEST_SYSTEMS
 
 
 @pytest.mark.parametrize("nir", [VALID_NIR, CORSICAN_NIR])
@@ -34,6 +35,18 @@ def test_other_identifier_systems_are_not_checked(
     body["identifier"] = [{"system": "http://hospital.example.org/mrn", "value": "123"}]
     server.put(body, coordinator)
     body["identifier"].append({"system": INS_NIR_SYSTEM, "value": "123"})
+    response = server.client.put("/fhir/Patient/p", json=body, headers=coordinator)
+    assert response.status_code == 422
+
+
+@pytest.mark.parametrize("system", sorted(INS_TEST_SYSTEMS))
+def test_test_identities_are_checked_as_ins_nir(
+    server: Server, coordinator: dict[str, str], system: str
+) -> None:
+    body = patient("p", "msp-1")
+    body["identifier"] = [{"system": system, "value": VALID_NIR}]
+    server.put(body, coordinator)
+    body["identifier"] = [{"system": system, "value": VALID_NIR[:-2] + "00"}]
     response = server.client.put("/fhir/Patient/p", json=body, headers=coordinator)
     assert response.status_code == 422
 
@@ -68,3 +81,23 @@ def test_ins_without_identity_status_is_provisional(
     body = patient("p", "msp-1", nir=VALID_NIR)
     del body["extension"]
     assert "identifier" not in server.put(body, coordinator)
+
+
+@pytest.mark.parametrize(
+    ("code", "status"), [("55545", 201), ("2A004", 201), ("5554", 422), ("2C004", 422)]
+)
+def test_commune_codes_are_checked(
+    server: Server, coordinator: dict[str, str], code: str, status: int
+) -> None:
+    """The commune of residence (or of a site) is an INSEE code in FR Core's address extension."""
+    insee = {"url": INSEE_EXTENSION, "valueCoding": {"code": code}}
+    body = patient("p", "msp-1")
+    body["address"] = [{"city": "Verdun", "extension": [insee]}]
+    response = server.client.put("/fhir/Patient/p", json=body, headers=coordinator)
+    assert response.status_code == status, response.text
+    site = location("s", "msp-1")
+    site["address"]["extension"] = [insee]
+    response = server.client.put("/fhir/Location/s", json=site, headers=coordinator)
+    assert response.status_code == status, response.text
+    if status == 422:
+        assert response.json()["issue"][0]["expression"] == ["Location.address"]

@@ -3,6 +3,7 @@ rq worker (burst mode, local Redis) raises one alert to the care team, escalatio
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
@@ -239,3 +240,33 @@ def test_the_team_lists_and_changes_a_rule(server: Server, team: dict[str, dict[
         "/api/monitoring/rules?patient=Patient/p1", headers=team["outsider"]
     )
     assert outsider.status_code == 403
+
+
+def test_impossible_rules_are_refused(server: Server, team: dict[str, dict[str, str]]) -> None:
+    """A rule on an unknown care plan or with a non-finite threshold is a 422, never stored."""
+    rule = {"kind": "threshold", "code": WEIGHT, "unit": "kg", "above": 90.0, "title": "Poids"}
+    unknown = {**rule, "care_plan": "CarePlan/none"}
+    response = server.client.post("/api/monitoring/rules", json=unknown, headers=team["cardio"])
+    assert response.status_code == 422, response.text
+    assert response.json()["resourceType"] == "OperationOutcome"
+    endless = json.dumps({**rule, "patient": "Patient/p1"}).replace("90.0", "Infinity")
+    headers = {**team["cardio"], "Content-Type": "application/json"}
+    response = server.client.post("/api/monitoring/rules", content=endless, headers=headers)
+    assert response.status_code == 422, response.text
+    listed = server.client.get("/api/monitoring/rules?patient=Patient/p1", headers=team["cardio"])
+    assert listed.json() == []
+
+
+def test_anonymous_monitoring_requests_are_audited(server: Server) -> None:
+    """A refusal on the monitoring routes is audited as on /fhir: who, what, when, outcome."""
+    response = server.client.get("/api/monitoring/alerts?patient=Patient/p1")
+    assert response.status_code == 401
+    forged = {"Authorization": "Bearer forged"}
+    assert server.client.post("/api/monitoring/alerts/a1/close", headers=forged).status_code == 401
+    admin = server.headers("admin")
+    found = server.client.get("/fhir/AuditEvent?outcome=8&_sort=date", headers=admin).json()
+    events = [entry["resource"] for entry in found["entry"]]
+    assert [e["subtype"][0]["code"] for e in events] == ["search-type", "update"]
+    assert events[0]["entity"] == [{"what": {"reference": "Patient/p1"}}]
+    assert events[0]["agent"][0]["who"] == {"display": "anonymous"}
+    assert events[1]["outcomeDesc"].startswith("401 invalid token")

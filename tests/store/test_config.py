@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import logging
+import re
+from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
 from maillage.config import Settings, sqlalchemy_url
+from maillage.jobs.queue import JobSettings
+
+ROOT = Path(__file__).parents[2]
 
 
 def test_defaults_are_development_with_sqlite(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -69,3 +74,22 @@ def test_bad_values_are_refused() -> None:
         Settings(timezone="Europe/Atlantis", secret_key="s" * 40)
     with pytest.raises(ValidationError):
         Settings(login_rate_limit="often", secret_key="s" * 40)
+
+
+def test_readme_table_lists_every_variable() -> None:
+    """Each setting and each ``MAILLAGE_*`` name the code, tests or benchmarks read has its row
+    in the README's one configuration table."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    table = readme.split("## Configuration", 1)[1].split("\n## ", 1)[0]
+    rows = set(re.findall(r"^\| `(MAILLAGE_[A-Z_]+)` \|", table, flags=re.MULTILINE))
+    fields = {
+        f"MAILLAGE_{name.upper()}" for name in [*Settings.model_fields, *JobSettings.model_fields]
+    }
+    named = {
+        name
+        for folder in ("src", "tests", "bench")
+        for path in (ROOT / folder).rglob("*.py")
+        for name in re.findall(r"MAILLAGE_[A-Z][A-Z_]*[A-Z]", path.read_text(encoding="utf-8"))
+    }
+    assert fields <= rows, sorted(fields - rows)
+    assert named <= rows, sorted(named - rows)

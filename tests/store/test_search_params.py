@@ -72,3 +72,24 @@ def test_compartment_and_actors_are_indexed() -> None:
     assert {("_patient", "Patient/p"), ("patient", "Patient/p")} <= rows
     assert {("_actor", "Patient/p"), ("_actor", "Practitioner/d")} <= rows
     assert ("practitioner", "Patient/p") not in rows
+
+
+@pytest.mark.parametrize(
+    ("text", "low", "high"),
+    [
+        # Paris ran 9 min 21 s ahead of UTC then: the first day starts before datetime.min.
+        ("0001-01-01", datetime.min, datetime(1, 1, 1, 23, 50, 38, 999999)),
+        ("0001", datetime.min, datetime(1, 12, 31, 23, 50, 38, 999999)),
+        ("9999", datetime(9998, 12, 31, 23), datetime.max),
+        ("9999-12", datetime(9999, 11, 30, 23), datetime.max),
+        ("9999-12-31", datetime(9999, 12, 30, 23), datetime.max),
+        ("9999-12-31T23:59:59-05:00", datetime.max, datetime.max),
+        # A leap second is the last instant of its minute.
+        ("2016-12-31T23:59:60Z", datetime(2016, 12, 31, 23, 59, 59, 999999), None),
+    ],
+)
+def test_extreme_dates_are_clamped_not_overflowing(
+    text: str, low: datetime, high: datetime | None
+) -> None:
+    found = parse_date_range(text, PARIS)
+    assert found == (low, high or low)

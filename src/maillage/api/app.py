@@ -16,7 +16,7 @@ from maillage.api import (
     scheduling,
     worklists,
 )
-from maillage.api.limits import BodySizeLimit
+from maillage.api.limits import RequestLimits
 from maillage.config import Settings
 from maillage.jobs.queue import job_queue
 from maillage.store.database import make_engine, session_factory, upgrade
@@ -45,7 +45,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.started = instant(utcnow())
     app.state.job_queue = job_queue()
     errors.install(app)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
+    app.add_middleware(RequestLimits, max_bytes=settings.max_request_bytes)
     app.include_router(auth.router)
     app.include_router(scheduling.router)
     app.include_router(fhir.router)

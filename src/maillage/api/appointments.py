@@ -29,7 +29,7 @@ from maillage.care import invitations, video
 from maillage.config import Settings
 from maillage.store import resources
 from maillage.store.models import Resource, ResourceVersion
-from maillage.store.search_params import normalise_reference
+from maillage.store.search_params import normalise_reference, parse_moment
 
 WORKFLOW_SYSTEM = "urn:maillage:workflow"
 TELECONSULTATION = "teleconsultation"
@@ -171,7 +171,7 @@ def _jitsi(settings: Settings) -> video.JitsiConfig:
 def _instant(text: str | None) -> datetime:
     if text is None:
         raise FHIRError(422, "the appointment has no start and end yet", code="business-rule")
-    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    moment = parse_moment(text)
     if moment.tzinfo is None:
         raise FHIRError(422, f"appointment time {text!r} has no offset", code="business-rule")
     return moment

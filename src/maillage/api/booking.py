@@ -29,6 +29,7 @@ from maillage.store.search_params import PATIENT, normalise_reference, parse_dat
 
 HOLDING = frozenset({"pending", "booked", "arrived", "checked-in", "fulfilled"})
 WITHDRAWN = frozenset({"inactive", "rejected"})
+CONSENT_SCOPE = "http://terminology.hl7.org/CodeSystem/consentscope"
 PERSONS = ("Patient", "Practitioner")
 Period = tuple[datetime, datetime]
 _PERIODS = BookedPeriod.__table__
@@ -96,6 +97,18 @@ def _check_within(slot: Resource, period: Period, zone: ZoneInfo) -> None:
         )
 
 
+def _people(session: Session, appointment: dict[str, Any]) -> set[str]:
+    """The patients and practitioners an appointment holds; a PractitionerRole stands for its
+    practitioner (one doctor booked under two roles at once is still booked twice)."""
+    people = _actors(appointment, PERSONS)
+    for role in _actors(appointment, ("PractitionerRole",)):
+        row = resources.get(session, *role.split("/", 1))
+        body = row.body if row is not None and not row.deleted else {}
+        doctor = normalise_reference((body.get("practitioner") or {}).get("reference", ""))
+        people.add(doctor or role)
+    return people
+
+
 def _hold_periods(
     session: Session, appointment_id: str, appointment: dict[str, Any] | None, zone: ZoneInfo
 ) -> None:
@@ -105,7 +118,7 @@ def _hold_periods(
     if period is None:
         return
     starts, ends = period
-    actors = sorted(_actors(appointment, PERSONS))
+    actors = sorted(_people(session, appointment))
     if not actors:
         return
     clash = connection.execute(
@@ -155,9 +168,11 @@ def _set_status(
 
 
 def _check_consent(session: Session, patient: str) -> None:
-    """Refuse when the patient's most recent Consent is withdrawn (inactive or rejected)."""
+    """Refuse when the patient's most recent consent to treatment (scope ``treatment``; other
+    consents, e.g. to research, say nothing of it) is withdrawn: inactive or rejected, or a
+    ``deny`` provision."""
     resource, index = Resource.__table__, SearchEntry.__table__
-    latest = (
+    consents = (
         session.connection()
         .execute(
             select(resource.c.body)
@@ -173,9 +188,20 @@ def _check_consent(session: Session, patient: str) -> None:
                 index.c.value == patient,
             )
             .order_by(resource.c.last_updated.desc())
-            .limit(1)
         )
-        .scalar()
+        .scalars()
     )
-    if latest is not None and latest.get("status") in WITHDRAWN:
+    latest = next((body for body in consents if _about_treatment(body)), None)
+    if latest is None:
+        return
+    denied = (latest.get("provision") or {}).get("type") == "deny"
+    if latest.get("status") in WITHDRAWN or denied:
         raise FHIRError(422, f"{patient} withdrew consent to telemedicine", code="business-rule")
+
+
+def _about_treatment(consent: dict[str, Any]) -> bool:
+    codings = (consent.get("scope") or {}).get("coding", [])
+    # A bare "treatment" code (no system) is read as the consentscope one.
+    return any(
+        c.get("system") in (CONSENT_SCOPE, None) and c.get("code") == "treatment" for c in codings
+    )

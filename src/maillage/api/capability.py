@@ -27,7 +27,7 @@ def capability_statement(base_url: str, software_date: str) -> dict[str, Any]:
                 "type": resource_type,
                 "interaction": [{"code": code} for code in interactions],
                 "versioning": "versioned-update",
-                "readHistory": False,
+                "readHistory": True,  # vread serves every past version
                 "updateCreate": resource_type not in READ_ONLY_TYPES,
                 "conditionalCreate": resource_type not in READ_ONLY_TYPES,
                 "conditionalUpdate": False,

@@ -1,8 +1,10 @@
 """Every error as a FHIR OperationOutcome: no HTML page, no stack trace, a precise 4xx status.
 
 Handlers cover the application's own :class:`FHIRError`, Starlette's routing errors (404, 405),
-FastAPI's request validation (422) and, last, anything unexpected: logged in full server-side,
-answered with a bare 500 OperationOutcome.
+FastAPI's request validation (422), the database refusing a value (400: a number out of its
+range, a character PostgreSQL cannot store, which only a request can bring in), a database
+connection found dead (503: the pool replaces it, the client sends again) and, last,
+anything unexpected: logged in full server-side, answered with a bare 500 OperationOutcome.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError, DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 logger = logging.getLogger(__name__)
@@ -105,6 +108,26 @@ async def _validation_error(_request: Request, error: Exception) -> FHIRResponse
     return error_response(FHIRError(422, "invalid request", issues=issues))
 
 
+async def _data_error(request: Request, error: Exception) -> FHIRResponse:
+    logger.warning("database refused a value on %s %s: %s", request.method, request.url.path, error)
+    return error_response(
+        FHIRError(400, "a value of the request is out of range or holds a forbidden character")
+    )
+
+
+async def _lost_database(request: Request, error: Exception) -> FHIRResponse:
+    assert isinstance(error, DBAPIError)
+    if not error.connection_invalidated:
+        return await _unexpected(request, error)
+    logger.warning("database connection lost on %s %s: %s", request.method, request.url.path, error)
+    # The pool has dropped the dead connection: the same request sent again gets a fresh one.
+    lost = FHIRError(
+        503, "the database connection was lost; send the request again", code="transient"
+    )
+    lost.headers["Retry-After"] = "1"
+    return error_response(lost)
+
+
 async def _unexpected(request: Request, error: Exception) -> FHIRResponse:
     logger.exception("unexpected error on %s %s", request.method, request.url.path)
     return error_response(FHIRError(500, "internal error; the server logged the details"))
@@ -115,4 +138,6 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(FHIRError, _fhir_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(DataError, _data_error)
+    app.add_exception_handler(DBAPIError, _lost_database)
     app.add_exception_handler(Exception, _unexpected)

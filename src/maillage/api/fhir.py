@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any
 from urllib.parse import parse_qsl, urlencode
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import Response
 from sqlalchemy import Select
 from sqlalchemy.orm import Session, sessionmaker
@@ -291,7 +291,7 @@ def read(
 def vread(
     resource_type: str,
     resource_id: str,
-    version: int,
+    version: Annotated[int, Path(ge=1, le=2**31 - 1)],
     request: Request,
     principal: OptionalPrincipal,
 ) -> Response:
@@ -311,8 +311,7 @@ async def create(resource_type: str, request: Request, principal: OptionalPrinci
     """Create with a server-assigned id."""
     exchange = Exchange(request, principal, resource_type, "create")
     exchange.authorize(write=True)
-    payload = validation.decode(await request.body(), request.headers.get("content-type"))
-    return await run_in_threadpool(_write, exchange, payload, None)
+    return await run_in_threadpool(_write, exchange, await request.body(), None)
 
 
 @router.put("/{resource_type}/{resource_id}")
@@ -323,13 +322,14 @@ async def update(
     exchange = Exchange(request, principal, resource_type, "update")
     exchange.entities.append(f"{resource_type}/{resource_id}")
     exchange.authorize(write=True)
-    payload = validation.decode(await request.body(), request.headers.get("content-type"))
-    return await run_in_threadpool(_write, exchange, payload, resource_id)
+    return await run_in_threadpool(_write, exchange, await request.body(), resource_id)
 
 
-def _write(exchange: Exchange, payload: Any, resource_id: str | None) -> Response:
+def _write(exchange: Exchange, raw: bytes, resource_id: str | None) -> Response:
+    """Decode, validate and store a create or update (a malformed body is audited too)."""
     condition = exchange.request.headers.get("if-none-exist") if resource_id is None else None
     with exchange.failures():
+        payload = validation.decode(raw, exchange.request.headers.get("content-type"))
         body = validation.validate(exchange.resource_type, payload, resource_id)
         if_match = _if_match(exchange.request)
         with transaction(exchange.sessions) as session:

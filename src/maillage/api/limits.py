@@ -1,7 +1,11 @@
-"""Request-size limit as ASGI middleware, so oversized bodies are refused before being read.
+"""Request limits as ASGI middleware, applied before any route sees the request.
 
-A declared ``Content-Length`` over the limit is refused at once; a chunked body is counted as it
-arrives and the read fails with 413 as soon as it passes the limit.
+Body size: a declared ``Content-Length`` over the limit is refused at once; a chunked body is
+counted as it arrives and the read fails with 413 as soon as it passes the limit.
+
+NUL characters: no FHIR id, search value or form field may hold one, and PostgreSQL refuses them
+in any query or audit record, so a path or query string carrying one (raw or as ``%00``) gets
+400 instead of failing deep inside the server.
 """
 
 from __future__ import annotations
@@ -14,8 +18,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from maillage.api.errors import FHIR_JSON, operation_outcome
 
 
-class BodySizeLimit:
-    """Answer 413 with an OperationOutcome for request bodies over ``max_bytes``."""
+class RequestLimits:
+    """Answer 413 for request bodies over ``max_bytes``, 400 for a NUL in the URL."""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -27,7 +31,11 @@ class BodySizeLimit:
             return
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse(send)
+            await refuse(send, 413, f"request body over {self.max_bytes} bytes", "too-long")
+            return
+        query = scope["query_string"]
+        if "\x00" in scope["path"] or b"%00" in query or b"\x00" in query:
+            await refuse(send, 400, "the URL may not contain the NUL character", "invalid")
             return
         received = 0
 
@@ -42,18 +50,18 @@ class BodySizeLimit:
 
         await self.app(scope, counting_receive, send)
 
-    async def _refuse(self, send: Send) -> None:
-        body = json.dumps(
-            operation_outcome(f"request body over {self.max_bytes} bytes", "too-long")
-        ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", FHIR_JSON.encode()),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+
+async def refuse(send: Send, status: int, diagnostics: str, code: str) -> None:
+    """Answer with an OperationOutcome without reading the request."""
+    body = json.dumps(operation_outcome(diagnostics, code)).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", FHIR_JSON.encode()),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Request
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from redis.exceptions import RedisError
 from rq import Retry
 from sqlalchemy import delete, insert, select
@@ -25,13 +25,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from maillage.api import audit, policy
-from maillage.api.auth import Principal, required_principal
+from maillage.api.auth import Principal, optional_principal, required_principal
 from maillage.api.errors import FHIRError
 from maillage.care import monitoring
 from maillage.jobs.alerts import evaluate
 from maillage.store import resources
 from maillage.store.database import transaction
 from maillage.store.models import Alert, AlertRule, Measurement, Resource, utcnow
+from maillage.store.search_params import normalise_reference
 
 logger = logging.getLogger(__name__)
 Body = dict[str, Any]
@@ -107,11 +108,41 @@ def queue_evaluations(app: FastAPI, patients: set[str]) -> None:
 
 
 router = APIRouter(prefix="/api/monitoring", tags=["remote monitoring"])
-Caller = Annotated[Principal, Depends(required_principal)]
+
+
+def _caller(request: Request) -> Principal:
+    """The caller. These routes serve patient data, so an anonymous or badly authenticated
+    request is audited before its 401, as on ``/fhir``."""
+    try:
+        return required_principal(optional_principal(request))
+    except FHIRError as error:
+        named = normalise_reference(request.query_params.get("patient", ""))
+        with transaction(request.app.state.sessions) as session:
+            audit.record(
+                session,
+                request.app.state.settings,
+                _access(request, None, _interaction(request)),
+                [named] if named and named.startswith("Patient/") else [],
+                audit.SERIOUS_FAILURE,
+                f"{error.status} {error.diagnostics}",
+            )
+        raise
+
+
+Caller = Annotated[Principal, Depends(_caller)]
+
+
+def _interaction(request: Request) -> str:
+    """The REST interaction a monitoring request amounts to, for its AuditEvent."""
+    if request.method == "GET":
+        return "search-type"
+    return "create" if request.url.path.endswith("/rules") else "update"
 
 
 class RuleIn(BaseModel):
     """An alert rule: a threshold (``above``/``below``) or a trend (``change`` within hours)."""
+
+    model_config = ConfigDict(allow_inf_nan=False)
 
     patient: str | None = Field(None, pattern=r"^Patient/[A-Za-z0-9\-.]{1,64}$")
     care_plan: str | None = Field(None, pattern=r"^CarePlan/[A-Za-z0-9\-.]{1,64}$")
@@ -137,7 +168,7 @@ class RuleIn(BaseModel):
         return self
 
 
-def _access(request: Request, principal: Principal, interaction: str) -> audit.Access:
+def _access(request: Request, principal: Principal | None, interaction: str) -> audit.Access:
     return audit.Access(principal, request.client.host if request.client else "", interaction)
 
 
@@ -217,7 +248,10 @@ def _rule_patient(session: Session, rule: RuleIn) -> str:
     if rule.care_plan is None:
         assert rule.patient is not None
         return rule.patient
-    plan = resources.read(session, *rule.care_plan.split("/"))
+    try:
+        plan = resources.read(session, *rule.care_plan.split("/"))
+    except resources.StoreError as error:
+        raise FHIRError(422, f"{rule.care_plan}: {error}") from error
     patient = (plan.body.get("subject") or {}).get("reference")
     if not patient:
         raise FHIRError(422, f"{rule.care_plan} has no subject patient")

@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from maillage.api import validation
 from maillage.api.errors import FHIRError
+from maillage.api.french import INSEE_EXTENSION
 from maillage.config import Settings
 from maillage.store import audit, resources
 from maillage.store.database import transaction
@@ -43,7 +44,6 @@ SITE_SYSTEM = "urn:maillage:site"
 ORGANIZATION_TYPE_SYSTEM = "urn:maillage:organization-type"
 EQUIPMENT_SYSTEM = "urn:maillage:equipment"
 MODALITY_SYSTEM = "urn:maillage:modality"
-INSEE_EXTENSION = "https://hl7.fr/ig/fhir/core/StructureDefinition/fr-core-address-insee-code"
 INSEE_SYSTEM = "https://mos.esante.gouv.fr/NOS/TRE_R13-CommuneOM/FHIR/TRE-R13-CommuneOM"
 IMPORT_EVENT = {"system": "http://dicom.nema.org/resources/ontology/DCM", "code": "110107"}
 _IDS = uuid.UUID("0f3a6c1e-2d7b-4e59-8a41-5c9e7d2b1f60")

@@ -64,6 +64,8 @@ def parse(resource_type: str, query: list[tuple[str, str]]) -> tuple[list[Criter
         values = tuple(v for v in raw.split(",") if v)
         if not values:
             raise SearchError(f"search parameter {name!r} has no value")
+        if any("\x00" in v for v in values):
+            raise SearchError(f"search parameter {name!r} holds a NUL character")
         criteria.append(Criterion(spec, modifier, values))
     return criteria, ids
 

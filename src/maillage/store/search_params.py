@@ -316,37 +316,66 @@ def _strings(value: Any) -> Iterator[str]:
                     yield item
 
 
+_LEAP_SECOND = re.compile(r"(T\d{2}:\d{2}):60(\.\d+)?")
+
+
+def parse_moment(text: str) -> datetime:
+    """A FHIR dateTime or instant with a time, naive when it has no offset. A leap second
+    (``23:59:60``, valid FHIR, unknown to ``datetime``) is the last instant of its minute."""
+    return datetime.fromisoformat(_LEAP_SECOND.sub(r"\1:59.999999", text).replace("Z", "+00:00"))
+
+
 def parse_date_range(text: str, zone: ZoneInfo) -> tuple[datetime, datetime]:
     """The closed UTC range a FHIR date, dateTime or instant covers at its precision.
 
-    Values without an offset are read in ``zone``; ``2026`` covers the whole year.
+    Values without an offset are read in ``zone``; ``2026`` covers the whole year. Ranges are
+    clamped to what ``datetime`` holds, so that dates of year 1 or 9999 (valid FHIR) index and
+    search instead of overflowing.
     """
     text = text.strip()
     if re.fullmatch(r"\d{4}", text):
-        start, end = datetime(int(text), 1, 1), datetime(int(text) + 1, 1, 1)
+        start, unit = datetime(int(text), 1, 1), "year"
     elif re.fullmatch(r"\d{4}-\d{2}", text):
         year, month = map(int, text.split("-"))
-        start = datetime(year, month, 1)
-        end = datetime(year + month // 12, month % 12 + 1, 1)
+        start, unit = datetime(year, month, 1), "month"
     elif re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-        start = datetime.combine(date.fromisoformat(text), time())
-        end = start + timedelta(days=1)
+        start, unit = datetime.combine(date.fromisoformat(text), time()), "day"
     else:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        moment = parse_moment(text)
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=zone)
         utc = _to_utc(moment)
         precision = timedelta(seconds=1) if moment.microsecond == 0 else timedelta(microseconds=1)
-        return utc, utc + precision - timedelta(microseconds=1)
+        try:
+            return utc, utc + precision - timedelta(microseconds=1)
+        except OverflowError:
+            return utc, datetime.max
     low = _to_utc(start.replace(tzinfo=zone))
-    high = _to_utc(end.replace(tzinfo=zone)) - timedelta(microseconds=1)
-    return low, high
+    end = _following(start, unit)
+    if end is None:
+        return low, datetime.max
+    return low, _to_utc(end.replace(tzinfo=zone)) - timedelta(microseconds=1)
+
+
+def _following(start: datetime, unit: str) -> datetime | None:
+    """The start of the next year, month or day; None past the year 9999."""
+    try:
+        if unit == "year":
+            return start.replace(year=start.year + 1)
+        if unit == "month":
+            return start.replace(year=start.year + start.month // 12, month=start.month % 12 + 1)
+        return start + timedelta(days=1)
+    except (ValueError, OverflowError):
+        return None
 
 
 def _to_utc(moment: datetime) -> datetime:
     offset = moment.utcoffset()
     assert offset is not None
-    return (moment - offset).replace(tzinfo=None)
+    try:
+        return (moment - offset).replace(tzinfo=None)
+    except OverflowError:  # within hours of the year 1 or 9999: the earliest or latest instant
+        return datetime.min if moment.year == 1 else datetime.max
 
 
 def _dates(value: Any, zone: ZoneInfo) -> Iterator[tuple[datetime, datetime]]:

@@ -59,7 +59,7 @@ def create_user(
         raise AccountError(f"unknown role {role!r}; roles: {', '.join(Role)}") from error
     if len(password) < MIN_PASSWORD_LENGTH:
         raise AccountError(f"passwords need at least {MIN_PASSWORD_LENGTH} characters")
-    if not re.fullmatch(r"[^@\s]+@[^@\s]+", email):
+    if not re.fullmatch(r"[^@\s\x00]+@[^@\s\x00]+", email):
         raise AccountError(f"{email!r} is not an e-mail address")
     if role is Role.PATIENT and patient is None:
         raise AccountError("a patient account needs --patient Patient/ID")
@@ -85,8 +85,15 @@ def create_user(
 
 
 def authenticate(session: Session, email: str, password: str) -> User | None:
-    """The active account with these credentials, rehashing it if the parameters changed."""
-    user = session.execute(select(User).where(User.email == email.lower())).scalar_one_or_none()
+    """The active account with these credentials, rehashing it if the parameters changed.
+
+    An e-mail holding a NUL matches no account (PostgreSQL would refuse it in the query).
+    """
+    user = (
+        None
+        if "\x00" in email
+        else session.execute(select(User).where(User.email == email.lower())).scalar_one_or_none()
+    )
     try:
         _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
     except (VerificationError, InvalidHashError):
