@@ -234,3 +234,22 @@ def test_report_command_on_an_empty_network(
     assert "Aucune téléconsultation" in (out / "report.html").read_text()
     indicators = pd.read_csv(out / "indicators.csv").set_index("indicateur")
     assert indicators.at["sites_ouverts", "valeur"] == 0
+
+
+def test_report_command_names_a_bad_area_or_supply(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MAILLAGE_DATABASE_URL", f"sqlite:///{tmp_path / 'empty.sqlite'}")
+    app = typer.Typer()
+    app.callback()(lambda: None)
+    commands.register(app)
+    out = tmp_path / "report"
+    for args, said in (
+        (["--region", "Atlantide"], "unknown region 'Atlantide'"),
+        (["--supply", str(tmp_path / "none.csv")], "none.csv"),
+    ):
+        result = CliRunner().invoke(app, ["report", *args, "--out", str(out)])
+        assert result.exit_code == 2, result.output
+        assert said in result.output
+        assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert not out.exists()

@@ -32,19 +32,20 @@ def report(
     """
     from maillage.api.commands import _settings
     from maillage.diagnosis.parameters import DiagnosisParameters
+    from maillage.errors import InputError
     from maillage.reports.report import evaluate, write_report
     from maillage.store.database import make_engine, session_factory, upgrade
 
     settings = _settings()
-    try:
-        params = DiagnosisParameters(region=region, department=department, supply=supply)
-    except ValueError as error:
-        typer.echo(f"error: {error}", err=True)
-        raise typer.Exit(2) from error
     engine = make_engine(settings.sqlalchemy_url)
     upgrade(engine)
-    with session_factory(engine)() as session:
-        result = evaluate(session, params, period, settings.zone)
+    try:
+        params = DiagnosisParameters(region=region, department=department, supply=supply)
+        with session_factory(engine)() as session:
+            result = evaluate(session, params, period, settings.zone)
+    except (InputError, ValueError, FileNotFoundError) as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from error
     for path in write_report(result, out):
         typer.echo(str(path))
     if result.synthetic:
