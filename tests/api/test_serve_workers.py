@@ -1,4 +1,4 @@
-"""``maillage serve --workers N``: the schema is migrated once, then N processes answer."""
+"""Serving: ``--workers N`` migrates once, then N processes answer; each sizes its threads."""
 
 from __future__ import annotations
 
@@ -11,6 +11,11 @@ import time
 from pathlib import Path
 
 import httpx
+from anyio.to_thread import current_default_thread_limiter
+from fastapi.testclient import TestClient
+
+from maillage.api.app import create_app
+from maillage.config import Settings
 
 
 def _free_port() -> int:
@@ -52,3 +57,15 @@ def test_several_workers_serve_a_fresh_database(tmp_path: Path) -> None:
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
+
+
+def test_the_request_thread_pool_has_the_configured_size(tmp_path: Path) -> None:
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'threads.sqlite'}",
+        secret_key="threads-test-" + "x" * 32,
+        files_dir=tmp_path / "files",
+        request_threads=7,
+    )
+    with TestClient(create_app(settings)) as client:
+        tokens = client.portal.call(lambda: current_default_thread_limiter().total_tokens)
+    assert tokens == 7
