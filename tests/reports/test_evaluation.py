@@ -218,16 +218,20 @@ def test_report_on_the_seeded_demo(tmp_path: Path) -> None:
     assert result.simulation["counted_as_supply"] < result.simulation["teleconsultations"]
 
 
-def test_report_command_on_an_empty_network(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def report_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> typer.Typer:
+    """``maillage report`` alone, on an empty network database."""
     monkeypatch.setenv("MAILLAGE_DATABASE_URL", f"sqlite:///{tmp_path / 'empty.sqlite'}")
     app = typer.Typer()
     app.callback()(lambda: None)
     commands.register(app)
+    return app
+
+
+def test_report_command_on_an_empty_network(tmp_path: Path, report_cli: typer.Typer) -> None:
     out = tmp_path / "report"
     args = ["report", "--department", "08", "--period", "2025", "--out", str(out)]
-    result = CliRunner().invoke(app, args)
+    result = CliRunner().invoke(report_cli, args)
     assert result.exit_code == 0, result.output
     assert "SYNTHETIC" in result.output
     assert (out / "report.pdf").read_bytes().startswith(b"%PDF")
@@ -236,19 +240,13 @@ def test_report_command_on_an_empty_network(
     assert indicators.at["sites_ouverts", "valeur"] == 0
 
 
-def test_report_command_names_a_bad_area_or_supply(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("MAILLAGE_DATABASE_URL", f"sqlite:///{tmp_path / 'empty.sqlite'}")
-    app = typer.Typer()
-    app.callback()(lambda: None)
-    commands.register(app)
+def test_report_command_names_a_bad_area_or_supply(tmp_path: Path, report_cli: typer.Typer) -> None:
     out = tmp_path / "report"
     for args, said in (
         (["--region", "Atlantide"], "unknown region 'Atlantide'"),
         (["--supply", str(tmp_path / "none.csv")], "none.csv"),
     ):
-        result = CliRunner().invoke(app, ["report", *args, "--out", str(out)])
+        result = CliRunner().invoke(report_cli, ["report", *args, "--out", str(out)])
         assert result.exit_code == 2, result.output
         assert said in result.output
         assert result.exception is None or isinstance(result.exception, SystemExit)
