@@ -49,6 +49,19 @@ def test_client_errors(server: Server, coordinator: dict[str, str]) -> None:
     _outcome(client.post("/fhir/AuditEvent", json={}, headers=coordinator), 405)
     xml = {**coordinator, "Content-Type": "application/fhir+xml"}
     _outcome(client.post("/fhir/Patient", content=b"<Patient/>", headers=xml), 415)
+    # Asking for XML is refused (406), never answered with JSON; JSON or anything is served.
+    _outcome(client.get("/fhir/metadata?_format=xml"), 406)
+    wants_xml = {**coordinator, "Accept": "application/fhir+xml"}
+    _outcome(client.get("/fhir/Organization", headers=wants_xml), 406)
+    _outcome(client.post("/fhir/Schedule/x/$generate-slots", json={}, headers=wants_xml), 406)
+    calendar = {**coordinator, "Accept": "text/calendar"}  # $ics answers iCalendar, not FHIR
+    assert client.get("/fhir/Appointment/x/$ics", headers=calendar).status_code == 404
+    _outcome(client.post("/fhir", json={}, headers=wants_xml), 406)
+    assert client.get("/fhir/metadata?_format=json").status_code == 200
+    browser = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+    assert client.get("/fhir/metadata", headers={"Accept": browser}).status_code == 200
+    fhir_json = {**coordinator, "Accept": "application/fhir+json"}
+    assert client.get("/fhir/Organization", headers=fhir_json).status_code == 200
     _outcome(client.get("/fhir/Organization/msp-1/_history/one", headers=coordinator), 422)
     huge = "/fhir/Organization/msp-1/_history/99999999999"  # beyond SQLite's and PG's integers
     _outcome(client.get(huge, headers=coordinator), 422)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any, NoReturn
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
@@ -24,7 +24,7 @@ from maillage.store import resources, search
 from maillage.store.database import transaction
 from maillage.store.models import Resource
 
-router = APIRouter(tags=["fhir"])
+router = APIRouter(tags=["fhir"], dependencies=[Depends(validation.json_only)])
 Body = dict[str, Any]
 
 

@@ -72,6 +72,22 @@ def db_upgrade() -> None:
     typer.echo("database schema is up to date")
 
 
+def db_reindex(
+    resource_type: Annotated[
+        str | None, typer.Option("--type", help="Only this resource type, e.g. Location.")
+    ] = None,
+) -> None:
+    """Rebuild the search index (after an upgrade that adds search parameters)."""
+    from maillage.store.database import make_engine, session_factory, upgrade
+    from maillage.store.resources import reindex
+
+    settings = _settings()
+    engine = make_engine(settings.sqlalchemy_url)
+    upgrade(engine)
+    count = reindex(session_factory(engine), settings.zone, resource_type)
+    typer.echo(f"{count} resources indexed")
+
+
 def db_verify_audit() -> None:
     """Recompute the audit hash chain; exit 1 when a record was altered, removed or inserted."""
     from maillage.store import audit
@@ -161,6 +177,7 @@ def register(app: typer.Typer) -> None:
     db = typer.Typer(help="Database schema and audit trail.", no_args_is_help=True)
     db.command("upgrade")(db_upgrade)
     db.command("verify-audit")(db_verify_audit)
+    db.command("reindex")(db_reindex)
     app.add_typer(db, name="db")
     users = typer.Typer(help="User accounts.", no_args_is_help=True)
     users.command("create")(users_create)

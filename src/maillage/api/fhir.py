@@ -44,7 +44,7 @@ from maillage.store.search_params import ACTOR, PATIENT, extract
 from maillage.store.users import Role
 
 DEFAULT_COUNT, MAX_COUNT = 50, 500
-router = APIRouter(prefix="/fhir", tags=["fhir"])
+router = APIRouter(prefix="/fhir", tags=["fhir"], dependencies=[Depends(validation.json_only)])
 
 
 def _credentials(request: Request) -> Principal | FHIRError | None:

@@ -20,7 +20,7 @@ import uuid
 from datetime import date, time, timedelta
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -138,7 +138,9 @@ def generate(session: Session, exchange: Exchange, schedule_id: str, parameters:
     }
 
 
-@router.post("/Schedule/{schedule_id}/$generate-slots")
+@router.post(
+    "/Schedule/{schedule_id}/$generate-slots", dependencies=[Depends(validation.json_only)]
+)
 async def generate_slots_operation(
     schedule_id: str, request: Request, principal: OptionalPrincipal
 ) -> Response:

@@ -10,6 +10,7 @@ import json
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from fastapi import Request
 from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
 
@@ -18,6 +19,23 @@ from maillage.api.errors import FHIRError
 from maillage.store.search_params import parse_date_range
 
 JSON_TYPES = ("application/fhir+json", "application/json", "application/json+fhir")
+#: What ``_format`` and ``Accept`` may ask for: JSON, or anything.
+_JSON_FORMATS = {*JSON_TYPES, "json"}
+_JSON_RANGES = {*_JSON_FORMATS, "*/*", "application/*"}
+
+
+def json_only(request: Request) -> None:
+    """406 when a client asks for another format than JSON (``_format`` or ``Accept``): the
+    server speaks FHIR JSON only, as its CapabilityStatement says; answering JSON to a client
+    that asked for XML would look like a success it cannot read."""
+    wanted = request.query_params.get("_format")
+    if wanted is not None and wanted.split(";")[0].strip().lower() not in _JSON_FORMATS:
+        raise FHIRError(406, f"only application/fhir+json is served, not _format={wanted}")
+    accept = request.headers.get("accept")
+    if accept and not {r.split(";")[0].strip().lower() for r in accept.split(",")} & _JSON_RANGES:
+        raise FHIRError(406, f"only application/fhir+json is served, not {accept}")
+
+
 MAX_DEPTH = 100
 """Deepest nesting of JSON objects and arrays accepted: far above what FHIR resources need,
 far below what makes the recursive parser and validators overflow."""

@@ -12,9 +12,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete as sql_delete
-from sqlalchemy import insert, update
+from sqlalchemy import insert, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.attributes import set_committed_value
 
 from maillage.store.database import insert_rows
@@ -24,6 +24,7 @@ from maillage.store.search_params import extract
 _RESOURCES = Resource.__table__
 _VERSIONS = ResourceVersion.__table__
 _INDEX = SearchEntry.__table__
+REINDEX_BATCH = 500
 
 
 class StoreError(Exception):
@@ -166,6 +167,35 @@ def _stamped(body: dict[str, Any], resource_id: str, version: int, now: datetime
     }
     meta.update(versionId=str(version), lastUpdated=instant(now))
     return {**body, "id": resource_id, "meta": meta}
+
+
+def reindex(
+    sessions: sessionmaker[Session], zone: ZoneInfo, resource_type: str | None = None
+) -> int:
+    """Rebuild the search index of every live resource (of ``resource_type``), e.g. after a
+    release adds a search parameter; returns how many were indexed.
+
+    Batches of ``REINDEX_BATCH`` resources, each in its own transaction: a resource always has
+    either its old rows or its new ones, and an interrupted run can simply be started again.
+    """
+    done, after = 0, ("", "")
+    while True:
+        with sessions.begin() as session:
+            query = select(_RESOURCES.c.resource_type, _RESOURCES.c.id, _RESOURCES.c.body).where(
+                _RESOURCES.c.deleted.is_(False),
+                tuple_(_RESOURCES.c.resource_type, _RESOURCES.c.id) > after,
+            )
+            if resource_type is not None:
+                query = query.where(_RESOURCES.c.resource_type == resource_type)
+            order = (_RESOURCES.c.resource_type, _RESOURCES.c.id)
+            batch = session.connection().execute(query.order_by(*order).limit(REINDEX_BATCH)).all()
+            for kind, resource_id, body in batch:
+                _clear_index(session, kind, resource_id)
+                _index(session, kind, resource_id, body, zone)
+        if not batch:
+            return done
+        done += len(batch)
+        after = (batch[-1].resource_type, batch[-1].id)
 
 
 def _clear_index(session: Session, resource_type: str, resource_id: str) -> None:
