@@ -27,6 +27,16 @@ from maillage.store.users import Role
 
 ECG = b"%PDF-1.4 12-lead ECG, sinus rhythm, QT 460 ms" * 20
 EXPERTISE = {"coding": [{"system": WORKFLOW_SYSTEM, "code": TELE_EXPERTISE}]}
+#: The GP's request to the cardiology pool (a HealthcareService), about patient p1.
+POOLED_REQUEST = {
+    "resourceType": "Task",
+    "status": "requested",
+    "intent": "order",
+    "code": EXPERTISE,
+    "for": {"reference": "Patient/p1"},
+    "requester": {"reference": "Practitioner/gp"},
+    "owner": {"reference": "HealthcareService/cardio-pool"},
+}
 CARDIOLOGY = {"coding": [{"system": "urn:maillage:specialty", "code": "cardiology"}]}
 
 
@@ -237,20 +247,7 @@ def test_pooled_request_reaches_the_pool_and_goes_overdue(
 ) -> None:
     gp, cardio, outsider = people["gp"], people["cardio"], people["outsider"]
     past = (datetime.now(UTC) - timedelta(days=1)).isoformat()
-    late = _post(
-        server,
-        {
-            "resourceType": "Task",
-            "status": "requested",
-            "intent": "order",
-            "code": EXPERTISE,
-            "for": {"reference": "Patient/p1"},
-            "requester": {"reference": "Practitioner/gp"},
-            "owner": {"reference": "HealthcareService/cardio-pool"},
-            "restriction": {"period": {"end": past}},
-        },
-        gp,
-    )
+    late = _post(server, {**POOLED_REQUEST, "restriction": {"period": {"end": past}}}, gp)
     assert late["restriction"]["recipient"] == [{"reference": "Organization/ch"}]
     assert _ids(server, "Task?owner=HealthcareService/cardio-pool", cardio) == [late["id"]]
     fresh = {k: v for k, v in late.items() if k not in ("id", "meta", "restriction")}
@@ -304,19 +301,7 @@ def test_a_pool_member_finds_and_takes_a_pooled_request(
 ) -> None:
     gp, cardio = people["gp"], people["cardio"]
     server.put(practitioner_role("gp-role", "gp", "msp"), coordinator)
-    task = _post(
-        server,
-        {
-            "resourceType": "Task",
-            "status": "requested",
-            "intent": "order",
-            "code": EXPERTISE,
-            "for": {"reference": "Patient/p1"},
-            "requester": {"reference": "Practitioner/gp"},
-            "owner": {"reference": "HealthcareService/cardio-pool"},
-        },
-        gp,
-    )
+    task = _post(server, POOLED_REQUEST, gp)
     member = Principal(
         1, "c@x", Role.PRACTITIONER, practitioner="Practitioner/cardio", site="Location/ch-site",
         organization="Organization/ch",
