@@ -13,11 +13,10 @@ from fastapi.testclient import TestClient
 
 from maillage.api.app import create_app
 from maillage.config import Settings
-from maillage.jobs.queue import JobSettings
+from maillage.jobs.queue import JobSettings, job_queue
 from maillage.store import resources
 from maillage.store.database import transaction
 from maillage.store.users import create_user
-from maillage.web.app import install
 
 SECRET = "web-test-secret-" + "y" * 40
 PASSWORD = "correct horse battery staple"
@@ -77,8 +76,8 @@ def make_site(tmp_path: Path, jobs: JobSettings, **settings: Any) -> Site:
         "login_rate_limit": "1000/minute",
     }
     config = Settings(**(defaults | settings))
-    app = create_app(config)
-    install(app, jobs)
+    app = create_app(config)  # pages included; the jobs go to the private queue
+    app.state.job_queue = job_queue(jobs)
     return Site(app, files_dir)
 
 

@@ -73,7 +73,7 @@ def apply(
     if period is not None and old is not None and _period(old, zone) != period:
         for slot_id in sorted(taken & held):  # the same slots kept at another time
             _check_within(resources.read(session, "Slot", slot_id), period, zone)
-    _hold_periods(session, appointment_id, new if holds else None, zone)
+    _hold_periods(session, appointment_id, new if holds else None, period)
 
 
 def _period(body: dict[str, Any] | None, zone: ZoneInfo) -> Period | None:
@@ -110,12 +110,15 @@ def _people(session: Session, appointment: dict[str, Any]) -> set[str]:
 
 
 def _hold_periods(
-    session: Session, appointment_id: str, appointment: dict[str, Any] | None, zone: ZoneInfo
+    session: Session,
+    appointment_id: str,
+    appointment: dict[str, Any] | None,
+    period: Period | None,
 ) -> None:
+    """Hold ``appointment``'s people for ``period`` (its start and end), or release them."""
     connection = session.connection()
     connection.execute(delete(_PERIODS).where(_PERIODS.c.appointment_id == appointment_id))
-    period = _period(appointment, zone)
-    if period is None:
+    if appointment is None or period is None:
         return
     starts, ends = period
     actors = sorted(_people(session, appointment))

@@ -116,7 +116,7 @@ def save(
         else:
             _replace_version(session, current, values)
             _clear_index(session, resource_type, resource_id)
-        connection.execute(insert(_VERSIONS), {**key, **values})
+        _record_version(session, key, values)
         _index(session, resource_type, resource_id, body, zone)
     except IntegrityError as error:
         raise VersionConflict(f"{resource_type}/{resource_id} was written meanwhile") from error
@@ -155,10 +155,14 @@ def delete(session: Session, resource_type: str, resource_id: str) -> Resource:
         "body": current.body,
     }
     _replace_version(session, current, values)
-    key = {"resource_type": resource_type, "id": resource_id}
-    session.connection().execute(insert(_VERSIONS), {**key, **values})
+    _record_version(session, {"resource_type": resource_type, "id": resource_id}, values)
     _clear_index(session, resource_type, resource_id)
     return current
+
+
+def _record_version(session: Session, key: dict[str, str], values: dict[str, Any]) -> None:
+    """Keep the version just written for good (history and retention)."""
+    session.connection().execute(insert(_VERSIONS), {**key, **values})
 
 
 def _stamped(body: dict[str, Any], resource_id: str, version: int, now: datetime) -> dict:

@@ -7,7 +7,6 @@ from importlib.resources import files
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from maillage.jobs.queue import JobSettings, job_queue
 from maillage.web import (
     consultations,
     diagnostics,
@@ -22,13 +21,12 @@ from maillage.web import (
 from maillage.web.rendering import EXCEPTION_HANDLERS
 
 
-def install(app: FastAPI, jobs: JobSettings | None = None) -> None:
+def install(app: FastAPI) -> None:
     """Add the pages, their error pages and ``/static`` to ``app`` (built by ``create_app``).
 
-    The app must carry ``state.settings``, ``state.sessions`` and ``state.login_limiter``; the
-    job queue comes from ``MAILLAGE_REDIS_URL``/``MAILLAGE_JOBS_QUEUE`` unless ``jobs`` is given.
+    The app must carry ``state.settings``, ``state.sessions``, ``state.login_limiter`` and
+    ``state.job_queue`` (where the pages' diagnoses and plans go).
     """
-    app.state.job_queue = job_queue(jobs)
     for exception, handler in EXCEPTION_HANDLERS.items():
         app.add_exception_handler(exception, handler)
     app.include_router(login.router)
