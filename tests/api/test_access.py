@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from api_server import Server
 from fhir_samples import consent, network, organization, patient
+from sqlalchemy import update
 
 from maillage.store.audit import verify
 from maillage.store.database import transaction
+from maillage.store.models import User
 
 
 @pytest.fixture
@@ -139,3 +143,22 @@ def test_every_patient_access_is_audited_in_an_intact_chain(net: Server) -> None
     assert put.status_code == 400
     refused = _audit(net, "entity=Patient/patient-1&subtype=update&outcome=4")
     assert [e["outcomeDesc"][:30] for e in refused] == ["400 body is not valid JSON: Ex"]
+
+
+def test_a_deactivated_account_is_refused_once_its_reading_is_stale(server: Server) -> None:
+    coordinator = server.headers("coordinator")
+    assert _status(server, "/fhir/Organization", coordinator) == 200
+    with transaction(server.app.state.sessions) as session:
+        session.execute(update(User).values(active=False))
+    # Read 0 s ago: the server still trusts it (MAILLAGE_PRINCIPAL_CACHE_SECONDS, 2 s) …
+    assert _status(server, "/fhir/Organization", coordinator) == 200
+    server.app.state.principals.seconds = 0.05
+    time.sleep(0.06)
+    # … and no longer once the reading is older: the account is read again, and refused.
+    response = server.client.get("/fhir/Organization", headers=coordinator)
+    assert response.status_code == 401
+    assert "no longer active" in response.json()["issue"][0]["diagnostics"]
+    server.app.state.principals.seconds = 0  # 0: read on every request
+    with transaction(server.app.state.sessions) as session:
+        session.execute(update(User).values(active=True))
+    assert _status(server, "/fhir/Organization", coordinator) == 200

@@ -51,7 +51,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     The schema is brought to the latest migration first, so a fresh database just works.
     """
     settings = settings or Settings()
-    engine = make_engine(settings.sqlalchemy_url)
+    engine = make_engine(settings.sqlalchemy_url, pool_size=settings.request_threads)
     upgrade(engine)
     app = FastAPI(
         lifespan=_thread_pool(settings.request_threads),
@@ -63,6 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.sessions = session_factory(engine)
     app.state.login_limiter = auth.LoginLimiter(settings.login_rate_limit)
+    app.state.principals = auth.Principals(engine, settings.principal_cache_seconds)
     app.state.started = instant(utcnow())
     app.state.job_queue = job_queue()
     errors.install(app)

@@ -142,9 +142,13 @@ def people(
     (Location) as text."""
     found: list[tuple[str, invitations.Participant]] = []
     place = None
-    for participant in body.get("participant", []):
-        reference = normalise_reference((participant.get("actor") or {}).get("reference", ""))
-        row = live(session, reference) if reference else None
+    actors = [
+        (participant, normalise_reference((participant.get("actor") or {}).get("reference", "")))
+        for participant in body.get("participant", [])
+    ]
+    rows = resources.live_many(session, [reference for _, reference in actors if reference])
+    for participant, reference in actors:
+        row = rows.get(reference) if reference else None
         if row is None or participant.get("status") == "declined":
             continue
         if row.resource_type == "Location":

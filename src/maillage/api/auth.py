@@ -2,14 +2,18 @@
 
 Login is rate-limited with the ``limits`` library (moving window, in process memory) both per
 client address and per account, so neither one address nor many can guess a password quickly.
-The account is re-read on every request: a deactivated account or a changed role takes effect
-at once, not when the token expires.
+The account behind a bearer token is re-read from the database when its last reading is older
+than ``MAILLAGE_PRINCIPAL_CACHE_SECONDS`` (2 s): a deactivated account or a changed role takes
+effect within those seconds, not when the token expires. (Reading it on every request was a
+third of a slot search's CPU.) The pages' sessions re-read it on every request.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Annotated, Any
 
 import jwt
@@ -19,12 +23,13 @@ from fastapi.security import OAuth2PasswordRequestForm
 from limits import parse
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, bindparam, select
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 
 from maillage.api.errors import FHIRError
 from maillage.config import Settings
-from maillage.store.database import transaction
+from maillage.store.database import autocommit, transaction
 from maillage.store.models import Resource, User
 from maillage.store.search_params import normalise_reference
 from maillage.store.users import Role, authenticate
@@ -83,21 +88,23 @@ def issue_token(settings: Settings, user: User) -> str:
     return jwt.encode(claims, settings.signing_key, algorithm=ALGORITHM)
 
 
+_USER = select(_USERS).where(_USERS.c.id == bindparam("user_id"))
+_SITE = select(_RESOURCES.c.body).where(
+    _RESOURCES.c.resource_type == bindparam("kind"), _RESOURCES.c.id == bindparam("id")
+)
+
+
 def load_principal(engine: Engine, user_id: int) -> Principal | None:
-    """The active account ``user_id`` as a principal: one or two Core reads in autocommit, as
-    this runs before every authenticated request."""
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        user = connection.execute(select(_USERS).where(_USERS.c.id == user_id)).first()
+    """The active account ``user_id`` as a principal: one or two Core reads in autocommit, of
+    statements built once, as this runs before every authenticated request."""
+    with autocommit(engine) as connection:
+        user = connection.execute(_USER, {"user_id": user_id}).first()
         if user is None or not user.active:
             return None
         organization = None
         if user.site:
             site_type, _, site_id = user.site.partition("/")
-            site = connection.execute(
-                select(_RESOURCES.c.body).where(
-                    _RESOURCES.c.resource_type == site_type, _RESOURCES.c.id == site_id
-                )
-            ).scalar()
+            site = connection.execute(_SITE, {"kind": site_type, "id": site_id}).scalar()
             reference = ((site or {}).get("managingOrganization") or {}).get("reference")
             organization = normalise_reference(reference) if reference else None
     return Principal(
@@ -111,8 +118,43 @@ def load_principal(engine: Engine, user_id: int) -> Principal | None:
     )
 
 
-def optional_principal(request: Request) -> Principal | None:
-    """The request's principal, None when anonymous; a bad or expired token is a 401."""
+@lru_cache(maxsize=4096)
+def _verified(token: str, key: str) -> dict[str, Any]:
+    """The claims of a token whose signature, audience and expiry were checked, remembered:
+    a client sends the same token with every request, and checking the signature was a tenth
+    of a slot search's CPU. (Expiry is checked again on each use.)"""
+    return jwt.decode(
+        token,
+        key,
+        algorithms=[ALGORITHM],
+        audience=AUDIENCE,
+        options={"require": ["exp", "sub", "aud"]},
+    )
+
+
+class Principals:
+    """The principals of the accounts seen lately, each read again once older than
+    ``seconds`` (0: on every request). One per server process."""
+
+    def __init__(self, engine: Engine, seconds: float) -> None:
+        self.engine, self.seconds = engine, seconds
+        self._read: dict[int, tuple[float, Principal | None]] = {}
+
+    def fresh(self, user_id: int) -> tuple[bool, Principal | None]:
+        """(True, the principal or None when inactive) if read lately, else (False, None)."""
+        read_at, principal = self._read.get(user_id, (0.0, None))
+        return time.monotonic() - read_at < self.seconds, principal
+
+    def load(self, user_id: int) -> Principal | None:
+        """Read the account now (and remember it)."""
+        principal = load_principal(self.engine, user_id)
+        self._read[user_id] = (time.monotonic(), principal)
+        return principal
+
+
+def _bearer_user(request: Request) -> int | None:
+    """The account id of the request's bearer token, None when anonymous; a bad or expired
+    token is a 401."""
     header = request.headers.get("authorization")
     if not header:
         return None
@@ -121,19 +163,41 @@ def optional_principal(request: Request) -> Principal | None:
         raise FHIRError(401, "expected an Authorization: Bearer token", headers=BEARER)
     settings: Settings = request.app.state.settings
     try:
-        claims = jwt.decode(
-            token,
-            settings.signing_key,
-            algorithms=[ALGORITHM],
-            audience=AUDIENCE,
-            options={"require": ["exp", "sub", "aud"]},
-        )
+        claims = _verified(token, settings.signing_key)
     except jwt.PyJWTError as error:
         raise FHIRError(401, f"invalid token: {error}", headers=BEARER) from error
-    principal = load_principal(request.app.state.engine, int(claims["sub"]))
+    if claims["exp"] <= time.time():
+        raise FHIRError(401, "invalid token: Signature has expired", headers=BEARER)
+    return int(claims["sub"])
+
+
+def _active(principal: Principal | None) -> Principal:
     if principal is None:
         raise FHIRError(401, "the account is no longer active", headers=BEARER)
     return principal
+
+
+def optional_principal(request: Request) -> Principal | None:
+    """The request's principal, None when anonymous; a bad or expired token is a 401."""
+    user_id = _bearer_user(request)
+    if user_id is None:
+        return None
+    principals: Principals = request.app.state.principals
+    known, principal = principals.fresh(user_id)
+    return _active(principal if known else principals.load(user_id))
+
+
+async def optional_principal_async(request: Request) -> Principal | None:
+    """:func:`optional_principal` for the event loop: a principal read lately costs no thread
+    (a worker thread reads the others)."""
+    user_id = _bearer_user(request)
+    if user_id is None:
+        return None
+    principals: Principals = request.app.state.principals
+    known, principal = principals.fresh(user_id)
+    if not known:
+        principal = await run_in_threadpool(principals.load, user_id)
+    return _active(principal)
 
 
 def required_principal(

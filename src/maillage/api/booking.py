@@ -73,7 +73,8 @@ def apply(
     if period is not None and old is not None and _period(old, zone) != period:
         for slot_id in sorted(taken & held):  # the same slots kept at another time
             _check_within(resources.read(session, "Slot", slot_id), period, zone)
-    _hold_periods(session, appointment_id, new if holds else None, period)
+    if was_holding or holds:
+        _hold_periods(session, appointment_id, new if holds else None, period, old is not None)
 
 
 def _period(body: dict[str, Any] | None, zone: ZoneInfo) -> Period | None:
@@ -114,10 +115,13 @@ def _hold_periods(
     appointment_id: str,
     appointment: dict[str, Any] | None,
     period: Period | None,
+    stored: bool,
 ) -> None:
-    """Hold ``appointment``'s people for ``period`` (its start and end), or release them."""
+    """Hold ``appointment``'s people for ``period`` (its start and end), or release them
+    (``stored``: it was stored before, and may hold some already)."""
     connection = session.connection()
-    connection.execute(delete(_PERIODS).where(_PERIODS.c.appointment_id == appointment_id))
+    if stored:
+        connection.execute(delete(_PERIODS).where(_PERIODS.c.appointment_id == appointment_id))
     if appointment is None or period is None:
         return
     starts, ends = period

@@ -47,7 +47,13 @@ def serve(
 
     settings = _settings()
     if workers == 1:
-        uvicorn.run(create_app(settings), host=host, port=port, proxy_headers=True)
+        uvicorn.run(
+            create_app(settings),
+            host=host,
+            port=port,
+            proxy_headers=True,
+            access_log=settings.access_log,
+        )
         return
     # Migrate once here, so that the workers (each reading the same environment) do not race.
     engine = make_engine(settings.sqlalchemy_url)
@@ -60,6 +66,7 @@ def serve(
         port=port,
         workers=workers,
         proxy_headers=True,
+        access_log=settings.access_log,
     )
 
 

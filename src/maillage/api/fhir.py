@@ -11,11 +11,11 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Annotated, Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import Response
-from sqlalchemy import Select
+from sqlalchemy import Connection, Select
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
@@ -33,12 +33,12 @@ from maillage.api import (
     teleexpertise,
     validation,
 )
-from maillage.api.auth import BEARER, Principal, optional_principal
+from maillage.api.auth import BEARER, Principal, optional_principal_async
 from maillage.api.capability import capability_statement
 from maillage.api.errors import FHIRError, FHIRResponse
 from maillage.config import Settings
-from maillage.store import resources, search
-from maillage.store.database import transaction
+from maillage.store import resources, search, slot_calendar
+from maillage.store.database import autocommit, transaction
 from maillage.store.models import Resource, ResourceVersion, StoredResource
 from maillage.store.search_params import ACTOR, PATIENT, extract
 from maillage.store.users import Role
@@ -47,10 +47,10 @@ DEFAULT_COUNT, MAX_COUNT = 50, 500
 router = APIRouter(prefix="/fhir", tags=["fhir"], dependencies=[Depends(validation.json_only)])
 
 
-def _credentials(request: Request) -> Principal | FHIRError | None:
+async def _credentials(request: Request) -> Principal | FHIRError | None:
     """The principal, or the 401 its token earned, kept so the refusal can be audited."""
     try:
-        return optional_principal(request)
+        return await optional_principal_async(request)
     except FHIRError as error:
         return error
 
@@ -212,20 +212,47 @@ def search_type(resource_type: str, request: Request, principal: OptionalPrincip
     sorted by ``_sort`` when given."""
     exchange = Exchange(request, principal, resource_type, "search-type")
     who = exchange.authorize(write=False)
-    query = list(request.query_params.multi_items())
+    params = request.query_params
     with exchange.failures():
-        criteria, ids = search.parse(resource_type, query)
-        count = _bounded(request.query_params.get("_count"), DEFAULT_COUNT, 0, MAX_COUNT)
-        offset = _bounded(request.query_params.get("_offset"), 0, 0, 10**9)
-        ordering = search.order(resource_type, request.query_params.get("_sort"))
-        statement = exchange.search_statement(who, criteria, ids)
-        with transaction(exchange.sessions) as session:
-            rows, total = search.page(session, statement, ordering, count, offset)
-            if exchange.audited:
+        criteria, ids = search.parse(resource_type, list(params.multi_items()))
+        count = _bounded(params.get("_count"), DEFAULT_COUNT, 0, MAX_COUNT)
+        offset = _bounded(params.get("_offset"), 0, 0, 10**9)
+        wanted = Wanted(criteria, ids, params.get("_sort"), count, offset)
+        if exchange.audited:
+            with transaction(exchange.sessions) as session:
+                rows, total = _found(exchange, who, session.connection(), wanted)
                 for row in rows:
                     exchange.entities.extend(sorted(exchange.compartment(row.id, row.body)))
-            exchange.succeeded(session)
+                exchange.succeeded(session)
+        else:  # nothing to audit: one statement, outside any transaction
+            with autocommit(request.app.state.engine) as connection:
+                rows, total = _found(exchange, who, connection, wanted)
     return FHIRResponse(bundle(request, resource_type, rows, total, count, offset))
+
+
+@dataclass(frozen=True)
+class Wanted:
+    """A parsed search: criteria, ``_id`` values, ``_sort`` and the page asked for."""
+
+    criteria: list[search.Criterion]
+    ids: list[str]
+    sort: str | None
+    count: int
+    offset: int
+
+
+def _found(
+    exchange: Exchange, who: Principal, connection: Connection, wanted: Wanted
+) -> tuple[list[StoredResource], int]:
+    """The page and the total: from the slot calendar when it can answer (a booking
+    client's search for free slots), else from the search index."""
+    criteria, ids, sort = wanted.criteria, wanted.ids, wanted.sort
+    if exchange.resource_type == "Slot" and slot_calendar.answers(criteria, ids, sort):
+        zone = exchange.settings.zone
+        return slot_calendar.page(connection, criteria, zone, sort, wanted.count, wanted.offset)
+    ordering = search.order(exchange.resource_type, sort)
+    statement = exchange.search_statement(who, criteria, ids)
+    return search.page(connection, statement, ordering, wanted.count, wanted.offset)
 
 
 def _bounded(raw: str | None, default: int, low: int, high: int) -> int:
@@ -245,10 +272,13 @@ def bundle(
     offset: int,
 ) -> dict[str, Any]:
     base = str(request.base_url) + "fhir"
-    kept = [(k, v) for k, v in request.query_params.multi_items() if k != "_offset"]
+    # The query string as the client sent it, less _offset: re-encoding its parameters cost
+    # a fifth of a slot search's CPU.
+    raw = request.scope["query_string"].decode("latin-1")
+    kept = "&".join(p for p in raw.split("&") if p and not p.startswith("_offset="))
 
     def link(relation: str, at: int) -> dict[str, str]:
-        query = urlencode([*kept, ("_offset", str(at))] if at else kept)
+        query = f"{kept}&_offset={at}".lstrip("&") if at else kept
         return {"relation": relation, "url": f"{base}/{resource_type}?{query}".rstrip("?")}
 
     links = [link("self", offset)]
@@ -449,7 +479,7 @@ def conditional_match(
         exchange.resource_type, criteria, ids, exchange.settings.zone, restriction
     )
     ordering = search.order(exchange.resource_type, None)
-    rows, total = search.page(session, statement, ordering, 2, 0)
+    rows, total = search.page(session.connection(), statement, ordering, 2, 0)
     if total > 1:
         raise FHIRError(412, f"ifNoneExist {condition!r} matches {total} resources")
     if not rows:

@@ -24,10 +24,11 @@ _JSON_FORMATS = {*JSON_TYPES, "json"}
 _JSON_RANGES = {*_JSON_FORMATS, "*/*", "application/*"}
 
 
-def json_only(request: Request) -> None:
+async def json_only(request: Request) -> None:
     """406 when a client asks for another format than JSON (``_format`` or ``Accept``): the
     server speaks FHIR JSON only, as its CapabilityStatement says; answering JSON to a client
-    that asked for XML would look like a success it cannot read."""
+    that asked for XML would look like a success it cannot read. (Async: it does no I/O, and
+    FastAPI would run a plain function in a worker thread, one more hop per request.)"""
     wanted = request.query_params.get("_format")
     if wanted is not None and wanted.split(";")[0].strip().lower() not in _JSON_FORMATS:
         raise FHIRError(406, f"only application/fhir+json is served, not _format={wanted}")

@@ -37,7 +37,7 @@ def overdue(request: Request, principal: OptionalPrincipal) -> Response:
         statement = search.statement("Task", criteria, [], exchange.settings.zone, late)
         with transaction(exchange.sessions) as session:
             ordering = search.order("Task", None)
-            rows, total = search.page(session, statement, ordering, MAX_COUNT, 0)
+            rows, total = search.page(session.connection(), statement, ordering, MAX_COUNT, 0)
             for row in rows:
                 exchange.entities.extend(sorted(exchange.compartment(row.id, row.body)))
             exchange.succeeded(session)

@@ -21,15 +21,19 @@ from sqlalchemy.orm import Session, sessionmaker
 IDLE_PING_SECONDS = 10.0
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, pool_size: int = 10) -> Engine:
     """Create the engine; SQLite gets WAL, foreign keys and write-locking transactions.
+
+    ``pool_size`` PostgreSQL connections stay open; a server gives one per request thread, as
+    a connection opened beyond the pool is closed again after use (a new PostgreSQL backend
+    for nearly every request, once the threads outnumber the pool).
 
     ``BEGIN IMMEDIATE`` takes SQLite's write lock up front: a deferred transaction that reads and
     then writes fails at once when another writer got in between, whatever the busy timeout.
     """
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return _pinging_idle(create_engine(url, pool_size=10, max_overflow=20))
+        return _pinging_idle(create_engine(url, pool_size=pool_size, max_overflow=20))
     if parsed.database:
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
@@ -85,6 +89,14 @@ def transaction(sessions: sessionmaker[Session]) -> Iterator[Session]:
     """A session in one transaction: committed on success, rolled back on any exception."""
     with sessions.begin() as session:
         yield session
+
+
+@contextmanager
+def autocommit(engine: Engine) -> Iterator[Connection]:
+    """A connection without a transaction, for reads that need no snapshot of several
+    statements: no BEGIN and COMMIT round trips (and no ORM session) around them."""
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        yield connection
 
 
 def alembic_config(engine: Engine) -> Config:

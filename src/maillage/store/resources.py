@@ -17,8 +17,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.attributes import set_committed_value
 
+from maillage.store import slot_calendar
 from maillage.store.database import insert_rows
-from maillage.store.models import Resource, ResourceVersion, SearchEntry, utcnow
+from maillage.store.models import (
+    Resource,
+    ResourceVersion,
+    SearchEntry,
+    StoredResource,
+    utcnow,
+)
 from maillage.store.search_params import extract
 
 _RESOURCES = Resource.__table__
@@ -72,6 +79,19 @@ def read(session: Session, resource_type: str, resource_id: str) -> Resource:
     return row
 
 
+def live_many(session: Session, references: list[str]) -> dict[str, StoredResource]:
+    """The live resources named by ``Type/id`` references, in one query (unknown or deleted
+    ones are left out)."""
+    keys = {tuple(reference.split("/", 1)) for reference in references if "/" in reference}
+    if not keys:
+        return {}
+    query = select(_RESOURCES).where(
+        tuple_(_RESOURCES.c.resource_type, _RESOURCES.c.id).in_(sorted(keys)),
+        _RESOURCES.c.deleted.is_(False),
+    )
+    return {f"{r.resource_type}/{r.id}": r for r in session.connection().execute(query)}
+
+
 def read_version(
     session: Session, resource_type: str, resource_id: str, version: int
 ) -> ResourceVersion:
@@ -117,7 +137,7 @@ def save(
             _replace_version(session, current, values)
             _clear_index(session, resource_type, resource_id)
         _record_version(session, key, values)
-        _index(session, resource_type, resource_id, body, zone)
+        _index(session, resource_type, resource_id, body, zone, now)
     except IntegrityError as error:
         raise VersionConflict(f"{resource_type}/{resource_id} was written meanwhile") from error
     return current if current is not None else Resource(**key, **values)
@@ -185,7 +205,8 @@ def reindex(
     done, after = 0, ("", "")
     while True:
         with sessions.begin() as session:
-            query = select(_RESOURCES.c.resource_type, _RESOURCES.c.id, _RESOURCES.c.body).where(
+            columns = ("resource_type", "id", "body", "last_updated")
+            query = select(*(_RESOURCES.c[name] for name in columns)).where(
                 _RESOURCES.c.deleted.is_(False),
                 tuple_(_RESOURCES.c.resource_type, _RESOURCES.c.id) > after,
             )
@@ -193,9 +214,9 @@ def reindex(
                 query = query.where(_RESOURCES.c.resource_type == resource_type)
             order = (_RESOURCES.c.resource_type, _RESOURCES.c.id)
             batch = session.connection().execute(query.order_by(*order).limit(REINDEX_BATCH)).all()
-            for kind, resource_id, body in batch:
+            for kind, resource_id, body, last_updated in batch:
                 _clear_index(session, kind, resource_id)
-                _index(session, kind, resource_id, body, zone)
+                _index(session, kind, resource_id, body, zone, last_updated)
         if not batch:
             return done
         done += len(batch)
@@ -203,16 +224,26 @@ def reindex(
 
 
 def _clear_index(session: Session, resource_type: str, resource_id: str) -> None:
-    session.connection().execute(
+    connection = session.connection()
+    connection.execute(
         sql_delete(_INDEX).where(
             _INDEX.c.resource_type == resource_type, _INDEX.c.resource_id == resource_id
         )
     )
+    if resource_type == "Slot":
+        slot_calendar.clear(connection, resource_id)
 
 
 def _index(
-    session: Session, resource_type: str, resource_id: str, body: dict[str, Any], zone: ZoneInfo
+    session: Session,
+    resource_type: str,
+    resource_id: str,
+    body: dict[str, Any],
+    zone: ZoneInfo,
+    last_updated: datetime,
 ) -> None:
+    """Write the search index rows of a resource (and a slot's calendar row)."""
+    values = extract(resource_type, resource_id, body, zone)
     rows = [
         {
             "resource_type": resource_type,
@@ -223,6 +254,8 @@ def _index(
             "low": row.low,
             "high": row.high,
         }
-        for row in extract(resource_type, resource_id, body, zone)
+        for row in values
     ]
     insert_rows(session.connection(), _INDEX, rows)
+    if resource_type == "Slot":
+        slot_calendar.add(session.connection(), resource_id, values, last_updated)

@@ -11,8 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Select, and_, func, not_, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, Connection, Select, and_, func, not_, or_, select
 
 from maillage.store.models import Resource, SearchEntry, StoredResource
 from maillage.store.search_params import (
@@ -70,66 +69,103 @@ def parse(resource_type: str, query: list[tuple[str, str]]) -> tuple[list[Criter
     return criteria, ids
 
 
-def _token(value: str) -> ColumnElement[bool]:
+@dataclass(frozen=True)
+class Columns:
+    """Where a criterion's values are compared: the search index by default, or the columns
+    of a table that holds some parameters side by side (the slot calendar)."""
+
+    value: Any = SearchEntry.__table__.c.value
+    system: Any = SearchEntry.__table__.c.system
+    low: Any = SearchEntry.__table__.c.low
+    high: Any = SearchEntry.__table__.c.high
+
+
+INDEX = Columns()
+
+
+#: One value's test: its form (what decides the SQL) and the values the SQL compares with.
+Test = tuple[str, dict[str, Any]]
+
+
+def _token(value: str) -> Test:
     if "|" not in value:
-        return SearchEntry.value == value
+        return "code", {"code": value}
     system, code = value.split("|", 1)
     if not system:
-        return and_(SearchEntry.system.is_(None), SearchEntry.value == code)
+        return "no-system", {"code": code}
     if not code:
-        return SearchEntry.system == system
-    return and_(SearchEntry.system == system, SearchEntry.value == code)
+        return "system", {"system": system}
+    return "system-code", {"system": system, "code": code}
 
 
-def _string(value: str, modifier: str) -> ColumnElement[bool]:
+def _string(value: str, modifier: str) -> Test:
     text = normalise_text(value)
     if modifier == "exact":
-        return SearchEntry.value == text
+        return "equal", {"value": text}
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    pattern = f"%{escaped}%" if modifier == "contains" else f"{escaped}%"
-    return SearchEntry.value.like(pattern, escape="\\")
+    return "like", {"value": f"%{escaped}%" if modifier == "contains" else f"{escaped}%"}
 
 
-def _reference(spec: SearchParam, value: str) -> ColumnElement[bool]:
+def _reference(spec: SearchParam, value: str) -> Test:
     if "/" in value:
-        return SearchEntry.value == value
-    targets = spec.targets
-    if len(targets) == 1:
-        return SearchEntry.value == f"{targets[0]}/{value}"
-    return SearchEntry.value.like(f"%/{value}")
+        return "equal", {"value": value}
+    if len(spec.targets) == 1:
+        return "equal", {"value": f"{spec.targets[0]}/{value}"}
+    return "like", {"value": f"%/{value}"}
 
 
-def _date(value: str, zone: ZoneInfo) -> ColumnElement[bool]:
+def _date(value: str, zone: ZoneInfo) -> Test:
     prefix = value[:2] if value[:2] in DATE_PREFIXES else "eq"
     text = value[2:] if value[:2] in DATE_PREFIXES else value
     try:
         low, high = parse_date_range(text, zone)
     except ValueError as error:
         raise SearchError(f"{text!r} is not a FHIR date") from error
-    within = and_(SearchEntry.low >= low, SearchEntry.high <= high)
+    return prefix, {"low": low, "high": high}
+
+
+def tests(criterion: Criterion, zone: ZoneInfo) -> list[Test]:
+    """The tests of a criterion's values (ORed), checked and normalised."""
+    spec = criterion.spec
+    if spec.kind == "token":
+        return [_token(v) for v in criterion.values]
+    if spec.kind == "string":
+        return [_string(v, criterion.modifier) for v in criterion.values]
+    if spec.kind == "reference":
+        return [_reference(spec, v) for v in criterion.values]
+    return [_date(v, zone) for v in criterion.values]
+
+
+def sql_of(form: str, at: Columns, bound: dict[str, Any]) -> ColumnElement[bool]:
+    """The SQL of one test of form ``form`` on the columns ``at``; ``bound`` maps the test's
+    value names to bind parameters (or to the values themselves)."""
+    if form == "code":
+        return at.value == bound["code"]
+    if form == "equal":
+        return at.value == bound["value"]
+    if form == "no-system":
+        return and_(at.system.is_(None), at.value == bound["code"])
+    if form == "system":
+        return at.system == bound["system"]
+    if form == "system-code":
+        return and_(at.system == bound["system"], at.value == bound["code"])
+    if form == "like":
+        return at.value.like(bound["value"], escape="\\")
+    low, high = bound["low"], bound["high"]
+    within = and_(at.low >= low, at.high <= high)
     return {
         "eq": within,
         "ne": not_(within),
-        "lt": SearchEntry.low < low,
-        "gt": SearchEntry.high > high,
-        "le": or_(SearchEntry.low < low, within),
-        "ge": or_(SearchEntry.high > high, within),
-    }[prefix]
+        "lt": at.low < low,
+        "gt": at.high > high,
+        "le": or_(at.low < low, within),
+        "ge": or_(at.high > high, within),
+    }[form]
 
 
-def _condition(criterion: Criterion, zone: ZoneInfo) -> ColumnElement[bool]:
-    spec = criterion.spec
-    options: list[ColumnElement[bool]] = []
-    for value in criterion.values:
-        if spec.kind == "token":
-            options.append(_token(value))
-        elif spec.kind == "string":
-            options.append(_string(value, criterion.modifier))
-        elif spec.kind == "reference":
-            options.append(_reference(spec, value))
-        else:
-            options.append(_date(value, zone))
-    return or_(*options)
+def condition(criterion: Criterion, zone: ZoneInfo, at: Columns = INDEX) -> ColumnElement[bool]:
+    """The SQL test of one criterion (its values ORed) on the columns ``at``."""
+    return or_(*(sql_of(form, at, values) for form, values in tests(criterion, zone)))
 
 
 def matching(resource_type: str, param_name: str, condition: ColumnElement[bool]) -> Select[Any]:
@@ -153,7 +189,7 @@ def statement(
     if ids:
         query = query.where(Resource.id.in_(ids))
     for criterion in criteria:
-        inner = matching(resource_type, criterion.spec.name, _condition(criterion, zone))
+        inner = matching(resource_type, criterion.spec.name, condition(criterion, zone))
         if criterion.modifier == "not":
             query = query.where(Resource.id.not_in(inner))
         else:
@@ -188,7 +224,7 @@ def order(resource_type: str, sort: str | None) -> list[ColumnElement[Any]]:
 
 
 def page(
-    session: Session,
+    connection: Connection,
     query: Select[tuple[Resource]],
     ordering: list[ColumnElement[Any]],
     count: int,
@@ -202,10 +238,10 @@ def page(
     """
     counted = query.add_columns(func.count().over().label("total"))
     statement = counted.order_by(*ordering).limit(count).offset(offset)
-    found = session.connection().execute(statement).all()
+    found = connection.execute(statement).all()
     if found:
         return list(found), found[0].total
     if count == 0 or offset > 0:
-        total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
-        return [], total
+        counted_all = select(func.count()).select_from(query.subquery())
+        return [], connection.execute(counted_all).scalar_one()
     return [], 0

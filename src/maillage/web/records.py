@@ -68,7 +68,7 @@ def find(
             statement = exchange.search_statement(who, criteria, ids)
             ordering = search.order(resource_type, None)
             with transaction(exchange.sessions) as session:
-                rows, _total = search.page(session, statement, ordering, count, 0)
+                rows, _total = search.page(session.connection(), statement, ordering, count, 0)
                 if exchange.audited:
                     for row in rows:
                         exchange.entities.extend(sorted(exchange.compartment(row.id, row.body)))
@@ -167,5 +167,5 @@ def registry(
     statement = search.statement(resource_type, criteria, ids, settings.zone)
     ordering = search.order(resource_type, sort)
     with transaction(request.app.state.sessions) as session:
-        rows, _total = search.page(session, statement, ordering, count, 0)
+        rows, _total = search.page(session.connection(), statement, ordering, count, 0)
     return [row.body for row in rows]

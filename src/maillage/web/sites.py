@@ -187,7 +187,8 @@ def _search(
     offset: int,
 ) -> tuple[list[Resource], int]:
     statement = _statement(settings, resource_type, query)
-    return search.page(session, statement, search.order(resource_type, None), PAGE_SIZE, offset)
+    ordering = search.order(resource_type, None)
+    return search.page(session.connection(), statement, ordering, PAGE_SIZE, offset)
 
 
 @router.get("/sites", response_class=HTMLResponse)

@@ -1,0 +1,150 @@
+"""The slot calendar answers a Slot search exactly as the search index does: same slots, same
+order, same total, whatever the mix of schedules, statuses, starts, updates and deletions."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import insert, select
+
+from maillage.config import sqlalchemy_url
+from maillage.store import resources, search, slot_calendar
+from maillage.store.database import (
+    autocommit,
+    make_engine,
+    session_factory,
+    transaction,
+    upgrade,
+)
+from maillage.store.models import Resource, SearchEntry, SlotCalendar
+from maillage.store.search_params import extract
+
+ZONE = ZoneInfo("Europe/Paris")
+SCHEDULES = ("Schedule/a", "Schedule/b", "Schedule/c")
+STATUSES = ("free", "busy", "busy-tentative")
+FIRST = datetime(2027, 3, 26, 8, 0)  # the switch to summer time falls on the 28th
+
+
+def _slot(n: int) -> dict:
+    """Slot ``n``: spread over schedules, statuses and six days around a clock change."""
+    start = FIRST + timedelta(hours=5 * n + n % 3)
+    offset = "+01:00" if start < datetime(2027, 3, 28, 2) else "+02:00"
+    return {
+        "resourceType": "Slot",
+        "schedule": {"reference": SCHEDULES[n % 3]},
+        "status": STATUSES[n % 2],
+        "start": f"{start:%Y-%m-%dT%H:%M:%S}{offset}",
+        "end": f"{start + timedelta(minutes=20):%Y-%m-%dT%H:%M:%S}{offset}",
+    }
+
+
+def _stored(database_url: str):
+    """A database with 30 slots written through the store: some then updated, some deleted."""
+    engine = make_engine(sqlalchemy_url(database_url))
+    upgrade(engine)
+    sessions = session_factory(engine)
+    with transaction(sessions) as session:
+        for n in range(30):
+            resources.save(session, _slot(n), ZONE, resource_id=f"s{n:02d}")
+    with transaction(sessions) as session:
+        for n in range(0, 30, 4):
+            body = {**resources.read(session, "Slot", f"s{n:02d}").body, "status": "busy-tentative"}
+            resources.save(session, body, ZONE, resource_id=f"s{n:02d}")
+        for n in (5, 17):
+            resources.delete(session, "Slot", f"s{n:02d}")
+    return engine
+
+
+DAYS = st.integers(0, 6).map(lambda d: FIRST.date() + timedelta(days=d))
+DATES = st.one_of(
+    DAYS.map(lambda d: d.isoformat()),
+    st.builds(lambda d, h: f"{d.isoformat()}T{h:02d}:00:00+01:00", DAYS, st.integers(0, 23)),
+)
+CRITERIA = st.fixed_dictionaries(
+    {},
+    optional={
+        "schedule": st.lists(
+            st.sampled_from([*SCHEDULES, "a", "Schedule/zz"]), min_size=1, max_size=2
+        ).map(",".join),
+        "status": st.lists(
+            st.sampled_from([*STATUSES, "entered-in-error"]), min_size=1, max_size=2
+        ).map(",".join),
+        "start": st.builds(
+            lambda prefix, date: prefix + date, st.sampled_from(["", *search.DATE_PREFIXES]), DATES
+        ),
+    },
+)
+
+
+def test_the_calendar_finds_what_the_index_finds(database_url: str) -> None:
+    engine = _stored(database_url)
+    with autocommit(engine) as connection:  # by hand: a holds slots 0, 3, … 27
+        found = slot_calendar.page(
+            connection, search.parse("Slot", [("schedule", "a")])[0], ZONE, "start", 4, 1
+        )
+        assert ([row.id for row in found[0]], found[1]) == (["s03", "s06", "s09", "s12"], 10)
+
+    @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(
+        criteria=CRITERIA,
+        also_start=st.none() | DATES.map(lambda d: "lt" + d),
+        sort=st.sampled_from(slot_calendar.SORTS),
+        count=st.integers(0, 12),
+        offset=st.integers(0, 30),
+    )
+    def agree(criteria, also_start, sort, count, offset) -> None:
+        query = list(criteria.items()) + ([("start", also_start)] if also_start else [])
+        parsed, ids = search.parse("Slot", query)
+        assert slot_calendar.answers(parsed, ids, sort)
+        with autocommit(engine) as connection:
+            fast = slot_calendar.page(connection, parsed, ZONE, sort, count, offset)
+            statement = search.statement("Slot", parsed, ids, ZONE)
+            ordering = search.order("Slot", sort)
+            slow = search.page(connection, statement, ordering, count, offset)
+        assert [row.id for row in fast[0]] == [row.id for row in slow[0]]
+        assert [row.body for row in fast[0]] == [row.body for row in slow[0]]
+        assert fast[1] == slow[1]
+
+    agree()
+    engine.dispose()
+
+
+def test_searches_the_calendar_cannot_answer_are_left_to_the_index() -> None:
+    def answers(query: list[tuple[str, str]], sort: str | None = None) -> bool:
+        return slot_calendar.answers(*search.parse("Slot", query), sort)
+
+    assert answers([("schedule", "Schedule/a"), ("status", "free"), ("start", "ge2027-03-26")])
+    assert not answers([("status", "http://hl7.org/fhir/slotstatus|free")])
+    assert not answers([("status:not", "busy")])
+    assert not answers([("service-type", "57")])
+    assert not answers([("_id", "s01")])
+    assert not answers([("schedule", "Schedule/a")], sort="-_lastUpdated")
+
+
+def test_the_migration_fills_the_calendar_from_the_stored_slots(tmp_path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'calendar.sqlite'}")
+    upgrade(engine, "0005_audit_lanes")
+    now = datetime(2026, 11, 23, 12, 0)
+    bodies = {f"s{n}": {**_slot(n), "id": f"s{n}"} for n in range(4)}
+    with engine.begin() as connection:
+        for sid, body in bodies.items():
+            key = {"resource_type": "Slot", "id": sid, "version_id": 1, "last_updated": now}
+            connection.execute(insert(Resource), {**key, "deleted": sid == "s3", "body": body})
+            index = [vars(v) for v in extract("Slot", sid, body, ZONE)]
+            connection.execute(
+                insert(SearchEntry),
+                [{"resource_type": "Slot", "resource_id": sid, **v} for v in index],
+            )
+    upgrade(engine)
+    with engine.connect() as connection:
+        rows = {row.id: dict(row._mapping) for row in connection.execute(select(SlotCalendar))}
+    expected = {
+        sid: slot_calendar.row(sid, extract("Slot", sid, body, ZONE), now)
+        for sid, body in bodies.items()
+        if sid != "s3"  # deleted: not searchable
+    }
+    assert rows == expected
+    engine.dispose()
