@@ -42,13 +42,13 @@ def serve(
     """Run the network server (FHIR API, auth, projects) under uvicorn; migrates first."""
     import uvicorn
 
-    from maillage.api.app import create_app
+    from maillage.api.app import serving_app
     from maillage.store.database import make_engine, upgrade
 
     settings = _settings()
     if workers == 1:
         uvicorn.run(
-            create_app(settings),
+            serving_app(),
             host=host,
             port=port,
             proxy_headers=True,
@@ -60,7 +60,7 @@ def serve(
     upgrade(engine)
     engine.dispose()
     uvicorn.run(
-        "maillage.api.app:create_app",
+        "maillage.api.app:serving_app",
         factory=True,
         host=host,
         port=port,
