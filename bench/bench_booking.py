@@ -14,9 +14,9 @@ TPS at 50 clients: the ceiling the targets are ratios of (bookings ≥ 0.30 × T
 0.15 × select-only, p99 ≤ 50 ms). Databases and processes are removed at the end.
 
 Environment: ``MAILLAGE_BENCH_POSTGRES`` (server URL, default the test server on
-127.0.0.1:5432), ``MAILLAGE_BENCH_WORKERS`` (uvicorn worker processes, default 2: with wrk's light
-client, two workers beat one on two cores, 490 against 300 searches/s). Needs ``wrk`` and ``pgbench`` on the
-PATH (Debian packages wrk, postgresql-client).
+127.0.0.1:5432), ``MAILLAGE_BENCH_WORKERS`` (uvicorn worker processes, default 2: with wrk's
+light client, two workers beat one on two cores, 490 against 300 searches/s). Needs ``wrk``
+and ``pgbench`` on the PATH (Debian packages wrk, postgresql-client).
 """
 
 from __future__ import annotations

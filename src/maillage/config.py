@@ -51,7 +51,7 @@ class Settings(BaseSettings):
     smtp_url: str | None = None
     mail_from: str = "comptes-rendus@maillage.invalid"
     max_request_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
-    request_threads: int = Field(default=16, ge=1, le=256)
+    request_threads: int = Field(default=4, ge=1, le=256)
     access_log: bool = True
     principal_cache_seconds: float = Field(default=2.0, ge=0, le=60)
     login_rate_limit: str = "5/minute"
