@@ -3,13 +3,17 @@ order, same total, whatever the mix of schedules, statuses, starts, updates and 
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from psycopg_pool import AsyncConnectionPool
 from sqlalchemy import insert, select
 
+from maillage.api.app import READS
 from maillage.config import sqlalchemy_url
 from maillage.store import resources, search, slot_calendar
 from maillage.store.database import (
@@ -109,6 +113,35 @@ def test_the_calendar_finds_what_the_index_finds(database_url: str) -> None:
         assert fast[1] == slow[1]
 
     agree()
+    engine.dispose()
+
+
+@pytest.mark.postgres
+def test_the_event_loop_reads_the_same_pages(postgres_url: str) -> None:
+    engine = _stored(postgres_url)
+    url = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    queries = [
+        ([("schedule", "a"), ("status", "busy-tentative,free")], None, 3, 0),
+        ([("start", "ge2027-03-28"), ("start", "lt2027-03-30T12:00:00+02:00")], "-start", 5, 2),
+        ([("schedule", "Schedule/b")], "start", 0, 0),  # the total alone
+        ([("schedule", "Schedule/zz")], None, 10, 0),  # nothing
+        ([("status", "free")], "start", 10, 40),  # past the end: the total alone
+    ]
+
+    async def read_all() -> list[tuple[list, int]]:
+        async with AsyncConnectionPool(url, kwargs=READS, open=False) as pool:
+            return [
+                await slot_calendar.page_async(pool, search.parse("Slot", q)[0], ZONE, *rest)
+                for q, *rest in queries
+            ]
+
+    found = asyncio.run(read_all())
+    with autocommit(engine) as connection:
+        for (query, *rest), (rows, total) in zip(queries, found, strict=True):
+            expected = slot_calendar.page(connection, search.parse("Slot", query)[0], ZONE, *rest)
+            assert ([r.id for r in rows], total) == ([r.id for r in expected[0]], expected[1])
+            assert [r.body for r in rows] == [r.body for r in expected[0]]
+    assert found[2] == ([], 10) and found[3] == ([], 0) and found[4][0] == []
     engine.dispose()
 
 

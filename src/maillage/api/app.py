@@ -8,6 +8,8 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 import anyio.to_thread
 from fastapi import FastAPI
+from psycopg_pool import AsyncConnectionPool
+from sqlalchemy import Engine
 
 from maillage import __version__
 from maillage.api import (
@@ -29,9 +31,20 @@ from maillage.store.models import utcnow
 from maillage.store.resources import instant
 from maillage.web.app import install as install_web
 
+#: Connections of the asynchronous pool: autocommit reads, each statement prepared at once,
+#: and planned once (a slot search spent as long in planning as in executing).
+READS = {
+    "autocommit": True,
+    "prepare_threshold": 0,
+    "options": "-c plan_cache_mode=force_generic_plan",
+}
 
-def _thread_pool(threads: int) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
-    """Size the pool of threads that run the synchronous routes (all the database work).
+
+def _lifespan(
+    threads: int, engine: Engine
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """Size the pool of threads that run the synchronous routes, and on PostgreSQL open the
+    asynchronous pool of the reads that run on the event loop (slot searches).
 
     AnyIO's default, 40 threads, makes every request queue for the one interpreter lock among
     many runnable threads; a few threads overlap the database's answers with Python's work
@@ -39,9 +52,20 @@ def _thread_pool(threads: int) -> Callable[[FastAPI], AbstractAsyncContextManage
     """
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         anyio.to_thread.current_default_thread_limiter().total_tokens = threads
-        yield
+        if engine.dialect.name != "postgresql":
+            yield
+            return
+        url = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        reads = AsyncConnectionPool(url, min_size=1, max_size=2 * threads, kwargs=READS, open=False)
+        await reads.open()
+        app.state.reads = reads
+        try:
+            yield
+        finally:
+            app.state.reads = None
+            await reads.close()
 
     return lifespan
 
@@ -55,7 +79,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     engine = make_engine(settings.sqlalchemy_url, pool_size=settings.request_threads)
     upgrade(engine)
     app = FastAPI(
-        lifespan=_thread_pool(settings.request_threads),
+        lifespan=_lifespan(settings.request_threads, engine),
         title="maillage",
         version=__version__,
         description="Telemedicine network server: FHIR R4 REST, roadmap projects, audit.",
@@ -63,6 +87,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessions = session_factory(engine)
+    app.state.reads = None  # the asynchronous pool, while the app runs on PostgreSQL
     app.state.login_limiter = auth.LoginLimiter(settings.login_rate_limit)
     app.state.principals = auth.Principals(engine, settings.principal_cache_seconds)
     app.state.started = instant(utcnow())

@@ -121,11 +121,16 @@ async def _lost_database(request: Request, error: Exception) -> FHIRResponse:
         return await _unexpected(request, error)
     logger.warning("database connection lost on %s %s: %s", request.method, request.url.path, error)
     # The pool has dropped the dead connection: the same request sent again gets a fresh one.
+    return error_response(lost_database())
+
+
+def lost_database() -> FHIRError:
+    """The 503 of a request whose database connection died under it: send it again."""
     lost = FHIRError(
         503, "the database connection was lost; send the request again", code="transient"
     )
     lost.headers["Retry-After"] = "1"
-    return error_response(lost)
+    return lost
 
 
 async def _unexpected(request: Request, error: Exception) -> FHIRResponse:

@@ -13,8 +13,10 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
+import psycopg
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import Response
+from psycopg_pool import AsyncConnectionPool
 from sqlalchemy import Connection, Select
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
@@ -35,7 +37,7 @@ from maillage.api import (
 )
 from maillage.api.auth import BEARER, Principal, optional_principal_async
 from maillage.api.capability import capability_statement
-from maillage.api.errors import FHIRError, FHIRResponse
+from maillage.api.errors import FHIRError, FHIRResponse, lost_database
 from maillage.config import Settings
 from maillage.store import resources, search, slot_calendar
 from maillage.store.database import autocommit, transaction
@@ -207,17 +209,33 @@ def metadata(request: Request) -> FHIRResponse:
 
 
 @router.get("/{resource_type}")
-def search_type(resource_type: str, request: Request, principal: OptionalPrincipal) -> Response:
+async def search_type(
+    resource_type: str, request: Request, principal: OptionalPrincipal
+) -> Response:
     """Search, answered with a ``searchset`` Bundle paged by ``_count`` and ``_offset``,
-    sorted by ``_sort`` when given."""
+    sorted by ``_sort`` when given.
+
+    On PostgreSQL a search for slots that the slot calendar can answer (a booking client's)
+    runs on the event loop through psycopg's asynchronous pool; the others, and every search
+    on SQLite, in a worker thread.
+    """
     exchange = Exchange(request, principal, resource_type, "search-type")
+    reads: AsyncConnectionPool | None = request.app.state.reads
+    if resource_type == "Slot" and reads is not None:
+        assert not exchange.audited  # so authorize() and failures() do no I/O here
+        exchange.authorize(write=False)
+        with exchange.failures():
+            wanted = _wanted(request)
+            if slot_calendar.answers(wanted.criteria, wanted.ids, wanted.sort):
+                rows, total = await _from_calendar(reads, exchange.settings, wanted)
+                return FHIRResponse(bundle(request, resource_type, rows, total, *wanted.page))
+    return await run_in_threadpool(_search, exchange)
+
+
+def _search(exchange: Exchange) -> Response:
     who = exchange.authorize(write=False)
-    params = request.query_params
     with exchange.failures():
-        criteria, ids = search.parse(resource_type, list(params.multi_items()))
-        count = _bounded(params.get("_count"), DEFAULT_COUNT, 0, MAX_COUNT)
-        offset = _bounded(params.get("_offset"), 0, 0, 10**9)
-        wanted = Wanted(criteria, ids, params.get("_sort"), count, offset)
+        wanted = _wanted(exchange.request)
         if exchange.audited:
             with transaction(exchange.sessions) as session:
                 rows, total = _found(exchange, who, session.connection(), wanted)
@@ -225,9 +243,10 @@ def search_type(resource_type: str, request: Request, principal: OptionalPrincip
                     exchange.entities.extend(sorted(exchange.compartment(row.id, row.body)))
                 exchange.succeeded(session)
         else:  # nothing to audit: one statement, outside any transaction
-            with autocommit(request.app.state.engine) as connection:
+            with autocommit(exchange.request.app.state.engine) as connection:
                 rows, total = _found(exchange, who, connection, wanted)
-    return FHIRResponse(bundle(request, resource_type, rows, total, count, offset))
+    request = exchange.request
+    return FHIRResponse(bundle(request, exchange.resource_type, rows, total, *wanted.page))
 
 
 @dataclass(frozen=True)
@@ -239,6 +258,33 @@ class Wanted:
     sort: str | None
     count: int
     offset: int
+
+    @property
+    def page(self) -> tuple[int, int]:
+        return self.count, self.offset
+
+
+def _wanted(request: Request) -> Wanted:
+    """The search a request asks for (:class:`search.SearchError` when malformed)."""
+    params = request.query_params
+    resource_type = request.path_params["resource_type"]
+    criteria, ids = search.parse(resource_type, list(params.multi_items()))
+    count = _bounded(params.get("_count"), DEFAULT_COUNT, 0, MAX_COUNT)
+    offset = _bounded(params.get("_offset"), 0, 0, 10**9)
+    return Wanted(criteria, ids, params.get("_sort"), count, offset)
+
+
+async def _from_calendar(
+    reads: AsyncConnectionPool, settings: Settings, wanted: Wanted
+) -> tuple[list[StoredResource], int]:
+    """A page of slots from the calendar through the asynchronous pool; a lost connection is
+    a 503 to retry, as on the other paths."""
+    try:
+        return await slot_calendar.page_async(
+            reads, wanted.criteria, settings.zone, wanted.sort, *wanted.page
+        )
+    except psycopg.OperationalError as error:
+        raise lost_database() from error
 
 
 def _found(
