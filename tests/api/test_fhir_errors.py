@@ -207,3 +207,25 @@ def test_a_lost_database_connection_is_503_then_replaced(
     _outcome(lost, 503)
     assert lost.headers["retry-after"] == "1"
     assert server.client.get("/fhir/Organization", headers=coordinator).status_code == 200
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_a_slot_search_on_a_lost_connection_is_503_then_answered(
+    server: Server, coordinator: dict[str, str], database_url: str
+) -> None:
+    """The same on the event loop's asynchronous pool (free-slot searches)."""
+    search = "/fhir/Slot?schedule=Schedule/s1&status=free"
+    assert server.client.get(search, headers=coordinator).status_code == 200
+    with make_engine(database_url).connect() as killer:  # every other backend, pools' too
+        killer.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        )
+    lost = server.client.get(search, headers=coordinator)
+    _outcome(lost, 503)
+    assert lost.headers["retry-after"] == "1"
+    found = server.client.get(search, headers=coordinator)
+    assert found.status_code == 200 and found.json()["total"] == 0
