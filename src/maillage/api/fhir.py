@@ -233,6 +233,8 @@ async def search_type(
 
 
 def _search(exchange: Exchange) -> Response:
+    """A search in a worker thread: audited searches in a transaction with their AuditEvent,
+    the others in autocommit."""
     who = exchange.authorize(write=False)
     with exchange.failures():
         wanted = _wanted(exchange.request)
@@ -261,6 +263,7 @@ class Wanted:
 
     @property
     def page(self) -> tuple[int, int]:
+        """``_count`` and ``_offset``."""
         return self.count, self.offset
 
 
