@@ -227,18 +227,23 @@ def specialist(site: Site, practitioner: str) -> str:
     return email
 
 
+def care_team() -> Body:
+    """Patient p1's care team, of which Practitioner/d1 (not the site) is a member."""
+    return {
+        "resourceType": "CareTeam",
+        "id": "ct1",
+        "status": "active",
+        "subject": {"reference": "Patient/p1"},
+        "participant": [{"member": {"reference": "Practitioner/d1"}}],
+    }
+
+
 def follow(site: Site) -> Site:
     """Patient p1 followed by a care team of which Practitioner/d1 (not the site) is a member,
     with three weights, a trend rule and its open alert."""
     store(
         site,
-        {
-            "resourceType": "CareTeam",
-            "id": "ct1",
-            "status": "active",
-            "subject": {"reference": "Patient/p1"},
-            "participant": [{"member": {"reference": "Practitioner/d1"}}],
-        },
+        care_team(),
         weight("w1", 3, 80.0),
         weight("w2", 2, 81.2),
         weight("w3", 1, 82.6),

@@ -12,7 +12,15 @@ import re
 from pathlib import Path
 
 from browser_support import fits_a_tablet, log_in, serious_violations, shoot
-from care_network import build, expertise, pooled_expertise, specialist, tomorrow, weight
+from care_network import (
+    build,
+    care_team,
+    expertise,
+    pooled_expertise,
+    specialist,
+    tomorrow,
+    weight,
+)
 from playwright.sync_api import Page, expect
 from web_site import Site, store
 
@@ -125,13 +133,7 @@ def test_the_care_team_reads_the_follow_up_chart(
     build(site)
     store(
         site,
-        {
-            "resourceType": "CareTeam",
-            "id": "ct1",
-            "status": "active",
-            "subject": {"reference": "Patient/p1"},
-            "participant": [{"member": {"reference": "Practitioner/d1"}}],
-        },
+        care_team(),
         weight("w1", 2, 80.0),
         weight("w2", 1, 81.4),
     )

@@ -221,6 +221,7 @@ async def search_type(
     """
     exchange = Exchange(request, principal, resource_type, "search-type")
     reads: AsyncConnectionPool | None = request.app.state.reads
+    wanted = None
     if resource_type == "Slot" and reads is not None:
         assert not exchange.audited  # so authorize() and failures() do no I/O here
         exchange.authorize(write=False)
@@ -229,15 +230,15 @@ async def search_type(
             if slot_calendar.answers(wanted.criteria, wanted.ids, wanted.sort):
                 rows, total = await _from_calendar(reads, exchange.settings, wanted)
                 return FHIRResponse(bundle(request, resource_type, rows, total, *wanted.page))
-    return await run_in_threadpool(_search, exchange)
+    return await run_in_threadpool(_search, exchange, wanted)
 
 
-def _search(exchange: Exchange) -> Response:
-    """A search in a worker thread: audited searches in a transaction with their AuditEvent,
-    the others in autocommit."""
+def _search(exchange: Exchange, wanted: Wanted | None) -> Response:
+    """A search in a worker thread (``wanted``: already parsed, or None): audited searches in
+    a transaction with their AuditEvent, the others in autocommit."""
     who = exchange.authorize(write=False)
     with exchange.failures():
-        wanted = _wanted(exchange.request)
+        wanted = wanted or _wanted(exchange.request)
         if exchange.audited:
             with transaction(exchange.sessions) as session:
                 rows, total = _found(exchange, who, session.connection(), wanted)

@@ -12,7 +12,7 @@ queue (:mod:`maillage.jobs.alerts`); the worker, not the request, raises alerts.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any, Literal
 
@@ -20,7 +20,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from redis.exceptions import RedisError
 from rq import Retry
-from sqlalchemy import delete, insert, select
+from sqlalchemy import Select, delete, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -299,30 +299,31 @@ def update_rule(rule_id: str, rule: RuleIn, request: Request, principal: Caller)
 @router.get("/rules")
 def list_rules(patient: str, request: Request, principal: Caller) -> list[dict[str, Any]]:
     """A patient's alert rules, oldest first, for their care team."""
-    settings = request.app.state.settings
-    with _team_work(request, principal, "search-type") as session:
-        _check_team(session, principal, patient)
-        rows = session.execute(
-            select(AlertRule)
-            .where(AlertRule.patient == patient)
-            .order_by(AlertRule.created, AlertRule.id)
-        ).scalars()
-        found = [rule_json(r) for r in rows]
-        access = _access(request, principal, "search-type")
-        audit.record(session, settings, access, [patient], audit.SUCCESS)
-    return found
+    query = select(AlertRule).where(AlertRule.patient == patient)
+    query = query.order_by(AlertRule.created, AlertRule.id)
+    return _team_list(request, principal, patient, query, rule_json)
 
 
 @router.get("/alerts")
 def list_alerts(patient: str, request: Request, principal: Caller) -> list[dict[str, Any]]:
     """A patient's alerts, newest first, for their care team."""
+    query = select(Alert).where(Alert.patient == patient).order_by(Alert.opened.desc())
+    return _team_list(request, principal, patient, query, alert_json)
+
+
+def _team_list(
+    request: Request,
+    principal: Principal,
+    patient: str,
+    query: Select[Any],
+    as_json: Callable[[Any], dict[str, Any]],
+) -> list[dict[str, Any]]:
+    """The rows of ``query`` about ``patient`` as JSON, for a member of their care team; the
+    reading is audited."""
     settings = request.app.state.settings
     with _team_work(request, principal, "search-type") as session:
         _check_team(session, principal, patient)
-        rows = session.execute(
-            select(Alert).where(Alert.patient == patient).order_by(Alert.opened.desc())
-        ).scalars()
-        found = [alert_json(a) for a in rows]
+        found = [as_json(row) for row in session.execute(query).scalars()]
         access = _access(request, principal, "search-type")
         audit.record(session, settings, access, [patient], audit.SUCCESS)
     return found
