@@ -163,9 +163,9 @@ def sql_of(form: str, at: Columns, bound: dict[str, Any]) -> ColumnElement[bool]
     }[form]
 
 
-def condition(criterion: Criterion, zone: ZoneInfo, at: Columns = INDEX) -> ColumnElement[bool]:
-    """The SQL test of one criterion (its values ORed) on the columns ``at``."""
-    return or_(*(sql_of(form, at, values) for form, values in tests(criterion, zone)))
+def condition(criterion: Criterion, zone: ZoneInfo) -> ColumnElement[bool]:
+    """The SQL test of one criterion (its values ORed) on the search index."""
+    return or_(*(sql_of(form, INDEX, values) for form, values in tests(criterion, zone)))
 
 
 def matching(resource_type: str, param_name: str, condition: ColumnElement[bool]) -> Select[Any]:
