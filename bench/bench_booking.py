@@ -8,10 +8,16 @@ select-only), then search and book one of the slots found (a 409 when another co
 first is expected and counted). wrk is a C load generator, like pgbench's own client, so that the
 load tool does not take the server's CPU on a small machine (locust, in Python, used a whole
 core of two and was the bottleneck).
-Afterwards SQL looks for double bookings (a slot held twice, a person booked twice at once).
+Each phase reports the CPU per request of the server and, when PostgreSQL runs on this
+machine, of PostgreSQL (both from /proc), whose share per booking bounds the bookings per
+second even were the database given every core. Afterwards SQL looks for double bookings (a
+slot held twice, a person booked twice at once).
 Then pgbench, on its own database of the same server, gives the TPC-B-like and select-only
-TPS at 50 clients: the ceiling the targets are ratios of (bookings ≥ 0.30 × TPC-B, searches ≥
-0.15 × select-only, p99 ≤ 50 ms). Databases and processes are removed at the end.
+TPS at 50 clients: the anchor the targets are ratios of (bookings ≥ 0.30 × TPC-B, searches ≥
+0.15 × select-only, p99 ≤ 50 ms). Last, pgbench replays the SQL of one booking recorded through
+the API (``bench/booking_replay.py``), as sent and batched: the bookings per second PostgreSQL
+alone allows this write set on this machine, with no application code, beside the same anchor.
+Databases and processes are removed at the end.
 
 Environment: ``MAILLAGE_BENCH_POSTGRES`` (server URL, default the test server on
 127.0.0.1:5432), ``MAILLAGE_BENCH_WORKERS`` (uvicorn worker processes, default 2: with wrk's
@@ -43,6 +49,7 @@ from argon2 import PasswordHasher
 from sqlalchemy import create_engine, insert, text
 from sqlalchemy.engine import URL
 
+from bench import booking_replay
 from maillage.api.auth import issue_token
 from maillage.config import Settings
 from maillage.store import slot_calendar
@@ -182,7 +189,8 @@ def seed(url: str, settings: Settings) -> dict[str, Any]:
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU of a process and its descendants (uvicorn workers), from /proc."""
+    """User + system CPU of a process and its live descendants (uvicorn workers, PostgreSQL's
+    backends), plus what its exited children used, from /proc."""
     ticks = os.sysconf("SC_CLK_TCK")
     total, pending = 0.0, [pid]
     while pending:
@@ -190,9 +198,26 @@ def cpu_seconds(pid: int) -> float:
         with contextlib.suppress(OSError):
             fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
             total += (int(fields[11]) + int(fields[12])) / ticks
+            if current == pid:
+                total += (int(fields[13]) + int(fields[14])) / ticks
             for task in Path(f"/proc/{current}/task").iterdir():
                 pending += [int(c) for c in (task / "children").read_text().split()]
     return total
+
+
+def postmaster(url: str) -> int | None:
+    """The PostgreSQL server's main process when it runs on this machine (its CPU is then read
+    from /proc, like the server's), else None."""
+    engine = make_engine(url)
+    with engine.connect() as connection:
+        backend = connection.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        with contextlib.suppress(OSError):
+            if Path(f"/proc/{backend}/comm").read_text().strip() == "postgres":
+                parent = Path(f"/proc/{backend}/stat").read_text().rsplit(")", 1)[1].split()[1]
+                engine.dispose()
+                return int(parent)
+    engine.dispose()
+    return None
 
 
 def _free_port() -> int:
@@ -301,12 +326,12 @@ def run_wrk(base: str, seed: dict[str, Any], workdir: Path, mode: str) -> dict[s
 
 
 def _measured(
-    base: str, pid: int, seed: dict[str, Any], workdir: Path, mode: str
+    base: str, pids: dict[str, int | None], seed: dict[str, Any], workdir: Path, mode: str
 ) -> dict[str, Any]:
-    """One wrk phase and the server's CPU milliseconds per request during it."""
-    cpu_before = cpu_seconds(pid)
+    """One wrk phase and the CPU seconds that each of ``pids`` (server, database) used in it."""
+    before = {name: cpu_seconds(pid) for name, pid in pids.items() if pid}
     stats = run_wrk(base, seed, workdir, mode)
-    stats["cpu_ms"] = 1000 * (cpu_seconds(pid) - cpu_before) / max(stats["requests"], 1)
+    stats["cpu_s"] = {name: cpu_seconds(pids[name]) - spent for name, spent in before.items()}
     return stats
 
 
@@ -369,6 +394,33 @@ def pgbench_tps() -> dict[str, float]:
         return {"tpcb": _pgbench(url, *clients), "select": _pgbench(url, *clients, "-S")}
 
 
+def replay_ceilings(url: URL, settings: Settings, seeded: dict[str, Any]) -> dict[str, Any]:
+    """Bookings per second that the booking's own SQL reaches when pgbench replays it (50
+    clients, as sent and batched: ``bench/booking_replay.py``), on the bench database after the
+    wrk phases."""
+    plain = url.render_as_string(hide_password=False)
+    practitioner = f"Practitioner/{seeded['practitioners'][-1]}"
+    recorded = booking_replay.record(
+        settings, seeded["tokens"][0], seeded["schedules"][-1], practitioner
+    )
+    slots = booking_replay.draw_from_slots(plain)
+    as_sent = booking_replay.script(recorded, plain, slots)
+    found: dict[str, Any] = {"statements": len(recorded.statements)}
+    with tempfile.TemporaryDirectory() as tmp:
+        for form, replay in (("as sent", as_sent), ("batched", booking_replay.batched(as_sent))):
+            path = Path(tmp) / "replay.sql"
+            path.write_text(replay, encoding="utf-8")
+            before = booking_replay.appointments(plain)
+            clients = ["-n", "-c", str(USERS), "-j", "2", "-T", str(PGBENCH_SECONDS)]
+            _pgbench(url, *clients, "-f", str(path))
+            committed = booking_replay.appointments(plain) - before
+            found[form] = {
+                "round_trips": booking_replay.round_trips(replay),
+                "bookings": committed / PGBENCH_SECONDS,
+            }
+    return found
+
+
 def main() -> None:
     started = time.perf_counter()
     ceiling = pgbench_tps()
@@ -389,10 +441,13 @@ def main() -> None:
             f"seeded {PRACTITIONERS} schedules, {seeded['slots']} free slots, {PATIENTS} "
             f"patients, {USERS} coordinators in {time.perf_counter() - seeded_at:.1f} s"
         )
+        database = postmaster(url)
         with running_server(url, workdir) as (base, pid):
-            reading = _measured(base, pid, seeded, workdir, "search")
-            booking = _measured(base, pid, seeded, workdir, "book")
+            pids = {"server": pid, "PostgreSQL": database}
+            reading = _measured(base, pids, seeded, workdir, "search")
+            booking = _measured(base, pids, seeded, workdir, "book")
         checks = double_bookings(url)
+        ceilings = replay_ceilings(server_url, settings, seeded)
     print(
         f"wrk: {USERS} connections on 2 threads, {SECONDS} s per phase, server workers "
         f"{WORKERS} (access log off); p50 and p99 are over all the requests of a phase"
@@ -409,9 +464,13 @@ def main() -> None:
             f"409 conflicts {stats['conflicts']}, other failures {sum(unexpected.values())}"
             + (f" {unexpected}" if unexpected else "")
         )
+        cpu = ", ".join(
+            f"{name} {1000 * spent / max(stats['requests'], 1):.2f}"
+            for name, spent in stats["cpu_s"].items()
+        )
         print(
             f"    {stats['requests']} requests, p50 {stats['p50_ms']:.0f} ms, "
-            f"p99 {stats['p99_ms']:.0f} ms, server CPU {stats['cpu_ms']:.1f} ms per request"
+            f"p99 {stats['p99_ms']:.0f} ms; CPU ms per request: {cpu}"
         )
         if stats["first_failure"]:
             print(f"    first unexpected answer: {stats['first_failure']}")
@@ -450,6 +509,24 @@ def main() -> None:
         f"{'ok' if p99 <= TARGETS['p99_ms'] else 'MISSED'}"
     )
     print(f"  double bookings: {doubles} {'ok' if doubles == 0 else 'FAILED'}")
+    if "PostgreSQL" in booking["cpu_s"] and booking["bookings"]:
+        per_booking = 1000 * booking["cpu_s"]["PostgreSQL"] / booking["bookings"]
+        most = (os.cpu_count() or 1) * 1000 / per_booking
+        print(
+            f"  PostgreSQL's CPU per booking made in the search + book phase (its searches and "
+            f"409s included): {per_booking:.2f} ms; with all {os.cpu_count()} cores to "
+            f"PostgreSQL alone, at most {most:.0f} bookings/s, {most / ceiling['tpcb']:.3f} × TPC-B"
+        )
+    print(
+        f"  the booking's own SQL ({ceilings['statements']} statements) replayed by pgbench, "
+        f"{USERS} clients, no application code, simple protocol like the TPC-B anchor"
+    )
+    for form in ("as sent", "batched"):
+        rate = ceilings[form]["bookings"]
+        print(
+            f"    {form}, {ceilings[form]['round_trips']} round trips: {rate:.0f} bookings/s, "
+            f"{rate / ceiling['tpcb']:.3f} × TPC-B"
+        )
     print(f"total {time.perf_counter() - started:.0f} s")
     busy = checks["busy slots"] != checks["booked appointments"]
     if doubles or other or busy or not agree or not booking["bookings"]:

@@ -1,0 +1,262 @@
+"""One booking's own SQL replayed by pgbench: what PostgreSQL alone allows a booking here.
+
+Books one slot through the application, in-process (the app ``maillage serve`` runs), records
+every statement it sends (SQLAlchemy's ``before_cursor_execute``) and renders each with its
+parameters (psycopg's client-side binding). The pgbench script built from them sends the same
+statements, in one transaction per booking, for a random seeded slot (its version read first,
+its compare-and-set kept: a booking that loses the race rolls back, as the API answers 409),
+with fresh appointment, AuditEvent, patient and practitioner ids so that no booked period
+clashes, and the audit lane and link taken as the store takes them. Two forms:
+
+- as sent: one round trip per statement, as the server talks to PostgreSQL today;
+- batched: consecutive statements sent as one message (pgbench's ``\\;``), the round trips left
+  being those whose answer the next statement needs: the best a booking written as a few
+  database calls (data-modifying CTEs, a PL/pgSQL function) could do with the same writes.
+
+Neither runs any application code (HTTP, authentication, FHIR validation, JSON, hashing), so
+their TPS is a ceiling for the API's bookings on this PostgreSQL and machine.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from fastapi.testclient import TestClient
+from psycopg.types.json import Jsonb
+from sqlalchemy import event, text
+from sqlalchemy.engine import make_url
+
+from maillage.api.app import create_app
+from maillage.config import Settings
+from maillage.store.audit import GENESIS
+from maillage.store.database import make_engine
+
+#: The table of seeded slots the script draws from (``k`` = 1..count), made in the bench database.
+SLOTS = "bench_replay_slot"
+_SLOT_READ = (
+    "SELECT r.resource_type, r.id AS r_slot, r.version_id AS r_v, r.last_updated, r.deleted,"
+    f" r.body FROM fhir_resource r JOIN {SLOTS} b ON r.resource_type = 'Slot' AND r.id = b.id"
+    " WHERE b.k = :r_k \\gset"
+)
+#: Placeholders put into the recorded parameters, then turned into pgbench expressions once the
+#: statement is rendered (quoted where they stood as whole parameters, bare inside strings).
+_WHOLE = {
+    "'@V@'": ":r_v",
+    "'@V2@'": "(:r_v + 1)",
+    "'@L0@'": ":r_l0",
+    "'@LANE@'": ":r_lane",
+    "'@SEQ@'": "(:r_seq + 1)",
+}
+_INSIDE = {
+    "@A@": "a:client_id-:r_n",
+    "@E@": "e:client_id-:r_n",
+    "@S@": ":r_slot",
+    "@P@": "p:client_id-:r_n",
+    "@D@": "d:client_id-:r_n",
+    "@PH@": ":r_hash",
+}
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """The statements of one booking and the values that are this booking's own."""
+
+    statements: list[tuple[str, Any]]
+    appointment: str
+    event: str
+    slot: str
+    practitioner: str
+
+
+def record(settings: Settings, token: str, schedule: str, practitioner: str) -> Recorded:
+    """Book the first free slot of ``schedule`` with ``practitioner`` for a patient created
+    for it, through the API in-process, recording the booking's statements (and only them)."""
+    app = create_app(settings)
+    statements: list[tuple[str, Any]] = []
+    recording = False
+
+    def keep(_conn: Any, _cursor: Any, sql: str, params: Any, _context: Any, many: bool) -> None:
+        if recording:
+            if many:
+                raise RuntimeError("the booking sent an executemany: the replay cannot render it")
+            statements.append((sql, params))
+
+    event.listen(app.state.engine, "before_cursor_execute", keep)
+    headers = {"Authorization": f"Bearer {token}"}
+    try:
+        with TestClient(app) as client:
+            found = client.get(
+                "/fhir/Slot",
+                params={"schedule": f"Schedule/{schedule}", "status": "free"},
+                headers=headers,
+            )
+            slot = found.json()["entry"][0]["resource"]
+            patient = {"resourceType": "Patient", "id": "replay", "name": [{"family": "Replay"}]}
+            client.put("/fhir/Patient/replay", json=patient, headers=headers).raise_for_status()
+            body = {
+                "resourceType": "Appointment",
+                "status": "booked",
+                "slot": [{"reference": f"Slot/{slot['id']}"}],
+                "start": slot["start"],
+                "end": slot["end"],
+                "participant": [
+                    {"actor": {"reference": "Patient/replay"}, "status": "accepted"},
+                    {"actor": {"reference": practitioner}, "status": "accepted"},
+                ],
+            }
+            recording = True
+            booked = client.post(
+                "/fhir/Appointment",
+                json=body,
+                headers={**headers, "Content-Type": "application/fhir+json"},
+            )
+            recording = False
+    finally:
+        app.state.engine.dispose()
+    if booked.status_code != 201:
+        raise RuntimeError(f"the recorded booking failed: {booked.status_code} {booked.text[:500]}")
+    links = [p for s, p in statements if s.startswith("INSERT INTO audit_link")]
+    if len(links) != 1:
+        raise RuntimeError(f"expected one audit link in the booking, found {len(links)}")
+    return Recorded(statements, booked.json()["id"], links[0]["event_id"], slot["id"], practitioner)
+
+
+def _replace(value: Any, pairs: list[tuple[str, str]]) -> Any:
+    """``value`` with every string in it (dicts, lists, JSON bodies) rewritten by ``pairs``."""
+    if isinstance(value, str):
+        for old, new in pairs:
+            value = value.replace(old, new)
+        return value
+    if isinstance(value, Jsonb):
+        return Jsonb(_replace(value.obj, pairs))
+    if isinstance(value, dict):
+        return {k: _replace(v, pairs) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_replace(v, pairs) for v in value]
+    return value
+
+
+def _is_slot(statement: str, params: dict[str, Any], start: str, kind_key: str) -> bool:
+    """Whether ``statement`` begins with ``start`` and is about a Slot."""
+    return statement.startswith(start) and params.get(kind_key) == "Slot"
+
+
+def _rewritten(statement: str, params: dict[str, Any]) -> tuple[str, dict[str, Any], str, str]:
+    """One recorded statement made replayable: statement, parameters, pgbench's end of command
+    (``;`` or ``\\gset`` to keep the answer), and a tag naming the statements checked for."""
+    if _is_slot(statement, params, "UPDATE fhir_resource", "resource_type_1"):
+        params = {**params, "version_id": "@V2@", "version_id_1": "@V@"}
+        counted = f"WITH cas AS ({statement} RETURNING 1) SELECT count(*) AS r_won FROM cas"
+        return counted, params, " \\gset", "cas"
+    if _is_slot(statement, params, "INSERT INTO fhir_resource_version", "resource_type"):
+        return statement, {**params, "version_id": "@V2@"}, ";", ""
+    if "pg_try_advisory_xact_lock" in statement:  # all lanes busy: wait for one, as the store
+        waiting = (
+            f"SELECT lane AS r_lane FROM ({statement}) free UNION ALL (SELECT %(start)s"
+            " FROM pg_advisory_xact_lock(%(key)s, %(start)s)) LIMIT 1"
+        )
+        return waiting, {**params, "start": "@L0@"}, " \\gset", ""
+    if statement.startswith("SELECT audit_link.seq"):  # an empty lane starts at the genesis
+        last = (
+            f"SELECT seq AS r_seq, hash AS r_hash FROM ({statement}) last"
+            f" UNION ALL (SELECT 0, '{GENESIS}') LIMIT 1"
+        )
+        return last, {**params, "lane_1": "@LANE@"}, " \\gset", ""
+    if statement.startswith("INSERT INTO audit_link"):
+        link = {"lane": "@LANE@", "seq": "@SEQ@", "prev_hash": "@PH@", "hash": "h@A@"}
+        return statement, {**params, **link}, ";", "link"
+    return statement, params, ";", ""
+
+
+def script(recorded: Recorded, url: str, slots: int) -> str:
+    """The pgbench script (as sent: one command per statement) replaying ``recorded``."""
+    pairs = [
+        (recorded.appointment, "@A@"),
+        (recorded.event, "@E@"),
+        (recorded.slot, "@S@"),
+        ("Patient/replay", "Patient/@P@"),
+        (recorded.practitioner, "Practitioner/@D@"),
+    ]
+    lines = [f"\\set r_k random(1, {slots})", "\\set r_n random(1, 1000000000)"]
+    lines += ["\\set r_l0 random(0, 15)", "BEGIN;"]
+    seen: set[str] = set()
+    plain = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(plain) as connection:
+        cursor = psycopg.ClientCursor(connection)
+        for recorded_sql, recorded_params in recorded.statements:
+            params = _replace(recorded_params, pairs)
+            if _is_slot(recorded_sql, params, "SELECT fhir_resource.resource_type", "pk_1"):
+                lines.append(_SLOT_READ)  # a random seeded slot, and its version
+                seen.add("read")
+                continue
+            statement, params, end, tag = _rewritten(recorded_sql, params)
+            sql = " ".join(cursor.mogrify(statement, params).split())
+            for old, new in [*_WHOLE.items(), *_INSIDE.items()]:
+                sql = sql.replace(old, new)
+            lines.append(sql + end)
+            if tag == "cas":  # the rest only when the slot was taken, as the API does
+                lines.append("\\if :r_won")
+            seen.add(tag)
+    missing = {"read", "cas", "link"} - seen
+    if missing:
+        raise RuntimeError(f"the recorded booking lacks the statements expected: {sorted(missing)}")
+    return "\n".join([*lines, "COMMIT;", "\\else", "ROLLBACK;", "\\endif"]) + "\n"
+
+
+def batched(as_sent: str) -> str:
+    """``as_sent`` with each run of consecutive plain statements sent as one message; a run
+    ends at a statement whose answer is kept (``\\gset``) or at a pgbench command."""
+    out: list[str] = []
+    run: list[str] = []
+
+    def close() -> None:
+        if run:
+            out.append("\n".join([*(s.removesuffix(";") + " \\;" for s in run[:-1]), run[-1]]))
+            run.clear()
+
+    for line in as_sent.splitlines():
+        if line.startswith("\\"):
+            close()
+            out.append(line)
+        else:
+            run.append(line)
+            if line.endswith("\\gset"):
+                close()
+    close()
+    return "\n".join(out) + "\n"
+
+
+def round_trips(replay: str) -> int:
+    """Messages a committed booking of ``replay`` sends (the rollback branch left out)."""
+    ends = [line for line in replay.splitlines() if line.endswith((";", "\\gset"))]
+    return sum(not line.endswith("\\;") and line != "ROLLBACK;" for line in ends)
+
+
+def draw_from_slots(url: str) -> int:
+    """Make the table of seeded slots the script draws from; returns how many there are."""
+    engine = make_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text(f"DROP TABLE IF EXISTS {SLOTS}"))
+        connection.execute(
+            text(
+                f"CREATE TABLE {SLOTS} AS SELECT row_number() OVER (ORDER BY id) AS k, id"
+                " FROM slot_calendar"
+            )
+        )
+        connection.execute(text(f"ALTER TABLE {SLOTS} ADD PRIMARY KEY (k)"))
+        count = connection.execute(text(f"SELECT count(*) FROM {SLOTS}")).scalar_one()
+    engine.dispose()
+    return int(count)
+
+
+def appointments(url: str) -> int:
+    """Appointments stored, to count the bookings a replay committed."""
+    engine = make_engine(url)
+    with engine.connect() as connection:
+        found = connection.execute(
+            text("SELECT count(*) FROM fhir_resource WHERE resource_type = 'Appointment'")
+        ).scalar_one()
+    engine.dispose()
+    return int(found)
