@@ -138,20 +138,15 @@ def _replace(value: Any, pairs: list[tuple[str, str]]) -> Any:
     return value
 
 
-def _is_slot(statement: str, params: dict[str, Any], start: str, kind_key: str) -> bool:
-    """Whether ``statement`` begins with ``start`` and is about a Slot."""
-    return statement.startswith(start) and params.get(kind_key) == "Slot"
-
-
 def _rewritten(statement: str, params: dict[str, Any]) -> tuple[str, dict[str, Any], str, str]:
     """One recorded statement made replayable: statement, parameters, pgbench's end of command
     (``;`` or ``\\gset`` to keep the answer), and a tag naming the statements checked for."""
-    if _is_slot(statement, params, "UPDATE fhir_resource", "resource_type_1"):
-        params = {**params, "version_id": "@V2@", "version_id_1": "@V@"}
-        counted = f"WITH cas AS ({statement} RETURNING 1) SELECT count(*) AS r_won FROM cas"
+    if statement.startswith("WITH written AS (UPDATE") and params["resource_type"] == "Slot":
+        params = {**params, "version_id": "@V2@", "expected": "@V@"}
+        counted = statement.replace(
+            "SELECT count(*) FROM written", "SELECT count(*) AS r_won FROM written"
+        )
         return counted, params, " \\gset", "cas"
-    if _is_slot(statement, params, "INSERT INTO fhir_resource_version", "resource_type"):
-        return statement, {**params, "version_id": "@V2@"}, ";", ""
     if "pg_try_advisory_xact_lock" in statement:  # all lanes busy: wait for one, as the store
         waiting = (
             f"SELECT lane AS r_lane FROM ({statement}) free UNION ALL (SELECT %(start)s"
@@ -187,7 +182,7 @@ def script(recorded: Recorded, url: str, slots: int) -> str:
         cursor = psycopg.ClientCursor(connection)
         for recorded_sql, recorded_params in recorded.statements:
             params = _replace(recorded_params, pairs)
-            if _is_slot(recorded_sql, params, "SELECT fhir_resource.resource_type", "pk_1"):
+            if recorded_sql.startswith("SELECT fhir_resource.") and params.get("pk_1") == "Slot":
                 lines.append(_SLOT_READ)  # a random seeded slot, and its version
                 seen.add("read")
                 continue

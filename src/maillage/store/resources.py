@@ -13,11 +13,12 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete as sql_delete
 from sqlalchemy import insert, select, tuple_, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.attributes import set_committed_value
 
-from maillage.store import slot_calendar
+from maillage.store import one_statement_write, slot_calendar
 from maillage.store.database import insert_rows
 from maillage.store.models import (
     Resource,
@@ -26,7 +27,7 @@ from maillage.store.models import (
     StoredResource,
     utcnow,
 )
-from maillage.store.search_params import extract
+from maillage.store.search_params import IndexValue, extract
 
 _RESOURCES = Resource.__table__
 _VERSIONS = ResourceVersion.__table__
@@ -131,21 +132,59 @@ def save(
     values = {"version_id": version, "last_updated": now, "deleted": False, "body": body}
     connection = session.connection()
     try:
-        if current is None:
-            connection.execute(insert(_RESOURCES), {**key, **values})
+        if connection.dialect.name == "postgresql":
+            _write_at_once(connection, current, key, values, zone)
         else:
-            _replace_version(session, current, values)
-            _clear_index(session, resource_type, resource_id)
-        _record_version(session, key, values)
-        _index(session, resource_type, resource_id, body, zone, now)
+            _write_one_by_one(session, current, key, values, zone)
     except IntegrityError as error:
         raise VersionConflict(f"{resource_type}/{resource_id} was written meanwhile") from error
-    return current if current is not None else Resource(**key, **values)
+    if current is None:
+        return Resource(**key, **values)
+    for name, value in values.items():
+        set_committed_value(current, name, value)
+    return current
+
+
+def _write_one_by_one(
+    session: Session,
+    current: Resource | None,
+    key: dict[str, str],
+    values: dict[str, Any],
+    zone: ZoneInfo,
+) -> None:
+    """SQLite: the row, its version, index and calendar rows, statement after statement."""
+    kind, resource_id = key["resource_type"], key["id"]
+    if current is None:
+        session.connection().execute(insert(_RESOURCES), {**key, **values})
+    else:
+        _replace_version(session, current, values)
+        _clear_index(session, kind, resource_id)
+    _record_version(session, key, values)
+    _index(session, kind, resource_id, values["body"], zone, values["last_updated"])
+
+
+def _write_at_once(
+    connection: Connection,
+    current: Resource | None,
+    key: dict[str, str],
+    values: dict[str, Any],
+    zone: ZoneInfo,
+) -> None:
+    """PostgreSQL: the row, its version, index and calendar rows in one statement."""
+    kind, resource_id = key["resource_type"], key["id"]
+    found = extract(kind, resource_id, values["body"], zone)
+    index = [index_row(kind, resource_id, value) for value in found]
+    calendar = (
+        slot_calendar.row(resource_id, found, values["last_updated"]) if kind == "Slot" else None
+    )
+    expected = None if current is None else current.version_id
+    if one_statement_write.write(connection, {**key, **values}, expected, index, calendar) != 1:
+        raise VersionConflict(f"{kind}/{resource_id} changed meanwhile")
 
 
 def _replace_version(session: Session, current: Resource, values: dict) -> None:
-    """Write ``values`` over ``current`` only if nobody wrote a newer version meanwhile, and
-    bring the loaded object up to date (without marking it dirty)."""
+    """Write ``values`` over ``current`` only if nobody wrote a newer version meanwhile (the
+    caller brings the loaded object up to date)."""
     changed = (
         session.connection()
         .execute(
@@ -161,8 +200,6 @@ def _replace_version(session: Session, current: Resource, values: dict) -> None:
     )
     if changed != 1:
         raise VersionConflict(f"{current.resource_type}/{current.id} changed meanwhile")
-    for name, value in values.items():
-        set_committed_value(current, name, value)
 
 
 def delete(session: Session, resource_type: str, resource_id: str) -> Resource:
@@ -177,6 +214,8 @@ def delete(session: Session, resource_type: str, resource_id: str) -> Resource:
     _replace_version(session, current, values)
     _record_version(session, {"resource_type": resource_type, "id": resource_id}, values)
     _clear_index(session, resource_type, resource_id)
+    for name, value in values.items():
+        set_committed_value(current, name, value)
     return current
 
 
@@ -244,18 +283,20 @@ def _index(
 ) -> None:
     """Write the search index rows of a resource (and a slot's calendar row)."""
     values = extract(resource_type, resource_id, body, zone)
-    rows = [
-        {
-            "resource_type": resource_type,
-            "resource_id": resource_id,
-            "param": row.param,
-            "system": row.system,
-            "value": row.value,
-            "low": row.low,
-            "high": row.high,
-        }
-        for row in values
-    ]
+    rows = [index_row(resource_type, resource_id, value) for value in values]
     insert_rows(session.connection(), _INDEX, rows)
     if resource_type == "Slot":
         slot_calendar.add(session.connection(), resource_id, values, last_updated)
+
+
+def index_row(resource_type: str, resource_id: str, value: IndexValue) -> dict[str, Any]:
+    """One row of the search index table."""
+    return {
+        "resource_type": resource_type,
+        "resource_id": resource_id,
+        "param": value.param,
+        "system": value.system,
+        "value": value.value,
+        "low": value.low,
+        "high": value.high,
+    }
