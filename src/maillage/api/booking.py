@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -33,6 +33,34 @@ CONSENT_SCOPE = "http://terminology.hl7.org/CodeSystem/consentscope"
 PERSONS = ("Patient", "Practitioner")
 Period = tuple[datetime, datetime]
 _PERIODS = BookedPeriod.__table__
+_RESOURCES, _INDEX = Resource.__table__, SearchEntry.__table__
+# Statements of every booking, built once (building SQLAlchemy expressions per call cost
+# about as much CPU as running them).
+_CLASH = (
+    select(_PERIODS.c.actor, _PERIODS.c.appointment_id)
+    .where(
+        _PERIODS.c.actor.in_(bindparam("actors", expanding=True)),
+        _PERIODS.c.starts < bindparam("ends"),
+        _PERIODS.c.ends > bindparam("starts"),
+    )
+    .order_by(_PERIODS.c.actor)
+    .limit(1)
+)
+_CONSENTS = (
+    select(_RESOURCES.c.body)
+    .join(
+        _INDEX,
+        (_INDEX.c.resource_type == _RESOURCES.c.resource_type)
+        & (_INDEX.c.resource_id == _RESOURCES.c.id),
+    )
+    .where(
+        _RESOURCES.c.resource_type == "Consent",
+        _RESOURCES.c.deleted.is_(False),
+        _INDEX.c.param == PATIENT,
+        _INDEX.c.value == bindparam("patient"),
+    )
+    .order_by(_RESOURCES.c.last_updated.desc())
+)
 
 
 def _held_slots(appointment: dict[str, Any] | None) -> set[str]:
@@ -128,12 +156,7 @@ def _hold_periods(
     actors = sorted(_people(session, appointment))
     if not actors:
         return
-    clash = connection.execute(
-        select(_PERIODS.c.actor, _PERIODS.c.appointment_id)
-        .where(_PERIODS.c.actor.in_(actors), _PERIODS.c.starts < ends, _PERIODS.c.ends > starts)
-        .order_by(_PERIODS.c.actor)
-        .limit(1)
-    ).first()
+    clash = connection.execute(_CLASH, {"actors": actors, "starts": starts, "ends": ends}).first()
     if clash:
         raise FHIRError(409, f"{clash[0]} is already booked then (Appointment/{clash[1]})")
     periods = [
@@ -178,26 +201,7 @@ def _check_consent(session: Session, patient: str) -> None:
     """Refuse when the patient's most recent consent to treatment (scope ``treatment``; other
     consents, e.g. to research, say nothing of it) is withdrawn: inactive or rejected, or a
     ``deny`` provision."""
-    resource, index = Resource.__table__, SearchEntry.__table__
-    consents = (
-        session.connection()
-        .execute(
-            select(resource.c.body)
-            .join(
-                index,
-                (index.c.resource_type == resource.c.resource_type)
-                & (index.c.resource_id == resource.c.id),
-            )
-            .where(
-                resource.c.resource_type == "Consent",
-                resource.c.deleted.is_(False),
-                index.c.param == PATIENT,
-                index.c.value == patient,
-            )
-            .order_by(resource.c.last_updated.desc())
-        )
-        .scalars()
-    )
+    consents = session.connection().execute(_CONSENTS, {"patient": patient}).scalars()
     latest = next((body for body in consents if _about_treatment(body)), None)
     if latest is None:
         return
