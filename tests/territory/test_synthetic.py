@@ -6,7 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from maillage.territory.synthetic import DENSITY_PER_100K, synthetic_practitioners
+from maillage.territory.synthetic import (
+    DENSITY_PER_100K,
+    POLE_ATTRACTION,
+    served_population,
+    synthetic_practitioners,
+)
 
 
 @pytest.fixture(scope="module")
@@ -45,3 +50,38 @@ def test_plausible_ages_and_activity(gps) -> None:
     assert 45 <= table["age"].mean() <= 55
     assert 4_000 <= table["activity"].median() <= 6_000
     assert np.isfinite(table["activity"]).all()
+
+
+def _places(population: list[float], x_km: list[float]) -> pd.DataFrame:
+    """Communes on a line (Lambert-93 metres), 1 km² each."""
+    n = len(population)
+    return pd.DataFrame(
+        {
+            "code_commune": [f"5500{i}" for i in range(n)],
+            "departement": "55",
+            "population": population,
+            "x": [700_000 + 1000 * k for k in x_km],
+            "y": 6_850_000.0,
+            "zone": 2154,
+            "lon": 5.0,
+            "lat": 49.0,
+            "area_km2": 1.0,
+        }
+    )
+
+
+def test_a_village_next_to_a_town_is_served_by_the_town() -> None:
+    # Town and village 3 km apart (3.9 min), an identical village 100 km away.
+    communes = _places([20_000.0, 500.0, 500.0], [0.0, 3.0, 100.0])
+    served = served_population(communes)
+    village_share = 500**POLE_ATTRACTION / (500**POLE_ATTRACTION + 20_000**POLE_ATTRACTION)
+    np.testing.assert_allclose(
+        served,
+        [20_500 * (1 - village_share), 20_500 * village_share, 500.0],
+    )
+
+
+def test_served_population_is_the_national_population(communes: pd.DataFrame) -> None:
+    served = served_population(communes.sort_values("code_commune").reset_index(drop=True))
+    assert served.sum() == pytest.approx(communes["population"].sum(), rel=1e-9)
+    assert (served >= 0).all()
