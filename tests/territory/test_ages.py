@@ -9,7 +9,14 @@ import pandas as pd
 import pytest
 
 from maillage.errors import InputError
-from maillage.territory.ages import BANDS, CONSUMPTION, load_population_by_age, standardised_demand
+from maillage.territory.ages import (
+    BANDS,
+    CONSUMPTION,
+    female_demand,
+    load_female_population,
+    load_population_by_age,
+    standardised_demand,
+)
 
 SAMPLE = Path(__file__).parent / "data" / "base-cc-evol-struct-pop-sample.csv"
 
@@ -72,3 +79,34 @@ def test_bad_files(tmp_path, text, line, column, reason) -> None:
 
 def test_consumption_rises_with_age() -> None:
     assert np.all(np.diff(CONSUMPTION.to_numpy()[1:]) > 0)
+
+
+def test_female_population_is_population_less_men() -> None:
+    female = load_female_population(SAMPLE)
+    assert female.attrs["census_year"] == "2021"
+    row = female.set_index("code_commune").loc["67482"]
+    assert row["women"] == pytest.approx(291_313.2 - 139_800.1)
+    communes = pd.DataFrame(
+        {"code_commune": ["23001", "75056"], "population": [120.0, 2_100_000.0]},
+        index=[7, 9],
+    )
+    demand = female_demand(female, communes)
+    assert demand.index.tolist() == [7, 9]
+    assert demand[7] == pytest.approx(120 * 61 / 121)  # Creuse village: 61 women of 121
+    national = female["women"].sum() / female["population"].sum()
+    assert demand[9] == pytest.approx(2_100_000 * national)  # absent: the file's share
+    assert demand.attrs["missing"] == ["75056"]
+
+
+def test_female_population_read_from_popf_when_given(tmp_path) -> None:
+    path = tmp_path / "ages.csv"
+    path.write_text("CODGEO;P21_POP;P21_POPF\n01001;100;52\n", encoding="utf-8")
+    assert load_female_population(path)["women"].tolist() == [52.0]
+
+
+def test_file_without_female_population_names_the_column(tmp_path) -> None:
+    path = tmp_path / "ages.csv"
+    path.write_text("CODGEO;P21_POP;P21_POP0014\n01001;100;20\n", encoding="utf-8")
+    with pytest.raises(InputError, match="100,000 women") as error:
+        load_female_population(path)
+    assert (error.value.line, error.value.column) == (1, "P21_POPH")

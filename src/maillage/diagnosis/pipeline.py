@@ -12,12 +12,17 @@ import numpy as np
 import pandas as pd
 
 from maillage.access import zoning
-from maillage.access.apl import apl_supply
+from maillage.access.apl import apl_profile, apl_supply
 from maillage.access.fca import floating_catchment
 from maillage.access.weights import StepWeights, gravity_weights
 from maillage.diagnosis.parameters import DiagnosisParameters
 from maillage.diagnosis.study_area import study_area
-from maillage.territory.ages import load_population_by_age, standardised_demand
+from maillage.territory.ages import (
+    female_demand,
+    load_female_population,
+    load_population_by_age,
+    standardised_demand,
+)
 from maillage.territory.annuaire import load_annuaire
 from maillage.territory.communes import communes_places, load_communes, missing_communes
 from maillage.territory.geography import (
@@ -94,11 +99,15 @@ def weights_for(params: DiagnosisParameters) -> tuple[Callable[[np.ndarray], np.
 
 @dataclass(frozen=True)
 class Demand:
-    """Demand per commune (national order), what it is, and the file it came from if any."""
+    """Demand per commune (national order), what it is, and the file it came from if any.
+
+    ``women``: the demand is the female population (sages-femmes' APL).
+    """
 
     values: np.ndarray
     note: str
     source: dict | None = None
+    women: bool = False
 
 
 def run_diagnosis(
@@ -121,6 +130,7 @@ def run_diagnosis(
             supply_input = replace(supply_input, table=combined.reset_index(drop=True))
     with step("Calcul de la demande"):
         demand = demand_of(params, communes)
+    apl_run = params.method == "apl"
 
     weight_fn, cutoff = weights_for(params)
     located = np.isfinite(communes.x.to_numpy()) & np.isfinite(communes.y.to_numpy())
@@ -141,8 +151,10 @@ def run_diagnosis(
     with step("Calcul de l'accessibilité"):
         pairs = area.pairs.within(cutoff)
         fte = fte_by_commune(supply_input.table, dest_codes)
-        supply = apl_supply(supply_input.table, dest_codes) if params.method == "apl" else fte
+        profile = apl_profile(params.profession)
+        supply = apl_supply(supply_input.table, dest_codes, profile) if apl_run else fte
         access = floating_catchment(demand.values[origins], supply, pairs, weight_fn(pairs.minutes))
+        access *= profile.per if apl_run else 1.0
         no_care = zoning.population_without_care(
             np.ones(len(origins)), area.pairs, fte > 0, params.no_care_minutes
         ).astype(bool)
@@ -183,10 +195,29 @@ def thresholds_for(params: DiagnosisParameters) -> tuple[float, float] | None:
 
 
 def demand_of(params: DiagnosisParameters, communes: pd.DataFrame) -> Demand:
-    """Raw municipal population, or age-standardised demand when an INSEE file is given."""
+    """Raw municipal population, or what the profession's APL counts when an INSEE file is
+    given: GP-consumption-standardised population for GPs, women for sages-femmes; the other
+    professions' coefficients are not published in the sources found (raw population)."""
     population = communes.population.fillna(0.0).to_numpy(dtype=float)
     if params.ages is None:
         return Demand(population, "raw municipal population (no --ages file: not age-standardised)")
+    source = {"path": str(params.ages), "format": "insee-evol-struct-pop", "synthetic": False}
+    demand = apl_profile(params.profession).demand
+    if demand == "population":
+        return Demand(
+            population,
+            f"raw municipal population: no published age coefficients for {params.profession} "
+            "(the --ages file is not used)",
+        )
+    if demand == "women":
+        women = female_demand(load_female_population(params.ages), communes)
+        return Demand(
+            np.nan_to_num(women.to_numpy(dtype=float)),
+            f"female population (INSEE), not age-standardised ({len(women.attrs['missing'])} "
+            "communes absent from the file take its national female share)",
+            source,
+            women=True,
+        )
     standardised = standardised_demand(load_population_by_age(params.ages), communes)
     values = standardised.to_numpy(dtype=float)
     return Demand(
@@ -194,8 +225,15 @@ def demand_of(params: DiagnosisParameters, communes: pd.DataFrame) -> Demand:
         "population standardised by age-specific consumption "
         f"({len(standardised.attrs.get('missing', []))} communes absent from the file keep "
         "their raw population)",
-        {"path": str(params.ages), "format": "insee-evol-struct-pop", "synthetic": False},
+        source,
     )
+
+
+def access_unit(params: DiagnosisParameters, demand: Demand) -> str:
+    """What one ``access`` value counts, in French."""
+    if params.method == "apl":
+        return apl_profile(params.profession).unit(women=demand.women)
+    return "ETP par habitant"
 
 
 def result_table(
@@ -254,6 +292,10 @@ def summarise(
         "method": params.method,
         "profession": params.profession,
         "area": area_label,
+        "unit": access_unit(params, demand),
+        "apl_parameters": dict(apl_profile(params.profession).sources)
+        if params.method == "apl"
+        else None,
         "parameters": params.to_summary() | {"thresholds_used": thresholds},
         "inputs": inputs,
         "demand": demand.note,

@@ -9,7 +9,9 @@ five-year band; INSEE's commune file has seven broad bands and no sex split, so 
 ``CONSUMPTION`` below is an APPROXIMATION: GP consultations and visits a year per inhabitant by
 broad band, rounded to the shape of that published curve (low from 5 to 29, rising steeply after
 60, about three times the young-adult level past 75). Only the ratios matter: demand is rescaled
-so that the national total equals the population.
+so that the national total equals the population. This curve is the GPs' only: the other
+professions' APL never uses it (see ``maillage.access.apl.APL_PROFILES``); the sages-femmes' APL
+counts the female population instead (``load_female_population``).
 """
 
 from __future__ import annotations
@@ -63,17 +65,71 @@ def load_population_by_age(path: str | Path) -> pd.DataFrame:
         raise InputError(path, "no data rows after the header", line=2)
     table = pd.DataFrame({"code_commune": normalise_codes(raw["CODGEO"])})
     for band, column in zip(BANDS, columns, strict=True):
-        text = raw[column].str.strip().str.replace(",", ".", regex=False)
-        number = pd.to_numeric(text, errors="coerce")
-        bad = number.isna().to_numpy()
-        if bad.any():
-            line = int(np.argmax(bad)) + 2
-            raise InputError(
-                path, f"not a number: {raw[column].iloc[line - 2]!r}", line=line, column=column
-            )
-        table[band] = number.astype(float)
+        table[band] = _numbers(raw, column, path)
     table.attrs["census_year"] = f"20{year}"
     return table
+
+
+def load_female_population(path: str | Path) -> pd.DataFrame:
+    """``code_commune``, ``population`` and ``women`` of the latest census year that gives the
+    female population (``Pyy_POPF``, else ``Pyy_POP`` − ``Pyy_POPH``): the demand of the
+    sages-femmes' APL, which DREES counts per 100,000 women."""
+    path = Path(path)
+    names = set(_check_header(path))
+    years = sorted({m.group(1) for m in map(re.compile(r"P(\d\d)_POP").fullmatch, names) if m})
+    usable = [y for y in years if f"P{y}_POPF" in names or f"P{y}_POPH" in names]
+    if not usable:
+        latest = years[-1] if years else "yy"
+        raise InputError(
+            path,
+            "no female population (Pyy_POPF, or Pyy_POP and Pyy_POPH): the sages-femmes' APL "
+            "counts per 100,000 women",
+            line=1,
+            column=f"P{latest}_POPH",
+        )
+    year = usable[-1]
+    female = f"P{year}_POPF" if f"P{year}_POPF" in names else f"P{year}_POPH"
+    raw = pd.read_csv(
+        path, sep=";", dtype=str, usecols=["CODGEO", f"P{year}_POP", female], keep_default_na=False
+    )
+    population = _numbers(raw, f"P{year}_POP", path)
+    other = _numbers(raw, female, path)
+    women = other if female.endswith("F") else population - other
+    table = pd.DataFrame(
+        {"code_commune": normalise_codes(raw["CODGEO"]), "population": population, "women": women}
+    )
+    table.attrs["census_year"] = f"20{year}"
+    return table
+
+
+def female_demand(female: pd.DataFrame, communes: pd.DataFrame) -> pd.Series:
+    """Female population per commune, aligned on ``communes``' index: each commune's own
+    population times its female share in the INSEE file; communes absent from the file take
+    the file's national share (their codes are in ``result.attrs["missing"]``)."""
+    by_code = female.groupby("code_commune")[["population", "women"]].sum()
+    national = by_code["women"].sum() / by_code["population"].sum()
+    share = (by_code["women"] / by_code["population"]).reindex(communes["code_commune"].to_numpy())
+    in_file = np.isfinite(share.to_numpy())
+    demand = pd.Series(
+        communes["population"].to_numpy(dtype=float) * np.where(in_file, share, national),
+        index=communes.index,
+        name="demand",
+    )
+    demand.attrs["missing"] = communes.loc[~in_file, "code_commune"].tolist()
+    return demand
+
+
+def _numbers(raw: pd.DataFrame, column: str, path: Path) -> pd.Series:
+    """A column of numbers (decimal point or comma); the first other value is an error."""
+    text = raw[column].str.strip().str.replace(",", ".", regex=False)
+    number = pd.to_numeric(text, errors="coerce")
+    bad = number.isna().to_numpy()
+    if bad.any():
+        line = int(np.argmax(bad)) + 2
+        raise InputError(
+            path, f"not a number: {raw[column].iloc[line - 2]!r}", line=line, column=column
+        )
+    return number.astype(float)
 
 
 def standardised_demand(ages: pd.DataFrame, communes: pd.DataFrame) -> pd.Series:
