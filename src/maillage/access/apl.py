@@ -56,8 +56,9 @@ _ER_1100 = (
     "infirmiers-masseurs-kinesitherapeutes-et-sages-femmes"
 )
 _ER_1206 = (
-    "DREES, Études et Résultats n° 1206 (septembre 2021): APL to nurses, "
-    "masseurs-kinésithérapeutes and sages-femmes « de moins de 65 ans »"
+    "DREES, « Les trois quarts des personnes les plus éloignées des professionnels de premier "
+    "recours vivent dans des territoires ruraux », Études et Résultats n° 1206 (septembre "
+    "2021): APL to nurses, masseurs-kinésithérapeutes and sages-femmes « de moins de 65 ans »"
 )
 _NURSES_FTE = (
     "Observatoire des territoires (ANCT), « Accessibilité potentielle localisée (APL) aux "
@@ -129,22 +130,33 @@ _GP = AplProfile(
 )
 
 
-def _fte_profile(profession: str, unit: str, *, max_age: str, offer: str) -> AplProfile:
-    women = profession == "sage-femme"
+_FTE_DEMAND = {
+    "population": _NOT_STANDARDISED,
+    "women": "the female population (with --ages: INSEE Pyy_POPF, or Pyy_POP − Pyy_POPH), "
+    "not age-standardised (coefficients not found in the sources consulted): " + _MIDWIVES,
+}
+
+
+def _fte_profile(
+    profession: str,
+    *,
+    unit: str,
+    offer: str,
+    max_age: str,
+    demand: Literal["population", "women"] = "population",
+) -> AplProfile:
+    """A profession DREES counts in FTE per 100,000: the GP act constants do not apply."""
     return AplProfile(
         profession,
         offer="fte",
         per=100_000.0,
-        demand="women" if women else "population",
+        demand=demand,
         max_age=MAX_AGE,
         sources={
             "offer": offer,
             "max_age": max_age,
             "steps": _STEPS_NOT_FOUND,
-            "demand": "the female population (with --ages: INSEE P_POP − P_POPH), not "
-            "age-standardised (coefficients not found in the sources consulted): " + _MIDWIVES
-            if women
-            else _NOT_STANDARDISED,
+            "demand": _FTE_DEMAND[demand],
             "unit": unit,
             "thresholds": _NO_THRESHOLDS,
         },
@@ -157,29 +169,30 @@ APL_PROFILES: dict[str, AplProfile] = {
         _GP,
         _fte_profile(
             "infirmier",
-            "ETP per 100,000 inhabitants (145 in 2017): " + _ER_1100,
-            max_age="65 or less: " + _ER_1206,
+            unit="ETP per 100,000 inhabitants (145 in 2017): " + _ER_1100,
             offer=_NURSES_FTE + "; " + _FTE_AS_DECLARED,
+            max_age="65 or less: " + _ER_1206,
         ),
         _fte_profile(
             "kinesitherapeute",
-            "ETP per 100,000 inhabitants (103 in 2017): " + _ER_1100,
-            max_age="65 or less: " + _ER_1206,
+            unit="ETP per 100,000 inhabitants (103 in 2017): " + _ER_1100,
             offer="ETP from activity: " + _ER_1100 + "; " + _FTE_AS_DECLARED,
+            max_age="65 or less: " + _ER_1206,
         ),
         _fte_profile(
             "sage-femme",
-            "ETP per 100,000 women (16 in 2017): " + _ER_1100,
-            max_age="65 or less: " + _MIDWIVES + "; " + _ER_1206,
+            unit="ETP per 100,000 women (16 in 2017): " + _ER_1100,
             offer=_MIDWIVES + "; " + _FTE_AS_DECLARED,
+            max_age="65 or less: " + _MIDWIVES + "; " + _ER_1206,
+            demand="women",
         ),
         _fte_profile(
             "dentiste",
-            "ETP per 100,000 inhabitants: DREES, data.drees « L'accessibilité potentielle "
+            unit="ETP per 100,000 inhabitants: DREES, data.drees « L'accessibilité potentielle "
             "localisée (APL) », file « Indicateur d'APL aux chirurgiens-dentistes »",
+            offer="ETP: " + _DREES_APL + "; " + _FTE_AS_DECLARED,
             max_age="65 or less: the DREES column « APL aux chirurgiens-dentistes de 65 ans et "
             "moins » (as republished; no DREES text found stating it)",
-            offer="ETP: " + _DREES_APL + "; " + _FTE_AS_DECLARED,
         ),
     )
 }
