@@ -130,7 +130,6 @@ def run_diagnosis(
             supply_input = replace(supply_input, table=combined.reset_index(drop=True))
     with step("Calcul de la demande"):
         demand = demand_of(params, communes)
-    apl_run = params.method == "apl"
 
     weight_fn, cutoff = weights_for(params)
     located = np.isfinite(communes.x.to_numpy()) & np.isfinite(communes.y.to_numpy())
@@ -151,10 +150,14 @@ def run_diagnosis(
     with step("Calcul de l'accessibilité"):
         pairs = area.pairs.within(cutoff)
         fte = fte_by_commune(supply_input.table, dest_codes)
-        profile = apl_profile(params.profession)
-        supply = apl_supply(supply_input.table, dest_codes, profile) if apl_run else fte
-        access = floating_catchment(demand.values[origins], supply, pairs, weight_fn(pairs.minutes))
-        access *= profile.per if apl_run else 1.0
+        if params.method == "apl":
+            profile = apl_profile(params.profession)
+            supply, scale = apl_supply(supply_input.table, dest_codes, profile), profile.per
+        else:
+            supply, scale = fte, 1.0
+        access = scale * floating_catchment(
+            demand.values[origins], supply, pairs, weight_fn(pairs.minutes)
+        )
         no_care = zoning.population_without_care(
             np.ones(len(origins)), area.pairs, fte > 0, params.no_care_minutes
         ).astype(bool)
