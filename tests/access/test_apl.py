@@ -150,6 +150,17 @@ def test_no_other_profession_uses_the_gp_act_constants(rows, constants):
         assert before.sum() == pytest.approx(table.fte[kept].sum())
 
 
+def test_patching_the_gp_constants_changes_the_gp_supply():
+    # The invariance above means something: the same patch moves the GPs' acts.
+    codes = np.array(["A", "B"])
+    before = apl_supply(IN_A, codes, apl_profile("generaliste"))
+    with mock.patch.multiple(apl_module, MIN_ACTS=1.0, DEFAULT_ACTS_PER_FTE=1.0):
+        np.testing.assert_allclose(
+            apl_supply(IN_A, codes, apl_profile("generaliste")), [3_000 + 1, 0.0]
+        )
+    assert before[0] == 8_400
+
+
 @settings(max_examples=60, deadline=None)
 @given(
     rows=supply_rows,
