@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 import pytest
 
+from maillage.access import apl
 from maillage.diagnosis.parameters import DiagnosisParameters
 from maillage.diagnosis.pipeline import run_diagnosis
 
@@ -53,3 +55,11 @@ def test_other_professions_ignore_the_gp_consumption_curve():
     with_ages = diagnose(profession="kinesitherapeute", ages=AGES)
     np.testing.assert_array_equal(with_ages.communes.access, plain.communes.access)
     assert "no published age coefficients" in with_ages.summary["demand"]
+
+
+@pytest.mark.parametrize("profession", ["infirmier", "sage-femme"])
+def test_a_run_for_another_profession_ignores_the_gp_act_constants(profession):
+    plain = diagnose(profession=profession).communes.access
+    with mock.patch.multiple(apl, MIN_ACTS=1.0, MAX_ACTS=2.0, DEFAULT_ACTS_PER_FTE=3.0):
+        patched = diagnose(profession=profession).communes.access
+    np.testing.assert_array_equal(patched, plain)
