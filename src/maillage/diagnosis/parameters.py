@@ -9,7 +9,8 @@ METHODS = ("apl", "e2sfca", "2sfca", "gravity")
 PROFESSIONS = ("generaliste", "infirmier", "kinesitherapeute", "sage-femme", "dentiste")
 SUPPLY_FORMATS = ("annuaire", "csv")
 
-#: DREES APL steps (method of 2015), also the default E2SFCA steps.
+#: DREES APL steps for GPs (method of 2015), also the default E2SFCA steps. Every profession's
+#: APL starts from them: the others' steps were not found (``maillage.access.apl.APL_PROFILES``).
 DEFAULT_STEPS = "10:1,15:2/3,20:1/3"
 DEFAULT_CATCHMENT_MINUTES = 20.0
 DEFAULT_BETA = 1.0
