@@ -16,11 +16,11 @@ import pyarrow.csv as pacsv
 import shapely
 
 from maillage.diagnosis.outputs import rounded
+from maillage.outputs.atomic import atomic_directory
+from maillage.outputs.choropleth import Marker, choropleth_svg, page
+from maillage.outputs.geojson import feature_collection, features, polygons
+from maillage.outputs.serialise import to_json
 from maillage.planning.pipeline import Plan
-from maillage.reports.atomic import atomic_directory
-from maillage.reports.choropleth import Marker, choropleth_svg, page
-from maillage.reports.geojson import feature_collection, features, polygons
-from maillage.reports.serialise import to_json
 
 SITES_COLUMNS = [
     "rank",
