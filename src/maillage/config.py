@@ -1,7 +1,8 @@
 """Server settings, read only from ``MAILLAGE_*`` environment variables.
 
 One place decides every default, so that the README's configuration table can list them all
-and production mode can refuse the unsafe ones instead of running with them.
+and production mode can refuse the unsafe ones instead of running with them. Every entry point
+(server, worker, CLI) reads them through :func:`load_settings`.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import platformdirs
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 logger = logging.getLogger(__name__)
@@ -128,3 +129,28 @@ class Settings(BaseSettings):
         """The token-signing secret (always set once validation has passed)."""
         assert self.secret_key is not None
         return self.secret_key.get_secret_value()
+
+
+class ConfigurationError(ValueError):
+    """A ``MAILLAGE_*`` variable the server cannot run with; ``problems`` names each one."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+def load_settings() -> Settings:
+    """The settings from the environment, or every problem in it at once.
+
+    Raises :class:`ConfigurationError` (a ``ValueError``) rather than pydantic's error, so that a
+    caller maps it to its own channel (an exit status, a log line) without knowing pydantic.
+    """
+    try:
+        return Settings()
+    except ValidationError as error:
+        problems = []
+        for problem in error.errors(include_url=False):
+            fields = [str(part) for part in problem["loc"]]
+            where = f"MAILLAGE_{fields[0].upper()}: " if fields else ""
+            problems.append(where + problem["msg"])
+        raise ConfigurationError(problems) from error

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from maillage.config import Settings, sqlalchemy_url
+from maillage.config import ConfigurationError, Settings, load_settings, sqlalchemy_url
 from maillage.jobs.queue import JobSettings
 
 ROOT = Path(__file__).parents[2]
@@ -74,6 +74,23 @@ def test_bad_values_are_refused() -> None:
         Settings(timezone="Europe/Atlantis", secret_key="s" * 40)
     with pytest.raises(ValidationError):
         Settings(login_rate_limit="often", secret_key="s" * 40)
+
+
+def test_load_settings_names_every_bad_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MAILLAGE_SECRET_KEY", "s" * 40)
+    monkeypatch.setenv("MAILLAGE_TOKEN_MINUTES", "0")
+    monkeypatch.setenv("MAILLAGE_TIMEZONE", "Europe/Atlantis")
+    with pytest.raises(ConfigurationError) as refused:
+        load_settings()
+    named = sorted(problem.split(":", 1)[0] for problem in refused.value.problems)
+    assert named == ["MAILLAGE_TIMEZONE", "MAILLAGE_TOKEN_MINUTES"]
+    assert "Europe/Atlantis" in str(refused.value)
+
+
+def test_load_settings_reads_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MAILLAGE_SECRET_KEY", "s" * 40)
+    monkeypatch.setenv("MAILLAGE_TOKEN_MINUTES", "7")
+    assert load_settings().token_minutes == 7
 
 
 def test_readme_table_lists_every_variable() -> None:

@@ -15,7 +15,7 @@ from web_site import Site, location, store
 from maillage.jobs.diagnosis import DIAGNOSIS
 from maillage.jobs.plan import PLAN
 from maillage.jobs.results import MAPS_FILE, MapPanel, write_maps
-from maillage.reports.choropleth import choropleth_svg
+from maillage.outputs.choropleth import choropleth_svg
 from maillage.territory.communes import load_communes
 
 SITES = [

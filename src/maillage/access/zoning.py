@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 
 from maillage.travel.model import TravelPairs
 
@@ -33,14 +34,14 @@ def parse_thresholds(text: str) -> tuple[float, float]:
     return low, high
 
 
-def classify(access: np.ndarray, thresholds: tuple[float, float] | None) -> np.ndarray:
+def classify(access: ArrayLike, thresholds: tuple[float, float] | None) -> np.ndarray:
     """``sous-dotee`` (≤ T1), ``intermediaire`` (T1, T2], ``dotee`` (> T2); ``""`` when there
     are no thresholds or no value."""
-    access = np.asarray(access, dtype=float)
+    values = np.asarray(access, dtype=float)
     if thresholds is None:
-        return np.full(len(access), "", dtype=object)
+        return np.full(len(values), "", dtype=object)
     low, high = thresholds
-    classes = np.select([access <= low, access <= high, access > high], list(CLASSES), default="")
+    classes = np.select([values <= low, values <= high, values > high], list(CLASSES), default="")
     return classes.astype(object)
 
 
@@ -53,7 +54,7 @@ def population_by_class(
         .groupby([np.asarray(groups), np.asarray(classes)])
         .sum()
     )
-    return table.unstack(fill_value=0.0)
+    return table.unstack(fill_value=0)
 
 
 def population_without_care(

@@ -24,7 +24,7 @@ from maillage.api import (
     worklists,
 )
 from maillage.api.limits import RequestLimits
-from maillage.config import Settings
+from maillage.config import Settings, load_settings
 from maillage.jobs.queue import job_queue
 from maillage.store.database import make_engine, session_factory, upgrade
 from maillage.store.models import utcnow
@@ -75,7 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     The schema is brought to the latest migration first, so a fresh database just works.
     """
-    settings = settings or Settings()
+    settings = settings or load_settings()
     engine = make_engine(settings.sqlalchemy_url, pool_size=settings.request_threads)
     upgrade(engine)
     app = FastAPI(

@@ -8,27 +8,13 @@ runs, so that ``maillage --help`` and the analytics commands stay fast.
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
-if TYPE_CHECKING:
-    from maillage.config import Settings
+from maillage.console import settings_or_exit
 
 ROLES = "admin, coordinator, planner, site-professional, practitioner or patient"
-
-
-def _settings() -> Settings:
-    from pydantic import ValidationError
-
-    from maillage.config import Settings
-
-    try:
-        return Settings()
-    except ValidationError as error:
-        for problem in error.errors(include_url=False):
-            typer.echo(f"configuration error: {problem['msg']}", err=True)
-        raise typer.Exit(2) from error
 
 
 def serve(
@@ -45,7 +31,7 @@ def serve(
     from maillage.api.app import serving_app
     from maillage.store.database import make_engine, upgrade
 
-    settings = _settings()
+    settings = settings_or_exit()
     if workers == 1:
         uvicorn.run(
             serving_app(),
@@ -74,7 +60,7 @@ def db_upgrade() -> None:
     """Apply the database migrations (the server also does it at start)."""
     from maillage.store.database import make_engine, upgrade
 
-    settings = _settings()
+    settings = settings_or_exit()
     upgrade(make_engine(settings.sqlalchemy_url))
     typer.echo("database schema is up to date")
 
@@ -88,7 +74,7 @@ def db_reindex(
     from maillage.store.database import make_engine, session_factory, upgrade
     from maillage.store.resources import reindex
 
-    settings = _settings()
+    settings = settings_or_exit()
     engine = make_engine(settings.sqlalchemy_url)
     upgrade(engine)
     count = reindex(session_factory(engine), settings.zone, resource_type)
@@ -100,7 +86,7 @@ def db_verify_audit() -> None:
     from maillage.store import audit
     from maillage.store.database import make_engine, session_factory, transaction, upgrade
 
-    settings = _settings()
+    settings = settings_or_exit()
     engine = make_engine(settings.sqlalchemy_url)
     upgrade(engine)
     with transaction(session_factory(engine)) as session:
@@ -130,7 +116,7 @@ def users_create(
         typer.echo("give the password on standard input with --password-stdin", err=True)
         raise typer.Exit(2)
     password = sys.stdin.readline().rstrip("\r\n")
-    settings = _settings()
+    settings = settings_or_exit()
     engine = make_engine(settings.sqlalchemy_url)
     upgrade(engine)
     try:
@@ -162,7 +148,7 @@ def outbox_deliver(
     from maillage.jobs.outbox import deliver_due
     from maillage.store.database import make_engine, session_factory, upgrade
 
-    settings = _settings()
+    settings = settings_or_exit()
     if settings.smtp_url is None:
         typer.echo("error: set MAILLAGE_SMTP_URL to deliver the outbox", err=True)
         raise typer.Exit(2)

@@ -32,12 +32,12 @@ def sites_import(
 
     Re-importing a file updates the sites it names; a bad row refuses the whole file.
     """
-    from maillage.api.commands import _settings
     from maillage.api.site_import import SiteImportError, import_sites, iter_problems, read_sites
+    from maillage.console import settings_or_exit
     from maillage.store.database import make_engine, session_factory, upgrade
     from maillage.territory.communes import load_communes
 
-    settings = _settings()
+    settings = settings_or_exit()
     try:
         sites = read_sites(file, load_communes(), fmt, organization_type)
         engine = make_engine(settings.sqlalchemy_url)

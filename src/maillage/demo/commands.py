@@ -30,12 +30,12 @@ def demo_seed(
     if os.environ.get("MAILLAGE_ENV", "").strip().lower() == "production":
         typer.echo("error: MAILLAGE_ENV=production: demonstration data is refused", err=True)
         raise typer.Exit(2)
-    from maillage.api.commands import _settings
+    from maillage.console import settings_or_exit
     from maillage.demo.seed import DemoRefused, seed
     from maillage.store.database import make_engine, session_factory, upgrade
     from maillage.store.users import AccountError
 
-    settings = _settings()
+    settings = settings_or_exit()
     engine = make_engine(settings.sqlalchemy_url)
     upgrade(engine)
     try:

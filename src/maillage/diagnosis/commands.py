@@ -11,32 +11,43 @@ import typer
 from rich.table import Table
 
 from maillage.console import console, step
+from maillage.diagnosis.options import (
+    Ages,
+    Beta,
+    Catchment,
+    Circuity,
+    Department,
+    Method,
+    NoCareMinutes,
+    Profession,
+    Region,
+    SpeedKmh,
+    Steps,
+    Supply,
+    SupplyFormat,
+    Thresholds,
+    Travel,
+)
 from maillage.diagnosis.parameters import DEFAULT_STEPS, DiagnosisParameters
 from maillage.errors import InputError
 
 
 def diagnose(
-    region: Annotated[
-        str | None, typer.Option(help="Region code or name, or 'all' for France (default 44).")
-    ] = None,
-    department: Annotated[str | None, typer.Option(help="Department code, e.g. 55 or 2A.")] = None,
-    profession: Annotated[
-        str, typer.Option(help="generaliste|infirmier|kinesitherapeute|sage-femme|dentiste")
-    ] = "generaliste",
-    supply: Annotated[
-        Path | None, typer.Option(help="Practitioners file (default: SYNTHETIC set).")
-    ] = None,
-    supply_format: Annotated[str, typer.Option(help="annuaire|csv")] = "annuaire",
-    ages: Annotated[Path | None, typer.Option(help="INSEE population by age per commune.")] = None,
-    travel: Annotated[str, typer.Option(help="crow-fly | matrix:FILE | osrm:URL")] = "crow-fly",
-    speed_kmh: Annotated[float | None, typer.Option(help="Crow-fly speed (km/h).")] = None,
-    circuity: Annotated[float | None, typer.Option(help="Crow-fly detour factor.")] = None,
-    method: Annotated[str, typer.Option(help="apl|e2sfca|2sfca|gravity")] = "apl",
-    steps: Annotated[str, typer.Option(help="Step weights 'minutes:weight,…'.")] = DEFAULT_STEPS,
-    catchment: Annotated[float, typer.Option(help="2SFCA/gravity cut-off (min).")] = 20.0,
-    beta: Annotated[float, typer.Option(help="Gravity decay exponent.")] = 1.0,
-    thresholds: Annotated[str | None, typer.Option(help="Zoning thresholds 'T1,T2'.")] = None,
-    no_care_minutes: Annotated[float, typer.Option(help="Minutes for 'no care'.")] = 20.0,
+    region: Region = None,
+    department: Department = None,
+    profession: Profession = "generaliste",
+    supply: Supply = None,
+    supply_format: SupplyFormat = "annuaire",
+    ages: Ages = None,
+    travel: Travel = "crow-fly",
+    speed_kmh: SpeedKmh = None,
+    circuity: Circuity = None,
+    method: Method = "apl",
+    steps: Steps = DEFAULT_STEPS,
+    catchment: Catchment = 20.0,
+    beta: Beta = 1.0,
+    thresholds: Thresholds = None,
+    no_care_minutes: NoCareMinutes = 20.0,
     out: Annotated[Path, typer.Option(help="Output directory.")] = Path("out/diagnostic"),
 ) -> None:
     """Diagnose access to care for every commune of an area (default: Grand Est)."""

@@ -11,10 +11,10 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from maillage.diagnosis.pipeline import Diagnosis
-from maillage.reports.atomic import atomic_directory
-from maillage.reports.choropleth import choropleth_html
-from maillage.reports.geojson import feature_collection, features, polygons
-from maillage.reports.serialise import to_json
+from maillage.outputs.atomic import atomic_directory
+from maillage.outputs.choropleth import choropleth_html
+from maillage.outputs.geojson import feature_collection, features, polygons
+from maillage.outputs.serialise import to_json
 
 #: Columns of communes.csv, in order (other tools read these names).
 CSV_COLUMNS = [

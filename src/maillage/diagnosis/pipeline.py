@@ -74,7 +74,7 @@ def area_of(communes: pd.DataFrame, params: DiagnosisParameters) -> tuple[np.nda
 
 def _named(table: pd.DataFrame, code: str) -> str:
     """ "Meuse (55)": what a planner reads in titles."""
-    return f"{table.set_index('code').at[code, 'nom']} ({code})"
+    return f"{table.set_index('code').at[code, 'nom']!s} ({code})"
 
 
 def load_supply(params: DiagnosisParameters, communes: pd.DataFrame) -> SupplyInput:

@@ -15,6 +15,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from maillage.travel.model import MAX_ROAD_SPEED_KMH, Places, TravelPairs
+from maillage.travel.provider import TravelProvider
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,9 @@ def within_straight_line(places: Places, seeds: np.ndarray, radius_m: float) -> 
     return np.flatnonzero(keep)
 
 
-def study_area(places: Places, selected: np.ndarray, provider, cutoff: float) -> StudyArea:
+def study_area(
+    places: Places, selected: np.ndarray, provider: TravelProvider, cutoff: float
+) -> StudyArea:
     """The selected communes plus the buffer that makes their values exact.
 
     ``selected`` are positions in ``places``; ``provider`` answers

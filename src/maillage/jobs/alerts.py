@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from maillage.api import audit
 from maillage.care import monitoring
-from maillage.config import Settings
+from maillage.config import Settings, load_settings
 from maillage.jobs.queue import job_queue
 from maillage.store import resources
 from maillage.store.database import make_engine, session_factory, transaction
@@ -38,7 +38,7 @@ WORKER = audit.Access(None, "maillage-worker", "create")
 @cache
 def _context() -> tuple[Settings, sessionmaker[Session]]:
     """Settings and sessions of this worker process (``MAILLAGE_*`` as for the server)."""
-    settings = Settings()
+    settings = load_settings()
     return settings, session_factory(make_engine(settings.sqlalchemy_url))
 
 

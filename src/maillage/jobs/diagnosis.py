@@ -41,7 +41,7 @@ def write_diagnosis_result(
     ``target``; ``step`` shows the progress. Also used by the demo seed, outside any worker."""
     from maillage.diagnosis.outputs import write_outputs
     from maillage.diagnosis.pipeline import run_diagnosis
-    from maillage.reports.choropleth import choropleth_svg
+    from maillage.outputs.choropleth import choropleth_svg
 
     diagnosis = run_diagnosis(DiagnosisParameters(**parameters), step)
     with step("Écriture des résultats"):

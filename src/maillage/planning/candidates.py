@@ -23,7 +23,7 @@ from maillage.planning.parameters import CANDIDATES_HELP
 from maillage.tabular import fail_at, read_csv_strings
 from maillage.territory import datafrance
 from maillage.territory.codes import CommuneResolver
-from maillage.territory.communes import WGS84, zone_of
+from maillage.territory.communes import WGS84, geometries, zone_of
 from maillage.territory.finess import load_finess
 from maillage.travel.model import Places
 
@@ -98,11 +98,9 @@ def town_halls(communes: pd.DataFrame) -> Sites:
     representative point, and the notes count them.
     """
     raw = datafrance.read_table("communes", ["code", "type", "mairie_localisation"])
-    raw = raw[raw["type"] == "COM"].set_index("code")["mairie_localisation"]
-    points = shapely.from_wkb(
-        raw.reindex(communes.code_commune).to_numpy(dtype=object, na_value=None)
-    )
-    polygons = shapely.from_wkb(communes.geometry.to_numpy(dtype=object, na_value=None))
+    halls = raw[raw["type"] == "COM"].set_index("code")["mairie_localisation"]
+    points = geometries(halls.reindex(communes.code_commune))
+    polygons = geometries(communes.geometry)
     has_hall = ~(shapely.is_missing(points) | shapely.is_empty(points))
     misplaced = has_hall & ~shapely.is_missing(polygons)
     misplaced[misplaced] = ~shapely.dwithin(

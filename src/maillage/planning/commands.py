@@ -1,14 +1,13 @@
 """`maillage plan`: where to open the next N sites, with a certified gap and simulated impact.
 
-The options ``plan`` shares with ``diagnose`` (area, supply, travel, method…) reuse the very
-``typer.Option`` declarations of :func:`maillage.diagnosis.commands.diagnose`, so both commands
-keep one name, help text and meaning for each.
+The options ``plan`` shares with ``diagnose`` (area, supply, travel, method…) are the typed
+aliases of :mod:`maillage.diagnosis.options`, so both commands keep one name, help text and
+meaning for each.
 """
 
 from __future__ import annotations
 
 import contextlib
-import typing
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +18,24 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 
 from maillage.console import console, step
-from maillage.diagnosis.commands import diagnose, diagnosis_parameters
+from maillage.diagnosis.commands import diagnosis_parameters
+from maillage.diagnosis.options import (
+    Ages,
+    Beta,
+    Catchment,
+    Circuity,
+    Department,
+    Method,
+    NoCareMinutes,
+    Profession,
+    Region,
+    SpeedKmh,
+    Steps,
+    Supply,
+    SupplyFormat,
+    Thresholds,
+    Travel,
+)
 from maillage.diagnosis.parameters import DEFAULT_STEPS
 from maillage.errors import InputError
 from maillage.planning.parameters import (
@@ -33,23 +49,6 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from maillage.planning.greedy import Progress as ProgressHook
-
-_SHARED = typing.get_type_hints(diagnose, include_extras=True)
-Region = _SHARED["region"]
-Department = _SHARED["department"]
-Profession = _SHARED["profession"]
-Supply = _SHARED["supply"]
-SupplyFormat = _SHARED["supply_format"]
-Ages = _SHARED["ages"]
-Travel = _SHARED["travel"]
-SpeedKmh = _SHARED["speed_kmh"]
-Circuity = _SHARED["circuity"]
-Method = _SHARED["method"]
-Steps = _SHARED["steps"]
-Catchment = _SHARED["catchment"]
-Beta = _SHARED["beta"]
-Thresholds = _SHARED["thresholds"]
-NoCareMinutes = _SHARED["no_care_minutes"]
 
 STAGES = {
     "greedy": "Glouton paresseux (CELF)",
@@ -169,10 +168,9 @@ def print_plan(summary: dict, sites: pd.DataFrame, out: Path) -> None:
     table.add_column("commune")
     table.add_column("gain", justify="right")
     table.add_column("population à portée", justify="right")
-    for row in sites.itertuples():
-        table.add_row(
-            str(row.rank), row.name, row.code_commune, _n(row.gain), _n(row.population_covered)
-        )
+    shown = sites[["rank", "name", "code_commune", "gain", "population_covered"]]
+    for rank, name, commune, gain, covered in shown.itertuples(index=False, name=None):
+        table.add_row(str(rank), name, commune, _n(gain), _n(covered))
     console.print(table)
     bound, gap = summary["bound"], summary["gap"]
     console.print(

@@ -29,7 +29,7 @@ class Gains(Protocol):
 def gains_for(problem: PlanningProblem) -> Gains:
     """The gain state that matches the problem's objective and capacity."""
     if problem.capacity is not None:
-        return CapacitatedGains(problem)
+        return CapacitatedGains(problem, problem.capacity)
     if problem.objective == "coverage":
         return CoverageGains(problem)
     return MedianGains(problem)
@@ -89,7 +89,7 @@ class CapacitatedGains:
     re-assigns demand optimally; this only ranks candidates.
     """
 
-    def __init__(self, problem: PlanningProblem) -> None:
+    def __init__(self, problem: PlanningProblem, capacity: np.ndarray) -> None:
         r = problem.reach
         w, load = problem.demand, problem.load
         value = w[r.origin] * (1.0 if problem.maximise else problem.penalty - r.minutes)
@@ -99,7 +99,7 @@ class CapacitatedGains:
         self._o, self._d = r.origin[order], r.destination[order]
         self._value, self._load = value[order], unit_load[order]
         self._ptr = np.searchsorted(self._d, np.arange(r.n_destinations + 1))
-        self._capacity = problem.capacity
+        self._capacity = capacity
         self._residual = np.ones(problem.n_demand)
         self._n = r.n_destinations
 

@@ -259,7 +259,9 @@ def _nearest_assignment(problem: PlanningProblem, open_sites: np.ndarray) -> np.
     return np.concatenate([z, (~served[_active(problem)]).astype(float)])
 
 
-def _columns(problem: PlanningProblem, mclp: tuple | None):
+def _columns(
+    problem: PlanningProblem, mclp: tuple | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, sparse.csr_matrix, np.ndarray, np.ndarray]:
     """Objective, bounds and rows (CSR) of the model, assembled from sparse blocks."""
     n_cand, w = problem.n_candidates, problem.demand
     x_lower = problem.existing.astype(float)
@@ -337,7 +339,7 @@ def _site_rows(problem: PlanningProblem) -> tuple[sparse.csr_matrix, np.ndarray,
     if problem.budget is not None:
         rows.append(np.full(new.sum(), len(limited) + 1))
         cols.append(np.flatnonzero(new))
-        vals.append(problem.cost[new])
+        vals.append(completion.cost[new])
         lower.append(np.array([-np.inf]))
         upper.append(np.array([problem.budget]))
     n_rows = 1 + len(limited) + (problem.budget is not None)

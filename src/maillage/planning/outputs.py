@@ -16,11 +16,11 @@ import pyarrow.csv as pacsv
 import shapely
 
 from maillage.diagnosis.outputs import rounded
+from maillage.outputs.atomic import atomic_directory
+from maillage.outputs.choropleth import Marker, choropleth_svg, page
+from maillage.outputs.geojson import feature_collection, features, polygons
+from maillage.outputs.serialise import to_json
 from maillage.planning.pipeline import Plan
-from maillage.reports.atomic import atomic_directory
-from maillage.reports.choropleth import Marker, choropleth_svg, page
-from maillage.reports.geojson import feature_collection, features, polygons
-from maillage.reports.serialise import to_json
 
 SITES_COLUMNS = [
     "rank",
@@ -64,18 +64,15 @@ def geojson(plan: Plan) -> str:
     communes = plan.diagnosis.communes[["code_commune", "geometry"]].merge(
         plan.impact.table, on="code_commune"
     )
-    sites = pd.concat(
-        [
-            plan.sites.assign(status="nouveau"),
-            plan.existing.assign(status="existant", rank=pd.NA, gain=pd.NA),
-        ],
-        ignore_index=True,
-    )
+    new = plan.sites.assign(status="nouveau")
+    # pandas-stubs leave pd.NA out of assign's scalars; pandas takes any scalar.
+    existing = plan.existing.assign(status="existant", rank=pd.NA, gain=pd.NA)  # type: ignore[arg-type]
+    sites = pd.concat([new, existing], ignore_index=True)
     site_props = sites[["status", *[c for c in SITES_COLUMNS if c in sites]]]
     rows = pd.concat(
         [
             features(polygons(communes.geometry), communes.drop(columns="geometry")),
-            features(shapely.points(sites.lon, sites.lat), site_props),
+            features(shapely.points(sites.lon.tolist(), sites.lat.tolist()), site_props),
         ]
     )
     return feature_collection(
@@ -87,12 +84,14 @@ def before_after_maps(plan: Plan) -> list[tuple[str, str, list[tuple]]]:
     """(title, svg, legend) of access before and after, the sites drawn on both maps."""
     impact = plan.impact.table
     base = plan.diagnosis.communes[["code_commune", "nom", "departement", "geometry"]]
+    new = plan.sites[["lon", "lat", "rank", "name", "code_commune"]]
+    existing = plan.existing[["lon", "lat", "name", "code_commune"]]
     markers = [
-        Marker(row.lon, row.lat, f"n° {row.rank} — {row.name} ({row.code_commune})", NEW_COLOUR)
-        for row in plan.sites.itertuples()
+        Marker(lon, lat, f"n° {rank} — {name} ({commune})", NEW_COLOUR)
+        for lon, lat, rank, name, commune in new.itertuples(index=False, name=None)
     ] + [
-        Marker(row.lon, row.lat, f"existant — {row.name} ({row.code_commune})", EXISTING_COLOUR)
-        for row in plan.existing.itertuples()
+        Marker(lon, lat, f"existant — {name} ({commune})", EXISTING_COLOUR)
+        for lon, lat, name, commune in existing.itertuples(index=False, name=None)
     ]
     maps = []
     for when, title in (("before", "Avant : diagnostic"), ("after", "Après : simulation")):

@@ -37,7 +37,7 @@ def underserved_weights(
     return population * deficit
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, init=False)
 class PlanningProblem:
     """Open ``p`` new sites among candidates to serve demand reachable within ``minutes``.
 
@@ -52,48 +52,79 @@ class PlanningProblem:
     - ``objective``: ``coverage`` maximises demand within reach; ``pmedian`` minimises
       demand-weighted minutes, demand out of reach costing ``unserved_penalty`` minutes
       (default ``minutes + 10``).
+
+    The constructor takes the loose forms above (no mask, a scalar capacity, no load) and
+    stores each field already normalised and checked, so a field's type says what it holds.
     """
 
     demand: np.ndarray
     pairs: TravelPairs
     p: int
     minutes: float
-    objective: Objective = "coverage"
-    existing: np.ndarray | None = None
-    cost: np.ndarray | None = None
-    budget: float | None = None
-    group: np.ndarray | None = None
-    min_per_group: Quota = None
-    max_per_group: Quota = None
-    capacity: float | np.ndarray | None = None
-    load: np.ndarray | None = None
-    unserved_penalty: float | None = None
+    objective: Objective
+    existing: np.ndarray
+    cost: np.ndarray | None
+    budget: float | None
+    group: np.ndarray | None
+    min_per_group: Quota
+    max_per_group: Quota
+    capacity: np.ndarray | None
+    load: np.ndarray
+    unserved_penalty: float | None
 
-    def __post_init__(self) -> None:
-        n_dem, n_cand = self.pairs.n_origins, self.pairs.n_destinations
-        demand = np.asarray(self.demand, dtype=float)
+    def __init__(
+        self,
+        demand: np.ndarray,
+        pairs: TravelPairs,
+        p: int,
+        minutes: float,
+        objective: Objective = "coverage",
+        existing: np.ndarray | None = None,
+        cost: np.ndarray | None = None,
+        budget: float | None = None,
+        group: np.ndarray | None = None,
+        min_per_group: Quota = None,
+        max_per_group: Quota = None,
+        capacity: float | np.ndarray | None = None,
+        load: np.ndarray | None = None,
+        unserved_penalty: float | None = None,
+    ) -> None:
+        n_dem, n_cand = pairs.n_origins, pairs.n_destinations
+        demand = np.asarray(demand, dtype=float)
         if demand.shape != (n_dem,):
             raise PlanningError(f"demand has {demand.size} values for {n_dem} origins")
         if not np.all(np.isfinite(demand)) or np.any(demand < 0):
             raise PlanningError("demand must be finite and non-negative")
-        if self.objective not in ("coverage", "pmedian"):
-            raise PlanningError(f"unknown objective {self.objective!r}")
-        if not self.minutes > 0:
-            raise PlanningError(f"the cut-off must be positive, got {self.minutes}")
-        existing = _mask(self.existing, n_cand, "existing")
-        n_new = n_cand - int(existing.sum())
-        if not isinstance(self.p, int | np.integer) or not 1 <= self.p <= n_new:
-            raise PlanningError(f"p = {self.p} sites asked for, {n_new} candidates can open")
-        if self.unserved_penalty is not None and self.unserved_penalty < self.minutes:
+        if objective not in ("coverage", "pmedian"):
+            raise PlanningError(f"unknown objective {objective!r}")
+        if not minutes > 0:
+            raise PlanningError(f"the cut-off must be positive, got {minutes}")
+        mask = _mask(existing, n_cand, "existing")
+        n_new = n_cand - int(mask.sum())
+        if not isinstance(p, int | np.integer) or not 1 <= p <= n_new:
+            raise PlanningError(f"p = {p} sites asked for, {n_new} candidates can open")
+        if unserved_penalty is not None and unserved_penalty < minutes:
             raise PlanningError("the unserved penalty must be at least the cut-off")
-        object.__setattr__(self, "demand", demand)
-        object.__setattr__(self, "existing", existing)
-        object.__setattr__(self, "cost", _vector(self.cost, n_cand, "cost"))
-        object.__setattr__(self, "load", _vector(self.load, n_dem, "load", demand))
-        if self.capacity is not None:
-            object.__setattr__(self, "capacity", _vector(self.capacity, n_cand, "capacity"))
-        if self.budget is not None and self.cost is None:
+        if budget is not None and cost is None:
             raise PlanningError("a budget needs a cost per candidate")
+        fields = {
+            "demand": demand,
+            "pairs": pairs,
+            "p": p,
+            "minutes": minutes,
+            "objective": objective,
+            "existing": mask,
+            "cost": None if cost is None else _vector(cost, n_cand, "cost"),
+            "budget": budget,
+            "group": group,
+            "min_per_group": min_per_group,
+            "max_per_group": max_per_group,
+            "capacity": None if capacity is None else _vector(capacity, n_cand, "capacity"),
+            "load": demand if load is None else _vector(load, n_dem, "load"),
+            "unserved_penalty": unserved_penalty,
+        }
+        for name, value in fields.items():
+            object.__setattr__(self, name, value)
         self.completion.check(self.p, self.budget)
 
     @property
@@ -143,11 +174,13 @@ class PlanningProblem:
             m[first].astype(float),
         )
 
-    def restrict(self, keep: np.ndarray, **changes: object) -> PlanningProblem:
+    def restrict(
+        self, keep: np.ndarray, *, demand: np.ndarray | None = None, p: int | None = None
+    ) -> PlanningProblem:
         """The same problem with only the candidates at ``keep`` (positions, in order).
 
-        ``changes`` replace other fields at the same time (a sub-problem's ``p`` or demand),
-        so the restriction is validated once, as a whole.
+        A sub-problem's ``demand`` or ``p`` may change at the same time, so the restriction is
+        validated once, as a whole.
         """
         keep = np.asarray(keep, dtype=np.int64)
         position = np.full(self.n_candidates, -1)
@@ -168,7 +201,8 @@ class PlanningProblem:
             cost=None if self.cost is None else self.cost[keep],
             group=None if self.group is None else np.asarray(self.group)[keep],
             capacity=None if self.capacity is None else self.capacity[keep],
-            **changes,
+            demand=self.demand if demand is None else demand,
+            p=self.p if p is None else p,
         )
 
     @cached_property
@@ -201,14 +235,7 @@ def _mask(values: np.ndarray | None, size: int, name: str) -> np.ndarray:
     return mask
 
 
-def _vector(
-    values: float | np.ndarray | None,
-    size: int,
-    name: str,
-    default: np.ndarray | None = None,
-) -> np.ndarray | None:
-    if values is None:
-        return default
+def _vector(values: float | np.ndarray, size: int, name: str) -> np.ndarray:
     try:
         vector = np.broadcast_to(np.asarray(values, dtype=float), (size,)).copy()
     except ValueError as error:

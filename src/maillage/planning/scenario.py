@@ -55,8 +55,9 @@ class Impact:
     summary: dict
 
 
-def site_supply(codes: np.ndarray, teleconsultations: float) -> pd.DataFrame:
-    """Supply rows (one per site, in its commune) worth ``teleconsultations`` acts a year."""
+def site_supply(codes: np.ndarray, teleconsultations: float | np.ndarray) -> pd.DataFrame:
+    """Supply rows (one per site, in its commune) worth ``teleconsultations`` acts a year
+    (the same for every site, or one figure per site)."""
     return pd.DataFrame(
         {
             "code_commune": np.asarray(codes, dtype=str),

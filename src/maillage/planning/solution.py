@@ -60,8 +60,8 @@ def resequence(
     """
     state = opened_state(problem)
     reached = CoverageGains(problem, population)
-    for site in np.flatnonzero(problem.existing):
-        reached.add(int(site))
+    for opened in np.flatnonzero(problem.existing):
+        reached.add(int(opened))
     steps = []
     for rank, (site, gain) in enumerate(lazy_order(state, np.asarray(sites), len(sites)), 1):
         steps.append(Step(rank, site, float(gain), reached.gain(site)))

@@ -19,6 +19,7 @@ import numpy as np
 from scipy import sparse
 
 from .problem import PlanningProblem
+from .quotas import Completion
 
 #: Bound on swap rounds: each strictly improves, a few per site is plenty in practice.
 SWAP_ROUNDS_PER_SITE = 5
@@ -95,7 +96,7 @@ def median_scores(problem: PlanningProblem, picks: np.ndarray, is_open: np.ndarr
     return extra + gain[:, None] - loss[None, :]
 
 
-def _allowed(completion, picks: np.ndarray, spend: float, budget: float) -> np.ndarray:
+def _allowed(completion: Completion, picks: np.ndarray, spend: float, budget: float) -> np.ndarray:
     """Candidates × picks mask of the exchanges that keep quotas and budget."""
     group = completion.group
     counts = np.bincount(group[picks], minlength=len(completion.names))

@@ -1,1 +1,1 @@
-"""Outputs people read: maps, tables, evaluation reports."""
+"""The network's evaluation: indicators read from the store and the HTML/PDF report."""

@@ -30,13 +30,13 @@ def report(
     Indicators come from the network's database (MAILLAGE_DATABASE_URL); the access part
     re-runs the diagnosis with the measured teleconsultations as supply (a SIMULATION).
     """
-    from maillage.api.commands import _settings
+    from maillage.console import settings_or_exit
     from maillage.diagnosis.parameters import DiagnosisParameters
     from maillage.errors import InputError
     from maillage.reports.report import evaluate, write_report
     from maillage.store.database import make_engine, session_factory, upgrade
 
-    settings = _settings()
+    settings = settings_or_exit()
     engine = make_engine(settings.sqlalchemy_url)
     upgrade(engine)
     try:

@@ -179,7 +179,7 @@ def _expertise(session: Session) -> pd.DataFrame:
     wanted = (
         codes.index[(codes.system == WORKFLOW_SYSTEM) & (codes.code == TELE_EXPERTISE)]
         if not codes.empty
-        else []
+        else pd.Index([])
     )
     frame = frame.loc[frame.index.isin(wanted)]
     return pd.DataFrame(

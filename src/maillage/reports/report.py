@@ -22,11 +22,11 @@ from sqlalchemy.orm import Session
 from maillage.access import zoning
 from maillage.diagnosis.parameters import DiagnosisParameters
 from maillage.diagnosis.pipeline import Diagnosis, run_diagnosis, thresholds_for, weights_for
+from maillage.outputs.atomic import atomic_directory
+from maillage.outputs.choropleth import Marker, choropleth_svg
+from maillage.outputs.serialise import to_json
 from maillage.planning.scenario import ACTS_PER_FTE, site_supply
 from maillage.reports import evaluation
-from maillage.reports.atomic import atomic_directory
-from maillage.reports.choropleth import Marker, choropleth_svg
-from maillage.reports.serialise import to_json
 from maillage.territory.communes import load_communes
 
 matplotlib.use("svg")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -90,7 +90,7 @@ def _read(path: Path) -> pd.DataFrame:
     few distinct values per column, so every later step works on the distinct values."""
     invalid: list[pa_csv.InvalidRow] = []
 
-    def skip(row: pa_csv.InvalidRow) -> str:
+    def skip(row: pa_csv.InvalidRow) -> Literal["skip"]:
         invalid.append(row)
         return "skip"
 

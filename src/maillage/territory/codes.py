@@ -56,7 +56,7 @@ class CommuneResolver:
 
     @staticmethod
     def _lookup(mapping: pd.Series, keys: pd.Series) -> np.ndarray:
-        position = mapping.index.get_indexer(keys)
+        position = mapping.index.get_indexer(pd.Index(keys))
         values = mapping.to_numpy(dtype=str)
         return np.where(position >= 0, values[position], "").astype(str)
 

@@ -9,6 +9,7 @@ outside a crescent-shaped commune or into the sea.
 from __future__ import annotations
 
 import os
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -72,6 +73,13 @@ def load_communes(refresh: bool = False) -> pd.DataFrame:
     return table
 
 
+def geometries(wkb: pd.Series) -> np.ndarray:
+    """Shapely geometries from a column of WKB; a missing value is shapely's missing (None)."""
+    # pandas documents na_value as Any; pandas-stubs wrongly leaves None out of it.
+    values: np.ndarray = wkb.to_numpy(dtype=object, na_value=None)  # type: ignore[call-overload]
+    return shapely.from_wkb(values)
+
+
 def zone_of(departement: pd.Series) -> np.ndarray:
     """EPSG code of the projected system used for each department's communes."""
     return departement.map(OVERSEAS_ZONES).fillna(METROPOLE).astype(np.int64).to_numpy()
@@ -103,8 +111,8 @@ def build_communes() -> pd.DataFrame:
     table["region"] = table["departement"].map(departements().set_index("code")["region"])
     table["population"] = pd.to_numeric(raw["population_municipale"]).astype(float)
 
-    polygons = shapely.from_wkb(raw["geometry"].to_numpy(dtype=object, na_value=None))
-    town_halls = shapely.from_wkb(raw["mairie_localisation"].to_numpy(dtype=object, na_value=None))
+    polygons = geometries(raw["geometry"])
+    town_halls = geometries(raw["mairie_localisation"])
     has_polygon = ~shapely.is_missing(polygons)
     points = np.where(has_polygon, shapely.point_on_surface(polygons), town_halls)
     table["lon"] = shapely.get_x(points)
@@ -121,14 +129,16 @@ def build_communes() -> pd.DataFrame:
         x, y = to_zone.transform(table.loc[rows, "lon"].to_numpy(), table.loc[rows, "lat"])
         table.loc[rows, "x"] = x
         table.loc[rows, "y"] = y
-        projected = shapely.transform(
-            polygons[rows], lambda xy, t=to_zone: np.column_stack(t.transform(xy[:, 0], xy[:, 1]))
-        )
+        projected = shapely.transform(polygons[rows], partial(_project, to_zone))
         table.loc[rows, "area_km2"] = np.where(
             has_polygon[rows], shapely.area(projected) / 1e6, np.nan
         )
     table["geometry"] = shapely.to_wkb(polygons)
     return table[COLUMNS]
+
+
+def _project(transformer: pyproj.Transformer, xy: np.ndarray) -> np.ndarray:
+    return np.column_stack(transformer.transform(xy[:, 0], xy[:, 1]))
 
 
 def missing_communes(communes: pd.DataFrame) -> list[dict]:

@@ -122,7 +122,8 @@ def _pairs_within(
         d_tree = cKDTree(np.column_stack([destinations.x[d], destinations.y[d]]))
         near = o_tree.sparse_distance_matrix(d_tree, radius_m, output_type="ndarray")
         found.append((o[near["i"]], d[near["j"]], near["v"]))
-    return tuple(np.concatenate(column) for column in zip(*found, strict=True))
+    o, d, metres = (np.concatenate(column) for column in zip(*found, strict=True))
+    return o, d, metres
 
 
 def _commune_numbers(origins: Places, destinations: Places) -> tuple[np.ndarray, np.ndarray]:

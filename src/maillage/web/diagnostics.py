@@ -22,8 +22,8 @@ from maillage.diagnosis.parameters import METHODS, PROFESSIONS
 from maillage.jobs.diagnosis import DIAGNOSIS, enqueue_diagnosis
 from maillage.jobs.plan import PLAN
 from maillage.jobs.results import JobResult, MapPanel
+from maillage.outputs.choropleth import CLASS_LABELS, Marker, add_markers
 from maillage.planning.outputs import EXISTING_COLOUR, NEW_COLOUR
-from maillage.reports.choropleth import CLASS_LABELS, Marker, add_markers
 from maillage.store.database import transaction
 from maillage.territory.geography import departements, regions
 from maillage.web import jobs

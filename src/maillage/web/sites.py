@@ -22,8 +22,8 @@ from sqlalchemy.orm import Session
 from maillage.api.auth import Principal
 from maillage.api.site_import import EQUIPMENT_SYSTEM, MODALITIES, MODALITY_SYSTEM
 from maillage.config import Settings
+from maillage.outputs.choropleth import Marker, sites_svg
 from maillage.planning.outputs import EXISTING_COLOUR
-from maillage.reports.choropleth import Marker, sites_svg
 from maillage.store import resources, search
 from maillage.store.database import transaction
 from maillage.store.models import Resource

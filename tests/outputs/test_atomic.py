@@ -2,7 +2,7 @@
 
 import pytest
 
-from maillage.reports.atomic import atomic_directory
+from maillage.outputs.atomic import atomic_directory
 
 
 def test_success_replaces_previous_content(tmp_path):

@@ -71,7 +71,9 @@ def colours(table: pd.DataFrame, value: str, classe: str) -> tuple[np.ndarray, l
         return fill[codes], [*legend, ("Sans donnée", NO_DATA)]
     values = table[value].to_numpy(dtype=float)
     finite = np.isfinite(values)
-    edges = np.unique(np.nanquantile(values[finite], np.linspace(0, 1, 8))) if finite.any() else []
+    edges = np.empty(0)
+    if finite.any():
+        edges = np.unique(np.nanquantile(values[finite], np.linspace(0, 1, 8)))
     bins = np.clip(np.searchsorted(edges, values, side="right") - 1, 0, len(SEQUENTIAL) - 1)
     fill = np.where(finite, np.array(SEQUENTIAL)[bins], NO_DATA)
     legend = [
@@ -194,7 +196,7 @@ def _lonlat(markers: list[Marker]) -> np.ndarray:
 
 def _within(lonlat: np.ndarray, bounds: np.ndarray) -> np.ndarray:
     """Which points lie within a panel's extent (west south east north); NaN ones do not."""
-    return (lonlat >= bounds[:2]).all(axis=1) & (lonlat <= bounds[2:]).all(axis=1)
+    return np.all(lonlat >= bounds[:2], axis=1) & np.all(lonlat <= bounds[2:], axis=1)
 
 
 def choropleth_svg(

@@ -8,7 +8,7 @@ import re
 import numpy as np
 import shapely
 
-from maillage.reports.choropleth import svg_paths
+from maillage.outputs.choropleth import svg_paths
 
 #: Both rings listed clockwise: only orientation by ``svg_paths`` makes the hole wind back.
 SQUARE = [(0, 0), (0, 100), (100, 100), (100, 0), (0, 0)]

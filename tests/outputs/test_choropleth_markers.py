@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from maillage.reports.choropleth import MARKER_SHARE, Marker, add_markers, choropleth_svg
+from maillage.outputs.choropleth import MARKER_SHARE, Marker, add_markers, choropleth_svg
 from maillage.territory.communes import load_communes
 
 

@@ -1,0 +1,1 @@
+"""Output writers the analytics share: atomic directories, GeoJSON, JSON, choropleth maps."""
