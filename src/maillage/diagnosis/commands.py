@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from maillage import tabular
 from maillage.console import console, step
 from maillage.diagnosis.parameters import DEFAULT_STEPS, DiagnosisParameters
 from maillage.errors import InputError
@@ -38,6 +39,13 @@ def diagnose(
     thresholds: Annotated[str | None, typer.Option(help="Zoning thresholds 'T1,T2'.")] = None,
     no_care_minutes: Annotated[float, typer.Option(help="Minutes for 'no care'.")] = 20.0,
     out: Annotated[Path, typer.Option(help="Output directory.")] = Path("out/diagnostic"),
+    csv_dialect: Annotated[
+        str,
+        typer.Option(
+            help="Format des CSV : standard (virgule, point décimal) ou excel-fr "
+            "(point-virgule, virgule décimale, BOM UTF-8, pour Excel en français)."
+        ),
+    ] = "standard",
 ) -> None:
     """Diagnose access to care for every commune of an area (default: Grand Est)."""
     from maillage.diagnosis.outputs import write_outputs
@@ -45,13 +53,14 @@ def diagnose(
 
     try:
         params = diagnosis_parameters(locals())
+        dialect = tabular.csv_dialect(csv_dialect)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", UserWarning)
             diagnosis = run_diagnosis(params, step)
         for w in caught:
             console.print(f"[yellow]attention:[/yellow] {w.message}")
         with step(f"Écriture de {out}"):
-            write_outputs(diagnosis, out)
+            write_outputs(diagnosis, out, dialect)
     except (InputError, ValueError, FileNotFoundError) as error:
         console.print(f"[red]erreur:[/red] {error}")
         raise typer.Exit(code=2) from None

@@ -6,8 +6,6 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from maillage.diagnosis.pipeline import Diagnosis
@@ -15,6 +13,7 @@ from maillage.reports.atomic import atomic_directory
 from maillage.reports.choropleth import choropleth_html
 from maillage.reports.geojson import feature_collection, features, polygons
 from maillage.reports.serialise import to_json
+from maillage.tabular import STANDARD, CsvDialect, write_csv
 
 #: Columns of communes.csv, in order (other tools read these names).
 CSV_COLUMNS = [
@@ -32,29 +31,20 @@ CSV_COLUMNS = [
 ]
 
 
-def write_outputs(diagnosis: Diagnosis, out: Path) -> None:
-    """communes.csv/.parquet/.geojson, carte.html and summary.json, all or nothing."""
+def write_outputs(diagnosis: Diagnosis, out: Path, dialect: CsvDialect = STANDARD) -> None:
+    """communes.csv/.parquet/.geojson, carte.html and summary.json, all or nothing; the CSV
+    in ``dialect`` (the Parquet keeps full precision)."""
     table = diagnosis.communes
     with atomic_directory(out) as tmp:
         flat = pa.Table.from_pandas(table[CSV_COLUMNS], preserve_index=False)
         pq.write_table(flat, tmp / "communes.parquet")
-        pacsv.write_csv(
-            rounded(flat), tmp / "communes.csv", pacsv.WriteOptions(quoting_style="needed")
-        )
+        write_csv(table[CSV_COLUMNS], tmp / "communes.csv", dialect)
         (tmp / "communes.geojson").write_text(geojson(table, diagnosis.synthetic), encoding="utf-8")
         (tmp / "carte.html").write_text(choropleth_html(table, diagnosis.summary), encoding="utf-8")
         (tmp / "summary.json").write_text(
             to_json(diagnosis.summary),
             encoding="utf-8",
         )
-
-
-def rounded(table: pa.Table, digits: int = 6) -> pa.Table:
-    """Floats rounded for the CSV a person opens (the Parquet keeps full precision)."""
-    columns = [
-        pc.round(col, digits) if pa.types.is_floating(col.type) else col for col in table.columns
-    ]
-    return pa.Table.from_arrays(columns, names=table.column_names)
 
 
 def geojson(table: pd.DataFrame, synthetic: bool) -> str:

@@ -18,6 +18,7 @@ import typer
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from maillage import tabular
 from maillage.console import console, step
 from maillage.diagnosis.commands import diagnose, diagnosis_parameters
 from maillage.diagnosis.parameters import DEFAULT_STEPS
@@ -50,6 +51,7 @@ Catchment = _SHARED["catchment"]
 Beta = _SHARED["beta"]
 Thresholds = _SHARED["thresholds"]
 NoCareMinutes = _SHARED["no_care_minutes"]
+CsvDialectName = _SHARED["csv_dialect"]
 
 STAGES = {
     "greedy": "Glouton paresseux (CELF)",
@@ -99,6 +101,7 @@ def plan(
     thresholds: Thresholds = None,
     no_care_minutes: NoCareMinutes = 20.0,
     out: Annotated[Path, typer.Option(help="Output directory.")] = Path("out/plan"),
+    csv_dialect: CsvDialectName = "standard",
 ) -> None:
     """Choose where to open the next N sites; certify the gap; simulate the access gained."""
     from maillage.planning.outputs import write_plan
@@ -119,6 +122,7 @@ def plan(
             max_per_department=max_per_department,
             time_limit=time_limit,
         )
+        dialect = tabular.csv_dialect(csv_dialect)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", UserWarning)
             with solving_progress() as on_progress:
@@ -126,7 +130,7 @@ def plan(
         for w in caught:
             console.print(f"[yellow]attention:[/yellow] {w.message}")
         with step(f"Écriture de {out}"):
-            write_plan(result, out)
+            write_plan(result, out, dialect=dialect)
     except (InputError, ValueError, FileNotFoundError) as error:
         console.print(f"[red]erreur:[/red] {error}")
         raise typer.Exit(code=2) from None

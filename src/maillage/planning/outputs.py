@@ -11,16 +11,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
-import pyarrow as pa
-import pyarrow.csv as pacsv
 import shapely
 
-from maillage.diagnosis.outputs import rounded
 from maillage.planning.pipeline import Plan
 from maillage.reports.atomic import atomic_directory
 from maillage.reports.choropleth import Marker, choropleth_svg, page
 from maillage.reports.geojson import feature_collection, features, polygons
 from maillage.reports.serialise import to_json
+from maillage.tabular import STANDARD, CsvDialect, write_csv
 
 SITES_COLUMNS = [
     "rank",
@@ -38,25 +36,22 @@ SITES_COLUMNS = [
 NEW_COLOUR, EXISTING_COLOUR = "#3f007d", "#636363"
 
 
-def write_plan(plan: Plan, out: Path, maps: list[tuple] | None = None) -> None:
-    """All five files, or none: a failure leaves ``out`` as it was."""
+def write_plan(
+    plan: Plan, out: Path, maps: list[tuple] | None = None, dialect: CsvDialect = STANDARD
+) -> None:
+    """All five files, or none: a failure leaves ``out`` as it was; CSV in ``dialect``."""
     supply_data = "SYNTHETIC" if plan.synthetic else "declared"
     sites = plan.sites.assign(supply_data=supply_data)[SITES_COLUMNS]
     impact = plan.impact.table.assign(supply_data=supply_data)
     with atomic_directory(out) as tmp:
-        _csv(sites, tmp / "sites.csv")
-        _csv(impact, tmp / "impact.csv")
+        write_csv(sites, tmp / "sites.csv", dialect)
+        write_csv(impact, tmp / "impact.csv", dialect)
         (tmp / "plan.geojson").write_text(geojson(plan), encoding="utf-8")
         (tmp / "carte.html").write_text(map_page(plan, maps), encoding="utf-8")
         (tmp / "summary.json").write_text(
             to_json(plan.summary),
             encoding="utf-8",
         )
-
-
-def _csv(table: pd.DataFrame, path: Path) -> None:
-    flat = pa.Table.from_pandas(table, preserve_index=False)
-    pacsv.write_csv(rounded(flat), path, pacsv.WriteOptions(quoting_style="needed"))
 
 
 def geojson(plan: Plan) -> str:

@@ -24,6 +24,9 @@ def report(
         typer.Option(help="Calendar year evaluated; default: the year of the latest activity."),
     ] = None,
     out: Annotated[Path, typer.Option(help="Output directory.")] = Path("evaluation"),
+    csv_dialect: Annotated[
+        str, typer.Option(help="Format des CSV : standard ou excel-fr (Excel en français).")
+    ] = "standard",
 ) -> None:
     """Write report.html, report.pdf, indicators.csv/json and access_simulation.csv.
 
@@ -35,18 +38,20 @@ def report(
     from maillage.errors import InputError
     from maillage.reports.report import evaluate, write_report
     from maillage.store.database import make_engine, session_factory, upgrade
+    from maillage.tabular import csv_dialect as dialect_named
 
     settings = _settings()
     engine = make_engine(settings.sqlalchemy_url)
     upgrade(engine)
     try:
         params = DiagnosisParameters(region=region, department=department, supply=supply)
+        dialect = dialect_named(csv_dialect)
         with session_factory(engine)() as session:
             result = evaluate(session, params, period, settings.zone)
     except (InputError, ValueError, FileNotFoundError) as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(2) from error
-    for path in write_report(result, out):
+    for path in write_report(result, out, dialect):
         typer.echo(str(path))
     if result.synthetic:
         typer.echo("SYNTHETIC: the report uses invented data (demo network or GP supply)")

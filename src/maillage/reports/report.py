@@ -27,6 +27,7 @@ from maillage.reports import evaluation
 from maillage.reports.atomic import atomic_directory
 from maillage.reports.choropleth import Marker, choropleth_svg
 from maillage.reports.serialise import to_json
+from maillage.tabular import STANDARD, CsvDialect, write_csv
 from maillage.territory.communes import load_communes
 
 matplotlib.use("svg")
@@ -247,19 +248,20 @@ def render_html(result: Evaluation) -> str:
     )
 
 
-def write_report(result: Evaluation, out: Path) -> list[Path]:
-    """report.html, report.pdf, indicators.csv/json and access_simulation.csv, all at once."""
+def write_report(result: Evaluation, out: Path, dialect: CsvDialect = STANDARD) -> list[Path]:
+    """report.html, report.pdf, indicators.csv/json and access_simulation.csv, all at once
+    (CSV in ``dialect``)."""
     import weasyprint
 
     page = render_html(result)
     with atomic_directory(out) as tmp:
         (tmp / "report.html").write_text(page, encoding="utf-8")
         weasyprint.HTML(string=page).write_pdf(tmp / "report.pdf")
-        indicators_table(result).to_csv(tmp / "indicators.csv", index=False)
-        access = result.access.drop(columns="geometry")
-        access.assign(
+        write_csv(indicators_table(result), tmp / "indicators.csv", dialect)
+        access = result.access.drop(columns="geometry").assign(
             simulation="SIMULATION", donnees="SYNTHETIC" if result.synthetic else "mesurées"
-        ).to_csv(tmp / "access_simulation.csv", index=False)
+        )
+        write_csv(access, tmp / "access_simulation.csv", dialect)
         document = {
             "label": SYNTHETIC_LABEL if result.synthetic else None,
             "area": result.area,
