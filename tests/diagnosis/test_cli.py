@@ -16,7 +16,9 @@ runner = CliRunner()
 @pytest.fixture(scope="module")
 def meuse(tmp_path_factory):
     out = tmp_path_factory.mktemp("run") / "meuse"
-    result = runner.invoke(app, ["diagnose", "--department", "55", "--out", str(out)])
+    result = runner.invoke(
+        app, ["diagnose", "--department", "55", "--by", "epci", "--out", str(out)]
+    )
     assert result.exit_code == 0, result.output
     return out, result
 
@@ -28,9 +30,40 @@ def test_writes_every_output(meuse):
         "communes.csv",
         "communes.parquet",
         "communes.geojson",
+        "territories.csv",
         "carte.html",
         "summary.json",
     }
+
+
+def test_territories_add_up_to_the_communes(meuse):
+    out, _ = meuse
+    communes = pd.read_csv(
+        out / "communes.csv", dtype={"epci": str, "code_commune": str}, keep_default_na=False
+    )
+    territories = pd.read_csv(out / "territories.csv", dtype={"code": str})
+    population = communes.population.astype(float)
+    for level in ("epci", "departement", "region"):
+        rows = territories[territories.level == level]
+        assert rows.population.sum() == population.sum()
+        assert rows.communes.sum() == len(communes)
+        for name in ("sous-dotee", "intermediaire", "dotee"):
+            column = "population_" + name.replace("-", "_")
+            assert rows[column].sum() == population[communes.classe == name].sum()
+        assert rows.population_no_care.sum() == population[communes.no_care].sum()
+    epci = territories[territories.level == "epci"].set_index("code")
+    assert set(epci.index) == set(communes.epci)
+    bar_le_duc = epci.loc[communes.set_index("code_commune").at["55029", "epci"]]
+    assert "Bar-le-Duc" in bar_le_duc.nom
+    # Meuse's EPCI reaching into other departments are flagged as only partly summed
+    assert not epci.complete.all() and epci.complete.any()
+
+
+def test_map_by_epci_draws_the_territories(meuse):
+    out, _ = meuse
+    page = (out / "carte.html").read_text()
+    assert "Accessibilité par EPCI" in page and "Accessibilité par commune" in page
+    assert "Bar-le-Duc" in page
 
 
 def test_communes_table_columns_and_codes(meuse):

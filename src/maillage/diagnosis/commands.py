@@ -13,6 +13,7 @@ from rich.table import Table
 from maillage import tabular
 from maillage.console import console, step
 from maillage.diagnosis.parameters import DEFAULT_STEPS, DiagnosisParameters
+from maillage.diagnosis.territories import LEVELS
 from maillage.errors import InputError
 
 
@@ -46,6 +47,13 @@ def diagnose(
             "(point-virgule, virgule décimale, BOM UTF-8, pour Excel en français)."
         ),
     ] = "standard",
+    by: Annotated[
+        str | None,
+        typer.Option(
+            help="Carte aussi par territoire : epci, departement ou region "
+            "(territories.csv donne toujours les trois niveaux)."
+        ),
+    ] = None,
 ) -> None:
     """Diagnose access to care for every commune of an area (default: Grand Est)."""
     from maillage.diagnosis.outputs import write_outputs
@@ -54,13 +62,15 @@ def diagnose(
     try:
         params = diagnosis_parameters(locals())
         dialect = tabular.csv_dialect(csv_dialect)
+        if by is not None and by not in LEVELS:
+            raise ValueError(f"--by doit valoir {', '.join(LEVELS)}, pas {by!r}")
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", UserWarning)
             diagnosis = run_diagnosis(params, step)
         for w in caught:
             console.print(f"[yellow]attention:[/yellow] {w.message}")
         with step(f"Écriture de {out}"):
-            write_outputs(diagnosis, out, dialect)
+            write_outputs(diagnosis, out, dialect, by)
     except (InputError, ValueError, FileNotFoundError) as error:
         console.print(f"[red]erreur:[/red] {error}")
         raise typer.Exit(code=2) from None

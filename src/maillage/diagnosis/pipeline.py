@@ -17,6 +17,7 @@ from maillage.access.fca import floating_catchment
 from maillage.access.weights import StepWeights, gravity_weights
 from maillage.diagnosis.parameters import DiagnosisParameters
 from maillage.diagnosis.study_area import study_area
+from maillage.diagnosis.territories import all_levels, supply_ages
 from maillage.territory.ages import load_population_by_age, standardised_demand
 from maillage.territory.annuaire import load_annuaire
 from maillage.territory.communes import communes_places, load_communes, missing_communes
@@ -41,10 +42,12 @@ def quiet_step(_label: str) -> AbstractContextManager:
 
 @dataclass(frozen=True)
 class Diagnosis:
-    """Per-commune results of the requested area and the run's summary (JSON-ready)."""
+    """Per-commune results of the requested area, the same summed by EPCI, department and
+    region (:mod:`maillage.diagnosis.territories`), and the run's summary (JSON-ready)."""
 
     communes: pd.DataFrame
     summary: dict
+    territories: pd.DataFrame
 
     @property
     def synthetic(self) -> bool:
@@ -156,10 +159,14 @@ def run_diagnosis(
     thresholds = thresholds_for(params)
     table["classe"] = zoning.classify(table.access.to_numpy(), thresholds)
     unlocated = communes.loc[wanted & ~located, ["code_commune", "nom"]]
+    territories = all_levels(table, communes, thresholds)
     summary = summarise(
         params, area_label, table, supply_input, demand, thresholds, unlocated, len(pairs)
-    ) | {"missing": _missing(communes, table, unlocated)}
-    return Diagnosis(table, summary)
+    ) | {
+        "missing": _missing(communes, table, unlocated),
+        "territories": _territories_summary(territories),
+    }
+    return Diagnosis(table, summary, territories)
 
 
 def fte_by_commune(table: pd.DataFrame, codes: np.ndarray) -> np.ndarray:
@@ -203,11 +210,13 @@ def result_table(
 ) -> pd.DataFrame:
     """The requested communes with their demand and located supply (access comes next)."""
     rows = np.flatnonzero(wanted)
-    columns = ["code_commune", "nom", "departement", "region", "population", "lon", "lat"]
+    columns = ["code_commune", "nom", "departement", "region", "epci", "population", "lon", "lat"]
     table = communes.loc[rows, [*columns, "geometry"]].reset_index(drop=True)
     table["index_national"] = rows
     table["demand"] = demand.values[rows]
-    table["supply"] = fte_by_commune(supply_input.table, table.code_commune.to_numpy())
+    codes = table.code_commune.to_numpy()
+    table["supply"] = fte_by_commune(supply_input.table, codes)
+    table["fte_aged_60_plus"], table["fte_age_known"] = supply_ages(supply_input.table, codes)
     table["supply_data"] = "SYNTHETIC" if supply_input.synthetic else "declared"
     return table
 
@@ -284,6 +293,19 @@ def _missing(communes: pd.DataFrame, table: pd.DataFrame, unlocated: pd.DataFram
         {"code_commune": code, "nom": nom, "reason": "no location"}
         for code, nom in unlocated.itertuples(index=False)
     ]
+
+
+def _territories_summary(territories: pd.DataFrame) -> dict:
+    """How many territories of each level, and the EPCI only partly inside the area."""
+    partial = territories[(territories.level == "epci") & ~territories.complete]
+    return {
+        "file": "territories.csv",
+        "counts": territories.level.value_counts().to_dict(),
+        "incomplete_epci": [
+            {"code": code, "nom": nom, "communes_in_area": int(n)}
+            for code, nom, n in partial[["code", "nom", "communes"]].itertuples(index=False)
+        ],
+    }
 
 
 def _class_pivot(table: pd.DataFrame, key: str) -> dict:

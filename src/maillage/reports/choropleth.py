@@ -34,6 +34,8 @@ CLASS_LABELS = {
 #: Sequential palette (ColorBrewer YlGnBu, 7 classes) when no zoning thresholds exist.
 SEQUENTIAL = ["#ffffcc", "#c7e9b4", "#7fcdbb", "#41b6c4", "#1d91c0", "#225ea8", "#0c2c84"]
 NO_DATA = "#d9d9d9"
+#: Territory levels as titles name them ("Accessibilité par EPCI").
+LEVEL_NAMES = {"epci": "EPCI", "departement": "département", "region": "région"}
 OUTLINE_FILL = "#ececec"
 SYNTHETIC_BANNER = (
     "<p class='synthetic'>SYNTHETIC — données d'offre de soins synthétiques, "
@@ -321,9 +323,17 @@ def _legend(entries: list[tuple]) -> str:
     )
 
 
-def choropleth_html(table: pd.DataFrame, summary: dict) -> str:
-    """The diagnosis map: access by commune, coloured by zoning class when one exists."""
+def choropleth_html(
+    table: pd.DataFrame, summary: dict, territories: pd.DataFrame | None = None
+) -> str:
+    """The diagnosis map: access by commune, coloured by zoning class when one exists; with
+    ``territories`` (rows of territories.csv with an outline), a map of those first."""
     svg, legend = choropleth_svg(table)
+    maps = [("Accessibilité par commune", svg, legend)]
+    if territories is not None and len(territories):
+        level = str(territories.level.iloc[0])
+        by_territory, territory_legend = choropleth_svg(territories)
+        maps.insert(0, (f"Accessibilité par {LEVEL_NAMES[level]}", by_territory, territory_legend))
     synthetic = any(i.get("synthetic") for i in summary.get("inputs", {}).values())
     notes = [
         f"Méthode : {summary.get('method')} ; profession : {summary.get('profession')} ; "
@@ -333,4 +343,4 @@ def choropleth_html(table: pd.DataFrame, summary: dict) -> str:
     if synthetic:
         notes.append("SYNTHETIC : offre de soins synthétique, générée pour la démonstration.")
     title = f"Accessibilité aux soins — {summary.get('area', '')}"
-    return page(title, [("Accessibilité par commune", svg, legend)], notes)
+    return page(title, maps, notes)

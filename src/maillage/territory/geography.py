@@ -31,6 +31,12 @@ def departements() -> pd.DataFrame:
     return deps[["code", "nom", "region"]].sort_values("code", ignore_index=True)
 
 
+@cache
+def epcis() -> pd.DataFrame:
+    """EPCI à fiscalité propre: ``code`` (SIREN), ``nom``, ``type`` (CC, CA, CU, ME)."""
+    return read_table("epci", ["code", "nom", "type"]).sort_values("code", ignore_index=True)
+
+
 def _normalise(text: str) -> str:
     """Lower case, no accents, hyphens/apostrophes/spaces folded: "Val-d'Oise" → "val d oise"."""
     plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()

