@@ -51,7 +51,8 @@ def departement_outlines(codes: set[str]) -> pd.DataFrame:
     if missing:
         communes = load_communes()
         communes = communes[communes.departement.isin(missing)]
-        _OUTLINES.update(dissolve(communes.geometry, communes.departement).to_dict())
+        outlines = dissolve(communes.geometry, communes.departement)
+        _OUTLINES.update({str(code): wkb for code, wkb in outlines.items()})
     shown = sorted(set(codes) & _OUTLINES.keys())
     names = departements().set_index("code").nom
     return pd.DataFrame(
