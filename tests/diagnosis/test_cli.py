@@ -1,6 +1,7 @@
 """The `maillage diagnose` contract as other tools drive it."""
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -224,3 +225,77 @@ def test_given_thresholds_classify(tmp_path):
         np.where(table.access <= 0.001, "intermediaire", "dotee"),
     )
     assert (table.classe.to_numpy() == expected).all()
+
+
+def test_compare_with_itself_changes_nothing(meuse, tmp_path):
+    before, _ = meuse
+    out = tmp_path / "again"
+    result = runner.invoke(
+        app, ["diagnose", "--department", "55", "--compare", str(before), "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    communes = pd.read_csv(out / "evolution_communes.csv", dtype={"code_commune": str})
+    epci = pd.read_csv(out / "evolution_epci.csv", dtype={"code": str})
+    assert len(communes) == len(pd.read_csv(before / "communes.csv"))
+    assert (communes.access_change == 0).all() and communes.access_change.notna().all()
+    assert (communes.classe_before == communes.classe_after).all()
+    assert (epci.access_change.dropna() == 0).all() and epci.access_change.notna().any()
+    assert (epci.population_sous_dotee_change == 0).all()
+    assert epci.share_fte_aged_60_plus.between(0, 1).all()  # the synthetic supply has ages
+    summary = json.loads((out / "summary.json").read_text())["compare"]
+    assert summary["communes_changing_class"] == 0 and summary["population_losing"] == 0
+    page = (out / "evolution.html").read_text()
+    assert "Aucun changement" in page and "Baisse" not in page
+
+
+def test_compare_with_a_folder_that_is_no_diagnosis_says_why(tmp_path):
+    (tmp_path / "vide").mkdir()
+    result = runner.invoke(
+        app,
+        [
+            "diagnose",
+            "--department",
+            "55",
+            "--compare",
+            str(tmp_path / "vide"),
+            "--out",
+            str(tmp_path / "o"),
+        ],
+    )
+    assert result.exit_code == 2
+    message = " ".join(result.output.split())
+    assert "vide" in message and "summary.json manque" in message
+    assert not (tmp_path / "o").exists()
+
+
+def test_compare_refuses_another_measure(meuse, tmp_path):
+    before, _ = meuse
+    result = runner.invoke(
+        app,
+        [
+            "diagnose",
+            "--department",
+            "55",
+            "--method",
+            "2sfca",
+            "--compare",
+            str(before),
+            "--out",
+            str(tmp_path / "o"),
+        ],
+    )
+    assert result.exit_code == 2
+    assert "ne se comparent pas" in " ".join(result.output.split())
+
+
+def test_map_speaks_units_thresholds_and_territory(meuse):
+    out, _ = meuse
+    page = (out / "carte.html").read_text()
+    assert "Sous-dotée (≤ 2,5) — consultation/an/habitant" in page
+    assert 'aria-label="Meuse (55)"' in page and "France métropolitaine" not in page
+    assert re.search(r"<title>Bar-le-Duc \(55029\) — APL \d+,\d consultation/an/habitant — ", page)
+    summary = json.loads((out / "summary.json").read_text())
+    cases = {item["case"]: item for item in summary["explanations"]}
+    assert cases["empty_commune"]["communes"] == 6  # Meuse's villages « morts pour la France »
+    for item in summary["explanations"]:
+        assert item["explication"] in page

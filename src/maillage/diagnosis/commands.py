@@ -54,23 +54,38 @@ def diagnose(
             "(territories.csv donne toujours les trois niveaux)."
         ),
     ] = None,
+    compare: Annotated[
+        Path | None,
+        typer.Option(
+            help="Dossier de résultats d'un diagnostic précédent : écrit l'évolution par "
+            "commune et par EPCI (evolution_*.csv, evolution.html)."
+        ),
+    ] = None,
 ) -> None:
     """Diagnose access to care for every commune of an area (default: Grand Est)."""
+    from maillage.diagnosis.compare import compare as compare_runs
+    from maillage.diagnosis.compare import read_run
     from maillage.diagnosis.outputs import write_outputs
     from maillage.diagnosis.pipeline import run_diagnosis
+    from maillage.territory.communes import load_communes
 
     try:
         params = diagnosis_parameters(locals())
         dialect = tabular.csv_dialect(csv_dialect)
         if by is not None and by not in LEVELS:
             raise ValueError(f"--by doit valoir {', '.join(LEVELS)}, pas {by!r}")
+        previous = read_run(compare) if compare is not None else None
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", UserWarning)
             diagnosis = run_diagnosis(params, step)
         for w in caught:
             console.print(f"[yellow]attention:[/yellow] {w.message}")
+        comparison = None
+        if previous is not None:
+            with step(f"Comparaison avec {compare}"):
+                comparison = compare_runs(previous, diagnosis, load_communes())
         with step(f"Écriture de {out}"):
-            write_outputs(diagnosis, out, dialect, by)
+            write_outputs(diagnosis, out, dialect, by, comparison)
     except (InputError, ValueError, FileNotFoundError) as error:
         console.print(f"[red]erreur:[/red] {error}")
         raise typer.Exit(code=2) from None

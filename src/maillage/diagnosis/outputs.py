@@ -8,10 +8,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from maillage.diagnosis.compare import Comparison
 from maillage.diagnosis.pipeline import Diagnosis
 from maillage.diagnosis.territories import territory_keys
 from maillage.reports.atomic import atomic_directory
-from maillage.reports.choropleth import choropleth_html
+from maillage.reports.choropleth import choropleth_html, evolution_html
 from maillage.reports.geojson import feature_collection, features, polygons
 from maillage.reports.serialise import to_json
 from maillage.tabular import STANDARD, CsvDialect, write_csv
@@ -39,39 +40,58 @@ def write_outputs(
     out: Path,
     dialect: CsvDialect = STANDARD,
     by: str | None = None,
+    comparison: Comparison | None = None,
 ) -> None:
     """communes.csv/.parquet/.geojson, territories.csv, carte.html and summary.json, all or
     nothing; the CSV in ``dialect`` (the Parquet keeps full precision). With ``by`` (a level
-    of :data:`~maillage.diagnosis.territories.LEVELS`) the map also shows those territories."""
+    of :data:`~maillage.diagnosis.territories.LEVELS`) the map also shows those territories;
+    with ``comparison``, evolution_communes.csv, evolution_epci.csv and evolution.html too."""
     table = diagnosis.communes
-    territories = territory_map_table(diagnosis, by) if by else None
+    levels = {by} if by else set()
+    if comparison is not None:
+        levels.add("epci")
+    shapes = {level: territory_shapes(table, level) for level in levels}
+    territories = diagnosis.territories
+    shown = on_map(territories[territories.level == by], shapes[by]) if by else None
+    summary = diagnosis.summary | ({"compare": comparison.summary} if comparison else {})
     with atomic_directory(out) as tmp:
         flat = pa.Table.from_pandas(table[CSV_COLUMNS], preserve_index=False)
         pq.write_table(flat, tmp / "communes.parquet")
         write_csv(table[CSV_COLUMNS], tmp / "communes.csv", dialect)
-        write_csv(diagnosis.territories, tmp / "territories.csv", dialect)
+        write_csv(territories, tmp / "territories.csv", dialect)
         (tmp / "communes.geojson").write_text(geojson(table, diagnosis.synthetic), encoding="utf-8")
-        (tmp / "carte.html").write_text(
-            choropleth_html(table, diagnosis.summary, territories), encoding="utf-8"
-        )
-        (tmp / "summary.json").write_text(
-            to_json(diagnosis.summary),
-            encoding="utf-8",
-        )
+        (tmp / "carte.html").write_text(choropleth_html(table, summary, shown), encoding="utf-8")
+        if comparison is not None:
+            write_csv(comparison.communes, tmp / "evolution_communes.csv", dialect)
+            write_csv(comparison.epci, tmp / "evolution_epci.csv", dialect)
+            communes = comparison.communes.merge(
+                table[["code_commune", "departement", "geometry"]], on="code_commune", how="left"
+            )
+            epci = on_map(comparison.epci, shapes["epci"])
+            (tmp / "evolution.html").write_text(
+                evolution_html(communes, epci, summary), encoding="utf-8"
+            )
+        (tmp / "summary.json").write_text(to_json(summary), encoding="utf-8")
 
 
-def territory_map_table(diagnosis: Diagnosis, level: str) -> pd.DataFrame:
-    """The territories of ``level`` as map rows: their results, their dissolved outline and
-    the department whose panel shows them (an overseas EPCI or region in its own panel)."""
-    communes = diagnosis.communes
+def territory_shapes(communes: pd.DataFrame, level: str) -> pd.DataFrame:
+    """Per territory code of ``level``: its dissolved outline (WKB ``geometry``) and the
+    department whose map panel shows it (an overseas EPCI or region in its own panel)."""
     keys = territory_keys(communes, level)
-    rows = diagnosis.territories[diagnosis.territories.level == level].set_index("code")
-    outlines = dissolve(communes.geometry, keys)
-    panel = communes.departement.groupby(keys.to_numpy()).first()
+    return pd.DataFrame(
+        {
+            "geometry": dissolve(communes.geometry, keys),
+            "departement": communes.departement.groupby(keys.to_numpy()).first(),
+        }
+    )
+
+
+def on_map(rows: pd.DataFrame, shapes: pd.DataFrame) -> pd.DataFrame:
+    """Territory ``rows`` (with ``code``) as map rows: outline, panel, code as the label's."""
     return rows.assign(
-        code_commune=rows.index,
-        departement=panel.reindex(rows.index).to_numpy(),
-        geometry=outlines.reindex(rows.index).to_numpy(),
+        code_commune=rows.code.to_numpy(),
+        departement=shapes.departement.reindex(rows.code).to_numpy(),
+        geometry=shapes.geometry.reindex(rows.code).to_numpy(),
     ).reset_index(drop=True)
 
 

@@ -15,6 +15,7 @@ from maillage.access import zoning
 from maillage.access.apl import apl_supply
 from maillage.access.fca import floating_catchment
 from maillage.access.weights import StepWeights, gravity_weights
+from maillage.diagnosis.explanations import explanations
 from maillage.diagnosis.parameters import DiagnosisParameters
 from maillage.diagnosis.study_area import study_area
 from maillage.diagnosis.territories import all_levels, supply_ages
@@ -160,11 +161,15 @@ def run_diagnosis(
     table["classe"] = zoning.classify(table.access.to_numpy(), thresholds)
     unlocated = communes.loc[wanted & ~located, ["code_commune", "nom"]]
     territories = all_levels(table, communes, thresholds)
+    missing = _missing(communes, table, unlocated)
     summary = summarise(
         params, area_label, table, supply_input, demand, thresholds, unlocated, len(pairs)
     ) | {
-        "missing": _missing(communes, table, unlocated),
+        "missing": missing,
         "territories": _territories_summary(territories),
+        "explanations": explanations(
+            table, missing, thresholds, params.method, params.profession, cutoff, territories
+        ),
     }
     return Diagnosis(table, summary, territories)
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 import shapely
 
+from maillage.access.measure import measure_in
 from maillage.planning.pipeline import Plan
 from maillage.reports.atomic import atomic_directory
 from maillage.reports.choropleth import Marker, choropleth_svg, page
@@ -94,7 +95,9 @@ def before_after_maps(plan: Plan) -> list[tuple[str, str, list[tuple]]]:
         table = base.merge(
             impact[["code_commune", f"access_{when}", f"classe_{when}"]], on="code_commune"
         )
-        svg, legend = choropleth_svg(table, f"access_{when}", f"classe_{when}", markers)
+        svg, legend = choropleth_svg(
+            table, f"access_{when}", f"classe_{when}", markers, measure_in(plan.diagnosis.summary)
+        )
         maps.append((title, svg, legend))
     return maps
 
