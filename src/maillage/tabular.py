@@ -21,27 +21,27 @@ def read_csv_strings(path: Path, required: Sequence[str]) -> pd.DataFrame:
     """The file as stripped strings, after checking it is non-empty, comma-separated, has the
     ``required`` columns and at least one data row."""
     if not path.is_file():
-        raise InputError(path, "no such file")
+        raise InputError(path, "fichier introuvable")
     with path.open("r", encoding="utf-8-sig") as handle:
         header = handle.readline().strip()
     if not header:
-        raise InputError(path, f"empty file: expected the header {','.join(required)}", line=1)
+        raise InputError(path, f"fichier vide : en-tête attendu {','.join(required)}", line=1)
     names = [name.strip() for name in header.split(",")]
     for other in (";", "\t", "|"):
         if required[0] not in names and required[0] in header.split(other):
-            raise InputError(path, f"wrong delimiter {other!r}: expected ','", line=1)
+            raise InputError(path, f"mauvais séparateur {other!r} : ',' attendu", line=1)
     for column in required:
         if column not in names:
-            raise InputError(path, "missing column", line=1, column=column)
+            raise InputError(path, "colonne manquante", line=1, column=column)
     try:
         table = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
     except pd.errors.ParserError as error:
         found = re.search(r"line (\d+)", str(error))
         raise InputError(
-            path, f"malformed row: {error}", line=int(found.group(1)) if found else None
+            path, f"ligne mal formée : {error}", line=int(found.group(1)) if found else None
         ) from None
     if table.empty:
-        raise InputError(path, "no data rows after the header", line=2)
+        raise InputError(path, "aucune ligne de données après l'en-tête", line=2)
     table.columns = table.columns.str.strip()
     return table.apply(lambda column: column.str.strip())
 
@@ -51,7 +51,7 @@ def fail_at(path: Path, bad: pd.Series, column: str, reason: str, values: pd.Ser
     if bad.any():
         position = int(np.argmax(bad.to_numpy()))
         raise InputError(
-            path, f"{reason}: {values.iloc[position]!r}", line=position + 2, column=column
+            path, f"{reason} : {values.iloc[position]!r}", line=position + 2, column=column
         )
 
 

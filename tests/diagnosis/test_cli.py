@@ -1,7 +1,10 @@
 """The `maillage diagnose` contract as other tools drive it."""
 
 import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -146,7 +149,7 @@ def test_unknown_commune_in_csv_supply_names_file_line_column(tmp_path):
     )
     assert result.exit_code != 0
     message = " ".join(result.output.split())
-    assert "offre.csv" in message and "line 3" in message and "code_commune" in message
+    assert "offre.csv" in message and "ligne 3" in message and "code_commune" in message
     assert not out.exists()
 
 
@@ -181,7 +184,7 @@ def test_real_annuaire_extract_and_ages(tmp_path):
         "synthetic": False,
     }
     assert summary["inputs"]["ages"]["synthetic"] is False
-    assert "standardised" in summary["demand"]
+    assert "standardisée" in summary["demand"]
     assert any("99132" in json.dumps(d) or "foreign" in json.dumps(d) for d in summary["dropped"])
     table = pd.read_csv(out / "communes.csv", dtype={"code_commune": str})
     assert (table.supply_data == "declared").all()
@@ -196,7 +199,7 @@ def test_method_without_published_thresholds_warns_and_leaves_classe_empty(tmp_p
         app, ["diagnose", "--department", "55", "--method", "e2sfca", "--out", str(out)]
     )
     assert result.exit_code == 0, result.output
-    assert "thresholds" in result.output
+    assert "aucun seuil de zonage publié" in " ".join(result.output.split())
     table = pd.read_csv(out / "communes.csv", keep_default_na=False)
     assert (table.classe == "").all()
 
@@ -299,3 +302,26 @@ def test_map_speaks_units_thresholds_and_territory(meuse):
     assert cases["empty_commune"]["communes"] == 6  # Meuse's villages « morts pour la France »
     for item in summary["explanations"]:
         assert item["explication"] in page
+
+
+def test_results_on_stdout_progress_on_stderr(tmp_path):
+    # as `maillage diagnose > log.txt` runs it: a real process, its two streams apart
+    src = Path(__file__).parents[2] / "src"
+    done = subprocess.run(
+        [sys.executable, "-m", "maillage.cli", "diagnose", "--department", "55",
+         "--out", str(tmp_path / "m")],
+        capture_output=True, text=True, env=os.environ | {"PYTHONPATH": str(src)}, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "Meuse (55) — APL generaliste" in done.stdout
+    assert "sous-dotée (≤ 2,5)" in done.stdout and "Résultats :" in done.stdout
+    assert "territories.csv" in done.stdout
+    assert "Chargement des communes" in done.stderr and "Chargement" not in done.stdout
+
+
+def test_help_and_errors_speak_french(tmp_path):
+    help_text = " ".join(runner.invoke(app, ["diagnose", "--help"]).output.split())
+    assert "Dossier des résultats" in help_text and "[défaut : apl]" in help_text
+    result = runner.invoke(app, ["diagnose", "--region", "Gaule", "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2
+    assert "erreur : région inconnue 'Gaule'" in " ".join(result.output.split())

@@ -243,7 +243,7 @@ def test_report_command_on_an_empty_network(tmp_path: Path, report_cli: typer.Ty
 def test_report_command_names_a_bad_area_or_supply(tmp_path: Path, report_cli: typer.Typer) -> None:
     out = tmp_path / "report"
     for args, said in (
-        (["--region", "Atlantide"], "unknown region 'Atlantide'"),
+        (["--region", "Atlantide"], "erreur : région inconnue 'Atlantide'"),
         (["--supply", str(tmp_path / "none.csv")], "none.csv"),
     ):
         result = CliRunner().invoke(report_cli, ["report", *args, "--out", str(out)])

@@ -63,7 +63,7 @@ class Measure:
         if classes is None:
             return text
         labels = self.class_labels()
-        named = classes.astype(object).map(labels).fillna("non classée")
+        named = classes.map(labels).astype(object).fillna("non classée")
         return text + " — " + named
 
 

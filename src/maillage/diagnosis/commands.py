@@ -11,35 +11,53 @@ import typer
 from rich.table import Table
 
 from maillage import tabular
-from maillage.console import console, step
+from maillage.access.measure import measure_in
+from maillage.console import console, results, step
 from maillage.diagnosis.parameters import DEFAULT_STEPS, DiagnosisParameters
 from maillage.diagnosis.territories import LEVELS
 from maillage.errors import InputError
+from maillage.french_format import number, percent
 
 
 def diagnose(
     region: Annotated[
-        str | None, typer.Option(help="Region code or name, or 'all' for France (default 44).")
+        str | None,
+        typer.Option(help="Région (code ou nom), ou 'all' pour la France (défaut : 44)."),
     ] = None,
-    department: Annotated[str | None, typer.Option(help="Department code, e.g. 55 or 2A.")] = None,
+    department: Annotated[
+        str | None, typer.Option(help="Département (code ou nom), p. ex. 55 ou 2A.")
+    ] = None,
     profession: Annotated[
-        str, typer.Option(help="generaliste|infirmier|kinesitherapeute|sage-femme|dentiste")
+        str,
+        typer.Option(
+            help="Profession : generaliste, infirmier, kinesitherapeute, sage-femme ou dentiste."
+        ),
     ] = "generaliste",
     supply: Annotated[
-        Path | None, typer.Option(help="Practitioners file (default: SYNTHETIC set).")
+        Path | None, typer.Option(help="Fichier des praticiens (défaut : offre SYNTHETIC).")
     ] = None,
-    supply_format: Annotated[str, typer.Option(help="annuaire|csv")] = "annuaire",
-    ages: Annotated[Path | None, typer.Option(help="INSEE population by age per commune.")] = None,
-    travel: Annotated[str, typer.Option(help="crow-fly | matrix:FILE | osrm:URL")] = "crow-fly",
-    speed_kmh: Annotated[float | None, typer.Option(help="Crow-fly speed (km/h).")] = None,
-    circuity: Annotated[float | None, typer.Option(help="Crow-fly detour factor.")] = None,
-    method: Annotated[str, typer.Option(help="apl|e2sfca|2sfca|gravity")] = "apl",
-    steps: Annotated[str, typer.Option(help="Step weights 'minutes:weight,…'.")] = DEFAULT_STEPS,
-    catchment: Annotated[float, typer.Option(help="2SFCA/gravity cut-off (min).")] = 20.0,
-    beta: Annotated[float, typer.Option(help="Gravity decay exponent.")] = 1.0,
-    thresholds: Annotated[str | None, typer.Option(help="Zoning thresholds 'T1,T2'.")] = None,
-    no_care_minutes: Annotated[float, typer.Option(help="Minutes for 'no care'.")] = 20.0,
-    out: Annotated[Path, typer.Option(help="Output directory.")] = Path("out/diagnostic"),
+    supply_format: Annotated[
+        str, typer.Option(help="Format de --supply : annuaire ou csv.")
+    ] = "annuaire",
+    ages: Annotated[
+        Path | None, typer.Option(help="Population INSEE par âge et par commune.")
+    ] = None,
+    travel: Annotated[
+        str, typer.Option(help="Temps de trajet : crow-fly, matrix:FICHIER ou osrm:URL.")
+    ] = "crow-fly",
+    speed_kmh: Annotated[float | None, typer.Option(help="Vitesse à vol d'oiseau (km/h).")] = None,
+    circuity: Annotated[
+        float | None, typer.Option(help="Facteur de détour à vol d'oiseau.")
+    ] = None,
+    method: Annotated[str, typer.Option(help="Méthode : apl, e2sfca, 2sfca ou gravity.")] = "apl",
+    steps: Annotated[str, typer.Option(help="Poids par palier 'minutes:poids,…'.")] = DEFAULT_STEPS,
+    catchment: Annotated[float, typer.Option(help="Seuil de 2SFCA et gravity (min).")] = 20.0,
+    beta: Annotated[float, typer.Option(help="Exposant de décroissance (gravity).")] = 1.0,
+    thresholds: Annotated[str | None, typer.Option(help="Seuils de zonage 'T1,T2'.")] = None,
+    no_care_minutes: Annotated[
+        float, typer.Option(help="Minutes au-delà desquelles une commune est « sans soins ».")
+    ] = 20.0,
+    out: Annotated[Path, typer.Option(help="Dossier des résultats.")] = Path("out/diagnostic"),
     csv_dialect: Annotated[
         str,
         typer.Option(
@@ -79,7 +97,7 @@ def diagnose(
             warnings.simplefilter("always", UserWarning)
             diagnosis = run_diagnosis(params, step)
         for w in caught:
-            console.print(f"[yellow]attention:[/yellow] {w.message}")
+            console.print(f"[yellow]attention :[/yellow] {w.message}")
         comparison = None
         if previous is not None:
             with step(f"Comparaison avec {compare}"):
@@ -87,7 +105,7 @@ def diagnose(
         with step(f"Écriture de {out}"):
             write_outputs(diagnosis, out, dialect, by, comparison)
     except (InputError, ValueError, FileNotFoundError) as error:
-        console.print(f"[red]erreur:[/red] {error}")
+        console.print(f"[red]erreur :[/red] {error}")
         raise typer.Exit(code=2) from None
     print_summary(diagnosis.summary, out)
 
@@ -99,30 +117,32 @@ def diagnosis_parameters(options: dict[str, Any]) -> DiagnosisParameters:
 
 
 def print_summary(summary: dict, out: Path) -> None:
-    """The table a planner reads first: population per zoning class."""
+    """The table a planner reads first, on standard output: population per zoning class."""
     table = Table(title=f"{summary['area']} — {summary['method'].upper()} {summary['profession']}")
     table.add_column("classe")
     table.add_column("population", justify="right")
     table.add_column("part", justify="right")
     total = sum(summary["totals_by_class"].values()) or 1.0
+    labels = measure_in(summary).class_labels()
     for name, pop in summary["totals_by_class"].items():
-        table.add_row(name, f"{pop:,.0f}".replace(",", " "), f"{pop / total:.1%}")
-    console.print(table)
+        table.add_row(labels.get(name, name), number(pop, 0), percent(pop / total))
+    results.print(table)
     without = summary["population_without_care"]
-    console.print(
-        f"Communes : {summary['communes']:,}  ·  population sans praticien à "
-        f"{without['minutes']:g} min : {without['population']:,.0f}".replace(",", " ")
+    results.print(
+        f"Communes : {number(summary['communes'], 0)}  ·  population sans praticien à "
+        f"{number(without['minutes'], 0)} min : {number(without['population'], 0)}"
     )
     if any(i["synthetic"] for i in summary["inputs"].values()):
-        console.print(
+        results.print(
             "[bold yellow]SYNTHETIC[/bold yellow] offre de soins synthétique "
             "(démonstration) — pas des praticiens réels."
         )
-    console.print(
-        f"Résultats : {out}/ (communes.csv, communes.parquet, communes.geojson, "
-        "carte.html, summary.json)"
-    )
+    files = ", ".join(sorted(p.name for p in out.iterdir() if not p.name.startswith(".")))
+    results.print(f"Résultats : {out}/ ({files})")
 
 
 def register(app: typer.Typer) -> None:
-    app.command()(diagnose)
+    app.command(
+        help="Diagnostic de l'accès aux soins de chaque commune d'une zone (défaut : Grand "
+        "Est). Résultats sur la sortie standard, progression sur la sortie d'erreur."
+    )(diagnose)

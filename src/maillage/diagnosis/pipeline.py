@@ -63,7 +63,7 @@ def area_of(communes: pd.DataFrame, params: DiagnosisParameters) -> tuple[np.nda
             region = resolve_region(params.region)
             in_region = communes.loc[communes.departement == code, "region"]
             if not (in_region == region).all():
-                raise ValueError(f"department {code} is not in region {region}")
+                raise ValueError(f"le département {code} n'est pas dans la région {region}")
         return (communes.departement == code).to_numpy(), _named(departements(), code)
     if params.region == "all":
         return np.ones(len(communes), dtype=bool), "France entière"
@@ -187,8 +187,8 @@ def thresholds_for(params: DiagnosisParameters) -> tuple[float, float] | None:
     published = zoning.default_thresholds(params.method, params.profession)
     if published is None:
         warnings.warn(
-            f"no published thresholds for {params.method}/{params.profession}: "
-            "classe left empty (give --thresholds T1,T2)",
+            f"aucun seuil de zonage publié pour {params.method}/{params.profession} : "
+            "classe laissée vide (donner --thresholds T1,T2)",
             stacklevel=3,
         )
     return published
@@ -198,14 +198,17 @@ def demand_of(params: DiagnosisParameters, communes: pd.DataFrame) -> Demand:
     """Raw municipal population, or age-standardised demand when an INSEE file is given."""
     population = communes.population.fillna(0.0).to_numpy(dtype=float)
     if params.ages is None:
-        return Demand(population, "raw municipal population (no --ages file: not age-standardised)")
+        return Demand(
+            population,
+            "population municipale brute (sans fichier --ages : demande non standardisée par âge)",
+        )
     standardised = standardised_demand(load_population_by_age(params.ages), communes)
     values = standardised.to_numpy(dtype=float)
     return Demand(
         np.where(np.isfinite(values), values, population),
-        "population standardised by age-specific consumption "
-        f"({len(standardised.attrs.get('missing', []))} communes absent from the file keep "
-        "their raw population)",
+        "population standardisée par la consommation de soins selon l'âge "
+        f"({len(standardised.attrs.get('missing', []))} communes absentes du fichier gardent "
+        "leur population brute)",
         {"path": str(params.ages), "format": "insee-evol-struct-pop", "synthetic": False},
     )
 

@@ -275,9 +275,9 @@ def change_svg(table: pd.DataFrame, measure: Measure) -> tuple[str, list[tuple]]
     fill, legend = change_colours(table.access_change, measure)
     labels = measure.class_labels()
     classes = (
-        table.classe_before.map(labels).fillna("non classée")
+        table.classe_before.map(labels).astype(object).fillna("non classée")
         + " → "
-        + table.classe_after.map(labels).fillna("non classée")
+        + table.classe_after.map(labels).astype(object).fillna("non classée")
     )
     before, after, change = (
         numbers_column(
