@@ -3,6 +3,7 @@
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -325,3 +326,19 @@ def test_help_and_errors_speak_french(tmp_path):
     result = runner.invoke(app, ["diagnose", "--region", "Gaule", "--out", str(tmp_path / "o")])
     assert result.exit_code == 2
     assert "erreur : région inconnue 'Gaule'" in " ".join(result.output.split())
+
+
+def test_compare_reads_a_run_written_before_communes_had_their_epci(meuse, tmp_path):
+    before, _ = meuse
+    older = tmp_path / "older"
+    shutil.copytree(before, older)
+    table = pd.read_parquet(older / "communes.parquet").drop(columns="epci")
+    table.to_parquet(older / "communes.parquet")
+    out = tmp_path / "again"
+    result = runner.invoke(
+        app, ["diagnose", "--department", "55", "--compare", str(older), "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    epci = pd.read_csv(out / "evolution_epci.csv", dtype={"code": str})
+    assert (epci.access_change.dropna() == 0).all()
+    assert epci.population_before.sum() == epci.population_after.sum()
