@@ -3,10 +3,22 @@
 from __future__ import annotations
 
 import typer
+from typer import rich_utils
+
+#: The help screens' own words in French (Typer's panel titles and markers; Click's "Usage" and
+#: "Show this message and exit." have no setting and stay in English).
+rich_utils.DEFAULT_STRING = "[défaut : {}]"
+rich_utils.REQUIRED_LONG_STRING = "[obligatoire]"
+rich_utils.ENVVAR_STRING = "[variable d'environnement : {}]"
+rich_utils.ARGUMENTS_PANEL_TITLE = "Arguments"
+rich_utils.OPTIONS_PANEL_TITLE = "Options"
+rich_utils.COMMANDS_PANEL_TITLE = "Commandes"
+rich_utils.ERRORS_PANEL_TITLE = "Erreur"
+rich_utils.ABORTED_TEXT = "Interrompu."
 
 app = typer.Typer(
     name="maillage",
-    help="Access to care, site planning and telemedicine network operations.",
+    help="Accès aux soins, planification de sites et réseau de télémédecine.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
@@ -14,7 +26,8 @@ app = typer.Typer(
 
 @app.callback()
 def main() -> None:
-    """maillage: diagnose access to care, plan new sites, run the telemedicine network."""
+    """maillage : diagnostic de l'accès aux soins, planification de sites, réseau de
+    télémédecine (le texte d'aide de la commande, en français)."""
 
 
 def _register_commands() -> None:

@@ -1,4 +1,6 @@
-"""Terminal feedback shared by the commands: a spinner per step, timed when it ends."""
+"""Terminal output shared by the commands: progress (a spinner per step, timed when it ends),
+warnings and errors on standard error; results on standard output, so that
+``maillage diagnose > log.txt`` keeps the summary and the terminal still shows the progress."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ if TYPE_CHECKING:
     from maillage.config import Settings
 
 console = Console(stderr=True)
+results = Console(soft_wrap=True)
 
 
 @contextlib.contextmanager

@@ -28,7 +28,7 @@ class InputError(Exception):
     def __str__(self) -> str:
         where = self.path
         if self.line is not None:
-            where += f", line {self.line}"
+            where += f", ligne {self.line}"
         if self.column is not None:
-            where += f", column {self.column!r}"
-        return f"{where}: {self.reason}"
+            where += f", colonne {self.column!r}"
+        return f"{where} : {self.reason}"

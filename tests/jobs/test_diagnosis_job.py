@@ -39,7 +39,7 @@ def test_a_finished_diagnosis_leaves_map_and_downloads(queue: Queue, tmp_path: P
     assert result.summary["area"] == "Meuse (55)"
     [panel] = result.maps
     assert panel.svg.count("<path") >= 490
-    assert "Sous-dotée" in dict(panel.legend)
+    assert "Sous-dotée (≤ 2,5) — consultation/an/habitant" in dict(panel.legend)
     with result.download("csv").open(encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == result.summary["communes"]

@@ -111,25 +111,25 @@ def test_user_csv_without_coordinates_or_cost(tmp_path, communes):
 @pytest.mark.parametrize(
     ("text", "line", "column", "reason"),
     [
-        ("", 1, None, "empty file"),
-        ("id;name;code_commune\na;b;55545\n", 1, None, "wrong delimiter"),
-        ("id,code_commune\na,55545\n", 1, "name", "missing column"),
-        ("id,name,code_commune,lon\na,b,55545,5\n", 1, "lat", "missing column"),
-        ("id,name,code_commune\n", 2, None, "no data rows"),
-        ("id,name,code_commune\na,b,55545\nb,c,99999\n", 3, "code_commune", "unknown commune"),
-        ("id,name,code_commune\na,b,55545\na,c,55029\n", 3, "id", "duplicate id"),
-        ("id,name,code_commune\n,b,55545\n", 2, "id", "missing value"),
+        ("", 1, None, "fichier vide"),
+        ("id;name;code_commune\na;b;55545\n", 1, None, "mauvais séparateur"),
+        ("id,code_commune\na,55545\n", 1, "name", "colonne manquante"),
+        ("id,name,code_commune,lon\na,b,55545,5\n", 1, "lat", "colonne manquante"),
+        ("id,name,code_commune\n", 2, None, "aucune ligne de données"),
+        ("id,name,code_commune\na,b,55545\nb,c,99999\n", 3, "code_commune", "code commune inconnu"),
+        ("id,name,code_commune\na,b,55545\na,c,55029\n", 3, "id", "identifiant en double"),
+        ("id,name,code_commune\n,b,55545\n", 2, "id", "valeur manquante"),
         (
             "id,name,code_commune,lon,lat\na,b,55545,5.3,49\nb,c,55029,east,49\n",
             3,
             "lon",
-            "not a number",
+            "pas un nombre",
         ),
-        ("id,name,code_commune,lon,lat\na,b,55545,5.3,\n", 2, "lat", "missing value"),
-        ("id,name,code_commune,lon,lat\na,b,55545,5.3,95\n", 2, "lat", "outside"),
-        ("id,name,code_commune,cost\na,b,55545,-3\n", 2, "cost", "outside"),
-        ("id,name,code_commune,cost\na,b,55545,\n", 2, "cost", "missing value"),
-        ("id,name,code_commune\na,b,55545\nb,c,55029,extra\n", 3, None, "malformed row"),
+        ("id,name,code_commune,lon,lat\na,b,55545,5.3,\n", 2, "lat", "valeur manquante"),
+        ("id,name,code_commune,lon,lat\na,b,55545,5.3,95\n", 2, "lat", "hors de"),
+        ("id,name,code_commune,cost\na,b,55545,-3\n", 2, "cost", "hors de"),
+        ("id,name,code_commune,cost\na,b,55545,\n", 2, "cost", "valeur manquante"),
+        ("id,name,code_commune\na,b,55545\nb,c,55029,extra\n", 3, None, "ligne mal formée"),
     ],
 )
 def test_bad_user_csv_names_file_line_and_column(tmp_path, communes, text, line, column, reason):
@@ -142,6 +142,6 @@ def test_bad_user_csv_names_file_line_and_column(tmp_path, communes, text, line,
 
 
 def test_candidate_option_is_checked(communes):
-    with pytest.raises(ValueError, match="--candidates must be"):
+    with pytest.raises(ValueError, match="--candidates doit valoir"):
         load_candidates("hospitals", communes)
     assert load_candidates("communes", communes).source == "communes"

@@ -169,7 +169,7 @@ def test_infeasible_quotas_fail_clearly_and_write_nothing(tmp_path):
         tmp_path / "out", "--sites", "4", "--region", "94", "--min-per-department", "3"
     )
     assert result.exit_code != 0
-    assert "minimum quotas add up to 6 new sites, more than p = 4" in result.output
+    assert "les quotas minimums totalisent 6 nouveaux sites, plus que p = 4" in result.output
     assert not out.exists()
 
 
@@ -181,7 +181,7 @@ def test_bad_candidate_csv_names_file_line_and_column(tmp_path):
     )
     assert result.exit_code != 0
     message = " ".join(result.output.split())
-    assert f"{bad}, line 3, column 'code_commune': unknown commune code" in message
+    assert f"{bad}, ligne 3, colonne 'code_commune' : code commune inconnu" in message
     assert not out.exists()
 
 
@@ -209,7 +209,7 @@ def test_budget_bounds_the_cost_of_new_sites(tmp_path):
     assert summary["inputs"]["candidates"]["source"] == f"csv:{candidates}"
 
     result, _ = plan(tmp_path / "out2", "--sites", "2", "--department", "55", "--budget", "3")
-    assert result.exit_code != 0 and "--budget needs a cost" in result.output
+    assert result.exit_code != 0 and "--budget demande un coût" in result.output
 
 
 def test_finess_candidates(tmp_path):
@@ -259,7 +259,7 @@ def test_pmedian_with_capacity(tmp_path):
 
 def test_underserved_needs_thresholds(tmp_path):
     result, out = plan(tmp_path / "out", "--sites", "2", "--department", "55", "--method", "2sfca")
-    assert result.exit_code != 0 and "needs zoning thresholds" in result.output
+    assert result.exit_code != 0 and "demande des seuils de zonage" in result.output
     assert not out.exists()
 
 

@@ -21,11 +21,14 @@ def base() -> dict:
 @pytest.mark.parametrize(
     ("rules", "message"),
     [
-        ({"p": 2, "min_per_group": {"A": 2, "B": 1}}, "minimum quotas add up to 3"),
-        ({"p": 4, "max_per_group": 1}, "maximum quotas allow at most 3"),
-        ({"p": 2, "min_per_group": {"C": 2}}, "group C asks for at least 2"),
-        ({"p": 2, "min_per_group": {"Z": 1}}, "groups without candidates: ['Z']"),
-        ({"p": 2, "min_per_group": {"A": 2}, "max_per_group": {"A": 1}}, "group A: minimum"),
+        ({"p": 2, "min_per_group": {"A": 2, "B": 1}}, "les quotas minimums totalisent 3"),
+        ({"p": 4, "max_per_group": 1}, "les quotas maximums permettent au plus 3"),
+        ({"p": 2, "min_per_group": {"C": 2}}, "le groupe C demande au moins 2"),
+        ({"p": 2, "min_per_group": {"Z": 1}}, "groupes sans candidat : ['Z']"),
+        (
+            {"p": 2, "min_per_group": {"A": 2}, "max_per_group": {"A": 1}},
+            "groupe A : quota minimum",
+        ),
     ],
 )
 def test_infeasible_quotas_are_refused(base: dict, rules: dict, message: str) -> None:
@@ -35,7 +38,7 @@ def test_infeasible_quotas_are_refused(base: dict, rules: dict, message: str) ->
 
 def test_budget_below_the_cheapest_feasible_set_is_refused(base: dict) -> None:
     cost = np.array([1.0, 1.0, 5.0, 6.0, 7.0, 9.0])
-    with pytest.raises(InfeasibleError, match="budget 9 is below 10"):
+    with pytest.raises(InfeasibleError, match="budget 9 inférieur à 10"):
         PlanningProblem(**base, p=2, cost=cost, budget=9.0, group=GROUP, min_per_group={"C": 1})
     PlanningProblem(**base, p=2, cost=cost, budget=10.0, group=GROUP, min_per_group={"C": 1})
 

@@ -203,7 +203,7 @@ def test_report_on_the_seeded_demo(tmp_path: Path) -> None:
         "<figcaption>SIMULATION : gain d&#39;accès par commune</figcaption>",
     ):
         assert shown in page, shown
-    assert page.count('aria-label="France métropolitaine"') == 3  # the three access maps
+    assert page.count('aria-label="Ardennes (08)"') == 3  # the three access maps, titled
     assert page.count("<svg") >= 3 + 2  # and the two activity charts
     indicators = pd.read_csv(out / "indicators.csv", dtype={"valeur": str})
     assert set(indicators.donnees) == {"SYNTHETIC"}
@@ -243,7 +243,7 @@ def test_report_command_on_an_empty_network(tmp_path: Path, report_cli: typer.Ty
 def test_report_command_names_a_bad_area_or_supply(tmp_path: Path, report_cli: typer.Typer) -> None:
     out = tmp_path / "report"
     for args, said in (
-        (["--region", "Atlantide"], "unknown region 'Atlantide'"),
+        (["--region", "Atlantide"], "erreur : région inconnue 'Atlantide'"),
         (["--supply", str(tmp_path / "none.csv")], "none.csv"),
     ):
         result = CliRunner().invoke(report_cli, ["report", *args, "--out", str(out)])

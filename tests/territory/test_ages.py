@@ -55,17 +55,17 @@ def test_demand_weights_old_communes_up_and_keeps_the_total() -> None:
 @pytest.mark.parametrize(
     ("text", "line", "column", "reason"),
     [
-        ("", 1, None, "empty file"),
-        ("CODGEO,P21_POP0014\n01001,3\n", 1, "CODGEO", "wrong delimiter"),
-        ("INSEE;P21_POP0014\n01001;3\n", 1, "CODGEO", "missing column"),
-        ("CODGEO;P21_POP0014\n01001;3\n", 1, "P21_POP1529", "no complete set"),
-        ("CODGEO;P21_POP\n01001;3\n", 1, "Pyy_POP0014", "no complete set"),
-        ("CODGEO;P21_POP0014;P21_POP\n01001;3;3\n", 1, "P21_POP1529", "no complete set"),
+        ("", 1, None, "fichier vide"),
+        ("CODGEO,P21_POP0014\n01001,3\n", 1, "CODGEO", "mauvais séparateur"),
+        ("INSEE;P21_POP0014\n01001;3\n", 1, "CODGEO", "colonne manquante"),
+        ("CODGEO;P21_POP0014\n01001;3\n", 1, "P21_POP1529", "aucun jeu complet"),
+        ("CODGEO;P21_POP\n01001;3\n", 1, "Pyy_POP0014", "aucun jeu complet"),
+        ("CODGEO;P21_POP0014;P21_POP\n01001;3;3\n", 1, "P21_POP1529", "aucun jeu complet"),
         (
             "CODGEO;" + ";".join(f"P21_POP{b}" for b in BANDS) + "\n01001;1;2;3;4;x;6;7\n",
             2,
             "P21_POP6074",
-            "not a number",
+            "pas un nombre",
         ),
     ],
 )

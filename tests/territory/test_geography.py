@@ -38,9 +38,9 @@ def test_resolve_departement(text: str, code: str) -> None:
 
 
 def test_unknown_names_list_the_choices() -> None:
-    with pytest.raises(ValueError, match=r"unknown region 'Gaule'.*44 \(Grand Est\)"):
+    with pytest.raises(ValueError, match=r"région inconnue 'Gaule'.*44 \(Grand Est\)"):
         resolve_region("Gaule")
-    with pytest.raises(ValueError, match=r"unknown department '20'.*2B \(Haute-Corse\)"):
+    with pytest.raises(ValueError, match=r"département inconnu '20'.*2B \(Haute-Corse\)"):
         resolve_departement("20")
 
 

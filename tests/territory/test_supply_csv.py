@@ -29,7 +29,7 @@ def test_rows_of_the_profession_with_codes_as_strings() -> None:
     np.testing.assert_array_equal(table["age"], [54, np.nan, 63, 38])
     np.testing.assert_array_equal(table["activity"], [4200, np.nan, 5100, 3900])
     assert (supply.format, supply.synthetic) == ("csv", False)
-    assert supply.notes == ["1 rows of other professions left out"]
+    assert supply.notes == ["1 lignes d'autres professions écartées"]
 
 
 def test_minimal_columns(tmp_path: Path) -> None:
@@ -41,14 +41,14 @@ def test_minimal_columns(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "line", "column", "reason"),
     [
-        ("code_commune,fte\n01001,1\n99999,1\n", 3, "code_commune", "unknown commune code"),
-        ("code_commune,fte\n01001,un\n", 2, "fte", "not a number: 'un'"),
-        ("code_commune,fte,age\n01001,1,40\n01001,1,quarante\n", 3, "age", "not a number"),
-        ("code_commune,fte,activity\n01001,1,4 000\n", 2, "activity", "not a number"),
-        ("code_commune,fte\n01001,-1\n", 2, "fte", "negative value"),
-        ("code_commune,fte\n01001,\n", 2, "fte", "missing value"),
-        ("code_commune,fte,profession\n01001,1,medecin\n", 2, "profession", "unknown profession"),
-        ("code_commune,etp\n01001,1\n", 1, "fte", "missing column"),
+        ("code_commune,fte\n01001,1\n99999,1\n", 3, "code_commune", "code commune inconnu"),
+        ("code_commune,fte\n01001,un\n", 2, "fte", "pas un nombre : 'un'"),
+        ("code_commune,fte,age\n01001,1,40\n01001,1,quarante\n", 3, "age", "pas un nombre"),
+        ("code_commune,fte,activity\n01001,1,4 000\n", 2, "activity", "pas un nombre"),
+        ("code_commune,fte\n01001,-1\n", 2, "fte", "valeur négative"),
+        ("code_commune,fte\n01001,\n", 2, "fte", "valeur manquante"),
+        ("code_commune,fte,profession\n01001,1,medecin\n", 2, "profession", "profession inconnue"),
+        ("code_commune,etp\n01001,1\n", 1, "fte", "colonne manquante"),
     ],
 )
 def test_errors_name_line_and_column(tmp_path, text, line, column, reason) -> None:
@@ -61,9 +61,9 @@ def test_errors_name_line_and_column(tmp_path, text, line, column, reason) -> No
 @pytest.mark.parametrize(
     ("text", "reason"),
     [
-        ("", "empty file"),
-        ("code_commune;fte\n01001;1\n", "wrong delimiter ';'"),
-        ("code_commune,fte\n", "no data rows"),
+        ("", "fichier vide"),
+        ("code_commune;fte\n01001;1\n", "mauvais séparateur ';'"),
+        ("code_commune,fte\n", "aucune ligne de données"),
     ],
 )
 def test_unreadable_files(tmp_path: Path, text: str, reason: str) -> None:

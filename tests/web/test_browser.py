@@ -45,7 +45,7 @@ def test_log_in_and_see_only_the_planners_menu(
     position = {"latitude": 49.63, "longitude": 5.17}
     store(site, location("carignan", "Cabine de Carignan", "Carignan", position=position))
     nav.get_by_role("link", name="Registre des sites").click()
-    expect(page.get_by_role("img", name="France métropolitaine")).to_be_visible()
+    expect(page.get_by_role("img", name="Ardennes (08)")).to_be_visible()
     expect(page.locator(".registre circle.site")).to_have_count(1)
     assert serious_violations(page) == []
     shoot(page, tmp_path, "registre")
@@ -94,7 +94,7 @@ def test_run_a_diagnosis_job_to_its_map(page: Page, live: tuple[Site, str], tmp_
     expect(heading).to_be_visible(timeout=JOB_TIMEOUT_MS)
     job_url = page.url
     assert job_url.startswith(f"{url}/diagnostics/")
-    expect(page.get_by_role("img", name="France métropolitaine")).to_be_visible()
+    expect(page.get_by_role("img", name="Meuse (55)")).to_be_visible()
     assert page.locator(".cartes path").count() >= 490
     expect(page.get_by_text("SYNTHETIC —")).to_be_visible()
     assert serious_violations(page) == []

@@ -85,7 +85,7 @@ def test_the_list_maps_the_located_sites(network: Site) -> None:
         (IN_SERVICE_COLOUR, "Cabine de téléconsultation de Carignan — En service"),
         (OUT_OF_SERVICE_COLOUR, "Ancien site de Rocroi — Fermé"),
     ]
-    assert "<title>Ardennes (08)</title>" in html and 'aria-label="France métropolitaine"' in html
+    assert "<title>Ardennes (08)</title>" in html and 'aria-label="Ardennes (08)"' in html
     legend = re.search(r'aria-label="Légende des sites">(.*?)</div>', html, re.S).group(1)
     assert "Site en service" in legend and "Site suspendu ou fermé" in legend
 

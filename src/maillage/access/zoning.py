@@ -28,9 +28,9 @@ def parse_thresholds(text: str) -> tuple[float, float]:
     try:
         low, high = (float(part) for part in text.split(","))
     except ValueError:
-        raise ValueError(f"--thresholds must read like '2.5,4' (T1,T2), not {text!r}") from None
+        raise ValueError(f"--thresholds s'écrit comme '2.5,4' (T1,T2), pas {text!r}") from None
     if not low < high:
-        raise ValueError(f"--thresholds needs T1 < T2, got {text!r}")
+        raise ValueError(f"--thresholds demande T1 < T2, reçu {text!r}")
     return low, high
 
 

@@ -10,12 +10,15 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from maillage.console import console, step
+from maillage import tabular
+from maillage.access.measure import measure_in
+from maillage.console import console, results, step
 from maillage.diagnosis.options import (
     Ages,
     Beta,
     Catchment,
     Circuity,
+    CsvDialectName,
     Department,
     Method,
     NoCareMinutes,
@@ -29,7 +32,9 @@ from maillage.diagnosis.options import (
     Travel,
 )
 from maillage.diagnosis.parameters import DEFAULT_STEPS, DiagnosisParameters
+from maillage.diagnosis.territories import LEVELS
 from maillage.errors import InputError
+from maillage.french_format import number, percent
 
 
 def diagnose(
@@ -48,23 +53,49 @@ def diagnose(
     beta: Beta = 1.0,
     thresholds: Thresholds = None,
     no_care_minutes: NoCareMinutes = 20.0,
-    out: Annotated[Path, typer.Option(help="Output directory.")] = Path("out/diagnostic"),
+    out: Annotated[Path, typer.Option(help="Dossier des résultats.")] = Path("out/diagnostic"),
+    csv_dialect: CsvDialectName = "standard",
+    by: Annotated[
+        str | None,
+        typer.Option(
+            help="Carte aussi par territoire : epci, departement ou region "
+            "(territories.csv donne toujours les trois niveaux)."
+        ),
+    ] = None,
+    compare: Annotated[
+        Path | None,
+        typer.Option(
+            help="Dossier de résultats d'un diagnostic précédent : écrit l'évolution par "
+            "commune et par EPCI (evolution_*.csv, evolution.html)."
+        ),
+    ] = None,
 ) -> None:
     """Diagnose access to care for every commune of an area (default: Grand Est)."""
+    from maillage.diagnosis.compare import compare as compare_runs
+    from maillage.diagnosis.compare import read_run
     from maillage.diagnosis.outputs import write_outputs
     from maillage.diagnosis.pipeline import run_diagnosis
+    from maillage.territory.communes import load_communes
 
     try:
         params = diagnosis_parameters(locals())
+        dialect = tabular.csv_dialect(csv_dialect)
+        if by is not None and by not in LEVELS:
+            raise ValueError(f"--by doit valoir {', '.join(LEVELS)}, pas {by!r}")
+        previous = read_run(compare) if compare is not None else None
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", UserWarning)
             diagnosis = run_diagnosis(params, step)
         for w in caught:
-            console.print(f"[yellow]attention:[/yellow] {w.message}")
+            console.print(f"[yellow]attention :[/yellow] {w.message}")
+        comparison = None
+        if previous is not None:
+            with step(f"Comparaison avec {compare}"):
+                comparison = compare_runs(previous, diagnosis, load_communes())
         with step(f"Écriture de {out}"):
-            write_outputs(diagnosis, out)
+            write_outputs(diagnosis, out, dialect, by, comparison)
     except (InputError, ValueError, FileNotFoundError) as error:
-        console.print(f"[red]erreur:[/red] {error}")
+        console.print(f"[red]erreur :[/red] {error}")
         raise typer.Exit(code=2) from None
     print_summary(diagnosis.summary, out)
 
@@ -76,30 +107,32 @@ def diagnosis_parameters(options: dict[str, Any]) -> DiagnosisParameters:
 
 
 def print_summary(summary: dict, out: Path) -> None:
-    """The table a planner reads first: population per zoning class."""
+    """The table a planner reads first, on standard output: population per zoning class."""
     table = Table(title=f"{summary['area']} — {summary['method'].upper()} {summary['profession']}")
     table.add_column("classe")
     table.add_column("population", justify="right")
     table.add_column("part", justify="right")
     total = sum(summary["totals_by_class"].values()) or 1.0
+    labels = measure_in(summary).class_labels()
     for name, pop in summary["totals_by_class"].items():
-        table.add_row(name, f"{pop:,.0f}".replace(",", " "), f"{pop / total:.1%}")
-    console.print(table)
+        table.add_row(labels.get(name, name), number(pop, 0), percent(pop / total))
+    results.print(table)
     without = summary["population_without_care"]
-    console.print(
-        f"Communes : {summary['communes']:,}  ·  population sans praticien à "
-        f"{without['minutes']:g} min : {without['population']:,.0f}".replace(",", " ")
+    results.print(
+        f"Communes : {number(summary['communes'], 0)}  ·  population sans praticien à "
+        f"{number(without['minutes'], 0)} min : {number(without['population'], 0)}"
     )
     if any(i["synthetic"] for i in summary["inputs"].values()):
-        console.print(
+        results.print(
             "[bold yellow]SYNTHETIC[/bold yellow] offre de soins synthétique "
             "(démonstration) — pas des praticiens réels."
         )
-    console.print(
-        f"Résultats : {out}/ (communes.csv, communes.parquet, communes.geojson, "
-        "carte.html, summary.json)"
-    )
+    files = ", ".join(sorted(p.name for p in out.iterdir() if not p.name.startswith(".")))
+    results.print(f"Résultats : {out}/ ({files})")
 
 
 def register(app: typer.Typer) -> None:
-    app.command()(diagnose)
+    app.command(
+        help="Diagnostic de l'accès aux soins de chaque commune d'une zone (défaut : Grand "
+        "Est). Résultats sur la sortie standard, progression sur la sortie d'erreur."
+    )(diagnose)

@@ -12,23 +12,44 @@ from typing import Annotated, TypeAlias
 import typer
 
 Region: TypeAlias = Annotated[
-    str | None, typer.Option(help="Region code or name, or 'all' for France (default 44).")
+    str | None,
+    typer.Option(help="Région (code ou nom), ou 'all' pour la France (défaut : 44)."),
 ]
-Department: TypeAlias = Annotated[str | None, typer.Option(help="Department code, e.g. 55 or 2A.")]
+Department: TypeAlias = Annotated[
+    str | None, typer.Option(help="Département (code ou nom), p. ex. 55 ou 2A.")
+]
 Profession: TypeAlias = Annotated[
-    str, typer.Option(help="generaliste|infirmier|kinesitherapeute|sage-femme|dentiste")
+    str,
+    typer.Option(
+        help="Profession : generaliste, infirmier, kinesitherapeute, sage-femme ou dentiste."
+    ),
 ]
 Supply: TypeAlias = Annotated[
-    Path | None, typer.Option(help="Practitioners file (default: SYNTHETIC set).")
+    Path | None, typer.Option(help="Fichier des praticiens (défaut : offre SYNTHETIC).")
 ]
-SupplyFormat: TypeAlias = Annotated[str, typer.Option(help="annuaire|csv")]
-Ages: TypeAlias = Annotated[Path | None, typer.Option(help="INSEE population by age per commune.")]
-Travel: TypeAlias = Annotated[str, typer.Option(help="crow-fly | matrix:FILE | osrm:URL")]
-SpeedKmh: TypeAlias = Annotated[float | None, typer.Option(help="Crow-fly speed (km/h).")]
-Circuity: TypeAlias = Annotated[float | None, typer.Option(help="Crow-fly detour factor.")]
-Method: TypeAlias = Annotated[str, typer.Option(help="apl|e2sfca|2sfca|gravity")]
-Steps: TypeAlias = Annotated[str, typer.Option(help="Step weights 'minutes:weight,…'.")]
-Catchment: TypeAlias = Annotated[float, typer.Option(help="2SFCA/gravity cut-off (min).")]
-Beta: TypeAlias = Annotated[float, typer.Option(help="Gravity decay exponent.")]
-Thresholds: TypeAlias = Annotated[str | None, typer.Option(help="Zoning thresholds 'T1,T2'.")]
-NoCareMinutes: TypeAlias = Annotated[float, typer.Option(help="Minutes for 'no care'.")]
+SupplyFormat: TypeAlias = Annotated[str, typer.Option(help="Format de --supply : annuaire ou csv.")]
+Ages: TypeAlias = Annotated[
+    Path | None, typer.Option(help="Population INSEE par âge et par commune.")
+]
+Travel: TypeAlias = Annotated[
+    str, typer.Option(help="Temps de trajet : crow-fly, matrix:FICHIER ou osrm:URL.")
+]
+SpeedKmh: TypeAlias = Annotated[float | None, typer.Option(help="Vitesse à vol d'oiseau (km/h).")]
+Circuity: TypeAlias = Annotated[
+    float | None, typer.Option(help="Facteur de détour à vol d'oiseau.")
+]
+Method: TypeAlias = Annotated[str, typer.Option(help="Méthode : apl, e2sfca, 2sfca ou gravity.")]
+Steps: TypeAlias = Annotated[str, typer.Option(help="Poids par palier 'minutes:poids,…'.")]
+Catchment: TypeAlias = Annotated[float, typer.Option(help="Seuil de 2SFCA et gravity (min).")]
+Beta: TypeAlias = Annotated[float, typer.Option(help="Exposant de décroissance (gravity).")]
+Thresholds: TypeAlias = Annotated[str | None, typer.Option(help="Seuils de zonage 'T1,T2'.")]
+NoCareMinutes: TypeAlias = Annotated[
+    float, typer.Option(help="Minutes au-delà desquelles une commune est « sans soins ».")
+]
+CsvDialectName: TypeAlias = Annotated[
+    str,
+    typer.Option(
+        help="Format des CSV : standard (virgule, point décimal) ou excel-fr "
+        "(point-virgule, virgule décimale, BOM UTF-8, pour Excel en français)."
+    ),
+]

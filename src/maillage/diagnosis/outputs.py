@@ -6,15 +6,17 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from maillage.diagnosis.compare import Comparison
 from maillage.diagnosis.pipeline import Diagnosis
+from maillage.diagnosis.territories import territory_keys
 from maillage.outputs.atomic import atomic_directory
-from maillage.outputs.choropleth import choropleth_html
+from maillage.outputs.choropleth import choropleth_html, evolution_html
 from maillage.outputs.geojson import feature_collection, features, polygons
 from maillage.outputs.serialise import to_json
+from maillage.tabular import STANDARD, CsvDialect, write_csv
+from maillage.territory.outlines import dissolve
 
 #: Columns of communes.csv, in order (other tools read these names).
 CSV_COLUMNS = [
@@ -22,6 +24,7 @@ CSV_COLUMNS = [
     "nom",
     "departement",
     "region",
+    "epci",
     "population",
     "demand",
     "supply",
@@ -32,29 +35,64 @@ CSV_COLUMNS = [
 ]
 
 
-def write_outputs(diagnosis: Diagnosis, out: Path) -> None:
-    """communes.csv/.parquet/.geojson, carte.html and summary.json, all or nothing."""
+def write_outputs(
+    diagnosis: Diagnosis,
+    out: Path,
+    dialect: CsvDialect = STANDARD,
+    by: str | None = None,
+    comparison: Comparison | None = None,
+) -> None:
+    """communes.csv/.parquet/.geojson, territories.csv, carte.html and summary.json, all or
+    nothing; the CSV in ``dialect`` (the Parquet keeps full precision). With ``by`` (a level
+    of :data:`~maillage.diagnosis.territories.LEVELS`) the map also shows those territories;
+    with ``comparison``, evolution_communes.csv, evolution_epci.csv and evolution.html too."""
     table = diagnosis.communes
+    levels = {by} if by else set()
+    if comparison is not None:
+        levels.add("epci")
+    shapes = {level: territory_shapes(table, level) for level in levels}
+    territories = diagnosis.territories
+    shown = on_map(territories[territories.level == by], shapes[by]) if by else None
+    summary = diagnosis.summary | ({"compare": comparison.summary} if comparison else {})
     with atomic_directory(out) as tmp:
         flat = pa.Table.from_pandas(table[CSV_COLUMNS], preserve_index=False)
         pq.write_table(flat, tmp / "communes.parquet")
-        pacsv.write_csv(
-            rounded(flat), tmp / "communes.csv", pacsv.WriteOptions(quoting_style="needed")
-        )
+        write_csv(table[CSV_COLUMNS], tmp / "communes.csv", dialect)
+        write_csv(territories, tmp / "territories.csv", dialect)
         (tmp / "communes.geojson").write_text(geojson(table, diagnosis.synthetic), encoding="utf-8")
-        (tmp / "carte.html").write_text(choropleth_html(table, diagnosis.summary), encoding="utf-8")
-        (tmp / "summary.json").write_text(
-            to_json(diagnosis.summary),
-            encoding="utf-8",
-        )
+        (tmp / "carte.html").write_text(choropleth_html(table, summary, shown), encoding="utf-8")
+        if comparison is not None:
+            write_csv(comparison.communes, tmp / "evolution_communes.csv", dialect)
+            write_csv(comparison.epci, tmp / "evolution_epci.csv", dialect)
+            communes = comparison.communes.merge(
+                table[["code_commune", "departement", "geometry"]], on="code_commune", how="left"
+            )
+            epci = on_map(comparison.epci, shapes["epci"])
+            (tmp / "evolution.html").write_text(
+                evolution_html(communes, epci, summary), encoding="utf-8"
+            )
+        (tmp / "summary.json").write_text(to_json(summary), encoding="utf-8")
 
 
-def rounded(table: pa.Table, digits: int = 6) -> pa.Table:
-    """Floats rounded for the CSV a person opens (the Parquet keeps full precision)."""
-    columns = [
-        pc.round(col, digits) if pa.types.is_floating(col.type) else col for col in table.columns
-    ]
-    return pa.Table.from_arrays(columns, names=table.column_names)
+def territory_shapes(communes: pd.DataFrame, level: str) -> pd.DataFrame:
+    """Per territory code of ``level``: its dissolved outline (WKB ``geometry``) and the
+    department whose map panel shows it (an overseas EPCI or region in its own panel)."""
+    keys = territory_keys(communes, level)
+    return pd.DataFrame(
+        {
+            "geometry": dissolve(communes.geometry, keys),
+            "departement": communes.departement.groupby(keys.to_numpy()).first(),
+        }
+    )
+
+
+def on_map(rows: pd.DataFrame, shapes: pd.DataFrame) -> pd.DataFrame:
+    """Territory ``rows`` (with ``code``) as map rows: outline, panel, code as the label's."""
+    return rows.assign(
+        code_commune=rows.code.to_numpy(),
+        departement=shapes.departement.reindex(rows.code).to_numpy(),
+        geometry=shapes.geometry.reindex(rows.code).to_numpy(),
+    ).reset_index(drop=True)
 
 
 def geojson(table: pd.DataFrame, synthetic: bool) -> str:

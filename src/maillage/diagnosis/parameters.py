@@ -40,19 +40,19 @@ class DiagnosisParameters:
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
-            raise ValueError(f"--method must be one of {', '.join(METHODS)}, not {self.method!r}")
+            raise ValueError(f"--method doit valoir {', '.join(METHODS)}, pas {self.method!r}")
         if self.profession not in PROFESSIONS:
             raise ValueError(
-                f"--profession must be one of {', '.join(PROFESSIONS)}, not {self.profession!r}"
+                f"--profession doit valoir {', '.join(PROFESSIONS)}, pas {self.profession!r}"
             )
         if self.supply_format not in SUPPLY_FORMATS:
             raise ValueError(
-                f"--supply-format must be one of {', '.join(SUPPLY_FORMATS)}, "
-                f"not {self.supply_format!r}"
+                f"--supply-format doit valoir {', '.join(SUPPLY_FORMATS)}, "
+                f"pas {self.supply_format!r}"
             )
         for name in ("catchment", "no_care_minutes", "beta"):
             if not getattr(self, name) > 0:
-                raise ValueError(f"--{name.replace('_', '-')} must be positive")
+                raise ValueError(f"--{name.replace('_', '-')} doit être positif")
 
     def to_summary(self) -> dict:
         """JSON-ready parameters, paths as strings."""

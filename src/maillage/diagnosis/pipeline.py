@@ -15,8 +15,10 @@ from maillage.access import zoning
 from maillage.access.apl import apl_profile, apl_supply
 from maillage.access.fca import floating_catchment
 from maillage.access.weights import StepWeights, gravity_weights
+from maillage.diagnosis.explanations import explanations
 from maillage.diagnosis.parameters import DiagnosisParameters
 from maillage.diagnosis.study_area import study_area
+from maillage.diagnosis.territories import all_levels, supply_ages
 from maillage.territory.ages import (
     female_demand,
     load_female_population,
@@ -46,10 +48,12 @@ def quiet_step(_label: str) -> AbstractContextManager:
 
 @dataclass(frozen=True)
 class Diagnosis:
-    """Per-commune results of the requested area and the run's summary (JSON-ready)."""
+    """Per-commune results of the requested area, the same summed by EPCI, department and
+    region (:mod:`maillage.diagnosis.territories`), and the run's summary (JSON-ready)."""
 
     communes: pd.DataFrame
     summary: dict
+    territories: pd.DataFrame
 
     @property
     def synthetic(self) -> bool:
@@ -64,7 +68,7 @@ def area_of(communes: pd.DataFrame, params: DiagnosisParameters) -> tuple[np.nda
             region = resolve_region(params.region)
             in_region = communes.loc[communes.departement == code, "region"]
             if not (in_region == region).all():
-                raise ValueError(f"department {code} is not in region {region}")
+                raise ValueError(f"le département {code} n'est pas dans la région {region}")
         return (communes.departement == code).to_numpy(), _named(departements(), code)
     if params.region == "all":
         return np.ones(len(communes), dtype=bool), "France entière"
@@ -171,10 +175,18 @@ def run_diagnosis(
     thresholds = thresholds_for(params)
     table["classe"] = zoning.classify(table.access.to_numpy(), thresholds)
     unlocated = communes.loc[wanted & ~located, ["code_commune", "nom"]]
+    territories = all_levels(table, communes, thresholds)
+    missing = _missing(communes, table, unlocated)
     summary = summarise(
         params, area_label, table, supply_input, demand, thresholds, unlocated, len(pairs)
-    ) | {"missing": _missing(communes, table, unlocated)}
-    return Diagnosis(table, summary)
+    ) | {
+        "missing": missing,
+        "territories": _territories_summary(territories),
+        "explanations": explanations(
+            table, missing, thresholds, params.method, params.profession, cutoff, territories
+        ),
+    }
+    return Diagnosis(table, summary, territories)
 
 
 def fte_by_commune(table: pd.DataFrame, codes: np.ndarray) -> np.ndarray:
@@ -190,8 +202,8 @@ def thresholds_for(params: DiagnosisParameters) -> tuple[float, float] | None:
     published = zoning.default_thresholds(params.method, params.profession)
     if published is None:
         warnings.warn(
-            f"no published thresholds for {params.method}/{params.profession}: "
-            "classe left empty (give --thresholds T1,T2)",
+            f"aucun seuil de zonage publié pour {params.method}/{params.profession} : "
+            "classe laissée vide (donner --thresholds T1,T2)",
             stacklevel=3,
         )
     return published
@@ -203,21 +215,24 @@ def demand_of(params: DiagnosisParameters, communes: pd.DataFrame) -> Demand:
     professions' coefficients are not published in the sources found (raw population)."""
     population = communes.population.fillna(0.0).to_numpy(dtype=float)
     if params.ages is None:
-        return Demand(population, "raw municipal population (no --ages file: not age-standardised)")
+        return Demand(
+            population,
+            "population municipale brute (sans fichier --ages : demande non standardisée par âge)",
+        )
     source = {"path": str(params.ages), "format": "insee-evol-struct-pop", "synthetic": False}
     demand = apl_profile(params.profession).demand
     if demand == "population":
         return Demand(
             population,
-            f"raw municipal population: no published age coefficients for {params.profession} "
-            "(the --ages file is not used)",
+            f"population municipale brute : pas de coefficients d'âge publiés pour "
+            f"{params.profession} (le fichier --ages n'est pas utilisé)",
         )
     if demand == "women":
         women = female_demand(load_female_population(params.ages), communes)
         return Demand(
             np.nan_to_num(women.to_numpy(dtype=float)),
-            f"female population (INSEE), not age-standardised ({len(women.attrs['missing'])} "
-            "communes absent from the file take its national female share)",
+            f"population féminine (INSEE), non standardisée par âge ({len(women.attrs['missing'])} "
+            "communes absentes du fichier prennent sa part féminine nationale)",
             source,
             women=True,
         )
@@ -225,9 +240,9 @@ def demand_of(params: DiagnosisParameters, communes: pd.DataFrame) -> Demand:
     values = standardised.to_numpy(dtype=float)
     return Demand(
         np.where(np.isfinite(values), values, population),
-        "population standardised by age-specific consumption "
-        f"({len(standardised.attrs.get('missing', []))} communes absent from the file keep "
-        "their raw population)",
+        "population standardisée par la consommation de soins selon l'âge "
+        f"({len(standardised.attrs.get('missing', []))} communes absentes du fichier gardent "
+        "leur population brute)",
         source,
     )
 
@@ -244,11 +259,13 @@ def result_table(
 ) -> pd.DataFrame:
     """The requested communes with their demand and located supply (access comes next)."""
     rows = np.flatnonzero(wanted)
-    columns = ["code_commune", "nom", "departement", "region", "population", "lon", "lat"]
+    columns = ["code_commune", "nom", "departement", "region", "epci", "population", "lon", "lat"]
     table = communes.loc[rows, [*columns, "geometry"]].reset_index(drop=True)
     table["index_national"] = rows
     table["demand"] = demand.values[rows]
-    table["supply"] = fte_by_commune(supply_input.table, table.code_commune.to_numpy())
+    codes = table.code_commune.to_numpy()
+    table["supply"] = fte_by_commune(supply_input.table, codes)
+    table["fte_aged_60_plus"], table["fte_age_known"] = supply_ages(supply_input.table, codes)
     table["supply_data"] = "SYNTHETIC" if supply_input.synthetic else "declared"
     return table
 
@@ -329,6 +346,19 @@ def _missing(communes: pd.DataFrame, table: pd.DataFrame, unlocated: pd.DataFram
         {"code_commune": code, "nom": nom, "reason": "no location"}
         for code, nom in unlocated.itertuples(index=False)
     ]
+
+
+def _territories_summary(territories: pd.DataFrame) -> dict:
+    """How many territories of each level, and the EPCI only partly inside the area."""
+    partial = territories[(territories.level == "epci") & ~territories.complete]
+    return {
+        "file": "territories.csv",
+        "counts": territories.level.value_counts().to_dict(),
+        "incomplete_epci": [
+            {"code": code, "nom": nom, "communes_in_area": int(n)}
+            for code, nom, n in partial[["code", "nom", "communes"]].itertuples(index=False)
+        ],
+    }
 
 
 def _class_pivot(table: pd.DataFrame, key: str) -> dict:

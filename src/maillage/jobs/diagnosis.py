@@ -39,6 +39,7 @@ def write_diagnosis_result(
 ) -> dict[str, Any]:
     """Run the pipeline and write what the map pages read (outputs, ``cartes.json``) into
     ``target``; ``step`` shows the progress. Also used by the demo seed, outside any worker."""
+    from maillage.access.measure import measure_in
     from maillage.diagnosis.outputs import write_outputs
     from maillage.diagnosis.pipeline import run_diagnosis
     from maillage.outputs.choropleth import choropleth_svg
@@ -47,6 +48,6 @@ def write_diagnosis_result(
     with step("Écriture des résultats"):
         write_outputs(diagnosis, target)
     with step("Dessin de la carte"):
-        svg, legend = choropleth_svg(diagnosis.communes)
+        svg, legend = choropleth_svg(diagnosis.communes, measure=measure_in(diagnosis.summary))
         write_maps(target, [MapPanel("Accessibilité par commune", svg, legend)])
     return {"area": diagnosis.summary["area"], "communes": diagnosis.summary["communes"]}

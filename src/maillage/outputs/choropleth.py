@@ -20,20 +20,31 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from maillage.access.measure import CLASS_NAMES, Measure, measure_in
+from maillage.french_format import number, numbers_column
+from maillage.territory.geography import departements, regions
+
 #: Zoning colours (ColorBrewer RdYlGn, colour-blind safe end points).
 CLASS_COLOURS = {
     "sous-dotee": "#d7301f",
     "intermediaire": "#fdae61",
     "dotee": "#1a9850",
 }
+#: Sequential palette (ColorBrewer YlGnBu, 7 classes) when no zoning thresholds exist.
+SEQUENTIAL = ["#ffffcc", "#c7e9b4", "#7fcdbb", "#41b6c4", "#1d91c0", "#225ea8", "#0c2c84"]
 CLASS_LABELS = {
     "sous-dotee": "Sous-dotée",
     "intermediaire": "Intermédiaire",
     "dotee": "Dotée",
 }
-#: Sequential palette (ColorBrewer YlGnBu, 7 classes) when no zoning thresholds exist.
-SEQUENTIAL = ["#ffffcc", "#c7e9b4", "#7fcdbb", "#41b6c4", "#1d91c0", "#225ea8", "#0c2c84"]
 NO_DATA = "#d9d9d9"
+NO_DATA_LABEL = "Sans donnée (voir les notes)"
+#: Diverging palette (ColorBrewer RdBu, 7 classes): losses red, gains blue, no change pale.
+DIVERGING = ["#b2182b", "#ef8a62", "#fddbc7", "#f7f7f7", "#d1e5f0", "#67a9cf", "#2166ac"]
+#: A panel's commune results shown as "no value" (kept apart from the legend's colours).
+GENERIC = Measure("valeur", "", 1.0, None)
+#: Territory levels as titles name them ("Accessibilité par EPCI").
+LEVEL_NAMES = {"epci": "EPCI", "departement": "département", "region": "région"}
 OUTLINE_FILL = "#ececec"
 SYNTHETIC_BANNER = (
     "<p class='synthetic'>SYNTHETIC — données d'offre de soins synthétiques, "
@@ -61,14 +72,21 @@ class Marker:
     shape: Literal["circle", "square"] = "circle"
 
 
-def colours(table: pd.DataFrame, value: str, classe: str) -> tuple[np.ndarray, list[tuple]]:
-    """Fill colour per commune and the legend entries (label, colour)."""
+def colours(
+    table: pd.DataFrame, value: str, classe: str, measure: Measure
+) -> tuple[np.ndarray, list[tuple]]:
+    """Fill colour per commune and the legend entries (label, colour), with units and
+    thresholds ("Sous-dotée (≤ 2,5) — consultation/an/habitant")."""
     classes = table[classe].fillna("").to_numpy(dtype=str) if classe in table else None
     if classes is not None and (classes != "").any():
         fill = np.array([CLASS_COLOURS.get(c, NO_DATA) for c in CLASS_COLOURS] + [NO_DATA])
         codes = pd.Categorical(classes, categories=list(CLASS_COLOURS)).codes
-        legend = [(CLASS_LABELS[c], CLASS_COLOURS[c]) for c in CLASS_COLOURS]
-        return fill[codes], [*legend, ("Sans donnée", NO_DATA)]
+        named = measure.class_labels() or {c: CLASS_NAMES[c] for c in CLASS_COLOURS}
+        legend = [
+            (f"{named[c][:1].upper()}{named[c][1:]}{measure.suffix(' — ')}", CLASS_COLOURS[c])
+            for c in CLASS_COLOURS
+        ]
+        return fill[codes], [*legend, (NO_DATA_LABEL, NO_DATA)]
     values = table[value].to_numpy(dtype=float)
     finite = np.isfinite(values)
     edges = np.empty(0)
@@ -77,10 +95,43 @@ def colours(table: pd.DataFrame, value: str, classe: str) -> tuple[np.ndarray, l
     bins = np.clip(np.searchsorted(edges, values, side="right") - 1, 0, len(SEQUENTIAL) - 1)
     fill = np.where(finite, np.array(SEQUENTIAL)[bins], NO_DATA)
     legend = [
-        (f"{lo:.3g} – {hi:.3g}", SEQUENTIAL[i])
+        (f"{_bound(lo, measure)} – {_bound(hi, measure)}{measure.suffix()}", SEQUENTIAL[i])
         for i, (lo, hi) in enumerate(itertools.pairwise(edges))
     ]
-    return fill, [*legend, ("Sans donnée", NO_DATA)]
+    return fill, [*legend, (NO_DATA_LABEL, NO_DATA)]
+
+
+def change_colours(values: pd.Series, measure: Measure) -> tuple[np.ndarray, list[tuple]]:
+    """Gains and losses on a diverging palette centred on no change (exactly zero), in three
+    steps each side up to the 98th percentile of the absolute change."""
+    change = values.to_numpy(dtype=float)
+    finite = np.isfinite(change)
+    largest = float(np.nanquantile(np.abs(change[finite]), 0.98)) if finite.any() else 0.0
+    if largest == 0.0:
+        fill = np.where(finite, DIVERGING[3], NO_DATA)
+        return fill, [("Aucun changement", DIVERGING[3]), (NO_DATA_LABEL, NO_DATA)]
+    edges = np.array([-2, -1, 0, 1, 2]) * largest / 3
+    bins = np.searchsorted(edges, change, side="left")  # 0..5 over the six open steps
+    steps = np.where(change > 0, bins + 1, bins)  # 3 (no change) only for exactly zero
+    fill = np.where(finite, np.array(DIVERGING)[np.clip(steps, 0, 6)], NO_DATA)
+    shown = [_bound(e, measure, signed=True) for e in edges[[0, 1, 3, 4]]]
+    legend = [
+        (f"Baisse de plus de {shown[0].lstrip('-')}", DIVERGING[0]),
+        (f"Baisse de {shown[1].lstrip('-')} à {shown[0].lstrip('-')}", DIVERGING[1]),
+        (f"Baisse de moins de {shown[1].lstrip('-')}", DIVERGING[2]),
+        ("Aucun changement", DIVERGING[3]),
+        (f"Hausse de moins de {shown[2].lstrip('+')}", DIVERGING[4]),
+        (f"Hausse de {shown[2].lstrip('+')} à {shown[3].lstrip('+')}", DIVERGING[5]),
+        (f"Hausse de plus de {shown[3].lstrip('+')}", DIVERGING[6]),
+    ]
+    return fill, [
+        (label if c == DIVERGING[3] else f"{label}{measure.suffix()}", c) for label, c in legend
+    ] + [(NO_DATA_LABEL, NO_DATA)]
+
+
+def _bound(value: float, measure: Measure, signed: bool = False) -> str:
+    """A legend bound in the measure's scale, with one more digit than its values."""
+    return number(value * measure.scale, measure.digits + 1, signed=signed)
 
 
 def _escape(text: pd.Series) -> pd.Series:
@@ -204,25 +255,70 @@ def choropleth_svg(
     value: str = "access",
     classe: str = "classe",
     markers: list[Marker] | None = None,
-    value_label: str = "accès",
+    measure: Measure = GENERIC,
+    details: pd.Series | None = None,
 ) -> tuple[str, list[tuple]]:
-    """SVG panels (metropolitan France, then each overseas department present) and legend."""
-    fill, legend = colours(table, value, classe)
-    values = table[value].astype(float)
-    shown = values.map("{:.3g}".format).where(np.isfinite(values), "sans donnée")
-    classes = table[classe].fillna("") if classe in table else pd.Series("", index=table.index)
-    titles = _escape(
-        table.nom.astype(str)
-        + " ("
-        + table.code_commune.astype(str)
-        + ") — "
-        + value_label
-        + " "
-        + shown
-        + " — "
-        + classes.replace("", "non classée")
-    ).to_numpy()
-    return _panels(table.geometry, table.departement, fill, titles, markers or []), legend
+    """SVG panels (the metropolitan communes, then each overseas department present) and
+    legend; tooltips read "La Rochelle (17300) — APL 1,3 consultation/an/habitant —
+    sous-dotée (≤ 2,5)", then ``details`` (e.g. the population) when given."""
+    fill, legend = colours(table, value, classe, measure)
+    classes = table.get(classe, None)
+    text = _named(table) + " — " + measure.describe(table[value], classes)
+    if details is not None:
+        text = text + " — " + details
+    return _panels(
+        table.geometry, table.departement, fill, _escape(text).to_numpy(), markers or []
+    ), legend
+
+
+def change_svg(table: pd.DataFrame, measure: Measure) -> tuple[str, list[tuple]]:
+    """Gains and losses per row of ``table`` (``access_before``, ``access_after``,
+    ``access_change``, ``classe_before``, ``classe_after``) on a diverging palette."""
+    fill, legend = change_colours(table.access_change, measure)
+    labels = measure.class_labels()
+    classes = (
+        table.classe_before.map(labels).astype(object).fillna("non classée")
+        + " → "
+        + table.classe_after.map(labels).astype(object).fillna("non classée")
+    )
+    before, after, change = (
+        numbers_column(
+            table[c] * measure.scale, measure.digits, signed=c == "access_change"
+        ).replace("", "sans donnée")
+        for c in ("access_before", "access_after", "access_change")
+    )
+    text = (
+        _named(table)
+        + f" — {measure.name} "
+        + before
+        + " → "
+        + after
+        + f"{measure.suffix()} ("
+        + change
+        + ")"
+    )
+    text = text + " — " + classes
+    return _panels(table.geometry, table.departement, fill, _escape(text).to_numpy(), []), legend
+
+
+def _named(table: pd.DataFrame) -> pd.Series:
+    """ "La Rochelle (17300)" per row."""
+    return table.nom.fillna("").astype(str) + " (" + table.code_commune.astype(str) + ")"
+
+
+def panel_names(departement: pd.Series) -> tuple[str, dict[str, str]]:
+    """The metropolitan panel's title (its department, its region, or France) and each overseas
+    department's, from the departments shown."""
+    names = departements().set_index("code")
+    shown = sorted(set(departement.dropna().astype(str)) - {""})
+    metro = [d for d in shown if not d.startswith("97")]
+    overseas = {d: f"{names.nom.get(d, d)} ({d})" for d in shown if d.startswith("97")}
+    regions_shown = set(names.region.reindex(metro).dropna())
+    if len(metro) == 1:
+        return f"{names.nom.get(metro[0], metro[0])} ({metro[0]})", overseas
+    if len(regions_shown) == 1:
+        return str(regions().set_index("code").nom[regions_shown.pop()]), overseas
+    return "France métropolitaine", overseas
 
 
 def _panels(
@@ -232,13 +328,15 @@ def _panels(
     titles: np.ndarray,
     markers: list[Marker],
 ) -> str:
-    """Metropolitan France, then each overseas department present, one panel each."""
+    """The metropolitan communes, then each overseas department present, one panel each,
+    titled with the territory it shows."""
     has_geom = wkb.notna().to_numpy()
     geoms = shapely.from_wkb(wkb.where(has_geom, None).to_numpy())
+    departement = departement.fillna("").astype(str)
     overseas = departement.str.startswith("97").to_numpy()
-    groups = [("France métropolitaine", ~overseas)] + [
-        (f"Département {d}", (departement == d).to_numpy())
-        for d in sorted(departement[overseas].unique())
+    metro_name, overseas_names = panel_names(departement)
+    groups = [(metro_name, ~overseas)] + [
+        (name, (departement == d).to_numpy()) for d, name in overseas_names.items()
     ]
     panels = []
     for name, mask in groups:
@@ -323,16 +421,73 @@ def _legend(entries: list[tuple]) -> str:
     )
 
 
-def choropleth_html(table: pd.DataFrame, summary: dict) -> str:
-    """The diagnosis map: access by commune, coloured by zoning class when one exists."""
-    svg, legend = choropleth_svg(table)
+def choropleth_html(
+    table: pd.DataFrame, summary: dict, territories: pd.DataFrame | None = None
+) -> str:
+    """The diagnosis map: access by commune, coloured by zoning class when one exists, units
+    and thresholds in legend and tooltips; with ``territories`` (rows of territories.csv with
+    an outline), a map of those first. Notes explain what is grey or unclassified."""
+    measure = measure_in(summary)
+    people = numbers_column(table.population, 0) + " habitants"
+    svg, legend = choropleth_svg(
+        table, measure=measure, details=people.where(people != " habitants", "population inconnue")
+    )
+    maps = [("Accessibilité par commune", svg, legend)]
+    if territories is not None and len(territories):
+        level = str(territories.level.iloc[0])
+        by_territory, territory_legend = choropleth_svg(
+            territories, measure=measure, details=territory_details(territories)
+        )
+        maps.insert(0, (f"Accessibilité par {LEVEL_NAMES[level]}", by_territory, territory_legend))
     synthetic = any(i.get("synthetic") for i in summary.get("inputs", {}).values())
     notes = [
-        f"Méthode : {summary.get('method')} ; profession : {summary.get('profession')} ; "
-        f"zone : {summary.get('area')}.",
+        f"Indicateur : {measure.name} en {measure.unit} ; méthode : {summary.get('method')} ; "
+        f"profession : {summary.get('profession')} ; zone : {summary.get('area')}.",
         f"Demande : {summary.get('demand')}.",
+        *(item["explication"] for item in summary.get("explanations", [])),
     ]
     if synthetic:
         notes.append("SYNTHETIC : offre de soins synthétique, générée pour la démonstration.")
     title = f"Accessibilité aux soins — {summary.get('area', '')}"
-    return page(title, [("Accessibilité par commune", svg, legend)], notes)
+    return page(title, maps, notes)
+
+
+def evolution_html(communes: pd.DataFrame, epci: pd.DataFrame, summary: dict) -> str:
+    """Gains and losses of access since an earlier run, by EPCI then by commune (rows of
+    evolution_epci.csv and evolution_communes.csv with outlines)."""
+    measure = measure_in(summary)
+    compared = summary["compare"]
+    epci_svg, epci_legend = change_svg(epci, measure)
+    commune_svg, commune_legend = change_svg(communes, measure)
+    notes = [
+        f"Évolution de l'indicateur {measure.name} ({measure.unit}) entre le diagnostic de "
+        f"{compared['previous_run']} ({compared['previous_area']}) et celui-ci "
+        f"({summary.get('area')}) ; EPCI d'aujourd'hui pour les deux.",
+        f"{number(compared['communes_compared'], 0)} communes comparées, "
+        f"{number(compared['communes_changing_class'], 0)} changent de classe ; "
+        f"{number(compared['population_gaining'], 0)} habitants gagnent en accès, "
+        f"{number(compared['population_losing'], 0)} en perdent.",
+        "En gris : communes sans valeur dans l'un des deux diagnostics "
+        f"({number(compared['communes_without_value_before'], 0)} sans valeur avant, "
+        f"{number(compared['communes_without_value_after'], 0)} sans valeur après).",
+    ]
+    if any(i.get("synthetic") for i in summary.get("inputs", {}).values()):
+        notes.append("SYNTHETIC : offre de soins synthétique, générée pour la démonstration.")
+    maps = [
+        ("Évolution par EPCI", epci_svg, epci_legend),
+        ("Évolution par commune", commune_svg, commune_legend),
+    ]
+    return page(f"Évolution de l'accès aux soins — {summary.get('area', '')}", maps, notes)
+
+
+def territory_details(territories: pd.DataFrame) -> pd.Series:
+    """ "123 456 habitants ; 28,6 % en commune sous-dotée ; 20 % des ETP à 60 ans ou plus"."""
+    under = numbers_column(territories.share_sous_dotee * 100, 1)
+    older = numbers_column(territories.share_fte_aged_60_plus * 100, 0)
+    return (
+        numbers_column(territories.population, 0)
+        + " habitants"
+        + (" ; " + under + " % en commune sous-dotée").where(under != "", "")
+        + (" ; " + older + " % des ETP à 60 ans ou plus").where(older != "", "")
+        + np.where(territories.complete.astype(bool), "", " ; en partie hors de la zone")
+    )

@@ -70,7 +70,7 @@ def load_candidates(option: str, communes: pd.DataFrame) -> Sites:
         return finess_sites(Path(path), communes, categories)
     if kind == "csv" and argument:
         return load_sites_csv(Path(argument), communes)
-    raise ValueError(f"--candidates must be {CANDIDATES_HELP}, not {option!r}")
+    raise ValueError(f"--candidates doit valoir {CANDIDATES_HELP}, pas {option!r}")
 
 
 def commune_points(communes: pd.DataFrame) -> Sites:
@@ -179,12 +179,14 @@ def load_sites_csv(path: Path, communes: pd.DataFrame) -> Sites:
     table = read_csv_strings(path, REQUIRED)
     for column in ("lon", "lat"):
         if {"lon", "lat"} & set(table.columns) and column not in table.columns:
-            raise InputError(path, "missing column: lon and lat go together", line=1, column=column)
-    fail_at(path, table["id"].eq(""), "id", "missing value", table["id"])
-    fail_at(path, table["id"].duplicated(), "id", "duplicate id", table["id"])
+            raise InputError(
+                path, "colonne manquante : lon et lat vont ensemble", line=1, column=column
+            )
+    fail_at(path, table["id"].eq(""), "id", "valeur manquante", table["id"])
+    fail_at(path, table["id"].duplicated(), "id", "identifiant en double", table["id"])
     codes = pd.Series(_resolver().resolve(table["code_commune"]), index=table.index)
     unknown = ~codes.isin(communes.code_commune)
-    fail_at(path, unknown, "code_commune", "unknown commune code", table["code_commune"])
+    fail_at(path, unknown, "code_commune", "code commune inconnu", table["code_commune"])
     point = communes.set_index("code_commune")[["lon", "lat"]].reindex(codes)
     lon, lat = point.lon.to_numpy(), point.lat.to_numpy()
     if "lon" in table:
@@ -193,7 +195,7 @@ def load_sites_csv(path: Path, communes: pd.DataFrame) -> Sites:
         y = _numbers(path, table, "lat", given, -90.0, 90.0)
         lon, lat = np.where(given, x, lon), np.where(given, y, lat)
     where = pd.Series(np.isnan(lon) | np.isnan(lat), index=table.index)
-    fail_at(path, where, "code_commune", "commune without location: give lon,lat", codes)
+    fail_at(path, where, "code_commune", "commune sans position : donner lon,lat", codes)
     cost = np.full(len(table), np.nan)
     if "cost" in table:
         cost = _numbers(path, table, "cost", pd.Series(True, index=table.index), 0.0, np.inf)
@@ -244,8 +246,8 @@ def _numbers(
 ) -> np.ndarray:
     """A numeric column, every ``needed`` row a number in [low, high]."""
     raw = table[column]
-    fail_at(path, needed & raw.eq(""), column, "missing value", raw)
+    fail_at(path, needed & raw.eq(""), column, "valeur manquante", raw)
     number = pd.to_numeric(raw.where(raw.ne("")), errors="coerce")
-    fail_at(path, raw.ne("") & number.isna(), column, "not a number", raw)
-    fail_at(path, (number < low) | (number > high), column, f"outside [{low:g}, {high:g}]", raw)
+    fail_at(path, raw.ne("") & number.isna(), column, "pas un nombre", raw)
+    fail_at(path, (number < low) | (number > high), column, f"hors de [{low:g} ; {high:g}]", raw)
     return number.to_numpy(dtype=float)

@@ -17,13 +17,15 @@ import typer
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from maillage.console import console, step
+from maillage import tabular
+from maillage.console import console, results, step
 from maillage.diagnosis.commands import diagnosis_parameters
 from maillage.diagnosis.options import (
     Ages,
     Beta,
     Catchment,
     Circuity,
+    CsvDialectName,
     Department,
     Method,
     NoCareMinutes,
@@ -38,6 +40,7 @@ from maillage.diagnosis.options import (
 )
 from maillage.diagnosis.parameters import DEFAULT_STEPS
 from maillage.errors import InputError
+from maillage.french_format import number, percent
 from maillage.planning.parameters import (
     CANDIDATES_HELP,
     DEFAULT_MINUTES,
@@ -61,28 +64,33 @@ STAGES = {
 
 
 def plan(
-    sites: Annotated[int, typer.Option(min=1, help="Number of new sites to open.")],
+    sites: Annotated[int, typer.Option(min=1, help="Nombre de nouveaux sites à ouvrir.")],
     region: Region = None,
     department: Department = None,
     candidates: Annotated[str, typer.Option(help=CANDIDATES_HELP)] = "communes",
     existing: Annotated[
-        Path | None, typer.Option(help="Sites already open: CSV id,name,code_commune[,lon,lat].")
+        Path | None, typer.Option(help="Sites déjà ouverts : CSV id,name,code_commune[,lon,lat].")
     ] = None,
-    objective: Annotated[str, typer.Option(help="underserved | coverage | pmedian")] = (
+    objective: Annotated[str, typer.Option(help="Objectif : underserved, coverage ou pmedian.")] = (
         "underserved"
     ),
-    minutes: Annotated[float, typer.Option(help="Reach of a site (minutes).")] = DEFAULT_MINUTES,
+    minutes: Annotated[float, typer.Option(help="Portée d'un site (minutes).")] = DEFAULT_MINUTES,
     capacity: Annotated[
-        float | None, typer.Option(help="Teleconsultations a year per site (e.g. 2000).")
+        float | None, typer.Option(help="Téléconsultations par an et par site (p. ex. 2000).")
     ] = None,
-    budget: Annotated[float | None, typer.Option(help="Bound on the summed cost.")] = None,
+    budget: Annotated[float | None, typer.Option(help="Plafond du coût total.")] = None,
     unserved_penalty: Annotated[
-        float | None, typer.Option(help="p-median minutes for the unserved (cut-off + 10).")
+        float | None,
+        typer.Option(help="Minutes comptées aux non desservis (p-médian ; défaut : portée + 10)."),
     ] = None,
-    min_per_department: Annotated[int | None, typer.Option(help="New sites at least.")] = None,
-    max_per_department: Annotated[int | None, typer.Option(help="New sites at most.")] = None,
+    min_per_department: Annotated[
+        int | None, typer.Option(help="Nouveaux sites au moins, par département.")
+    ] = None,
+    max_per_department: Annotated[
+        int | None, typer.Option(help="Nouveaux sites au plus, par département.")
+    ] = None,
     time_limit: Annotated[
-        float, typer.Option(help="Seconds for the exact solver.")
+        float, typer.Option(help="Secondes accordées au solveur exact.")
     ] = DEFAULT_TIME_LIMIT,
     profession: Profession = "generaliste",
     supply: Supply = None,
@@ -97,7 +105,8 @@ def plan(
     beta: Beta = 1.0,
     thresholds: Thresholds = None,
     no_care_minutes: NoCareMinutes = 20.0,
-    out: Annotated[Path, typer.Option(help="Output directory.")] = Path("out/plan"),
+    out: Annotated[Path, typer.Option(help="Dossier des résultats.")] = Path("out/plan"),
+    csv_dialect: CsvDialectName = "standard",
 ) -> None:
     """Choose where to open the next N sites; certify the gap; simulate the access gained."""
     from maillage.planning.outputs import write_plan
@@ -118,16 +127,17 @@ def plan(
             max_per_department=max_per_department,
             time_limit=time_limit,
         )
+        dialect = tabular.csv_dialect(csv_dialect)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", UserWarning)
             with solving_progress() as on_progress:
                 result = run_plan(params, step, on_progress)
         for w in caught:
-            console.print(f"[yellow]attention:[/yellow] {w.message}")
+            console.print(f"[yellow]attention :[/yellow] {w.message}")
         with step(f"Écriture de {out}"):
-            write_plan(result, out)
+            write_plan(result, out, dialect=dialect)
     except (InputError, ValueError, FileNotFoundError) as error:
-        console.print(f"[red]erreur:[/red] {error}")
+        console.print(f"[red]erreur :[/red] {error}")
         raise typer.Exit(code=2) from None
     print_plan(result.summary, result.sites, out)
 
@@ -159,7 +169,8 @@ def solving_progress() -> Iterator[ProgressHook]:
 
 
 def print_plan(summary: dict, sites: pd.DataFrame, out: Path) -> None:
-    """The ranked sites, the certificate and the simulated effect, as a planner reads them."""
+    """The ranked sites, the certificate and the simulated effect, as a planner reads them
+    (standard output)."""
     table = Table(
         title=f"{summary['area']} — {summary['sites']} sites ({summary['objective_name']})"
     )
@@ -170,34 +181,33 @@ def print_plan(summary: dict, sites: pd.DataFrame, out: Path) -> None:
     table.add_column("population à portée", justify="right")
     shown = sites[["rank", "name", "code_commune", "gain", "population_covered"]]
     for rank, name, commune, gain, covered in shown.itertuples(index=False, name=None):
-        table.add_row(str(rank), name, commune, _n(gain), _n(covered))
-    console.print(table)
+        table.add_row(str(rank), name, commune, number(gain, 0), number(covered, 0))
+    results.print(table)
     bound, gap = summary["bound"], summary["gap"]
-    console.print(
-        f"Objectif {_n(summary['objective'])} ({summary['unit']}) · borne "
-        f"{'—' if bound is None else _n(bound)} · écart "
-        f"{'non certifié' if gap is None else f'{gap:.3%}'} · solveur {summary['solver']} "
+    results.print(
+        f"Objectif {number(summary['objective'], 0)} ({summary['unit']}) · borne "
+        f"{'—' if bound is None else number(bound, 0)} · écart "
+        f"{'non certifié' if gap is None else percent(gap, 3)} · solveur {summary['solver']} "
         f"({summary['status']})"
     )
     leaving = summary["scenario"]["population_leaving_sous_dotee"]
     if leaving is not None:
-        console.print(
-            f"[bold]SIMULATION[/bold] : {_n(leaving)} habitants quitteraient la classe sous-dotée"
+        results.print(
+            f"[bold]SIMULATION[/bold] : {number(leaving, 0)} habitants quitteraient la classe "
+            "sous-dotée"
         )
     if summary["synthetic"]:
-        console.print(
+        results.print(
             "[bold yellow]SYNTHETIC[/bold yellow] offre de soins synthétique "
             "(démonstration) — pas des praticiens réels."
         )
-    console.print(
+    results.print(
         f"Résultats : {out}/ (sites.csv, impact.csv, plan.geojson, carte.html, summary.json)"
     )
 
 
-def _n(value: float) -> str:
-    """A whole number the French way: 12 345."""
-    return f"{value:,.0f}".replace(",", "\u202f")
-
-
 def register(app: typer.Typer) -> None:
-    app.command()(plan)
+    app.command(
+        help="Où ouvrir les N prochains sites : plan avec écart d'optimalité certifié et "
+        "accès simulé (une SIMULATION, pas une prévision)."
+    )(plan)

@@ -11,16 +11,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
-import pyarrow as pa
-import pyarrow.csv as pacsv
 import shapely
 
-from maillage.diagnosis.outputs import rounded
+from maillage.access.measure import measure_in
 from maillage.outputs.atomic import atomic_directory
 from maillage.outputs.choropleth import Marker, choropleth_svg, page
 from maillage.outputs.geojson import feature_collection, features, polygons
 from maillage.outputs.serialise import to_json
 from maillage.planning.pipeline import Plan
+from maillage.tabular import STANDARD, CsvDialect, write_csv
 
 SITES_COLUMNS = [
     "rank",
@@ -38,25 +37,22 @@ SITES_COLUMNS = [
 NEW_COLOUR, EXISTING_COLOUR = "#3f007d", "#636363"
 
 
-def write_plan(plan: Plan, out: Path, maps: list[tuple] | None = None) -> None:
-    """All five files, or none: a failure leaves ``out`` as it was."""
+def write_plan(
+    plan: Plan, out: Path, maps: list[tuple] | None = None, dialect: CsvDialect = STANDARD
+) -> None:
+    """All five files, or none: a failure leaves ``out`` as it was; CSV in ``dialect``."""
     supply_data = "SYNTHETIC" if plan.synthetic else "declared"
     sites = plan.sites.assign(supply_data=supply_data)[SITES_COLUMNS]
     impact = plan.impact.table.assign(supply_data=supply_data)
     with atomic_directory(out) as tmp:
-        _csv(sites, tmp / "sites.csv")
-        _csv(impact, tmp / "impact.csv")
+        write_csv(sites, tmp / "sites.csv", dialect)
+        write_csv(impact, tmp / "impact.csv", dialect)
         (tmp / "plan.geojson").write_text(geojson(plan), encoding="utf-8")
         (tmp / "carte.html").write_text(map_page(plan, maps), encoding="utf-8")
         (tmp / "summary.json").write_text(
             to_json(plan.summary),
             encoding="utf-8",
         )
-
-
-def _csv(table: pd.DataFrame, path: Path) -> None:
-    flat = pa.Table.from_pandas(table, preserve_index=False)
-    pacsv.write_csv(rounded(flat), path, pacsv.WriteOptions(quoting_style="needed"))
 
 
 def geojson(plan: Plan) -> str:
@@ -98,7 +94,9 @@ def before_after_maps(plan: Plan) -> list[tuple[str, str, list[tuple]]]:
         table = base.merge(
             impact[["code_commune", f"access_{when}", f"classe_{when}"]], on="code_commune"
         )
-        svg, legend = choropleth_svg(table, f"access_{when}", f"classe_{when}", markers)
+        svg, legend = choropleth_svg(
+            table, f"access_{when}", f"classe_{when}", markers, measure_in(plan.diagnosis.summary)
+        )
         maps.append((title, svg, legend))
     return maps
 

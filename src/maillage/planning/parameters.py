@@ -7,7 +7,7 @@ from pathlib import Path
 
 from maillage.diagnosis.parameters import DiagnosisParameters
 
-CANDIDATES_HELP = "communes | mairies | finess:FILE[:CATEGORIES] | csv:FILE"
+CANDIDATES_HELP = "communes | mairies | finess:FICHIER[:CATÉGORIES] | csv:FICHIER"
 OBJECTIVES = ("underserved", "coverage", "pmedian")
 #: Full-weight reach of the DREES APL (weight 1 under 10 minutes): a site within it counts
 #: fully for the people it serves.
@@ -35,16 +35,16 @@ class PlanParameters:
     def __post_init__(self) -> None:
         if self.objective not in OBJECTIVES:
             raise ValueError(
-                f"--objective must be one of {', '.join(OBJECTIVES)}, not {self.objective!r}"
+                f"--objective doit valoir {', '.join(OBJECTIVES)}, pas {self.objective!r}"
             )
         if self.sites < 1:
-            raise ValueError("--sites must be at least 1")
+            raise ValueError("--sites doit valoir au moins 1")
         for name in ("minutes", "time_limit", "capacity"):
             value = getattr(self, name)
             if value is not None and not value > 0:
-                raise ValueError(f"--{name.replace('_', '-')} must be positive")
+                raise ValueError(f"--{name.replace('_', '-')} doit être positif")
         if self.budget is not None and self.budget < 0:
-            raise ValueError("--budget must be non-negative")
+            raise ValueError("--budget doit être positif ou nul")
 
     def to_summary(self) -> dict:
         """JSON-ready parameters, the diagnosis' ones nested, paths as strings."""

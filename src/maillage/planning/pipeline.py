@@ -129,7 +129,7 @@ def _site_table(
     """New candidates inside the area, then the existing sites (wherever they are)."""
     new = candidates.table[candidates.table.code_commune.isin(area.code_commune)]
     if new.empty:
-        raise ValueError(f"no candidate site ({candidates.source}) inside the area")
+        raise ValueError(f"aucun site candidat ({candidates.source}) dans la zone")
     parts = [new] if existing is None else [new, existing.table]
     sites = pd.concat(parts, ignore_index=True)
     departement = communes.set_index("code_commune").departement
@@ -149,8 +149,8 @@ def _demand(
         return population
     if thresholds is None:
         raise ValueError(
-            "--objective underserved needs zoning thresholds: give --thresholds T1,T2 "
-            "(published ones exist only for --method apl --profession generaliste)"
+            "--objective underserved demande des seuils de zonage : donner --thresholds T1,T2 "
+            "(seuils publiés seulement pour --method apl --profession generaliste)"
         )
     return underserved_weights(population, access, thresholds[1])
 
@@ -164,7 +164,8 @@ def _costs(
     cost = sites.cost.to_numpy(dtype=float)
     if np.isnan(cost[~is_existing]).any():
         raise ValueError(
-            "--budget needs a cost for every candidate: use csv:FILE with a cost column"
+            "--budget demande un coût pour chaque candidat : utiliser csv:FICHIER avec une "
+            "colonne cost"
         )
     return np.where(is_existing, 0.0, cost)
 
@@ -174,7 +175,7 @@ def _per_department(quota: int | None, area: pd.DataFrame) -> dict[str, int] | N
     if quota is None:
         return None
     if quota < 0:
-        raise ValueError("quotas per department must be non-negative")
+        raise ValueError("les quotas par département doivent être positifs ou nuls")
     return dict.fromkeys(area.departement.unique().astype(str), quota)
 
 

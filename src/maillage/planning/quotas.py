@@ -56,12 +56,12 @@ class Completion:
                 set(min_per_group) - set(names) - {k for k, v in min_per_group.items() if v <= 0}
             )
             if unknown:
-                raise InfeasibleError(f"minimum quota for groups without candidates: {unknown}")
+                raise InfeasibleError(f"quota minimum pour des groupes sans candidat : {unknown}")
         if np.any(lower < 0) or np.any(upper < 0):
             raise PlanningError("quotas must be non-negative")
         if np.any(lower > upper):
             bad = names[lower > upper][0]
-            raise InfeasibleError(f"group {bad}: minimum quota above maximum quota")
+            raise InfeasibleError(f"groupe {bad} : quota minimum au-dessus du quota maximum")
         costs = np.zeros(n_candidates) if cost is None else cost
         new = np.flatnonzero(~existing)
         order = new[np.lexsort((costs[new], index[new]))]
@@ -119,22 +119,25 @@ class Completion:
         if np.any(short):
             g = np.flatnonzero(short)[0]
             raise InfeasibleError(
-                f"group {self.names[g]} asks for at least {self.lower[g]:g} new sites "
-                f"but has {available[g]} candidates"
+                f"le groupe {self.names[g]} demande au moins {self.lower[g]:g} nouveaux sites "
+                f"mais n'a que {available[g]} candidats"
             )
         if self.lower.sum() > p:
             raise InfeasibleError(
-                f"minimum quotas add up to {self.lower.sum():g} new sites, more than p = {p}"
+                f"les quotas minimums totalisent {self.lower.sum():g} nouveaux sites, "
+                f"plus que p = {p}"
             )
         most = np.minimum(self.upper, available).sum()
         if most < p:
-            raise InfeasibleError(f"maximum quotas allow at most {most:g} new sites, p = {p}")
+            raise InfeasibleError(
+                f"les quotas maximums permettent au plus {most:g} nouveaux sites, p = {p}"
+            )
         if budget is not None:
             cheapest = self.min_cost(np.zeros(len(self.group), dtype=bool), p)
             if cheapest > budget * (1 + _TOLERANCE) + _TOLERANCE:
                 raise InfeasibleError(
-                    f"budget {budget:g} is below {cheapest:g}, the cost of the cheapest "
-                    f"{p} new sites that meet the quotas"
+                    f"budget {budget:g} inférieur à {cheapest:g}, le coût des {p} nouveaux sites "
+                    "les moins chers qui respectent les quotas"
                 )
 
 

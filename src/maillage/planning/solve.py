@@ -167,7 +167,9 @@ def _certify(
         result = model.solve(model.start(best.open), left, mip_gap, report)
         times["mip"] = time.perf_counter() - clock
         if result.status == "Infeasible":
-            raise InfeasibleError("HiGHS proved the quotas and budget cannot be met")
+            raise InfeasibleError(
+                "HiGHS a prouvé que les quotas et le budget ne peuvent être respectés"
+            )
         if sign * result.objective > sign * best.objective:
             best = MipResult(result.open, result.objective, best.bound, result.status)
         tighter = result.bound if bound is None else sign * min(sign * bound, sign * result.bound)

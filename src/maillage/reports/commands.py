@@ -10,20 +10,26 @@ import typer
 
 def report(
     region: Annotated[
-        str | None, typer.Option(help="Region (code or name); default Grand Est (44).")
+        str | None, typer.Option(help="Région (code ou nom) ; défaut : Grand Est (44).")
     ] = None,
     department: Annotated[
-        str | None, typer.Option(help="Restrict to one department (code or name).")
+        str | None, typer.Option(help="Se limiter à un département (code ou nom).")
     ] = None,
     supply: Annotated[
         Path | None,
-        typer.Option(help="GP supply (Annuaire Santé extract); default: SYNTHETIC practitioners."),
+        typer.Option(
+            help="Offre de médecins généralistes (extrait de l'Annuaire Santé) ; défaut : "
+            "praticiens SYNTHETIC."
+        ),
     ] = None,
     period: Annotated[
         int | None,
-        typer.Option(help="Calendar year evaluated; default: the year of the latest activity."),
+        typer.Option(help="Année évaluée ; défaut : l'année de la dernière activité."),
     ] = None,
-    out: Annotated[Path, typer.Option(help="Output directory.")] = Path("evaluation"),
+    out: Annotated[Path, typer.Option(help="Dossier des résultats.")] = Path("evaluation"),
+    csv_dialect: Annotated[
+        str, typer.Option(help="Format des CSV : standard ou excel-fr (Excel en français).")
+    ] = "standard",
 ) -> None:
     """Write report.html, report.pdf, indicators.csv/json and access_simulation.csv.
 
@@ -35,23 +41,34 @@ def report(
     from maillage.errors import InputError
     from maillage.reports.report import evaluate, write_report
     from maillage.store.database import make_engine, session_factory, upgrade
+    from maillage.tabular import csv_dialect as dialect_named
 
     settings = settings_or_exit()
     engine = make_engine(settings.sqlalchemy_url)
     upgrade(engine)
     try:
         params = DiagnosisParameters(region=region, department=department, supply=supply)
+        dialect = dialect_named(csv_dialect)
         with session_factory(engine)() as session:
             result = evaluate(session, params, period, settings.zone)
     except (InputError, ValueError, FileNotFoundError) as error:
-        typer.echo(f"error: {error}", err=True)
+        typer.echo(f"erreur : {error}", err=True)
         raise typer.Exit(2) from error
-    for path in write_report(result, out):
+    for path in write_report(result, out, dialect):
         typer.echo(str(path))
     if result.synthetic:
-        typer.echo("SYNTHETIC: the report uses invented data (demo network or GP supply)")
+        typer.echo(
+            "SYNTHETIC : le rapport utilise des données inventées (réseau de démonstration "
+            "ou offre de médecins généralistes)"
+        )
 
 
 def register(app: typer.Typer) -> None:
     """Add ``maillage report`` to the ``maillage`` command."""
-    app.command("report")(report)
+    app.command(
+        "report",
+        help="Rapport d'évaluation du réseau : report.html, report.pdf, indicators.csv/json "
+        "et access_simulation.csv. Indicateurs lus dans la base du réseau "
+        "(MAILLAGE_DATABASE_URL) ; l'accès est recalculé avec les téléconsultations mesurées "
+        "comptées comme offre (une SIMULATION).",
+    )(report)

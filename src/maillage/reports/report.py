@@ -9,7 +9,7 @@ after leaving out the acts of doctors the GP supply already holds
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -20,6 +20,7 @@ from markupsafe import Markup
 from sqlalchemy.orm import Session
 
 from maillage.access import zoning
+from maillage.access.measure import measure_of
 from maillage.diagnosis.parameters import DiagnosisParameters
 from maillage.diagnosis.pipeline import Diagnosis, run_diagnosis, thresholds_for, weights_for
 from maillage.outputs.atomic import atomic_directory
@@ -27,6 +28,7 @@ from maillage.outputs.choropleth import Marker, choropleth_svg
 from maillage.outputs.serialise import to_json
 from maillage.planning.scenario import ACTS_PER_FTE, site_supply
 from maillage.reports import evaluation
+from maillage.tabular import STANDARD, CsvDialect, write_csv
 from maillage.territory.communes import load_communes
 
 matplotlib.use("svg")
@@ -203,6 +205,7 @@ def maps(result: Evaluation, sites: pd.DataFrame) -> list[tuple[str, Markup, lis
     markers = [
         Marker(lon, lat, name) for name, lon, lat in sites[["name", "lon", "lat"]].to_numpy()
     ]
+    measure = measure_of("apl", "generaliste", zoning.default_thresholds("apl", "generaliste"))
     result_maps = []
     for name, title in (
         ("before", "Accès mesuré (sans télémédecine)"),
@@ -211,12 +214,12 @@ def maps(result: Evaluation, sites: pd.DataFrame) -> list[tuple[str, Markup, lis
         table = result.access.assign(
             access=result.access[f"access_{name}"], classe=result.access[f"classe_{name}"]
         )
-        svg, legend = choropleth_svg(table, markers=markers)
+        svg, legend = choropleth_svg(table, markers=markers, measure=measure)
         result_maps.append((title, Markup(svg), legend))
-    gain = result.access.assign(
-        access=result.access.access_after - result.access.access_before, classe=""
+    gain = result.access.assign(access=result.access.access_after - result.access.access_before)
+    svg, legend = choropleth_svg(
+        gain, classe="", markers=markers, measure=replace(measure, name="gain d'APL")
     )
-    svg, legend = choropleth_svg(gain, markers=markers, value_label="gain d'accès")
     result_maps.append(("SIMULATION : gain d'accès par commune", Markup(svg), legend))
     return result_maps
 
@@ -247,19 +250,20 @@ def render_html(result: Evaluation) -> str:
     )
 
 
-def write_report(result: Evaluation, out: Path) -> list[Path]:
-    """report.html, report.pdf, indicators.csv/json and access_simulation.csv, all at once."""
+def write_report(result: Evaluation, out: Path, dialect: CsvDialect = STANDARD) -> list[Path]:
+    """report.html, report.pdf, indicators.csv/json and access_simulation.csv, all at once
+    (CSV in ``dialect``)."""
     import weasyprint
 
     page = render_html(result)
     with atomic_directory(out) as tmp:
         (tmp / "report.html").write_text(page, encoding="utf-8")
         weasyprint.HTML(string=page).write_pdf(tmp / "report.pdf")
-        indicators_table(result).to_csv(tmp / "indicators.csv", index=False)
-        access = result.access.drop(columns="geometry")
-        access.assign(
+        write_csv(indicators_table(result), tmp / "indicators.csv", dialect)
+        access = result.access.drop(columns="geometry").assign(
             simulation="SIMULATION", donnees="SYNTHETIC" if result.synthetic else "mesurées"
-        ).to_csv(tmp / "access_simulation.csv", index=False)
+        )
+        write_csv(access, tmp / "access_simulation.csv", dialect)
         document = {
             "label": SYNTHETIC_LABEL if result.synthetic else None,
             "area": result.area,

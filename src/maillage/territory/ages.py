@@ -34,12 +34,12 @@ def _check_header(path: Path) -> list[str]:
     with path.open("r", encoding="utf-8-sig", errors="replace") as handle:
         header = handle.readline().strip()
     if not header:
-        raise InputError(path, "empty file: expected the INSEE header CODGEO;Pyy_POP0014;…", line=1)
+        raise InputError(path, "fichier vide : en-tête INSEE attendu CODGEO;Pyy_POP0014;…", line=1)
     names = header.split(";")
     if "CODGEO" not in names:
-        reason = "missing column"
+        reason = "colonne manquante"
         if ";" not in header and "CODGEO" in header:
-            reason = "wrong delimiter: the INSEE file is ';'-separated"
+            reason = "mauvais séparateur : le fichier INSEE est séparé par ';'"
         raise InputError(path, reason, line=1, column="CODGEO")
     return names
 
@@ -58,11 +58,13 @@ def load_population_by_age(path: str | Path) -> pd.DataFrame:
     if year is None:
         latest = [f"P{years[0]}_POP{band}" for band in BANDS] if years else ["Pyy_POP0014"]
         missing = next(column for column in latest if column not in names)
-        raise InputError(path, "no complete set of age-band columns", line=1, column=missing)
+        raise InputError(
+            path, "aucun jeu complet de colonnes par tranche d'âge", line=1, column=missing
+        )
     columns = [f"P{year}_POP{band}" for band in BANDS]
     raw = pd.read_csv(path, sep=";", dtype=str, usecols=["CODGEO", *columns], keep_default_na=False)
     if raw.empty:
-        raise InputError(path, "no data rows after the header", line=2)
+        raise InputError(path, "aucune ligne de données après l'en-tête", line=2)
     table = pd.DataFrame({"code_commune": normalise_codes(raw["CODGEO"])})
     for band, column in zip(BANDS, columns, strict=True):
         table[band] = _numbers(raw, column, path)
@@ -127,7 +129,7 @@ def _numbers(raw: pd.DataFrame, column: str, path: Path) -> pd.Series:
     if bad.any():
         line = int(np.argmax(bad)) + 2
         raise InputError(
-            path, f"not a number: {raw[column].iloc[line - 2]!r}", line=line, column=column
+            path, f"pas un nombre : {raw[column].iloc[line - 2]!r}", line=line, column=column
         )
     return number.astype(float)
 

