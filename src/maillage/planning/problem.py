@@ -15,7 +15,9 @@ from maillage.travel.model import TravelPairs
 from .errors import PlanningError
 from .quotas import Completion
 
-Objective = Literal["coverage", "pmedian"]
+Objective = Literal["coverage", "pmedian", "lscp", "pcenter"]
+#: Objectives that place sites by the worst-served inhabitant rather than by a sum over all.
+COVERING = ("lscp", "pcenter")
 Quota = int | Mapping[str, int] | None
 
 
@@ -51,7 +53,12 @@ class PlanningProblem:
       each origin's load when fully served (default: its demand), e.g. acts a year.
     - ``objective``: ``coverage`` maximises demand within reach; ``pmedian`` minimises
       demand-weighted minutes, demand out of reach costing ``unserved_penalty`` minutes
-      (default ``minutes + 10``).
+      (default ``minutes + 10``); ``lscp`` opens the fewest sites (at most ``p``) that bring
+      every origin with demand within ``minutes`` of an open or existing site; ``pcenter``
+      opens ``p`` sites minimising the worst minutes from an origin with demand to its
+      nearest open site (pairs beyond ``minutes`` are out of reach). Both report, never
+      drop, the origins no candidate reaches (:mod:`.covering`), and take no capacity,
+      budget or quotas.
     """
 
     demand: np.ndarray
@@ -76,8 +83,15 @@ class PlanningProblem:
             raise PlanningError(f"demand has {demand.size} values for {n_dem} origins")
         if not np.all(np.isfinite(demand)) or np.any(demand < 0):
             raise PlanningError("demand must be finite and non-negative")
-        if self.objective not in ("coverage", "pmedian"):
+        if self.objective not in ("coverage", "pmedian", *COVERING):
             raise PlanningError(f"unknown objective {self.objective!r}")
+        if self.objective in COVERING and not (
+            self.capacity is None
+            and self.budget is None
+            and self.min_per_group is None
+            and self.max_per_group is None
+        ):
+            raise PlanningError(f"{self.objective} takes no capacity, budget or quotas")
         if not self.minutes > 0:
             raise PlanningError(f"the cut-off must be positive, got {self.minutes}")
         existing = _mask(self.existing, n_cand, "existing")

@@ -67,3 +67,10 @@ def resequence(
         steps.append(Step(rank, site, float(gain), reached.gain(site)))
         reached.add(site)
     return tuple(steps)
+
+
+def relative_gap(objective: float, bound: float) -> float:
+    """``|bound − objective| / |objective|``; 0 when both vanish, inf when only one does."""
+    if objective == bound:
+        return 0.0
+    return abs(bound - objective) / abs(objective) if objective else np.inf
