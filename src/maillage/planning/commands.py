@@ -28,6 +28,7 @@ from maillage.planning.parameters import (
     DEFAULT_TIME_LIMIT,
     PlanParameters,
 )
+from maillage.planning.progress import STAGE_LABELS
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -51,27 +52,21 @@ Beta = _SHARED["beta"]
 Thresholds = _SHARED["thresholds"]
 NoCareMinutes = _SHARED["no_care_minutes"]
 
-STAGES = {
-    "greedy": "Glouton paresseux (CELF)",
-    "swap": "Échanges de sites",
-    "build": "Construction du modèle HiGHS",
-    "mip": "Optimisation exacte (HiGHS)",
-    "sequence": "Classement des sites",
-    "done": "Résolution terminée",
-}
-
 
 def plan(
-    sites: Annotated[int, typer.Option(min=1, help="Number of new sites to open.")],
+    sites: Annotated[
+        int | None,
+        typer.Option(min=1, help="Nombre de nouveaux sites (sauf lscp, qui le choisit)."),
+    ] = None,
     region: Region = None,
     department: Department = None,
     candidates: Annotated[str, typer.Option(help=CANDIDATES_HELP)] = "communes",
     existing: Annotated[
         Path | None, typer.Option(help="Sites already open: CSV id,name,code_commune[,lon,lat].")
     ] = None,
-    objective: Annotated[str, typer.Option(help="underserved | coverage | pmedian")] = (
-        "underserved"
-    ),
+    objective: Annotated[
+        str, typer.Option(help="underserved | sous-dotees | coverage | pmedian | lscp | pcenter")
+    ] = "underserved",
     minutes: Annotated[float, typer.Option(help="Reach of a site (minutes).")] = DEFAULT_MINUTES,
     capacity: Annotated[
         float | None, typer.Option(help="Teleconsultations a year per site (e.g. 2000).")
@@ -85,6 +80,13 @@ def plan(
     time_limit: Annotated[
         float, typer.Option(help="Seconds for the exact solver.")
     ] = DEFAULT_TIME_LIMIT,
+    served_by_supply: Annotated[
+        bool,
+        typer.Option(
+            help="lscp, pcenter : les communes ayant un praticien à moins de "
+            "--no-care-minutes sont déjà servies."
+        ),
+    ] = False,
     profession: Profession = "generaliste",
     supply: Supply = None,
     supply_format: SupplyFormat = "annuaire",
@@ -118,6 +120,7 @@ def plan(
             min_per_department=min_per_department,
             max_per_department=max_per_department,
             time_limit=time_limit,
+            served_by_supply=served_by_supply,
         )
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", UserWarning)
@@ -149,7 +152,7 @@ def solving_progress() -> Iterator[ProgressHook]:
     def on_progress(stage: str, fraction: float | None) -> None:
         bar.update(
             task,
-            description=STAGES.get(stage, stage),
+            description=STAGE_LABELS.get(stage, stage),
             total=None if fraction is None else 1.0,
             completed=fraction or 0.0,
             visible=True,
@@ -175,6 +178,16 @@ def print_plan(summary: dict, sites: pd.DataFrame, out: Path) -> None:
         )
     console.print(table)
     bound, gap = summary["bound"], summary["gap"]
+    explanation = summary["explanation"]
+    console.print(f"[bold]Objectif[/bold] : {explanation['objectif']}")
+    console.print(f"[bold]Pourquoi ces sites[/bold] : {explanation['pourquoi']}")
+    out_of_reach = explanation["hors_de_portee"]
+    if out_of_reach and out_of_reach["communes"]:
+        console.print(
+            f"[yellow]Hors de portée[/yellow] : {out_of_reach['communes']} communes "
+            f"({_n(out_of_reach['population'])} habitants) sans aucun site candidat à moins de "
+            f"{summary['parameters']['minutes']:g} min — comptées à part (summary.json)."
+        )
     console.print(
         f"Objectif {_n(summary['objective'])} ({summary['unit']}) · borne "
         f"{'—' if bound is None else _n(bound)} · écart "
