@@ -37,12 +37,15 @@ PRIMAL_EVERY = 5
 
 @dataclass(frozen=True)
 class LagrangianResult:
-    """The best bound proved, the best plan met on the way (or the start) and its value."""
+    """The best bound proved, the best plan met on the way (or the start) and its value;
+    ``multipliers`` and ``scale`` let a later call resume where this one stopped."""
 
     bound: float
     open: np.ndarray
     objective: float
     iterations: int
+    multipliers: np.ndarray
+    scale: float
 
 
 def lagrangian_bound(
@@ -53,15 +56,20 @@ def lagrangian_bound(
     mip_gap: float,
     value: Callable[[np.ndarray], float] | None = None,
     on_progress: Progress | None = None,
+    resume: LagrangianResult | None = None,
 ) -> LagrangianResult:
     """Improve the bound until ``deadline`` (``time.perf_counter()``), convergence, or a gap
     within ``mip_gap`` of the best plan. ``value`` evaluates a set of open sites; given, the
-    subproblem's sets are tried as plans (only valid when they are feasible plans)."""
+    subproblem's sets are tried as plans (only valid when they are feasible plans).
+    ``resume`` continues from an earlier call's multipliers, step scale and bound."""
     relaxation = _relaxation(problem)
     sign = 1.0 if problem.maximise else -1.0
     best_open, best_value = start, start_value
     bound = relaxation.trivial
     scale, stale, iterations = 2.0, 0, 0
+    if resume is not None:
+        relaxation.multipliers = resume.multipliers
+        bound, scale = resume.bound, resume.scale
     began = time.perf_counter()
     while iterations < MAX_ITERATIONS and scale >= MIN_SCALE:
         now = time.perf_counter()
@@ -85,11 +93,14 @@ def lagrangian_bound(
         relaxation.move(scale * abs(dual - best_value) / norm * subgradient)
         if on_progress is not None and iterations % PRIMAL_EVERY == 0:
             on_progress("lagrangian", min((now - began) / max(deadline - began, 1e-9), 1.0))
-    return LagrangianResult(bound, best_open, best_value, iterations)
+    return LagrangianResult(bound, best_open, best_value, iterations, relaxation.multipliers, scale)
 
 
 class _Relaxation:
     """The pairs within reach whose origin has demand, and the site subproblem they share."""
+
+    multipliers: np.ndarray
+    trivial: float  # the bound before any iteration
 
     def __init__(self, problem: PlanningProblem) -> None:
         r = problem.reach
@@ -116,20 +127,21 @@ class _CoverageRelaxation(_Relaxation):
 
     def __init__(self, problem: PlanningProblem) -> None:
         super().__init__(problem)
-        self.mu = np.zeros(self.n_demand)
+        self.multipliers = np.zeros(self.n_demand)
         self.trivial = float(self.w[self.active].sum())
 
     def step(self) -> tuple[float, np.ndarray, np.ndarray]:
-        worth = np.bincount(self.d, weights=self.mu[self.o], minlength=self.n_cand)
+        worth = np.bincount(self.d, weights=self.multipliers[self.o], minlength=self.n_cand)
         open_sites = self.pick(worth)
-        y = self.active & (self.w > self.mu)
-        dual = float(np.maximum(self.w - self.mu, 0.0)[self.active].sum() + worth[open_sites].sum())
+        y = self.active & (self.w > self.multipliers)
+        kept = np.maximum(self.w - self.multipliers, 0.0)[self.active].sum()
+        dual = float(kept + worth[open_sites].sum())
         reached = np.bincount(self.o, weights=open_sites[self.d], minlength=self.n_demand)
         return dual, open_sites, (y - reached) * self.active
 
     def move(self, change: np.ndarray) -> None:
         # The bound falls along −(subgradient of the dual): μ rises where y exceeds coverage.
-        self.mu = np.maximum(self.mu + change, 0.0)
+        self.multipliers = np.maximum(self.multipliers + change, 0.0)
 
 
 class _MedianRelaxation(_Relaxation):
@@ -144,19 +156,19 @@ class _MedianRelaxation(_Relaxation):
         nearest = np.full(self.n_demand, self.penalty)
         np.minimum.at(nearest, self.o, self.m)
         # Everyone at their nearest candidate: the bound the multipliers start from.
-        self.lam = np.where(self.active, self.w * nearest, 0.0)
+        self.multipliers = np.where(self.active, self.w * nearest, 0.0)
         self.constant = float(self.w[~self.active].sum() * self.penalty)
-        self.trivial = float(self.lam.sum()) + self.constant
+        self.trivial = float(self.multipliers.sum()) + self.constant
 
     def step(self) -> tuple[float, np.ndarray, np.ndarray]:
-        reduced = self.w[self.o] * self.m - self.lam[self.o]
+        reduced = self.w[self.o] * self.m - self.multipliers[self.o]
         gain = np.minimum(reduced, 0.0)
         worth = -np.bincount(self.d, weights=gain, minlength=self.n_cand)
         open_sites = self.pick(worth)
-        unserved = self.active & (self.w * self.penalty - self.lam < 0)
+        unserved = self.active & (self.w * self.penalty - self.multipliers < 0)
         dual = (
-            float(self.lam[self.active].sum())
-            + float(np.minimum(self.w * self.penalty - self.lam, 0.0)[self.active].sum())
+            float(self.multipliers[self.active].sum())
+            + float(np.minimum(self.w * self.penalty - self.multipliers, 0.0)[self.active].sum())
             - float(worth[open_sites].sum())
             + self.constant
         )
@@ -167,7 +179,7 @@ class _MedianRelaxation(_Relaxation):
 
     def move(self, change: np.ndarray) -> None:
         # The bound rises along the subgradient: λ grows where demand is left unassigned.
-        self.lam = self.lam + change
+        self.multipliers = self.multipliers + change
 
 
 def _relaxation(problem: PlanningProblem) -> _CoverageRelaxation | _MedianRelaxation:

@@ -28,7 +28,7 @@ import numpy as np
 from .covering import solve_covering
 from .errors import InfeasibleError, PlanningError
 from .greedy import Progress, greedy
-from .lagrangian import lagrangian_bound
+from .lagrangian import LagrangianResult, lagrangian_bound
 from .mip import MipResult, Model
 from .problem import COVERING, PlanningProblem
 from .solution import Solution, relative_gap, resequence
@@ -143,9 +143,10 @@ def _certify(
     problem = model.problem
     deadline = time.perf_counter() + time_limit
     sign = 1.0 if problem.maximise else -1.0
+    relaxed = None
     if _lagrangian_first(problem):
         seconds = max(LAGRANGIAN_SHARE * time_limit, LAGRANGIAN_MIN_SECONDS)
-        best = _lagrangian(problem, best, seconds, mip_gap, times, report)
+        best, relaxed = _lagrangian(problem, best, seconds, mip_gap, times, report)
         if best.status == "Optimal":
             return best
 
@@ -153,9 +154,11 @@ def _certify(
     lp_limit = min(LP_SHARE * time_limit, max(deadline - clock, 0.1))
     bound, x, reduced = model.relax(lp_limit, report)
     times["lp"] = time.perf_counter() - clock
-    if bound is None and np.isnan(best.bound):
+    if bound is None:
+        # The full MIP would start from this very LP: the subgradient gets the time left.
         left = max(deadline - time.perf_counter(), LAGRANGIAN_MIN_SECONDS)
-        best = _lagrangian(problem, best, left, mip_gap, times, report)
+        best, _ = _lagrangian(problem, best, left, mip_gap, times, report, resume=relaxed)
+        return best
 
     if bound is not None:
         clock = time.perf_counter()
@@ -217,8 +220,10 @@ def _lagrangian(
     mip_gap: float,
     times: dict[str, float],
     report: Progress,
-) -> MipResult:
-    """``best`` with the Lagrangian bound, or the better plan the subgradient met."""
+    resume: LagrangianResult | None = None,
+) -> tuple[MipResult, LagrangianResult]:
+    """``best`` with the Lagrangian bound, or the better plan the subgradient met, and the
+    subgradient's state (to ``resume`` it later)."""
     clock = time.perf_counter()
     relaxed = lagrangian_bound(
         problem,
@@ -228,13 +233,13 @@ def _lagrangian(
         mip_gap,
         value=_plan_value(problem),
         on_progress=report,
+        resume=resume,
     )
-    times["lagrangian"] = time.perf_counter() - clock
+    times["lagrangian"] = times.get("lagrangian", 0.0) + time.perf_counter() - clock
     bound = _tighter(1.0 if problem.maximise else -1.0, relaxed.bound, best.bound)
     optimal = relative_gap(relaxed.objective, bound) <= mip_gap
-    return MipResult(
-        relaxed.open, relaxed.objective, bound, "Optimal" if optimal else "Time limit reached"
-    )
+    status = "Optimal" if optimal else "Time limit reached"
+    return MipResult(relaxed.open, relaxed.objective, bound, status), relaxed
 
 
 def _lagrangian_first(problem: PlanningProblem) -> bool:
