@@ -188,9 +188,10 @@ def print_plan(summary: dict, sites: pd.DataFrame, out: Path) -> None:
             f"({_n(out_of_reach['population'])} habitants) sans aucun site candidat à moins de "
             f"{summary['parameters']['minutes']:g} min — comptées à part (summary.json)."
         )
+    digits = 1 if summary["unit"] == "minutes" else 0  # a p-center's worst trip
     console.print(
-        f"Objectif {_n(summary['objective'])} ({summary['unit']}) · borne "
-        f"{'—' if bound is None else _n(bound)} · écart "
+        f"Objectif {_n(summary['objective'], digits)} ({summary['unit']}) · borne "
+        f"{'—' if bound is None else _n(bound, digits)} · écart "
         f"{'non certifié' if gap is None else f'{gap:.3%}'} · solveur {summary['solver']} "
         f"({summary['status']})"
     )
@@ -209,9 +210,9 @@ def print_plan(summary: dict, sites: pd.DataFrame, out: Path) -> None:
     )
 
 
-def _n(value: float) -> str:
-    """A whole number the French way: 12 345."""
-    return f"{value:,.0f}".replace(",", "\u202f")
+def _n(value: float, digits: int = 0) -> str:
+    """A number the French way: 12 345 or 35,6."""
+    return f"{value:,.{digits}f}".replace(",", "\u202f").replace(".", ",")
 
 
 def register(app: typer.Typer) -> None:
