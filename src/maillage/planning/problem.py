@@ -21,21 +21,20 @@ COVERING = ("lscp", "pcenter")
 Quota = int | Mapping[str, int] | None
 
 
-def underserved_weights(
-    population: np.ndarray, access: np.ndarray, upper_threshold: float
-) -> np.ndarray:
-    """Demand of the ``underserved`` objective: population × max(0, T2 − access) / T2.
+def underserved_weights(population: np.ndarray, access: np.ndarray, threshold: float) -> np.ndarray:
+    """Demand weighted by deficit: population × max(0, T − access) / T, with T the upper
+    zoning threshold T2 for ``underserved`` and the lower one T1 for ``sous-dotees``.
 
-    A commune at or above the diagnosis's upper threshold T2 weighs nothing, one with no
-    access at all weighs its whole population; a NaN access (no data) counts as no access.
+    A commune at or above T weighs nothing, one with no access at all weighs its whole
+    population; a NaN access (no data) counts as no access.
     """
-    if upper_threshold <= 0:
-        raise PlanningError(f"the upper threshold must be positive, got {upper_threshold}")
+    if threshold <= 0:
+        raise PlanningError(f"the threshold must be positive, got {threshold}")
     population = np.asarray(population, dtype=float)
     access = np.nan_to_num(np.asarray(access, dtype=float), nan=0.0)
     if population.shape != access.shape:
         raise PlanningError("population and access must have the same length")
-    deficit = np.clip((upper_threshold - access) / upper_threshold, 0.0, 1.0)
+    deficit = np.clip((threshold - access) / threshold, 0.0, 1.0)
     return population * deficit
 
 
