@@ -142,3 +142,14 @@ def test_default_objective_says_why_its_sites_sit_where_they_do(tmp_path):
     assert explanation["poids_par_classe"].keys() <= {"sous-dotee", "intermediaire"}
     page = (out / "carte.html").read_text()
     assert "Pourquoi ces sites" in page
+
+
+def test_a_plan_cut_by_its_time_limit_still_has_a_certified_bound(tmp_path):
+    result, out = plan(
+        tmp_path / "out", "--objective", "pmedian", "--sites", "8", "--time-limit", "0.01"
+    )
+    assert result.exit_code == 0, result.output
+    summary = read(out)[2]
+    assert summary["solver"] == "highs" and summary["bound"] is not None
+    assert summary["bound"] <= summary["objective"] and summary["gap"] is not None
+    assert "non certifié" not in result.output
