@@ -6,6 +6,11 @@
 (b) All communes, coverage, p = 100, T = 10 min (spopt cannot even hold its dense matrix):
     under 60 s on 2 cores with a certified gap ≤ 1 %, peak memory under 4 GB.
 
+(c) All communes, p-median, p = 50, T = 10 min, the plan's default time limit: the bound and
+    gap it certifies (Lagrangian first, LP after; a bound whatever the time limit cuts).
+(d) Grand Est, LSCP at T = 10 min and p-center with p = 40 new sites over trips up to 45 min,
+    the default time limit: time, objective, certified bound and gap.
+
 Ratios are measured in the same run. Run with ``python -m bench`` or this module's ``main``.
 """
 
@@ -24,7 +29,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from maillage.planning.parameters import DEFAULT_TIME_LIMIT
 from maillage.planning.problem import PlanningProblem
+from maillage.planning.solution import Solution
 from maillage.planning.solve import solve
 from maillage.territory.communes import communes_places, load_communes
 from maillage.travel.crowfly import CrowFly
@@ -41,6 +48,9 @@ NATIONAL_GAP = 0.01
 #: on 2 cores) so that its objective can be compared.
 SPOPT_WALL_LIMIT = float(os.environ.get("MAILLAGE_BENCH_SPOPT_LIMIT", "540"))
 REGIONAL_TIME_LIMIT = 25.0
+MEDIAN_SITES = 50
+PCENTER_SITES = 40
+PCENTER_MINUTES = 45.0
 
 
 def coverage_problem(communes: pd.DataFrame) -> tuple[PlanningProblem, TravelPairs, float]:
@@ -75,6 +85,48 @@ def national(communes: pd.DataFrame) -> None:
         f"gap target <= 1 %: {'OK' if solution.gap <= 0.01 else 'MISSED'}; "
         f"peak RSS {rss:.2f} GB (target < 4 GB: {'OK' if rss < 4 else 'MISSED'})\n"
         f"  times {_times(solution.times)}"
+    )
+
+
+def national_pmedian(communes: pd.DataFrame) -> None:
+    places = communes_places(communes)
+    pairs = CrowFly().pairs(places, places, MINUTES)
+    demand = communes["population"].to_numpy(dtype=float)
+    problem = PlanningProblem(demand, pairs, MEDIAN_SITES, MINUTES, objective="pmedian")
+    began = time.perf_counter()
+    solution = solve(problem, time_limit=DEFAULT_TIME_LIMIT)
+    print(
+        f"national p-median: p = {MEDIAN_SITES}, time limit {DEFAULT_TIME_LIMIT:g} s, "
+        f"{time.perf_counter() - began:.1f} s\n  {_certificate(solution)} "
+        f"(certified bound: {'OK' if solution.bound is not None else 'MISSED'})"
+    )
+
+
+def covering_models(communes: pd.DataFrame) -> None:
+    region = communes[communes["region"] == REGION].reset_index(drop=True)
+    places = communes_places(region)
+    demand = region["population"].to_numpy(dtype=float)
+    for objective, p, minutes in (
+        ("lscp", len(region), MINUTES),
+        ("pcenter", PCENTER_SITES, PCENTER_MINUTES),
+    ):
+        pairs = CrowFly().pairs(places, places, minutes)
+        problem = PlanningProblem(demand, pairs, p, minutes, objective=objective)
+        began = time.perf_counter()
+        solution = solve(problem, time_limit=DEFAULT_TIME_LIMIT)
+        print(
+            f"regional {objective} (region {REGION}, trips up to {minutes:g} min"
+            f"{'' if objective == 'lscp' else f', p = {p}'}): "
+            f"{time.perf_counter() - began:.1f} s\n  {_certificate(solution)}"
+        )
+
+
+def _certificate(solution: Solution) -> str:
+    bound = "none" if solution.bound is None else f"{solution.bound:,.2f}"
+    gap = "none" if solution.gap is None else f"{solution.gap:.3%}"
+    return (
+        f"objective {solution.objective:,.2f}, bound {bound}, gap {gap} [{solution.status}] "
+        f"({_times(solution.times)})"
     )
 
 
@@ -176,7 +228,9 @@ def main() -> None:
     print(f"planning: {int((~usable).sum())} communes without position or population skipped")
     communes = communes[usable].reset_index(drop=True)
     national(communes)
+    national_pmedian(communes)
     regional(communes)
+    covering_models(communes)
 
 
 if __name__ == "__main__":

@@ -52,7 +52,7 @@ def test_budget_below_the_cheapest_feasible_set_is_refused(base: dict) -> None:
         ({"p": 6, "existing": np.eye(6, dtype=bool)[0]}, "5 candidates can open"),
         ({"demand": np.ones(3)}, "demand has 3 values for 8 origins"),
         ({"demand": -np.ones(8)}, "non-negative"),
-        ({"objective": "pcenter"}, "unknown objective"),
+        ({"objective": "p-dispersion"}, "unknown objective"),
         ({"budget": 3.0}, "a budget needs a cost"),
         ({"max_per_group": 1}, "quotas per group need the group"),
         ({"cost": np.ones(4)}, "cost must have 6 values"),

@@ -12,6 +12,7 @@ from maillage.diagnosis.parameters import DiagnosisParameters
 from maillage.jobs.progress import StepRecorder
 from maillage.jobs.results import MapPanel, ResultKind, enqueue, write_maps
 from maillage.planning.parameters import PlanParameters
+from maillage.planning.progress import STAGE_LABELS
 
 #: Diagnosis (5 steps), candidates, travel to sites, simulation (5), writing, maps.
 PLAN = ResultKind(
@@ -19,15 +20,6 @@ PLAN = ResultKind(
     downloads={"csv": "sites.csv", "impact": "impact.csv", "geojson": "plan.geojson"},
     total_steps=14,
 )
-SOLVER_STAGES = {
-    "greedy": "glouton",
-    "swap": "échanges",
-    "build": "construction du modèle exact",
-    "lp": "borne par relaxation",
-    "restricted": "modèle exact restreint",
-    "sequence": "ordre d'ouverture",
-    "done": "terminée",
-}
 
 
 def plan_parameters(parameters: dict[str, Any]) -> PlanParameters:
@@ -51,7 +43,7 @@ def run_plan_job(parameters: dict[str, Any], out: str) -> dict[str, Any]:
 
     def solver_progress(stage: str, fraction: float | None) -> None:
         share = "" if fraction is None else f" {fraction:.0%}"
-        recorder.note(f"Optimisation : {SOLVER_STAGES.get(stage, stage)}{share}")
+        recorder.note(f"Optimisation : {STAGE_LABELS.get(stage, stage)}{share}")
 
     plan = run_plan(plan_parameters(parameters), recorder.step, solver_progress)
     target = Path(out)

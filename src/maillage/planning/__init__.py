@@ -1,4 +1,5 @@
-"""Where to open the next sites: coverage, under-served and p-median models, with certified gaps.
+"""Where to open the next sites: coverage, under-served, p-median, set covering (LSCP) and
+p-center models, with certified gaps.
 
 Build a :class:`PlanningProblem` (demand, sparse travel pairs to candidate sites, p, rules),
 then call :func:`solve`; the :class:`Solution` carries the sites in rank order, the

@@ -47,33 +47,31 @@ from maillage.planning.parameters import (
     DEFAULT_TIME_LIMIT,
     PlanParameters,
 )
+from maillage.planning.progress import STAGE_LABELS
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from maillage.planning.greedy import Progress as ProgressHook
 
-STAGES = {
-    "greedy": "Glouton paresseux (CELF)",
-    "swap": "Échanges de sites",
-    "build": "Construction du modèle HiGHS",
-    "mip": "Optimisation exacte (HiGHS)",
-    "sequence": "Classement des sites",
-    "done": "Résolution terminée",
-}
-
 
 def plan(
-    sites: Annotated[int, typer.Option(min=1, help="Nombre de nouveaux sites à ouvrir.")],
+    sites: Annotated[
+        int | None,
+        typer.Option(min=1, help="Nombre de nouveaux sites (sauf lscp, qui le choisit)."),
+    ] = None,
     region: Region = None,
     department: Department = None,
     candidates: Annotated[str, typer.Option(help=CANDIDATES_HELP)] = "communes",
     existing: Annotated[
         Path | None, typer.Option(help="Sites déjà ouverts : CSV id,name,code_commune[,lon,lat].")
     ] = None,
-    objective: Annotated[str, typer.Option(help="Objectif : underserved, coverage ou pmedian.")] = (
-        "underserved"
-    ),
+    objective: Annotated[
+        str,
+        typer.Option(
+            help="Objectif : underserved, sous-dotees, coverage, pmedian, lscp ou pcenter."
+        ),
+    ] = "underserved",
     minutes: Annotated[float, typer.Option(help="Portée d'un site (minutes).")] = DEFAULT_MINUTES,
     capacity: Annotated[
         float | None, typer.Option(help="Téléconsultations par an et par site (p. ex. 2000).")
@@ -92,6 +90,13 @@ def plan(
     time_limit: Annotated[
         float, typer.Option(help="Secondes accordées au solveur exact.")
     ] = DEFAULT_TIME_LIMIT,
+    served_by_supply: Annotated[
+        bool,
+        typer.Option(
+            help="lscp, pcenter : les communes ayant un praticien à moins de "
+            "--no-care-minutes sont déjà servies."
+        ),
+    ] = False,
     profession: Profession = "generaliste",
     supply: Supply = None,
     supply_format: SupplyFormat = "annuaire",
@@ -126,6 +131,7 @@ def plan(
             min_per_department=min_per_department,
             max_per_department=max_per_department,
             time_limit=time_limit,
+            served_by_supply=served_by_supply,
         )
         dialect = tabular.csv_dialect(csv_dialect)
         with warnings.catch_warnings(record=True) as caught:
@@ -158,7 +164,7 @@ def solving_progress() -> Iterator[ProgressHook]:
     def on_progress(stage: str, fraction: float | None) -> None:
         bar.update(
             task,
-            description=STAGES.get(stage, stage),
+            description=STAGE_LABELS.get(stage, stage),
             total=None if fraction is None else 1.0,
             completed=fraction or 0.0,
             visible=True,
@@ -184,9 +190,20 @@ def print_plan(summary: dict, sites: pd.DataFrame, out: Path) -> None:
         table.add_row(str(rank), name, commune, number(gain, 0), number(covered, 0))
     results.print(table)
     bound, gap = summary["bound"], summary["gap"]
+    explanation = summary["explanation"]
+    results.print(f"[bold]Objectif[/bold] : {explanation['objectif']}")
+    results.print(f"[bold]Pourquoi ces sites[/bold] : {explanation['pourquoi']}")
+    out_of_reach = explanation["hors_de_portee"]
+    if out_of_reach and out_of_reach["communes"]:
+        results.print(
+            f"[yellow]Hors de portée[/yellow] : {out_of_reach['communes']} communes "
+            f"({number(out_of_reach['population'], 0)} habitants) sans aucun site candidat à "
+            f"moins de {summary['parameters']['minutes']:g} min — comptées à part (summary.json)."
+        )
+    digits = 1 if summary["unit"] == "minutes" else 0  # a p-center's worst trip
     results.print(
-        f"Objectif {number(summary['objective'], 0)} ({summary['unit']}) · borne "
-        f"{'—' if bound is None else number(bound, 0)} · écart "
+        f"Objectif {number(summary['objective'], digits)} ({summary['unit']}) · borne "
+        f"{'—' if bound is None else number(bound, digits)} · écart "
         f"{'non certifié' if gap is None else percent(gap, 3)} · solveur {summary['solver']} "
         f"({summary['status']})"
     )

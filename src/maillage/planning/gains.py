@@ -27,10 +27,11 @@ class Gains(Protocol):
 
 
 def gains_for(problem: PlanningProblem) -> Gains:
-    """The gain state that matches the problem's objective and capacity."""
+    """The gain state that matches the problem's objective and capacity (``lscp`` ranks sites
+    by the demand they bring within reach, ``pcenter`` by the minutes they save)."""
     if problem.capacity is not None:
         return CapacitatedGains(problem, problem.capacity)
-    if problem.objective == "coverage":
+    if problem.objective in ("coverage", "lscp"):
         return CoverageGains(problem)
     return MedianGains(problem)
 

@@ -18,8 +18,7 @@ import numpy as np
 
 from .gains import Gains, gains_for
 from .problem import PlanningProblem
-
-Progress = Callable[[str, float | None], None]
+from .progress import Progress
 
 
 def opened_state(problem: PlanningProblem) -> Gains:

@@ -25,6 +25,7 @@ import numpy as np
 from scipy import sparse
 
 from .problem import PlanningProblem
+from .progress import Progress, heartbeat
 
 #: Interior point (with crossover) solves the regional coverage LP ~5× faster than dual
 #: simplex (Grand Est, 5,115 candidates: 2–4 s against 10–30 s) but ~2× slower nationally
@@ -50,23 +51,18 @@ class Model:
         self._links = _coverage_links(problem) if _is_mclp(problem) else None
         self._blocks = _columns(problem, self._links)
         cost, lower, upper, rows, row_lower, row_upper = self._blocks
-        n_cand = problem.n_candidates
-        lp = highspy.HighsLp()
-        lp.num_col_, lp.num_row_ = len(cost), rows.shape[0]
-        lp.sense_ = highspy.ObjSense.kMaximize if problem.maximise else highspy.ObjSense.kMinimize
-        lp.col_cost_, lp.col_lower_, lp.col_upper_ = cost, lower, upper
-        lp.row_lower_, lp.row_upper_ = row_lower, row_upper
-        matrix = lp.a_matrix_
-        matrix.format_ = highspy.MatrixFormat.kRowwise
-        matrix.num_col_, matrix.num_row_ = len(cost), rows.shape[0]
-        matrix.start_, matrix.index_, matrix.value_ = rows.indptr, rows.indices, rows.data
-        lp.integrality_ = [highspy.HighsVarType.kInteger] * n_cand + [
-            highspy.HighsVarType.kContinuous
-        ] * (len(cost) - n_cand)
         self._offset = _unreached_cost(problem)
-        lp.offset_ = self._offset
-        self.highs = _QuietHighs()
-        self.highs.passModel(lp)
+        self.highs = highs_model(
+            cost,
+            lower,
+            upper,
+            rows,
+            row_lower,
+            row_upper,
+            n_integer=problem.n_candidates,
+            maximise=problem.maximise,
+            offset=self._offset,
+        )
         self._cost = cost
 
     def start(self, open_sites: np.ndarray) -> np.ndarray:
@@ -92,7 +88,9 @@ class Model:
         h.clearSolver()
         return values
 
-    def relax(self, time_limit: float) -> tuple[float | None, np.ndarray, np.ndarray]:
+    def relax(
+        self, time_limit: float, on_progress: Progress | None = None
+    ) -> tuple[float | None, np.ndarray, np.ndarray]:
         """LP relaxation: its optimum bounds the MIP, its solution guides the restricted MIP.
 
         Returns the bound (None if the LP did not reach optimality in time), the site values
@@ -103,7 +101,8 @@ class Model:
         h.changeColsIntegrality(n_cand, index, np.zeros(n_cand, dtype=np.uint8))
         h.setOptionValue("time_limit", float(time_limit))
         h.setOptionValue("solver", "ipm" if n_cand <= IPM_MAX_CANDIDATES else "simplex")
-        h.run()
+        with heartbeat(on_progress, "lp", time_limit):
+            h.run()
         h.setOptionValue("solver", "choose")
         solved = h.getModelStatus() == highspy.HighsModelStatus.kOptimal
         bound = float(h.getInfo().objective_function_value) if solved else None
@@ -163,7 +162,8 @@ class Model:
                     event.interrupt()
 
         h.cbMipInterrupt.subscribe(watch)
-        h.run()
+        with heartbeat(on_progress, stage, time_limit):
+            h.run()
         h.cbMipInterrupt.unsubscribe(watch)
         status = h.modelStatusToString(h.getModelStatus())
         info = h.getInfo()
@@ -177,6 +177,37 @@ class Model:
             bound=float(info.mip_dual_bound),
             status=status,
         )
+
+
+def highs_model(
+    cost: np.ndarray,
+    lower: np.ndarray,
+    upper: np.ndarray,
+    rows: sparse.csr_matrix,
+    row_lower: np.ndarray,
+    row_upper: np.ndarray,
+    n_integer: int,
+    maximise: bool = False,
+    offset: float = 0.0,
+) -> highspy.Highs:
+    """A silent HiGHS holding the model, its first ``n_integer`` columns integer, handed over
+    in one ``passModel`` call with the rows as one CSR matrix."""
+    lp = highspy.HighsLp()
+    lp.num_col_, lp.num_row_ = len(cost), rows.shape[0]
+    lp.sense_ = highspy.ObjSense.kMaximize if maximise else highspy.ObjSense.kMinimize
+    lp.col_cost_, lp.col_lower_, lp.col_upper_ = cost, lower, upper
+    lp.row_lower_, lp.row_upper_ = row_lower, row_upper
+    matrix = lp.a_matrix_
+    matrix.format_ = highspy.MatrixFormat.kRowwise
+    matrix.num_col_, matrix.num_row_ = len(cost), rows.shape[0]
+    matrix.start_, matrix.index_, matrix.value_ = rows.indptr, rows.indices, rows.data
+    lp.integrality_ = [highspy.HighsVarType.kInteger] * n_integer + [
+        highspy.HighsVarType.kContinuous
+    ] * (len(cost) - n_integer)
+    lp.offset_ = offset
+    highs = _QuietHighs()
+    highs.passModel(lp)
+    return highs
 
 
 class _QuietHighs(highspy.Highs):
@@ -221,15 +252,8 @@ def _coverage_links(problem: PlanningProblem) -> tuple[sparse.csr_matrix, np.nda
     """
     active = _active(problem)
     rows = problem.incidence.tocsr()[active]
-    rows.sort_indices()
-    salt = np.random.default_rng(0).integers(0, 2**63, (2, problem.n_candidates), dtype=np.uint64)
-    starts = rows.indptr[:-1]
-    keys = np.column_stack(
-        [np.diff(rows.indptr).astype(np.uint64)]
-        + [np.add.reduceat(h[rows.indices], starts) for h in salt]
-    )
-    _, first, pattern = np.unique(keys, axis=0, return_index=True, return_inverse=True)
-    weight = np.bincount(pattern.ravel(), weights=problem.demand[active])
+    first, pattern = distinct_rows(rows)
+    weight = np.bincount(pattern, weights=problem.demand[active])
     single = np.diff(rows.indptr)[first] == 1
     direct = np.bincount(
         rows.indices[rows.indptr[first[single]]],
@@ -237,6 +261,21 @@ def _coverage_links(problem: PlanningProblem) -> tuple[sparse.csr_matrix, np.nda
         minlength=problem.n_candidates,
     )
     return rows[first[~single]], weight[~single], direct
+
+
+def distinct_rows(rows: sparse.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
+    """First row and pattern number of each row of a 0/1 matrix without empty rows: rows on
+    the same columns share a pattern (keyed by their length and two salted 64-bit sums of
+    their columns, so a collision is vanishingly unlikely). Sorts ``rows``' indices."""
+    rows.sort_indices()
+    salt = np.random.default_rng(0).integers(0, 2**63, (2, rows.shape[1]), dtype=np.uint64)
+    starts = rows.indptr[:-1]
+    keys = np.column_stack(
+        [np.diff(rows.indptr).astype(np.uint64)]
+        + [np.add.reduceat(h[rows.indices], starts) for h in salt]
+    )
+    _, first, pattern = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+    return first, pattern.ravel()
 
 
 def _model_pairs(problem: PlanningProblem) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -65,12 +65,10 @@ def geojson(plan: Plan) -> str:
     existing = plan.existing.assign(status="existant", rank=pd.NA, gain=pd.NA)  # type: ignore[arg-type]
     sites = pd.concat([new, existing], ignore_index=True)
     site_props = sites[["status", *[c for c in SITES_COLUMNS if c in sites]]]
-    rows = pd.concat(
-        [
-            features(polygons(communes.geometry), communes.drop(columns="geometry")),
-            features(shapely.points(sites.lon.tolist(), sites.lat.tolist()), site_props),
-        ]
-    )
+    parts = [features(polygons(communes.geometry), communes.drop(columns="geometry"))]
+    if len(sites):  # an LSCP may need no new site where existing care covers everyone
+        parts.append(features(shapely.points(sites.lon.tolist(), sites.lat.tolist()), site_props))
+    rows = pd.concat(parts)
     return feature_collection(
         rows, "SYNTHETIC supply — simulation" if plan.synthetic else "simulation"
     )
@@ -111,6 +109,8 @@ def map_page(plan: Plan, maps: list[tuple] | None = None) -> str:
         f"{summary['sites']} nouveaux sites (violet), {summary['existing_sites']} existants "
         f"(gris) ; objectif {summary['objective_name']} à {summary['parameters']['minutes']:g} "
         f"min ; solveur {summary['solver']}, écart certifié {_percent(summary['gap'])}.",
+        f"Objectif : {summary['explanation']['objectif']}",
+        f"Pourquoi ces sites : {summary['explanation']['pourquoi']}",
         f"SIMULATION : chaque site ajoute {scenario['teleconsultations_per_site']:g} "
         f"téléconsultations par an ({scenario['fte_equivalent_per_site']:.2f} ETP de "
         "médecin généraliste) dans sa commune ; ce n'est pas une prévision.",
@@ -119,6 +119,12 @@ def map_page(plan: Plan, maps: list[tuple] | None = None) -> str:
         notes.append(
             f"Population sortant de la classe sous-dotée : "
             f"{scenario['population_leaving_sous_dotee']:,.0f}".replace(",", " ")
+        )
+    out_of_reach = summary["explanation"]["hors_de_portee"]
+    if out_of_reach and out_of_reach["communes"]:
+        notes.append(
+            f"Hors de portée : {out_of_reach['communes']} communes sans site candidat à moins de "
+            f"{summary['parameters']['minutes']:g} min, comptées à part (summary.json)."
         )
     if plan.synthetic:
         notes.append("SYNTHETIC : offre de soins synthétique, générée pour la démonstration.")

@@ -18,9 +18,10 @@ import pandas as pd
 
 from maillage.diagnosis.pipeline import Diagnosis, Step, quiet_step, run_diagnosis
 from maillage.planning.candidates import Sites, load_candidates, load_sites_csv, site_places
+from maillage.planning.explanation import explain
 from maillage.planning.greedy import Progress
 from maillage.planning.parameters import PlanParameters
-from maillage.planning.problem import PlanningProblem, underserved_weights
+from maillage.planning.problem import Objective, PlanningProblem, underserved_weights
 from maillage.planning.scenario import SITE_TELECONSULTATIONS, Impact, simulate
 from maillage.planning.solution import Solution
 from maillage.planning.solve import solve
@@ -33,8 +34,20 @@ from maillage.travel.provider import provider_from_option
 CONSULTATIONS_PER_INHABITANT = 4.11
 UNITS = {
     "underserved": "inhabitants weighted by deficit max(0, T2 − access) / T2",
+    "sous-dotees": "inhabitants weighted by deficit max(0, T1 − access) / T1",
     "coverage": "inhabitants",
     "pmedian": "inhabitant-minutes",
+    "lscp": "new sites",
+    "pcenter": "minutes",
+}
+#: The solver's objective behind each of the plan's.
+MODEL_OBJECTIVE: dict[str, Objective] = {
+    "underserved": "coverage",
+    "sous-dotees": "coverage",
+    "coverage": "coverage",
+    "pmedian": "pmedian",
+    "lscp": "lscp",
+    "pcenter": "pcenter",
 }
 SYNTHETIC_WARNING = "SYNTHETIC supply: the diagnosis behind this plan uses synthetic practitioners"
 
@@ -74,6 +87,9 @@ def run_plan(
     places = communes_places(communes).subset(position)
     population = located.population.fillna(0.0).to_numpy(dtype=float)
     demand = _demand(params, population, located.access.to_numpy(dtype=float), thresholds)
+    if params.served_by_supply:
+        # Communes the diagnosis finds with a practitioner within --no-care-minutes need no site.
+        demand = np.where(located.no_care.to_numpy(dtype=float) == 0.0, 0.0, demand)
     with step("Temps de trajet vers les sites"):
         provider = provider_from_option(
             params.diagnosis.travel,
@@ -85,9 +101,9 @@ def run_plan(
     problem = PlanningProblem(
         demand=demand,
         pairs=pairs,
-        p=params.sites,
+        p=int((~is_existing).sum()) if params.sites is None else params.sites,
         minutes=params.minutes,
-        objective="pmedian" if params.objective == "pmedian" else "coverage",
+        objective=MODEL_OBJECTIVE[params.objective],
         existing=is_existing,
         cost=_costs(params, sites, is_existing),
         budget=params.budget,
@@ -118,6 +134,7 @@ def run_plan(
     summary = _summary(
         params, diagnosis, candidates, existing, solution, problem, impact, population, began
     )
+    summary["explanation"] = explain(params, problem, located, chosen, population, thresholds)
     return Plan(
         diagnosis, chosen, sites[is_existing].reset_index(drop=True), solution, impact, summary
     )
@@ -144,15 +161,19 @@ def _demand(
     access: np.ndarray,
     thresholds: tuple[float, float] | None,
 ) -> np.ndarray:
-    """Demand weight per commune: population, or population × deficit for ``underserved``."""
-    if params.objective != "underserved":
+    """Demand weight per commune: population, or population × deficit below the upper
+    threshold T2 (``underserved``) or the lower one T1 (``sous-dotees``: only the communes
+    the zoning calls sous-dotées weigh)."""
+    if params.objective not in ("underserved", "sous-dotees"):
         return population
     if thresholds is None:
         raise ValueError(
-            "--objective underserved demande des seuils de zonage : donner --thresholds T1,T2 "
-            "(seuils publiés seulement pour --method apl --profession generaliste)"
+            f"--objective {params.objective} demande des seuils de zonage : donner "
+            "--thresholds T1,T2 (seuils publiés seulement pour --method apl "
+            "--profession generaliste)"
         )
-    return underserved_weights(population, access, thresholds[1])
+    threshold = thresholds[1] if params.objective == "underserved" else thresholds[0]
+    return underserved_weights(population, access, threshold)
 
 
 def _costs(

@@ -15,25 +15,26 @@ from maillage.travel.model import TravelPairs
 from .errors import PlanningError
 from .quotas import Completion
 
-Objective = Literal["coverage", "pmedian"]
+Objective = Literal["coverage", "pmedian", "lscp", "pcenter"]
+#: Objectives that place sites by the worst-served inhabitant rather than by a sum over all.
+COVERING = ("lscp", "pcenter")
 Quota = int | Mapping[str, int] | None
 
 
-def underserved_weights(
-    population: np.ndarray, access: np.ndarray, upper_threshold: float
-) -> np.ndarray:
-    """Demand of the ``underserved`` objective: population × max(0, T2 − access) / T2.
+def underserved_weights(population: np.ndarray, access: np.ndarray, threshold: float) -> np.ndarray:
+    """Demand weighted by deficit: population × max(0, T − access) / T, with T the upper
+    zoning threshold T2 for ``underserved`` and the lower one T1 for ``sous-dotees``.
 
-    A commune at or above the diagnosis's upper threshold T2 weighs nothing, one with no
-    access at all weighs its whole population; a NaN access (no data) counts as no access.
+    A commune at or above T weighs nothing, one with no access at all weighs its whole
+    population; a NaN access (no data) counts as no access.
     """
-    if upper_threshold <= 0:
-        raise PlanningError(f"the upper threshold must be positive, got {upper_threshold}")
+    if threshold <= 0:
+        raise PlanningError(f"the threshold must be positive, got {threshold}")
     population = np.asarray(population, dtype=float)
     access = np.nan_to_num(np.asarray(access, dtype=float), nan=0.0)
     if population.shape != access.shape:
         raise PlanningError("population and access must have the same length")
-    deficit = np.clip((upper_threshold - access) / upper_threshold, 0.0, 1.0)
+    deficit = np.clip((threshold - access) / threshold, 0.0, 1.0)
     return population * deficit
 
 
@@ -51,7 +52,12 @@ class PlanningProblem:
       each origin's load when fully served (default: its demand), e.g. acts a year.
     - ``objective``: ``coverage`` maximises demand within reach; ``pmedian`` minimises
       demand-weighted minutes, demand out of reach costing ``unserved_penalty`` minutes
-      (default ``minutes + 10``).
+      (default ``minutes + 10``); ``lscp`` opens the fewest sites (at most ``p``) that bring
+      every origin with demand within ``minutes`` of an open or existing site; ``pcenter``
+      opens ``p`` sites minimising the worst minutes from an origin with demand to its
+      nearest open site (pairs beyond ``minutes`` are out of reach). Both report, never
+      drop, the origins no candidate reaches (:mod:`.covering`), and take no capacity,
+      budget or quotas.
 
     The constructor takes the loose forms above (no mask, a scalar capacity, no load) and
     stores each field already normalised and checked, so a field's type says what it holds.
@@ -95,8 +101,12 @@ class PlanningProblem:
             raise PlanningError(f"demand has {demand.size} values for {n_dem} origins")
         if not np.all(np.isfinite(demand)) or np.any(demand < 0):
             raise PlanningError("demand must be finite and non-negative")
-        if objective not in ("coverage", "pmedian"):
+        if objective not in ("coverage", "pmedian", *COVERING):
             raise PlanningError(f"unknown objective {objective!r}")
+        if objective in COVERING and not (
+            capacity is None and budget is None and min_per_group is None and max_per_group is None
+        ):
+            raise PlanningError(f"{objective} takes no capacity, budget or quotas")
         if not minutes > 0:
             raise PlanningError(f"the cut-off must be positive, got {minutes}")
         mask = _mask(existing, n_cand, "existing")

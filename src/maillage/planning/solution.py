@@ -32,11 +32,12 @@ class Step:
 class Solution:
     """New sites (candidate indices, in rank order) with their objective and certificate.
 
-    ``bound`` is the best bound HiGHS proved (None for a greedy-only answer); ``gap`` is
+    ``bound`` is the best bound proved — by HiGHS, the Lagrangian relaxation or, for
+    p-center, a packing (None for a greedy-only answer); ``gap`` is
     ``|bound − objective| / |objective|`` as a fraction. ``times`` holds seconds spent in
-    ``greedy``, ``swap``, ``build``, ``lp``, ``restricted``, ``windows``, ``mip`` and
-    ``sequence`` (the steps that ran); ``start_objective`` is the
-    value of the heuristic solution the MIP started from.
+    ``greedy``, ``swap``, ``build``, ``lagrangian``, ``lp``, ``restricted``, ``windows``,
+    ``mip``, ``cover``, ``radius`` and ``sequence`` (the steps that ran); ``start_objective``
+    is the value of the heuristic solution the MIP started from.
     """
 
     sites: np.ndarray
@@ -67,3 +68,10 @@ def resequence(
         steps.append(Step(rank, site, float(gain), reached.gain(site)))
         reached.add(site)
     return tuple(steps)
+
+
+def relative_gap(objective: float, bound: float) -> float:
+    """``|bound − objective| / |objective|``; 0 when both vanish, inf when only one does."""
+    if objective == bound:
+        return 0.0
+    return abs(bound - objective) / abs(objective) if objective else np.inf

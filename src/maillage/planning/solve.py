@@ -3,7 +3,9 @@
 The exact phase runs in up to four steps under one time limit:
 
 1. the LP relaxation of the full sparse model gives the bound (and, on the national
-   coverage instance, takes most of the time);
+   coverage instance, takes most of the time); if it is not solved within ``LP_SHARE`` of
+   the time limit, a Lagrangian bound (:mod:`.lagrangian`) takes its place, so a plan stopped
+   by its time limit still has a certified bound;
 2. a MIP restricted to the candidates the LP uses (plus the heuristic's) finds a near-optimal
    set fast — the LP support is a few hundred candidates out of tens of thousands;
 3. for coverage without capacity, quotas or budget, if the gap is still above ``mip_gap``, a
@@ -16,16 +18,20 @@ The exact phase runs in up to four steps under one time limit:
 
 from __future__ import annotations
 
+import functools
 import time
+from collections.abc import Callable
 from typing import Literal
 
 import numpy as np
 
+from .covering import solve_covering
 from .errors import InfeasibleError, PlanningError
 from .greedy import Progress, greedy
+from .lagrangian import LagrangianResult, lagrangian_bound
 from .mip import MipResult, Model
-from .problem import PlanningProblem
-from .solution import Solution, resequence
+from .problem import COVERING, PlanningProblem
+from .solution import Solution, relative_gap, resequence
 from .swap import SWAP_ROUNDS_PER_SITE, improve
 from .windows import improve_windows
 
@@ -35,6 +41,17 @@ RESTRICTED_SHARE = 0.3
 
 #: Below this many seconds left, the full MIP is not worth starting.
 MIN_MIP_SECONDS = 1.0
+
+#: Share of the time limit the LP relaxation may use: if it is not solved by then (a
+#: national p-median on a loaded machine), the Lagrangian bound takes the rest, so that a
+#: plan always comes with a certified bound.
+LP_SHARE = 0.7
+
+#: Seconds the Lagrangian bound may run even past a time limit too short for it.
+LAGRANGIAN_MIN_SECONDS = 2.0
+
+#: Share of the time limit the Lagrangian bound may use when it goes first (p-median).
+LAGRANGIAN_SHARE = 0.15
 
 
 def solve(
@@ -53,13 +70,20 @@ def solve(
     docstring), stopping at relative gap ``mip_gap`` or after ``time_limit`` seconds of
     exact solving. ``population`` only feeds the per-site ``covered`` figure.
     ``on_progress(stage, fraction)`` is called with stages ``greedy``, ``swap``, ``build``,
-    ``lp``, ``restricted`` (window search included), ``mip``, ``sequence`` and ``done``;
-    ``fraction`` may be None.
+    ``lp``, ``lagrangian``, ``restricted`` (window search included), ``mip``, ``cover``
+    (LSCP), ``radius`` (p-center), ``sequence`` and ``done`` (the keys of
+    :data:`.progress.STAGE_LABELS`), at least every :data:`.progress.INTERVAL` seconds while
+    HiGHS runs; ``fraction`` may be None. ``lscp`` and ``pcenter`` are solved by
+    :mod:`.covering`, exactly only.
     """
     if method not in ("exact", "greedy"):
         raise PlanningError(f"unknown method {method!r}")
     if time_limit <= 0 or not 0 <= mip_gap < 1:
         raise PlanningError("time_limit must be positive and mip_gap in [0, 1)")
+    if problem.objective in COVERING:
+        if method != "exact":
+            raise PlanningError(f"{problem.objective} is only solved exactly")
+        return solve_covering(problem, time_limit, population, on_progress)
     report = on_progress or (lambda stage, fraction: None)
     times: dict[str, float] = {}
     clock = time.perf_counter()
@@ -114,15 +138,27 @@ def _certify(
     times: dict[str, float],
     report: Progress,
 ) -> MipResult:
-    """LP bound, restricted MIP, window search, then the full MIP if the gap is still wide."""
+    """Lagrangian or LP bound, restricted MIP, window search, then the full MIP if the gap
+    is still wide."""
     problem = model.problem
     deadline = time.perf_counter() + time_limit
     sign = 1.0 if problem.maximise else -1.0
+    relaxed = None
+    if _lagrangian_first(problem):
+        seconds = max(LAGRANGIAN_SHARE * time_limit, LAGRANGIAN_MIN_SECONDS)
+        best, relaxed = _lagrangian(problem, best, seconds, mip_gap, times, report)
+        if best.status == "Optimal":
+            return best
 
     clock = time.perf_counter()
-    report("lp", None)
-    bound, x, reduced = model.relax(time_limit)
+    lp_limit = min(LP_SHARE * time_limit, max(deadline - clock, 0.1))
+    bound, x, reduced = model.relax(lp_limit, report)
     times["lp"] = time.perf_counter() - clock
+    if bound is None:
+        # The full MIP would start from this very LP: the subgradient gets the time left.
+        left = max(deadline - time.perf_counter(), LAGRANGIAN_MIN_SECONDS)
+        best, _ = _lagrangian(problem, best, left, mip_gap, times, report, resume=relaxed)
+        return best
 
     if bound is not None:
         clock = time.perf_counter()
@@ -157,11 +193,12 @@ def _certify(
             if value > best.objective:
                 best = MipResult(found_open, value, best.bound, best.status)
             times["windows"] = time.perf_counter() - clock
+        bound = _tighter(sign, bound, best.bound)
         status = "Optimal" if relative_gap(best.objective, bound) <= mip_gap else "Gap above target"
         best = MipResult(best.open, best.objective, bound, status)
 
     left = deadline - time.perf_counter()
-    if (bound is None or best.status != "Optimal") and left > MIN_MIP_SECONDS:
+    if best.status != "Optimal" and left > MIN_MIP_SECONDS:
         clock = time.perf_counter()
         report("mip", 0.0)
         result = model.solve(model.start(best.open), left, mip_gap, report)
@@ -172,10 +209,52 @@ def _certify(
             )
         if sign * result.objective > sign * best.objective:
             best = MipResult(result.open, result.objective, best.bound, result.status)
-        tighter = result.bound if bound is None else sign * min(sign * bound, sign * result.bound)
+        tighter = _tighter(sign, best.bound, result.bound)
         status = "Optimal" if relative_gap(best.objective, tighter) <= mip_gap else result.status
         best = MipResult(best.open, best.objective, tighter, status)
     return best
+
+
+def _lagrangian(
+    problem: PlanningProblem,
+    best: MipResult,
+    seconds: float,
+    mip_gap: float,
+    times: dict[str, float],
+    report: Progress,
+    resume: LagrangianResult | None = None,
+) -> tuple[MipResult, LagrangianResult]:
+    """``best`` with the Lagrangian bound, or the better plan the subgradient met, and the
+    subgradient's state (to ``resume`` it later)."""
+    clock = time.perf_counter()
+    relaxed = lagrangian_bound(
+        problem,
+        best.open,
+        best.objective,
+        clock + seconds,
+        mip_gap,
+        value=_plan_value(problem),
+        on_progress=report,
+        resume=resume,
+    )
+    times["lagrangian"] = times.get("lagrangian", 0.0) + time.perf_counter() - clock
+    bound = _tighter(1.0 if problem.maximise else -1.0, relaxed.bound, best.bound)
+    optimal = relative_gap(relaxed.objective, bound) <= mip_gap
+    status = "Optimal" if optimal else "Time limit reached"
+    return MipResult(relaxed.open, relaxed.objective, bound, status), relaxed
+
+
+def _lagrangian_first(problem: PlanningProblem) -> bool:
+    """The uncapacitated p-median's Lagrangian bound reaches its LP bound in a fraction of the
+    LP's time (30× sooner on 3,000 communes), so it goes first; coverage's converges slower
+    than its LP, which comes first."""
+    return problem.objective == "pmedian" and _plan_value(problem) is not None
+
+
+def _tighter(sign: float, *bounds: float | None) -> float:
+    """The tightest of the bounds proved (upper ones when ``sign`` is 1, lower when −1)."""
+    known = [b for b in bounds if b is not None and not np.isnan(b)]
+    return sign * min(sign * b for b in known) if known else np.nan
 
 
 def _kernel(
@@ -204,6 +283,13 @@ def _polish(problem: PlanningProblem, best: MipResult) -> MipResult:
     return MipResult(open_sites, value, best.bound, best.status) if better else best
 
 
+def _plan_value(problem: PlanningProblem) -> Callable[[np.ndarray], float] | None:
+    """The objective of a set of open sites, when any set of ``p`` new sites is a plan."""
+    if problem.capacity is not None or problem.completion.constrained:
+        return None
+    return functools.partial(evaluate, problem)
+
+
 def _is_mclp(problem: PlanningProblem) -> bool:
     return problem.capacity is None and problem.objective == "coverage"
 
@@ -211,13 +297,6 @@ def _is_mclp(problem: PlanningProblem) -> bool:
 def _windows_apply(problem: PlanningProblem) -> bool:
     """Window search re-places sites within areas, so quotas and budget rule it out."""
     return _is_mclp(problem) and not problem.completion.constrained
-
-
-def relative_gap(objective: float, bound: float) -> float:
-    """``|bound − objective| / |objective|``; 0 when both vanish, inf when only one does."""
-    if objective == bound:
-        return 0.0
-    return abs(bound - objective) / abs(objective) if objective else np.inf
 
 
 def evaluate(problem: PlanningProblem, open_sites: np.ndarray) -> float:

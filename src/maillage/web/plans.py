@@ -19,7 +19,12 @@ from maillage.jobs.diagnosis import DIAGNOSIS
 from maillage.jobs.plan import PLAN, enqueue_plan
 from maillage.jobs.results import JobResult
 from maillage.planning.outputs import EXISTING_COLOUR, NEW_COLOUR
-from maillage.planning.parameters import DEFAULT_MINUTES, OBJECTIVES
+from maillage.planning.parameters import (
+    CHOOSES_ITS_SITES,
+    DEFAULT_MINUTES,
+    OBJECTIVE_LABELS,
+    OBJECTIVES,
+)
 from maillage.web import jobs
 from maillage.web.diagnostics import area_fields, read_area, result_context
 from maillage.web.navigation import ANALYSTS
@@ -29,15 +34,12 @@ from maillage.web.session import checked_form
 router = APIRouter(include_in_schema=False)
 Analyst = Annotated[Principal, Depends(allowed(ANALYSTS))]
 MAX_SITES = 500
-OBJECTIVE_LABELS = {
-    "underserved": "Population sous-dotée couverte (pondérée par le déficit)",
-    "coverage": "Population couverte",
-    "pmedian": "Temps de trajet moyen (p-médian)",
-}
+#: The form's objectives: those that take a number of sites (``lscp`` chooses its own).
+FORM_OBJECTIVES = tuple(o for o in OBJECTIVES if o not in CHOOSES_ITS_SITES)
 
 
 def _form(values: dict[str, str], errors: list[str] | None = None) -> dict[str, Any]:
-    objectives = {o: OBJECTIVE_LABELS[o] for o in OBJECTIVES}
+    objectives = {o: OBJECTIVE_LABELS[o] for o in FORM_OBJECTIVES}
     return {**area_fields(), "objectifs": objectives, "valeurs": values, "erreurs": errors or []}
 
 
@@ -73,7 +75,7 @@ def start_plan(
     minutes = _number(values["minutes"], float, 1, 120)
     if sites is None:
         errors.append(f"Le nombre de sites est un entier de 1 à {MAX_SITES}.")
-    if values["objectif"] not in OBJECTIVES:
+    if values["objectif"] not in FORM_OBJECTIVES:
         errors.append("Choisissez un objectif de la liste.")
     if minutes is None:
         errors.append("La portée d'un site est un nombre de minutes entre 1 et 120.")
