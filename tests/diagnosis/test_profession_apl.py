@@ -44,7 +44,7 @@ def test_midwife_apl_counts_women_when_the_ages_file_gives_them():
     result = diagnose(profession="sage-femme", ages=AGES)
     summary, table = result.summary, result.communes
     assert summary["unit"] == "ETP pour 100 000 femmes"
-    assert summary["demand"].startswith("female population")
+    assert summary["demand"].startswith("population féminine")
     ajain = table.set_index("code_commune").loc["23001"]  # 61 women of 121 in the file
     assert ajain.demand == pytest.approx(ajain.population * 61 / 121)
     assert np.isfinite(table.access).all()

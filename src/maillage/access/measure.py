@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from maillage.access.apl import apl_profile
 from maillage.french_format import number, numbers_column
 
 PER_100K = 100_000.0
@@ -67,12 +68,19 @@ class Measure:
         return text + " — " + named
 
 
-def measure_of(method: str, profession: str, thresholds: tuple[float, float] | None) -> Measure:
-    """The measure a diagnosis computed (``thresholds``: those it classified with)."""
-    if method == "apl" and profession == "generaliste":
-        return Measure("APL", "consultation/an/habitant", 1.0, thresholds, digits=1)
-    name = "APL" if method == "apl" else method.upper()
-    return Measure(name, "ETP pour 100 000 habitants", PER_100K, thresholds, digits=1)
+def measure_of(
+    method: str, profession: str, thresholds: tuple[float, float] | None, *, women: bool = False
+) -> Measure:
+    """The measure a diagnosis computed (``thresholds``: those it classified with;
+    ``women``: a midwives' APL counted per woman). An APL is already in its profession's
+    unit (:func:`maillage.access.apl.apl_profile`); the floating-catchment methods give FTE
+    per inhabitant, shown per 100,000."""
+    if method == "apl":
+        profile = apl_profile(profession)
+        if profile.offer == "acts":
+            return Measure("APL", "consultation/an/habitant", 1.0, thresholds, digits=1)
+        return Measure("APL", profile.unit(women=women), 1.0, thresholds, digits=1)
+    return Measure(method.upper(), "ETP pour 100 000 habitants", PER_100K, thresholds, digits=1)
 
 
 def measure_in(summary: dict) -> Measure:
@@ -81,5 +89,6 @@ def measure_in(summary: dict) -> Measure:
     return measure_of(
         summary.get("method", "apl"),
         summary.get("profession", "generaliste"),
-        tuple(used) if used else None,  # type: ignore[arg-type]
+        (float(used[0]), float(used[1])) if used else None,
+        women=str(summary.get("unit", "")).endswith("femmes"),
     )
