@@ -1,4 +1,5 @@
-"""Terminal feedback shared by the commands: a spinner per step, timed when it ends."""
+"""Terminal feedback shared by the commands: a spinner per step, timed when it ends, and one
+clear line (exit 2) for every failure a user can act on."""
 
 from __future__ import annotations
 
@@ -6,9 +7,16 @@ import contextlib
 import time
 from collections.abc import Iterator
 
+import typer
 from rich.console import Console
+from rich.markup import escape
+
+from maillage.errors import CommandError, InputError
 
 console = Console(stderr=True)
+
+#: The exit status of a command stopped by Ctrl-C (128 + SIGINT, as shells report it).
+INTERRUPTED = 130
 
 
 @contextlib.contextmanager
@@ -18,3 +26,30 @@ def step(label: str) -> Iterator[None]:
     with console.status(f"{label}…", spinner="dots"):
         yield
     console.print(f"[green]✓[/green] {label} [dim]({time.perf_counter() - start:.1f} s)[/dim]")
+
+
+@contextlib.contextmanager
+def command_failures() -> Iterator[None]:
+    """End a command on bad input, a refused output folder, an unreachable server or a disk
+    error with one line and exit 2, and on Ctrl-C with exit 130, instead of a traceback.
+
+    The commands write their files atomically, so in every case nothing is left half-written.
+    """
+    try:
+        yield
+    except KeyboardInterrupt:
+        console.print("[red]interrompu[/red] : aucun résultat n'a été écrit")
+        raise typer.Exit(INTERRUPTED) from None
+    except (InputError, CommandError, ValueError) as error:
+        console.print(f"[red]erreur:[/red] {escape(str(error))}", soft_wrap=True)
+        raise typer.Exit(2) from None
+    except OSError as error:
+        console.print(f"[red]erreur:[/red] {escape(_os_error(error))}", soft_wrap=True)
+        raise typer.Exit(2) from None
+
+
+def _os_error(error: OSError) -> str:
+    """``chemin : raison`` for a system error (permission, disk full, missing file)."""
+    if error.filename is not None and error.strerror:
+        return f"{error.filename} : {error.strerror}"
+    return str(error)

@@ -30,6 +30,7 @@ def test_writes_every_output(meuse):
         "communes.geojson",
         "carte.html",
         "summary.json",
+        ".maillage-output.json",
     }
 
 

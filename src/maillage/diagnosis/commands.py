@@ -10,9 +10,9 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from maillage.console import console, step
+from maillage.console import command_failures, console, step
 from maillage.diagnosis.parameters import DEFAULT_STEPS, DiagnosisParameters
-from maillage.errors import InputError
+from maillage.reports.atomic import check_output
 
 
 def diagnose(
@@ -38,12 +38,16 @@ def diagnose(
     thresholds: Annotated[str | None, typer.Option(help="Zoning thresholds 'T1,T2'.")] = None,
     no_care_minutes: Annotated[float, typer.Option(help="Minutes for 'no care'.")] = 20.0,
     out: Annotated[Path, typer.Option(help="Output directory.")] = Path("out/diagnostic"),
+    overwrite: Annotated[
+        bool, typer.Option(help="Replace a previous output of this command in --out.")
+    ] = False,
 ) -> None:
     """Diagnose access to care for every commune of an area (default: Grand Est)."""
     from maillage.diagnosis.outputs import write_outputs
     from maillage.diagnosis.pipeline import run_diagnosis
 
-    try:
+    with command_failures():
+        check_output(out, "diagnose", overwrite=overwrite)
         params = diagnosis_parameters(locals())
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", UserWarning)
@@ -51,10 +55,7 @@ def diagnose(
         for w in caught:
             console.print(f"[yellow]attention:[/yellow] {w.message}")
         with step(f"Écriture de {out}"):
-            write_outputs(diagnosis, out)
-    except (InputError, ValueError, FileNotFoundError) as error:
-        console.print(f"[red]erreur:[/red] {error}")
-        raise typer.Exit(code=2) from None
+            write_outputs(diagnosis, out, overwrite=overwrite)
     print_summary(diagnosis.summary, out)
 
 

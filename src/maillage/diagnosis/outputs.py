@@ -32,10 +32,11 @@ CSV_COLUMNS = [
 ]
 
 
-def write_outputs(diagnosis: Diagnosis, out: Path) -> None:
-    """communes.csv/.parquet/.geojson, carte.html and summary.json, all or nothing."""
+def write_outputs(diagnosis: Diagnosis, out: Path, *, overwrite: bool = False) -> None:
+    """communes.csv/.parquet/.geojson, carte.html and summary.json, all or nothing (``out``
+    new, or a previous diagnosis replaced with ``overwrite``)."""
     table = diagnosis.communes
-    with atomic_directory(out) as tmp:
+    with atomic_directory(out, "diagnose", overwrite=overwrite) as tmp:
         flat = pa.Table.from_pandas(table[CSV_COLUMNS], preserve_index=False)
         pq.write_table(flat, tmp / "communes.parquet")
         pacsv.write_csv(

@@ -18,10 +18,9 @@ import typer
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from maillage.console import console, step
+from maillage.console import command_failures, console, step
 from maillage.diagnosis.commands import diagnose, diagnosis_parameters
 from maillage.diagnosis.parameters import DEFAULT_STEPS
-from maillage.errors import InputError
 from maillage.planning.parameters import (
     CANDIDATES_HELP,
     DEFAULT_MINUTES,
@@ -50,6 +49,7 @@ Catchment = _SHARED["catchment"]
 Beta = _SHARED["beta"]
 Thresholds = _SHARED["thresholds"]
 NoCareMinutes = _SHARED["no_care_minutes"]
+Overwrite = _SHARED["overwrite"]
 
 STAGES = {
     "greedy": "Glouton paresseux (CELF)",
@@ -99,12 +99,15 @@ def plan(
     thresholds: Thresholds = None,
     no_care_minutes: NoCareMinutes = 20.0,
     out: Annotated[Path, typer.Option(help="Output directory.")] = Path("out/plan"),
+    overwrite: Overwrite = False,
 ) -> None:
     """Choose where to open the next N sites; certify the gap; simulate the access gained."""
     from maillage.planning.outputs import write_plan
     from maillage.planning.pipeline import run_plan
+    from maillage.reports.atomic import check_output
 
-    try:
+    with command_failures():
+        check_output(out, "plan", overwrite=overwrite)
         params = PlanParameters(
             diagnosis=diagnosis_parameters(locals()),
             sites=sites,
@@ -126,10 +129,7 @@ def plan(
         for w in caught:
             console.print(f"[yellow]attention:[/yellow] {w.message}")
         with step(f"Écriture de {out}"):
-            write_plan(result, out)
-    except (InputError, ValueError, FileNotFoundError) as error:
-        console.print(f"[red]erreur:[/red] {error}")
-        raise typer.Exit(code=2) from None
+            write_plan(result, out, overwrite=overwrite)
     print_plan(result.summary, result.sites, out)
 
 

@@ -38,12 +38,15 @@ SITES_COLUMNS = [
 NEW_COLOUR, EXISTING_COLOUR = "#3f007d", "#636363"
 
 
-def write_plan(plan: Plan, out: Path, maps: list[tuple] | None = None) -> None:
-    """All five files, or none: a failure leaves ``out`` as it was."""
+def write_plan(
+    plan: Plan, out: Path, maps: list[tuple] | None = None, *, overwrite: bool = False
+) -> None:
+    """All five files, or none: a failure leaves ``out`` as it was (``out`` new, or a previous
+    plan replaced with ``overwrite``)."""
     supply_data = "SYNTHETIC" if plan.synthetic else "declared"
     sites = plan.sites.assign(supply_data=supply_data)[SITES_COLUMNS]
     impact = plan.impact.table.assign(supply_data=supply_data)
-    with atomic_directory(out) as tmp:
+    with atomic_directory(out, "plan", overwrite=overwrite) as tmp:
         _csv(sites, tmp / "sites.csv")
         _csv(impact, tmp / "impact.csv")
         (tmp / "plan.geojson").write_text(geojson(plan), encoding="utf-8")

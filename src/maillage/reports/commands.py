@@ -24,6 +24,9 @@ def report(
         typer.Option(help="Calendar year evaluated; default: the year of the latest activity."),
     ] = None,
     out: Annotated[Path, typer.Option(help="Output directory.")] = Path("evaluation"),
+    overwrite: Annotated[
+        bool, typer.Option(help="Replace a previous output of this command in --out.")
+    ] = False,
 ) -> None:
     """Write report.html, report.pdf, indicators.csv/json and access_simulation.csv.
 
@@ -31,22 +34,22 @@ def report(
     re-runs the diagnosis with the measured teleconsultations as supply (a SIMULATION).
     """
     from maillage.api.commands import _settings
+    from maillage.console import command_failures
     from maillage.diagnosis.parameters import DiagnosisParameters
-    from maillage.errors import InputError
+    from maillage.reports.atomic import check_output
     from maillage.reports.report import evaluate, write_report
     from maillage.store.database import make_engine, session_factory, upgrade
 
     settings = _settings()
-    engine = make_engine(settings.sqlalchemy_url)
-    upgrade(engine)
-    try:
+    with command_failures():
+        check_output(out, "report", overwrite=overwrite)
+        engine = make_engine(settings.sqlalchemy_url)
+        upgrade(engine)
         params = DiagnosisParameters(region=region, department=department, supply=supply)
         with session_factory(engine)() as session:
             result = evaluate(session, params, period, settings.zone)
-    except (InputError, ValueError, FileNotFoundError) as error:
-        typer.echo(f"error: {error}", err=True)
-        raise typer.Exit(2) from error
-    for path in write_report(result, out):
+        written = write_report(result, out, overwrite=overwrite)
+    for path in written:
         typer.echo(str(path))
     if result.synthetic:
         typer.echo("SYNTHETIC: the report uses invented data (demo network or GP supply)")
