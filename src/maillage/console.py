@@ -38,7 +38,8 @@ def command_failures() -> Iterator[None]:
     try:
         yield
     except KeyboardInterrupt:
-        console.print("[red]interrompu[/red] : aucun résultat n'a été écrit")
+        # Straight to stderr: Ctrl-C may have stopped Rich half-way through its own output.
+        typer.echo("interrompu : aucun résultat n'a été écrit", err=True)
         raise typer.Exit(INTERRUPTED) from None
     except (InputError, CommandError, ValueError) as error:
         console.print(f"[red]erreur:[/red] {escape(str(error))}", soft_wrap=True)

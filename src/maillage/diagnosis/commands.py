@@ -31,6 +31,12 @@ def diagnose(
     travel: Annotated[str, typer.Option(help="crow-fly | matrix:FILE | osrm:URL")] = "crow-fly",
     speed_kmh: Annotated[float | None, typer.Option(help="Crow-fly speed (km/h).")] = None,
     circuity: Annotated[float | None, typer.Option(help="Crow-fly detour factor.")] = None,
+    osrm_timeout: Annotated[
+        float | None,
+        typer.Option(
+            envvar="MAILLAGE_OSRM_TIMEOUT", help="Seconds an OSRM server has to answer (10)."
+        ),
+    ] = None,
     method: Annotated[str, typer.Option(help="apl|e2sfca|2sfca|gravity")] = "apl",
     steps: Annotated[str, typer.Option(help="Step weights 'minutes:weight,…'.")] = DEFAULT_STEPS,
     catchment: Annotated[float, typer.Option(help="2SFCA/gravity cut-off (min).")] = 20.0,

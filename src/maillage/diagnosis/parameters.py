@@ -29,6 +29,7 @@ class DiagnosisParameters:
     travel: str = "crow-fly"
     speed_kmh: float | None = None
     circuity: float | None = None
+    osrm_timeout: float | None = None  # None: the OSRM client's default (10 s)
     method: str = "apl"
     steps: str = DEFAULT_STEPS
     catchment: float = DEFAULT_CATCHMENT_MINUTES
@@ -52,6 +53,8 @@ class DiagnosisParameters:
         for name in ("catchment", "no_care_minutes", "beta"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"--{name.replace('_', '-')} must be positive")
+        if self.osrm_timeout is not None and not 0 < self.osrm_timeout <= 3600:
+            raise ValueError("--osrm-timeout must be between 0 and 3600 seconds")
 
     def to_summary(self) -> dict:
         """JSON-ready parameters, paths as strings."""

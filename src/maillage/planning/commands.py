@@ -43,6 +43,7 @@ Ages = _SHARED["ages"]
 Travel = _SHARED["travel"]
 SpeedKmh = _SHARED["speed_kmh"]
 Circuity = _SHARED["circuity"]
+OsrmTimeout = _SHARED["osrm_timeout"]
 Method = _SHARED["method"]
 Steps = _SHARED["steps"]
 Catchment = _SHARED["catchment"]
@@ -92,6 +93,7 @@ def plan(
     travel: Travel = "crow-fly",
     speed_kmh: SpeedKmh = None,
     circuity: Circuity = None,
+    osrm_timeout: OsrmTimeout = None,
     method: Method = "apl",
     steps: Steps = DEFAULT_STEPS,
     catchment: Catchment = 20.0,
