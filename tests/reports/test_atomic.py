@@ -76,3 +76,18 @@ def test_a_symbolic_link_is_refused(tmp_path):
     with pytest.raises(OutputRefused), atomic_directory(link, "diagnose"):
         pass
     assert link.is_symlink() and list(real.iterdir()) == []
+
+
+def test_a_file_added_during_the_run_stops_the_replacement(tmp_path):
+    out = tmp_path / "out"
+    with atomic_directory(out, "diagnose") as tmp:
+        (tmp / "summary.json").write_text("{}")
+    with (
+        pytest.raises(OutputRefused, match="notes.txt"),
+        atomic_directory(out, "diagnose", overwrite=True) as tmp,
+    ):
+        (tmp / "summary.json").write_text('{"new": 1}')
+        (out / "notes.txt").write_text("written by hand meanwhile")
+    assert (out / "summary.json").read_text() == "{}"
+    assert (out / "notes.txt").read_text() == "written by hand meanwhile"
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]

@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 import tempfile
+import warnings
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -120,7 +121,13 @@ def _remove_output(folder: Path) -> None:
                 path.rmdir()
             else:
                 path.unlink()
-    folder.rmdir()
+    try:
+        folder.rmdir()
+    except OSError:  # something was added while the command ran: it stays, and is named
+        warnings.warn(
+            f"{folder} garde ce qui a été ajouté au résultat précédent pendant le calcul",
+            stacklevel=1,
+        )
 
 
 def _written_by(folder: Path, command: str) -> set[str] | None:
