@@ -13,8 +13,10 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
+import psycopg
 import pytest
 
 import maillage
@@ -100,29 +102,55 @@ def _log_in(base: str, answers: list[int | str]) -> None:
         answers.append(type(error).__name__)
 
 
+class WriteLock:
+    """Another client's lock that a login must wait for: SQLite's write lock (busy timeout
+    30 s), or PostgreSQL's lock on the accounts table (no timeout at all)."""
+
+    def __init__(self, database_url: str) -> None:
+        self.sqlite = database_url.startswith("sqlite")
+        if self.sqlite:
+            self.connection: Any = sqlite3.connect(
+                database_url.removeprefix("sqlite:///"), isolation_level=None,
+                check_same_thread=False,
+            )  # fmt: skip
+            self.connection.execute("BEGIN IMMEDIATE")
+        else:
+            self.connection = psycopg.connect(database_url.replace("+psycopg", ""))
+            self.connection.execute("LOCK TABLE app_user IN ACCESS EXCLUSIVE MODE")
+
+    def release(self) -> None:
+        self.connection.rollback()
+
+    def waiting(self) -> int:
+        """PostgreSQL backends still waiting for a lock (an abandoned request's statement)."""
+        if self.sqlite:
+            return 0
+        query = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+        with psycopg.connect(self.connection.info.dsn, autocommit=True) as other:
+            row = other.execute(query + " AND datname = current_database()").fetchone()
+        return int(row[0]) if row else 0
+
+
 @pytest.mark.parametrize("released_after_s", [1.0, None])
 def test_a_request_in_flight_is_answered_or_abandoned_in_time(
     serving: Running, database_url: str, released_after_s: float | None
 ) -> None:
-    """SQLite's write lock held elsewhere stalls a login (busy timeout: 30 s). Released a second
-    after SIGTERM, the login is answered before the server stops; never released, the server
-    stops anyway within a few seconds."""
-    if not database_url.startswith("sqlite"):
-        pytest.skip("the stalled request is made with SQLite's write lock")
-    holder = sqlite3.connect(
-        database_url.removeprefix("sqlite:///"), isolation_level=None, check_same_thread=False
-    )
-    holder.execute("BEGIN IMMEDIATE")
+    """A login waits for another client's lock. Released a second after SIGTERM, the login is
+    answered before the server stops; never released, the server stops anyway within a few
+    seconds, and on PostgreSQL the abandoned statement no longer waits."""
+    lock = WriteLock(database_url)
     answers: list[int | str] = []
     login = threading.Thread(target=_log_in, args=(serving.base, answers))
     login.start()
     time.sleep(1.0)  # the login now waits for the lock
     if released_after_s is not None:
-        threading.Timer(released_after_s, holder.rollback).start()
+        threading.Timer(released_after_s, lock.release).start()
     took = serving.stop()
     login.join(timeout=60)
-    holder.close()
     assert took < STOPS_WITHIN_S
     if released_after_s is not None:
         assert answers == [401], answers
+    else:
+        assert lock.waiting() == 0
+    lock.release()
     assert "Application shutdown complete" in serving.log()

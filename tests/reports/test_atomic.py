@@ -83,7 +83,7 @@ def test_a_file_added_during_the_run_stops_the_replacement(tmp_path):
     with atomic_directory(out, "diagnose") as tmp:
         (tmp / "summary.json").write_text("{}")
     with (
-        pytest.raises(OutputRefused, match="notes.txt"),
+        pytest.raises(OutputRefused, match=r"notes\.txt"),
         atomic_directory(out, "diagnose", overwrite=True) as tmp,
     ):
         (tmp / "summary.json").write_text('{"new": 1}')
