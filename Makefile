@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/maillage diagnose --out out/diagnostic
+	$(BIN)/maillage diagnose --overwrite --out out/diagnostic
 
 test: $(STAMP)
 	$(BIN)/ruff check src tests bench

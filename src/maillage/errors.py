@@ -32,3 +32,8 @@ class InputError(Exception):
         if self.column is not None:
             where += f", colonne {self.column!r}"
         return f"{where} : {self.reason}"
+
+
+class CommandError(Exception):
+    """A failure the user can act on outside the input files: an output folder the command may
+    not replace, a travel-time server that does not answer. The message is one French line."""

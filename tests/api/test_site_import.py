@@ -178,6 +178,55 @@ def test_cli_imports_and_refuses(
     assert "2 sites: 7 resources created" in good.output
     bad = _write(tmp_path, HEADER + "z,Z,00000,,,,,\n", "bad.csv")
     refused = runner.invoke(cli, ["sites", "import", str(bad), "--format", "csv"])
-    assert refused.exit_code == 1
+    assert refused.exit_code == 2
     assert "bad.csv:2: column code_commune" in refused.output
     assert "nothing was imported" in refused.output
+
+
+@pytest.mark.parametrize(
+    ("content", "line", "said"),
+    [
+        (SITES.encode() + b"nul-1,MSP\x00 de Nul,55029,,,,,\n", 4, "NUL"),
+        (SITES.encode() + b"bad-1,MSP de Bar\xe9,55029,,,,,\n", 4, "not UTF-8"),
+        (b"id,n\xffme,code_commune\nx,A,55029\n", 1, "not UTF-8"),
+        (b"id,name,code_commune\x00\nx,A,55029\n", 1, "NUL"),
+    ],
+)
+def test_a_nul_byte_or_bad_encoding_is_named_by_line(
+    tmp_path: Path, communes: pd.DataFrame, content: bytes, line: int, said: str
+) -> None:
+    path = tmp_path / "sites.csv"
+    path.write_bytes(content)
+    with pytest.raises(SiteImportError) as refused:
+        read_sites(path, communes)
+    [problem] = refused.value.problems
+    assert problem.startswith(f"{path}:{line}: ") and said in problem
+
+
+@pytest.mark.parametrize(
+    "cell",
+    ['"=HYPERLINK(""http://evil.example"",""clic"")"', "+33 MSP", "-MSP", "@SUM(A1)", "=1+1"],
+)
+def test_a_spreadsheet_formula_is_refused_as_a_name(
+    tmp_path: Path, communes: pd.DataFrame, cell: str
+) -> None:
+    path = _write(tmp_path, HEADER + f"f-1,{cell},55029,-1.5,48.7,,,\n")
+    with pytest.raises(SiteImportError) as refused:
+        read_sites(path, communes)
+    [problem] = refused.value.problems
+    assert problem.startswith(f"{path}:2: column name: ") and "formula" in problem
+
+
+def test_cli_names_an_unreadable_file_in_one_line_with_exit_2(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MAILLAGE_DATABASE_URL", database_url)
+    monkeypatch.setenv("MAILLAGE_SECRET_KEY", "c" * 40)
+    cli = typer.Typer()
+    register(cli)
+    path = tmp_path / "sites.csv"
+    path.write_bytes(SITES.encode() + b"nul-1,MSP\x00,55029,,,,,\n")
+    refused = CliRunner().invoke(cli, ["sites", "import", str(path)])
+    assert refused.exit_code == 2
+    assert refused.exception is None or isinstance(refused.exception, SystemExit)
+    assert f"error: {path}:4: " in refused.output and "nothing was imported" in refused.output

@@ -38,6 +38,7 @@ def test_writes_every_output(meuse):
         "territories.csv",
         "carte.html",
         "summary.json",
+        ".maillage-output.json",
     }
 
 

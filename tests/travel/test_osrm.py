@@ -24,9 +24,13 @@ class FakeOsrm(BaseHTTPRequestHandler):
 
     requests: ClassVar[list[tuple[int, int]]] = []
     refuse_with: ClassVar[tuple[int, str] | None] = None
+    busy_answers: ClassVar[int] = 0  # first requests answered 503, as a loaded proxy does
 
     def do_GET(self) -> None:
         url = urlsplit(self.path)  # not urlparse: it cuts the path at ";"
+        if type(self).busy_answers:
+            type(self).busy_answers -= 1
+            return self._send(503, "Service Unavailable")
         if self.refuse_with:
             status, body = self.refuse_with
             return self._send(status, body)
@@ -63,6 +67,7 @@ class FakeOsrm(BaseHTTPRequestHandler):
 def server():
     FakeOsrm.requests = []
     FakeOsrm.refuse_with = None
+    FakeOsrm.busy_answers = 0
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), FakeOsrm)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
@@ -121,3 +126,12 @@ def test_non_json_failure_is_reported(server):
 def test_unreachable_server_is_reported():
     with pytest.raises(OsrmError, match="unreachable"):
         OsrmTable("http://127.0.0.1:9", timeout_s=2).pairs(PLACES, PLACES, 10.0)
+
+
+def test_a_busy_server_is_asked_again(server):
+    FakeOsrm.busy_answers = 2
+    pairs = OsrmTable(server, max_table_size=MAX_TABLE).pairs(PLACES, PLACES, 4.5)
+    assert FakeOsrm.busy_answers == 0 and len(pairs.origin) > 0
+    FakeOsrm.busy_answers = 3
+    with pytest.raises(OsrmError, match="HTTP 503 \\(3 attempts\\)"):
+        OsrmTable(server, max_table_size=MAX_TABLE).pairs(PLACES, PLACES, 4.5)

@@ -26,7 +26,7 @@ from maillage.api import (
 from maillage.api.limits import RequestLimits
 from maillage.config import Settings, load_settings
 from maillage.jobs.queue import job_queue
-from maillage.store.database import make_engine, session_factory, upgrade
+from maillage.store.database import cancel_running, make_engine, session_factory, upgrade
 from maillage.store.models import utcnow
 from maillage.store.resources import instant
 from maillage.web.app import install as install_web
@@ -49,23 +49,32 @@ def _lifespan(
     AnyIO's default, 40 threads, makes every request queue for the one interpreter lock among
     many runnable threads; a few threads overlap the database's answers with Python's work
     and switch far less (4 measured best with ``python -m bench booking``).
+
+    At shutdown, after uvicorn's grace period, the statements of requests still running are
+    cancelled (PostgreSQL) and every pool is closed.
     """
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         anyio.to_thread.current_default_thread_limiter().total_tokens = threads
-        if engine.dialect.name != "postgresql":
-            yield
-            return
-        url = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-        reads = AsyncConnectionPool(url, min_size=1, max_size=2 * threads, kwargs=READS, open=False)
-        await reads.open()
-        app.state.reads = reads
         try:
-            yield
+            if engine.dialect.name != "postgresql":
+                yield
+                return
+            url = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+            reads = AsyncConnectionPool(
+                url, min_size=1, max_size=2 * threads, kwargs=READS, open=False
+            )
+            await reads.open()
+            app.state.reads = reads
+            try:
+                yield
+            finally:
+                app.state.reads = None
+                await reads.close(timeout=1.0)
         finally:
-            app.state.reads = None
-            await reads.close()
+            cancel_running(engine)
+            engine.dispose()
 
     return lifespan
 

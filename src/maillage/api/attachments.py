@@ -3,6 +3,10 @@
 On the way in the bytes are checked (size, media type), written to the file store under
 ``MAILLAGE_FILES_DIR`` and replaced in the stored body by their SHA-256; on the way out the
 bytes are read back, verified against that checksum and inlined again, so clients see plain FHIR.
+
+The checksum is the server's: a client that sends one is refused, whatever its value, so no
+client value ever names a file, and a file is served only inside a resource that carries it
+because its bytes were sent there (whoever may read that resource may read the file).
 """
 
 from __future__ import annotations
@@ -52,6 +56,7 @@ def _store(settings: Settings, data: str, content_type: str | None, where: str) 
 
 def store(settings: Settings, body: Body) -> Body:
     """The body to store: every inline content moved to the file store, its checksum kept."""
+    _refuse_client_checksums(body)
     body = copy.deepcopy(body)
     if body.get("resourceType") == "Binary" and "data" in body:
         sha256 = _store(settings, body.pop("data"), body.get("contentType"), "Binary")
@@ -69,48 +74,91 @@ def store(settings: Settings, body: Body) -> Body:
     return body
 
 
+def _refuse_client_checksums(body: Body) -> None:
+    """400, the same for every value: the checksum marks content this server received."""
+    tags = body.get("meta", {}).get("tag", []) if body.get("resourceType") == "Binary" else []
+    if any(_has_system(t, "system") for t in tags) or any(
+        _has_system(e, "url") for a in _attachments(body) for e in a.get("extension", [])
+    ):
+        raise FHIRError(
+            400,
+            f"{SHA256_SYSTEM} is set by the server from the bytes it receives; send the "
+            "content as data instead",
+        )
+
+
+def _has_system(element: Any, key: str) -> bool:
+    return isinstance(element, dict) and element.get(key) == SHA256_SYSTEM
+
+
 def inline(settings: Settings, body: Body) -> Body:
     """The body to send: contents read back, verified and inlined; checksums removed.
 
-    A file that is missing or fails its checksum is answered with 409: the record exists but
-    its content cannot be trusted, which the operator must restore from backup.
+    A file that is missing, over ``MAILLAGE_MAX_ATTACHMENT_BYTES`` or fails its checksum is
+    answered with 409: the record exists but its content cannot be trusted, which the operator
+    must restore from backup.
     """
+    try:
+        return inline_or_omit(settings, body, strict=True)[0]
+    except files.FileCorrupted as error:
+        raise FHIRError(409, str(error)) from error
+
+
+def inline_or_omit(
+    settings: Settings, body: Body, *, strict: bool = False
+) -> tuple[Body, list[str]]:
+    """The body to send and why some content could not be inlined (those attachments go out
+    without ``data``): a search answers with every other record instead of failing whole."""
     if body.get("resourceType") != "Binary" and not any(
         _sha_extension(a) for a in _attachments(body)
     ):
-        return body
+        return body, []
     body = copy.deepcopy(body)
-    try:
-        if body.get("resourceType") == "Binary":
-            meta = body.get("meta", {})
-            sha = next(
-                (t["code"] for t in meta.get("tag", []) if t.get("system") == SHA256_SYSTEM), None
-            )
-            if sha:
-                _set_tags(body, _other_tags(meta))
-                body["data"] = _encoded(settings, sha)
-        for attachment in _attachments(body):
-            sha = _sha_extension(attachment)
-            if sha:
-                rest = [e for e in attachment["extension"] if e.get("url") != SHA256_SYSTEM]
-                if rest:
-                    attachment["extension"] = rest
-                else:
-                    del attachment["extension"]
-                attachment["data"] = _encoded(settings, sha)
-    except files.FileCorrupted as error:
-        raise FHIRError(409, str(error)) from error
-    return body
+    problems: list[str] = []
+
+    def content(sha: object) -> str | None:
+        try:
+            return _encoded(settings, sha)
+        except files.FileCorrupted as error:
+            if strict:
+                raise
+            problems.append(str(error))
+            return None
+
+    if body.get("resourceType") == "Binary":
+        meta = body.get("meta", {})
+        sha = next(
+            (t.get("code") for t in meta.get("tag", []) if t.get("system") == SHA256_SYSTEM), None
+        )
+        if sha:
+            _set_tags(body, _other_tags(meta))
+            if (data := content(sha)) is not None:
+                body["data"] = data
+    for attachment in _attachments(body):
+        sha = _sha_extension(attachment)
+        if sha:
+            rest = [e for e in attachment["extension"] if e.get("url") != SHA256_SYSTEM]
+            if rest:
+                attachment["extension"] = rest
+            else:
+                del attachment["extension"]
+            if (data := content(sha)) is not None:
+                attachment["data"] = data
+    return body, problems
 
 
-def _encoded(settings: Settings, sha256: str) -> str:
-    return base64.b64encode(files.get(settings.files_dir, sha256)).decode("ascii")
+def _encoded(settings: Settings, sha256: object) -> str:
+    """The stored file as base64, read only if ``sha256`` is a name the file store made."""
+    if not files.is_name(sha256):
+        raise files.FileCorrupted("the attachment reference is not a name of the file store")
+    content = files.get(settings.files_dir, str(sha256), limit=settings.max_attachment_bytes)
+    return base64.b64encode(content).decode("ascii")
 
 
-def _sha_extension(attachment: Body) -> str | None:
+def _sha_extension(attachment: Body) -> object:
     return next(
         (
-            e["valueString"]
+            e.get("valueString")
             for e in attachment.get("extension", [])
             if e.get("url") == SHA256_SYSTEM
         ),

@@ -15,6 +15,9 @@ import typer
 from maillage.console import settings_or_exit
 
 ROLES = "admin, coordinator, planner, site-professional, practitioner or patient"
+#: Seconds a stopping server (SIGTERM, Ctrl-C) gives the requests in flight before it abandons
+#: them, closes its pools and exits.
+GRACEFUL_SHUTDOWN_S = 3
 
 
 def serve(
@@ -39,6 +42,7 @@ def serve(
             port=port,
             proxy_headers=True,
             access_log=settings.access_log,
+            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
         )
         return
     # Migrate once here, so that the workers (each reading the same environment) do not race.
@@ -53,6 +57,7 @@ def serve(
         workers=workers,
         proxy_headers=True,
         access_log=settings.access_log,
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
     )
 
 

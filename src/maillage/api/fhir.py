@@ -178,6 +178,33 @@ def outgoing(settings: Settings, body: dict[str, Any]) -> dict[str, Any]:
     return attachments.inline(settings, french.outgoing(body))
 
 
+def _search_entries(
+    base: str, settings: Settings, rows: Sequence[StoredResource]
+) -> list[dict[str, Any]]:
+    """The matches of a search page, and one outcome entry naming the records whose attached
+    content could not be read (sent without it): one bad record never fails a whole search."""
+    entries: list[dict[str, Any]] = []
+    problems: list[str] = []
+    for row in rows:
+        body, unread = attachments.inline_or_omit(settings, french.outgoing(row.body))
+        problems += [f"{row.resource_type}/{row.id}: {problem}" for problem in unread]
+        entries.append(
+            {
+                "fullUrl": f"{base}/{row.resource_type}/{row.id}",
+                "resource": body,
+                "search": {"mode": "match"},
+            }
+        )
+    if problems:
+        issues = [
+            {"severity": "warning", "code": "incomplete", "diagnostics": problem}
+            for problem in problems
+        ]
+        outcome = {"resourceType": "OperationOutcome", "issue": issues}
+        entries.append({"resource": outcome, "search": {"mode": "outcome"}})
+    return entries
+
+
 def _resource_response(
     settings: Settings, row: StoredResource | ResourceVersion, status: int = 200
 ) -> FHIRResponse:
@@ -341,14 +368,7 @@ def bundle(
         "type": "searchset",
         "total": total,
         "link": links,
-        "entry": [
-            {
-                "fullUrl": f"{base}/{row.resource_type}/{row.id}",
-                "resource": outgoing(request.app.state.settings, row.body),
-                "search": {"mode": "match"},
-            }
-            for row in rows
-        ],
+        "entry": _search_entries(base, request.app.state.settings, rows),
     }
 
 

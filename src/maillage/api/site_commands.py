@@ -47,7 +47,7 @@ def sites_import(
         for problem in iter_problems(error):
             typer.echo(f"error: {problem}", err=True)
         typer.echo("nothing was imported", err=True)
-        raise typer.Exit(1) from error
+        raise typer.Exit(2) from error
     typer.echo(
         f"{report.sites} sites: {len(report.created)} resources created, "
         f"{len(report.updated)} updated, {len(report.unchanged)} unchanged"

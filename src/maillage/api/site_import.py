@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import getpass
+import io
 import math
 import socket
 import uuid
@@ -63,6 +64,9 @@ MODALITIES = {
     "telesurveillance": "Télésurveillance",
 }
 REQUIRED = {"csv": ("id", "name", "code_commune"), "plan": ("site_id", "name", "code_commune")}
+#: What makes a spreadsheet read a cell as a formula (OWASP, "CSV Injection"): such text is
+#: refused, so that no export of the registry can carry one.
+FORMULA_SIGNS = ("=", "+", "-", "@", "\t", "\r")
 OPTIONAL = {"csv": ("lon", "lat", "type", "modalities", "equipment"), "plan": ("lon", "lat")}
 
 
@@ -123,40 +127,59 @@ def read_sites(
     problems: list[str] = []
     sites: list[Site] = []
     seen: dict[str, int] = {}
+    reader = csv.DictReader(io.StringIO(_text(path), newline=""))
     try:
-        handle = path.open(newline="", encoding="utf-8-sig")
-    except OSError as error:
-        raise SiteImportError([f"{path}: cannot read: {error.strerror}"]) from error
-    with handle:
-        reader = csv.DictReader(handle)
         columns = [c.strip() for c in reader.fieldnames or []]
-        missing = [c for c in REQUIRED[fmt] if c not in columns]
-        if missing:
-            raise SiteImportError(
-                [f"{path}:1: missing column(s) {', '.join(missing)} (have: {', '.join(columns)})"]
-            )
-        try:
-            for raw in reader:
-                row = {(k or "").strip(): (v or "").strip() for k, v in raw.items() if k}
-                line = reader.line_num
-                site, errors = _site(row, fmt, organization_type, by_code)
-                problems.extend(f"{path}:{line}: column {col}: {msg}" for col, msg in errors)
-                if site is None:
-                    continue
-                if site.site_id in seen:
-                    problems.append(
-                        f"{path}:{line}: column {REQUIRED[fmt][0]}: {site.site_id!r} already on "
-                        f"line {seen[site.site_id]}"
-                    )
-                seen.setdefault(site.site_id, line)
-                sites.append(site)
-        except (csv.Error, UnicodeDecodeError) as error:
-            problems.append(f"{path}:{reader.line_num}: not a readable UTF-8 CSV: {error}")
+    except csv.Error as error:
+        raise SiteImportError([f"{path}:1: not a readable CSV: {error}"]) from error
+    missing = [c for c in REQUIRED[fmt] if c not in columns]
+    if missing:
+        raise SiteImportError(
+            [f"{path}:1: missing column(s) {', '.join(missing)} (have: {', '.join(columns)})"]
+        )
+    try:
+        for raw in reader:
+            row = {(k or "").strip(): (v or "").strip() for k, v in raw.items() if k}
+            line = reader.line_num
+            site, errors = _site(row, fmt, organization_type, by_code)
+            problems.extend(f"{path}:{line}: column {col}: {msg}" for col, msg in errors)
+            if site is None:
+                continue
+            if site.site_id in seen:
+                problems.append(
+                    f"{path}:{line}: column {REQUIRED[fmt][0]}: {site.site_id!r} already on "
+                    f"line {seen[site.site_id]}"
+                )
+            seen.setdefault(site.site_id, line)
+            sites.append(site)
+    except csv.Error as error:
+        problems.append(f"{path}:{reader.line_num}: not a readable CSV: {error}")
     if problems:
         raise SiteImportError(problems)
     if not sites:
         raise SiteImportError([f"{path}: no site to import"])
     return sites
+
+
+def _text(path: Path) -> str:
+    """The file as text: UTF-8 (a byte-order mark allowed), without NUL; else the line at fault.
+
+    Decoded whole, not line by line, so that the line named is the one holding the bad byte.
+    """
+    try:
+        content = path.read_bytes()
+    except OSError as error:
+        raise SiteImportError([f"{path}: cannot read: {error.strerror}"]) from error
+    if (nul := content.find(b"\0")) >= 0:
+        line = content.count(b"\n", 0, nul) + 1
+        raise SiteImportError([f"{path}:{line}: a NUL byte: this is not a text CSV file"])
+    try:
+        return content.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = content.count(b"\n", 0, error.start) + 1
+        raise SiteImportError(
+            [f"{path}:{line}: not UTF-8 (byte {content[error.start]:#04x}); save it as UTF-8"]
+        ) from error
 
 
 def _site(
@@ -165,6 +188,11 @@ def _site(
     errors: list[tuple[str, str]] = []
     id_column = REQUIRED[fmt][0]
     site_id, name, code = row.get(id_column, ""), row.get("name", ""), row.get("code_commune", "")
+    for column in (id_column, "name", "type", "modalities", "equipment"):
+        if row.get(column, "").startswith(FORMULA_SIGNS):
+            errors.append(
+                (column, f"starts with {row[column][0]!r}: a spreadsheet would run it as a formula")
+            )
     if not site_id:
         errors.append((id_column, "empty"))
     elif len(site_id) > 200:

@@ -12,7 +12,7 @@ from rich.table import Table
 
 from maillage import tabular
 from maillage.access.measure import measure_in
-from maillage.console import console, results, step
+from maillage.console import command_failures, console, results, step
 from maillage.diagnosis.options import (
     Ages,
     Beta,
@@ -22,6 +22,8 @@ from maillage.diagnosis.options import (
     Department,
     Method,
     NoCareMinutes,
+    OsrmTimeout,
+    Overwrite,
     Profession,
     Region,
     SpeedKmh,
@@ -33,8 +35,8 @@ from maillage.diagnosis.options import (
 )
 from maillage.diagnosis.parameters import DEFAULT_STEPS, DiagnosisParameters
 from maillage.diagnosis.territories import LEVELS
-from maillage.errors import InputError
 from maillage.french_format import number, percent
+from maillage.outputs.atomic import check_output
 
 
 def diagnose(
@@ -69,6 +71,8 @@ def diagnose(
             "commune et par EPCI (evolution_*.csv, evolution.html)."
         ),
     ] = None,
+    osrm_timeout: OsrmTimeout = None,
+    overwrite: Overwrite = False,
 ) -> None:
     """Diagnose access to care for every commune of an area (default: Grand Est)."""
     from maillage.diagnosis.compare import compare as compare_runs
@@ -77,7 +81,8 @@ def diagnose(
     from maillage.diagnosis.pipeline import run_diagnosis
     from maillage.territory.communes import load_communes
 
-    try:
+    with command_failures():
+        check_output(out, "diagnose", overwrite=overwrite)
         params = diagnosis_parameters(locals())
         dialect = tabular.csv_dialect(csv_dialect)
         if by is not None and by not in LEVELS:
@@ -93,10 +98,7 @@ def diagnose(
             with step(f"Comparaison avec {compare}"):
                 comparison = compare_runs(previous, diagnosis, load_communes())
         with step(f"Écriture de {out}"):
-            write_outputs(diagnosis, out, dialect, by, comparison)
-    except (InputError, ValueError, FileNotFoundError) as error:
-        console.print(f"[red]erreur :[/red] {error}")
-        raise typer.Exit(code=2) from None
+            write_outputs(diagnosis, out, dialect, by, comparison, overwrite=overwrite)
     print_summary(diagnosis.summary, out)
 
 

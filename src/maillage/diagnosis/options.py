@@ -53,3 +53,13 @@ CsvDialectName: TypeAlias = Annotated[
         "(point-virgule, virgule décimale, BOM UTF-8, pour Excel en français)."
     ),
 ]
+OsrmTimeout: TypeAlias = Annotated[
+    float | None,
+    typer.Option(
+        envvar="MAILLAGE_OSRM_TIMEOUT",
+        help="Secondes laissées à un serveur OSRM pour répondre (défaut : 10).",
+    ),
+]
+Overwrite: TypeAlias = Annotated[
+    bool, typer.Option(help="Remplacer un résultat précédent de cette commande dans --out.")
+]

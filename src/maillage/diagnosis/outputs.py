@@ -41,10 +41,13 @@ def write_outputs(
     dialect: CsvDialect = STANDARD,
     by: str | None = None,
     comparison: Comparison | None = None,
+    *,
+    overwrite: bool = False,
 ) -> None:
     """communes.csv/.parquet/.geojson, territories.csv, carte.html and summary.json, all or
-    nothing; the CSV in ``dialect`` (the Parquet keeps full precision). With ``by`` (a level
-    of :data:`~maillage.diagnosis.territories.LEVELS`) the map also shows those territories;
+    nothing (``out`` new, or a previous diagnosis replaced with ``overwrite``); the CSV in
+    ``dialect`` (the Parquet keeps full precision). With ``by`` (a level of
+    :data:`~maillage.diagnosis.territories.LEVELS`) the map also shows those territories;
     with ``comparison``, evolution_communes.csv, evolution_epci.csv and evolution.html too."""
     table = diagnosis.communes
     levels = {by} if by else set()
@@ -54,7 +57,7 @@ def write_outputs(
     territories = diagnosis.territories
     shown = on_map(territories[territories.level == by], shapes[by]) if by else None
     summary = diagnosis.summary | ({"compare": comparison.summary} if comparison else {})
-    with atomic_directory(out) as tmp:
+    with atomic_directory(out, "diagnose", overwrite=overwrite) as tmp:
         flat = pa.Table.from_pandas(table[CSV_COLUMNS], preserve_index=False)
         pq.write_table(flat, tmp / "communes.parquet")
         write_csv(table[CSV_COLUMNS], tmp / "communes.csv", dialect)

@@ -30,6 +30,7 @@ class DiagnosisParameters:
     travel: str = "crow-fly"
     speed_kmh: float | None = None
     circuity: float | None = None
+    osrm_timeout: float | None = None  # None: the OSRM client's default (10 s)
     method: str = "apl"
     steps: str = DEFAULT_STEPS
     catchment: float = DEFAULT_CATCHMENT_MINUTES
@@ -53,6 +54,8 @@ class DiagnosisParameters:
         for name in ("catchment", "no_care_minutes", "beta"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"--{name.replace('_', '-')} doit être positif")
+        if self.osrm_timeout is not None and not 0 < self.osrm_timeout <= 3600:
+            raise ValueError("--osrm-timeout doit être compris entre 0 et 3600 secondes")
 
     def to_summary(self) -> dict:
         """JSON-ready parameters, paths as strings."""

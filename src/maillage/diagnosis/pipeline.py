@@ -140,7 +140,10 @@ def run_diagnosis(
     placeable = np.flatnonzero(located)
     with step("Temps de trajet"):
         provider = provider_from_option(
-            params.travel, speed_kmh=params.speed_kmh, circuity=params.circuity
+            params.travel,
+            speed_kmh=params.speed_kmh,
+            circuity=params.circuity,
+            osrm_timeout=params.osrm_timeout,
         )
         area = study_area(
             communes_places(communes).subset(placeable),

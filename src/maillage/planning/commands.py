@@ -18,7 +18,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 
 from maillage import tabular
-from maillage.console import console, results, step
+from maillage.console import command_failures, console, results, step
 from maillage.diagnosis.commands import diagnosis_parameters
 from maillage.diagnosis.options import (
     Ages,
@@ -29,6 +29,8 @@ from maillage.diagnosis.options import (
     Department,
     Method,
     NoCareMinutes,
+    OsrmTimeout,
+    Overwrite,
     Profession,
     Region,
     SpeedKmh,
@@ -39,7 +41,6 @@ from maillage.diagnosis.options import (
     Travel,
 )
 from maillage.diagnosis.parameters import DEFAULT_STEPS
-from maillage.errors import InputError
 from maillage.french_format import number, percent
 from maillage.planning.parameters import (
     CANDIDATES_HELP,
@@ -104,6 +105,7 @@ def plan(
     travel: Travel = "crow-fly",
     speed_kmh: SpeedKmh = None,
     circuity: Circuity = None,
+    osrm_timeout: OsrmTimeout = None,
     method: Method = "apl",
     steps: Steps = DEFAULT_STEPS,
     catchment: Catchment = 20.0,
@@ -112,12 +114,15 @@ def plan(
     no_care_minutes: NoCareMinutes = 20.0,
     out: Annotated[Path, typer.Option(help="Dossier des résultats.")] = Path("out/plan"),
     csv_dialect: CsvDialectName = "standard",
+    overwrite: Overwrite = False,
 ) -> None:
     """Choose where to open the next N sites; certify the gap; simulate the access gained."""
     from maillage.planning.outputs import write_plan
     from maillage.planning.pipeline import run_plan
+    from maillage.outputs.atomic import check_output
 
-    try:
+    with command_failures():
+        check_output(out, "plan", overwrite=overwrite)
         params = PlanParameters(
             diagnosis=diagnosis_parameters(locals()),
             sites=sites,
@@ -141,10 +146,7 @@ def plan(
         for w in caught:
             console.print(f"[yellow]attention :[/yellow] {w.message}")
         with step(f"Écriture de {out}"):
-            write_plan(result, out, dialect=dialect)
-    except (InputError, ValueError, FileNotFoundError) as error:
-        console.print(f"[red]erreur :[/red] {error}")
-        raise typer.Exit(code=2) from None
+            write_plan(result, out, dialect=dialect, overwrite=overwrite)
     print_plan(result.summary, result.sites, out)
 
 

@@ -16,6 +16,8 @@ assembled as one scipy CSR matrix and handed to HiGHS in a single ``passModel`` 
 
 from __future__ import annotations
 
+import signal
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -82,7 +84,7 @@ class Model:
         index = np.arange(n_cand, dtype=np.int32)
         h.changeColsBounds(n_cand, index, x, x)
         h.setOptionValue("time_limit", np.inf)
-        h.run()
+        _run(h)
         values = np.asarray(h.getSolution().col_value)
         h.changeColsBounds(n_cand, index, lower[:n_cand], upper[:n_cand])
         h.clearSolver()
@@ -102,7 +104,7 @@ class Model:
         h.setOptionValue("time_limit", float(time_limit))
         h.setOptionValue("solver", "ipm" if n_cand <= IPM_MAX_CANDIDATES else "simplex")
         with heartbeat(on_progress, "lp", time_limit):
-            h.run()
+            _run(h)
         h.setOptionValue("solver", "choose")
         solved = h.getModelStatus() == highspy.HighsModelStatus.kOptimal
         bound = float(h.getInfo().objective_function_value) if solved else None
@@ -162,9 +164,11 @@ class Model:
                     event.interrupt()
 
         h.cbMipInterrupt.subscribe(watch)
-        with heartbeat(on_progress, stage, time_limit):
-            h.run()
-        h.cbMipInterrupt.unsubscribe(watch)
+        try:
+            with heartbeat(on_progress, stage, time_limit):
+                _run(h)
+        finally:
+            h.cbMipInterrupt.unsubscribe(watch)
         status = h.modelStatusToString(h.getModelStatus())
         info = h.getInfo()
         values = np.asarray(h.getSolution().col_value)
@@ -208,6 +212,40 @@ def highs_model(
     highs = _QuietHighs()
     highs.passModel(lp)
     return highs
+def _run(highs: highspy.Highs) -> None:
+    """``highs.run()``, stopped by Ctrl-C at HiGHS' next iteration (then KeyboardInterrupt).
+
+    Python runs a signal handler only between bytecodes, so a Ctrl-C during ``run()`` would
+    wait until the solve ends (a national LP takes the whole time limit) and an exception
+    raised inside a callback is lost in HiGHS. During the solve Ctrl-C only sets a flag, and
+    HiGHS' interrupt callbacks (Python calls between its iterations, where the flag is seen)
+    ask it to stop. Outside the main thread (a web job), or where Ctrl-C is handled otherwise
+    or ignored, the solve runs as it is.
+    """
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGINT) is not signal.default_int_handler
+    ):
+        highs.run()
+        return
+    asked = threading.Event()
+
+    def stop_when_asked(event: highspy.highs.HighsCallbackEvent) -> None:
+        if asked.is_set():
+            event.interrupt()
+
+    callbacks = (highs.cbSimplexInterrupt, highs.cbIpmInterrupt, highs.cbMipInterrupt)
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: asked.set())
+    for callback in callbacks:
+        callback.subscribe(stop_when_asked)
+    try:
+        highs.run()
+    finally:
+        for callback in callbacks:
+            callback.unsubscribe(stop_when_asked)
+        signal.signal(signal.SIGINT, previous)
+    if asked.is_set():
+        raise KeyboardInterrupt
 
 
 class _QuietHighs(highspy.Highs):

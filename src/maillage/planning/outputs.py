@@ -38,13 +38,19 @@ NEW_COLOUR, EXISTING_COLOUR = "#3f007d", "#636363"
 
 
 def write_plan(
-    plan: Plan, out: Path, maps: list[tuple] | None = None, dialect: CsvDialect = STANDARD
+    plan: Plan,
+    out: Path,
+    maps: list[tuple] | None = None,
+    dialect: CsvDialect = STANDARD,
+    *,
+    overwrite: bool = False,
 ) -> None:
-    """All five files, or none: a failure leaves ``out`` as it was; CSV in ``dialect``."""
+    """All five files, or none: a failure leaves ``out`` as it was (``out`` new, or a previous
+    plan replaced with ``overwrite``); CSV in ``dialect``."""
     supply_data = "SYNTHETIC" if plan.synthetic else "declared"
     sites = plan.sites.assign(supply_data=supply_data)[SITES_COLUMNS]
     impact = plan.impact.table.assign(supply_data=supply_data)
-    with atomic_directory(out) as tmp:
+    with atomic_directory(out, "plan", overwrite=overwrite) as tmp:
         write_csv(sites, tmp / "sites.csv", dialect)
         write_csv(impact, tmp / "impact.csv", dialect)
         (tmp / "plan.geojson").write_text(geojson(plan), encoding="utf-8")

@@ -95,6 +95,7 @@ def run_plan(
             params.diagnosis.travel,
             speed_kmh=params.diagnosis.speed_kmh,
             circuity=params.diagnosis.circuity,
+            osrm_timeout=params.diagnosis.osrm_timeout,
         )
         pairs = provider.pairs(places, site_places(sites, communes), params.minutes)
 

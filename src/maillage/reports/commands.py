@@ -30,31 +30,33 @@ def report(
     csv_dialect: Annotated[
         str, typer.Option(help="Format des CSV : standard ou excel-fr (Excel en français).")
     ] = "standard",
+    overwrite: Annotated[
+        bool, typer.Option(help="Remplacer un résultat précédent de cette commande dans --out.")
+    ] = False,
 ) -> None:
     """Write report.html, report.pdf, indicators.csv/json and access_simulation.csv.
 
     Indicators come from the network's database (MAILLAGE_DATABASE_URL); the access part
     re-runs the diagnosis with the measured teleconsultations as supply (a SIMULATION).
     """
-    from maillage.console import settings_or_exit
+    from maillage.console import command_failures, settings_or_exit
     from maillage.diagnosis.parameters import DiagnosisParameters
-    from maillage.errors import InputError
+    from maillage.outputs.atomic import check_output
     from maillage.reports.report import evaluate, write_report
     from maillage.store.database import make_engine, session_factory, upgrade
     from maillage.tabular import csv_dialect as dialect_named
 
     settings = settings_or_exit()
-    engine = make_engine(settings.sqlalchemy_url)
-    upgrade(engine)
-    try:
+    with command_failures():
+        check_output(out, "report", overwrite=overwrite)
+        engine = make_engine(settings.sqlalchemy_url)
+        upgrade(engine)
         params = DiagnosisParameters(region=region, department=department, supply=supply)
         dialect = dialect_named(csv_dialect)
         with session_factory(engine)() as session:
             result = evaluate(session, params, period, settings.zone)
-    except (InputError, ValueError, FileNotFoundError) as error:
-        typer.echo(f"erreur : {error}", err=True)
-        raise typer.Exit(2) from error
-    for path in write_report(result, out, dialect):
+        written = write_report(result, out, dialect, overwrite=overwrite)
+    for path in written:
         typer.echo(str(path))
     if result.synthetic:
         typer.echo(

@@ -250,13 +250,15 @@ def render_html(result: Evaluation) -> str:
     )
 
 
-def write_report(result: Evaluation, out: Path, dialect: CsvDialect = STANDARD) -> list[Path]:
+def write_report(
+    result: Evaluation, out: Path, dialect: CsvDialect = STANDARD, *, overwrite: bool = False
+) -> list[Path]:
     """report.html, report.pdf, indicators.csv/json and access_simulation.csv, all at once
-    (CSV in ``dialect``)."""
+    (CSV in ``dialect``; ``out`` new, or a previous report replaced with ``overwrite``)."""
     import weasyprint
 
     page = render_html(result)
-    with atomic_directory(out) as tmp:
+    with atomic_directory(out, "report", overwrite=overwrite) as tmp:
         (tmp / "report.html").write_text(page, encoding="utf-8")
         weasyprint.HTML(string=page).write_pdf(tmp / "report.pdf")
         write_csv(indicators_table(result), tmp / "indicators.csv", dialect)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import time
+import weakref
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from functools import cache
 from importlib.resources import files
 from pathlib import Path
@@ -34,7 +35,8 @@ def make_engine(url: str, pool_size: int = 10) -> Engine:
     """
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return _pinging_idle(create_engine(url, pool_size=pool_size, max_overflow=20))
+        engine = create_engine(url, pool_size=pool_size, max_overflow=20)
+        return _tracking_checkouts(_pinging_idle(engine))
     if parsed.database:
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
@@ -52,6 +54,36 @@ def make_engine(url: str, pool_size: int = 10) -> Engine:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
+
+
+#: The driver connections each engine has lent out, whose statements a stopping server cancels.
+_LENT: weakref.WeakKeyDictionary[Engine, set[Any]] = weakref.WeakKeyDictionary()
+
+
+def _tracking_checkouts(engine: Engine) -> Engine:
+    """Remember the connections in use, for :func:`cancel_running`."""
+    lent = _LENT.setdefault(engine, set())
+
+    @event.listens_for(engine, "checkout")
+    def _lent(dbapi_connection: Any, *_: Any) -> None:
+        lent.add(dbapi_connection)
+
+    @event.listens_for(engine, "checkin")
+    def _returned(dbapi_connection: Any, *_: Any) -> None:
+        lent.discard(dbapi_connection)
+
+    return engine
+
+
+def cancel_running(engine: Engine) -> int:
+    """Cancel the statement each lent-out PostgreSQL connection is running (the requests a
+    stopping server abandoned: their threads then fail at once instead of holding the
+    process, and PostgreSQL stops working for nobody). Returns how many were asked."""
+    lent = list(_LENT.get(engine, ()))
+    for dbapi_connection in lent:
+        with suppress(Exception):  # a connection that just closed has nothing to cancel
+            dbapi_connection.cancel_safe(timeout=1.0)
+    return len(lent)
 
 
 def _pinging_idle(engine: Engine) -> Engine:

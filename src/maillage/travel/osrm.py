@@ -5,22 +5,35 @@ The API (https://project-osrm.org/docs/v5.24.0/api/#table-service):
 answers ``{"code": "Ok", "durations": [[seconds | null, ...], ...]}``. A server refuses tables
 larger than its ``--max-table-size`` (100 locations by default) and very long URLs, so we ask
 in chunks, and only for destinations a road trip could reach (straight line at 130 km/h).
+
+A request that cannot connect, or that a proxy answers 502/503/504 or the server 429, is
+tried again (:data:`ATTEMPTS` in all, waiting :data:`BACKOFF_S` then twice as long); a server
+that accepts but does not answer within ``timeout_s`` is not: it would hang again.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 import numpy as np
 from scipy.spatial import cKDTree
 
+from maillage.errors import CommandError
 from maillage.travel.crowfly import CrowFly, intra_area
 from maillage.travel.model import MAX_ROAD_SPEED_KMH, Places, TravelPairs
 
+#: Seconds to wait for each answer (``--osrm-timeout``, ``MAILLAGE_OSRM_TIMEOUT``).
+DEFAULT_TIMEOUT_S = 10.0
+ATTEMPTS = 3
+BACKOFF_S = 0.5
+_TRANSIENT_STATUS = frozenset({429, 502, 503, 504})
 
-class OsrmError(RuntimeError):
+
+class OsrmError(CommandError):
     """The OSRM server refused or failed a request; the message says which and why."""
 
 
@@ -36,7 +49,7 @@ class OsrmTable:
     profile: str = "driving"
     max_table_size: int = 100
     max_url_length: int = 8000
-    timeout_s: float = 60.0
+    timeout_s: float = DEFAULT_TIMEOUT_S
     crow_fly: CrowFly = field(default_factory=CrowFly)
 
     @property
@@ -102,20 +115,22 @@ class OsrmTable:
             "destinations": ";".join(map(str, range(len(o), len(o) + len(d)))),
             "annotations": "duration",
         }
-        try:
-            response = client.get(url, params=params)
-        except httpx.HTTPError as error:
-            raise OsrmError(f"OSRM server {self.url} unreachable: {error}") from error
+        response = self._get(client, url, params)
         try:
             answer = response.json()
         except ValueError:
             answer = {}
+        if not isinstance(answer, dict):
+            answer = {}
         if response.status_code != 200 or answer.get("code") != "Ok":
             raise OsrmError(
                 f"OSRM server {self.url} answered HTTP {response.status_code} "
-                f"{answer.get('code', '')}: {answer.get('message', response.text[:200])}"
+                f"{answer.get('code', '')}: {answer.get('message', _excerpt(response.text))}"
             )
-        seconds = np.array(answer["durations"], dtype=float)
+        try:
+            seconds = np.array(answer.get("durations"), dtype=float)
+        except (TypeError, ValueError):
+            seconds = np.empty(0)
         if seconds.shape != (len(o), len(d)):
             raise OsrmError(
                 f"OSRM server {self.url} sent a {seconds.shape} table for "
@@ -123,6 +138,33 @@ class OsrmTable:
             )
         i, j = np.nonzero(np.isfinite(seconds))
         return np.column_stack([o[i], d[j], seconds[i, j] / 60.0])
+
+    def _get(self, client: httpx.Client, url: str, params: dict[str, Any]) -> httpx.Response:
+        """GET with bounded retries of the failures that pass (see the module docstring)."""
+        for attempt in range(ATTEMPTS):
+            if attempt:
+                time.sleep(BACKOFF_S * 2 ** (attempt - 1))
+            try:
+                response = client.get(url, params=params)
+            except (httpx.ConnectError, httpx.ConnectTimeout) as error:
+                failure = f"unreachable: {error}"
+                continue
+            except httpx.TimeoutException as error:
+                raise OsrmError(
+                    f"OSRM server {self.url} did not answer within {self.timeout_s:g} s "
+                    "(--osrm-timeout)"
+                ) from error
+            except httpx.HTTPError as error:
+                raise OsrmError(f"OSRM server {self.url} failed: {error}") from error
+            if response.status_code not in _TRANSIENT_STATUS:
+                return response
+            failure = f"answered HTTP {response.status_code}"
+        raise OsrmError(f"OSRM server {self.url} {failure} ({ATTEMPTS} attempts)")
+
+
+def _excerpt(text: str) -> str:
+    """The start of an answer's body on one line, for an error message."""
+    return " ".join(text.split())[:200]
 
 
 def _chunks(positions: np.ndarray, size: int) -> list[np.ndarray]:

@@ -22,10 +22,14 @@ class TravelProvider(Protocol):
 
 
 def provider_from_option(
-    text: str, speed_kmh: float | None = None, circuity: float | None = None
+    text: str,
+    speed_kmh: float | None = None,
+    circuity: float | None = None,
+    osrm_timeout: float | None = None,
 ) -> TravelProvider:
     """The provider named by ``--travel``; speed and circuity feed the crow-fly model and the
-    intra-commune term the others borrow from it (``None`` = documented default)."""
+    intra-commune term the others borrow from it, ``osrm_timeout`` the seconds an OSRM server
+    has to answer each request (``None`` = documented default)."""
     crow_fly = CrowFly(
         DEFAULT_SPEED_KMH if speed_kmh is None else speed_kmh,
         DEFAULT_CIRCUITY if circuity is None else circuity,
@@ -36,5 +40,7 @@ def provider_from_option(
     if kind == "matrix" and argument:
         return MatrixFile(Path(argument), crow_fly)
     if kind == "osrm" and argument.startswith(("http://", "https://")):
-        return OsrmTable(argument, crow_fly=crow_fly)
+        if osrm_timeout is None:
+            return OsrmTable(argument, crow_fly=crow_fly)
+        return OsrmTable(argument, timeout_s=osrm_timeout, crow_fly=crow_fly)
     raise ValueError(f"--travel must be {TRAVEL_OPTION_HELP}, not {text!r}")
