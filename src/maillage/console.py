@@ -45,6 +45,8 @@ def settings_or_exit() -> Settings:
         for problem in error.problems:
             typer.echo(f"configuration error: {problem}", err=True)
         raise typer.Exit(2) from error
+
+
 @contextlib.contextmanager
 def command_failures() -> Iterator[None]:
     """End a command on bad input, a refused output folder, an unreachable server or a disk

@@ -192,9 +192,10 @@ def test_ctrl_c_during_a_diagnosis_stops_at_once(tmp_path: Path) -> None:
 
 
 def test_ctrl_c_during_the_solve_stops_it_at_once(tmp_path: Path) -> None:
-    """Grand Est p-median: HiGHS' LP alone runs for the whole time limit (~60 s)."""
+    """National p-median of 50 sites: its bounds (Lagrangian, then HiGHS' LP) take most of
+    the time limit (~60 s)."""
     out = tmp_path / "out"
-    args = ["plan", "--sites", "40", "--region", "44", "--objective", "pmedian",
+    args = ["plan", "--sites", "50", "--region", "all", "--objective", "pmedian",
             "--time-limit", "60", "--out", str(out)]  # fmt: skip
     status, took, output = interrupt(tmp_path, args, "Temps de trajet vers les sites", 3.0)
     assert status == 130, output

@@ -54,7 +54,7 @@ def test_other_professions_ignore_the_gp_consumption_curve():
     plain = diagnose(profession="kinesitherapeute")
     with_ages = diagnose(profession="kinesitherapeute", ages=AGES)
     np.testing.assert_array_equal(with_ages.communes.access, plain.communes.access)
-    assert "no published age coefficients" in with_ages.summary["demand"]
+    assert "pas de coefficients d'âge publiés" in with_ages.summary["demand"]
 
 
 @pytest.mark.parametrize("profession", ["infirmier", "sage-femme"])

@@ -117,9 +117,9 @@ def plan(
     overwrite: Overwrite = False,
 ) -> None:
     """Choose where to open the next N sites; certify the gap; simulate the access gained."""
+    from maillage.outputs.atomic import check_output
     from maillage.planning.outputs import write_plan
     from maillage.planning.pipeline import run_plan
-    from maillage.outputs.atomic import check_output
 
     with command_failures():
         check_output(out, "plan", overwrite=overwrite)

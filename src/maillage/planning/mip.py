@@ -212,6 +212,8 @@ def highs_model(
     highs = _QuietHighs()
     highs.passModel(lp)
     return highs
+
+
 def _run(highs: highspy.Highs) -> None:
     """``highs.run()``, stopped by Ctrl-C at HiGHS' next iteration (then KeyboardInterrupt).
 
