@@ -92,9 +92,8 @@ def csv_text(table: pd.DataFrame, dialect: CsvDialect = STANDARD, digits: int = 
         {name: _cells(column, dialect, digits) for name, column in table.items()},
         index=table.index,
     )
-    return cells.to_csv(
-        index=False, sep=dialect.delimiter, lineterminator="\r\n" if dialect.bom else "\n"
-    )
+    # CRLF ends rows (RFC 4180), so that a cell holding a lone carriage return is quoted too
+    return cells.to_csv(index=False, sep=dialect.delimiter, lineterminator="\r\n")
 
 
 def csv_bytes(table: pd.DataFrame, dialect: CsvDialect = STANDARD, digits: int = 6) -> bytes:
