@@ -13,7 +13,7 @@ from fhir_samples import location, organization, patient, practitioner, practiti
 
 from maillage.api.auth import Principal
 from maillage.api.errors import FHIRError
-from maillage.api.teleexpertise import (
+from maillage.care.teleexpertise import (
     ACT_URL,
     TELE_EXPERTISE,
     WORKFLOW_SYSTEM,

@@ -15,10 +15,9 @@ from typing import Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from maillage.api import encounters, policy
 from maillage.api.errors import FHIRError
 from maillage.api.fhir import Exchange, OptionalPrincipal
-from maillage.care import acts
+from maillage.care import acts, encounters, policy
 from maillage.store import search
 from maillage.store.database import transaction
 from maillage.store.models import Resource

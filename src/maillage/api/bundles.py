@@ -17,9 +17,10 @@ from fastapi.responses import Response
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from maillage.api import monitoring, validation
+from maillage.api import monitoring
 from maillage.api.errors import FHIRError, FHIRResponse
 from maillage.api.fhir import Exchange, OptionalPrincipal, conditional_match, outgoing, store
+from maillage.care import validation
 from maillage.store import resources, search
 from maillage.store.database import transaction
 from maillage.store.models import Resource

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from maillage import __version__
-from maillage.api.policy import READ_ONLY_TYPES, SUPPORTED_TYPES
+from maillage.care.policy import READ_ONLY_TYPES, SUPPORTED_TYPES
 from maillage.store.search_params import public_params
 
 READ = ("read", "vread", "search-type")

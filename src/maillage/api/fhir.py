@@ -21,7 +21,11 @@ from sqlalchemy import Connection, Select
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
-from maillage.api import (
+from maillage.api import monitoring
+from maillage.api.auth import BEARER, Principal, optional_principal_async
+from maillage.api.capability import capability_statement
+from maillage.api.errors import FHIRError, FHIRResponse, lost_database
+from maillage.care import (
     appointments,
     attachments,
     audit,
@@ -30,14 +34,10 @@ from maillage.api import (
     confirmations,
     encounters,
     french,
-    monitoring,
     policy,
     teleexpertise,
     validation,
 )
-from maillage.api.auth import BEARER, Principal, optional_principal_async
-from maillage.api.capability import capability_statement
-from maillage.api.errors import FHIRError, FHIRResponse, lost_database
 from maillage.config import Settings
 from maillage.store import resources, search, slot_calendar
 from maillage.store.database import autocommit, transaction

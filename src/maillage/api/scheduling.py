@@ -26,9 +26,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from maillage.api import appointments, validation
 from maillage.api.errors import FHIRError, FHIRResponse
 from maillage.api.fhir import Exchange, OptionalPrincipal
+from maillage.care import appointments, validation
 from maillage.care.availability import AvailabilityTemplate, generate_slots, slot_resources
 from maillage.store import resources
 from maillage.store.database import transaction

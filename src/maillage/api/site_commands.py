@@ -33,7 +33,7 @@ def sites_import(
     Re-importing a file updates the sites it names; a bad row refuses the whole file.
     """
     from maillage.api.commands import _settings
-    from maillage.api.site_import import SiteImportError, import_sites, iter_problems, read_sites
+    from maillage.care.site_import import SiteImportError, import_sites, iter_problems, read_sites
     from maillage.store.database import make_engine, session_factory, upgrade
     from maillage.territory.communes import load_communes
 

@@ -11,10 +11,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from sqlalchemy import and_
 
-from maillage.api import policy
 from maillage.api.errors import FHIRResponse
 from maillage.api.fhir import MAX_COUNT, Exchange, OptionalPrincipal, bundle
-from maillage.api.teleexpertise import OPEN, steps
+from maillage.care import policy
+from maillage.care.teleexpertise import OPEN, steps
 from maillage.store import resources, search
 from maillage.store.database import transaction
 from maillage.store.models import Resource, SearchEntry, utcnow

@@ -23,11 +23,10 @@ import pandas as pd
 from sqlalchemy.orm import Session, sessionmaker
 from stdnum import luhn
 
-from maillage.api import site_import
-from maillage.api.encounters import ACT_URL, NGAP_SYSTEM
-from maillage.api.teleexpertise import TELE_EXPERTISE, WORKFLOW_SYSTEM
-from maillage.care import monitoring
+from maillage.care import monitoring, site_import
+from maillage.care.encounters import ACT_URL, NGAP_SYSTEM
 from maillage.care.identifiers import RPPS_SYSTEM, nir_key
+from maillage.care.teleexpertise import TELE_EXPERTISE, WORKFLOW_SYSTEM
 from maillage.config import Settings
 from maillage.demo.network import DOCTORS, EXPERTS, SITES, SYNTHETIC_TAG, Doctor
 from maillage.reports.evaluation import OPENED_URL

@@ -20,8 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from maillage.api import audit
-from maillage.care import monitoring
+from maillage.care import audit, monitoring
 from maillage.config import Settings
 from maillage.jobs.queue import job_queue
 from maillage.store import resources

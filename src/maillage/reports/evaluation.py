@@ -21,9 +21,9 @@ from scipy.spatial import cKDTree
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from maillage.api.encounters import ACT_URL, VIRTUAL
-from maillage.api.site_import import INSEE_EXTENSION, MODALITY_SYSTEM
-from maillage.api.teleexpertise import TELE_EXPERTISE, WORKFLOW_SYSTEM
+from maillage.care.encounters import ACT_URL, VIRTUAL
+from maillage.care.site_import import INSEE_EXTENSION, MODALITY_SYSTEM
+from maillage.care.teleexpertise import TELE_EXPERTISE, WORKFLOW_SYSTEM
 from maillage.store.models import Resource
 from maillage.travel.model import MAX_ROAD_SPEED_KMH
 

@@ -20,7 +20,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from maillage.api.auth import Principal
-from maillage.api.site_import import EQUIPMENT_SYSTEM, MODALITIES, MODALITY_SYSTEM
+from maillage.care.site_import import EQUIPMENT_SYSTEM, MODALITIES, MODALITY_SYSTEM
 from maillage.config import Settings
 from maillage.planning.outputs import EXISTING_COLOUR
 from maillage.reports.choropleth import Marker, sites_svg

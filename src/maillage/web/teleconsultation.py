@@ -17,10 +17,9 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
-from maillage.api import appointments
 from maillage.api.auth import Principal
 from maillage.api.errors import FHIRError
-from maillage.care import video
+from maillage.care import appointments, video
 from maillage.store import resources
 from maillage.store.database import transaction
 from maillage.store.models import utcnow

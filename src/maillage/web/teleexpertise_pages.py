@@ -2,7 +2,7 @@
 answers.
 
 A pooled request (owned by a HealthcareService or a PractitionerRole, see
-:mod:`maillage.api.teleexpertise`) shows in the inbox of every member of the pool until one of
+:mod:`maillage.care.teleexpertise`) shows in the inbox of every member of the pool until one of
 them *takes* it: they become its owner and it is accepted, so it leaves the others' inboxes.
 Each action writes the Task through the server's rules (FHIR Task state machine, dates, the
 TE2 act on completion): *take*; *accept*; *ask for information* (started, then on hold with the
@@ -21,7 +21,8 @@ from starlette.datastructures import FormData
 
 from maillage.api.auth import Principal
 from maillage.api.errors import FHIRError
-from maillage.api.teleexpertise import (
+from maillage.care.task_state import TaskStatus
+from maillage.care.teleexpertise import (
     OPEN,
     TELE_EXPERTISE,
     WORKFLOW_SYSTEM,
@@ -30,7 +31,6 @@ from maillage.api.teleexpertise import (
     is_pooled,
     pools_of,
 )
-from maillage.care.task_state import TaskStatus
 from maillage.store import resources
 from maillage.store.database import transaction
 from maillage.store.models import utcnow

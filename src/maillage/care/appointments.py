@@ -8,7 +8,7 @@ built per user, signed when a Jitsi secret is set). Clients cannot choose or cha
 
 Cancelled, no-show, fulfilled and entered-in-error are final: such an appointment only moves
 on to entered-in-error; rebooking makes a new Appointment. (Slots are freed by
-:mod:`maillage.api.booking` as soon as the status stops holding them.)
+:mod:`maillage.care.booking` as soon as the status stops holding them.)
 
 The ICS SEQUENCE is derived from the stored versions: it rises each time the period changes
 (reschedule) and when the appointment is cancelled, so nothing extra is stored for it.

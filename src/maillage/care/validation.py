@@ -1,5 +1,5 @@
 """Incoming resources: JSON decoding, R4 validation with ``fhir.resources`` (R4B models), then
-the French rules of :mod:`maillage.api.french`.
+the French rules of :mod:`maillage.care.french`.
 
 The stored body is the client's JSON once it has validated, so nothing is lost to a re-encoding.
 """
@@ -14,8 +14,8 @@ from fastapi import Request
 from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
 
-from maillage.api import french
 from maillage.api.errors import FHIRError
+from maillage.care import french
 from maillage.store.search_params import parse_date_range
 
 JSON_TYPES = ("application/fhir+json", "application/json", "application/json+fhir")

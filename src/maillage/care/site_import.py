@@ -29,9 +29,9 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from maillage.api import validation
 from maillage.api.errors import FHIRError
-from maillage.api.french import INSEE_EXTENSION
+from maillage.care import validation
+from maillage.care.french import INSEE_EXTENSION
 from maillage.config import Settings
 from maillage.store import audit, resources
 from maillage.store.database import transaction

@@ -16,10 +16,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from maillage.api import attachments, encounters
-from maillage.api.appointments import display_name, email_of, live
 from maillage.api.errors import FHIRError
-from maillage.care import outbox
+from maillage.care import attachments, encounters, outbox
+from maillage.care.appointments import display_name, email_of, live
 from maillage.config import Settings
 from maillage.store import resources
 from maillage.store.models import OutboxMessage, Resource, utcnow

@@ -17,8 +17,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
-from maillage.api import appointments
-from maillage.care import invitations, video
+from maillage.care import appointments, invitations, video
 from maillage.care.outbox import DeliveryStatus
 from maillage.config import Settings
 from maillage.store import resources

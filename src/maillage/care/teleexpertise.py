@@ -29,10 +29,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from maillage.api import policy
 from maillage.api.auth import Principal
 from maillage.api.errors import FHIRError
-from maillage.care import acts
+from maillage.care import acts, policy
 from maillage.care.task_state import TERMINAL, TaskStatus, TransitionError, check_transition
 from maillage.config import Settings
 from maillage.store import resources
