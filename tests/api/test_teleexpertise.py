@@ -11,12 +11,10 @@ import pytest
 from api_server import Server
 from fhir_samples import location, organization, patient, practitioner, practitioner_role
 
-from maillage.api.auth import Principal
 from maillage.api.errors import FHIRError
+from maillage.care.codes import ACT_URL, TELE_EXPERTISE, WORKFLOW_SYSTEM
+from maillage.care.principal import Principal
 from maillage.care.teleexpertise import (
-    ACT_URL,
-    TELE_EXPERTISE,
-    WORKFLOW_SYSTEM,
     claim,
     in_pool,
     is_pooled,

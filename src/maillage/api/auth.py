@@ -11,7 +11,6 @@ third of a slot search's CPU.) The pages' sessions re-read it on every request.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Annotated, Any
@@ -28,6 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
 from maillage.api.errors import FHIRError
+from maillage.care.principal import Principal
 from maillage.config import Settings
 from maillage.store.database import autocommit, transaction
 from maillage.store.models import Resource, User
@@ -41,24 +41,6 @@ _USERS = User.__table__
 _RESOURCES = Resource.__table__
 
 router = APIRouter(tags=["auth"])
-
-
-@dataclass(frozen=True)
-class Principal:
-    """The authenticated account of a request and the resources it acts as."""
-
-    user_id: int
-    email: str
-    role: Role
-    practitioner: str | None = None
-    patient: str | None = None
-    site: str | None = None
-    organization: str | None = None
-
-    @property
-    def acts_as(self) -> frozenset[str]:
-        """References that give care relationships: own Practitioner, site, site's organisation."""
-        return frozenset(r for r in (self.practitioner, self.site, self.organization) if r)
 
 
 class LoginLimiter:

@@ -17,7 +17,8 @@ from fastapi.responses import Response
 
 from maillage.api.errors import FHIRError
 from maillage.api.fhir import Exchange, OptionalPrincipal
-from maillage.care import acts, encounters, policy
+from maillage.care import acts, policy
+from maillage.care.codes import VIRTUAL
 from maillage.store import search
 from maillage.store.database import transaction
 from maillage.store.models import Resource
@@ -48,7 +49,7 @@ def lines(rows: list[Resource]) -> list[dict[str, str]]:
     for row in rows:
         body = row.body
         period = body.get("period") or {}
-        for code in encounters.act_codes(body):
+        for code in acts.act_codes(body):
             act = acts.ACTS.get(code)
             out.append(
                 {
@@ -85,7 +86,7 @@ def acts_csv(
         if end < start:
             raise FHIRError(400, "'to' must be on or after 'from'")
         query = [
-            ("class", encounters.VIRTUAL),
+            ("class", VIRTUAL),
             ("status", "finished"),
             ("date", f"ge{start.isoformat()}"),
             ("date", f"le{end.isoformat()}"),

@@ -17,7 +17,7 @@ from fastapi.responses import Response
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from maillage.api import monitoring
+from maillage.api import content, monitoring
 from maillage.api.errors import FHIRError, FHIRResponse
 from maillage.api.fhir import Exchange, OptionalPrincipal, conditional_match, outgoing, store
 from maillage.care import validation
@@ -25,14 +25,14 @@ from maillage.store import resources, search
 from maillage.store.database import transaction
 from maillage.store.models import Resource
 
-router = APIRouter(tags=["fhir"], dependencies=[Depends(validation.json_only)])
+router = APIRouter(tags=["fhir"], dependencies=[Depends(content.json_only)])
 Body = dict[str, Any]
 
 
 @router.post("/fhir")
 async def transaction_bundle(request: Request, principal: OptionalPrincipal) -> Response:
     """Process a transaction Bundle atomically and answer a transaction-response Bundle."""
-    payload = validation.decode(await request.body(), request.headers.get("content-type"))
+    payload = content.decode(await request.body(), request.headers.get("content-type"))
     return await run_in_threadpool(_process, request, principal, payload)
 
 

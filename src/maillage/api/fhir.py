@@ -21,10 +21,10 @@ from sqlalchemy import Connection, Select
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
-from maillage.api import monitoring
-from maillage.api.auth import BEARER, Principal, optional_principal_async
+from maillage.api import content, monitoring
+from maillage.api.auth import BEARER, optional_principal_async
 from maillage.api.capability import capability_statement
-from maillage.api.errors import FHIRError, FHIRResponse, lost_database
+from maillage.api.errors import FHIRError, FHIRResponse, from_domain, lost_database
 from maillage.care import (
     appointments,
     attachments,
@@ -38,6 +38,8 @@ from maillage.care import (
     teleexpertise,
     validation,
 )
+from maillage.care.errors import DomainError
+from maillage.care.principal import Principal
 from maillage.config import Settings
 from maillage.store import resources, search, slot_calendar
 from maillage.store.database import autocommit, transaction
@@ -46,7 +48,7 @@ from maillage.store.search_params import ACTOR, PATIENT, extract
 from maillage.store.users import Role
 
 DEFAULT_COUNT, MAX_COUNT = 50, 500
-router = APIRouter(prefix="/fhir", tags=["fhir"], dependencies=[Depends(validation.json_only)])
+router = APIRouter(prefix="/fhir", tags=["fhir"], dependencies=[Depends(content.json_only)])
 
 
 async def _credentials(request: Request) -> Principal | FHIRError | None:
@@ -145,6 +147,10 @@ class Exchange:
         except FHIRError as error:
             self._audit_failure(error.status, error.diagnostics)
             raise
+        except DomainError as error:
+            answer = from_domain(error)
+            self._audit_failure(answer.status, answer.diagnostics)
+            raise answer from error
 
     def _audit_failure(self, status: int, reason: str) -> None:
         if not self.audited:
@@ -409,7 +415,7 @@ def _write(exchange: Exchange, raw: bytes, resource_id: str | None) -> Response:
     """Decode, validate and store a create or update (a malformed body is audited too)."""
     condition = exchange.request.headers.get("if-none-exist") if resource_id is None else None
     with exchange.failures():
-        payload = validation.decode(raw, exchange.request.headers.get("content-type"))
+        payload = content.decode(raw, exchange.request.headers.get("content-type"))
         body = validation.validate(exchange.resource_type, payload, resource_id)
         if_match = _if_match(exchange.request)
         with transaction(exchange.sessions) as session:

@@ -24,9 +24,10 @@ from sqlalchemy import Select, delete, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from maillage.api.auth import Principal, optional_principal, required_principal
+from maillage.api.auth import optional_principal, required_principal
 from maillage.api.errors import FHIRError
 from maillage.care import audit, monitoring, policy
+from maillage.care.principal import Principal
 from maillage.jobs.alerts import evaluate
 from maillage.store import resources
 from maillage.store.database import transaction

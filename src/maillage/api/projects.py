@@ -18,8 +18,9 @@ from pydantic import BaseModel, Field, PlainSerializer, model_validator
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from maillage.api.auth import Principal, required_principal
+from maillage.api.auth import required_principal
 from maillage.api.errors import FHIRError
+from maillage.care.principal import Principal
 from maillage.store.database import transaction
 from maillage.store.models import Project, utcnow
 from maillage.store.users import Role

@@ -26,6 +26,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from maillage.api import content
 from maillage.api.errors import FHIRError, FHIRResponse
 from maillage.api.fhir import Exchange, OptionalPrincipal
 from maillage.care import appointments, validation
@@ -138,16 +139,14 @@ def generate(session: Session, exchange: Exchange, schedule_id: str, parameters:
     }
 
 
-@router.post(
-    "/Schedule/{schedule_id}/$generate-slots", dependencies=[Depends(validation.json_only)]
-)
+@router.post("/Schedule/{schedule_id}/$generate-slots", dependencies=[Depends(content.json_only)])
 async def generate_slots_operation(
     schedule_id: str, request: Request, principal: OptionalPrincipal
 ) -> Response:
     """Generate a Schedule's free Slots from an availability template (coordinators, admins)."""
     exchange = Exchange(request, principal, "Schedule", "update")
     exchange.authorize(write=True)
-    payload = validation.decode(await request.body(), request.headers.get("content-type"))
+    payload = content.decode(await request.body(), request.headers.get("content-type"))
     parameters = validation.validate("Parameters", payload)
 
     def work() -> Body:

@@ -13,7 +13,7 @@ import copy
 from collections.abc import Iterator
 from typing import Any
 
-from maillage.api.errors import FHIRError
+from maillage.care.errors import Conflict, Invalid, TooLarge, Unsupported
 from maillage.config import Settings
 from maillage.store import files
 
@@ -37,14 +37,13 @@ def _attachments(body: Body) -> Iterator[Body]:
 def _store(settings: Settings, data: str, content_type: str | None, where: str) -> str:
     if content_type is None or content_type.split(";")[0].strip() not in settings.attachment_types:
         allowed = ", ".join(sorted(settings.attachment_types))
-        raise FHIRError(415, f"{where}: media type {content_type!r} not accepted; use {allowed}")
+        raise Unsupported(f"{where}: media type {content_type!r} not accepted; use {allowed}")
     try:
         content = base64.b64decode(data)
     except (binascii.Error, ValueError) as error:
-        raise FHIRError(400, f"{where}.data is not base64: {error}") from error
+        raise Invalid(f"{where}.data is not base64: {error}") from error
     if len(content) > settings.max_attachment_bytes:
-        raise FHIRError(
-            413,
+        raise TooLarge(
             f"{where} is {len(content)} bytes; the limit is {settings.max_attachment_bytes}",
         )
     return files.put(settings.files_dir, content)
@@ -99,7 +98,7 @@ def inline(settings: Settings, body: Body) -> Body:
                     del attachment["extension"]
                 attachment["data"] = _encoded(settings, sha)
     except files.FileCorrupted as error:
-        raise FHIRError(409, str(error)) from error
+        raise Conflict(str(error)) from error
     return body
 
 

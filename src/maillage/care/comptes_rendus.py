@@ -16,9 +16,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from maillage.api.errors import FHIRError
 from maillage.care import attachments, encounters, outbox
 from maillage.care.appointments import display_name, email_of, live
+from maillage.care.errors import Unprocessable
 from maillage.config import Settings
 from maillage.store import resources
 from maillage.store.models import OutboxMessage, Resource, utcnow
@@ -49,7 +49,7 @@ def _teleconsultation(session: Session, body: Body) -> Resource | None:
     for item in (body.get("context") or {}).get("encounter", []):
         reference = _reference(item)
         row = live(session, reference) if reference else None
-        if row is not None and encounters.is_teleconsultation(row.body):
+        if row is not None and encounters.is_virtual(row.body):
             return row
     return None
 
@@ -77,8 +77,7 @@ def _report(settings: Settings, body: Body) -> tuple[bytes, str]:
         media = (attachment.get("contentType") or "").split(";")[0].strip()
         if media in outbox.REPORT_MEDIA_TYPES and "data" in attachment:
             return base64.b64decode(attachment["data"]), media
-    raise FHIRError(
-        422,
+    raise Unprocessable(
         "a teleconsultation report for the médecin traitant needs inline PDF, HTML or text data",
         code="business-rule",
     )

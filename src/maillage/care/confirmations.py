@@ -35,8 +35,8 @@ def due(body: Body, previous: Body | None) -> bool:
     """Whether this write books, moves or cancels a teleconsultation (participants are told)."""
     if not appointments.is_teleconsultation(body):
         return False
-    holds = body.get("status") in appointments.HOLDING
-    held = previous is not None and previous.get("status") in appointments.HOLDING
+    holds = body.get("status") in appointments.UPCOMING
+    held = previous is not None and previous.get("status") in appointments.UPCOMING
     if holds:
         return not held or _period(body) != _period(previous or {})
     return held and body.get("status") == "cancelled"

@@ -17,7 +17,7 @@ from __future__ import annotations
 from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.orm import Session, aliased
 
-from maillage.api.auth import Principal
+from maillage.care.principal import Principal
 from maillage.store.models import Resource, SearchEntry
 from maillage.store.search_params import ACTOR, PATIENT
 from maillage.store.users import Role

@@ -29,8 +29,8 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from maillage.api.errors import FHIRError
 from maillage.care import validation
+from maillage.care.errors import DomainError
 from maillage.care.french import INSEE_EXTENSION
 from maillage.config import Settings
 from maillage.store import audit, resources
@@ -369,8 +369,8 @@ class _Writer:
             return
         try:
             checked = validation.validate(resource_type, {**body, "id": resource_id}, resource_id)
-        except FHIRError as error:
-            raise SiteImportError([f"{reference}: {error.diagnostics}"]) from error
+        except DomainError as error:
+            raise SiteImportError([f"{reference}: {error.message}"]) from error
         resources.save(self.session, checked, self.settings.zone, resource_id=resource_id)
         (self.report.created if stored is None else self.report.updated).append(reference)
 

@@ -20,11 +20,11 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
-from maillage.api.auth import Principal
 from maillage.api.errors import FHIRError
 from maillage.care import acts
 from maillage.care.appointments import FINAL
-from maillage.care.encounters import ACT_URL, NGAP_SYSTEM, VIRTUAL
+from maillage.care.codes import ACT_URL, NGAP_SYSTEM, VIRTUAL
+from maillage.care.principal import Principal
 from maillage.store import resources
 from maillage.store.database import transaction
 from maillage.store.models import utcnow

@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
 from maillage.api import monitoring as monitoring_api
-from maillage.api.auth import Principal
 from maillage.care import monitoring
+from maillage.care.principal import Principal
 from maillage.store import resources
 from maillage.store.database import transaction
 from maillage.web import records

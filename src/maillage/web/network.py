@@ -19,7 +19,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from markupsafe import Markup
 
-from maillage.api.auth import Principal
+from maillage.care.principal import Principal
 from maillage.care.site_import import MODALITIES
 from maillage.jobs.diagnosis import DIAGNOSIS
 from maillage.jobs.results import JobResult

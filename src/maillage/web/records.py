@@ -15,10 +15,10 @@ from typing import Any
 from fastapi import Request
 from sqlalchemy.orm import Session
 
-from maillage.api.auth import Principal
 from maillage.api.errors import FHIRError
 from maillage.api.fhir import Exchange, outgoing, store
 from maillage.care import validation
+from maillage.care.principal import Principal
 from maillage.store import resources, search
 from maillage.store.database import transaction
 from maillage.store.models import Resource

@@ -19,7 +19,7 @@ from markupsafe import Markup
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from maillage.api.auth import Principal
+from maillage.care.principal import Principal
 from maillage.care.site_import import EQUIPMENT_SYSTEM, MODALITIES, MODALITY_SYSTEM
 from maillage.config import Settings
 from maillage.planning.outputs import EXISTING_COLOUR

@@ -17,9 +17,9 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
-from maillage.api.auth import Principal
 from maillage.api.errors import FHIRError
-from maillage.care import appointments, video
+from maillage.care import appointments, codes, video
+from maillage.care.principal import Principal
 from maillage.store import resources
 from maillage.store.database import transaction
 from maillage.store.models import utcnow
@@ -33,9 +33,7 @@ router = APIRouter(include_in_schema=False)
 Nurse = Annotated[Principal, Depends(allowed(NURSES))]
 #: Who may open a booked teleconsultation (the policy then checks the patient).
 Carer = Annotated[Principal, Depends(allowed(CARE_TEAMS))]
-TELECONSULTATION = {
-    "coding": [{"system": appointments.WORKFLOW_SYSTEM, "code": appointments.TELECONSULTATION}]
-}
+TELECONSULTATION = {"coding": [{"system": codes.WORKFLOW_SYSTEM, "code": codes.TELECONSULTATION}]}
 CONFLICT = "Ce créneau vient d'être réservé ou n'est plus libre : choisissez-en un autre."
 #: How far ahead the booking form looks for common free times.
 HORIZON = timedelta(days=14)

@@ -19,13 +19,12 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
-from maillage.api.auth import Principal
 from maillage.api.errors import FHIRError
+from maillage.care.codes import TELE_EXPERTISE, WORKFLOW_SYSTEM
+from maillage.care.principal import Principal
 from maillage.care.task_state import TaskStatus
 from maillage.care.teleexpertise import (
     OPEN,
-    TELE_EXPERTISE,
-    WORKFLOW_SYSTEM,
     claim,
     in_pool,
     is_pooled,
