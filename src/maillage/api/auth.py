@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
 from maillage.api.errors import FHIRError
+from maillage.care.errors import Unauthenticated
 from maillage.care.principal import Principal
 from maillage.config import Settings
 from maillage.store.database import autocommit, transaction
@@ -36,7 +37,6 @@ from maillage.store.users import Role, authenticate
 
 ALGORITHM = "HS256"
 AUDIENCE = "maillage"
-BEARER = {"WWW-Authenticate": "Bearer"}
 _USERS = User.__table__
 _RESOURCES = Resource.__table__
 
@@ -142,20 +142,20 @@ def _bearer_user(request: Request) -> int | None:
         return None
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
-        raise FHIRError(401, "expected an Authorization: Bearer token", headers=BEARER)
+        raise Unauthenticated("expected an Authorization: Bearer token")
     settings: Settings = request.app.state.settings
     try:
         claims = _verified(token, settings.signing_key)
     except jwt.PyJWTError as error:
-        raise FHIRError(401, f"invalid token: {error}", headers=BEARER) from error
+        raise Unauthenticated(f"invalid token: {error}") from error
     if claims["exp"] <= time.time():
-        raise FHIRError(401, "invalid token: Signature has expired", headers=BEARER)
+        raise Unauthenticated("invalid token: Signature has expired")
     return int(claims["sub"])
 
 
 def _active(principal: Principal | None) -> Principal:
     if principal is None:
-        raise FHIRError(401, "the account is no longer active", headers=BEARER)
+        raise Unauthenticated("the account is no longer active")
     return principal
 
 
@@ -187,7 +187,7 @@ def required_principal(
 ) -> Principal:
     """The request's principal; anonymous requests get 401."""
     if principal is None:
-        raise FHIRError(401, "authentication required", headers=BEARER)
+        raise Unauthenticated("authentication required")
     return principal
 
 
@@ -202,7 +202,7 @@ def token(request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()
     with transaction(sessions) as session:
         user = authenticate(session, form.username, form.password)
     if user is None:
-        raise FHIRError(401, "wrong e-mail or password", headers=BEARER)
+        raise Unauthenticated("wrong e-mail or password")
     settings: Settings = request.app.state.settings
     body: dict[str, Any] = {
         "access_token": issue_token(settings, user),

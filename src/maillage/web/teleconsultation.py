@@ -17,8 +17,9 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
-from maillage.api.errors import FHIRError
+from maillage.api.errors import status_of
 from maillage.care import appointments, codes, video
+from maillage.care.errors import Conflict, DomainError
 from maillage.care.principal import Principal
 from maillage.store import resources
 from maillage.store.database import transaction
@@ -198,9 +199,9 @@ def book(
     try:
         with records.writing(request, principal) as writer:
             row = writer.save(appointment(principal, patient, chosen, reason))
-    except FHIRError as error:
-        message = CONFLICT if error.status == 409 else records.french(error)
-        return _form(request, principal, error=message, status=error.status)
+    except DomainError as error:
+        message = CONFLICT if isinstance(error, Conflict) else records.french(error)
+        return _form(request, principal, error=message, status=status_of(error))
     return RedirectResponse(f"/teleconsultations/{row.id}", status_code=303)
 
 

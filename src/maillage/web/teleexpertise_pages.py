@@ -19,8 +19,9 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
-from maillage.api.errors import FHIRError
+from maillage.api.errors import status_of
 from maillage.care.codes import TELE_EXPERTISE, WORKFLOW_SYSTEM
+from maillage.care.errors import DomainError, PreconditionFailed
 from maillage.care.principal import Principal
 from maillage.care.task_state import TaskStatus
 from maillage.care.teleexpertise import (
@@ -219,7 +220,8 @@ def act(
                 if status is TaskStatus.ON_HOLD:
                     changes["statusReason"] = {"text": text}
                 task = writer.update(task, changes).body
-    except FHIRError as error:
-        message = TAKEN if action == "prendre" and error.status == 412 else records.french(error)
-        raise PageError(error.status, message) from error
+    except DomainError as error:
+        taken = action == "prendre" and isinstance(error, PreconditionFailed)
+        message = TAKEN if taken else records.french(error)
+        raise PageError(status_of(error), message) from error
     return RedirectResponse(f"/teleexpertises/{task_id}", status_code=303)
