@@ -4,7 +4,8 @@ Handlers cover the domain's refusals (:mod:`maillage.care.errors`, mapped to the
 :data:`STATUSES`), the application's own :class:`FHIRError`, Starlette's routing errors (404, 405),
 FastAPI's request validation (422), the database refusing a value (400: a number out of its
 range, a character PostgreSQL cannot store, which only a request can bring in), a database
-connection found dead (503: the pool replaces it, the client sends again) and, last,
+connection found dead, by SQLAlchemy or by the asynchronous pool's psycopg (503: the pool
+replaces it, the client sends again) and, last,
 anything unexpected: logged in full server-side, answered with a bare 500 OperationOutcome.
 """
 
@@ -15,6 +16,7 @@ from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -167,6 +169,12 @@ async def _lost_database(request: Request, error: Exception) -> FHIRResponse:
     return error_response(lost_database())
 
 
+async def _lost_async_connection(request: Request, error: Exception) -> FHIRResponse:
+    """A connection of the asynchronous pool died under a search on the event loop."""
+    logger.warning("database connection lost on %s %s: %s", request.method, request.url.path, error)
+    return error_response(lost_database())
+
+
 def lost_database() -> FHIRError:
     """The 503 of a request whose database connection died under it: send it again."""
     lost = FHIRError(
@@ -189,4 +197,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(DataError, _data_error)
     app.add_exception_handler(DBAPIError, _lost_database)
+    app.add_exception_handler(psycopg.OperationalError, _lost_async_connection)
     app.add_exception_handler(Exception, _unexpected)
