@@ -20,10 +20,10 @@ from fastapi.testclient import TestClient
 from fhir_samples import appointment, network, slot
 from sqlalchemy import event
 
-from maillage.api.app import create_app
 from maillage.care.repository import Repository, Work
 from maillage.config import Settings
 from maillage.jobs.queue import JobSettings, job_queue
+from maillage.server import create_app
 
 #: Statements of one booking before the repository (commit 2c4ba08), per database.
 CEILING = {"sqlite": 19, "postgresql": 10}

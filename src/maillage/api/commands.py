@@ -42,7 +42,7 @@ def serve(
     """Run the network server (FHIR API, auth, projects) under uvicorn; migrates first."""
     import uvicorn
 
-    from maillage.api.app import serving_app
+    from maillage.server import serving_app
     from maillage.store.database import make_engine, upgrade
 
     settings = _settings()
@@ -60,7 +60,7 @@ def serve(
     upgrade(engine)
     engine.dispose()
     uvicorn.run(
-        "maillage.api.app:serving_app",
+        "maillage.server:serving_app",
         factory=True,
         host=host,
         port=port,
