@@ -22,23 +22,16 @@ from fastapi.security import OAuth2PasswordRequestForm
 from limits import parse
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
-from sqlalchemy import Engine, bindparam, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
 from maillage.api.errors import FHIRError
 from maillage.care.errors import Unauthenticated
-from maillage.care.principal import Principal
+from maillage.care.principal import Account, Principal, authenticate, load_principal
 from maillage.config import Settings
-from maillage.store.database import autocommit, transaction
-from maillage.store.models import Resource, User
-from maillage.store.search_params import normalise_reference
-from maillage.store.users import Role, authenticate
 
 ALGORITHM = "HS256"
 AUDIENCE = "maillage"
-_USERS = User.__table__
-_RESOURCES = Resource.__table__
 
 router = APIRouter(tags=["auth"])
 
@@ -57,7 +50,7 @@ class LoginLimiter:
         return by_address and by_account
 
 
-def issue_token(settings: Settings, user: User) -> str:
+def issue_token(settings: Settings, user: Account) -> str:
     """A signed bearer token for ``user``, valid ``settings.token_minutes``."""
     now = datetime.now(UTC)
     claims = {
@@ -68,36 +61,6 @@ def issue_token(settings: Settings, user: User) -> str:
         "exp": now + timedelta(minutes=settings.token_minutes),
     }
     return jwt.encode(claims, settings.signing_key, algorithm=ALGORITHM)
-
-
-_USER = select(_USERS).where(_USERS.c.id == bindparam("user_id"))
-_SITE = select(_RESOURCES.c.body).where(
-    _RESOURCES.c.resource_type == bindparam("kind"), _RESOURCES.c.id == bindparam("id")
-)
-
-
-def load_principal(engine: Engine, user_id: int) -> Principal | None:
-    """The active account ``user_id`` as a principal: one or two Core reads in autocommit, of
-    statements built once, as this runs before every authenticated request."""
-    with autocommit(engine) as connection:
-        user = connection.execute(_USER, {"user_id": user_id}).first()
-        if user is None or not user.active:
-            return None
-        organization = None
-        if user.site:
-            site_type, _, site_id = user.site.partition("/")
-            site = connection.execute(_SITE, {"kind": site_type, "id": site_id}).scalar()
-            reference = ((site or {}).get("managingOrganization") or {}).get("reference")
-            organization = normalise_reference(reference) if reference else None
-    return Principal(
-        user_id=user.id,
-        email=user.email,
-        role=Role(user.role),
-        practitioner=user.practitioner,
-        patient=user.patient,
-        site=user.site,
-        organization=organization,
-    )
 
 
 @lru_cache(maxsize=4096)
@@ -198,9 +161,7 @@ def token(request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()
     address = request.client.host if request.client else "unknown"
     if not limiter.hit(address, form.username):
         raise FHIRError(429, "too many login attempts; try again later")
-    sessions: sessionmaker[Session] = request.app.state.sessions
-    with transaction(sessions) as session:
-        user = authenticate(session, form.username, form.password)
+    user = authenticate(request.app.state.sessions, form.username, form.password)
     if user is None:
         raise Unauthenticated("wrong e-mail or password")
     settings: Settings = request.app.state.settings

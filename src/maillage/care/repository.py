@@ -70,7 +70,7 @@ from maillage.care.errors import (
 from maillage.care.principal import Principal
 from maillage.config import Settings
 from maillage.store import resources, search, slot_calendar
-from maillage.store.database import autocommit, transaction
+from maillage.store.database import autocommit, make_engine, session_factory, transaction
 from maillage.store.models import (
     Alert,
     AlertRule,
@@ -776,6 +776,22 @@ class Repository:
 
     # --- remote monitoring -----------------------------------------------------------------
 
+    def evaluate_alerts(self, patient: str) -> list[str]:
+        """The worker's evaluation of a patient's rules: the ids of the alerts it opened."""
+        self._require_trusted()
+        with transaction(self.sessions) as session:
+            return alerts.evaluate(session, self.settings, patient)
+
+    def escalate_alert(self, alert_id: str) -> bool:
+        """The worker's escalation of an alert left unacknowledged (once)."""
+        self._require_trusted()
+        with transaction(self.sessions) as session:
+            return alerts.escalate(session, self.settings, alert_id)
+
+    def _require_trusted(self) -> None:
+        if not self._trusted:
+            raise Forbidden("only the server's own work does this")
+
     def alert_rules(self, patient: str) -> list[AlertRule]:
         """A patient's alert rules, oldest first, for their care team (audited)."""
         query = select(AlertRule).where(AlertRule.patient == patient)
@@ -843,6 +859,12 @@ class Repository:
             call.entities.append(alert.flag)
             call.succeeded(session)
         return alert
+
+
+def system_repository(settings: Settings, *, jobs: JobQueue | None = None) -> Repository:
+    """The server's own repository over the configured database (the worker's jobs)."""
+    engine = make_engine(settings.sqlalchemy_url)
+    return Repository.system(session_factory(engine), settings, jobs=jobs)
 
 
 class Work:

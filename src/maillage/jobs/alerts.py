@@ -11,30 +11,27 @@ from datetime import timedelta
 from functools import cache
 
 from rq import Retry
-from sqlalchemy.orm import Session, sessionmaker
 
 from maillage.care import alerts
+from maillage.care.repository import Repository, system_repository
 from maillage.config import Settings
 from maillage.jobs.queue import job_queue
-from maillage.store.database import make_engine, session_factory, transaction
 
 
 @cache
-def _context() -> tuple[Settings, sessionmaker[Session]]:
-    """Settings and sessions of this worker process (``MAILLAGE_*`` as for the server)."""
-    settings = Settings()
-    return settings, session_factory(make_engine(settings.sqlalchemy_url))
+def _repository() -> Repository:
+    """The repository of this worker process (``MAILLAGE_*`` as for the server)."""
+    return system_repository(Settings())
 
 
 def evaluate(patient: str) -> list[str]:
     """Open the alerts a patient's measurements call for; returns the new alerts' ids."""
-    settings, sessions = _context()
-    with transaction(sessions) as session:
-        opened = alerts.evaluate(session, settings, patient)
+    repository = _repository()
+    opened = repository.evaluate_alerts(patient)
     queue = job_queue()
     for alert_id in opened:
         queue.enqueue_in(
-            timedelta(minutes=settings.alert_escalation_minutes),
+            timedelta(minutes=repository.settings.alert_escalation_minutes),
             alerts.ESCALATE_JOB,
             alert_id,
             retry=Retry(max=3, interval=[5, 30, 120]),
@@ -44,6 +41,4 @@ def evaluate(patient: str) -> list[str]:
 
 def escalate(alert_id: str) -> bool:
     """Tell the coordinator about an alert left unacknowledged past the delay (once)."""
-    settings, sessions = _context()
-    with transaction(sessions) as session:
-        return alerts.escalate(session, settings, alert_id)
+    return _repository().escalate_alert(alert_id)

@@ -18,8 +18,7 @@ from fastapi import Request, Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from starlette.datastructures import FormData
 
-from maillage.api.auth import load_principal
-from maillage.care.principal import Principal
+from maillage.care.principal import Principal, load_principal
 from maillage.config import Settings
 
 COOKIE = "maillage_session"
