@@ -8,7 +8,7 @@ delete and transaction of network data goes through it. It applies, itself and i
 1. the access policy (:mod:`maillage.care.policy`): the role may touch the type, and the
    patient compartment for everyone who does not run the network;
 2. validation (:mod:`maillage.care.validation`) and the per-type rules, registered in one table,
-   :data:`RULES` (booking on Appointment, Task states, device-measurement ingestion…);
+   :data:`maillage.care.rules.RULES` (booking on Appointment, Task states, device ingestion…);
 3. the audit trail (:mod:`maillage.care.audit`): an access to patient data is audited whether
    allowed or refused, a refusal in its own transaction, since the work's one is rolled back.
 
@@ -18,16 +18,14 @@ statuses or French pages. The same calls serve the API, the pages, the CLI and t
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from functools import partial
 from pathlib import Path
 from typing import Any, NoReturn, Protocol, cast
-from urllib.parse import parse_qsl
 
 import anyio.to_thread
 from psycopg_pool import AsyncConnectionPool
@@ -40,13 +38,8 @@ from maillage.care import (
     alerts,
     appointments,
     attachments,
-    audit,
-    booking,
-    comptes_rendus,
-    confirmations,
-    encounters,
+    bundles,
     french,
-    ingestion,
     policy,
     scheduling,
     site_import,
@@ -54,20 +47,19 @@ from maillage.care import (
     validation,
 )
 from maillage.care.alerts import RuleIn
+from maillage.care.calls import Call
 from maillage.care.codes import VIRTUAL
 from maillage.care.errors import (
     DomainError,
     Forbidden,
-    Gone,
     Invalid,
     NotFound,
-    PreconditionFailed,
-    ReadOnly,
     Unauthenticated,
     Unprocessable,
-    VersionConflict,
 )
 from maillage.care.principal import Principal
+from maillage.care.rules import NO_RULES, RULES, Change
+from maillage.care.work import Work, Written, version_of
 from maillage.config import Settings
 from maillage.store import resources, search, slot_calendar
 from maillage.store.database import autocommit, make_engine, session_factory, transaction
@@ -82,21 +74,13 @@ from maillage.store.models import (
 )
 from maillage.store.resources import instant as instant  # re-exported: the doors' dates
 from maillage.store.search import Criterion
-from maillage.store.search_params import ACTOR, DUE, PATIENT, extract
-from maillage.store.users import Role
+from maillage.store.search_params import DUE
 
 logger = logging.getLogger(__name__)
 Body = dict[str, Any]
 DEFAULT_COUNT, MAX_COUNT = 50, 500
 RETRY = Retry(max=3, interval=[5, 30, 120])
 """A failed alert evaluation (database briefly unreachable…) is retried after 5 s, 30 s, 2 min."""
-
-_STORE_ERRORS: dict[type[resources.StoreError], type[DomainError]] = {
-    resources.NotFound: NotFound,
-    resources.Gone: Gone,
-    resources.VersionConflict: VersionConflict,
-    resources.PreconditionFailed: PreconditionFailed,
-}
 
 
 class JobQueue(Protocol):
@@ -149,207 +133,6 @@ class Page:
     offset: int
 
 
-@dataclass(frozen=True)
-class Written:
-    """A stored resource version, and whether the write created the resource."""
-
-    row: StoredResource
-    created: bool
-
-
-@dataclass(frozen=True)
-class Change:
-    """One write under way, as the per-type rules see it: ``body`` (None: deleted) replaces
-    ``previous`` (None: new) as resource ``resource_id``."""
-
-    session: Session
-    settings: Settings
-    principal: Principal
-    resource_id: str
-    body: Body | None
-    previous: Body | None
-
-    @property
-    def new_body(self) -> Body:
-        assert self.body is not None
-        return self.body
-
-
-@dataclass(frozen=True)
-class TypeRules:
-    """The rules of one resource type, each run at its step of a write.
-
-    ``prepare`` checks and completes the body before it is stored (may refuse); ``duplicate``
-    finds the stored copy a create re-sends; ``book`` moves slots and held periods (also on
-    delete); ``saved`` runs once the version is written (indexes, outbox); ``committed`` once
-    the transaction is, with the written bodies (jobs to queue).
-    """
-
-    prepare: Callable[[Change], Body] | None = None
-    duplicate: Callable[[Change], Resource | None] | None = None
-    book: Callable[[Change], None] | None = None
-    saved: Callable[[Change, Resource], None] | None = None
-    committed: Callable[[Repository, list[Body]], None] | None = None
-
-
-def _task(change: Change) -> Body:
-    teleexpertise.check_taking(change.previous, change.new_body, change.principal)
-    return teleexpertise.prepare_task(
-        change.session, change.settings, change.new_body, change.previous
-    )
-
-
-def _book(change: Change) -> None:
-    booking.apply(
-        change.session, change.resource_id, change.body, change.previous, change.settings.zone
-    )
-
-
-def _observation(change: Change) -> Body:
-    ingestion.check_device_observation(change.new_body)
-    return change.new_body
-
-
-def _evaluate_alerts(repository: Repository, bodies: list[Body]) -> None:
-    repository.queue_evaluations(ingestion.measured_patients(bodies))
-
-
-RULES: dict[str, TypeRules] = {
-    "Appointment": TypeRules(
-        prepare=lambda c: appointments.prepare(c.new_body, c.previous),
-        book=_book,
-        saved=lambda c, row: confirmations.enqueue(c.session, c.settings, row, c.previous),
-    ),
-    "Encounter": TypeRules(prepare=lambda c: encounters.prepare(c.new_body, c.previous)),
-    "ServiceRequest": TypeRules(prepare=lambda c: teleexpertise.prepare_request(c.new_body)),
-    "Task": TypeRules(prepare=_task),
-    "Observation": TypeRules(
-        prepare=_observation,
-        duplicate=lambda c: ingestion.stored_copy(c.session, c.new_body),
-        saved=lambda c, row: ingestion.index_measurement(c.session, row),
-        committed=_evaluate_alerts,
-    ),
-    "DocumentReference": TypeRules(
-        saved=lambda c, row: comptes_rendus.enqueue(c.session, c.settings, row, c.previous)
-    ),
-}
-"""The per-type rules, one entry per type that has any (every type gets validation, the access
-policy, attachments moved to the file store and the audit)."""
-_NO_RULES = TypeRules()
-
-
-@dataclass
-class _Call:
-    """One access in progress: its type (None: not one resource type), interaction, and the
-    entities touched so far, audited when the type is patient data."""
-
-    repository: Repository
-    resource_type: str | None
-    interaction: str
-    entities: list[str] = field(default_factory=list)
-    audited: bool = False
-    _reported: BaseException | None = None
-
-    @property
-    def principal(self) -> Principal:
-        assert self.repository.principal is not None
-        return self.repository.principal
-
-    def authorize(self, *, write: bool) -> Principal:
-        """The principal, once the role is allowed the type; otherwise an audited refusal."""
-        kind = self.resource_type
-        if kind is not None and kind not in policy.SUPPORTED_TYPES:
-            raise NotFound(f"resource type {kind!r} is not supported")
-        if kind is not None and write and kind in policy.READ_ONLY_TYPES:
-            raise ReadOnly(f"{kind} is written by the server only")
-        with self.failures():
-            repository = self.repository
-            if repository.refusal is not None:
-                raise repository.refusal
-            if repository.principal is None:
-                raise Unauthenticated("authentication required")
-            reason = (
-                None
-                if kind is None
-                else policy.type_refusal(repository.principal, kind, write=write)
-            )
-            if reason:
-                raise Forbidden(reason)
-            return repository.principal
-
-    def succeeded(self, session: Session) -> None:
-        """Audit a successful access to patient data in the work's own transaction."""
-        if self.audited:
-            repository = self.repository
-            audit.record(session, repository.settings, self.access(), self.entities, audit.SUCCESS)
-
-    def access(self) -> audit.Access:
-        repository = self.repository
-        return audit.Access(repository.principal, repository.address, self.interaction)
-
-    @contextmanager
-    def failures(self) -> Iterator[None]:
-        """Turn store and search errors into domain errors, and audit the refusal of a
-        patient-data access (once, in its own transaction)."""
-        try:
-            yield
-        except resources.StoreError as error:
-            refusal = _STORE_ERRORS.get(type(error), Invalid)(str(error))
-            self._report(refusal)
-            raise refusal from error
-        except search.SearchError as error:
-            refusal = Invalid(str(error))
-            self._report(refusal)
-            raise refusal from error
-        except DomainError as error:
-            self._report(error)
-            raise
-
-    def _report(self, error: DomainError) -> None:
-        if not self.audited or error is self._reported:
-            return
-        self._reported = error
-        serious = isinstance(error, (Unauthenticated, Forbidden))
-        outcome = audit.SERIOUS_FAILURE if serious else audit.MINOR_FAILURE
-        repository = self.repository
-        with transaction(repository.sessions) as session:
-            audit.record(
-                session,
-                repository.settings,
-                self.access(),
-                self.entities,
-                outcome,
-                repository.explain(error),
-            )
-
-    def compartment(self, resource_id: str, body: Body) -> set[str]:
-        """The patients a resource of the call's type is about."""
-        assert self.resource_type is not None
-        rows = extract(self.resource_type, resource_id, body, self.repository.settings.zone)
-        return {row.value for row in rows if row.param == PATIENT and row.value}
-
-    def check_patients(
-        self, session: Session, patients: set[str], as_type: str | None = None
-    ) -> None:
-        """Refuse unless the principal may see every one of ``patients`` (in ``as_type``, by
-        default the call's type)."""
-        self.entities.extend(sorted(patients))
-        as_type = self.resource_type if as_type is None else as_type
-        refused = policy.refused_patients(session, self.principal, patients, as_type or "")
-        if refused:
-            raise Forbidden("no care relationship with " + ", ".join(sorted(refused)))
-
-    def check_team(self, session: Session, patient: str) -> None:
-        """Refuse unless the principal runs the network or is in one of the patient's teams."""
-        self.entities.append(patient)
-        principal = self.principal
-        allowed = policy.FULL_ACCESS | policy.CARE_ROLES
-        if principal.role not in allowed or policy.refused_patients(
-            session, principal, {patient}, "CareTeam"
-        ):
-            raise Forbidden(f"only the care team of {patient} follows its monitoring")
-
-
 def _plain(error: DomainError) -> str:
     return error.message
 
@@ -400,9 +183,9 @@ class Repository:
 
     def _call(
         self, resource_type: str | None, interaction: str, entities: Sequence[str] = ()
-    ) -> _Call:
+    ) -> Call:
         audited = resource_type is None or policy.is_patient_data(resource_type)
-        return _Call(self, resource_type, interaction, list(entities), audited)
+        return Call(self, resource_type, interaction, list(entities), audited)
 
     def outgoing(self, body: Body) -> Body:
         """A stored body as it leaves the server: French rules applied, attachments inlined."""
@@ -503,7 +286,7 @@ class Repository:
         return await anyio.to_thread.run_sync(self.search, resource_type, wanted)
 
     def _found(
-        self, call: _Call, who: Principal, connection: Connection, wanted: Search
+        self, call: Call, who: Principal, connection: Connection, wanted: Search
     ) -> tuple[list[StoredResource], int]:
         """The page and the total: from the slot calendar when it can answer, else from the
         search index, narrowed to what ``who`` may see."""
@@ -559,7 +342,7 @@ class Repository:
         call.authorize(write=True)
         with call.failures():
             body = validation.validate(resource_type, payload, resource_id)
-            version = _version(if_match)
+            version = version_of(if_match)
             with transaction(self.sessions) as session:
                 work = Work(self, session)
                 written = work.store(call, body, resource_id, version)
@@ -591,7 +374,7 @@ class Repository:
         with call.failures(), transaction(self.sessions) as session:
             current = resources.read(session, resource_type, resource_id)
             call.check_patients(session, call.compartment(current.id, current.body))
-            rules = RULES.get(resource_type, _NO_RULES)
+            rules = RULES.get(resource_type, NO_RULES)
             if rules.book is not None:
                 change = Change(session, self.settings, who, resource_id, None, current.body)
                 rules.book(change)
@@ -622,7 +405,7 @@ class Repository:
         ``ifNoneExist``, updates) goes through the same rules as a single write; the first
         refused entry rolls everything back and is the answer, prefixed with its index.
         ``urn:uuid:`` full URLs of created entries may be referenced by the other entries."""
-        entries = _entries(bundle)
+        entries = bundles.entries(bundle)
         calls = [
             self._call(
                 entry["resource"]["resourceType"],
@@ -651,12 +434,12 @@ class Repository:
                         results.append(Written(existing, False))
                         continue
                     put = entry["request"]["method"] == "PUT"
-                    body = _resolved(entry["resource"], mapping)
+                    body = bundles.resolved(entry["resource"], mapping)
                     kind = entry["resource"]["resourceType"]
                     body = validation.validate(kind, body, target if put else None)
                     results.append(work.store(call, body, target if put else None, new_id=target))
         except (DomainError, resources.StoreError, search.SearchError) as error:
-            _answer_failure(calls[at], at, error)
+            bundles.failed_entry(calls[at], at, error)
         self._committed(work.written)
         return results
 
@@ -666,7 +449,7 @@ class Repository:
         for row in rows:
             by_type.setdefault(row.resource_type, []).append(row.body)
         for resource_type, bodies in by_type.items():
-            committed = RULES.get(resource_type, _NO_RULES).committed
+            committed = RULES.get(resource_type, NO_RULES).committed
             if committed is not None:
                 committed(self, bodies)
 
@@ -867,163 +650,8 @@ def system_repository(settings: Settings, *, jobs: JobQueue | None = None) -> Re
     return Repository.system(session_factory(engine), settings, jobs=jobs)
 
 
-class Work:
-    """Writes in one transaction, each with the full rules of a create or update."""
-
-    def __init__(self, repository: Repository, session: Session) -> None:
-        self.repository, self.session = repository, session
-        self.call: _Call | None = None
-        self.written: list[Resource] = []
-
-    def save(
-        self, body: Body, resource_id: str | None = None, if_match: int | str | None = None
-    ) -> Resource:
-        """Create (``resource_id`` None) or update one resource; with ``if_match`` (the
-        version the caller read), a resource changed meanwhile is refused."""
-        kind = body["resourceType"]
-        interaction = "create" if resource_id is None else "update"
-        entities = [] if resource_id is None else [f"{kind}/{resource_id}"]
-        self.call = self.repository._call(kind, interaction, entities)
-        self.call.authorize(write=True)
-        checked = validation.validate(kind, body, resource_id)
-        row = self.store(self.call, checked, resource_id, _version(if_match)).row
-        assert isinstance(row, Resource)
-        return row
-
-    def update(self, read: Body, changes: Body) -> Resource:
-        """Update a resource as the caller read it, with ``changes``, unless changed meanwhile."""
-        body = {key: value for key, value in read.items() if key != "meta"} | changes
-        return self.save(body, read["id"], if_match=int(read["meta"]["versionId"]))
-
-    def store(
-        self,
-        call: _Call,
-        body: Body,
-        resource_id: str | None,
-        if_match: int | None = None,
-        *,
-        new_id: str | None = None,
-    ) -> Written:
-        """Write one validated resource: access rules, the type's rules, then the store. A
-        re-sent device measurement returns the stored one, not created. ``new_id`` is the id
-        a create gets (default: a new one)."""
-        session, settings = self.session, self.repository.settings
-        resource_type = body["resourceType"]
-        current = resources.get(session, resource_type, resource_id) if resource_id else None
-        created = current is None or current.deleted
-        previous = None if created or current is None else current.body
-        _check_write(call, session, current, body)
-        rules = RULES.get(resource_type, _NO_RULES)
-        target = resource_id or new_id or resources.new_id()
-        change = Change(session, settings, call.principal, target, body, previous)
-        if rules.prepare is not None:
-            body = rules.prepare(change)
-        body = attachments.store(settings, body)
-        change = Change(session, settings, call.principal, target, body, previous)
-        if created and resource_id is None and rules.duplicate is not None:
-            stored = rules.duplicate(change)
-            if stored is not None:
-                call.entities.append(f"{resource_type}/{stored.id}")
-                call.succeeded(session)
-                return Written(stored, False)
-        if rules.book is not None:
-            rules.book(change)
-        row = resources.save(
-            session,
-            body,
-            settings.zone,
-            resource_id=target,
-            if_match=if_match,
-            new=resource_id is None,
-        )
-        if rules.saved is not None:
-            rules.saved(change, row)
-        call.entities.append(f"{resource_type}/{row.id}")
-        call.succeeded(session)
-        self.written.append(row)
-        return Written(row, created)
-
-    def match(self, call: _Call, condition: str) -> StoredResource | None:
-        """The one resource matching a conditional create (``If-None-Exist``, a Bundle
-        entry's ``ifNoneExist``): None when nothing matches, refused when several do."""
-        assert call.resource_type is not None
-        criteria, ids = search.parse(call.resource_type, parse_qsl(condition))
-        statement = self.repository._statement(call.principal, call.resource_type, criteria, ids)
-        ordering = search.order(call.resource_type, None)
-        rows, total = search.page(self.session.connection(), statement, ordering, 2, 0)
-        if total > 1:
-            raise PreconditionFailed(f"ifNoneExist {condition!r} matches {total} resources")
-        if not rows:
-            return None
-        call.entities.append(f"{rows[0].resource_type}/{rows[0].id}")
-        call.check_patients(self.session, call.compartment(rows[0].id, rows[0].body))
-        call.succeeded(self.session)
-        return rows[0]
-
-
-def _check_write(call: _Call, session: Session, current: Resource | None, body: Body) -> None:
-    """Compartment rules on writes: old and new patients must both be the principal's."""
-    principal = call.principal
-    if not call.audited:
-        return
-    kind = call.resource_type
-    patients = set()
-    if current is not None and not current.deleted:
-        patients |= call.compartment(current.id, current.body)
-    if kind == "Patient" and (current is None or current.deleted):
-        zone = call.repository.settings.zone
-        actors = {
-            row.value
-            for row in extract("Patient", "new", body, zone)
-            if row.param == ACTOR and row.value
-        }
-        if not policy.may_register_patient(principal, actors):
-            raise Forbidden("register a patient under your own site or as their doctor")
-    else:
-        patients |= call.compartment(current.id if current else "new", body)
-    if principal.role is Role.PATIENT and not patients:
-        raise Forbidden("a patient writes only resources about themselves")
-    if kind == "Binary" and not patients and principal.role in policy.CARE_ROLES:
-        raise Forbidden("a Binary needs a securityContext naming its Patient")
-    new_team = kind == "CareTeam" and (current is None or current.deleted)
-    # Anyone caring for the patient may form a team; changing one takes a member.
-    call.check_patients(session, patients, as_type="" if new_team else None)
-
-
-def _version(if_match: int | str | None) -> int | None:
-    """The version an ``If-Match`` names: a number, or a weak ETag such as ``W/"3"``."""
-    if if_match is None or isinstance(if_match, int):
-        return if_match
-    digits = if_match.removeprefix("W/").strip('"')
-    if not digits.isdigit():
-        raise Invalid(f'If-Match must be a version such as W/"3", not {if_match!r}')
-    return int(digits)
-
-
-def _entries(bundle: Any) -> list[Body]:
-    """The entries of a well-formed transaction Bundle (refused otherwise)."""
-    validation.validate("Bundle", bundle)
-    if bundle.get("type") != "transaction":
-        raise Invalid(f"POST /fhir takes a transaction Bundle, not {bundle.get('type')!r}")
-    entries: list[Body] = bundle.get("entry") or []
-    for i, entry in enumerate(entries):
-        method = (entry.get("request") or {}).get("method")
-        url = (entry.get("request") or {}).get("url", "")
-        resource = entry.get("resource")
-        if method not in ("POST", "PUT") or not isinstance(resource, dict):
-            raise Invalid(f"Bundle.entry[{i}]: only POST and PUT with a resource are taken")
-        expected = (
-            resource.get("resourceType")
-            if method == "POST"
-            else f"{resource.get('resourceType')}/{resource.get('id')}"
-        )
-        if url.split("?")[0].strip("/") != expected:
-            raise Invalid(f"Bundle.entry[{i}].request.url {url!r} must be {expected!r}")
-    return entries
-
-
 def _targets(
-    work: Work, entries: list[Body], calls: list[_Call]
+    work: Work, entries: list[Body], calls: list[Call]
 ) -> list[tuple[str, StoredResource | None]]:
     """Each entry's id, and the resource an ``ifNoneExist`` condition already matches."""
     found: list[tuple[str, StoredResource | None]] = []
@@ -1035,27 +663,3 @@ def _targets(
         match = work.match(call, condition) if condition else None
         found.append((match.id if match else resources.new_id(), match))
     return found
-
-
-def _resolved(resource: Body, mapping: dict[str, str]) -> Body:
-    """The resource with ``urn:uuid:`` references to other entries replaced by ``Type/id``."""
-    if not mapping:
-        return resource
-    text = json.dumps(resource)
-    for urn, reference in mapping.items():
-        text = text.replace(json.dumps(urn), json.dumps(reference))
-    result: Body = json.loads(text)
-    return result
-
-
-def _answer_failure(call: _Call, index: int, error: Exception) -> NoReturn:
-    """Audit the failed entry (the transaction has rolled back) and raise its refusal,
-    prefixed with the entry's index."""
-    try:
-        with call.failures():
-            raise error
-    except DomainError as failed:
-        raise type(failed)(
-            f"Bundle.entry[{index}]: {failed.message}", code=failed.code, issues=failed.issues
-        ) from error
-    raise AssertionError("unreachable")  # pragma: no cover
