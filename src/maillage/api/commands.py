@@ -159,7 +159,7 @@ def outbox_deliver(
     """Send the due e-mails of the outbox (comptes rendus) through MAILLAGE_SMTP_URL."""
     import time
 
-    from maillage.jobs.outbox import deliver_due
+    from maillage.care.delivery import deliver_due
     from maillage.store.database import make_engine, session_factory, upgrade
 
     settings = _settings()

@@ -4,7 +4,7 @@ When a DocumentReference about a teleconsultation Encounter (``context.encounter
 is written as ``current`` and not ``preliminary`` with new content, its report (the first PDF,
 HTML or text attachment) is put in the outbox in the same transaction, addressed to the e-mail
 telecom of the patient's ``generalPractitioner`` (Practitioner, or PractitionerRole and then its
-Practitioner). The outbox worker (:mod:`maillage.jobs.outbox`) delivers it over SMTP, which is
+Practitioner). The outbox worker (:mod:`maillage.care.delivery`) delivers it over SMTP, which is
 the transport of MSSanté secure messaging. A patient without a médecin traitant reachable by
 e-mail gets no message; the document is stored all the same.
 """
