@@ -33,17 +33,14 @@ def sites_import(
     Re-importing a file updates the sites it names; a bad row refuses the whole file.
     """
     from maillage.api.commands import _settings
-    from maillage.care.repository import Repository
+    from maillage.care.repository import system_repository
     from maillage.care.site_import import SiteImportError, iter_problems, read_sites
-    from maillage.store.database import make_engine, session_factory, upgrade
     from maillage.territory.communes import load_communes
 
     settings = _settings()
     try:
         sites = read_sites(file, load_communes(), fmt, organization_type)
-        engine = make_engine(settings.sqlalchemy_url)
-        upgrade(engine)
-        report = Repository.system(session_factory(engine), settings).import_sites(file, sites)
+        report = system_repository(settings, migrate=True).import_sites(file, sites)
     except SiteImportError as error:
         for problem in iter_problems(error):
             typer.echo(f"error: {problem}", err=True)

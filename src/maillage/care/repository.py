@@ -62,7 +62,13 @@ from maillage.care.rules import NO_RULES, RULES, Change
 from maillage.care.work import Work, Written, version_of
 from maillage.config import Settings
 from maillage.store import resources, search, slot_calendar
-from maillage.store.database import autocommit, make_engine, session_factory, transaction
+from maillage.store.database import (
+    autocommit,
+    make_engine,
+    session_factory,
+    transaction,
+    upgrade,
+)
 from maillage.store.models import (
     Alert,
     AlertRule,
@@ -644,9 +650,14 @@ class Repository:
         return alert
 
 
-def system_repository(settings: Settings, *, jobs: JobQueue | None = None) -> Repository:
-    """The server's own repository over the configured database (the worker's jobs)."""
+def system_repository(
+    settings: Settings, *, jobs: JobQueue | None = None, migrate: bool = False
+) -> Repository:
+    """The server's own repository over the configured database (the worker's jobs, the
+    CLI's imports); ``migrate`` first brings the schema to the latest migration."""
     engine = make_engine(settings.sqlalchemy_url)
+    if migrate:
+        upgrade(engine)
     return Repository.system(session_factory(engine), settings, jobs=jobs)
 
 
