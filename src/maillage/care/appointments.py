@@ -160,7 +160,8 @@ def people(
         person = row.body
         if row.resource_type == "PractitionerRole" and email_of(person) is None:
             doctor = normalise_reference((person.get("practitioner") or {}).get("reference", ""))
-            person = (live(session, doctor) if doctor else None) or person
+            practitioner = live(session, doctor) if doctor else None
+            person = practitioner.body if practitioner is not None else person
         address = email_of(person)
         if address:
             found.append(

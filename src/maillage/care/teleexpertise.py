@@ -153,6 +153,7 @@ def _pool_members(session: Session, owner: Body | None) -> list[str]:
     body = _referenced(session, reference)
     if body is None:
         return []
+    keys: tuple[str, ...]
     if body["resourceType"] == "HealthcareService":
         keys = ("providedBy",)
     elif body["resourceType"] == "PractitionerRole":
