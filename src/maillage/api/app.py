@@ -5,7 +5,6 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from maillage.api import (
-    auth,
     billing,
     bundles,
     errors,
@@ -13,6 +12,7 @@ from maillage.api import (
     monitoring,
     projects,
     scheduling,
+    tokens,
     worklists,
 )
 from maillage.api.limits import RequestLimits
@@ -23,7 +23,7 @@ def install(app: FastAPI, max_request_bytes: int) -> None:
     errors.install(app)
     app.add_middleware(RequestLimits, max_bytes=max_request_bytes)
     for router in (
-        auth.router,
+        tokens.router,
         scheduling.router,
         fhir.router,
         projects.router,

@@ -16,24 +16,19 @@ from functools import lru_cache
 from typing import Annotated, Any
 
 import jwt
-from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse
-from fastapi.security import OAuth2PasswordRequestForm
+from fastapi import Depends, Request
 from limits import parse
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
-from maillage.api.errors import FHIRError
 from maillage.care.errors import Unauthenticated
-from maillage.care.principal import Account, Principal, authenticate, load_principal
+from maillage.care.principal import Account, Principal, load_principal
 from maillage.config import Settings
 
 ALGORITHM = "HS256"
 AUDIENCE = "maillage"
-
-router = APIRouter(tags=["auth"])
 
 
 class LoginLimiter:
@@ -122,19 +117,9 @@ def _active(principal: Principal | None) -> Principal:
     return principal
 
 
-def optional_principal(request: Request) -> Principal | None:
-    """The request's principal, None when anonymous; a bad or expired token is a 401."""
-    user_id = _bearer_user(request)
-    if user_id is None:
-        return None
-    principals: Principals = request.app.state.principals
-    known, principal = principals.fresh(user_id)
-    return _active(principal if known else principals.load(user_id))
-
-
 async def optional_principal_async(request: Request) -> Principal | None:
-    """:func:`optional_principal` for the event loop: a principal read lately costs no thread
-    (a worker thread reads the others)."""
+    """The request's principal, None when anonymous; a bad or expired token is a 401. A
+    principal read lately costs no thread (a worker thread reads the others)."""
     user_id = _bearer_user(request)
     if user_id is None:
         return None
@@ -145,29 +130,10 @@ async def optional_principal_async(request: Request) -> Principal | None:
     return _active(principal)
 
 
-def required_principal(
-    principal: Annotated[Principal | None, Depends(optional_principal)],
+async def required_principal(
+    principal: Annotated[Principal | None, Depends(optional_principal_async)],
 ) -> Principal:
     """The request's principal; anonymous requests get 401."""
     if principal is None:
         raise Unauthenticated("authentication required")
     return principal
-
-
-@router.post("/auth/token")
-def token(request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()]) -> JSONResponse:
-    """OAuth2 password grant: e-mail and password for a short-lived bearer token."""
-    limiter: LoginLimiter = request.app.state.login_limiter
-    address = request.client.host if request.client else "unknown"
-    if not limiter.hit(address, form.username):
-        raise FHIRError(429, "too many login attempts; try again later")
-    user = authenticate(request.app.state.sessions, form.username, form.password)
-    if user is None:
-        raise Unauthenticated("wrong e-mail or password")
-    settings: Settings = request.app.state.settings
-    body: dict[str, Any] = {
-        "access_token": issue_token(settings, user),
-        "token_type": "bearer",
-        "expires_in": settings.token_minutes * 60,
-    }
-    return JSONResponse(body, headers={"Cache-Control": "no-store"})

@@ -38,6 +38,12 @@ def job_queue(request: Request) -> JobQueue:
     return found
 
 
+def login_limiter(request: Request) -> auth.LoginLimiter:
+    """The limiter of login attempts (one per server process)."""
+    found: auth.LoginLimiter = request.app.state.login_limiter
+    return found
+
+
 async def credentials(request: Request) -> Principal | Unauthenticated | None:
     """The principal of the bearer token (None: anonymous), or the refusal it earned."""
     try:
