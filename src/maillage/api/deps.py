@@ -38,6 +38,12 @@ def job_queue(request: Request) -> JobQueue:
     return found
 
 
+def started(request: Request) -> str:
+    """When this server process started (the CapabilityStatement's date)."""
+    found: str = request.app.state.started
+    return found
+
+
 def login_limiter(request: Request) -> auth.LoginLimiter:
     """The limiter of login attempts (one per server process)."""
     found: auth.LoginLimiter = request.app.state.login_limiter

@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 
 from maillage.api import content
 from maillage.api.capability import capability_statement
-from maillage.api.deps import Repo
+from maillage.api.deps import Repo, started
 from maillage.api.errors import FHIRResponse
 from maillage.care.errors import DomainError
 from maillage.care.repository import Page, Repository, StoredResource
@@ -56,11 +56,9 @@ async def decoded(
 
 
 @router.get("/metadata")
-def metadata(request: Request) -> FHIRResponse:
+def metadata(request: Request, since: Annotated[str, Depends(started)]) -> FHIRResponse:
     """The CapabilityStatement (public, as FHIR expects)."""
-    return FHIRResponse(
-        capability_statement(str(request.base_url) + "fhir", request.app.state.started)
-    )
+    return FHIRResponse(capability_statement(str(request.base_url) + "fhir", since))
 
 
 @router.get("/{resource_type}")
