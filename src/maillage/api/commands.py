@@ -42,23 +42,15 @@ def serve(
     """Run the network server (FHIR API, auth, projects) under uvicorn; migrates first."""
     import uvicorn
 
-    from maillage.server import serving_app
     from maillage.store.database import make_engine, upgrade
 
     settings = _settings()
-    if workers == 1:
-        uvicorn.run(
-            serving_app(),
-            host=host,
-            port=port,
-            proxy_headers=True,
-            access_log=settings.access_log,
-        )
-        return
-    # Migrate once here, so that the workers (each reading the same environment) do not race.
-    engine = make_engine(settings.sqlalchemy_url)
-    upgrade(engine)
-    engine.dispose()
+    if workers > 1:
+        # Migrate once here, so that the workers (each reading the same environment) do not race.
+        engine = make_engine(settings.sqlalchemy_url)
+        upgrade(engine)
+        engine.dispose()
+    # The composition root by name: the API package does not import it.
     uvicorn.run(
         "maillage.server:serving_app",
         factory=True,
