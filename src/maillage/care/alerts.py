@@ -16,6 +16,7 @@ from datetime import timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from rq import Retry
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -34,6 +35,8 @@ WORKER = audit.Access(None, "maillage-worker", "create")
 EVALUATE_JOB = "maillage.jobs.alerts.evaluate"
 ESCALATE_JOB = "maillage.jobs.alerts.escalate"
 """The worker's jobs, queued by name so that the domain never imports the job runners."""
+RETRY = Retry(max=3, interval=[5, 30, 120])
+"""A failed job (database briefly unreachable…) is retried after 5 s, 30 s, 2 min."""
 Body = dict[str, Any]
 
 

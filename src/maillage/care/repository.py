@@ -30,7 +30,6 @@ from typing import Any, NoReturn, Protocol, cast
 import anyio.to_thread
 from psycopg_pool import AsyncConnectionPool
 from redis.exceptions import RedisError
-from rq import Retry
 from sqlalchemy import Connection, Engine, Select, and_, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -85,8 +84,6 @@ from maillage.store.search_params import DUE
 logger = logging.getLogger(__name__)
 Body = dict[str, Any]
 DEFAULT_COUNT, MAX_COUNT = 50, 500
-RETRY = Retry(max=3, interval=[5, 30, 120])
-"""A failed alert evaluation (database briefly unreachable…) is retried after 5 s, 30 s, 2 min."""
 
 
 class JobQueue(Protocol):
@@ -466,7 +463,7 @@ class Repository:
             return
         for patient in sorted(patients):
             try:
-                self.jobs.enqueue(alerts.EVALUATE_JOB, patient, retry=RETRY)
+                self.jobs.enqueue(alerts.EVALUATE_JOB, patient, retry=alerts.RETRY)
             except RedisError:
                 logger.exception("alert evaluation for %s not queued: Redis unavailable", patient)
 

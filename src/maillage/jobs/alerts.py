@@ -10,8 +10,6 @@ from __future__ import annotations
 from datetime import timedelta
 from functools import cache
 
-from rq import Retry
-
 from maillage.care import alerts
 from maillage.care.repository import Repository, system_repository
 from maillage.config import Settings
@@ -34,7 +32,7 @@ def evaluate(patient: str) -> list[str]:
             timedelta(minutes=repository.settings.alert_escalation_minutes),
             alerts.ESCALATE_JOB,
             alert_id,
-            retry=Retry(max=3, interval=[5, 30, 120]),
+            retry=alerts.RETRY,
         )
     return opened
 
