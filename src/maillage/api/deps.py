@@ -1,7 +1,8 @@
 """The inputs of every route and page, as FastAPI ``Depends`` providers, in one place.
 
-The application state (settings, session factory, job queue, pools) is read here and nowhere
-else, so that a route body receives what it needs and the same domain calls run from a job, the
+The routes read no application state themselves (settings, session factory, job queue, pools):
+they receive it from these providers (the bearer-token check in :mod:`maillage.api.auth` reads
+the signing key and the principals' cache), so that the same domain calls run from a job, the
 CLI or a test without a request. The principal of an API request comes from its bearer token;
 a token that proves no principal is kept as the refusal the repository audits.
 """
