@@ -28,8 +28,8 @@ from psycopg.types.json import Jsonb
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 
-from maillage.api.app import create_app
 from maillage.config import Settings
+from maillage.server import create_app
 from maillage.store.audit import GENESIS
 from maillage.store.database import make_engine
 

@@ -12,9 +12,9 @@ from api_server import SECRET, Server
 from fastapi.testclient import TestClient
 from redis.exceptions import RedisError
 
-from maillage.api.app import create_app
 from maillage.config import Settings
 from maillage.jobs.queue import JobSettings, job_queue
+from maillage.server import create_app
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from maillage.api.french import IDENTITY_RELIABILITY
+from maillage.care.french import IDENTITY_RELIABILITY
 from maillage.care.identifiers import INS_NIR_SYSTEM, RPPS_SYSTEM
 from maillage.care.monitoring import LOINC, UCUM, WEIGHT
 

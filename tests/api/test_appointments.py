@@ -256,3 +256,17 @@ def test_confirmation_emails_carry_the_invitation(net: Server, coordinator: dict
     cancelled = update(net, coordinator, {**moved.json(), "status": "cancelled"})
     assert cancelled.status_code == 200
     assert sorted(confirmations(net)[6:]) == sorted((p, "CANCEL", 2, link) for p in people)
+
+
+def test_a_doctor_booked_through_their_role_is_told_at_their_own_address(
+    net: Server, coordinator: dict[str, str]
+) -> None:
+    """A PractitionerRole without an e-mail stands for its Practitioner, who gets the message
+    (the role's practitioner was read as a row, not a body, and the booking failed)."""
+    body = assisted("11", "dr-11", "room-11")
+    body["participant"][1] = {
+        "actor": {"reference": "PractitionerRole/doctor-role"},
+        "status": "accepted",
+    }
+    book(net, coordinator, body)
+    assert "dr.martin@mssante.example" in [to for to, *_ in confirmations(net)]

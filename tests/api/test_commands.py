@@ -10,9 +10,9 @@ from api_server import PASSWORD
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from maillage.api.app import create_app
 from maillage.api.commands import register
 from maillage.config import Settings
+from maillage.server import create_app
 from maillage.store.database import transaction
 from maillage.store.models import User
 

@@ -9,8 +9,8 @@ from fastapi.testclient import TestClient
 from fhir_samples import appointment, organization, patient, slot
 from sqlalchemy import text
 
-from maillage.api.app import create_app
 from maillage.config import Settings
+from maillage.server import create_app
 from maillage.store.database import make_engine, transaction
 from maillage.store.users import create_user
 

@@ -6,7 +6,7 @@ import pytest
 from api_server import Server
 from fhir_samples import network
 
-from maillage.api.policy import SUPPORTED_TYPES
+from maillage.care.policy import SUPPORTED_TYPES
 
 SAMPLES = {body["id"]: body for body in network()}
 

@@ -6,7 +6,7 @@ import pytest
 from api_server import Server
 from fhir_samples import CORSICAN_NIR, VALID_NIR, location, patient, practitioner
 
-from maillage.api.french import INSEE_EXTENSION
+from maillage.care.french import INSEE_EXTENSION
 from maillage.care.identifiers import INS_NIR_SYSTEM, INS_TEST_SYSTEMS
 
 

@@ -21,7 +21,7 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from maillage.api.commands import register
-from maillage.jobs.outbox import deliver_due
+from maillage.care.delivery import deliver_due
 from maillage.store.database import transaction
 from maillage.store.models import OutboxMessage, utcnow
 

@@ -21,7 +21,7 @@ import platformdirs
 import pytest
 from api_server import Server
 
-from maillage.api.policy import READ_ONLY_TYPES, SUPPORTED_TYPES
+from maillage.care.policy import READ_ONLY_TYPES, SUPPORTED_TYPES
 
 PACKAGE = "hl7.fhir.r4.examples@4.0.1"
 TARBALL = "hl7.fhir.r4.examples-4.0.1.tgz"

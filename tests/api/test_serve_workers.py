@@ -14,8 +14,8 @@ import httpx
 from anyio.to_thread import current_default_thread_limiter
 from fastapi.testclient import TestClient
 
-from maillage.api.app import create_app
 from maillage.config import Settings
+from maillage.server import create_app
 
 
 def _free_port() -> int:

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from maillage.api.site_commands import register
-from maillage.api.site_import import (
+from maillage.care.site_import import (
     INSEE_EXTENSION,
     SiteImportError,
     import_sites,

@@ -11,12 +11,11 @@ import pytest
 from api_server import Server
 from fhir_samples import location, organization, patient, practitioner, practitioner_role
 
-from maillage.api.auth import Principal
-from maillage.api.errors import FHIRError
-from maillage.api.teleexpertise import (
-    ACT_URL,
-    TELE_EXPERTISE,
-    WORKFLOW_SYSTEM,
+from maillage.api.errors import status_of
+from maillage.care.codes import ACT_URL, TELE_EXPERTISE, WORKFLOW_SYSTEM
+from maillage.care.errors import DomainError
+from maillage.care.principal import Principal
+from maillage.care.teleexpertise import (
     claim,
     in_pool,
     is_pooled,
@@ -316,9 +315,9 @@ def test_a_pool_member_finds_and_takes_a_pooled_request(
     owners = "HealthcareService/cardio-pool,Practitioner/cardio"
     assert _ids(server, f"Task?owner={owners}&status=requested", cardio) == [task["id"]]
     assert in_pool(task, member) and not in_pool(task, requester)
-    with pytest.raises(FHIRError) as refused:
+    with pytest.raises(DomainError) as refused:
         claim(task, requester)
-    assert refused.value.status == 403
+    assert status_of(refused.value) == 403
 
     # Over plain FHIR too: the requester sees the patient, yet may not take the pool's request.
     grabbed = _move(server, task, gp, owner={"reference": "Practitioner/gp"}, status="accepted")
@@ -330,6 +329,6 @@ def test_a_pool_member_finds_and_takes_a_pooled_request(
     assert body["owner"] == {"reference": "Practitioner/cardio"} and body["status"] == "accepted"
     assert body["restriction"]["recipient"] == [{"reference": "Organization/ch"}]
     assert not is_pooled(body)
-    with pytest.raises(FHIRError) as again:
+    with pytest.raises(DomainError) as again:
         claim(body, member)
-    assert again.value.status == 409
+    assert status_of(again.value) == 409

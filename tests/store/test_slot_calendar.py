@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 from psycopg_pool import AsyncConnectionPool
 from sqlalchemy import insert, select
 
-from maillage.api.app import READS
 from maillage.config import sqlalchemy_url
+from maillage.server import READS
 from maillage.store import resources, search, slot_calendar
 from maillage.store.database import (
     autocommit,

@@ -8,7 +8,7 @@ import re
 import pytest
 from web_site import Site, location, store
 
-from maillage.api.site_import import EQUIPMENT_SYSTEM, MODALITIES, MODALITY_SYSTEM
+from maillage.care.site_import import EQUIPMENT_SYSTEM, MODALITIES, MODALITY_SYSTEM
 from maillage.store import resources
 from maillage.store.database import transaction
 from maillage.web.sites import IN_SERVICE_COLOUR, OUT_OF_SERVICE_COLOUR

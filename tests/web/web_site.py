@@ -11,9 +11,9 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from maillage.api.app import create_app
 from maillage.config import Settings
 from maillage.jobs.queue import JobSettings, job_queue
+from maillage.server import create_app
 from maillage.store import resources
 from maillage.store.database import transaction
 from maillage.store.users import create_user

@@ -11,54 +11,24 @@ third of a slot search's CPU.) The pages' sessions re-read it on every request.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Annotated, Any
 
 import jwt
-from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse
-from fastapi.security import OAuth2PasswordRequestForm
+from fastapi import Depends, Request
 from limits import parse
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
-from sqlalchemy import Engine, bindparam, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
-from maillage.api.errors import FHIRError
+from maillage.care.errors import Unauthenticated
+from maillage.care.principal import Account, Principal, load_principal
 from maillage.config import Settings
-from maillage.store.database import autocommit, transaction
-from maillage.store.models import Resource, User
-from maillage.store.search_params import normalise_reference
-from maillage.store.users import Role, authenticate
 
 ALGORITHM = "HS256"
 AUDIENCE = "maillage"
-BEARER = {"WWW-Authenticate": "Bearer"}
-_USERS = User.__table__
-_RESOURCES = Resource.__table__
-
-router = APIRouter(tags=["auth"])
-
-
-@dataclass(frozen=True)
-class Principal:
-    """The authenticated account of a request and the resources it acts as."""
-
-    user_id: int
-    email: str
-    role: Role
-    practitioner: str | None = None
-    patient: str | None = None
-    site: str | None = None
-    organization: str | None = None
-
-    @property
-    def acts_as(self) -> frozenset[str]:
-        """References that give care relationships: own Practitioner, site, site's organisation."""
-        return frozenset(r for r in (self.practitioner, self.site, self.organization) if r)
 
 
 class LoginLimiter:
@@ -75,7 +45,7 @@ class LoginLimiter:
         return by_address and by_account
 
 
-def issue_token(settings: Settings, user: User) -> str:
+def issue_token(settings: Settings, user: Account) -> str:
     """A signed bearer token for ``user``, valid ``settings.token_minutes``."""
     now = datetime.now(UTC)
     claims = {
@@ -86,36 +56,6 @@ def issue_token(settings: Settings, user: User) -> str:
         "exp": now + timedelta(minutes=settings.token_minutes),
     }
     return jwt.encode(claims, settings.signing_key, algorithm=ALGORITHM)
-
-
-_USER = select(_USERS).where(_USERS.c.id == bindparam("user_id"))
-_SITE = select(_RESOURCES.c.body).where(
-    _RESOURCES.c.resource_type == bindparam("kind"), _RESOURCES.c.id == bindparam("id")
-)
-
-
-def load_principal(engine: Engine, user_id: int) -> Principal | None:
-    """The active account ``user_id`` as a principal: one or two Core reads in autocommit, of
-    statements built once, as this runs before every authenticated request."""
-    with autocommit(engine) as connection:
-        user = connection.execute(_USER, {"user_id": user_id}).first()
-        if user is None or not user.active:
-            return None
-        organization = None
-        if user.site:
-            site_type, _, site_id = user.site.partition("/")
-            site = connection.execute(_SITE, {"kind": site_type, "id": site_id}).scalar()
-            reference = ((site or {}).get("managingOrganization") or {}).get("reference")
-            organization = normalise_reference(reference) if reference else None
-    return Principal(
-        user_id=user.id,
-        email=user.email,
-        role=Role(user.role),
-        practitioner=user.practitioner,
-        patient=user.patient,
-        site=user.site,
-        organization=organization,
-    )
 
 
 @lru_cache(maxsize=4096)
@@ -160,36 +100,26 @@ def _bearer_user(request: Request) -> int | None:
         return None
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
-        raise FHIRError(401, "expected an Authorization: Bearer token", headers=BEARER)
+        raise Unauthenticated("expected an Authorization: Bearer token")
     settings: Settings = request.app.state.settings
     try:
         claims = _verified(token, settings.signing_key)
     except jwt.PyJWTError as error:
-        raise FHIRError(401, f"invalid token: {error}", headers=BEARER) from error
+        raise Unauthenticated(f"invalid token: {error}") from error
     if claims["exp"] <= time.time():
-        raise FHIRError(401, "invalid token: Signature has expired", headers=BEARER)
+        raise Unauthenticated("invalid token: Signature has expired")
     return int(claims["sub"])
 
 
 def _active(principal: Principal | None) -> Principal:
     if principal is None:
-        raise FHIRError(401, "the account is no longer active", headers=BEARER)
+        raise Unauthenticated("the account is no longer active")
     return principal
 
 
-def optional_principal(request: Request) -> Principal | None:
-    """The request's principal, None when anonymous; a bad or expired token is a 401."""
-    user_id = _bearer_user(request)
-    if user_id is None:
-        return None
-    principals: Principals = request.app.state.principals
-    known, principal = principals.fresh(user_id)
-    return _active(principal if known else principals.load(user_id))
-
-
 async def optional_principal_async(request: Request) -> Principal | None:
-    """:func:`optional_principal` for the event loop: a principal read lately costs no thread
-    (a worker thread reads the others)."""
+    """The request's principal, None when anonymous; a bad or expired token is a 401. A
+    principal read lately costs no thread (a worker thread reads the others)."""
     user_id = _bearer_user(request)
     if user_id is None:
         return None
@@ -200,31 +130,10 @@ async def optional_principal_async(request: Request) -> Principal | None:
     return _active(principal)
 
 
-def required_principal(
-    principal: Annotated[Principal | None, Depends(optional_principal)],
+async def required_principal(
+    principal: Annotated[Principal | None, Depends(optional_principal_async)],
 ) -> Principal:
     """The request's principal; anonymous requests get 401."""
     if principal is None:
-        raise FHIRError(401, "authentication required", headers=BEARER)
+        raise Unauthenticated("authentication required")
     return principal
-
-
-@router.post("/auth/token")
-def token(request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()]) -> JSONResponse:
-    """OAuth2 password grant: e-mail and password for a short-lived bearer token."""
-    limiter: LoginLimiter = request.app.state.login_limiter
-    address = request.client.host if request.client else "unknown"
-    if not limiter.hit(address, form.username):
-        raise FHIRError(429, "too many login attempts; try again later")
-    sessions: sessionmaker[Session] = request.app.state.sessions
-    with transaction(sessions) as session:
-        user = authenticate(session, form.username, form.password)
-    if user is None:
-        raise FHIRError(401, "wrong e-mail or password", headers=BEARER)
-    settings: Settings = request.app.state.settings
-    body: dict[str, Any] = {
-        "access_token": issue_token(settings, user),
-        "token_type": "bearer",
-        "expires_in": settings.token_minutes * 60,
-    }
-    return JSONResponse(body, headers={"Cache-Control": "no-store"})

@@ -9,19 +9,16 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
-from maillage.api import encounters, policy
-from maillage.api.errors import FHIRError
-from maillage.api.fhir import Exchange, OptionalPrincipal
+from maillage.api.deps import Repo
 from maillage.care import acts
-from maillage.store import search
-from maillage.store.database import transaction
-from maillage.store.models import Resource
+from maillage.care.repository import StoredResource
 
 router = APIRouter(prefix="/api/billing", tags=["billing"])
 
@@ -43,13 +40,13 @@ def _references(items: list[dict[str, Any]], key: str) -> str:
     return " ".join((item.get(key) or {}).get("reference", "") for item in items if item.get(key))
 
 
-def lines(rows: list[Resource]) -> list[dict[str, str]]:
+def lines(rows: Sequence[StoredResource]) -> list[dict[str, str]]:
     """The CSV lines of some Encounters: one per recorded act."""
     out = []
     for row in rows:
         body = row.body
         period = body.get("period") or {}
-        for code in encounters.act_codes(body):
+        for code in acts.act_codes(body):
             act = acts.ACTS.get(code)
             out.append(
                 {
@@ -72,32 +69,12 @@ def lines(rows: list[Resource]) -> list[dict[str, str]]:
 
 @router.get("/acts")
 def acts_csv(
-    request: Request,
-    principal: OptionalPrincipal,
+    repository: Repo,
     start: date = Query(alias="from", description="First day (inclusive)."),
     end: date = Query(alias="to", description="Last day (inclusive)."),
 ) -> Response:
     """The acts of finished teleconsultations between two days, as ``text/csv``."""
-    exchange = Exchange(request, principal, "Encounter", "search-type")
-    who = exchange.authorize(write=False)
-    with exchange.failures():
-        if who.role not in policy.FULL_ACCESS:
-            raise FHIRError(403, "the billing export is for admins and coordinators")
-        if end < start:
-            raise FHIRError(400, "'to' must be on or after 'from'")
-        query = [
-            ("class", encounters.VIRTUAL),
-            ("status", "finished"),
-            ("date", f"ge{start.isoformat()}"),
-            ("date", f"le{end.isoformat()}"),
-        ]
-        criteria, _ = search.parse("Encounter", query)
-        statement = search.statement("Encounter", criteria, [], exchange.settings.zone)
-        with transaction(exchange.sessions) as session:
-            rows = list(session.execute(statement.order_by(Resource.id)).scalars())
-            for row in rows:
-                exchange.entities.extend(sorted(exchange.compartment(row.id, row.body)))
-            exchange.succeeded(session)
+    rows = repository.billed_encounters(start, end)
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
     writer.writeheader()

@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from maillage import __version__
-from maillage.api.policy import READ_ONLY_TYPES, SUPPORTED_TYPES
-from maillage.store.search_params import public_params
+from maillage.care.policy import READ_ONLY_TYPES, SUPPORTED_TYPES, search_parameters
 
 READ = ("read", "vread", "search-type")
 WRITE = ("create", "update", "delete")
@@ -34,7 +33,10 @@ def capability_statement(base_url: str, software_date: str) -> dict[str, Any]:
                 "conditionalDelete": "not-supported",
                 "searchParam": [
                     {"name": "_id", "type": "token"},
-                    *({"name": p.name, "type": p.kind} for p in public_params(resource_type)),
+                    *(
+                        {"name": name, "type": kind}
+                        for name, kind in search_parameters(resource_type)
+                    ),
                 ],
             }
         )

@@ -31,26 +31,17 @@ def serve(
     """Run the network server (FHIR API, auth, projects) under uvicorn; migrates first."""
     import uvicorn
 
-    from maillage.api.app import serving_app
     from maillage.store.database import make_engine, upgrade
 
     settings = settings_or_exit()
-    if workers == 1:
-        uvicorn.run(
-            serving_app(),
-            host=host,
-            port=port,
-            proxy_headers=True,
-            access_log=settings.access_log,
-            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
-        )
-        return
-    # Migrate once here, so that the workers (each reading the same environment) do not race.
-    engine = make_engine(settings.sqlalchemy_url)
-    upgrade(engine)
-    engine.dispose()
+    if workers > 1:
+        # Migrate once here, so that the workers (each reading the same environment) do not race.
+        engine = make_engine(settings.sqlalchemy_url)
+        upgrade(engine)
+        engine.dispose()
+    # The composition root by name: the API package does not import it.
     uvicorn.run(
-        "maillage.api.app:serving_app",
+        "maillage.server:serving_app",
         factory=True,
         host=host,
         port=port,
@@ -150,7 +141,7 @@ def outbox_deliver(
     """Send the due e-mails of the outbox (comptes rendus) through MAILLAGE_SMTP_URL."""
     import time
 
-    from maillage.jobs.outbox import deliver_due
+    from maillage.care.delivery import deliver_due
     from maillage.store.database import make_engine, session_factory, upgrade
 
     settings = settings_or_exit()

@@ -1,9 +1,11 @@
 """Every error as a FHIR OperationOutcome: no HTML page, no stack trace, a precise 4xx status.
 
-Handlers cover the application's own :class:`FHIRError`, Starlette's routing errors (404, 405),
+Handlers cover the domain's refusals (:mod:`maillage.care.errors`, mapped to their status in
+:data:`STATUSES`), the application's own :class:`FHIRError`, Starlette's routing errors (404, 405),
 FastAPI's request validation (422), the database refusing a value (400: a number out of its
 range, a character PostgreSQL cannot store, which only a request can bring in), a database
-connection found dead (503: the pool replaces it, the client sends again) and, last,
+connection found dead, by SQLAlchemy or by the asynchronous pool's psycopg (503: the pool
+replaces it, the client sends again) and, last,
 anything unexpected: logged in full server-side, answered with a bare 500 OperationOutcome.
 """
 
@@ -14,11 +16,14 @@ from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from maillage.care import errors as domain
 
 logger = logging.getLogger(__name__)
 FHIR_JSON = "application/fhir+json"
@@ -39,6 +44,34 @@ _ISSUE_CODES = {
     422: "processing",
     429: "throttled",
 }
+
+
+#: The status answering each domain refusal (the closest class in its MRO counts).
+STATUSES: dict[type[domain.DomainError], int] = {
+    domain.DomainError: 400,
+    domain.Invalid: 400,
+    domain.Unauthenticated: 401,
+    domain.Forbidden: 403,
+    domain.NotFound: 404,
+    domain.ReadOnly: 405,
+    domain.Conflict: 409,
+    domain.Gone: 410,
+    domain.PreconditionFailed: 412,
+    domain.TooLarge: 413,
+    domain.Unsupported: 415,
+    domain.Unprocessable: 422,
+}
+BEARER = {"WWW-Authenticate": "Bearer"}
+
+
+def status_of(error: domain.DomainError) -> int:
+    """The HTTP status of a domain refusal."""
+    return next(STATUSES[kind] for kind in type(error).__mro__ if kind in STATUSES)
+
+
+def explain(error: domain.DomainError) -> str:
+    """A refusal as the audit trail records it: status, then the message."""
+    return f"{status_of(error)} {error.message}"
 
 
 class FHIRResponse(JSONResponse):
@@ -83,6 +116,18 @@ def error_response(error: FHIRError) -> FHIRResponse:
     return FHIRResponse(body, status_code=error.status, headers=error.headers)
 
 
+def from_domain(error: domain.DomainError) -> FHIRError:
+    """The FHIR error answering a domain refusal (401s ask for a bearer token)."""
+    headers = BEARER if isinstance(error, domain.Unauthenticated) else None
+    status = status_of(error)
+    return FHIRError(status, error.message, code=error.code, issues=error.issues, headers=headers)
+
+
+async def _domain_error(_request: Request, error: Exception) -> FHIRResponse:
+    assert isinstance(error, domain.DomainError)
+    return error_response(from_domain(error))
+
+
 async def _fhir_error(_request: Request, error: Exception) -> FHIRResponse:
     assert isinstance(error, FHIRError)
     return error_response(error)
@@ -124,6 +169,12 @@ async def _lost_database(request: Request, error: Exception) -> FHIRResponse:
     return error_response(lost_database())
 
 
+async def _lost_async_connection(request: Request, error: Exception) -> FHIRResponse:
+    """A connection of the asynchronous pool died under a search on the event loop."""
+    logger.warning("database connection lost on %s %s: %s", request.method, request.url.path, error)
+    return error_response(lost_database())
+
+
 def lost_database() -> FHIRError:
     """The 503 of a request whose database connection died under it: send it again."""
     lost = FHIRError(
@@ -140,9 +191,11 @@ async def _unexpected(request: Request, error: Exception) -> FHIRResponse:
 
 def install(app: FastAPI) -> None:
     """Register the handlers on an app."""
+    app.add_exception_handler(domain.DomainError, _domain_error)
     app.add_exception_handler(FHIRError, _fhir_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(DataError, _data_error)
     app.add_exception_handler(DBAPIError, _lost_database)
+    app.add_exception_handler(psycopg.OperationalError, _lost_async_connection)
     app.add_exception_handler(Exception, _unexpected)

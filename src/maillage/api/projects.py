@@ -1,221 +1,55 @@
-"""Roadmap projects under ``/api/projects``: plain JSON, since they are not FHIR resources.
-
-A project accompanies one telemedicine site or one MSP creation or extension through the stages
-identified → accompanied → funded → equipped → staff-trained → operating → evaluated, with the
-funding granted, the people trained and the requests sent to the regional hotline.
-"""
+"""Roadmap projects under ``/api/projects`` (:mod:`maillage.care.projects`), in plain JSON."""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Callable
-from datetime import date, datetime
-from decimal import Decimal
-from typing import Annotated, Literal, get_args
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, Field, PlainSerializer, model_validator
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from fastapi import APIRouter, Depends
 
-from maillage.api.auth import Principal, required_principal
-from maillage.api.errors import FHIRError
-from maillage.store.database import transaction
-from maillage.store.models import Project, utcnow
-from maillage.store.users import Role
-
-Stage = Literal[
-    "identified", "accompanied", "funded", "equipped", "staff-trained", "operating", "evaluated"
-]
-STAGES: tuple[str, ...] = get_args(Stage)
-Euros = Annotated[
-    Decimal,
-    Field(ge=0, decimal_places=2),
-    PlainSerializer(float, return_type=float, when_used="json"),
-]
-READERS = frozenset(Role) - {Role.PATIENT}
-WRITERS = frozenset({Role.ADMIN, Role.COORDINATOR})
+from maillage.api.auth import required_principal
+from maillage.api.deps import Sessions
+from maillage.care.principal import Principal
+from maillage.care.projects import ProjectIn, ProjectOut, Projects, Stage, SupportRequest
 
 router = APIRouter(prefix="/api/projects", tags=["projects"])
-Caller = Annotated[Principal, Depends(required_principal)]
 
 
-class StageReached(BaseModel):
-    """The date a stage was reached."""
-
-    stage: Stage
-    date: date
-
-
-class Funding(BaseModel):
-    """Funding granted to the project, in euros, and by whom (ARS, région, FEDER, …)."""
-
-    amount_euros: Euros
-    funder: str = Field(min_length=1)
-    granted: date
+def _projects(
+    sessions: Sessions, principal: Annotated[Principal, Depends(required_principal)]
+) -> Projects:
+    return Projects(sessions, principal)
 
 
-class Trainee(BaseModel):
-    """A person trained to use the site's equipment."""
-
-    name: str = Field(min_length=1)
-    role: str | None = None
-    trained: date
-
-
-class SupportRequest(BaseModel):
-    """A request to the regional hotline and its answer."""
-
-    id: str = Field(default_factory=lambda: str(uuid.uuid4()))
-    opened: date
-    subject: str = Field(min_length=1)
-    status: Literal["open", "answered", "closed"] = "open"
-    answer: str | None = None
-
-    @model_validator(mode="after")
-    def _answered_has_answer(self) -> SupportRequest:
-        if self.status == "answered" and not self.answer:
-            raise ValueError("an answered request needs its answer")
-        return self
-
-
-class ProjectIn(BaseModel):
-    """A project as clients send it."""
-
-    name: str = Field(min_length=1)
-    kind: Literal["site", "msp-creation", "msp-extension"]
-    location: str | None = Field(default=None, pattern=r"^Location/[A-Za-z0-9\-.]{1,64}$")
-    organization: str | None = Field(default=None, pattern=r"^Organization/[A-Za-z0-9\-.]{1,64}$")
-    stages: list[StageReached] = []
-    funding: list[Funding] = []
-    trained: list[Trainee] = []
-    support_requests: list[SupportRequest] = []
-
-    @model_validator(mode="after")
-    def _stages_in_order(self) -> ProjectIn:
-        order = [STAGES.index(s.stage) for s in self.stages]
-        if order != sorted(set(order)):
-            raise ValueError(f"stages come once each, in the order {' → '.join(STAGES)}")
-        dates = [s.date for s in self.stages]
-        if dates != sorted(dates):
-            raise ValueError("a later stage cannot be reached before an earlier one")
-        return self
-
-
-class ProjectOut(ProjectIn):
-    """A stored project, with its current stage and version."""
-
-    id: str
-    version: int
-    last_updated: datetime
-    stage: Stage | None
-
-
-def _out(row: Project) -> ProjectOut:
-    project = ProjectIn.model_validate(row.body)
-    current = project.stages[-1].stage if project.stages else None
-    return ProjectOut(
-        **project.model_dump(),
-        id=row.id,
-        version=row.version_id,
-        last_updated=row.last_updated,
-        stage=current,
-    )
-
-
-def _allow(principal: Principal, roles: frozenset[Role]) -> None:
-    if principal.role not in roles:
-        raise FHIRError(403, f"role {principal.role} may not do this on projects")
-
-
-def _get(session: Session, project_id: str) -> Project:
-    row = session.get(Project, project_id)
-    if row is None:
-        raise FHIRError(404, f"project {project_id} is not known")
-    return row
+Caller = Annotated[Projects, Depends(_projects)]
 
 
 @router.get("")
 def list_projects(
-    request: Request, principal: Caller, stage: Stage | None = None, location: str | None = None
+    projects: Caller, stage: Stage | None = None, location: str | None = None
 ) -> list[ProjectOut]:
     """All projects, optionally those at one current stage or for one site."""
-    _allow(principal, READERS)
-    with transaction(request.app.state.sessions) as session:
-        rows = session.execute(select(Project).order_by(Project.last_updated)).scalars().all()
-    projects = [_out(row) for row in rows]
-    return [
-        p
-        for p in projects
-        if (stage is None or p.stage == stage) and (location is None or p.location == location)
-    ]
+    return projects.find(stage, location)
 
 
 @router.post("", status_code=201)
-def create_project(request: Request, principal: Caller, project: ProjectIn) -> ProjectOut:
+def create_project(projects: Caller, project: ProjectIn) -> ProjectOut:
     """Start following a project."""
-    _allow(principal, WRITERS)
-    row = Project(
-        id=str(uuid.uuid4()),
-        version_id=1,
-        last_updated=utcnow(),
-        body=project.model_dump(mode="json"),
-    )
-    with transaction(request.app.state.sessions) as session:
-        session.add(row)
-    return _out(row)
+    return projects.create(project)
 
 
 @router.get("/{project_id}")
-def read_project(request: Request, principal: Caller, project_id: str) -> ProjectOut:
+def read_project(projects: Caller, project_id: str) -> ProjectOut:
     """One project."""
-    _allow(principal, READERS)
-    with transaction(request.app.state.sessions) as session:
-        return _out(_get(session, project_id))
+    return projects.read(project_id)
 
 
 @router.put("/{project_id}")
-def update_project(
-    request: Request, principal: Caller, project_id: str, project: ProjectIn
-) -> ProjectOut:
+def update_project(projects: Caller, project_id: str, project: ProjectIn) -> ProjectOut:
     """Replace a project (e.g. record a new stage); concurrent updates conflict (409)."""
-    _allow(principal, WRITERS)
-    return _replace(request, project_id, lambda _current: project)
+    return projects.replace(project_id, project)
 
 
 @router.post("/{project_id}/support-requests", status_code=201)
-def open_support_request(
-    request: Request, principal: Caller, project_id: str, support: SupportRequest
-) -> ProjectOut:
+def open_support_request(projects: Caller, project_id: str, support: SupportRequest) -> ProjectOut:
     """Send a request to the hotline: the project's site staff, coordinators and admins."""
-    _allow(principal, WRITERS | {Role.SITE_PROFESSIONAL})
-
-    def add(current: ProjectIn) -> ProjectIn:
-        if principal.role is Role.SITE_PROFESSIONAL and current.location != principal.site:
-            raise FHIRError(403, "site staff open requests for their own site's project only")
-        return current.model_copy(update={"support_requests": [*current.support_requests, support]})
-
-    return _replace(request, project_id, add)
-
-
-def _replace(
-    request: Request, project_id: str, change: Callable[[ProjectIn], ProjectIn]
-) -> ProjectOut:
-    with transaction(request.app.state.sessions) as session:
-        current = _get(session, project_id)
-        new = change(ProjectIn.model_validate(current.body))
-        changed = session.execute(
-            update(Project)
-            .where(Project.id == project_id, Project.version_id == current.version_id)
-            .values(
-                version_id=current.version_id + 1,
-                last_updated=utcnow(),
-                body=new.model_dump(mode="json"),
-            )
-            .execution_options(synchronize_session=False)
-        ).rowcount
-        if changed != 1:
-            raise FHIRError(409, f"project {project_id} changed meanwhile")
-        fresh = session.get(Project, project_id, populate_existing=True)
-        assert fresh is not None
-        return _out(fresh)
+    return projects.open_support_request(project_id, support)

@@ -1,174 +1,36 @@
 """Scheduling operations: ``Schedule/{id}/$generate-slots`` and ``Appointment/{id}/$ics``.
 
-Slots are generated from an availability template given as a FHIR ``Parameters`` resource::
-
-    start, end        valueDate, inclusive local days (at most 366 days)
-    slotMinutes       valuePositiveInt
-    timezone          valueCode, an IANA zone (default MAILLAGE_TIMEZONE; overseas zones too)
-    availability *    parts: daysOfWeek (valueCode mon … sun, repeated),
-                      availableStartTime, availableEndTime (valueTime)
-    break *           parts: start, end (valueTime), cut out of every day
-
-Each slot's id is derived from its schedule and start instant, so re-running the operation over
-an overlapping range creates only the missing slots: the primary key makes it idempotent even
-between concurrent runs (the loser gets 409). Existing slots are left as they are, busy or not.
+The availability template of ``$generate-slots`` is described in
+:mod:`maillage.care.scheduling`.
 """
 
 from __future__ import annotations
 
-import uuid
-from datetime import date, time, timedelta
-from typing import Any
-
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from maillage.api import appointments, validation
-from maillage.api.errors import FHIRError, FHIRResponse
-from maillage.api.fhir import Exchange, OptionalPrincipal
-from maillage.care.availability import AvailabilityTemplate, generate_slots, slot_resources
-from maillage.store import resources
-from maillage.store.database import transaction
-from maillage.store.models import Resource
+from maillage.api import content
+from maillage.api.deps import Repo
+from maillage.api.errors import FHIRResponse
 
 router = APIRouter(prefix="/fhir", tags=["scheduling"])
 
-MAX_DAYS = 366
-SLOT_IDS = uuid.UUID("5b1e0c44-6c55-4b0e-9a57-0d5c1b7f3a10")
-DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
-Body = dict[str, Any]
-
-
-def _value(parameter: Body, key: str) -> Any:
-    if key not in parameter:
-        raise FHIRError(422, f"parameter {parameter.get('name')!r} needs {key}")
-    return parameter[key]
-
-
-def _time(parameter: Body) -> time:
-    return time.fromisoformat(_value(parameter, "valueTime"))
-
-
-def _day(parameter: Body) -> date:
-    text = _value(parameter, "valueDate")
-    try:
-        return date.fromisoformat(text)
-    except ValueError as error:
-        raise FHIRError(422, f"{parameter['name']} must be a full date, not {text!r}") from error
-
-
-def _period(parts: list[Body], start: str, end: str) -> tuple[time, time]:
-    named = {p["name"]: p for p in parts}
-    if start not in named or end not in named:
-        raise FHIRError(422, f"a period needs the parts {start} and {end}")
-    return _time(named[start]), _time(named[end])
-
-
-def template_of(parameters: Body, default_zone: str) -> tuple[AvailabilityTemplate, date, date]:
-    """The availability template and the day range a ``Parameters`` resource describes."""
-    weekly: dict[int, list[tuple[time, time]]] = {}
-    breaks: list[tuple[time, time]] = []
-    singles: dict[str, Body] = {}
-    for parameter in parameters.get("parameter", []):
-        name, parts = parameter["name"], parameter.get("part", [])
-        if name == "availability":
-            days = [p.get("valueCode") for p in parts if p["name"] == "daysOfWeek"]
-            if not days or not set(days) <= set(DAYS):
-                raise FHIRError(422, f"availability needs daysOfWeek among {', '.join(DAYS)}")
-            period = _period(parts, "availableStartTime", "availableEndTime")
-            for day in days:
-                weekly.setdefault(DAYS.index(day), []).append(period)
-        elif name == "break":
-            breaks.append(_period(parts, "start", "end"))
-        else:
-            singles[name] = parameter
-    missing = {"start", "end", "slotMinutes"} - singles.keys()
-    if missing or not weekly:
-        raise FHIRError(422, f"missing parameters: {', '.join(sorted(missing)) or 'availability'}")
-    first, last = _day(singles["start"]), _day(singles["end"])
-    if not timedelta(0) <= last - first < timedelta(days=MAX_DAYS):
-        raise FHIRError(422, f"end must be on or after start, at most {MAX_DAYS} days later")
-    zone = _value(singles["timezone"], "valueCode") if "timezone" in singles else default_zone
-    try:
-        template = AvailabilityTemplate(
-            weekly=weekly,
-            slot_minutes=_value(singles["slotMinutes"], "valuePositiveInt"),
-            timezone=zone,
-            breaks=breaks,
-        )
-    except ValueError as error:
-        raise FHIRError(422, str(error), code="business-rule") from error
-    return template, first, last
-
-
-def slot_id(schedule_id: str, start: str) -> str:
-    """The id of the slot of a schedule starting at ``start`` (the same on every run)."""
-    return str(uuid.uuid5(SLOT_IDS, f"Schedule/{schedule_id}|{start}"))
-
-
-def generate(session: Session, exchange: Exchange, schedule_id: str, parameters: Body) -> Body:
-    """Create the missing slots of a schedule; the outcome counts created and existing ones."""
-    schedule = resources.read(session, "Schedule", schedule_id)
-    template, first, last = template_of(parameters, exchange.settings.timezone)
-    service = (
-        {"serviceType": schedule.body["serviceType"]} if "serviceType" in schedule.body else {}
-    )
-    slots = {
-        slot_id(schedule_id, slot["start"]): {**slot, **service}
-        for slot in slot_resources(f"Schedule/{schedule_id}", generate_slots(template, first, last))
-    }
-    existing = set(
-        session.execute(
-            select(Resource.id).where(Resource.resource_type == "Slot", Resource.id.in_(slots))
-        ).scalars()
-    )
-    for target, slot in slots.items():
-        if target not in existing:
-            resources.save(session, slot, exchange.settings.zone, resource_id=target)
-    return {
-        "resourceType": "Parameters",
-        "parameter": [
-            {"name": "created", "valueInteger": len(slots) - len(existing)},
-            {"name": "existing", "valueInteger": len(existing)},
-        ],
-    }
-
-
-@router.post(
-    "/Schedule/{schedule_id}/$generate-slots", dependencies=[Depends(validation.json_only)]
-)
+@router.post("/Schedule/{schedule_id}/$generate-slots", dependencies=[Depends(content.json_only)])
 async def generate_slots_operation(
-    schedule_id: str, request: Request, principal: OptionalPrincipal
+    schedule_id: str, request: Request, repository: Repo
 ) -> Response:
     """Generate a Schedule's free Slots from an availability template (coordinators, admins)."""
-    exchange = Exchange(request, principal, "Schedule", "update")
-    exchange.authorize(write=True)
-    payload = validation.decode(await request.body(), request.headers.get("content-type"))
-    parameters = validation.validate("Parameters", payload)
-
-    def work() -> Body:
-        with exchange.failures(), transaction(exchange.sessions) as session:
-            return generate(session, exchange, schedule_id, parameters)
-
-    return FHIRResponse(await run_in_threadpool(work))
+    payload = content.decode(await request.body(), request.headers.get("content-type"))
+    return FHIRResponse(await run_in_threadpool(repository.generate_slots, schedule_id, payload))
 
 
 @router.get("/Appointment/{appointment_id}/$ics")
-def ics(appointment_id: str, request: Request, principal: OptionalPrincipal) -> Response:
+def ics(appointment_id: str, repository: Repo) -> Response:
     """The appointment's iCalendar invitation (CANCEL once cancelled), audited as a read.
 
     With ``MAILLAGE_JITSI_SECRET`` set, the video link in it is signed for the caller.
     """
-    exchange = Exchange(request, principal, "Appointment", "read")
-    exchange.entities.append(f"Appointment/{appointment_id}")
-    who = exchange.authorize(write=False)
-    with exchange.failures(), transaction(exchange.sessions) as session:
-        row = resources.read(session, "Appointment", appointment_id)
-        exchange.check_patients(session, exchange.compartment(row.id, row.body))
-        content = appointments.ics(session, exchange.settings, row, who)
-        exchange.succeeded(session)
+    content = repository.ics(appointment_id)
     return Response(content, media_type="text/calendar; charset=utf-8")

@@ -32,17 +32,15 @@ def sites_import(
 
     Re-importing a file updates the sites it names; a bad row refuses the whole file.
     """
-    from maillage.api.site_import import SiteImportError, import_sites, iter_problems, read_sites
+    from maillage.care.repository import system_repository
+    from maillage.care.site_import import SiteImportError, iter_problems, read_sites
     from maillage.console import settings_or_exit
-    from maillage.store.database import make_engine, session_factory, upgrade
     from maillage.territory.communes import load_communes
 
     settings = settings_or_exit()
     try:
         sites = read_sites(file, load_communes(), fmt, organization_type)
-        engine = make_engine(settings.sqlalchemy_url)
-        upgrade(engine)
-        report = import_sites(session_factory(engine), settings, file, sites)
+        report = system_repository(settings, migrate=True).import_sites(file, sites)
     except SiteImportError as error:
         for problem in iter_problems(error):
             typer.echo(f"error: {problem}", err=True)

@@ -13,6 +13,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
+
+from maillage.care.codes import ACT_URL, NGAP_SYSTEM
 
 
 class ActContext(StrEnum):
@@ -106,6 +109,22 @@ def check_act(code: str, context: ActContext | str) -> Act:
         codes = ", ".join(sorted(a.code for a in ACTS.values() if a.context is expected))
         raise ValueError(f"act code {code} is for {found.context}, not {expected} (use {codes})")
     return found
+
+
+def act_codes(body: dict[str, Any]) -> list[str]:
+    """The act codes recorded on a resource (extensions :data:`~maillage.care.codes.ACT_URL`)."""
+    return [
+        e["valueCoding"].get("code", "")
+        for e in body.get("extension", [])
+        if e.get("url") == ACT_URL and "valueCoding" in e
+    ]
+
+
+def record_act(body: dict[str, Any], code: str) -> None:
+    """Record act ``code`` on ``body`` (in place), once."""
+    if code not in act_codes(body):
+        coding = {"system": NGAP_SYSTEM, "code": code, "display": act(code).label}
+        body.setdefault("extension", []).append({"url": ACT_URL, "valueCoding": coding})
 
 
 def assistance_act(*, during_scheduled_care: bool, at_home: bool) -> Act:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from maillage.api.site_import import Site
+from maillage.care.site_import import Site
 
 SYNTHETIC_TAG = {
     "system": "urn:maillage:data",

@@ -23,10 +23,15 @@ import pandas as pd
 from sqlalchemy.orm import Session, sessionmaker
 from stdnum import luhn
 
-from maillage.api import site_import
-from maillage.api.encounters import ACT_URL, NGAP_SYSTEM
-from maillage.api.teleexpertise import TELE_EXPERTISE, WORKFLOW_SYSTEM
-from maillage.care import monitoring
+from maillage.care import monitoring, site_import
+from maillage.care.codes import (
+    ACT_URL,
+    NGAP_SYSTEM,
+    PARTICIPATION_TYPE_SYSTEM,
+    PRIMARY_PERFORMER,
+    TELE_EXPERTISE,
+    WORKFLOW_SYSTEM,
+)
 from maillage.care.identifiers import RPPS_SYSTEM, nir_key
 from maillage.config import Settings
 from maillage.demo.network import DOCTORS, EXPERTS, SITES, SYNTHETIC_TAG, Doctor
@@ -45,11 +50,7 @@ PATIENTS_AT_FULL_SCALE = 1_500
 EXPERTISE_AT_FULL_SCALE = 300
 ASSISTED_SHARE = 0.7
 CANCELLED_SHARE = 0.05
-PRIMARY_PERFORMER = {
-    "coding": [
-        {"system": "http://terminology.hl7.org/CodeSystem/v3-ParticipationType", "code": "PPRF"}
-    ]
-}
+_PRIMARY = {"coding": [{"system": PARTICIPATION_TYPE_SYSTEM, "code": PRIMARY_PERFORMER}]}
 """Marks the remote doctor among an Encounter's participants (the nurse is the other one)."""
 _IDS = uuid.UUID("6b1d2f4e-93a7-4c1b-8e0d-2a5f7c9e3b10")
 _FIRST = np.array(["Jeanne", "Louis", "Marie", "Jean", "Alice", "Pierre", "Rose", "Jules"])
@@ -283,7 +284,7 @@ class _Seeder:
                 "serviceType": _modality(modality),
                 "subject": _ref("Patient", row["patient"]),
                 "participant": [
-                    {"type": [PRIMARY_PERFORMER], "individual": _ref("Practitioner", doctor.key)},
+                    {"type": [_PRIMARY], "individual": _ref("Practitioner", doctor.key)},
                     {"individual": _ref("Practitioner", site.site_id)},
                 ],
                 "appointment": [_ref("Appointment", row["key"])],

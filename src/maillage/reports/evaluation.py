@@ -21,9 +21,14 @@ from scipy.spatial import cKDTree
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from maillage.api.encounters import ACT_URL, VIRTUAL
-from maillage.api.site_import import INSEE_EXTENSION, MODALITY_SYSTEM
-from maillage.api.teleexpertise import TELE_EXPERTISE, WORKFLOW_SYSTEM
+from maillage.care.codes import (
+    ACT_URL,
+    PRIMARY_PERFORMER,
+    TELE_EXPERTISE,
+    VIRTUAL,
+    WORKFLOW_SYSTEM,
+)
+from maillage.care.site_import import INSEE_EXTENSION, MODALITY_SYSTEM
 from maillage.store.models import Resource
 from maillage.travel.model import MAX_ROAD_SPEED_KMH
 
@@ -32,7 +37,6 @@ ROADMAP_TARGET = 200
 OPENED_URL = "urn:maillage:site-opened"
 """Extension (valueDate) on a Location: when the site started teleconsultations; a site
 without one counts as opened before any period."""
-PRIMARY_PERFORMER = "PPRF"
 GP_TELECONSULTATION = "TCG"
 """The NGAP act of a general practitioner's teleconsultation: only these are GP supply."""
 UNDER_SERVED = "sous-dotee"

@@ -20,11 +20,13 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
-from maillage.api.appointments import FINAL
-from maillage.api.auth import Principal
-from maillage.api.encounters import ACT_URL, NGAP_SYSTEM, VIRTUAL
-from maillage.api.errors import FHIRError
+from maillage.api.errors import status_of
 from maillage.care import acts
+from maillage.care.appointments import FINAL
+from maillage.care.codes import ACT_URL, NGAP_SYSTEM, VIRTUAL
+from maillage.care.errors import Conflict, DomainError
+from maillage.care.principal import Principal
+from maillage.care.repository import Work
 from maillage.store import resources
 from maillage.store.database import transaction
 from maillage.store.models import utcnow
@@ -225,7 +227,7 @@ def report_body(principal: Principal, appointment: Body, encounter_id: str, text
     }
 
 
-def _finish(writer: records.Writer, principal: Principal, appointment: Body, act: str) -> str:
+def _finish(writer: Work, principal: Principal, appointment: Body, act: str) -> str:
     """Store the finished Encounter and mark the Appointment fulfilled; the Encounter's id."""
     encounter = writer.save(encounter_body(principal, appointment, act))
     if appointment.get("status") != "fulfilled":
@@ -311,7 +313,7 @@ def move(
     try:
         with records.writing(request, principal) as writer:
             writer.update(body, moved)
-    except FHIRError as error:
-        message = CONFLICT if error.status == 409 else records.french(error)
-        raise PageError(error.status, message) from error
+    except DomainError as error:
+        message = CONFLICT if isinstance(error, Conflict) else records.french(error)
+        raise PageError(status_of(error), message) from error
     return _done(appointment_id)

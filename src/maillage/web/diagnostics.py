@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
-from maillage.api.auth import Principal
+from maillage.care.principal import Principal
 from maillage.diagnosis.parameters import METHODS, PROFESSIONS
 from maillage.jobs.diagnosis import DIAGNOSIS, enqueue_diagnosis
 from maillage.jobs.plan import PLAN

@@ -15,9 +15,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
-from maillage.api import monitoring as monitoring_api
-from maillage.api.auth import Principal
-from maillage.care import monitoring
+from maillage.api.deps import repository_for
+from maillage.care import alerts as care_alerts
+from maillage.care import ingestion, monitoring
+from maillage.care.principal import Principal
 from maillage.store import resources
 from maillage.store.database import transaction
 from maillage.web import records
@@ -59,7 +60,7 @@ def followed(request: Request, principal: Follower) -> HTMLResponse:
 
 def charts(observations: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """One chart per monitored series the patient has measurements of."""
-    measured = [o for o in observations if monitoring_api.is_measurement(o)]
+    measured = [o for o in observations if ingestion.is_measurement(o)]
     drawn = []
     for code, unit, title in SERIES:
         series = monitoring.observation_series(measured, code, unit)
@@ -100,8 +101,9 @@ def follow_up(request: Request, patient_id: str, principal: Follower) -> HTMLRes
     acknowledge or close them."""
     reference = f"Patient/{patient_id}"
     with records.refusals():
-        alerts = monitoring_api.list_alerts(reference, request, principal)
-        rules = monitoring_api.list_rules(reference, request, principal)
+        repository = repository_for(request, principal)
+        alerts = [care_alerts.alert_json(a) for a in repository.patient_alerts(reference)]
+        rules = [care_alerts.rule_json(r) for r in repository.alert_rules(reference)]
     patient = records.get(request, principal, "Patient", patient_id)
     observations = records.find(
         request, principal, "Observation", [("patient", reference)], count=500
@@ -132,7 +134,8 @@ def follow_up(request: Request, patient_id: str, principal: Follower) -> HTMLRes
 def _rule(request: Request, principal: Principal, patient_id: str, rule_id: str) -> dict:
     """One of the patient's rules, read as the monitoring API lists them (team check)."""
     with records.refusals():
-        rules = monitoring_api.list_rules(f"Patient/{patient_id}", request, principal)
+        stored = repository_for(request, principal).alert_rules(f"Patient/{patient_id}")
+        rules = [care_alerts.rule_json(rule) for rule in stored]
     found = next((rule for rule in rules if rule["id"] == rule_id), None)
     if found is None:
         raise PageError(404, "Cette règle d'alerte n'existe pas pour ce patient.")
@@ -174,11 +177,11 @@ def _number(text: str) -> float | None:
     return float(text) if text else None
 
 
-def _posted_rule(patient_id: str, form: FormData) -> monitoring_api.RuleIn:
+def _posted_rule(patient_id: str, form: FormData) -> care_alerts.RuleIn:
     """The threshold rule the form describes, checked by the monitoring API's own model."""
     code, _, unit = str(form.get("mesure", "")).partition("|")
     try:
-        return monitoring_api.RuleIn(
+        return care_alerts.RuleIn(
             patient=f"Patient/{patient_id}",
             kind="threshold",
             code=code,
@@ -200,7 +203,7 @@ def _form_values(form: FormData) -> dict[str, Any]:
 def new_rule(request: Request, patient_id: str, principal: Follower) -> HTMLResponse:
     """The form of a new threshold rule (the team check happens when it is stored)."""
     with records.refusals():
-        monitoring_api.list_rules(f"Patient/{patient_id}", request, principal)
+        repository_for(request, principal).alert_rules(f"Patient/{patient_id}")
     return _rule_form(request, patient_id, {}, f"/patients/{patient_id}/regles")
 
 
@@ -218,7 +221,7 @@ def create_rule(
         action = f"/patients/{patient_id}/regles"
         return _rule_form(request, patient_id, _form_values(form), action, INVALID_RULE)
     with records.refusals():
-        monitoring_api.create_rule(rule, request, principal)
+        repository_for(request, principal).create_rule(rule)
     return RedirectResponse(f"/patients/{patient_id}", status_code=303)
 
 
@@ -253,7 +256,7 @@ def update_rule(
         action = f"/patients/{patient_id}/regles/{rule_id}"
         return _rule_form(request, patient_id, _form_values(form), action, INVALID_RULE)
     with records.refusals():
-        monitoring_api.update_rule(rule_id, rule, request, principal)
+        repository_for(request, principal).update_rule(rule_id, rule)
     return RedirectResponse(f"/patients/{patient_id}", status_code=303)
 
 
@@ -267,7 +270,7 @@ def acknowledge(
 ) -> Response:
     """Mark the alert as seen (it is no longer escalated), as the monitoring API does."""
     with records.refusals():
-        monitoring_api.acknowledge(alert_id, request, principal)
+        repository_for(request, principal).acknowledge_alert(alert_id)
     return RedirectResponse(f"/patients/{patient_id}", status_code=303)
 
 
@@ -281,5 +284,5 @@ def close(
 ) -> Response:
     """The episode is handled: the alert and its Flag close, as the monitoring API does."""
     with records.refusals():
-        monitoring_api.close(alert_id, request, principal)
+        repository_for(request, principal).acknowledge_alert(alert_id, closing=True)
     return RedirectResponse(f"/patients/{patient_id}", status_code=303)

@@ -8,7 +8,8 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
-from maillage.api.auth import LoginLimiter, Principal
+from maillage.api.auth import LoginLimiter
+from maillage.care.principal import Principal
 from maillage.store.database import transaction
 from maillage.store.users import authenticate
 from maillage.web.rendering import render, signed_in

@@ -19,8 +19,8 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from markupsafe import Markup
 
-from maillage.api.auth import Principal
-from maillage.api.site_import import MODALITIES
+from maillage.care.principal import Principal
+from maillage.care.site_import import MODALITIES
 from maillage.jobs.diagnosis import DIAGNOSIS
 from maillage.jobs.results import JobResult
 from maillage.reports import evaluation

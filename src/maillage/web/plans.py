@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
-from maillage.api.auth import Principal
+from maillage.care.principal import Principal
 from maillage.jobs.diagnosis import DIAGNOSIS
 from maillage.jobs.plan import PLAN, enqueue_plan
 from maillage.jobs.results import JobResult

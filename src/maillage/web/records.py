@@ -1,9 +1,9 @@
-"""Patient records for the care pages, read and written through the FHIR server's own steps.
+"""Patient records for the care pages, read and written through the principal's repository.
 
-The pages call :class:`maillage.api.fhir.Exchange` and :func:`maillage.api.fhir.store`, exactly
-as ``/fhir`` does, so the role check, the patient-compartment policy, the workflow rules
-(booking, video room, Task states, compte rendu outbox) and the audit trail are the API's. A
-refusal of the server comes back as a :class:`PageError` with a French message.
+The pages call :class:`maillage.care.repository.Repository`, exactly as ``/fhir`` does, so the
+role check, the patient-compartment policy, the workflow rules (booking, video room, Task
+states, compte rendu outbox) and the audit trail are the network's. A refusal comes back as a
+:class:`PageError` with a French message.
 """
 
 from __future__ import annotations
@@ -13,15 +13,14 @@ from contextlib import contextmanager
 from typing import Any
 
 from fastapi import Request
-from sqlalchemy.orm import Session
 
-from maillage.api import validation
-from maillage.api.auth import Principal
-from maillage.api.errors import FHIRError
-from maillage.api.fhir import Exchange, outgoing, store
-from maillage.store import resources, search
+from maillage.api.deps import repository_for
+from maillage.api.errors import status_of
+from maillage.care.errors import DomainError
+from maillage.care.principal import Principal
+from maillage.care.repository import Repository, Work
+from maillage.store import search
 from maillage.store.database import transaction
-from maillage.store.models import Resource
 from maillage.web.rendering import PageError
 
 Body = dict[str, Any]
@@ -37,18 +36,19 @@ MESSAGES = {
 }
 
 
-def french(error: FHIRError) -> str:
-    """The French sentence shown for a refusal of the server."""
-    return MESSAGES.get(error.status, f"L'opération a été refusée ({error.status}).")
+def french(error: DomainError) -> str:
+    """The French sentence shown for a refusal of the network."""
+    status = status_of(error)
+    return MESSAGES.get(status, f"L'opération a été refusée ({status}).")
 
 
 @contextmanager
 def refusals() -> Iterator[None]:
-    """Show the server's refusals (403, 404, 409, 422…) as French error pages."""
+    """Show the network's refusals (403, 404, 409, 422…) as French error pages."""
     try:
         yield
-    except FHIRError as error:
-        raise PageError(error.status, french(error)) from error
+    except DomainError as error:
+        raise PageError(status_of(error), french(error)) from error
 
 
 def find(
@@ -60,81 +60,26 @@ def find(
 ) -> list[Body]:
     """Search as ``GET /fhir/{type}`` does: restricted to the principal's patients, audited,
     and the bodies as clients see them (attachments inlined)."""
-    exchange = Exchange(request, principal, resource_type, "search-type")
+    repository = repository_for(request, principal)
     with refusals():
-        who = exchange.authorize(write=False)
-        with exchange.failures():
-            criteria, ids = search.parse(resource_type, query)
-            statement = exchange.search_statement(who, criteria, ids)
-            ordering = search.order(resource_type, None)
-            with transaction(exchange.sessions) as session:
-                rows, _total = search.page(session.connection(), statement, ordering, count, 0)
-                if exchange.audited:
-                    for row in rows:
-                        exchange.entities.extend(sorted(exchange.compartment(row.id, row.body)))
-                exchange.succeeded(session)
-    return [outgoing(exchange.settings, row.body) for row in rows]
+        page = repository.search(resource_type, [*query, ("_count", str(count))])
+    return [repository.outgoing(row.body) for row in page.rows]
 
 
 def get(request: Request, principal: Principal, resource_type: str, resource_id: str) -> Body:
     """Read as ``GET /fhir/{type}/{id}`` does (403 without a care relationship, audited)."""
-    exchange = Exchange(request, principal, resource_type, "read")
-    exchange.entities.append(f"{resource_type}/{resource_id}")
+    repository = repository_for(request, principal)
     with refusals():
-        exchange.authorize(write=False)
-        with exchange.failures(), transaction(exchange.sessions) as session:
-            row = resources.read(session, resource_type, resource_id)
-            exchange.check_patients(session, exchange.compartment(row.id, row.body))
-            exchange.succeeded(session)
-    return outgoing(exchange.settings, row.body)
-
-
-class Writer:
-    """Several writes in one transaction, each with the API's create/update rules."""
-
-    def __init__(self, request: Request, principal: Principal, session: Session) -> None:
-        self.request, self.principal, self.session = request, principal, session
-        self.exchange: Exchange | None = None
-
-    def save(
-        self, body: Body, resource_id: str | None = None, if_match: int | None = None
-    ) -> Resource:
-        """Create (``resource_id`` None) or update one resource, as POST/PUT would; with
-        ``if_match`` (the version the page read), a resource changed meanwhile is a 412."""
-        kind = body["resourceType"]
-        interaction = "create" if resource_id is None else "update"
-        self.exchange = Exchange(self.request, self.principal, kind, interaction)
-        if resource_id is not None:
-            self.exchange.entities.append(f"{kind}/{resource_id}")
-        self.exchange.authorize(write=True)
-        checked = validation.validate(kind, body, resource_id)
-        row, _created = store(self.exchange, self.session, checked, resource_id, if_match)
-        return row
-
-    def update(self, read: Body, changes: Body) -> Resource:
-        """Update a resource as the page read it, with ``changes``, unless changed meanwhile."""
-        body = {key: value for key, value in read.items() if key != "meta"} | changes
-        version = int(read["meta"]["versionId"])
-        return self.save(body, read["id"], if_match=version)
+        row = repository.read(resource_type, resource_id)
+    return repository.outgoing(row.body)
 
 
 @contextmanager
-def writing(request: Request, principal: Principal) -> Iterator[Writer]:
-    """One transaction of writes: all stored, or none when the server refuses one.
-
-    A refusal is audited (and store errors become FHIR errors) once the work's transaction has
-    rolled back, as the API does, so that the audit is kept and SQLite is not locked.
-    """
-    writer: Writer | None = None
-    try:
-        with transaction(request.app.state.sessions) as session:
-            writer = Writer(request, principal, session)
-            yield writer
-    except Exception:
-        if writer is None or writer.exchange is None:
-            raise
-        with writer.exchange.failures():
-            raise
+def writing(request: Request, principal: Principal) -> Iterator[Work]:
+    """One transaction of writes: all stored, or none when the network refuses one."""
+    repository: Repository = repository_for(request, principal)
+    with repository.writing() as work:
+        yield work
 
 
 def reference_id(reference: Body | None, resource_type: str) -> str | None:

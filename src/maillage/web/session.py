@@ -18,7 +18,7 @@ from fastapi import Request, Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from starlette.datastructures import FormData
 
-from maillage.api.auth import Principal, load_principal
+from maillage.care.principal import Principal, load_principal
 from maillage.config import Settings
 
 COOKIE = "maillage_session"

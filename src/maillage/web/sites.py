@@ -19,8 +19,8 @@ from markupsafe import Markup
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from maillage.api.auth import Principal
-from maillage.api.site_import import EQUIPMENT_SYSTEM, MODALITIES, MODALITY_SYSTEM
+from maillage.care.principal import Principal
+from maillage.care.site_import import EQUIPMENT_SYSTEM, MODALITIES, MODALITY_SYSTEM
 from maillage.config import Settings
 from maillage.outputs.choropleth import Marker, sites_svg
 from maillage.planning.outputs import EXISTING_COLOUR

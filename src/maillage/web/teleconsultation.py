@@ -17,10 +17,10 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
-from maillage.api import appointments
-from maillage.api.auth import Principal
-from maillage.api.errors import FHIRError
-from maillage.care import video
+from maillage.api.errors import status_of
+from maillage.care import appointments, codes, video
+from maillage.care.errors import Conflict, DomainError
+from maillage.care.principal import Principal
 from maillage.store import resources
 from maillage.store.database import transaction
 from maillage.store.models import utcnow
@@ -34,9 +34,7 @@ router = APIRouter(include_in_schema=False)
 Nurse = Annotated[Principal, Depends(allowed(NURSES))]
 #: Who may open a booked teleconsultation (the policy then checks the patient).
 Carer = Annotated[Principal, Depends(allowed(CARE_TEAMS))]
-TELECONSULTATION = {
-    "coding": [{"system": appointments.WORKFLOW_SYSTEM, "code": appointments.TELECONSULTATION}]
-}
+TELECONSULTATION = {"coding": [{"system": codes.WORKFLOW_SYSTEM, "code": codes.TELECONSULTATION}]}
 CONFLICT = "Ce créneau vient d'être réservé ou n'est plus libre : choisissez-en un autre."
 #: How far ahead the booking form looks for common free times.
 HORIZON = timedelta(days=14)
@@ -201,9 +199,9 @@ def book(
     try:
         with records.writing(request, principal) as writer:
             row = writer.save(appointment(principal, patient, chosen, reason))
-    except FHIRError as error:
-        message = CONFLICT if error.status == 409 else records.french(error)
-        return _form(request, principal, error=message, status=error.status)
+    except DomainError as error:
+        message = CONFLICT if isinstance(error, Conflict) else records.french(error)
+        return _form(request, principal, error=message, status=status_of(error))
     return RedirectResponse(f"/teleconsultations/{row.id}", status_code=303)
 
 

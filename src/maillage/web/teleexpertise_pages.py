@@ -2,7 +2,7 @@
 answers.
 
 A pooled request (owned by a HealthcareService or a PractitionerRole, see
-:mod:`maillage.api.teleexpertise`) shows in the inbox of every member of the pool until one of
+:mod:`maillage.care.teleexpertise`) shows in the inbox of every member of the pool until one of
 them *takes* it: they become its owner and it is accepted, so it leaves the others' inboxes.
 Each action writes the Task through the server's rules (FHIR Task state machine, dates, the
 TE2 act on completion): *take*; *accept*; *ask for information* (started, then on hold with the
@@ -19,18 +19,18 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
-from maillage.api.auth import Principal
-from maillage.api.errors import FHIRError
-from maillage.api.teleexpertise import (
+from maillage.api.errors import status_of
+from maillage.care.codes import TELE_EXPERTISE, WORKFLOW_SYSTEM
+from maillage.care.errors import DomainError, PreconditionFailed
+from maillage.care.principal import Principal
+from maillage.care.task_state import TaskStatus
+from maillage.care.teleexpertise import (
     OPEN,
-    TELE_EXPERTISE,
-    WORKFLOW_SYSTEM,
     claim,
     in_pool,
     is_pooled,
     pools_of,
 )
-from maillage.care.task_state import TaskStatus
 from maillage.store import resources
 from maillage.store.database import transaction
 from maillage.store.models import utcnow
@@ -220,7 +220,8 @@ def act(
                 if status is TaskStatus.ON_HOLD:
                     changes["statusReason"] = {"text": text}
                 task = writer.update(task, changes).body
-    except FHIRError as error:
-        message = TAKEN if action == "prendre" and error.status == 412 else records.french(error)
-        raise PageError(error.status, message) from error
+    except DomainError as error:
+        taken = action == "prendre" and isinstance(error, PreconditionFailed)
+        message = TAKEN if taken else records.french(error)
+        raise PageError(status_of(error), message) from error
     return RedirectResponse(f"/teleexpertises/{task_id}", status_code=303)

@@ -17,8 +17,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
-from maillage.api import appointments
-from maillage.care import invitations, video
+from maillage.care import appointments, invitations, video
 from maillage.care.outbox import DeliveryStatus
 from maillage.config import Settings
 from maillage.store import resources
@@ -36,8 +35,8 @@ def due(body: Body, previous: Body | None) -> bool:
     """Whether this write books, moves or cancels a teleconsultation (participants are told)."""
     if not appointments.is_teleconsultation(body):
         return False
-    holds = body.get("status") in appointments.HOLDING
-    held = previous is not None and previous.get("status") in appointments.HOLDING
+    holds = body.get("status") in appointments.UPCOMING
+    held = previous is not None and previous.get("status") in appointments.UPCOMING
     if holds:
         return not held or _period(body) != _period(previous or {})
     return held and body.get("status") == "cancelled"

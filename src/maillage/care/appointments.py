@@ -8,7 +8,7 @@ built per user, signed when a Jitsi secret is set). Clients cannot choose or cha
 
 Cancelled, no-show, fulfilled and entered-in-error are final: such an appointment only moves
 on to entered-in-error; rebooking makes a new Appointment. (Slots are freed by
-:mod:`maillage.api.booking` as soon as the status stops holding them.)
+:mod:`maillage.care.booking` as soon as the status stops holding them.)
 
 The ICS SEQUENCE is derived from the stored versions: it rises each time the period changes
 (reschedule) and when the appointment is cancelled, so nothing extra is stored for it.
@@ -23,19 +23,22 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from maillage.api.auth import Principal
-from maillage.api.errors import FHIRError
 from maillage.care import invitations, video
+from maillage.care.codes import TELECONSULTATION, VIDEO_ROOM_URL, WORKFLOW_SYSTEM
+from maillage.care.errors import Conflict, Unprocessable
+from maillage.care.principal import Principal
 from maillage.config import Settings
 from maillage.store import resources
 from maillage.store.models import Resource, ResourceVersion
 from maillage.store.search_params import normalise_reference, parse_moment
 
-WORKFLOW_SYSTEM = "urn:maillage:workflow"
-TELECONSULTATION = "teleconsultation"
-VIDEO_ROOM_URL = "urn:maillage:video-room"
-HOLDING = frozenset({"pending", "booked", "arrived", "checked-in"})
+UPCOMING = frozenset({"pending", "booked", "arrived", "checked-in"})
+"""Statuses of an appointment still to take place: a teleconsultation then has its video room
+and its participants are told of each change."""
+HOLDS_TIME = UPCOMING | {"fulfilled"}
+"""Statuses in which an appointment holds its slots and its people's time (booking)."""
 FINAL = frozenset({"fulfilled", "cancelled", "noshow", "entered-in-error"})
+"""Statuses an appointment leaves only for entered-in-error."""
 LINK_VALIDITY = timedelta(hours=1)
 """How long after the end of the appointment a signed video link still opens the room."""
 
@@ -64,14 +67,13 @@ def prepare(body: Body, previous: Body | None) -> Body:
     if previous is not None:
         before, after = previous.get("status"), body.get("status")
         if before in FINAL and after not in (before, "entered-in-error"):
-            raise FHIRError(
-                409,
+            raise Conflict(
                 f"Appointment is {before}; it cannot become {after} (book a new one)",
                 code="business-rule",
             )
     name = room(previous) or (
         video.new_room_name()
-        if is_teleconsultation(body) and body.get("status") in HOLDING
+        if is_teleconsultation(body) and body.get("status") in UPCOMING
         else None
     )
     if name is None and room(body) is None:
@@ -158,7 +160,8 @@ def people(
         person = row.body
         if row.resource_type == "PractitionerRole" and email_of(person) is None:
             doctor = normalise_reference((person.get("practitioner") or {}).get("reference", ""))
-            person = (live(session, doctor) if doctor else None) or person
+            practitioner = live(session, doctor) if doctor else None
+            person = practitioner.body if practitioner is not None else person
         address = email_of(person)
         if address:
             found.append(
@@ -174,10 +177,10 @@ def _jitsi(settings: Settings) -> video.JitsiConfig:
 
 def _instant(text: str | None) -> datetime:
     if text is None:
-        raise FHIRError(422, "the appointment has no start and end yet", code="business-rule")
+        raise Unprocessable("the appointment has no start and end yet", code="business-rule")
     moment = parse_moment(text)
     if moment.tzinfo is None:
-        raise FHIRError(422, f"appointment time {text!r} has no offset", code="business-rule")
+        raise Unprocessable(f"appointment time {text!r} has no offset", code="business-rule")
     return moment
 
 
@@ -208,7 +211,7 @@ def invitation(
             cancelled=body.get("status") == "cancelled",
         )
     except ValueError as error:
-        raise FHIRError(422, str(error), code="business-rule") from error
+        raise Unprocessable(str(error), code="business-rule") from error
 
 
 def uid_domain(settings: Settings) -> str:

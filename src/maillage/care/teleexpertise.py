@@ -29,20 +29,16 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from maillage.api import policy
-from maillage.api.auth import Principal
-from maillage.api.errors import FHIRError
-from maillage.care import acts
+from maillage.care import acts, policy
+from maillage.care.codes import TELE_EXPERTISE, WORKFLOW_SYSTEM
+from maillage.care.errors import Conflict, Forbidden, Unprocessable
+from maillage.care.principal import Principal
 from maillage.care.task_state import TERMINAL, TaskStatus, TransitionError, check_transition
 from maillage.config import Settings
 from maillage.store import resources
 from maillage.store.models import Resource, ResourceVersion, SearchEntry, utcnow
 from maillage.store.search_params import normalise_reference
 
-WORKFLOW_SYSTEM = "urn:maillage:workflow"
-TELE_EXPERTISE = "tele-expertise"
-ACT_URL = "urn:maillage:act-code"
-NGAP_SYSTEM = "urn:maillage:ngap"
 OPEN = (
     TaskStatus.REQUESTED,
     TaskStatus.RECEIVED,
@@ -71,26 +67,12 @@ def is_expertise(body: Body) -> bool:
     )
 
 
-def _act_codes(body: Body) -> list[str]:
-    return [
-        e["valueCoding"].get("code", "")
-        for e in body.get("extension", [])
-        if e.get("url") == ACT_URL and "valueCoding" in e
-    ]
-
-
-def _record_act(body: Body, code: str) -> None:
-    if code not in _act_codes(body):
-        coding = {"system": NGAP_SYSTEM, "code": code, "display": acts.act(code).label}
-        body.setdefault("extension", []).append({"url": ACT_URL, "valueCoding": coding})
-
-
 def _check_acts(body: Body, context: acts.ActContext) -> None:
-    for code in _act_codes(body):
+    for code in acts.act_codes(body):
         try:
             acts.check_act(code, context)
         except ValueError as error:
-            raise FHIRError(422, str(error)) from error
+            raise Unprocessable(str(error)) from error
 
 
 def prepare_request(body: Body) -> Body:
@@ -100,7 +82,7 @@ def prepare_request(body: Body) -> Body:
     _check_acts(body, acts.ActContext.TELE_EXPERTISE_REQUESTER)
     body = copy.deepcopy(body)
     body.setdefault("authoredOn", resources.instant(utcnow()))
-    _record_act(body, "RQD")
+    acts.record_act(body, "RQD")
     return body
 
 
@@ -112,7 +94,7 @@ def prepare_task(session: Session, settings: Settings, body: Body, current: Body
                 current["status"], body["status"], status_reason=body.get("statusReason")
             )
         except TransitionError as error:
-            raise FHIRError(409, str(error), code="business-rule") from error
+            raise Conflict(str(error), code="business-rule") from error
     if not is_expertise(body):
         return body
     _check_acts(body, acts.ActContext.TELE_EXPERTISE_EXPERT)
@@ -142,7 +124,7 @@ def prepare_task(session: Session, settings: Settings, body: Body, current: Body
     if not period:
         del body["executionPeriod"]
     if status is TaskStatus.COMPLETED:
-        _record_act(body, "TE2")
+        acts.record_act(body, "TE2")
     return body
 
 
@@ -171,6 +153,7 @@ def _pool_members(session: Session, owner: Body | None) -> list[str]:
     body = _referenced(session, reference)
     if body is None:
         return []
+    keys: tuple[str, ...]
     if body["resourceType"] == "HealthcareService":
         keys = ("providedBy",)
     elif body["resourceType"] == "PractitionerRole":
@@ -226,9 +209,9 @@ def claim(task: Body, principal: Principal) -> Body:
     403 for someone outside the pool, 409 once another member has taken it or it is closed.
     """
     if not is_pooled(task) or task.get("status") not in CLAIMABLE:
-        raise FHIRError(409, "this request has already been taken", code="business-rule")
+        raise Conflict("this request has already been taken", code="business-rule")
     if principal.practitioner is None or not in_pool(task, principal):
-        raise FHIRError(403, "only a member of the pool may take this request")
+        raise Forbidden("only a member of the pool may take this request")
     return {"owner": {"reference": principal.practitioner}, "status": TaskStatus.ACCEPTED.value}
 
 
@@ -241,7 +224,7 @@ def check_taking(current: Body | None, body: Body, principal: Principal) -> None
         return
     owner = normalise_reference((body.get("owner") or {}).get("reference", ""))
     if owner != principal.practitioner or not in_pool(current, principal):
-        raise FHIRError(403, "only a member of the pool may take this request")
+        raise Forbidden("only a member of the pool may take this request")
 
 
 def steps(session: Session, task_id: str) -> dict[str, str]:

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from maillage.care import audit as outcomes
 from maillage.care.outbox import (
     DeliveryError,
     DeliveryState,
@@ -31,8 +32,6 @@ from maillage.store import audit
 from maillage.store.database import transaction
 from maillage.store.models import OutboxMessage, utcnow
 from maillage.store.resources import instant
-
-SUCCESS, MINOR_FAILURE = "0", "4"
 
 
 def _due(now: datetime) -> Any:
@@ -52,7 +51,7 @@ def delivery_event(row: OutboxMessage, error: DeliveryError | None) -> dict[str,
         },
         "action": "R",
         "recorded": instant(utcnow()),
-        "outcome": SUCCESS if error is None else MINOR_FAILURE,
+        "outcome": outcomes.SUCCESS if error is None else outcomes.MINOR_FAILURE,
         "agent": [
             {"who": {"display": "maillage outbox worker"}, "requestor": True},
             {

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from maillage.api.errors import FHIRError
+from maillage.care.errors import Unprocessable
 from maillage.care.identifiers import (
     INS_NIR_SYSTEM,
     INS_TEST_SYSTEMS,
@@ -67,14 +67,14 @@ def check(body: dict[str, Any]) -> None:
                 )
 
 
-def _refusal(message: str, where: str) -> FHIRError:
+def _refusal(message: str, where: str) -> Unprocessable:
     issue = {
         "severity": "error",
         "code": "business-rule",
         "diagnostics": message,
         "expression": [where],
     }
-    return FHIRError(422, message, code="business-rule", issues=[issue])
+    return Unprocessable(message, code="business-rule", issues=[issue])
 
 
 def identity_status(patient: dict[str, Any]) -> IdentityStatus:

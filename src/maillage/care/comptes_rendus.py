@@ -4,7 +4,7 @@ When a DocumentReference about a teleconsultation Encounter (``context.encounter
 is written as ``current`` and not ``preliminary`` with new content, its report (the first PDF,
 HTML or text attachment) is put in the outbox in the same transaction, addressed to the e-mail
 telecom of the patient's ``generalPractitioner`` (Practitioner, or PractitionerRole and then its
-Practitioner). The outbox worker (:mod:`maillage.jobs.outbox`) delivers it over SMTP, which is
+Practitioner). The outbox worker (:mod:`maillage.care.delivery`) delivers it over SMTP, which is
 the transport of MSSanté secure messaging. A patient without a médecin traitant reachable by
 e-mail gets no message; the document is stored all the same.
 """
@@ -16,10 +16,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from maillage.api import attachments, encounters
-from maillage.api.appointments import display_name, email_of, live
-from maillage.api.errors import FHIRError
-from maillage.care import outbox
+from maillage.care import attachments, encounters, outbox
+from maillage.care.appointments import display_name, email_of, live
+from maillage.care.errors import Unprocessable
 from maillage.config import Settings
 from maillage.store import resources
 from maillage.store.models import OutboxMessage, Resource, utcnow
@@ -50,7 +49,7 @@ def _teleconsultation(session: Session, body: Body) -> Resource | None:
     for item in (body.get("context") or {}).get("encounter", []):
         reference = _reference(item)
         row = live(session, reference) if reference else None
-        if row is not None and encounters.is_teleconsultation(row.body):
+        if row is not None and encounters.is_virtual(row.body):
             return row
     return None
 
@@ -78,8 +77,7 @@ def _report(settings: Settings, body: Body) -> tuple[bytes, str]:
         media = (attachment.get("contentType") or "").split(";")[0].strip()
         if media in outbox.REPORT_MEDIA_TYPES and "data" in attachment:
             return base64.b64decode(attachment["data"]), media
-    raise FHIRError(
-        422,
+    raise Unprocessable(
         "a teleconsultation report for the médecin traitant needs inline PDF, HTML or text data",
         code="business-rule",
     )

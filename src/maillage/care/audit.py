@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from maillage.api.auth import Principal
+from maillage.care.principal import Principal
 from maillage.config import Settings
 from maillage.store import audit
 from maillage.store.models import utcnow

@@ -21,13 +21,13 @@ from sqlalchemy import bindparam, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from maillage.api.errors import FHIRError
+from maillage.care.appointments import HOLDS_TIME
+from maillage.care.errors import Conflict, Unprocessable
 from maillage.store import resources
 from maillage.store.database import insert_rows
 from maillage.store.models import BookedPeriod, Resource, SearchEntry
 from maillage.store.search_params import PATIENT, normalise_reference, parse_date_range
 
-HOLDING = frozenset({"pending", "booked", "arrived", "checked-in", "fulfilled"})
 WITHDRAWN = frozenset({"inactive", "rejected"})
 CONSENT_SCOPE = "http://terminology.hl7.org/CodeSystem/consentscope"
 PERSONS = ("Patient", "Practitioner")
@@ -64,7 +64,7 @@ _CONSENTS = (
 
 
 def _held_slots(appointment: dict[str, Any] | None) -> set[str]:
-    if appointment is None or appointment.get("status") not in HOLDING:
+    if appointment is None or appointment.get("status") not in HOLDS_TIME:
         return set()
     refs = (normalise_reference(s.get("reference", "")) for s in appointment.get("slot", []))
     return {ref.split("/", 1)[1] for ref in refs if ref and ref.startswith("Slot/")}
@@ -88,8 +88,8 @@ def apply(
 ) -> None:
     """Move slots and held periods from ``old`` to ``new`` (None: absent or deleted)."""
     taken, held = _held_slots(new), _held_slots(old)
-    holds = new is not None and new.get("status") in HOLDING
-    was_holding = old is not None and old.get("status") in HOLDING
+    holds = new is not None and new.get("status") in HOLDS_TIME
+    was_holding = old is not None and old.get("status") in HOLDS_TIME
     if new is not None and holds and not was_holding:
         for patient in _actors(new, ("Patient",)):
             _check_consent(session, patient)
@@ -118,8 +118,7 @@ def _check_within(slot: Resource, period: Period, zone: ZoneInfo) -> None:
     if slot_period is None:
         return
     if not (slot_period[0] <= period[0] and period[1] <= slot_period[1]):
-        raise FHIRError(
-            422,
+        raise Unprocessable(
             f"the appointment ({period[0]:%Y-%m-%d %H:%M}–{period[1]:%H:%M} UTC) is outside "
             f"Slot/{slot.id} ({slot_period[0]:%Y-%m-%d %H:%M}–{slot_period[1]:%H:%M} UTC)",
             code="business-rule",
@@ -158,7 +157,7 @@ def _hold_periods(
         return
     clash = connection.execute(_CLASH, {"actors": actors, "starts": starts, "ends": ends}).first()
     if clash:
-        raise FHIRError(409, f"{clash[0]} is already booked then (Appointment/{clash[1]})")
+        raise Conflict(f"{clash[0]} is already booked then (Appointment/{clash[1]})")
     periods = [
         {"appointment_id": appointment_id, "actor": actor, "starts": starts, "ends": ends}
         for actor in actors
@@ -166,7 +165,7 @@ def _hold_periods(
     try:
         insert_rows(connection, _PERIODS, periods)
     except IntegrityError as error:
-        raise FHIRError(409, f"{', '.join(actors)} booked meanwhile for that time") from error
+        raise Conflict(f"{', '.join(actors)} booked meanwhile for that time") from error
 
 
 def _set_status(
@@ -181,11 +180,9 @@ def _set_status(
     except resources.StoreError as error:
         if status == "free":
             return
-        raise FHIRError(
-            422, f"cannot book Slot/{slot_id}: {error}", code="business-rule"
-        ) from error
+        raise Unprocessable(f"cannot book Slot/{slot_id}: {error}", code="business-rule") from error
     if status == "busy" and slot.body.get("status") != "free":
-        raise FHIRError(409, f"Slot/{slot_id} is {slot.body.get('status')}, not free")
+        raise Conflict(f"Slot/{slot_id} is {slot.body.get('status')}, not free")
     if status == "busy" and period is not None:
         _check_within(slot, period, zone)
     resources.save(
@@ -207,7 +204,7 @@ def _check_consent(session: Session, patient: str) -> None:
         return
     denied = (latest.get("provision") or {}).get("type") == "deny"
     if latest.get("status") in WITHDRAWN or denied:
-        raise FHIRError(422, f"{patient} withdrew consent to telemedicine", code="business-rule")
+        raise Unprocessable(f"{patient} withdrew consent to telemedicine", code="business-rule")
 
 
 def _about_treatment(consent: dict[str, Any]) -> bool:

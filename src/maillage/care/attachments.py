@@ -17,7 +17,7 @@ import copy
 from collections.abc import Iterator
 from typing import Any
 
-from maillage.api.errors import FHIRError
+from maillage.care.errors import Conflict, Invalid, TooLarge, Unsupported
 from maillage.config import Settings
 from maillage.store import files
 
@@ -41,14 +41,13 @@ def _attachments(body: Body) -> Iterator[Body]:
 def _store(settings: Settings, data: str, content_type: str | None, where: str) -> str:
     if content_type is None or content_type.split(";")[0].strip() not in settings.attachment_types:
         allowed = ", ".join(sorted(settings.attachment_types))
-        raise FHIRError(415, f"{where}: media type {content_type!r} not accepted; use {allowed}")
+        raise Unsupported(f"{where}: media type {content_type!r} not accepted; use {allowed}")
     try:
         content = base64.b64decode(data)
     except (binascii.Error, ValueError) as error:
-        raise FHIRError(400, f"{where}.data is not base64: {error}") from error
+        raise Invalid(f"{where}.data is not base64: {error}") from error
     if len(content) > settings.max_attachment_bytes:
-        raise FHIRError(
-            413,
+        raise TooLarge(
             f"{where} is {len(content)} bytes; the limit is {settings.max_attachment_bytes}",
         )
     return files.put(settings.files_dir, content)
@@ -80,10 +79,9 @@ def _refuse_client_checksums(body: Body) -> None:
     if any(_has_system(t, "system") for t in tags) or any(
         _has_system(e, "url") for a in _attachments(body) for e in a.get("extension", [])
     ):
-        raise FHIRError(
-            400,
+        raise Invalid(
             f"{SHA256_SYSTEM} is set by the server from the bytes it receives; send the "
-            "content as data instead",
+            "content as data instead"
         )
 
 
@@ -98,10 +96,7 @@ def inline(settings: Settings, body: Body) -> Body:
     answered with 409: the record exists but its content cannot be trusted, which the operator
     must restore from backup.
     """
-    try:
-        return inline_or_omit(settings, body, strict=True)[0]
-    except files.FileCorrupted as error:
-        raise FHIRError(409, str(error)) from error
+    return inline_or_omit(settings, body, strict=True)[0]
 
 
 def inline_or_omit(
@@ -121,7 +116,7 @@ def inline_or_omit(
             return _encoded(settings, sha)
         except files.FileCorrupted as error:
             if strict:
-                raise
+                raise Conflict(str(error)) from error
             problems.append(str(error))
             return None
 

@@ -17,9 +17,9 @@ from __future__ import annotations
 from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.orm import Session, aliased
 
-from maillage.api.auth import Principal
+from maillage.care.principal import Principal
 from maillage.store.models import Resource, SearchEntry
-from maillage.store.search_params import ACTOR, PATIENT
+from maillage.store.search_params import ACTOR, PATIENT, public_params
 from maillage.store.users import Role
 
 REGISTRY_TYPES = (
@@ -145,3 +145,8 @@ def refused_patients(
 def may_register_patient(principal: Principal, actors: set[str]) -> bool:
     """A professional registers a new patient only under their own site, organisation or name."""
     return principal.role in FULL_ACCESS or bool(actors & principal.acts_as)
+
+
+def search_parameters(resource_type: str) -> list[tuple[str, str]]:
+    """The search parameters clients may use on a supported type: (name, FHIR search type)."""
+    return [(param.name, param.kind) for param in public_params(resource_type)]

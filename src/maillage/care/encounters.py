@@ -12,12 +12,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from maillage.api.errors import FHIRError
 from maillage.care import acts
+from maillage.care.codes import VIRTUAL
+from maillage.care.errors import Conflict, Unprocessable
 
-ACT_URL = "urn:maillage:act-code"
-NGAP_SYSTEM = "urn:maillage:ngap"
-VIRTUAL = "VR"
 TRANSITIONS: dict[str, frozenset[str]] = {
     "planned": frozenset({"arrived", "triaged", "in-progress", "cancelled"}),
     "arrived": frozenset({"triaged", "in-progress", "cancelled"}),
@@ -30,50 +28,38 @@ ENCOUNTER_ACTS = (acts.ActContext.TELECONSULTATION, acts.ActContext.ASSISTANCE)
 Body = dict[str, Any]
 
 
-def is_teleconsultation(body: Body) -> bool:
-    """Whether an Encounter is a teleconsultation (class VR, virtual)."""
+def is_virtual(body: Body) -> bool:
+    """Whether an Encounter is a teleconsultation's (class VR, virtual)."""
     return (body.get("class") or {}).get("code") == VIRTUAL
-
-
-def act_codes(body: Body) -> list[str]:
-    """The act codes recorded on a resource."""
-    return [
-        e["valueCoding"].get("code", "")
-        for e in body.get("extension", [])
-        if e.get("url") == ACT_URL and "valueCoding" in e
-    ]
 
 
 def _check_transition(before: str, after: str) -> None:
     if after in (before, "entered-in-error"):
         return
     if after not in TRANSITIONS.get(before, frozenset()):
-        raise FHIRError(
-            409, f"an Encounter cannot go from {before} to {after}", code="business-rule"
-        )
+        raise Conflict(f"an Encounter cannot go from {before} to {after}", code="business-rule")
 
 
 def prepare(body: Body, previous: Body | None) -> Body:
     """Check a write of an Encounter (status change, act codes); the body is kept as sent."""
     if previous is not None:
         _check_transition(previous.get("status", ""), body.get("status", ""))
-    if not is_teleconsultation(body):
+    if not is_virtual(body):
         return body
     contexts = []
-    for code in act_codes(body):
+    for code in acts.act_codes(body):
         try:
             found = acts.act(code)
         except ValueError as error:
-            raise FHIRError(422, str(error), code="business-rule") from error
+            raise Unprocessable(str(error), code="business-rule") from error
         if found.context not in ENCOUNTER_ACTS:
-            raise FHIRError(
-                422, f"act code {code} is not billed on a teleconsultation", code="business-rule"
+            raise Unprocessable(
+                f"act code {code} is not billed on a teleconsultation", code="business-rule"
             )
         contexts.append(found.context)
     finishing = body.get("status") == "finished" and (previous or {}).get("status") != "finished"
     if finishing and acts.ActContext.TELECONSULTATION not in contexts:
-        raise FHIRError(
-            422,
+        raise Unprocessable(
             "record the teleconsultation act (TCG or TC) before finishing the encounter",
             code="business-rule",
         )

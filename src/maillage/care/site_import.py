@@ -30,9 +30,9 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from maillage.api import validation
-from maillage.api.errors import FHIRError
-from maillage.api.french import INSEE_EXTENSION
+from maillage.care import validation
+from maillage.care.errors import DomainError
+from maillage.care.french import INSEE_EXTENSION
 from maillage.config import Settings
 from maillage.store import audit, resources
 from maillage.store.database import transaction
@@ -397,8 +397,8 @@ class _Writer:
             return
         try:
             checked = validation.validate(resource_type, {**body, "id": resource_id}, resource_id)
-        except FHIRError as error:
-            raise SiteImportError([f"{reference}: {error.diagnostics}"]) from error
+        except DomainError as error:
+            raise SiteImportError([f"{reference}: {error.message}"]) from error
         resources.save(self.session, checked, self.settings.zone, resource_id=resource_id)
         (self.report.created if stored is None else self.report.updated).append(reference)
 

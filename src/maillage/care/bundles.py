@@ -1,0 +1,62 @@
+"""Transaction Bundles: their entries checked, and references between entries resolved.
+
+Entries are creates (``POST Type``, honouring ``ifNoneExist``) and updates (``PUT Type/id``);
+``urn:uuid:`` full URLs of created entries may be referenced by the other entries.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, NoReturn
+
+from maillage.care import validation
+from maillage.care.calls import Call
+from maillage.care.errors import DomainError, Invalid
+
+Body = dict[str, Any]
+
+
+def entries(bundle: Any) -> list[Body]:
+    """The entries of a well-formed transaction Bundle (refused otherwise)."""
+    validation.validate("Bundle", bundle)
+    if bundle.get("type") != "transaction":
+        raise Invalid(f"POST /fhir takes a transaction Bundle, not {bundle.get('type')!r}")
+    entries: list[Body] = bundle.get("entry") or []
+    for i, entry in enumerate(entries):
+        method = (entry.get("request") or {}).get("method")
+        url = (entry.get("request") or {}).get("url", "")
+        resource = entry.get("resource")
+        if method not in ("POST", "PUT") or not isinstance(resource, dict):
+            raise Invalid(f"Bundle.entry[{i}]: only POST and PUT with a resource are taken")
+        expected = (
+            resource.get("resourceType")
+            if method == "POST"
+            else f"{resource.get('resourceType')}/{resource.get('id')}"
+        )
+        if url.split("?")[0].strip("/") != expected:
+            raise Invalid(f"Bundle.entry[{i}].request.url {url!r} must be {expected!r}")
+    return entries
+
+
+def resolved(resource: Body, mapping: dict[str, str]) -> Body:
+    """The resource with ``urn:uuid:`` references to other entries replaced by ``Type/id``."""
+    if not mapping:
+        return resource
+    text = json.dumps(resource)
+    for urn, reference in mapping.items():
+        text = text.replace(json.dumps(urn), json.dumps(reference))
+    result: Body = json.loads(text)
+    return result
+
+
+def failed_entry(call: Call, index: int, error: Exception) -> NoReturn:
+    """Audit the failed entry (the transaction has rolled back) and raise its refusal,
+    prefixed with the entry's index."""
+    try:
+        with call.failures():
+            raise error
+    except DomainError as failed:
+        raise type(failed)(
+            f"Bundle.entry[{index}]: {failed.message}", code=failed.code, issues=failed.issues
+        ) from error
+    raise AssertionError("unreachable")  # pragma: no cover

@@ -1,0 +1,23 @@
+"""The network's own codes and extension URLs, each defined once with one meaning."""
+
+from __future__ import annotations
+
+WORKFLOW_SYSTEM = "urn:maillage:workflow"
+"""Code system of the network's workflows (an Appointment's ``serviceType``, a request's
+``code``)."""
+TELECONSULTATION = "teleconsultation"
+"""The workflow code of a teleconsultation Appointment."""
+TELE_EXPERTISE = "tele-expertise"
+"""The workflow code of a télé-expertise ServiceRequest and its Task."""
+VIDEO_ROOM_URL = "urn:maillage:video-room"
+"""Extension (valueString) holding a teleconsultation's video room name."""
+ACT_URL = "urn:maillage:act-code"
+"""Extension (valueCoding) recording an Assurance Maladie act on a resource."""
+NGAP_SYSTEM = "urn:maillage:ngap"
+"""Code system of the recorded acts (NGAP codes: TCG, TC, TLS, RQD, TE2…)."""
+ACT_CLASS_SYSTEM = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
+VIRTUAL = "VR"
+"""The Encounter class (v3 ActCode) of a teleconsultation: virtual."""
+PARTICIPATION_TYPE_SYSTEM = "http://terminology.hl7.org/CodeSystem/v3-ParticipationType"
+PRIMARY_PERFORMER = "PPRF"
+"""The participant type marking the remote doctor among an Encounter's participants."""

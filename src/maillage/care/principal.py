@@ -1,0 +1,80 @@
+"""The acting principal: an account and the resources it acts as (its care relationships)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from sqlalchemy import Engine, bindparam, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from maillage.store import users
+from maillage.store.database import autocommit, transaction
+from maillage.store.models import Resource, User
+from maillage.store.search_params import normalise_reference
+from maillage.store.users import Role as Role  # re-exported: the doors name roles
+
+_USERS = User.__table__
+_RESOURCES = Resource.__table__
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The authenticated account of a request, a page or a job, and the resources it acts as."""
+
+    user_id: int
+    email: str
+    role: Role
+    practitioner: str | None = None
+    patient: str | None = None
+    site: str | None = None
+    organization: str | None = None
+
+    @property
+    def acts_as(self) -> frozenset[str]:
+        """References that give care relationships: own Practitioner, site, site's organisation."""
+        return frozenset(r for r in (self.practitioner, self.site, self.organization) if r)
+
+
+class Account(Protocol):
+    """What a login proves: the account's id and role (a stored user)."""
+
+    id: int
+    role: str
+
+
+def authenticate(sessions: sessionmaker[Session], email: str, password: str) -> Account | None:
+    """The active account with this e-mail and password, or None (timing does not tell
+    which was wrong)."""
+    with transaction(sessions) as session:
+        return users.authenticate(session, email, password)
+
+
+_USER = select(_USERS).where(_USERS.c.id == bindparam("user_id"))
+_SITE = select(_RESOURCES.c.body).where(
+    _RESOURCES.c.resource_type == bindparam("kind"), _RESOURCES.c.id == bindparam("id")
+)
+
+
+def load_principal(engine: Engine, user_id: int) -> Principal | None:
+    """The active account ``user_id`` as a principal: one or two Core reads in autocommit, of
+    statements built once, as this runs before every authenticated request."""
+    with autocommit(engine) as connection:
+        user = connection.execute(_USER, {"user_id": user_id}).first()
+        if user is None or not user.active:
+            return None
+        organization = None
+        if user.site:
+            site_type, _, site_id = user.site.partition("/")
+            site = connection.execute(_SITE, {"kind": site_type, "id": site_id}).scalar()
+            reference = ((site or {}).get("managingOrganization") or {}).get("reference")
+            organization = normalise_reference(reference) if reference else None
+    return Principal(
+        user_id=user.id,
+        email=user.email,
+        role=Role(user.role),
+        practitioner=user.practitioner,
+        patient=user.patient,
+        site=user.site,
+        organization=organization,
+    )

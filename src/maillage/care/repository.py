@@ -1,0 +1,678 @@
+"""The one door to the network's data: a repository bound to the acting principal.
+
+In the spirit of Medplum's ``ctx.repo`` (``packages/server/src/fhir/repo.ts``): a
+:class:`Repository` is built per request, page or job from the session factory, the settings
+and the principal (user, role, links, client address), and every read, search, create, update,
+delete and transaction of network data goes through it. It applies, itself and in this order:
+
+1. the access policy (:mod:`maillage.care.policy`): the role may touch the type, and the
+   patient compartment for everyone who does not run the network;
+2. validation (:mod:`maillage.care.validation`) and the per-type rules, registered in one table,
+   :data:`maillage.care.rules.RULES` (booking on Appointment, Task states, device ingestion…);
+3. the audit trail (:mod:`maillage.care.audit`): an access to patient data is audited whether
+   allowed or refused, a refusal in its own transaction, since the work's one is rolled back.
+
+It raises the domain's errors (:mod:`maillage.care.errors`); the doors map them to HTTP
+statuses or French pages. The same calls serve the API, the pages, the CLI and the jobs.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date
+from functools import partial
+from pathlib import Path
+from typing import Any, NoReturn, Protocol, cast
+
+import anyio.to_thread
+from psycopg_pool import AsyncConnectionPool
+from redis.exceptions import RedisError
+from sqlalchemy import Connection, Engine, Select, and_, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from maillage.care import (
+    alerts,
+    appointments,
+    attachments,
+    bundles,
+    french,
+    policy,
+    scheduling,
+    site_import,
+    teleexpertise,
+    validation,
+)
+from maillage.care.alerts import RuleIn
+from maillage.care.calls import Call
+from maillage.care.codes import VIRTUAL
+from maillage.care.errors import (
+    DomainError,
+    Forbidden,
+    Invalid,
+    NotFound,
+    Unauthenticated,
+    Unprocessable,
+)
+from maillage.care.principal import Principal
+from maillage.care.rules import NO_RULES, RULES, Change
+from maillage.care.work import Work, Written, version_of
+from maillage.config import Settings
+from maillage.store import resources, search, slot_calendar
+from maillage.store.database import (
+    autocommit,
+    make_engine,
+    session_factory,
+    transaction,
+    upgrade,
+)
+from maillage.store.models import (
+    Alert,
+    AlertRule,
+    Resource,
+    ResourceVersion,
+    SearchEntry,
+    StoredResource,
+    utcnow,
+)
+from maillage.store.resources import instant as instant  # re-exported: the doors' dates
+from maillage.store.search import Criterion
+from maillage.store.search_params import DUE
+
+logger = logging.getLogger(__name__)
+Body = dict[str, Any]
+DEFAULT_COUNT, MAX_COUNT = 50, 500
+
+
+class JobQueue(Protocol):
+    """Where work for the worker goes (an rq ``Queue``): jobs are named by their dotted path,
+    so the domain never imports the job runners."""
+
+    def enqueue(self, f: str, *args: Any, **kwargs: Any) -> Any: ...
+
+
+@dataclass(frozen=True)
+class Search:
+    """A parsed search: criteria, ``_id`` values, ``_sort`` and the page asked for."""
+
+    criteria: list[Criterion]
+    ids: list[str]
+    sort: str | None = None
+    count: int = DEFAULT_COUNT
+    offset: int = 0
+
+    @property
+    def page(self) -> tuple[int, int]:
+        """``_count`` and ``_offset``."""
+        return self.count, self.offset
+
+    @classmethod
+    def of(cls, resource_type: str, params: Sequence[tuple[str, str]]) -> Search:
+        """The search ``params`` ask for (:class:`search.SearchError` when malformed)."""
+        criteria, ids = search.parse(resource_type, list(params))
+        named = dict(params)
+        count = _bounded(named.get("_count"), DEFAULT_COUNT, 0, MAX_COUNT)
+        offset = _bounded(named.get("_offset"), 0, 0, 10**9)
+        return cls(criteria, ids, named.get("_sort"), count, offset)
+
+
+def _bounded(raw: str | None, default: int, low: int, high: int) -> int:
+    if raw is None:
+        return default
+    if not raw.isdigit():
+        raise search.SearchError(f"expected a whole number, got {raw!r}")
+    return min(max(int(raw), low), high)
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a search's matches, and how many there are in all."""
+
+    rows: list[StoredResource]
+    total: int
+    count: int
+    offset: int
+
+
+def _plain(error: DomainError) -> str:
+    return error.message
+
+
+class Repository:
+    """The network's data as one principal may see and change it.
+
+    ``sessions`` opens the database sessions; ``principal`` is the acting account (None:
+    anonymous, refused wherever data is touched), ``address`` where it acts from (the audit's
+    network address), ``refusal`` the authentication failure of a caller whose credentials did
+    not prove a principal (raised, and audited, at the first access). ``jobs`` is where work for
+    the worker goes (alert evaluations), ``reads`` an asynchronous PostgreSQL pool for the
+    searches that run on the event loop, ``explain`` how a refusal reads in the audit trail
+    (the API prefixes its status).
+    """
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        settings: Settings,
+        principal: Principal | None,
+        *,
+        address: str = "",
+        refusal: Unauthenticated | None = None,
+        jobs: JobQueue | None = None,
+        reads: AsyncConnectionPool | None = None,
+        explain: Callable[[DomainError], str] = _plain,
+    ) -> None:
+        self.sessions, self.settings, self.principal = sessions, settings, principal
+        self.address, self.refusal, self.jobs, self.reads = address, refusal, jobs, reads
+        self.explain = explain
+        self._trusted = False
+
+    @classmethod
+    def system(
+        cls, sessions: sessionmaker[Session], settings: Settings, *, jobs: JobQueue | None = None
+    ) -> Repository:
+        """The repository of the server's own work (the CLI's imports, the worker): no user
+        behind it, trusted with the operations that are the operator's."""
+        repository = cls(sessions, settings, None, address="maillage", jobs=jobs)
+        repository._trusted = True
+        return repository
+
+    @property
+    def engine(self) -> Engine:
+        engine: Engine = self.sessions.kw["bind"]
+        return engine
+
+    def _call(
+        self, resource_type: str | None, interaction: str, entities: Sequence[str] = ()
+    ) -> Call:
+        audited = resource_type is None or policy.is_patient_data(resource_type)
+        return Call(self, resource_type, interaction, list(entities), audited)
+
+    def outgoing(self, body: Body) -> Body:
+        """A stored body as it leaves the server: French rules applied, attachments inlined."""
+        return attachments.inline(self.settings, french.outgoing(body))
+
+    def outgoing_or_omit(self, body: Body) -> tuple[Body, list[str]]:
+        """A stored body as it leaves in a search page, and why some attached content could
+        not be inlined (those attachments go out without ``data``)."""
+        return attachments.inline_or_omit(self.settings, french.outgoing(body))
+
+    def refused(
+        self,
+        resource_type: str,
+        interaction: str,
+        error: DomainError,
+        entities: Sequence[str] = (),
+    ) -> NoReturn:
+        """Refuse an access for ``error`` found at the door (a body that is not JSON): the
+        principal is checked first, as for any access, and the refusal is audited."""
+        call = self._call(resource_type, interaction, entities)
+        call.authorize(write=interaction in ("create", "update", "delete"))
+        with call.failures():
+            raise error
+
+    # --- reads -----------------------------------------------------------------------------
+
+    def read(self, resource_type: str, resource_id: str) -> Resource:
+        """The current version (refused without a care relationship; audited)."""
+        call = self._call(resource_type, "read", [f"{resource_type}/{resource_id}"])
+        call.authorize(write=False)
+        with call.failures(), transaction(self.sessions) as session:
+            row = resources.read(session, resource_type, resource_id)
+            call.check_patients(session, call.compartment(row.id, row.body))
+            call.succeeded(session)
+        return row
+
+    def vread(self, resource_type: str, resource_id: str, version: int) -> ResourceVersion:
+        """One version, as it was written."""
+        call = self._call(resource_type, "vread", [f"{resource_type}/{resource_id}"])
+        call.authorize(write=False)
+        with call.failures(), transaction(self.sessions) as session:
+            row = resources.read_version(session, resource_type, resource_id, version)
+            call.check_patients(session, call.compartment(row.id, row.body))
+            call.succeeded(session)
+        return row
+
+    def history(self, resource_type: str, resource_id: str) -> list[ResourceVersion]:
+        """Every version of a resource, oldest first (audited as reads of it)."""
+        call = self._call(resource_type, "vread", [f"{resource_type}/{resource_id}"])
+        call.authorize(write=False)
+        with call.failures(), transaction(self.sessions) as session:
+            current = resources.read(session, resource_type, resource_id)
+            call.check_patients(session, call.compartment(current.id, current.body))
+            versions = list(
+                session.execute(
+                    select(ResourceVersion)
+                    .where(
+                        ResourceVersion.resource_type == resource_type,
+                        ResourceVersion.id == resource_id,
+                    )
+                    .order_by(ResourceVersion.version_id)
+                ).scalars()
+            )
+            call.succeeded(session)
+        return versions
+
+    def search(self, resource_type: str, wanted: Search | Sequence[tuple[str, str]]) -> Page:
+        """A page of the resources matching ``wanted`` (a :class:`Search`, or the parameters
+        of one) that the principal may see: audited searches in a transaction with their
+        AuditEvent, the others in one autocommit statement."""
+        call = self._call(resource_type, "search-type")
+        who = call.authorize(write=False)
+        with call.failures():
+            if not isinstance(wanted, Search):
+                wanted = Search.of(resource_type, wanted)
+            if call.audited:
+                with transaction(self.sessions) as session:
+                    rows, total = self._found(call, who, session.connection(), wanted)
+                    for row in rows:
+                        call.entities.extend(sorted(call.compartment(row.id, row.body)))
+                    call.succeeded(session)
+            else:  # nothing to audit: one statement, outside any transaction
+                with autocommit(self.engine) as connection:
+                    rows, total = self._found(call, who, connection, wanted)
+        return Page(rows, total, wanted.count, wanted.offset)
+
+    async def search_async(self, resource_type: str, params: Sequence[tuple[str, str]]) -> Page:
+        """:meth:`search` from the event loop. On PostgreSQL a search for slots that the slot
+        calendar can answer (a booking client's) runs on the loop through psycopg's
+        asynchronous pool; the others in a worker thread."""
+        if resource_type != "Slot" or self.reads is None:
+            return await anyio.to_thread.run_sync(self.search, resource_type, params)
+        call = self._call(resource_type, "search-type")
+        assert not call.audited  # so authorize() and failures() do no I/O here
+        call.authorize(write=False)
+        with call.failures():
+            wanted = Search.of(resource_type, params)
+            if slot_calendar.answers(wanted.criteria, wanted.ids, wanted.sort):
+                rows, total = await slot_calendar.page_async(
+                    self.reads, wanted.criteria, self.settings.zone, wanted.sort, *wanted.page
+                )
+                return Page(rows, total, wanted.count, wanted.offset)
+        return await anyio.to_thread.run_sync(self.search, resource_type, wanted)
+
+    def _found(
+        self, call: Call, who: Principal, connection: Connection, wanted: Search
+    ) -> tuple[list[StoredResource], int]:
+        """The page and the total: from the slot calendar when it can answer, else from the
+        search index, narrowed to what ``who`` may see."""
+        assert call.resource_type is not None
+        kind, zone = call.resource_type, self.settings.zone
+        if kind == "Slot" and slot_calendar.answers(wanted.criteria, wanted.ids, wanted.sort):
+            return slot_calendar.page(connection, wanted.criteria, zone, wanted.sort, *wanted.page)
+        ordering = search.order(kind, wanted.sort)
+        statement = self._statement(who, kind, wanted.criteria, wanted.ids)
+        return search.page(connection, statement, ordering, *wanted.page)
+
+    def _statement(
+        self,
+        who: Principal,
+        resource_type: str,
+        criteria: list[Criterion],
+        ids: list[str],
+    ) -> Select[tuple[Resource]]:
+        restriction = policy.search_restriction(who, resource_type)
+        return search.statement(resource_type, criteria, ids, self.settings.zone, restriction)
+
+    # --- writes ----------------------------------------------------------------------------
+
+    def create(
+        self, resource_type: str, payload: Any, *, if_none_exist: str | None = None
+    ) -> Written:
+        """Validate and store a new resource with a server-assigned id; with ``if_none_exist``
+        (a search), the one resource it matches is returned instead, when there is one."""
+        call = self._call(resource_type, "create")
+        call.authorize(write=True)
+        with call.failures():
+            body = validation.validate(resource_type, payload)
+            with transaction(self.sessions) as session:
+                work = Work(self, session)
+                match = work.match(call, if_none_exist) if if_none_exist else None
+                if match is not None:
+                    return Written(match, False)
+                written = work.store(call, body, None)
+        self._committed(work.written)
+        return written
+
+    def update(
+        self,
+        resource_type: str,
+        resource_id: str,
+        payload: Any,
+        *,
+        if_match: int | str | None = None,
+    ) -> Written:
+        """Validate and store a new version (or create with the caller's id); ``if_match``
+        (a version, or its ETag ``W/"3"``) refuses it when the resource changed meanwhile."""
+        call = self._call(resource_type, "update", [f"{resource_type}/{resource_id}"])
+        call.authorize(write=True)
+        with call.failures():
+            body = validation.validate(resource_type, payload, resource_id)
+            version = version_of(if_match)
+            with transaction(self.sessions) as session:
+                work = Work(self, session)
+                written = work.store(call, body, resource_id, version)
+        self._committed(work.written)
+        return written
+
+    async def book(
+        self,
+        payload: Any,
+        appointment_id: str | None = None,
+        *,
+        if_match: int | str | None = None,
+        if_none_exist: str | None = None,
+    ) -> Written:
+        """Write an Appointment (book, reschedule, cancel), awaited from the event loop: the
+        slots, the held periods and the confirmations move with it in one transaction. (The
+        work runs in a worker thread for now.)"""
+        if appointment_id is None:
+            work = partial(self.create, "Appointment", payload, if_none_exist=if_none_exist)
+        else:
+            work = partial(self.update, "Appointment", appointment_id, payload, if_match=if_match)
+        return await anyio.to_thread.run_sync(work)
+
+    def delete(self, resource_type: str, resource_id: str) -> None:
+        """Delete softly: the resource leaves reads and searches, its versions are kept, and
+        an appointment frees its slots and periods."""
+        call = self._call(resource_type, "delete", [f"{resource_type}/{resource_id}"])
+        who = call.authorize(write=True)
+        with call.failures(), transaction(self.sessions) as session:
+            current = resources.read(session, resource_type, resource_id)
+            call.check_patients(session, call.compartment(current.id, current.body))
+            rules = RULES.get(resource_type, NO_RULES)
+            if rules.book is not None:
+                change = Change(session, self.settings, who, resource_id, None, current.body)
+                rules.book(change)
+            resources.delete(session, resource_type, resource_id)
+            call.succeeded(session)
+
+    @contextmanager
+    def writing(self) -> Iterator[Work]:
+        """Several writes in one transaction: all stored, or none when one is refused.
+
+        A refusal is audited once the work's transaction has rolled back, so that the audit
+        is kept and SQLite is not locked.
+        """
+        work: Work | None = None
+        try:
+            with transaction(self.sessions) as session:
+                work = Work(self, session)
+                yield work
+        except Exception:
+            if work is None or work.call is None:
+                raise
+            with work.call.failures():
+                raise
+        self._committed(work.written)
+
+    def transaction(self, bundle: Any) -> list[Written]:
+        """Process a transaction Bundle atomically: every entry (creates honouring
+        ``ifNoneExist``, updates) goes through the same rules as a single write; the first
+        refused entry rolls everything back and is the answer, prefixed with its index.
+        ``urn:uuid:`` full URLs of created entries may be referenced by the other entries."""
+        entries = bundles.entries(bundle)
+        calls = [
+            self._call(
+                entry["resource"]["resourceType"],
+                "create" if entry["request"]["method"] == "POST" else "update",
+            )
+            for entry in entries
+        ]
+        for call in calls:  # before the transaction: a refusal is audited in its own
+            call.authorize(write=True)
+        at = 0
+        results: list[Written] = []
+        try:
+            with transaction(self.sessions) as session:
+                work = Work(self, session)
+                targets = _targets(work, entries, calls)
+                mapping = {
+                    entry["fullUrl"]: f"{entry['resource']['resourceType']}/{target}"
+                    for entry, (target, _) in zip(entries, targets, strict=True)
+                    if str(entry.get("fullUrl", "")).startswith("urn:uuid:")
+                }
+                for index, (entry, call, (target, existing)) in enumerate(
+                    zip(entries, calls, targets, strict=True)
+                ):
+                    at = index
+                    if existing is not None:
+                        results.append(Written(existing, False))
+                        continue
+                    put = entry["request"]["method"] == "PUT"
+                    body = bundles.resolved(entry["resource"], mapping)
+                    kind = entry["resource"]["resourceType"]
+                    body = validation.validate(kind, body, target if put else None)
+                    results.append(work.store(call, body, target if put else None, new_id=target))
+        except (DomainError, resources.StoreError, search.SearchError) as error:
+            bundles.failed_entry(calls[at], at, error)
+        self._committed(work.written)
+        return results
+
+    def _committed(self, rows: Sequence[StoredResource]) -> None:
+        """Run the rules of what a committed transaction wrote (jobs to queue)."""
+        by_type: dict[str, list[Body]] = {}
+        for row in rows:
+            by_type.setdefault(row.resource_type, []).append(row.body)
+        for resource_type, bodies in by_type.items():
+            committed = RULES.get(resource_type, NO_RULES).committed
+            if committed is not None:
+                committed(self, bodies)
+
+    def queue_evaluations(self, patients: set[str]) -> None:
+        """Queue one alert-rule evaluation per patient (none without a queue); a queue that
+        cannot be reached is logged, the data stays stored."""
+        if self.jobs is None:
+            return
+        for patient in sorted(patients):
+            try:
+                self.jobs.enqueue(alerts.EVALUATE_JOB, patient, retry=alerts.RETRY)
+            except RedisError:
+                logger.exception("alert evaluation for %s not queued: Redis unavailable", patient)
+
+    # --- operations --------------------------------------------------------------------------
+
+    def generate_slots(self, schedule_id: str, parameters: Any) -> Body:
+        """Create the missing free Slots of a Schedule from an availability template (a FHIR
+        ``Parameters``); the outcome counts created and existing ones."""
+        call = self._call("Schedule", "update")
+        call.authorize(write=True)
+        checked = validation.validate("Parameters", parameters)
+        with call.failures(), transaction(self.sessions) as session:
+            return scheduling.generate(session, self.settings, schedule_id, checked)
+
+    def ics(self, appointment_id: str) -> bytes:
+        """An appointment's iCalendar invitation, its video link the caller's own (audited as
+        a read)."""
+        call = self._call("Appointment", "read", [f"Appointment/{appointment_id}"])
+        who = call.authorize(write=False)
+        with call.failures(), transaction(self.sessions) as session:
+            row = resources.read(session, "Appointment", appointment_id)
+            call.check_patients(session, call.compartment(row.id, row.body))
+            content = appointments.ics(session, self.settings, row, who)
+            call.succeeded(session)
+        return content
+
+    def overdue_tasks(self) -> Page:
+        """Open Tasks past their due date that the principal may see (at most MAX_COUNT)."""
+        call = self._call("Task", "search-type")
+        who = call.authorize(write=False)
+        late = Resource.id.in_(search.matching("Task", DUE, SearchEntry.high < utcnow()))
+        restriction = policy.search_restriction(who, "Task")
+        condition = late if restriction is None else and_(late, restriction)
+        with call.failures():
+            criteria, _ = search.parse("Task", [("status", ",".join(teleexpertise.OPEN))])
+            statement = search.statement("Task", criteria, [], self.settings.zone, condition)
+            with transaction(self.sessions) as session:
+                ordering = search.order("Task", None)
+                rows, total = search.page(session.connection(), statement, ordering, MAX_COUNT, 0)
+                for row in rows:
+                    call.entities.extend(sorted(call.compartment(row.id, row.body)))
+                call.succeeded(session)
+        return Page(rows, total, MAX_COUNT, 0)
+
+    def task_steps(self, task_id: str) -> dict[str, str]:
+        """When a Task first reached each status (response times), from its history."""
+        call = self._call("Task", "read", [f"Task/{task_id}"])
+        call.authorize(write=False)
+        with call.failures(), transaction(self.sessions) as session:
+            row = resources.read(session, "Task", task_id)
+            call.check_patients(session, call.compartment(row.id, row.body))
+            reached = teleexpertise.steps(session, task_id)
+            call.succeeded(session)
+        return reached
+
+    def pools(self) -> list[str]:
+        """The pooled owners (services, roles) the principal belongs to."""
+        call = self._call("Task", "search-type")
+        who = call.authorize(write=False)
+        with transaction(self.sessions) as session:
+            return teleexpertise.pools_of(session, who)
+
+    def billed_encounters(self, first: date, last: date) -> list[Resource]:
+        """The finished teleconsultation Encounters of a period (for the operators' billing
+        export), read as an audited search."""
+        call = self._call("Encounter", "search-type")
+        who = call.authorize(write=False)
+        with call.failures():
+            if who.role not in policy.FULL_ACCESS:
+                raise Forbidden("the billing export is for admins and coordinators")
+            if last < first:
+                raise Invalid("'to' must be on or after 'from'")
+            query = [
+                ("class", VIRTUAL),
+                ("status", "finished"),
+                ("date", f"ge{first.isoformat()}"),
+                ("date", f"le{last.isoformat()}"),
+            ]
+            criteria, _ = search.parse("Encounter", query)
+            statement = search.statement("Encounter", criteria, [], self.settings.zone)
+            with transaction(self.sessions) as session:
+                ordered = statement.order_by(Resource.id)
+                rows = cast(list[Resource], list(session.scalars(ordered)))
+                for row in rows:
+                    call.entities.extend(sorted(call.compartment(row.id, row.body)))
+                call.succeeded(session)
+        return rows
+
+    def import_sites(self, path: Path, sites: list[site_import.Site]) -> site_import.ImportReport:
+        """Register sites from a checked file in one audited transaction (the operator's
+        import, or an admin's or coordinator's)."""
+        principal = self.principal
+        if not self._trusted and (principal is None or principal.role not in policy.FULL_ACCESS):
+            raise Forbidden("only the network's operators import sites")
+        return site_import.import_sites(self.sessions, self.settings, path, sites)
+
+    # --- remote monitoring -----------------------------------------------------------------
+
+    def evaluate_alerts(self, patient: str) -> list[str]:
+        """The worker's evaluation of a patient's rules: the ids of the alerts it opened."""
+        self._require_trusted()
+        with transaction(self.sessions) as session:
+            return alerts.evaluate(session, self.settings, patient)
+
+    def escalate_alert(self, alert_id: str) -> bool:
+        """The worker's escalation of an alert left unacknowledged (once)."""
+        self._require_trusted()
+        with transaction(self.sessions) as session:
+            return alerts.escalate(session, self.settings, alert_id)
+
+    def _require_trusted(self) -> None:
+        if not self._trusted:
+            raise Forbidden("only the server's own work does this")
+
+    def alert_rules(self, patient: str) -> list[AlertRule]:
+        """A patient's alert rules, oldest first, for their care team (audited)."""
+        query = select(AlertRule).where(AlertRule.patient == patient)
+        return self._team_list(patient, query.order_by(AlertRule.created, AlertRule.id))
+
+    def patient_alerts(self, patient: str) -> list[Alert]:
+        """A patient's alerts, newest first, for their care team (audited)."""
+        query = select(Alert).where(Alert.patient == patient).order_by(Alert.opened.desc())
+        return self._team_list(patient, query)
+
+    def _team_list(self, patient: str, query: Select[Any]) -> list[Any]:
+        call = self._call(None, "search-type", [patient])  # a refused caller's audit names it
+        call.authorize(write=False)
+        call.entities.clear()  # named again once the team is checked
+        with call.failures(), transaction(self.sessions) as session:
+            call.check_team(session, patient)
+            found = list(session.execute(query).scalars())
+            call.succeeded(session)
+        return found
+
+    def create_rule(self, rule: RuleIn) -> AlertRule:
+        """Store a rule for a patient, or for the patient of a care plan; the measurements
+        already there are evaluated against it."""
+        call = self._call(None, "create")
+        call.authorize(write=True)
+        with call.failures(), transaction(self.sessions) as session:
+            patient = alerts.rule_patient(session, rule)
+            call.check_team(session, patient)
+            row = AlertRule(id=resources.new_id(), **{**rule.model_dump(), "patient": patient})
+            session.add(row)
+            session.flush()
+            call.succeeded(session)
+        self.queue_evaluations({patient})
+        return row
+
+    def update_rule(self, rule_id: str, rule: RuleIn) -> AlertRule:
+        """Change a rule's thresholds or wording; it stays the same patient's. An alert
+        already open stays open: the new thresholds count from the next measurement."""
+        call = self._call(None, "update")
+        call.authorize(write=True)
+        with call.failures(), transaction(self.sessions) as session:
+            row = session.get(AlertRule, rule_id)
+            if row is None:
+                raise NotFound(f"alert rule {rule_id} is not known")
+            call.check_team(session, row.patient)
+            if alerts.rule_patient(session, rule) != row.patient:
+                raise Unprocessable("a rule cannot move to another patient; create a new one")
+            for key, value in rule.model_dump(exclude={"patient"}).items():
+                setattr(row, key, value)
+            call.succeeded(session)
+        self.queue_evaluations({row.patient})
+        return row
+
+    def acknowledge_alert(self, alert_id: str, *, closing: bool = False) -> Alert:
+        """A team member has seen the alert (it will not be escalated); ``closing``: the
+        episode is handled, its Flag becomes inactive."""
+        call = self._call(None, "update")
+        who = call.authorize(write=True)
+        with call.failures(), transaction(self.sessions) as session:
+            alert = session.get(Alert, alert_id)
+            if alert is None:
+                raise NotFound(f"alert {alert_id} is not known")
+            call.check_team(session, alert.patient)
+            alerts.acknowledge(session, self.settings, alert, who.email, closing=closing)
+            call.entities.append(alert.flag)
+            call.succeeded(session)
+        return alert
+
+
+def system_repository(
+    settings: Settings, *, jobs: JobQueue | None = None, migrate: bool = False
+) -> Repository:
+    """The server's own repository over the configured database (the worker's jobs, the
+    CLI's imports); ``migrate`` first brings the schema to the latest migration."""
+    engine = make_engine(settings.sqlalchemy_url)
+    if migrate:
+        upgrade(engine)
+    return Repository.system(session_factory(engine), settings, jobs=jobs)
+
+
+def _targets(
+    work: Work, entries: list[Body], calls: list[Call]
+) -> list[tuple[str, StoredResource | None]]:
+    """Each entry's id, and the resource an ``ifNoneExist`` condition already matches."""
+    found: list[tuple[str, StoredResource | None]] = []
+    for entry, call in zip(entries, calls, strict=True):
+        if entry["request"]["method"] == "PUT":
+            found.append((entry["resource"]["id"], None))
+            continue
+        condition = entry["request"].get("ifNoneExist")
+        match = work.match(call, condition) if condition else None
+        found.append((match.id if match else resources.new_id(), match))
+    return found

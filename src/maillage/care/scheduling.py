@@ -1,0 +1,129 @@
+"""Slots generated from an availability template given as a FHIR ``Parameters`` resource::
+
+    start, end        valueDate, inclusive local days (at most 366 days)
+    slotMinutes       valuePositiveInt
+    timezone          valueCode, an IANA zone (default MAILLAGE_TIMEZONE; overseas zones too)
+    availability *    parts: daysOfWeek (valueCode mon … sun, repeated),
+                      availableStartTime, availableEndTime (valueTime)
+    break *           parts: start, end (valueTime), cut out of every day
+
+Each slot's id is derived from its schedule and start instant, so re-running the operation over
+an overlapping range creates only the missing slots: the primary key makes it idempotent even
+between concurrent runs (the loser gets a conflict). Existing slots are left as they are.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, time, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from maillage.care.availability import AvailabilityTemplate, generate_slots, slot_resources
+from maillage.care.errors import Unprocessable
+from maillage.config import Settings
+from maillage.store import resources
+from maillage.store.models import Resource
+
+MAX_DAYS = 366
+SLOT_IDS = uuid.UUID("5b1e0c44-6c55-4b0e-9a57-0d5c1b7f3a10")
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+Body = dict[str, Any]
+
+
+def _value(parameter: Body, key: str) -> Any:
+    if key not in parameter:
+        raise Unprocessable(f"parameter {parameter.get('name')!r} needs {key}")
+    return parameter[key]
+
+
+def _time(parameter: Body) -> time:
+    return time.fromisoformat(_value(parameter, "valueTime"))
+
+
+def _day(parameter: Body) -> date:
+    text = _value(parameter, "valueDate")
+    try:
+        return date.fromisoformat(text)
+    except ValueError as error:
+        raise Unprocessable(f"{parameter['name']} must be a full date, not {text!r}") from error
+
+
+def _period(parts: list[Body], start: str, end: str) -> tuple[time, time]:
+    named = {p["name"]: p for p in parts}
+    if start not in named or end not in named:
+        raise Unprocessable(f"a period needs the parts {start} and {end}")
+    return _time(named[start]), _time(named[end])
+
+
+def template_of(parameters: Body, default_zone: str) -> tuple[AvailabilityTemplate, date, date]:
+    """The availability template and the day range a ``Parameters`` resource describes."""
+    weekly: dict[int, list[tuple[time, time]]] = {}
+    breaks: list[tuple[time, time]] = []
+    singles: dict[str, Body] = {}
+    for parameter in parameters.get("parameter", []):
+        name, parts = parameter["name"], parameter.get("part", [])
+        if name == "availability":
+            days = [p.get("valueCode") for p in parts if p["name"] == "daysOfWeek"]
+            if not days or not set(days) <= set(DAYS):
+                raise Unprocessable(f"availability needs daysOfWeek among {', '.join(DAYS)}")
+            period = _period(parts, "availableStartTime", "availableEndTime")
+            for day in days:
+                weekly.setdefault(DAYS.index(day), []).append(period)
+        elif name == "break":
+            breaks.append(_period(parts, "start", "end"))
+        else:
+            singles[name] = parameter
+    missing = {"start", "end", "slotMinutes"} - singles.keys()
+    if missing or not weekly:
+        raise Unprocessable(f"missing parameters: {', '.join(sorted(missing)) or 'availability'}")
+    first, last = _day(singles["start"]), _day(singles["end"])
+    if not timedelta(0) <= last - first < timedelta(days=MAX_DAYS):
+        raise Unprocessable(f"end must be on or after start, at most {MAX_DAYS} days later")
+    zone = _value(singles["timezone"], "valueCode") if "timezone" in singles else default_zone
+    try:
+        template = AvailabilityTemplate(
+            weekly=weekly,
+            slot_minutes=_value(singles["slotMinutes"], "valuePositiveInt"),
+            timezone=zone,
+            breaks=breaks,
+        )
+    except ValueError as error:
+        raise Unprocessable(str(error), code="business-rule") from error
+    return template, first, last
+
+
+def slot_id(schedule_id: str, start: str) -> str:
+    """The id of the slot of a schedule starting at ``start`` (the same on every run)."""
+    return str(uuid.uuid5(SLOT_IDS, f"Schedule/{schedule_id}|{start}"))
+
+
+def generate(session: Session, settings: Settings, schedule_id: str, parameters: Body) -> Body:
+    """Create the missing slots of a schedule; the outcome counts created and existing ones."""
+    schedule = resources.read(session, "Schedule", schedule_id)
+    template, first, last = template_of(parameters, settings.timezone)
+    service = (
+        {"serviceType": schedule.body["serviceType"]} if "serviceType" in schedule.body else {}
+    )
+    slots = {
+        slot_id(schedule_id, slot["start"]): {**slot, **service}
+        for slot in slot_resources(f"Schedule/{schedule_id}", generate_slots(template, first, last))
+    }
+    existing = set(
+        session.execute(
+            select(Resource.id).where(Resource.resource_type == "Slot", Resource.id.in_(slots))
+        ).scalars()
+    )
+    for target, slot in slots.items():
+        if target not in existing:
+            resources.save(session, slot, settings.zone, resource_id=target)
+    return {
+        "resourceType": "Parameters",
+        "parameter": [
+            {"name": "created", "valueInteger": len(slots) - len(existing)},
+            {"name": "existing", "valueInteger": len(existing)},
+        ],
+    }

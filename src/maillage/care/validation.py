@@ -1,0 +1,83 @@
+"""Incoming resources: R4 validation with ``fhir.resources`` (R4B models), the R4 invariants the
+models leave out, then the French rules of :mod:`maillage.care.french`.
+
+The stored body is the client's JSON once it has validated, so nothing is lost to a re-encoding.
+Decoding a request's body (media type, JSON) is the door's work: :mod:`maillage.api.content`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from fhir.resources.R4B import get_fhir_model_class
+from pydantic import ValidationError
+
+from maillage.care import french
+from maillage.care.errors import Invalid
+from maillage.store.search_params import parse_date_range
+
+MAX_ID_LENGTH = 64
+"""The R4 ``id`` datatype: 1 to 64 letters, digits, ``-`` and ``.``."""
+UTC = ZoneInfo("UTC")
+"""Zone of the instants compared here (any: instants carry their offset)."""
+UNDATED_STATUSES = frozenset({"proposed", "cancelled", "waitlist"})
+"""Appointment statuses that may lack start and end (R4 invariant app-3)."""
+
+
+def _issues(error: ValidationError) -> list[dict[str, Any]]:
+    return [
+        {
+            "severity": "error",
+            "code": "structure" if item["type"] == "extra_forbidden" else "value",
+            "diagnostics": item["msg"],
+            "expression": [".".join(str(part) for part in item["loc"]) or "(root)"],
+        }
+        for item in error.errors(include_url=False)
+    ]
+
+
+def validate(resource_type: str, payload: Any, resource_id: str | None = None) -> dict[str, Any]:
+    """Check a resource sent for ``resource_type`` (and ``resource_id`` on update)."""
+    if not isinstance(payload, dict) or payload.get("resourceType") != resource_type:
+        raise Invalid(f"expected a {resource_type} resource")
+    if resource_id is not None and payload.get("id") != resource_id:
+        raise Invalid(f"the resource id must be {resource_id!r}, as in the URL")
+    if len(str(payload.get("id", ""))) > MAX_ID_LENGTH:
+        raise Invalid(f"a resource id has at most {MAX_ID_LENGTH} characters")
+    try:
+        get_fhir_model_class(resource_type).model_validate(payload)
+    except ValidationError as error:
+        raise Invalid(
+            f"invalid {resource_type}", code="structure", issues=_issues(error)
+        ) from error
+    _check_times(payload)
+    french.check(payload)
+    return payload
+
+
+def _check_times(body: dict[str, Any]) -> None:
+    """The R4 rules on an Appointment's or Slot's times that the models do not check: start no
+    later than end, and an Appointment undated only while proposed, cancelled or waitlisted
+    (invariants app-2 and app-3). A booked appointment without times would hold no period, and
+    so escape the rule that one person is never booked twice at once."""
+    start, end = body.get("start"), body.get("end")
+    kind = body["resourceType"]
+    if kind == "Appointment" and (start is None or end is None):
+        if start is not None or end is not None:
+            raise _invariant("app-2: an Appointment has both start and end, or neither")
+        if body.get("status") not in UNDATED_STATUSES:
+            raise _invariant(f"app-3: a {body.get('status')} Appointment needs start and end")
+    reversed_times = (
+        kind in ("Appointment", "Slot")
+        and start
+        and end
+        and parse_date_range(start, UTC)[0] > parse_date_range(end, UTC)[0]
+    )
+    if reversed_times:
+        raise _invariant(f"{kind}.start {start} is after its end {end}")
+
+
+def _invariant(message: str) -> Invalid:
+    issue = {"severity": "error", "code": "invariant", "diagnostics": message}
+    return Invalid(message, code="invariant", issues=[issue])
