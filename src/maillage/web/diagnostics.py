@@ -18,16 +18,17 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from starlette.datastructures import FormData
 
 from maillage.care.principal import Principal
+from maillage.care.repository import Repository
 from maillage.diagnosis.parameters import METHODS, PROFESSIONS
 from maillage.jobs.diagnosis import DIAGNOSIS, enqueue_diagnosis
 from maillage.jobs.plan import PLAN
 from maillage.jobs.results import JobResult, MapPanel
 from maillage.planning.outputs import EXISTING_COLOUR, NEW_COLOUR
 from maillage.reports.choropleth import CLASS_LABELS, Marker, add_markers
-from maillage.store.database import transaction
 from maillage.territory.geography import departements, regions
 from maillage.web import jobs
 from maillage.web.navigation import ANALYSTS
+from maillage.web.records import PageRepo
 from maillage.web.rendering import PageError, allowed, render
 from maillage.web.session import checked_form
 from maillage.web.sites import all_sites, located_sites
@@ -102,10 +103,9 @@ def result_context(_result: JobResult | None = None) -> dict[str, Any]:
     return {"classes": CLASS_NAMES, "professions": PROFESSION_LABELS}
 
 
-def existing_markers(request: Request) -> list[Marker]:
+def existing_markers(repository: Repository) -> list[Marker]:
     """The registry's sites with coordinates, closed ones left out."""
-    with transaction(request.app.state.sessions) as session:
-        sites = located_sites(all_sites(session, request.app.state.settings, []))
+    sites = located_sites(all_sites(repository, []))
     sites = sites[sites.status.ne("inactive")]
     return [
         Marker(lon, lat, f"Site existant — {name}", EXISTING_COLOUR)
@@ -128,9 +128,11 @@ def planned_markers(plan: JobResult) -> list[Marker]:
     ]
 
 
-def map_context(request: Request, result: JobResult, plan: JobResult | None) -> dict[str, Any]:
+def map_context(
+    repository: Repository, result: JobResult, plan: JobResult | None
+) -> dict[str, Any]:
     """The result's maps with the existing sites and ``plan``'s sites drawn on them."""
-    existing = existing_markers(request)
+    existing = existing_markers(repository)
     markers = existing + (planned_markers(plan) if plan else [])
     maps, drawn = [], np.zeros(len(markers), dtype=bool)
     for shown in result.maps:
@@ -151,6 +153,7 @@ def map_context(request: Request, result: JobResult, plan: JobResult | None) -> 
 def access_map(
     request: Request,
     _principal: Analyst,
+    repository: PageRepo,
     plan: Annotated[str, Query(max_length=64)] = "",
 ) -> HTMLResponse:
     """The latest finished diagnosis on a map (the regional view planners open first), with
@@ -160,7 +163,7 @@ def access_map(
     if plan and chosen is None:
         raise PageError(404, "Ce plan n'existe pas ou n'est pas terminé.")
     result = JobResult.latest(DIAGNOSIS, files)
-    context = map_context(request, result, chosen) if result else {}
+    context = map_context(repository, result, chosen) if result else {}
     return render(request, "carte.html", {"resultat": result, **context})
 
 
@@ -188,14 +191,16 @@ def start_diagnosis(
 
 
 @router.get("/diagnostics/{job_id}", response_class=HTMLResponse)
-def diagnosis_page(request: Request, job_id: str, _principal: Analyst) -> HTMLResponse:
+def diagnosis_page(
+    request: Request, job_id: str, _principal: Analyst, repository: PageRepo
+) -> HTMLResponse:
     latest_plan = JobResult.latest(PLAN, jobs.files_dir(request))
     return jobs.job_page(
         request,
         DIAGNOSIS,
         job_id,
         "carte.html",
-        lambda result: map_context(request, result, latest_plan),
+        lambda result: map_context(repository, result, latest_plan),
     )
 
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import pandas as pd
-from fastapi import Request
+from fastapi import Depends, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from redis.exceptions import RedisError
 from rq import Queue
@@ -28,7 +28,11 @@ EXTENSIONS = {"csv": "csv", "impact": "csv", "geojson": "geojson"}
 
 
 def files_dir(request: Request) -> Path:
+    """Where the jobs write their results (a ``Depends`` provider: :data:`FilesDir`)."""
     return Path(request.app.state.settings.files_dir)
+
+
+FilesDir = Annotated[Path, Depends(files_dir)]
 
 
 def job_queue(request: Request) -> Queue:
