@@ -27,6 +27,7 @@ from maillage.planning.outputs import EXISTING_COLOUR, NEW_COLOUR
 from maillage.reports.choropleth import CLASS_LABELS, Marker, add_markers
 from maillage.territory.geography import departements, regions
 from maillage.web import jobs
+from maillage.web.jobs import FilesDir, Jobs
 from maillage.web.navigation import ANALYSTS
 from maillage.web.records import PageRepo
 from maillage.web.rendering import PageError, allowed, render
@@ -154,11 +155,11 @@ def access_map(
     request: Request,
     _principal: Analyst,
     repository: PageRepo,
+    files: FilesDir,
     plan: Annotated[str, Query(max_length=64)] = "",
 ) -> HTMLResponse:
     """The latest finished diagnosis on a map (the regional view planners open first), with
     the sites of the plan ``plan`` (default: the latest finished one)."""
-    files = jobs.files_dir(request)
     chosen = JobResult.find(PLAN, files, plan) if plan else JobResult.latest(PLAN, files)
     if plan and chosen is None:
         raise PageError(404, "Ce plan n'existe pas ou n'est pas terminé.")
@@ -175,28 +176,35 @@ def diagnosis_form(request: Request, _principal: Analyst) -> HTMLResponse:
 
 @router.post("/diagnostics", response_class=HTMLResponse)
 def start_diagnosis(
-    request: Request, principal: Analyst, form: Annotated[FormData, Depends(checked_form)]
+    request: Request,
+    principal: Analyst,
+    files: FilesDir,
+    queue: Jobs,
+    form: Annotated[FormData, Depends(checked_form)],
 ) -> Response:
     """Check the choices, queue the job and go to its progress page."""
     values, parameters, errors = read_area(form)
     if errors:
         context = {**area_fields(), "valeurs": values, "erreurs": errors}
         return render(request, "diagnostic_formulaire.html", context, status=422)
-    job = jobs.queue_or_503(
-        lambda: enqueue_diagnosis(
-            jobs.job_queue(request), parameters, jobs.files_dir(request), principal.email
-        )
-    )
+    job = jobs.queue_or_503(lambda: enqueue_diagnosis(queue, parameters, files, principal.email))
     return RedirectResponse(f"/diagnostics/{job.id}", status_code=303)
 
 
 @router.get("/diagnostics/{job_id}", response_class=HTMLResponse)
 def diagnosis_page(
-    request: Request, job_id: str, _principal: Analyst, repository: PageRepo
+    request: Request,
+    job_id: str,
+    _principal: Analyst,
+    repository: PageRepo,
+    files: FilesDir,
+    queue: Jobs,
 ) -> HTMLResponse:
-    latest_plan = JobResult.latest(PLAN, jobs.files_dir(request))
+    latest_plan = JobResult.latest(PLAN, files)
     return jobs.job_page(
         request,
+        files,
+        queue,
         DIAGNOSIS,
         job_id,
         "carte.html",
@@ -205,12 +213,14 @@ def diagnosis_page(
 
 
 @router.get("/diagnostics/{job_id}/progression", response_class=HTMLResponse)
-def diagnosis_progress(request: Request, job_id: str, _principal: Analyst) -> HTMLResponse:
-    return jobs.progress_fragment(request, DIAGNOSIS, job_id)
+def diagnosis_progress(
+    request: Request, job_id: str, _principal: Analyst, queue: Jobs
+) -> HTMLResponse:
+    return jobs.progress_fragment(request, queue, DIAGNOSIS, job_id)
 
 
 @router.get("/diagnostics/{job_id}/telecharger/{name}")
 def diagnosis_download(
-    request: Request, job_id: str, name: str, _principal: Analyst
+    job_id: str, name: str, _principal: Analyst, files: FilesDir
 ) -> FileResponse:
-    return jobs.download(request, DIAGNOSIS, job_id, name)
+    return jobs.download(files, DIAGNOSIS, job_id, name)
