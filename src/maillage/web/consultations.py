@@ -20,7 +20,6 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
-from maillage.api.errors import status_of
 from maillage.care import acts
 from maillage.care.appointments import FINAL
 from maillage.care.codes import ACT_URL, NGAP_SYSTEM, VIRTUAL
@@ -149,7 +148,8 @@ def _own(repository: Repository, principal: Principal, appointment_id: str) -> B
 def _open(body: Body) -> Body:
     """The appointment unless it is already over (the server would refuse the change: 409)."""
     if body.get("status") in FINAL:
-        label = STATUS_LABELS.get(body["status"], body["status"]).lower()
+        status = str(body["status"])
+        label = STATUS_LABELS.get(status, status).lower()
         raise PageError(409, f"Ce rendez-vous est déjà « {label} » : il ne peut plus changer.")
     return body
 
@@ -329,6 +329,7 @@ def move(
         with records.writing(repository) as writer:
             writer.update(body, moved)
     except DomainError as error:
-        message = CONFLICT if isinstance(error, Conflict) else records.french(error)
-        raise PageError(status_of(error), message) from error
+        raise records.page_error(
+            error, CONFLICT if isinstance(error, Conflict) else None
+        ) from error
     return _done(appointment_id)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+import pandas as pd
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
@@ -61,7 +62,8 @@ def charts(observations: list[dict[str, Any]]) -> list[dict[str, Any]]:
         series = monitoring.observation_series(measured, code, unit)
         if series.empty:
             continue
-        points = [Point(at.to_pydatetime(), float(v)) for at, v in series.items()]
+        moments = pd.DatetimeIndex(series.index).to_pydatetime()
+        points = [Point(at, float(v)) for at, v in zip(moments, series.to_numpy(), strict=True)]
         drawn.append(
             {"titre": title, "svg": line_chart(f"{title} ({unit})", unit, points, f"courbe-{code}")}
         )
@@ -179,12 +181,14 @@ def _posted_rule(patient_id: str, form: FormData) -> care_alerts.RuleIn:
     try:
         return care_alerts.RuleIn(
             patient=f"Patient/{patient_id}",
+            care_plan=None,
             kind="threshold",
             code=code,
             unit=unit,
             above=_number(str(form.get("au_dessus", ""))),
             below=_number(str(form.get("en_dessous", ""))),
             title=str(form.get("titre", "")).strip(),
+            window_hours=None,
         )
     except ValueError as error:  # pydantic's ValidationError is one too
         raise _InvalidRule from error

@@ -53,9 +53,10 @@ def french(error: DomainError) -> str:
     return MESSAGES.get(status, f"L'opération a été refusée ({status}).")
 
 
-def page_error(error: DomainError) -> PageError:
-    """The French error page of a refusal, with the status the API would answer."""
-    return PageError(status_of(error), french(error))
+def page_error(error: DomainError, message: str | None = None) -> PageError:
+    """The French error page of a refusal, with the status the API would answer (``message``:
+    the page's own wording of it, such as a slot taken meanwhile)."""
+    return PageError(status_of(error), message or french(error))
 
 
 @contextmanager

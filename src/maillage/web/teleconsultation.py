@@ -17,7 +17,6 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
-from maillage.api.errors import status_of
 from maillage.care import appointments, codes, video
 from maillage.care.errors import Conflict, DomainError
 from maillage.care.principal import Principal, Role
@@ -219,8 +218,8 @@ def book(
         with records.writing(repository) as writer:
             row = writer.save(appointment(principal, patient, chosen, reason))
     except DomainError as error:
-        message = CONFLICT if isinstance(error, Conflict) else records.french(error)
-        return _form(request, repository, error=message, status=status_of(error))
+        failure = records.page_error(error, CONFLICT if isinstance(error, Conflict) else None)
+        return _form(request, repository, error=failure.message, status=failure.status)
     return RedirectResponse(f"/teleconsultations/{row.id}", status_code=303)
 
 

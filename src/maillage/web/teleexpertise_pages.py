@@ -20,7 +20,6 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
-from maillage.api.errors import status_of
 from maillage.care.codes import TELE_EXPERTISE, WORKFLOW_SYSTEM
 from maillage.care.errors import DomainError, PreconditionFailed
 from maillage.care.principal import Principal
@@ -224,6 +223,5 @@ def act(
                 task = writer.update(task, changes).body
     except DomainError as error:
         taken = action == "prendre" and isinstance(error, PreconditionFailed)
-        message = TAKEN if taken else records.french(error)
-        raise PageError(status_of(error), message) from error
+        raise records.page_error(error, TAKEN if taken else None) from error
     return RedirectResponse(f"/teleexpertises/{task_id}", status_code=303)
