@@ -147,15 +147,30 @@ def _practitioner(doctor: Doctor, number: int, qualification: str) -> dict[str, 
     }
 
 
-def _bookable(visits: pd.DataFrame) -> pd.DataFrame:
-    """The drawn visits less those that would book a doctor, a site (its nurse) or a patient
-    twice at once, which the booking rules refuse (starts fall on a half-hour grid and visits
-    last 20 minutes, so only equal starts overlap); cancelled ones hold no time."""
-    held = visits[~visits.cancelled]
+def _clashes(held: pd.DataFrame) -> np.ndarray:
+    """Which of the visits that hold time (not cancelled) would book a doctor, a site (its
+    nurse) or a patient already booked at the same time (starts fall on a half-hour grid and
+    visits last 20 minutes, so only equal starts overlap)."""
     clash = np.zeros(len(held), dtype=bool)
     for who in ("doctor", "site", "patient"):
         clash |= held.duplicated([who, "start"]).to_numpy()
-    return visits.drop(held.index[clash]).reset_index(drop=True)
+    return clash
+
+
+def _bookable(visits: pd.DataFrame, rng: np.random.Generator, rounds: int = 20) -> pd.DataFrame:
+    """The drawn visits, those that the booking rules would refuse as double bookings moved to
+    another half hour of their day (a few rounds), the rare ones left over dropped."""
+    visits = visits.copy()
+    for _ in range(rounds):
+        clash = _clashes(visits[~visits.cancelled])
+        moved = visits.index[~visits.cancelled][clash]
+        if not len(moved):
+            break
+        minutes = rng.integers(8 * 2, 18 * 2, size=len(moved)) * 30
+        day = visits.loc[moved, "start"].dt.normalize()
+        visits.loc[moved, "start"] = day + pd.to_timedelta(minutes, unit="min")
+    held = visits[~visits.cancelled]
+    return visits.drop(held.index[_clashes(held)]).reset_index(drop=True)
 
 
 class _Seeder:
@@ -268,7 +283,7 @@ class _Seeder:
                     }
                 )
             )
-        visits = _bookable(pd.concat(frames, ignore_index=True))
+        visits = _bookable(pd.concat(frames, ignore_index=True), self.rng)
         visits["key"] = np.arange(len(visits))
         visits["created"] = visits.start - pd.to_timedelta(visits.delay_days, unit="D")
         for row in visits.to_dict("records"):
