@@ -3,7 +3,8 @@
 The routes are enumerated from the application's routers, not listed here, so a route added
 later is walked too. Each is called about a patient of the nurse's organisation (``p1``, whose
 care team is Practitioner/d1) and about one of another organisation (``p9``), with path
-parameters filled from the seeded data and minimal forms or bodies. Then:
+parameters filled from the seeded data (the FHIR routes for a Patient, an Appointment and a
+Task) and minimal forms or bodies. Then:
 
 * a response that shows a patient's name has an AuditEvent of that call naming the patient;
 * a refusal of the network's policy (its French page or its OperationOutcome) is audited too;
@@ -41,7 +42,6 @@ PARAMETERS = {
     "p9": {"appointment_id": "ap9", "task_id": "t9", "rule_id": "r9", "alert_id": "a9"},
 }
 COMMON = {
-    "resource_type": "Patient",
     "version": "1",
     "schedule_id": "dr-d1",
     "site_id": "s1",
@@ -134,9 +134,20 @@ def routes(site: Site) -> list[tuple[str, str]]:
     return sorted(set(found), key=order)
 
 
-def fill(template: str, patient: str) -> str:
-    values = {"patient_id": patient, "resource_id": patient} | COMMON | PARAMETERS[patient]
-    return re.sub(r"{(\w+)}", lambda m: values[m.group(1)], template)
+#: The FHIR types walked by the ``/fhir/{resource_type}…`` routes, with the parameter that
+#: names their resource about each patient.
+FHIR_TYPES = {"Patient": "patient_id", "Appointment": "appointment_id", "Task": "task_id"}
+
+
+def paths(template: str, patient: str) -> list[str]:
+    """The template filled for ``patient``: once per walked FHIR type where it names one."""
+    common = {"patient_id": patient} | COMMON | PARAMETERS[patient]
+    kinds = FHIR_TYPES if "{resource_type}" in template else {"Patient": "patient_id"}
+    filled = []
+    for kind, key in kinds.items():
+        values = common | {"resource_type": kind, "resource_id": common[key]}
+        filled.append(re.sub(r"{(\w+)}", lambda m, v=values: v[m.group(1)], template))
+    return filled
 
 
 def audit_ids(site: Site) -> set[str]:
@@ -200,8 +211,7 @@ def test_every_route_as_every_role_audits_patient_data_and_leaks_no_name(
     problems: list[str] = []
     for method, template in routes(network):
         for visitor in visitors:
-            for patient in ("p1", "p9"):
-                path = fill(template, patient)
+            for path in [path for p in ("p1", "p9") for path in paths(template, p)]:
                 before = audit_ids(network)
                 response = visitor.call(method, path)
                 walked += 1
