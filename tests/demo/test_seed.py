@@ -4,6 +4,7 @@ its passwords written once to an owner-only file; refused in production."""
 from __future__ import annotations
 
 import stat
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -11,13 +12,17 @@ import typer
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
+from maillage.care import appointments, validation
 from maillage.care.identifiers import validate_nir, validate_rpps
+from maillage.care.principal import Principal, Role
+from maillage.care.repository import Repository
 from maillage.config import Settings
 from maillage.demo import commands
-from maillage.demo.seed import DemoRefused, seed
+from maillage.demo.network import DOCTORS, SITES
+from maillage.demo.seed import DemoRefused, seed, stable_id
 from maillage.store import audit
 from maillage.store.database import make_engine, session_factory, upgrade
-from maillage.store.models import Resource, SearchEntry
+from maillage.store.models import BookedPeriod, Resource, SearchEntry, User
 from maillage.store.users import authenticate
 
 SCALE = 0.02
@@ -122,3 +127,55 @@ def test_production_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     assert result.exit_code == 2
     assert "production" in result.output
     assert not (tmp_path / "demo-accounts.txt").exists()
+
+
+def test_booked_teleconsultations_have_a_video_room_and_hold_the_doctors_and_rooms_time(
+    seeded,
+) -> None:
+    sessions, _ = seeded
+    today = date.today().isoformat()
+    booked = [
+        body
+        for body in _bodies(sessions, "Appointment")
+        if body["status"] == "booked" and body["start"].startswith(today[:4])
+    ]
+    assert len(booked) == 3
+    with sessions() as session:
+        for body in booked:
+            assert appointments.is_teleconsultation(body)
+            assert appointments.room(body), "no video room"
+            held = set(
+                session.execute(
+                    select(BookedPeriod.actor).where(BookedPeriod.appointment_id == body["id"])
+                ).scalars()
+            )
+            doctor = f"Practitioner/{stable_id('Practitioner', DOCTORS[0].key)}"
+            assert doctor in held and any(actor.startswith("Patient/") for actor in held)
+            taken = [ref["reference"].split("/")[1] for ref in body["slot"]]
+            slots = [session.get(Resource, ("Slot", ident)) for ident in taken]
+            schedules = {slot.body["schedule"]["reference"] for slot in slots if slot}
+            assert {slot.body["status"] for slot in slots if slot} == {"busy"}
+            assert schedules == {
+                f"Schedule/{stable_id('Schedule', DOCTORS[0].key)}",
+                f"Schedule/{stable_id('Schedule', SITES[0].site.site_id)}",
+            }
+
+
+def test_every_seeded_type_passes_the_validation_of_an_api_write(seeded) -> None:
+    """A sample of each seeded type, written again through the repository as the API would
+    (validation, per-type rules, access policy), is accepted unchanged."""
+    sessions, _ = seeded
+    settings = Settings(database_url=str(sessions.kw["bind"].url), env="development")
+    with sessions() as session:
+        kinds = set(session.execute(select(Resource.resource_type).distinct()).scalars())
+        coordinator = session.execute(select(User).where(User.role == "coordinator")).scalar_one()
+    principal = Principal(coordinator.id, coordinator.email, Role.COORDINATOR)
+    repository = Repository(sessions, settings, principal)
+    kinds -= {"AuditEvent"}
+    assert {"Appointment", "Encounter", "Observation", "Task", "Patient"} <= kinds
+    for kind in sorted(kinds):
+        for body in _bodies(sessions, kind)[:3]:
+            payload = {key: value for key, value in body.items() if key != "meta"}
+            payload["meta"] = {"tag": body["meta"]["tag"]}
+            validation.validate(kind, payload, body["id"])
+            repository.update(kind, body["id"], payload)

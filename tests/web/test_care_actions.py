@@ -245,3 +245,19 @@ def test_rules_and_alerts_are_for_the_care_team_only(net: Site, role: str) -> No
         assert session.execute(select(AlertRule.id)).scalars().all() == ["r1"]
         alert = session.get(Alert, "a1")
         assert alert is not None and alert.closed is None
+
+
+def test_an_invalid_rule_form_for_another_organisations_patient_is_refused_and_audited(
+    net: Site,
+) -> None:
+    """The regression of issue 13: the 422 page of an incomplete rule form showed the name of
+    a patient the nurse has no relationship with, and nothing audited the read."""
+    client = net.logged_in("site-professional")  # of Organization/msp; p9 is Sedan's
+    token = csrf_of(client.get("/").text)
+    empty = {"csrf_token": token, "titre": "T", "mesure": "", "au_dessus": ""}
+    refused = client.post("/patients/p9/regles", data=empty)
+    assert refused.status_code == 403
+    assert "Ailleurs" not in refused.text and "Pierre" not in refused.text
+    assert audited(net, "search-type", "Patient/p9") == ["8"]  # like GET /patients/p9
+    shown = client.get("/patients/p9")
+    assert shown.status_code == 403 and "Ailleurs" not in shown.text

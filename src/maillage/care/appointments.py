@@ -225,3 +225,12 @@ def ics(session: Session, settings: Settings, row: Resource, who: Principal) -> 
     user = video.VideoUser(who.email, who.email, moderator=moderator)
     event = invitation(session, settings, row, user)
     return invitations.to_ics(event, uid_domain=uid_domain(settings))
+
+
+def video_url(settings: Settings, body: Body, user: video.VideoUser) -> str | None:
+    """The video room link of an appointment already read (the same one its invitation
+    carries), made for ``user``; None without a room."""
+    name = room(body)
+    if name is None:
+        return None
+    return video.room_url(_jitsi(settings), name, user, _instant(body.get("end")) + LINK_VALIDITY)

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import date
 from functools import partial
 from pathlib import Path
-from typing import Any, NoReturn, Protocol, cast
+from typing import Any, NoReturn, Protocol, TypeVar, cast
 
 import anyio.to_thread
 from psycopg_pool import AsyncConnectionPool
@@ -56,7 +56,7 @@ from maillage.care.errors import (
     Unauthenticated,
     Unprocessable,
 )
-from maillage.care.principal import Principal
+from maillage.care.principal import Principal, Role
 from maillage.care.rules import NO_RULES, RULES, Change
 from maillage.care.work import Work, Written, version_of
 from maillage.config import Settings
@@ -82,6 +82,7 @@ from maillage.store.search import Criterion
 from maillage.store.search_params import DUE
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 Body = dict[str, Any]
 DEFAULT_COUNT, MAX_COUNT = 50, 500
 
@@ -292,6 +293,32 @@ class Repository:
                 )
                 return Page(rows, total, wanted.count, wanted.offset)
         return await anyio.to_thread.run_sync(self.search, resource_type, wanted)
+
+    def search_all(
+        self, resource_type: str, params: Sequence[tuple[str, str]]
+    ) -> list[StoredResource]:
+        """Every match of a search the principal may see, unpaged, in one statement (a form
+        that offers every doctor's opening must not lose rows to ``_count``'s ceiling); audited
+        like :meth:`search`. ``_sort`` orders them; ``_count`` and ``_offset`` are refused."""
+        call = self._call(resource_type, "search-type")
+        who = call.authorize(write=False)
+        with call.failures():
+            named = dict(params)
+            if "_count" in named or "_offset" in named:
+                raise Invalid("an unpaged search takes no _count nor _offset")
+            wanted = Search.of(resource_type, params)
+            statement = self._statement(who, resource_type, wanted.criteria, wanted.ids)
+            ordered = statement.order_by(*search.order(resource_type, wanted.sort))
+            if call.audited:
+                with transaction(self.sessions) as session:
+                    rows = list(session.connection().execute(ordered).all())
+                    for row in rows:
+                        call.entities.extend(sorted(call.compartment(row.id, row.body)))
+                    call.succeeded(session)
+            else:
+                with autocommit(self.engine) as connection:
+                    rows = list(connection.execute(ordered).all())
+        return cast(list[StoredResource], rows)
 
     def _found(
         self, call: Call, who: Principal, connection: Connection, wanted: Search
@@ -564,6 +591,18 @@ class Repository:
         if not self._trusted and (principal is None or principal.role not in policy.FULL_ACCESS):
             raise Forbidden("only the network's operators import sites")
         return site_import.import_sites(self.sessions, self.settings, path, sites)
+
+    def aggregate(self, reader: Callable[[Session], T]) -> T:
+        """Run ``reader`` (the network's evaluation: counts, delays, shares) over the whole
+        network in one read transaction, for those who read aggregates: the network's
+        operators and planners (and the server's own work). Only its aggregates may leave the
+        server, so the caller never receives the rows themselves through this door."""
+        principal = self.principal
+        analysts = policy.FULL_ACCESS | {Role.PLANNER}
+        if not self._trusted and (principal is None or principal.role not in analysts):
+            raise Forbidden("the network's aggregates are for its operators and planners")
+        with transaction(self.sessions) as session:
+            return reader(session)
 
     # --- remote monitoring -----------------------------------------------------------------
 

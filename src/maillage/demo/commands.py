@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -38,13 +39,15 @@ def demo_seed(
     settings = settings_or_exit()
     engine = make_engine(settings.sqlalchemy_url)
     upgrade(engine)
+    started = time.perf_counter()
     try:
         report = seed(session_factory(engine), settings, accounts_file, scale=scale)
     except (DemoRefused, AccountError, ValueError) as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(1) from error
     written = ", ".join(f"{n} {kind}" for kind, n in sorted(report.counts.items()))
-    typer.echo(f"SYNTHETIC demonstration network written: {written}")
+    seconds = time.perf_counter() - started
+    typer.echo(f"SYNTHETIC demonstration network written in {seconds:.1f} s: {written}")
     typer.echo(f"demo accounts and passwords: {report.accounts_file} (readable by you only)")
     if diagnosis:
         typer.echo(f"access map of Grand Est drawn: {access_map(settings.files_dir)}")

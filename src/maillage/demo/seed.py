@@ -2,9 +2,12 @@
 
 Everything is drawn from one fixed seed, so two runs give the same people, sites and acts (only
 the free slots follow the day of seeding, so that the booking page has something to offer).
-Every resource carries the ``SYNTHETIC`` tag and is written through the store, so the search
-index is filled, and one AuditEvent records the seeding. Demo accounts get random passwords,
-written once to a file only its owner can read: they are never printed nor reused.
+Every resource carries the ``SYNTHETIC`` tag and is written through the care repository by the
+demo's coordinator, in one transaction: the same validation, per-type rules (booking holds the
+doctors' and rooms' time, teleconsultations get a video room, acts and device measurements are
+checked) and audit trail as an API write, so demo data obeys every rule of the network. One more
+AuditEvent records the seeding. Demo accounts get random passwords, written once to a file only
+its owner can read: they are never printed nor reused.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sqlalchemy import delete
 from sqlalchemy.orm import Session, sessionmaker
 from stdnum import luhn
 
@@ -30,15 +34,19 @@ from maillage.care.codes import (
     PARTICIPATION_TYPE_SYSTEM,
     PRIMARY_PERFORMER,
     TELE_EXPERTISE,
+    TELECONSULTATION,
+    VIRTUAL,
     WORKFLOW_SYSTEM,
 )
 from maillage.care.identifiers import RPPS_SYSTEM, nir_key
+from maillage.care.principal import Principal
+from maillage.care.repository import Repository, Work
 from maillage.config import Settings
 from maillage.demo.network import DOCTORS, EXPERTS, SITES, SYNTHETIC_TAG, Doctor
 from maillage.reports.evaluation import OPENED_URL
 from maillage.store import audit, resources
 from maillage.store.database import transaction
-from maillage.store.models import utcnow
+from maillage.store.models import User, utcnow
 from maillage.store.users import Role, create_user
 from maillage.territory.communes import load_communes
 
@@ -104,6 +112,13 @@ def _modality(code: str) -> dict[str, Any]:
     return {"coding": [{"system": site_import.MODALITY_SYSTEM, "code": code}]}
 
 
+def _teleconsultation(modality: str) -> dict[str, Any]:
+    """An appointment's service type: a teleconsultation as the appointment rules know it (video
+    room, booked periods), of the modality the evaluation counts."""
+    workflow = {"system": WORKFLOW_SYSTEM, "code": TELECONSULTATION}
+    return {"coding": [workflow, *_modality(modality)["coding"]]}
+
+
 def _instant(moment: pd.Timestamp) -> str:
     return moment.tz_convert("UTC").strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -132,16 +147,44 @@ def _practitioner(doctor: Doctor, number: int, qualification: str) -> dict[str, 
     }
 
 
-class _Seeder:
-    """Writes the network's resources in one transaction, counting them by type."""
+def _clashes(held: pd.DataFrame) -> np.ndarray:
+    """Which of the visits that hold time (not cancelled) would book a doctor, a site (its
+    nurse) or a patient already booked at the same time (starts fall on a half-hour grid and
+    visits last 20 minutes, so only equal starts overlap)."""
+    clash = np.zeros(len(held), dtype=bool)
+    for who in ("doctor", "site", "patient"):
+        clash |= held.duplicated([who, "start"]).to_numpy()
+    return clash
 
-    def __init__(self, session: Session, settings: Settings, rng: np.random.Generator) -> None:
-        self.session, self.zone, self.rng = session, settings.zone, rng
+
+def _bookable(visits: pd.DataFrame, rng: np.random.Generator, rounds: int = 20) -> pd.DataFrame:
+    """The drawn visits, those that the booking rules would refuse as double bookings moved to
+    another half hour of their day (a few rounds), the rare ones left over dropped."""
+    visits = visits.copy()
+    for _ in range(rounds):
+        clash = _clashes(visits[~visits.cancelled])
+        moved = visits.index[~visits.cancelled][clash]
+        if not len(moved):
+            break
+        minutes = rng.integers(8 * 2, 18 * 2, size=len(moved)) * 30
+        day = visits.loc[moved, "start"].dt.normalize()
+        visits.loc[moved, "start"] = day + pd.to_timedelta(minutes, unit="min")
+    held = visits[~visits.cancelled]
+    return visits.drop(held.index[_clashes(held)]).reset_index(drop=True)
+
+
+class _Seeder:
+    """Writes the network's resources through the repository's one unit of work, counting them
+    by type."""
+
+    def __init__(self, work: Work, settings: Settings, rng: np.random.Generator) -> None:
+        self.work, self.zone, self.rng = work, settings.zone, rng
         self.counts: dict[str, int] = {}
 
     def save(self, key: object, body: dict[str, Any]) -> None:
         kind = body["resourceType"]
-        resources.save(self.session, _tagged(body), self.zone, resource_id=stable_id(kind, key))
+        ident = stable_id(kind, key)
+        self.work.save({**_tagged(body), "id": ident}, ident)
         self.counts[kind] = self.counts.get(kind, 0) + 1
 
     def registry(self) -> None:
@@ -240,7 +283,7 @@ class _Seeder:
                     }
                 )
             )
-        visits = pd.concat(frames, ignore_index=True)
+        visits = _bookable(pd.concat(frames, ignore_index=True), self.rng)
         visits["key"] = np.arange(len(visits))
         visits["created"] = visits.start - pd.to_timedelta(visits.delay_days, unit="D")
         for row in visits.to_dict("records"):
@@ -262,7 +305,7 @@ class _Seeder:
             {
                 "resourceType": "Appointment",
                 "status": "cancelled" if row["cancelled"] else "fulfilled",
-                "serviceType": [_modality(modality)],
+                "serviceType": [_teleconsultation(modality)],
                 "created": _instant(row["created"]),
                 "start": _instant(row["start"]),
                 "end": _instant(end),
@@ -279,7 +322,7 @@ class _Seeder:
                 "status": "finished",
                 "class": {
                     "system": "http://terminology.hl7.org/CodeSystem/v3-ActCode",
-                    "code": "VR",
+                    "code": VIRTUAL,
                 },
                 "serviceType": _modality(modality),
                 "subject": _ref("Patient", row["patient"]),
@@ -382,7 +425,10 @@ class _Seeder:
                             "coding": [{"system": monitoring.LOINC, "code": monitoring.WEIGHT}]
                         },
                         "subject": _ref("Patient", key),
-                        "device": {"display": "Balance connectée (SYNTHETIC)"},
+                        "device": {
+                            "reference": f"Device/{stable_id('Device', key)}",
+                            "display": "Balance connectée (SYNTHETIC)",
+                        },
                         "effectiveDateTime": _instant(moment),
                         "valueQuantity": {
                             "value": round(float(value), 1),
@@ -395,13 +441,15 @@ class _Seeder:
 
     def booked(self, patients: pd.DataFrame, today: date) -> None:
         """Three assisted teleconsultations booked this afternoon at the first site with the
-        first remote doctor, so that the demo doctor's day (shown for today) is not empty."""
+        first remote doctor, so that the demo doctor's day (shown for today) is not empty: each
+        takes the doctor's and the room's slot, as the booking page does."""
         site, doctor = SITES[0].site, DOCTORS[0]
         starts = pd.date_range(
             datetime.combine(today, time(14)), periods=3, freq="30min", tz=self.zone
         )
         keys = patients.key[patients.site == 0].to_numpy()
         for number, (start, key) in enumerate(zip(starts, keys, strict=False)):
+            taken = [self._slot(owner, start, "free") for owner in (site.site_id, doctor.key)]
             people = [
                 _ref("Patient", key),
                 _ref("Practitioner", doctor.key),
@@ -413,14 +461,30 @@ class _Seeder:
                 {
                     "resourceType": "Appointment",
                     "status": "booked",
-                    "serviceType": [_modality("teleconsultation-assistee")],
+                    "serviceType": [_teleconsultation("teleconsultation-assistee")],
                     "description": "Téléconsultation assistée (SYNTHETIC)",
                     "created": today.isoformat(),
                     "start": _instant(start),
                     "end": _instant(start + pd.Timedelta(minutes=20)),
+                    "slot": [{"reference": f"Slot/{ident}"} for ident in taken],
                     "participant": [{"actor": a, "status": "accepted"} for a in people],
                 },
             )
+
+    def _slot(self, owner: str, start: pd.Timestamp, status: str) -> str:
+        """A half-hour slot of ``owner``'s schedule (a site's room or a doctor); its id."""
+        key = f"{owner}/{start.isoformat()}"
+        self.save(
+            key,
+            {
+                "resourceType": "Slot",
+                "schedule": _ref("Schedule", owner),
+                "status": status,
+                "start": _instant(start),
+                "end": _instant(start + pd.Timedelta(minutes=30)),
+            },
+        )
+        return stable_id("Slot", key)
 
     def slots(self, today: date) -> None:
         """Free half-hour slots of every site's room and every remote doctor on the next five
@@ -447,16 +511,7 @@ class _Seeder:
                 },
             )
             for start in starts:
-                self.save(
-                    f"{key}/{start.isoformat()}",
-                    {
-                        "resourceType": "Slot",
-                        "schedule": _ref("Schedule", key),
-                        "status": "free",
-                        "start": _instant(start),
-                        "end": _instant(start + pd.Timedelta(minutes=30)),
-                    },
-                )
+                self._slot(key, start, "free")
 
 
 ACCOUNTS: tuple[tuple[str, Role, dict[str, str]], ...] = (
@@ -528,18 +583,21 @@ def seed(
     scale: float = 1.0,
     today: date | None = None,
 ) -> SeedReport:
-    """Write the SYNTHETIC network (``scale`` shrinks its activity) in one audited transaction."""
+    """Write the SYNTHETIC network (``scale`` shrinks its activity) as the demo's coordinator,
+    through the repository, in one transaction; the accounts are removed again if it fails."""
     if settings.env == "production":
         raise DemoRefused("MAILLAGE_ENV=production: SYNTHETIC demonstration data is refused")
     if not 0 < scale <= 1:
         raise ValueError("scale must be in (0, 1]")
     day = today or datetime.now(UTC).date()
     handle = _open_accounts_file(accounts_file)
+    emails: list[str] = []
     try:
+        passwords, coordinator = _accounts(sessions, emails)
+        repository = Repository(sessions, settings, coordinator, address="maillage demo seed")
         rng = np.random.default_rng(SEED)
-        passwords = []
-        with transaction(sessions) as session:
-            seeder = _Seeder(session, settings, rng)
+        with repository.writing() as work:
+            seeder = _Seeder(work, settings, rng)
             seeder.registry()
             patients = seeder.patients(max(round(PATIENTS_AT_FULL_SCALE * scale), len(SITES)))
             seeder.teleconsultations(patients, year, scale)
@@ -547,17 +605,34 @@ def seed(
             seeder.monitoring(patients, year, followed=5)
             seeder.slots(day)
             seeder.booked(patients, day)
-            for name, role, links in ACCOUNTS:
-                email = f"demo-{name}@maillage.invalid"
-                password = secrets.token_urlsafe(18)
-                create_user(session, email, password, role, **links)
-                passwords.append(f"{role.value}\t{email}\t{password}")
+        with transaction(sessions) as session:
             audit.append(session, _audit_event(seeder.counts), settings.zone)
         text = "# SYNTHETIC demonstration accounts of maillage (role, e-mail, password)\n"
         os.write(handle, (text + "\n".join(passwords) + "\n").encode())
     except BaseException:
         os.close(handle)
         accounts_file.unlink()
+        if emails:
+            with transaction(sessions) as session:
+                session.execute(delete(User).where(User.email.in_(emails)))
         raise
     os.close(handle)
     return SeedReport(seeder.counts, accounts_file)
+
+
+def _accounts(sessions: sessionmaker[Session], emails: list[str]) -> tuple[list[str], Principal]:
+    """Create the demo accounts (their e-mails appended to ``emails`` once stored): the
+    password file's lines, and the coordinator who writes the network."""
+    passwords, coordinator = [], None
+    with transaction(sessions) as session:
+        for name, role, links in ACCOUNTS:
+            email = f"demo-{name}@maillage.invalid"
+            password = secrets.token_urlsafe(18)
+            user = create_user(session, email, password, role, **links)
+            passwords.append(f"{role.value}\t{email}\t{password}")
+            if role is Role.COORDINATOR:
+                session.flush()
+                coordinator = Principal(user.id, email, role)
+    emails.extend(line.split("\t")[1] for line in passwords)
+    assert coordinator is not None
+    return passwords, coordinator

@@ -13,25 +13,22 @@ slots freed or taken, invitations sent again), audited as ``PUT /fhir/Appointmen
 from __future__ import annotations
 
 import base64
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
-from maillage.api.errors import status_of
 from maillage.care import acts
 from maillage.care.appointments import FINAL
 from maillage.care.codes import ACT_URL, NGAP_SYSTEM, VIRTUAL
 from maillage.care.errors import Conflict, DomainError
 from maillage.care.principal import Principal
-from maillage.care.repository import Work
-from maillage.store import resources
-from maillage.store.database import transaction
-from maillage.store.models import utcnow
+from maillage.care.repository import Repository, Work, instant
 from maillage.web import records
 from maillage.web.navigation import DOCTORS
+from maillage.web.records import PageRepo
 from maillage.web.rendering import PageError, allowed, render
 from maillage.web.session import checked_form
 from maillage.web.teleconsultation import (
@@ -66,47 +63,59 @@ STATUS_LABELS = {
 Body = dict[str, Any]
 
 
-def _names(request: Request, body: dict[str, Any]) -> dict[str, str]:
-    """Patient and site names of an appointment (already read under the policy)."""
-    shown = {"patient": "—", "site": "à domicile"}
-    with transaction(request.app.state.sessions) as session:
+def _names(repository: Repository, bodies: list[Body]) -> dict[str, dict[str, str]]:
+    """Patient and site names of appointments already read under the policy, by appointment
+    id (one search per type for the whole day)."""
+    wanted: dict[str, set[str]] = {"Patient": set(), "Location": set()}
+    for body in bodies:
         for participant in body.get("participant", []):
             kind, _, ident = (participant.get("actor") or {}).get("reference", "").partition("/")
-            row = resources.get(session, kind, ident) if kind in ("Patient", "Location") else None
+            if kind in wanted and ident:
+                wanted[kind].add(ident)
+    found = {kind: records.by_ids(repository, kind, ids) for kind, ids in wanted.items()}
+    names = {}
+    for body in bodies:
+        shown = {"patient": "—", "site": "à domicile"}
+        for participant in body.get("participant", []):
+            kind, _, ident = (participant.get("actor") or {}).get("reference", "").partition("/")
+            row = found.get(kind, {}).get(ident)
             if row is not None and kind == "Patient":
-                shown["patient"] = records.person_name(row.body)
+                shown["patient"] = records.person_name(row)
             elif row is not None:
-                shown["site"] = row.body.get("name") or ident
-    return shown
+                shown["site"] = row.get("name") or ident
+        names[body["id"]] = shown
+    return names
 
 
 @router.get("/consultations", response_class=HTMLResponse)
 def day(
     request: Request,
     principal: Doctor,
+    repository: PageRepo,
     jour: Annotated[date | None, Query()] = None,
 ) -> HTMLResponse:
     """The doctor's appointments of one day (today by default), in time order."""
-    chosen = jour or utcnow().astimezone(request.app.state.settings.zone).date()
+    zone = repository.settings.zone
+    chosen = jour or datetime.now(zone).date()
     query = [("practitioner", principal.practitioner or ""), ("date", chosen.isoformat())]
-    found = records.find(request, principal, "Appointment", query)
-    zone = request.app.state.settings.zone
+    found = records.find(repository, "Appointment", query)
+    names = _names(repository, found)
     rows = [
         {
             "id": body["id"],
             "heure": local(body["start"], zone).strftime("%H:%M") if body.get("start") else "",
             "statut": STATUS_LABELS.get(body.get("status", ""), body.get("status", "")),
             "motif": body.get("description", ""),
-            **_names(request, body),
+            **names[body["id"]],
         }
         for body in sorted(found, key=lambda b: b.get("start", ""))
     ]
     return render(request, "soins/journee.html", {"jour": chosen, "rdvs": rows})
 
 
-def _encounter_of(request: Request, principal: Principal, appointment_id: str) -> dict | None:
+def _encounter_of(repository: Repository, appointment_id: str) -> dict | None:
     found = records.find(
-        request, principal, "Encounter", [("appointment", f"Appointment/{appointment_id}")]
+        repository, "Encounter", [("appointment", f"Appointment/{appointment_id}")]
     )
     return found[0] if found else None
 
@@ -125,9 +134,9 @@ def _actor(appointment: Body, resource_type: str) -> str | None:
     )
 
 
-def _own(request: Request, principal: Principal, appointment_id: str) -> Body:
+def _own(repository: Repository, principal: Principal, appointment_id: str) -> Body:
     """The appointment, once the policy let the doctor read it and they take part in it."""
-    body = records.get(request, principal, "Appointment", appointment_id)
+    body = records.get(repository, "Appointment", appointment_id)
     if not any(
         (p.get("actor") or {}).get("reference") == principal.practitioner
         for p in body.get("participant", [])
@@ -139,26 +148,29 @@ def _own(request: Request, principal: Principal, appointment_id: str) -> Body:
 def _open(body: Body) -> Body:
     """The appointment unless it is already over (the server would refuse the change: 409)."""
     if body.get("status") in FINAL:
-        label = STATUS_LABELS.get(body["status"], body["status"]).lower()
+        status = str(body["status"])
+        label = STATUS_LABELS.get(status, status).lower()
         raise PageError(409, f"Ce rendez-vous est déjà « {label} » : il ne peut plus changer.")
     return body
 
 
-def _reports(request: Request, principal: Principal, encounter: Body | None) -> list[Body]:
+def _reports(repository: Repository, encounter: Body | None) -> list[Body]:
     if encounter is None:
         return []
     query = [("encounter", f"Encounter/{encounter['id']}")]
-    return records.find(request, principal, "DocumentReference", query)
+    return records.find(repository, "DocumentReference", query)
 
 
 @router.get("/consultations/{appointment_id}", response_class=HTMLResponse)
-def consultation(request: Request, appointment_id: str, principal: Doctor) -> HTMLResponse:
+def consultation(
+    request: Request, appointment_id: str, principal: Doctor, repository: PageRepo
+) -> HTMLResponse:
     """One teleconsultation: the video room, what may still happen to it, its compte rendu."""
-    body = _own(request, principal, appointment_id)
-    zone = request.app.state.settings.zone
-    encounter = _encounter_of(request, principal, appointment_id)
+    body = _own(repository, principal, appointment_id)
+    zone = repository.settings.zone
+    encounter = _encounter_of(repository, appointment_id)
     reports = []
-    for document in _reports(request, principal, encounter):
+    for document in _reports(repository, encounter):
         attachment = (document.get("content") or [{}])[0].get("attachment", {})
         text = base64.b64decode(attachment.get("data", "")).decode("utf-8", "replace")
         reports.append({"date": french_moment(document.get("date"), zone), "texte": text})
@@ -171,20 +183,20 @@ def consultation(request: Request, appointment_id: str, principal: Doctor) -> HT
         "statut": STATUS_LABELS.get(status, status),
         "ouvert": ouvert,
         "motif_annulation": (body.get("cancelationReason") or {}).get("text"),
-        "video": video_link(request, principal, appointment_id) if ouvert else None,
+        "video": video_link(repository, body) if ouvert else None,
         "acte_requis": encounter is None,
         "compte_rendu_possible": not reports and (ouvert or status == "fulfilled"),
         "comptes_rendus": reports,
         "actes": list(DOCTOR_ACTS.items()),
-        "creneaux": _moves(request, principal, body) if ouvert else [],
-        **_names(request, body),
+        "creneaux": _moves(repository, principal, body) if ouvert else [],
+        **_names(repository, [body])[body["id"]],
     }
     return render(request, "soins/consultation.html", context)
 
 
-def _moves(request: Request, principal: Principal, appointment: Body) -> list[Opening]:
+def _moves(repository: Repository, principal: Principal, appointment: Body) -> list[Opening]:
     """The doctor's free times the appointment may move to (with a free room of its site)."""
-    return openings(request, _actor(appointment, "Location"), principal.practitioner)
+    return openings(repository, _actor(appointment, "Location"), principal.practitioner)
 
 
 def encounter_body(principal: Principal, appointment: Body, act: str) -> Body:
@@ -212,7 +224,7 @@ def report_body(principal: Principal, appointment: Body, encounter_id: str, text
         "docStatus": "final",
         "type": {"text": "Compte rendu de téléconsultation"},
         "subject": {"reference": _actor(appointment, "Patient")},
-        "date": resources.instant(utcnow()),
+        "date": instant(datetime.now(UTC)),
         "author": [{"reference": principal.practitioner}],
         "context": {"encounter": [{"reference": f"Encounter/{encounter_id}"}]},
         "content": [
@@ -244,19 +256,20 @@ def write_report(
     request: Request,
     appointment_id: str,
     principal: Doctor,
+    repository: PageRepo,
     form: Annotated[FormData, Depends(checked_form)],
 ) -> Response:
     """Send the compte rendu to the médecin traitant (finishing the consultation if needed)."""
     text, act = str(form.get("compte_rendu", "")).strip(), str(form.get("acte", ""))
-    body = _own(request, principal, appointment_id)
-    encounter = _encounter_of(request, principal, appointment_id)
+    body = _own(repository, principal, appointment_id)
+    encounter = _encounter_of(repository, appointment_id)
     if not text or (encounter is None and act not in DOCTOR_ACTS):
         raise PageError(422, "Écrivez le compte rendu et choisissez l'acte réalisé.")
-    if _reports(request, principal, encounter):
+    if _reports(repository, encounter):
         raise PageError(409, "Le compte rendu de cette consultation est déjà écrit.")
     if encounter is None:
         _open(body)
-    with records.refusals(), records.writing(request, principal) as writer:
+    with records.refusals(), records.writing(repository) as writer:
         encounter_id = encounter["id"] if encounter else _finish(writer, principal, body, act)
         writer.save(report_body(principal, body, encounter_id, text))
     return _done(appointment_id)
@@ -267,18 +280,19 @@ def change_status(
     request: Request,
     appointment_id: str,
     principal: Doctor,
+    repository: PageRepo,
     form: Annotated[FormData, Depends(checked_form)],
 ) -> Response:
     """Consultation done (with its act), patient absent, or cancelled with a reason."""
     action = str(form.get("action", ""))
-    body = _open(_own(request, principal, appointment_id))
+    body = _open(_own(repository, principal, appointment_id))
     if action == "realisee":
         act = str(form.get("acte", ""))
         if act not in DOCTOR_ACTS:
             raise PageError(422, "Choisissez l'acte réalisé.")
-        if _encounter_of(request, principal, appointment_id) is not None:
+        if _encounter_of(repository, appointment_id) is not None:
             raise PageError(409, "Cette consultation est déjà enregistrée comme réalisée.")
-        with records.refusals(), records.writing(request, principal) as writer:
+        with records.refusals(), records.writing(repository) as writer:
             _finish(writer, principal, body, act)
         return _done(appointment_id)
     if action == "absent":
@@ -290,7 +304,7 @@ def change_status(
         changes = {"status": "cancelled", "cancelationReason": {"text": reason}}
     else:
         raise PageError(422, "Action inconnue.")
-    with records.refusals(), records.writing(request, principal) as writer:
+    with records.refusals(), records.writing(repository) as writer:
         writer.update(body, changes)
     return _done(appointment_id)
 
@@ -300,20 +314,22 @@ def move(
     request: Request,
     appointment_id: str,
     principal: Doctor,
+    repository: PageRepo,
     form: Annotated[FormData, Depends(checked_form)],
 ) -> Response:
     """Move the appointment to another free time of the doctor's: the old slots are freed, the
     new ones taken (a time taken meanwhile is a French 409), the invitation sent again."""
-    body = _open(_own(request, principal, appointment_id))
+    body = _open(_own(repository, principal, appointment_id))
     choice = str(form.get("creneau", ""))
-    chosen = next((o for o in _moves(request, principal, body) if o.value == choice), None)
+    chosen = next((o for o in _moves(repository, principal, body) if o.value == choice), None)
     if chosen is None:
         raise PageError(409 if choice else 422, CONFLICT if choice else "Choisissez un créneau.")
     moved = {"start": chosen.start, "end": chosen.end, "slot": chosen.slots}
     try:
-        with records.writing(request, principal) as writer:
+        with records.writing(repository) as writer:
             writer.update(body, moved)
     except DomainError as error:
-        message = CONFLICT if isinstance(error, Conflict) else records.french(error)
-        raise PageError(status_of(error), message) from error
+        raise records.page_error(
+            error, CONFLICT if isinstance(error, Conflict) else None
+        ) from error
     return _done(appointment_id)

@@ -18,16 +18,18 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from starlette.datastructures import FormData
 
 from maillage.care.principal import Principal
+from maillage.care.repository import Repository
 from maillage.diagnosis.parameters import METHODS, PROFESSIONS
 from maillage.jobs.diagnosis import DIAGNOSIS, enqueue_diagnosis
 from maillage.jobs.plan import PLAN
 from maillage.jobs.results import JobResult, MapPanel
 from maillage.outputs.choropleth import CLASS_LABELS, Marker, add_markers
 from maillage.planning.outputs import EXISTING_COLOUR, NEW_COLOUR
-from maillage.store.database import transaction
 from maillage.territory.geography import departements, regions
 from maillage.web import jobs
+from maillage.web.jobs import FilesDir, Jobs
 from maillage.web.navigation import ANALYSTS
+from maillage.web.records import PageRepo
 from maillage.web.rendering import PageError, allowed, render
 from maillage.web.session import checked_form
 from maillage.web.sites import all_sites, located_sites
@@ -102,10 +104,9 @@ def result_context(_result: JobResult | None = None) -> dict[str, Any]:
     return {"classes": CLASS_NAMES, "professions": PROFESSION_LABELS}
 
 
-def existing_markers(request: Request) -> list[Marker]:
+def existing_markers(repository: Repository) -> list[Marker]:
     """The registry's sites with coordinates, closed ones left out."""
-    with transaction(request.app.state.sessions) as session:
-        sites = located_sites(all_sites(session, request.app.state.settings, []))
+    sites = located_sites(all_sites(repository, []))
     sites = sites[sites.status.ne("inactive")]
     return [
         Marker(lon, lat, f"Site existant — {name}", EXISTING_COLOUR)
@@ -128,9 +129,11 @@ def planned_markers(plan: JobResult) -> list[Marker]:
     ]
 
 
-def map_context(request: Request, result: JobResult, plan: JobResult | None) -> dict[str, Any]:
+def map_context(
+    repository: Repository, result: JobResult, plan: JobResult | None
+) -> dict[str, Any]:
     """The result's maps with the existing sites and ``plan``'s sites drawn on them."""
-    existing = existing_markers(request)
+    existing = existing_markers(repository)
     markers = existing + (planned_markers(plan) if plan else [])
     maps, drawn = [], np.zeros(len(markers), dtype=bool)
     for shown in result.maps:
@@ -151,16 +154,17 @@ def map_context(request: Request, result: JobResult, plan: JobResult | None) -> 
 def access_map(
     request: Request,
     _principal: Analyst,
+    repository: PageRepo,
+    files: FilesDir,
     plan: Annotated[str, Query(max_length=64)] = "",
 ) -> HTMLResponse:
     """The latest finished diagnosis on a map (the regional view planners open first), with
     the sites of the plan ``plan`` (default: the latest finished one)."""
-    files = jobs.files_dir(request)
     chosen = JobResult.find(PLAN, files, plan) if plan else JobResult.latest(PLAN, files)
     if plan and chosen is None:
         raise PageError(404, "Ce plan n'existe pas ou n'est pas terminé.")
     result = JobResult.latest(DIAGNOSIS, files)
-    context = map_context(request, result, chosen) if result else {}
+    context = map_context(repository, result, chosen) if result else {}
     return render(request, "carte.html", {"resultat": result, **context})
 
 
@@ -172,40 +176,51 @@ def diagnosis_form(request: Request, _principal: Analyst) -> HTMLResponse:
 
 @router.post("/diagnostics", response_class=HTMLResponse)
 def start_diagnosis(
-    request: Request, principal: Analyst, form: Annotated[FormData, Depends(checked_form)]
+    request: Request,
+    principal: Analyst,
+    files: FilesDir,
+    queue: Jobs,
+    form: Annotated[FormData, Depends(checked_form)],
 ) -> Response:
     """Check the choices, queue the job and go to its progress page."""
     values, parameters, errors = read_area(form)
     if errors:
         context = {**area_fields(), "valeurs": values, "erreurs": errors}
         return render(request, "diagnostic_formulaire.html", context, status=422)
-    job = jobs.queue_or_503(
-        lambda: enqueue_diagnosis(
-            jobs.job_queue(request), parameters, jobs.files_dir(request), principal.email
-        )
-    )
+    job = jobs.queue_or_503(lambda: enqueue_diagnosis(queue, parameters, files, principal.email))
     return RedirectResponse(f"/diagnostics/{job.id}", status_code=303)
 
 
 @router.get("/diagnostics/{job_id}", response_class=HTMLResponse)
-def diagnosis_page(request: Request, job_id: str, _principal: Analyst) -> HTMLResponse:
-    latest_plan = JobResult.latest(PLAN, jobs.files_dir(request))
+def diagnosis_page(
+    request: Request,
+    job_id: str,
+    _principal: Analyst,
+    repository: PageRepo,
+    files: FilesDir,
+    queue: Jobs,
+) -> HTMLResponse:
+    latest_plan = JobResult.latest(PLAN, files)
     return jobs.job_page(
         request,
+        files,
+        queue,
         DIAGNOSIS,
         job_id,
         "carte.html",
-        lambda result: map_context(request, result, latest_plan),
+        lambda result: map_context(repository, result, latest_plan),
     )
 
 
 @router.get("/diagnostics/{job_id}/progression", response_class=HTMLResponse)
-def diagnosis_progress(request: Request, job_id: str, _principal: Analyst) -> HTMLResponse:
-    return jobs.progress_fragment(request, DIAGNOSIS, job_id)
+def diagnosis_progress(
+    request: Request, job_id: str, _principal: Analyst, queue: Jobs
+) -> HTMLResponse:
+    return jobs.progress_fragment(request, queue, DIAGNOSIS, job_id)
 
 
 @router.get("/diagnostics/{job_id}/telecharger/{name}")
 def diagnosis_download(
-    request: Request, job_id: str, name: str, _principal: Analyst
+    job_id: str, name: str, _principal: Analyst, files: FilesDir
 ) -> FileResponse:
-    return jobs.download(request, DIAGNOSIS, job_id, name)
+    return jobs.download(files, DIAGNOSIS, job_id, name)

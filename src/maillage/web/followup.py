@@ -10,20 +10,19 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+import pandas as pd
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
-from maillage.api.deps import repository_for
 from maillage.care import alerts as care_alerts
 from maillage.care import ingestion, monitoring
 from maillage.care.principal import Principal
-from maillage.store import resources
-from maillage.store.database import transaction
+from maillage.care.repository import Repository
 from maillage.web import records
 from maillage.web.charts import Point, line_chart
 from maillage.web.navigation import CARE_TEAMS
+from maillage.web.records import PageRepo
 from maillage.web.rendering import PageError, allowed, french_number, render
 from maillage.web.session import checked_form
 from maillage.web.teleconsultation import french_moment
@@ -42,16 +41,13 @@ SERIES = (
 
 
 @router.get("/patients", response_class=HTMLResponse)
-def followed(request: Request, principal: Follower) -> HTMLResponse:
+def followed(request: Request, _principal: Follower, repository: PageRepo) -> HTMLResponse:
     """The patients whose care team the professional belongs to (all, for coordinators)."""
-    teams = records.find(request, principal, "CareTeam", [("status", "active")])
-    ids = sorted(
-        {ident for t in teams if (ident := records.reference_id(t.get("subject"), "Patient"))}
-    )
-    with transaction(request.app.state.sessions) as session:
-        rows = [(ident, resources.get(session, "Patient", ident)) for ident in ids]
+    teams = records.find(repository, "CareTeam", [("status", "active")])
+    ids = {ident for t in teams if (ident := records.reference_id(t.get("subject"), "Patient"))}
+    found = records.by_ids(repository, "Patient", ids)
     patients = [
-        {"id": ident, "nom": records.person_name(row.body if row else None)} for ident, row in rows
+        {"id": ident, "nom": records.person_name(found.get(ident))} for ident in sorted(ids)
     ]
     return render(
         request, "soins/patients.html", {"patients": sorted(patients, key=lambda p: p["nom"])}
@@ -66,18 +62,21 @@ def charts(observations: list[dict[str, Any]]) -> list[dict[str, Any]]:
         series = monitoring.observation_series(measured, code, unit)
         if series.empty:
             continue
-        points = [Point(at.to_pydatetime(), float(v)) for at, v in series.items()]
+        moments = pd.DatetimeIndex(series.index).to_pydatetime()
+        points = [Point(at, float(v)) for at, v in zip(moments, series.to_numpy(), strict=True)]
         drawn.append(
             {"titre": title, "svg": line_chart(f"{title} ({unit})", unit, points, f"courbe-{code}")}
         )
     return drawn
 
 
-def flag_title(session: Session, flag: str) -> str:
-    """The alert's wording, kept on its Flag by the alert worker."""
-    kind, _, ident = flag.partition("/")
-    row = resources.get(session, kind, ident)
-    return ((row.body.get("code") or {}).get("text") if row else None) or "Alerte"
+def flag_titles(repository: Repository, flags: set[str]) -> dict[str, str]:
+    """The alerts' wording, kept on their Flags by the alert worker, by Flag reference."""
+    found = records.by_ids(repository, "Flag", {f.partition("/")[2] for f in flags})
+    return {
+        flag: ((found.get(flag.partition("/")[2]) or {}).get("code") or {}).get("text") or "Alerte"
+        for flag in flags
+    }
 
 
 def rule_text(rule: dict[str, Any]) -> str:
@@ -96,28 +95,25 @@ def rule_text(rule: dict[str, Any]) -> str:
 
 
 @router.get("/patients/{patient_id}", response_class=HTMLResponse)
-def follow_up(request: Request, patient_id: str, principal: Follower) -> HTMLResponse:
+def follow_up(
+    request: Request, patient_id: str, _principal: Follower, repository: PageRepo
+) -> HTMLResponse:
     """Charts of the monitoring series, the alert rules, and the open alerts with buttons to
     acknowledge or close them."""
     reference = f"Patient/{patient_id}"
     with records.refusals():
-        repository = repository_for(request, principal)
         alerts = [care_alerts.alert_json(a) for a in repository.patient_alerts(reference)]
         rules = [care_alerts.rule_json(r) for r in repository.alert_rules(reference)]
-    patient = records.get(request, principal, "Patient", patient_id)
-    observations = records.find(
-        request, principal, "Observation", [("patient", reference)], count=500
-    )
-    with transaction(request.app.state.sessions) as session:
-        labels = {a["flag"]: flag_title(session, a["flag"]) for a in alerts}
+    patient = records.get(repository, "Patient", patient_id)
+    observations = records.everything(repository, "Observation", [("patient", reference)])
+    labels = flag_titles(repository, {a["flag"] for a in alerts})
+    zone = repository.settings.zone
     shown = [
         {
             **alert,
             "titre": labels[alert["flag"]],
-            "ouverte_le": french_moment(alert["opened"], request.app.state.settings.zone),
-            "vue_le": french_moment(alert["acknowledged"], request.app.state.settings.zone)
-            if alert["acknowledged"]
-            else None,
+            "ouverte_le": french_moment(alert["opened"], zone),
+            "vue_le": french_moment(alert["acknowledged"], zone) if alert["acknowledged"] else None,
         }
         for alert in alerts
         if alert["closed"] is None
@@ -131,10 +127,10 @@ def follow_up(request: Request, patient_id: str, principal: Follower) -> HTMLRes
     return render(request, "soins/suivi_patient.html", context)
 
 
-def _rule(request: Request, principal: Principal, patient_id: str, rule_id: str) -> dict:
+def _rule(repository: Repository, patient_id: str, rule_id: str) -> dict:
     """One of the patient's rules, read as the monitoring API lists them (team check)."""
     with records.refusals():
-        stored = repository_for(request, principal).alert_rules(f"Patient/{patient_id}")
+        stored = repository.alert_rules(f"Patient/{patient_id}")
         rules = [care_alerts.rule_json(rule) for rule in stored]
     found = next((rule for rule in rules if rule["id"] == rule_id), None)
     if found is None:
@@ -144,18 +140,20 @@ def _rule(request: Request, principal: Principal, patient_id: str, rule_id: str)
 
 def _rule_form(
     request: Request,
+    repository: Repository,
     patient_id: str,
     values: dict[str, Any],
     action: str,
     error: str | None = None,
 ) -> HTMLResponse:
-    with transaction(request.app.state.sessions) as session:
-        patient = resources.get(session, "Patient", patient_id)
+    """The rule form of a patient of the follower's care team: the team check and the read
+    of the patient (audited, refused or not) come before the patient's name is shown, an
+    invalid form's page included."""
+    with records.refusals():
+        repository.alert_rules(f"Patient/{patient_id}")
+    patient = records.get(repository, "Patient", patient_id)
     context = {
-        "patient": {
-            "id": patient_id,
-            "nom": records.person_name(patient.body if patient else None),
-        },
+        "patient": {"id": patient_id, "nom": records.person_name(patient)},
         "mesures": [(f"{code}|{unit}", f"{title} ({unit})") for code, unit, title in SERIES],
         "valeurs": values,
         "action": action,
@@ -183,12 +181,14 @@ def _posted_rule(patient_id: str, form: FormData) -> care_alerts.RuleIn:
     try:
         return care_alerts.RuleIn(
             patient=f"Patient/{patient_id}",
+            care_plan=None,
             kind="threshold",
             code=code,
             unit=unit,
             above=_number(str(form.get("au_dessus", ""))),
             below=_number(str(form.get("en_dessous", ""))),
             title=str(form.get("titre", "")).strip(),
+            window_hours=None,
         )
     except ValueError as error:  # pydantic's ValidationError is one too
         raise _InvalidRule from error
@@ -200,18 +200,19 @@ def _form_values(form: FormData) -> dict[str, Any]:
 
 
 @router.get("/patients/{patient_id}/regles/nouvelle", response_class=HTMLResponse)
-def new_rule(request: Request, patient_id: str, principal: Follower) -> HTMLResponse:
-    """The form of a new threshold rule (the team check happens when it is stored)."""
-    with records.refusals():
-        repository_for(request, principal).alert_rules(f"Patient/{patient_id}")
-    return _rule_form(request, patient_id, {}, f"/patients/{patient_id}/regles")
+def new_rule(
+    request: Request, patient_id: str, _principal: Follower, repository: PageRepo
+) -> HTMLResponse:
+    """The form of a new threshold rule (the team's, checked before it shows)."""
+    return _rule_form(request, repository, patient_id, {}, f"/patients/{patient_id}/regles")
 
 
 @router.post("/patients/{patient_id}/regles", response_class=HTMLResponse)
 def create_rule(
     request: Request,
     patient_id: str,
-    principal: Follower,
+    _principal: Follower,
+    repository: PageRepo,
     form: Annotated[FormData, Depends(checked_form)],
 ) -> Response:
     """Store the rule as ``POST /api/monitoring/rules`` does (team members only, audited)."""
@@ -219,16 +220,18 @@ def create_rule(
         rule = _posted_rule(patient_id, form)
     except _InvalidRule:
         action = f"/patients/{patient_id}/regles"
-        return _rule_form(request, patient_id, _form_values(form), action, INVALID_RULE)
+        return _rule_form(request, repository, patient_id, _form_values(form), action, INVALID_RULE)
     with records.refusals():
-        repository_for(request, principal).create_rule(rule)
+        repository.create_rule(rule)
     return RedirectResponse(f"/patients/{patient_id}", status_code=303)
 
 
 @router.get("/patients/{patient_id}/regles/{rule_id}", response_class=HTMLResponse)
-def edit_rule(request: Request, patient_id: str, rule_id: str, principal: Follower) -> HTMLResponse:
+def edit_rule(
+    request: Request, patient_id: str, rule_id: str, _principal: Follower, repository: PageRepo
+) -> HTMLResponse:
     """The form of an existing threshold rule, filled in."""
-    rule = _rule(request, principal, patient_id, rule_id)
+    rule = _rule(repository, patient_id, rule_id)
     if rule["kind"] != "threshold":
         raise PageError(409, "Seules les règles de seuil se modifient ici.")
     values = {
@@ -237,7 +240,8 @@ def edit_rule(request: Request, patient_id: str, rule_id: str, principal: Follow
         "au_dessus": "" if rule["above"] is None else f"{rule['above']:g}",
         "en_dessous": "" if rule["below"] is None else f"{rule['below']:g}",
     }
-    return _rule_form(request, patient_id, values, f"/patients/{patient_id}/regles/{rule_id}")
+    action = f"/patients/{patient_id}/regles/{rule_id}"
+    return _rule_form(request, repository, patient_id, values, action)
 
 
 @router.post("/patients/{patient_id}/regles/{rule_id}", response_class=HTMLResponse)
@@ -245,18 +249,19 @@ def update_rule(
     request: Request,
     patient_id: str,
     rule_id: str,
-    principal: Follower,
+    _principal: Follower,
+    repository: PageRepo,
     form: Annotated[FormData, Depends(checked_form)],
 ) -> Response:
     """Change the rule as ``PUT /api/monitoring/rules/{id}`` does."""
-    _rule(request, principal, patient_id, rule_id)
+    _rule(repository, patient_id, rule_id)
     try:
         rule = _posted_rule(patient_id, form)
     except _InvalidRule:
         action = f"/patients/{patient_id}/regles/{rule_id}"
-        return _rule_form(request, patient_id, _form_values(form), action, INVALID_RULE)
+        return _rule_form(request, repository, patient_id, _form_values(form), action, INVALID_RULE)
     with records.refusals():
-        repository_for(request, principal).update_rule(rule_id, rule)
+        repository.update_rule(rule_id, rule)
     return RedirectResponse(f"/patients/{patient_id}", status_code=303)
 
 
@@ -265,12 +270,13 @@ def acknowledge(
     request: Request,
     patient_id: str,
     alert_id: str,
-    principal: Follower,
+    _principal: Follower,
+    repository: PageRepo,
     _form: Annotated[FormData, Depends(checked_form)],
 ) -> Response:
     """Mark the alert as seen (it is no longer escalated), as the monitoring API does."""
     with records.refusals():
-        repository_for(request, principal).acknowledge_alert(alert_id)
+        repository.acknowledge_alert(alert_id)
     return RedirectResponse(f"/patients/{patient_id}", status_code=303)
 
 
@@ -279,10 +285,11 @@ def close(
     request: Request,
     patient_id: str,
     alert_id: str,
-    principal: Follower,
+    _principal: Follower,
+    repository: PageRepo,
     _form: Annotated[FormData, Depends(checked_form)],
 ) -> Response:
     """The episode is handled: the alert and its Flag close, as the monitoring API does."""
     with records.refusals():
-        repository_for(request, principal).acknowledge_alert(alert_id, closing=True)
+        repository.acknowledge_alert(alert_id, closing=True)
     return RedirectResponse(f"/patients/{patient_id}", status_code=303)

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import pandas as pd
-from fastapi import Request
+from fastapi import Depends, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from redis.exceptions import RedisError
 from rq import Queue
@@ -28,11 +28,20 @@ EXTENSIONS = {"csv": "csv", "impact": "csv", "geojson": "geojson"}
 
 
 def files_dir(request: Request) -> Path:
+    """Where the jobs write their results (a ``Depends`` provider: :data:`FilesDir`)."""
     return Path(request.app.state.settings.files_dir)
 
 
+FilesDir = Annotated[Path, Depends(files_dir)]
+
+
 def job_queue(request: Request) -> Queue:
-    return request.app.state.job_queue
+    """The queue of the analyses (a ``Depends`` provider: :data:`Jobs`)."""
+    found: Queue = request.app.state.job_queue
+    return found
+
+
+Jobs = Annotated[Queue, Depends(job_queue)]
 
 
 def queue_or_503(enqueue: Callable[[], Job]) -> Job:
@@ -43,11 +52,11 @@ def queue_or_503(enqueue: Callable[[], Job]) -> Job:
         raise PageError(503, UNREACHABLE) from error
 
 
-def progress_of(request: Request, kind: ResultKind, job_id: str) -> Progress:
+def progress_of(queue: Queue, kind: ResultKind, job_id: str) -> Progress:
     if not is_job_id(job_id):
         raise PageError(404, "Ce calcul n'existe pas.")
     try:
-        job = Job.fetch(job_id, connection=job_queue(request).connection)
+        job = Job.fetch(job_id, connection=queue.connection)
         return read_progress(job, kind.total_steps)
     except NoSuchJobError as error:
         raise PageError(404, "Ce calcul n'existe pas ou a expiré.") from error
@@ -57,31 +66,35 @@ def progress_of(request: Request, kind: ResultKind, job_id: str) -> Progress:
 
 def job_page(
     request: Request,
+    files: Path,
+    queue: Queue,
     kind: ResultKind,
     job_id: str,
     template: str,
     context: Callable[[JobResult], dict[str, Any]],
 ) -> HTMLResponse:
     """``template`` with the result when it is there, otherwise the job's progress."""
-    result = JobResult.find(kind, files_dir(request), job_id)
+    result = JobResult.find(kind, files, job_id)
     if result is not None:
         return render(request, template, {"resultat": result, **context(result)})
-    progress = progress_of(request, kind, job_id)
+    progress = progress_of(queue, kind, job_id)
     base = f"/{kind.folder}/{job_id}"
     return render(request, "suivi.html", {"base": base, "progression": progress})
 
 
-def progress_fragment(request: Request, kind: ResultKind, job_id: str) -> HTMLResponse:
+def progress_fragment(
+    request: Request, queue: Queue, kind: ResultKind, job_id: str
+) -> HTMLResponse:
     """The polled fragment; once the job is done it asks htmx to reload the whole page."""
-    progress = progress_of(request, kind, job_id)
+    progress = progress_of(queue, kind, job_id)
     headers = {"HX-Refresh": "true"} if progress.finished else None
     context = {"base": f"/{kind.folder}/{job_id}", "progression": progress}
     return render(request, "_progression.html", context, headers=headers)
 
 
-def download(request: Request, kind: ResultKind, job_id: str, name: str) -> FileResponse:
+def download(files: Path, kind: ResultKind, job_id: str, name: str) -> FileResponse:
     """One of the result's files, as an attachment named after the job."""
-    result = JobResult.find(kind, files_dir(request), job_id)
+    result = JobResult.find(kind, files, job_id)
     path = result.download(name) if result else None
     if path is None:
         raise PageError(404, "Ce fichier n'existe pas.")

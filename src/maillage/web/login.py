@@ -9,9 +9,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
 from maillage.api.auth import LoginLimiter
-from maillage.care.principal import Principal
-from maillage.store.database import transaction
-from maillage.store.users import authenticate
+from maillage.api.deps import Sessions
+from maillage.care.principal import Principal, authenticate
 from maillage.web.rendering import render, signed_in
 from maillage.web.session import WebSession, checked_form, write_session
 
@@ -30,20 +29,29 @@ def login_page(request: Request, suivant: str | None = None) -> HTMLResponse:
     return render(request, "connexion.html", {"suivant": safe_target(suivant)})
 
 
+def login_limiter(request: Request) -> LoginLimiter:
+    """The server's limiter of login attempts (shared with the API's token endpoint)."""
+    found: LoginLimiter = request.app.state.login_limiter
+    return found
+
+
 @router.post("/connexion", response_class=HTMLResponse)
-def login(request: Request, form: Annotated[FormData, Depends(checked_form)]) -> Response:
+def login(
+    request: Request,
+    sessions: Sessions,
+    limiter: Annotated[LoginLimiter, Depends(login_limiter)],
+    form: Annotated[FormData, Depends(checked_form)],
+) -> Response:
     """Check the password (rate-limited like the API's token endpoint) and open a session."""
     email = str(form.get("email", "")).strip()
     password = str(form.get("password", ""))
     target = safe_target(str(form.get("suivant", "")))
-    limiter: LoginLimiter = request.app.state.login_limiter
     address = request.client.host if request.client else "unknown"
     if not limiter.hit(address, email):
         error = "Trop de tentatives de connexion : réessayez dans quelques minutes."
         return render(request, "connexion.html", {"erreur": error, "email": email}, status=429)
-    with transaction(request.app.state.sessions) as db:
-        user = authenticate(db, email, password)
-        user_id = user.id if user else None
+    user = authenticate(sessions, email, password)
+    user_id = user.id if user else None
     if user_id is None:
         error = "Adresse électronique ou mot de passe incorrect."
         context = {"erreur": error, "email": email, "suivant": target}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from maillage.store.users import Role
+from maillage.care.principal import Role
 
 EVERYONE = frozenset(Role)
 #: Those who read maps and aggregates and may launch analyses.

@@ -11,6 +11,7 @@ also offered as a CSV file, computed the same way.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
@@ -20,16 +21,18 @@ from fastapi.responses import HTMLResponse, Response
 from markupsafe import Markup
 
 from maillage.care.principal import Principal
+from maillage.care.repository import Repository
 from maillage.care.site_import import MODALITIES
 from maillage.jobs.diagnosis import DIAGNOSIS
 from maillage.jobs.results import JobResult
 from maillage.reports import evaluation
 from maillage.reports.report import Evaluation, charts, latest_year
-from maillage.store.database import transaction
 from maillage.territory.communes import load_communes
 from maillage.territory.geography import departements
-from maillage.web import jobs
+from maillage.web import jobs, records
+from maillage.web.jobs import FilesDir
 from maillage.web.navigation import ANALYSTS
+from maillage.web.records import PageRepo
 from maillage.web.rendering import PageError, allowed, render
 
 router = APIRouter(include_in_schema=False)
@@ -75,15 +78,15 @@ def _years(network: evaluation.Network, zone: ZoneInfo, year: int) -> list[int]:
     return sorted({*starts.dt.year.astype(int).tolist(), year}, reverse=True)
 
 
-def indicators(request: Request, annee: int | None) -> dict[str, Any]:
+def indicators(repository: Repository, files: Path, annee: int | None) -> dict[str, Any]:
     """The year's evaluation indicators (default: the year of the latest teleconsultation)."""
-    zone = request.app.state.settings.zone
-    with transaction(request.app.state.sessions) as session:
-        network = evaluation.load_network(session)
+    zone = repository.settings.zone
+    with records.refusals():
+        network = repository.aggregate(evaluation.load_network)
     year = annee or latest_year(network, zone)
     period = evaluation.Period(year, zone)
     of_commune = load_communes().set_index("code_commune").departement
-    diagnosis = JobResult.latest(DIAGNOSIS, jobs.files_dir(request))
+    diagnosis = JobResult.latest(DIAGNOSIS, files)
     return {
         "annee": year,
         "annees": _years(network, zone, year),
@@ -105,10 +108,12 @@ def indicators(request: Request, annee: int | None) -> dict[str, Any]:
 def network_page(
     request: Request,
     _principal: Analyst,
+    repository: PageRepo,
+    files: FilesDir,
     annee: Annotated[int | None, Query(ge=2000, le=2100)] = None,
 ) -> HTMLResponse:
     """The year's evaluation indicators, with their charts and the CSV downloads."""
-    context = indicators(request, annee)
+    context = indicators(repository, files, annee)
     context |= {
         "mois": MONTHS,
         "modalites": MODALITIES,
@@ -173,10 +178,12 @@ def network_download(
     request: Request,
     name: str,
     _principal: Analyst,
+    repository: PageRepo,
+    files: FilesDir,
     annee: Annotated[int | None, Query(ge=2000, le=2100)] = None,
 ) -> Response:
     """One of the page's tables for the year, as a CSV file (same figures as the page)."""
     if name not in TABLES:
         raise PageError(404, "Ce fichier n'existe pas.")
-    shown = indicators(request, annee)
+    shown = indicators(repository, files, annee)
     return jobs.csv_attachment(TABLES[name][1](shown), f"reseau-{name}-{shown['annee']}.csv")

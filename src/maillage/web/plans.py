@@ -27,6 +27,7 @@ from maillage.planning.parameters import (
 )
 from maillage.web import jobs
 from maillage.web.diagnostics import area_fields, read_area, result_context
+from maillage.web.jobs import FilesDir, Jobs
 from maillage.web.navigation import ANALYSTS
 from maillage.web.rendering import allowed, render
 from maillage.web.session import checked_form
@@ -66,7 +67,11 @@ def plan_form(request: Request, _principal: Analyst) -> HTMLResponse:
 
 @router.post("/plans", response_class=HTMLResponse)
 def start_plan(
-    request: Request, principal: Analyst, form: Annotated[FormData, Depends(checked_form)]
+    request: Request,
+    principal: Analyst,
+    files: FilesDir,
+    queue: Jobs,
+    form: Annotated[FormData, Depends(checked_form)],
 ) -> Response:
     """Check the choices, queue the plan and go to its progress page."""
     values, diagnosis, errors = read_area(form)
@@ -87,11 +92,7 @@ def start_plan(
         "objective": values["objectif"],
         "minutes": minutes,
     }
-    job = jobs.queue_or_503(
-        lambda: enqueue_plan(
-            jobs.job_queue(request), parameters, jobs.files_dir(request), principal.email
-        )
-    )
+    job = jobs.queue_or_503(lambda: enqueue_plan(queue, parameters, files, principal.email))
     return RedirectResponse(f"/plans/{job.id}", status_code=303)
 
 
@@ -113,18 +114,19 @@ def _plan_context(result: JobResult, files_dir: Path) -> dict[str, Any]:
 
 
 @router.get("/plans/{job_id}", response_class=HTMLResponse)
-def plan_page(request: Request, job_id: str, _principal: Analyst) -> HTMLResponse:
-    files_dir = jobs.files_dir(request)
+def plan_page(
+    request: Request, job_id: str, _principal: Analyst, files: FilesDir, queue: Jobs
+) -> HTMLResponse:
     return jobs.job_page(
-        request, PLAN, job_id, "plan.html", lambda result: _plan_context(result, files_dir)
+        request, files, queue, PLAN, job_id, "plan.html", lambda r: _plan_context(r, files)
     )
 
 
 @router.get("/plans/{job_id}/progression", response_class=HTMLResponse)
-def plan_progress(request: Request, job_id: str, _principal: Analyst) -> HTMLResponse:
-    return jobs.progress_fragment(request, PLAN, job_id)
+def plan_progress(request: Request, job_id: str, _principal: Analyst, queue: Jobs) -> HTMLResponse:
+    return jobs.progress_fragment(request, queue, PLAN, job_id)
 
 
 @router.get("/plans/{job_id}/telecharger/{name}")
-def plan_download(request: Request, job_id: str, name: str, _principal: Analyst) -> FileResponse:
-    return jobs.download(request, PLAN, job_id, name)
+def plan_download(job_id: str, name: str, _principal: Analyst, files: FilesDir) -> FileResponse:
+    return jobs.download(files, PLAN, job_id, name)

@@ -2,32 +2,33 @@
 
 The pages call :class:`maillage.care.repository.Repository`, exactly as ``/fhir`` does, so the
 role check, the patient-compartment policy, the workflow rules (booking, video room, Task
-states, compte rendu outbox) and the audit trail are the network's. A refusal comes back as a
-:class:`PageError` with a French message.
+states, compte rendu outbox) and the audit trail are the network's. A page receives its
+repository from :data:`PageRepo` (a FastAPI ``Depends`` provider); a refusal comes back as a
+:class:`PageError` with a French message, mapped here and nowhere else.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Request
+from fastapi import Depends, Request
 
 from maillage.api.deps import repository_for
 from maillage.api.errors import status_of
 from maillage.care.errors import DomainError
 from maillage.care.principal import Principal
 from maillage.care.repository import Repository, Work
-from maillage.store import search
-from maillage.store.database import transaction
-from maillage.web.rendering import PageError
+from maillage.web.rendering import PageError, signed_in
 
 Body = dict[str, Any]
 MESSAGES = {
+    401: "Connectez-vous pour accéder à ce dossier.",
     403: "Vous n'avez pas accès à ce dossier patient.",
     404: "Cet élément n'existe pas ou a été supprimé.",
     409: "L'opération est en conflit avec une modification récente : rechargez la page.",
+    410: "Cet élément a été supprimé.",
     412: "Ce dossier a été modifié entre-temps : rechargez la page et recommencez.",
     422: (
         "Le dossier ne permet pas cette opération (consentement retiré, données incomplètes "
@@ -36,10 +37,26 @@ MESSAGES = {
 }
 
 
+def page_repository(
+    request: Request, principal: Annotated[Principal, Depends(signed_in)]
+) -> Repository:
+    """The repository of the page's signed-in account (anonymous visitors log in first)."""
+    return repository_for(request, principal)
+
+
+PageRepo = Annotated[Repository, Depends(page_repository)]
+
+
 def french(error: DomainError) -> str:
     """The French sentence shown for a refusal of the network."""
     status = status_of(error)
     return MESSAGES.get(status, f"L'opération a été refusée ({status}).")
+
+
+def page_error(error: DomainError, message: str | None = None) -> PageError:
+    """The French error page of a refusal, with the status the API would answer (``message``:
+    the page's own wording of it, such as a slot taken meanwhile)."""
+    return PageError(status_of(error), message or french(error))
 
 
 @contextmanager
@@ -48,36 +65,53 @@ def refusals() -> Iterator[None]:
     try:
         yield
     except DomainError as error:
-        raise PageError(status_of(error), french(error)) from error
+        raise page_error(error) from error
 
 
 def find(
-    request: Request,
-    principal: Principal,
+    repository: Repository,
     resource_type: str,
     query: list[tuple[str, str]],
     count: int = 200,
 ) -> list[Body]:
     """Search as ``GET /fhir/{type}`` does: restricted to the principal's patients, audited,
     and the bodies as clients see them (attachments inlined)."""
-    repository = repository_for(request, principal)
     with refusals():
         page = repository.search(resource_type, [*query, ("_count", str(count))])
     return [repository.outgoing(row.body) for row in page.rows]
 
 
-def get(request: Request, principal: Principal, resource_type: str, resource_id: str) -> Body:
+def get(repository: Repository, resource_type: str, resource_id: str) -> Body:
     """Read as ``GET /fhir/{type}/{id}`` does (403 without a care relationship, audited)."""
-    repository = repository_for(request, principal)
     with refusals():
         row = repository.read(resource_type, resource_id)
     return repository.outgoing(row.body)
 
 
+def by_ids(repository: Repository, resource_type: str, ids: set[str]) -> dict[str, Body]:
+    """The resources of ``resource_type`` among ``ids`` the principal may see, by id: one
+    audited search (``_id=a,b,…``) whatever their number."""
+    if not ids:
+        return {}
+    return {
+        body["id"]: body
+        for body in everything(repository, resource_type, [("_id", ",".join(sorted(ids)))])
+    }
+
+
+def everything(
+    repository: Repository, resource_type: str, query: list[tuple[str, str]]
+) -> list[Body]:
+    """Every match of a search the principal may see, unpaged (one statement: no silent cap
+    on the rows a form offers)."""
+    with refusals():
+        rows = repository.search_all(resource_type, query)
+    return [repository.outgoing(row.body) for row in rows]
+
+
 @contextmanager
-def writing(request: Request, principal: Principal) -> Iterator[Work]:
+def writing(repository: Repository) -> Iterator[Work]:
     """One transaction of writes: all stored, or none when the network refuses one."""
-    repository: Repository = repository_for(request, principal)
     with repository.writing() as work:
         yield work
 
@@ -97,20 +131,3 @@ def person_name(body: Body | None) -> str:
         if text:
             return text
     return "inconnu"
-
-
-def registry(
-    request: Request,
-    resource_type: str,
-    query: list[tuple[str, str]],
-    sort: str | None = None,
-    count: int = 500,
-) -> list[Body]:
-    """Registry resources (schedules, slots, practitioners): no patient data, not audited."""
-    settings = request.app.state.settings
-    criteria, ids = search.parse(resource_type, query)
-    statement = search.statement(resource_type, criteria, ids, settings.zone)
-    ordering = search.order(resource_type, sort)
-    with transaction(request.app.state.sessions) as session:
-        rows, _total = search.page(session.connection(), statement, ordering, count, 0)
-    return [row.body for row in rows]

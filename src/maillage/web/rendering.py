@@ -14,8 +14,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from maillage.care.principal import Principal
-from maillage.store.users import Role
+from maillage.care.principal import Principal, Role
 from maillage.web.navigation import ROLE_LABELS, menu
 from maillage.web.session import CSRFError, current_principal, read_session, write_session
 

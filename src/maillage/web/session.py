@@ -59,7 +59,7 @@ def read_session(request: Request) -> WebSession:
     cookie = request.cookies.get(COOKIE)
     if cookie:
         try:
-            data = _serializer(settings).loads(cookie, max_age=LIFETIME.total_seconds())
+            data = _serializer(settings).loads(cookie, max_age=int(LIFETIME.total_seconds()))
             session = WebSession(csrf=str(data["csrf"]), user_id=data.get("uid"))
         except (BadSignature, KeyError, TypeError):
             pass

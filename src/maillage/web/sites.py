@@ -1,7 +1,7 @@
 """Site registry pages: the network's telemedicine sites (FHIR Location) as a list, a map and
 in detail (modalities offered, telemedicine station and connected devices).
 
-They read the FHIR store through the server's own store layer (the same search index as
+They read the registry through the principal's repository (the same searches as
 ``/fhir/Location``), so what a coordinator sees here is what the API serves. Sites are registry
 data, not patient data: planners see them too. The map is inline SVG drawn from department
 outlines (no tile server), like the access maps.
@@ -16,19 +16,17 @@ import pandas as pd
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 from markupsafe import Markup
-from sqlalchemy import Select, select
-from sqlalchemy.orm import Session
 
+from maillage.care.errors import DomainError, Gone, NotFound
 from maillage.care.principal import Principal
+from maillage.care.repository import Repository
 from maillage.care.site_import import EQUIPMENT_SYSTEM, MODALITIES, MODALITY_SYSTEM
-from maillage.config import Settings
 from maillage.outputs.choropleth import Marker, sites_svg
 from maillage.planning.outputs import EXISTING_COLOUR
-from maillage.store import resources, search
-from maillage.store.database import transaction
-from maillage.store.models import Resource
 from maillage.territory.outlines import departement_outlines, departements_at
+from maillage.web import records
 from maillage.web.navigation import ANALYSTS
+from maillage.web.records import PageRepo
 from maillage.web.rendering import PageError, allowed, render
 
 router = APIRouter(include_in_schema=False)
@@ -117,25 +115,18 @@ def site_summary(body: dict[str, Any], managers: dict[str, dict]) -> dict[str, A
     }
 
 
-def organisations(session: Session, bodies: list[dict[str, Any]]) -> dict[str, dict]:
-    """Name and type of the sites' managing organisations by reference, read in one query
+def organisations(repository: Repository, bodies: list[dict[str, Any]]) -> dict[str, dict]:
+    """Name and type of the sites' managing organisations by reference, read in one search
     (imported sites name their Organization by reference only, and their kind — MSP, EHPAD —
     is the Organization's type)."""
     references = {(b.get("managingOrganization") or {}).get("reference", "") for b in bodies} - {""}
-    ids = [r.removeprefix("Organization/") for r in references]
-    rows = session.execute(
-        select(Resource.id, Resource.body).where(
-            Resource.resource_type == "Organization",
-            Resource.id.in_(ids),
-            Resource.deleted.is_(False),
-        )
-    )
+    ids = {r.removeprefix("Organization/") for r in references}
     return {
         f"Organization/{ident}": {
             "nom": body.get("name", ""),
             "type": concept_text(body.get("type")),
         }
-        for ident, body in rows
+        for ident, body in records.by_ids(repository, "Organization", ids).items()
     }
 
 
@@ -150,18 +141,9 @@ def located_sites(bodies: list[dict[str, Any]]) -> pd.DataFrame:
     return frame[np.isfinite(frame.lon) & np.isfinite(frame.lat)].reset_index(drop=True)
 
 
-def _statement(
-    settings: Settings, resource_type: str, query: list[tuple[str, str]]
-) -> Select[tuple[Resource]]:
-    """The store's search for ``query`` (FHIR search parameters), as ``/fhir`` runs it."""
-    criteria, ids = search.parse(resource_type, query)
-    return search.statement(resource_type, criteria, ids, settings.zone)
-
-
-def all_sites(session: Session, settings: Settings, query: list[tuple[str, str]]) -> list[dict]:
+def all_sites(repository: Repository, query: list[tuple[str, str]]) -> list[dict]:
     """Bodies of every live site matching ``query``, unpaged (for maps)."""
-    statement = _statement(settings, "Location", query)
-    return [row.body for row in session.execute(statement).scalars()]
+    return records.everything(repository, "Location", query)
 
 
 def registry_map(sites: pd.DataFrame) -> Markup:
@@ -179,34 +161,25 @@ def registry_map(sites: pd.DataFrame) -> Markup:
     return Markup(sites_svg(departement_outlines(codes), markers))
 
 
-def _search(
-    session: Session,
-    settings: Settings,
-    resource_type: str,
-    query: list[tuple[str, str]],
-    offset: int,
-) -> tuple[list[Resource], int]:
-    statement = _statement(settings, resource_type, query)
-    ordering = search.order(resource_type, None)
-    return search.page(session.connection(), statement, ordering, PAGE_SIZE, offset)
-
-
 @router.get("/sites", response_class=HTMLResponse)
 def site_list(
     request: Request,
     _principal: Analyst,
+    repository: PageRepo,
     commune: Annotated[str, Query(max_length=100)] = "",
     page: Annotated[int, Query(ge=1, le=10_000)] = 1,
 ) -> HTMLResponse:
     """All sites, optionally those of one commune (by name, prefix match), fifty per page, and
     on a map all the sites the search found."""
     query = [("address-city", commune.strip())] if commune.strip() else []
-    settings = request.app.state.settings
-    with transaction(request.app.state.sessions) as session:
-        rows, total = _search(session, settings, "Location", query, (page - 1) * PAGE_SIZE)
-        managers = organisations(session, [row.body for row in rows])
-        sites = [site_summary(row.body, managers) for row in rows]
-        located = located_sites(all_sites(session, settings, query))
+    paging = [("_count", str(PAGE_SIZE)), ("_offset", str((page - 1) * PAGE_SIZE))]
+    with records.refusals():
+        found = repository.search("Location", [*query, *paging])
+    bodies = [repository.outgoing(row.body) for row in found.rows]
+    managers = organisations(repository, bodies)
+    sites = [site_summary(body, managers) for body in bodies]
+    located = located_sites(all_sites(repository, query))
+    total = found.total
     pages = max(1, -(-total // PAGE_SIZE))
     context = {
         "sites": sites,
@@ -225,25 +198,26 @@ def site_list(
 
 
 @router.get("/sites/{site_id}", response_class=HTMLResponse)
-def site_detail(request: Request, site_id: str, _principal: Analyst) -> HTMLResponse:
+def site_detail(
+    request: Request, site_id: str, _principal: Analyst, repository: PageRepo
+) -> HTMLResponse:
     """One site with its organisation, its equipment and the modalities offered there."""
-    with transaction(request.app.state.sessions) as session:
-        row = resources.get(session, "Location", site_id)
-        if row is None or row.deleted:
-            raise PageError(404, "Ce site n'existe pas.")
-        site = site_summary(row.body, organisations(session, [row.body]))
-        query = [("location", f"Location/{site_id}")]
-        services, _total = _search(
-            session, request.app.state.settings, "HealthcareService", query, 0
-        )
-        offered = [
-            {
-                "modalite": _modality(s.body),
-                "nom": s.body.get("name", ""),
-                "actif": s.body.get("active", True),
-            }
-            for s in services
-        ]
+    try:
+        body = repository.outgoing(repository.read("Location", site_id).body)
+    except (NotFound, Gone) as error:
+        raise PageError(404, "Ce site n'existe pas.") from error
+    except DomainError as error:
+        raise records.page_error(error) from error
+    site = site_summary(body, organisations(repository, [body]))
+    query = [("location", f"Location/{site_id}")]
+    offered = [
+        {
+            "modalite": _modality(service),
+            "nom": service.get("name", ""),
+            "actif": service.get("active", True),
+        }
+        for service in records.everything(repository, "HealthcareService", query)
+    ]
     return render(request, "site.html", {"site": site, "services": offered})
 
 

@@ -9,7 +9,7 @@ and a slot taken meanwhile comes back as a French message instead of a 409 outco
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
@@ -17,16 +17,13 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
-from maillage.api.errors import status_of
 from maillage.care import appointments, codes, video
 from maillage.care.errors import Conflict, DomainError
-from maillage.care.principal import Principal
-from maillage.store import resources
-from maillage.store.database import transaction
-from maillage.store.models import utcnow
-from maillage.store.users import Role
+from maillage.care.principal import Principal, Role
+from maillage.care.repository import Repository, instant
 from maillage.web import records
 from maillage.web.navigation import CARE_TEAMS, NURSES
+from maillage.web.records import PageRepo
 from maillage.web.rendering import PageError, allowed, render
 from maillage.web.session import checked_form
 
@@ -34,6 +31,7 @@ router = APIRouter(include_in_schema=False)
 Nurse = Annotated[Principal, Depends(allowed(NURSES))]
 #: Who may open a booked teleconsultation (the policy then checks the patient).
 Carer = Annotated[Principal, Depends(allowed(CARE_TEAMS))]
+Body = dict[str, Any]
 TELECONSULTATION = {"coding": [{"system": codes.WORKFLOW_SYSTEM, "code": codes.TELECONSULTATION}]}
 CONFLICT = "Ce créneau vient d'être réservé ou n'est plus libre : choisissez-en un autre."
 #: How far ahead the booking form looks for common free times.
@@ -94,72 +92,89 @@ class Opening:
         return [{"reference": f"Slot/{slot}"} for slot in self.value.split()]
 
 
-def openings(request: Request, site: str | None, doctor: str | None = None) -> list[Opening]:
+def openings(repository: Repository, site: str | None, doctor: str | None = None) -> list[Opening]:
     """Times in the coming two weeks when a remote doctor and a room of ``site`` are both free,
     soonest first; without a site (a follow-up at home), the doctors' free times alone.
-    ``doctor`` keeps only that practitioner's times (to move one of their appointments)."""
-    zone = request.app.state.settings.zone
-    now = utcnow()
+    ``doctor`` keeps only that practitioner's times (to move one of their appointments).
+
+    Every doctor's and room's openings come in a constant number of statements (schedules,
+    their free slots, the doctors' names), unpaged, whatever the number of doctors."""
+    zone = repository.settings.zone
+    now = datetime.now(UTC)
     upcoming = [
         ("status", "free"),
-        ("start", "ge" + resources.instant(now)),
-        ("start", "lt" + resources.instant(now + HORIZON)),
+        ("start", "ge" + instant(now)),
+        ("start", "lt" + instant(now + HORIZON)),
+        ("_sort", "start"),
     ]
-    rooms = {}
-    for schedule in records.registry(request, "Schedule", [("actor", site)] if site else []):
-        for slot in records.registry(
-            request, "Slot", [("schedule", f"Schedule/{schedule['id']}"), *upcoming], sort="start"
-        ):
+    rooms: dict[tuple[str, str], str] = {}
+    if site:
+        schedules = records.everything(repository, "Schedule", [("actor", site)])
+        for slot in _free_slots(repository, schedules, upcoming):
             rooms.setdefault((slot["start"], slot["end"]), slot["id"])
-    found = []
-    for schedule in records.registry(request, "Schedule", [("actor", doctor)] if doctor else []):
-        if schedule.get("active") is False:
-            continue
-        doctors = [
+    wanted = [("actor", doctor)] if doctor else []
+    doctors = {}
+    for schedule in records.everything(repository, "Schedule", wanted):
+        actors = [
             a["reference"]
             for a in schedule.get("actor", [])
             if a.get("reference", "").startswith("Practitioner/")
         ]
-        if not doctors:
-            continue
-        person = records.registry(request, "Practitioner", [("_id", doctors[0].split("/")[1])])
-        name = f"Dr {records.person_name(person[0] if person else None)}"
-        query = [("schedule", f"Schedule/{schedule['id']}"), *upcoming]
-        for slot in records.registry(request, "Slot", query, sort="start"):
-            room = rooms.get((slot["start"], slot["end"])) if site else ""
-            if room is not None:
-                when = french_moment(slot["start"], zone)
-                label = f"{when} – {local(slot['end'], zone):%H:%M} avec {name}"
-                found.append(
-                    Opening(slot["id"], room, doctors[0], name, slot["start"], slot["end"], label)
-                )
+        if schedule.get("active") is not False and actors:
+            doctors[schedule["id"]] = actors[0]
+    people = records.by_ids(
+        repository, "Practitioner", {ref.split("/", 1)[1] for ref in doctors.values()}
+    )
+    found = []
+    schedules = [{"id": ident} for ident in doctors]
+    for slot in _free_slots(repository, schedules, upcoming):
+        reference = doctors[records.reference_id(slot.get("schedule"), "Schedule") or ""]
+        name = f"Dr {records.person_name(people.get(reference.split('/', 1)[1]))}"
+        room = rooms.get((slot["start"], slot["end"])) if site else ""
+        if room is not None:
+            when = french_moment(slot["start"], zone)
+            label = f"{when} – {local(slot['end'], zone):%H:%M} avec {name}"
+            found.append(
+                Opening(slot["id"], room, reference, name, slot["start"], slot["end"], label)
+            )
     return sorted(found, key=lambda o: (o.start, o.doctor_name))
 
 
-def site_patients(request: Request, principal: Principal) -> list[dict[str, str]]:
+def _free_slots(
+    repository: Repository, schedules: list[Body], upcoming: list[tuple[str, str]]
+) -> list[Body]:
+    """The upcoming free slots of all ``schedules`` at once."""
+    if not schedules:
+        return []
+    names = ",".join(f"Schedule/{schedule['id']}" for schedule in schedules)
+    return records.everything(repository, "Slot", [("schedule", names), *upcoming])
+
+
+def site_patients(repository: Repository) -> list[dict[str, str]]:
     """The patients the policy lets this professional see, by name."""
-    found = records.find(request, principal, "Patient", [])
+    found = records.find(repository, "Patient", [])
     rows = [{"id": p["id"], "nom": records.person_name(p)} for p in found]
     return sorted(rows, key=lambda row: row["nom"])
 
 
 def _form(
-    request: Request, principal: Principal, error: str | None = None, status: int = 200
+    request: Request, repository: Repository, error: str | None = None, status: int = 200
 ) -> HTMLResponse:
-    if principal.site is None:
+    principal = repository.principal
+    if principal is None or principal.site is None:
         raise PageError(403, "Votre compte n'est rattaché à aucun site.")
     context = {
-        "patients": site_patients(request, principal),
-        "creneaux": openings(request, principal.site),
+        "patients": site_patients(repository),
+        "creneaux": openings(repository, principal.site),
         "erreur": error,
     }
     return render(request, "soins/reserver.html", context, status=status)
 
 
 @router.get("/teleconsultations/nouvelle", response_class=HTMLResponse)
-def booking_form(request: Request, principal: Nurse) -> HTMLResponse:
+def booking_form(request: Request, _principal: Nurse, repository: PageRepo) -> HTMLResponse:
     """The booking form: a patient of the site, a common free time, the reason."""
-    return _form(request, principal)
+    return _form(request, repository)
 
 
 def appointment(principal: Principal, patient: str, chosen: Opening, reason: str) -> dict[str, Any]:
@@ -172,7 +187,7 @@ def appointment(principal: Principal, patient: str, chosen: Opening, reason: str
         "description": reason or "Téléconsultation assistée",
         "start": chosen.start,
         "end": chosen.end,
-        "created": resources.instant(utcnow())[:10],
+        "created": instant(datetime.now(UTC))[:10],
         "slot": chosen.slots,
         "participant": [
             {"actor": {"reference": actor}, "status": "accepted"} for actor in people if actor
@@ -182,79 +197,88 @@ def appointment(principal: Principal, patient: str, chosen: Opening, reason: str
 
 @router.post("/teleconsultations", response_class=HTMLResponse)
 def book(
-    request: Request, principal: Nurse, form: Annotated[FormData, Depends(checked_form)]
+    request: Request,
+    principal: Nurse,
+    repository: PageRepo,
+    form: Annotated[FormData, Depends(checked_form)],
 ) -> Response:
     """Book, or show the form again with a French explanation (a taken slot is a 409)."""
     assert principal.site is not None
     patient, choice = str(form.get("patient", "")), str(form.get("creneau", ""))
     reason = str(form.get("motif", "")).strip()[:500]
-    chosen = next((o for o in openings(request, principal.site) if o.value == choice), None)
+    chosen = next((o for o in openings(repository, principal.site) if o.value == choice), None)
     if not patient or chosen is None:
         return _form(
             request,
-            principal,
+            repository,
             error=CONFLICT if choice else "Choisissez un patient et un créneau.",
             status=409 if choice else 422,
         )
     try:
-        with records.writing(request, principal) as writer:
+        with records.writing(repository) as writer:
             row = writer.save(appointment(principal, patient, chosen, reason))
     except DomainError as error:
-        message = CONFLICT if isinstance(error, Conflict) else records.french(error)
-        return _form(request, principal, error=message, status=status_of(error))
+        failure = records.page_error(error, CONFLICT if isinstance(error, Conflict) else None)
+        return _form(request, repository, error=failure.message, status=failure.status)
     return RedirectResponse(f"/teleconsultations/{row.id}", status_code=303)
 
 
-def video_link(request: Request, principal: Principal, appointment_id: str) -> str | None:
-    """The caller's own link to the video room (signed when a Jitsi secret is configured)."""
-    settings = request.app.state.settings
+def video_link(repository: Repository, appointment: Body) -> str | None:
+    """The caller's own link to the video room of an appointment they read (signed when a
+    Jitsi secret is configured)."""
+    principal = repository.principal
+    assert principal is not None
     moderator = principal.role is not Role.SITE_PROFESSIONAL
     user = video.VideoUser(principal.email, principal.email, moderator=moderator)
-    with transaction(request.app.state.sessions) as session:
-        row = resources.read(session, "Appointment", appointment_id)
-        if appointments.room(row.body) is None:
-            return None
-        return appointments.invitation(session, settings, row, user).video_url
+    with records.refusals():
+        return appointments.video_url(repository.settings, appointment, user)
 
 
-@router.get("/teleconsultations/{appointment_id}", response_class=HTMLResponse)
-def confirmation(request: Request, appointment_id: str, principal: Carer) -> HTMLResponse:
-    """The booked teleconsultation: when, who, where, the video room and the invitation."""
-    body = records.get(request, principal, "Appointment", appointment_id)
-    zone = request.app.state.settings.zone
+def participants(repository: Repository, body: Body) -> list[dict[str, Any]]:
+    """Who takes part in an appointment, by name (read under the policy: one search per
+    type)."""
     names = []
     for participant in body.get("participant", []):
         reference = (participant.get("actor") or {}).get("reference", "")
         kind, _, ident = reference.partition("/")
         if kind in ("Patient", "Practitioner", "Location"):
             names.append((kind, ident))
-    with transaction(request.app.state.sessions) as session:
-        shown = []
-        for kind, ident in names:
-            row = resources.get(session, kind, ident)
-            label = (
-                (row.body.get("name") if kind == "Location" else records.person_name(row.body))
-                if row
-                else ident
-            )
-            shown.append({"type": kind, "nom": label})
+    found = {
+        kind: records.by_ids(repository, kind, {i for k, i in names if k == kind})
+        for kind in {kind for kind, _ in names}
+    }
+    shown = []
+    for kind, ident in names:
+        row = found[kind].get(ident)
+        label = (
+            (row.get("name") if kind == "Location" else records.person_name(row)) if row else ident
+        )
+        shown.append({"type": kind, "nom": label})
+    return shown
+
+
+@router.get("/teleconsultations/{appointment_id}", response_class=HTMLResponse)
+def confirmation(
+    request: Request, appointment_id: str, _principal: Carer, repository: PageRepo
+) -> HTMLResponse:
+    """The booked teleconsultation: when, who, where, the video room and the invitation."""
+    body = records.get(repository, "Appointment", appointment_id)
+    zone = repository.settings.zone
     context = {
         "rdv": body,
         "debut": french_moment(body.get("start"), zone),
         "fin": local(body["end"], zone).strftime("%H:%M") if body.get("end") else "",
-        "participants": shown,
-        "video": video_link(request, principal, appointment_id),
+        "participants": participants(repository, body),
+        "video": video_link(repository, body),
     }
     return render(request, "soins/confirmation.html", context)
 
 
 @router.get("/teleconsultations/{appointment_id}/invitation.ics")
-def invitation(request: Request, appointment_id: str, principal: Carer) -> Response:
+def invitation(appointment_id: str, _principal: Carer, repository: PageRepo) -> Response:
     """The ICS invitation, the same file as ``GET /fhir/Appointment/{id}/$ics``."""
-    records.get(request, principal, "Appointment", appointment_id)
-    with records.refusals(), transaction(request.app.state.sessions) as session:
-        row = resources.read(session, "Appointment", appointment_id)
-        content = appointments.ics(session, request.app.state.settings, row, principal)
+    with records.refusals():
+        content = repository.ics(appointment_id)
     headers = {
         "Content-Disposition": f'attachment; filename="teleconsultation-{appointment_id}.ics"'
     }

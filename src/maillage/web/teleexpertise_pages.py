@@ -13,30 +13,27 @@ DocumentReference, as its output) — all the steps of one action in one transac
 from __future__ import annotations
 
 import base64
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
-from maillage.api.errors import status_of
 from maillage.care.codes import TELE_EXPERTISE, WORKFLOW_SYSTEM
 from maillage.care.errors import DomainError, PreconditionFailed
 from maillage.care.principal import Principal
+from maillage.care.repository import Repository, instant
 from maillage.care.task_state import TaskStatus
 from maillage.care.teleexpertise import (
     OPEN,
     claim,
     in_pool,
     is_pooled,
-    pools_of,
 )
-from maillage.store import resources
-from maillage.store.database import transaction
-from maillage.store.models import utcnow
-from maillage.store.search_params import normalise_reference
 from maillage.web import records
 from maillage.web.navigation import DOCTORS
+from maillage.web.records import PageRepo
 from maillage.web.rendering import PageError, allowed, render
 from maillage.web.session import checked_form
 from maillage.web.teleconsultation import french_moment
@@ -61,7 +58,7 @@ TAKEN = "Cette demande a déjà été prise en charge."
 Body = dict[str, Any]
 
 
-def summary(request: Request, principal: Principal, task: Body) -> dict[str, Any]:
+def summary(repository: Repository, task: Body) -> dict[str, Any]:
     """What a row and the detail show: the patient, the question, its due date and status."""
     question: Body = {}
     request_id = next(
@@ -73,70 +70,71 @@ def summary(request: Request, principal: Principal, task: Body) -> dict[str, Any
         None,
     )
     if request_id:
-        question = records.get(request, principal, "ServiceRequest", request_id)
-    with transaction(request.app.state.sessions) as session:
-        patient = resources.get(
-            session, "Patient", records.reference_id(task.get("for"), "Patient") or ""
-        )
-        requester_id = records.reference_id(task.get("requester"), "Practitioner") or ""
-        requester = resources.get(session, "Practitioner", requester_id)
-        owner = normalise_reference((task.get("owner") or {}).get("reference", "")) or ""
-        pool = resources.get(session, *owner.split("/", 1)) if is_pooled(task) else None
-    zone = request.app.state.settings.zone
+        question = records.get(repository, "ServiceRequest", request_id)
+    patient = _one(repository, "Patient", task.get("for"))
+    requester = _one(repository, "Practitioner", task.get("requester"))
+    owner = (task.get("owner") or {}).get("reference", "")
+    pool = _one(repository, owner.partition("/")[0], task.get("owner")) if is_pooled(task) else None
+    zone = repository.settings.zone
     due = ((task.get("restriction") or {}).get("period") or {}).get("end")
     return {
         "id": task["id"],
         "statut": task["status"],
         "libelle": STATUS_LABELS.get(task["status"], task["status"]),
-        "patient": records.person_name(patient.body if patient else None),
-        "demandeur": f"Dr {records.person_name(requester.body)}" if requester else "—",
+        "patient": records.person_name(patient),
+        "demandeur": f"Dr {records.person_name(requester)}" if requester else "—",
         "question": "; ".join(r.get("text", "") for r in question.get("reasonCode", [])),
         "notes": [n.get("text", "") for n in question.get("note", [])],
         "echeance": french_moment(due, zone),
         "demande_le": french_moment(task.get("authoredOn"), zone),
         "raison": (task.get("statusReason") or {}).get("text"),
-        "reponse": answer_text(request, principal, task),
-        "equipe": (pool.body.get("name") or owner) if pool else None,
+        "reponse": answer_text(repository, task),
+        "equipe": (pool.get("name") or owner) if pool else None,
     }
 
 
-def answer_text(request: Request, principal: Principal, task: Body) -> str | None:
+def _one(repository: Repository, resource_type: str, reference: Body | None) -> Body | None:
+    """The resource a reference of ``resource_type`` names, as the principal may see it
+    (None when it names none, or one they may not see)."""
+    ident = records.reference_id(reference, resource_type)
+    return records.by_ids(repository, resource_type, {ident}).get(ident) if ident else None
+
+
+def answer_text(repository: Repository, task: Body) -> str | None:
     """The text of the report the Task's output names, once answered."""
     for output in task.get("output", []):
         document_id = records.reference_id(output.get("valueReference"), "DocumentReference")
         if document_id:
-            document = records.get(request, principal, "DocumentReference", document_id)
+            document = records.get(repository, "DocumentReference", document_id)
             attachment = (document.get("content") or [{}])[0].get("attachment", {})
             return base64.b64decode(attachment.get("data", "")).decode("utf-8", "replace")
     return None
 
 
 @router.get("/teleexpertises", response_class=HTMLResponse)
-def inbox(request: Request, principal: Specialist) -> HTMLResponse:
+def inbox(request: Request, principal: Specialist, repository: PageRepo) -> HTMLResponse:
     """Open requests assigned to the specialist, those of their pools not yet taken (oldest
     first), then the recently answered."""
-    with transaction(request.app.state.sessions) as session:
-        pools = pools_of(session, principal)
+    with records.refusals():
+        pools = repository.pools()
     owners = ("owner", ",".join([principal.practitioner or "", *pools]))
-    opened = records.find(
-        request, principal, "Task", [owners, ("code", CODE), ("status", ",".join(OPEN))]
-    )
+    opened = records.find(repository, "Task", [owners, ("code", CODE), ("status", ",".join(OPEN))])
     mine = ("owner", principal.practitioner or "")
     done = records.find(
-        request, principal, "Task", [mine, ("code", CODE), ("status", "completed")], count=20
+        repository, "Task", [mine, ("code", CODE), ("status", "completed")], count=20
     )
     by_date = sorted(opened, key=lambda t: t.get("authoredOn", ""))
     context = {
-        "ouvertes": [summary(request, principal, t) for t in by_date if not is_pooled(t)],
-        "en_commun": [summary(request, principal, t) for t in by_date if in_pool(t, principal)],
-        "repondues": [summary(request, principal, t) for t in done],
+        "ouvertes": [summary(repository, t) for t in by_date if not is_pooled(t)],
+        "en_commun": [summary(repository, t) for t in by_date if in_pool(t, principal)],
+        "repondues": [summary(repository, t) for t in done],
     }
     return render(request, "soins/teleexpertises.html", context)
 
 
-def _task(request: Request, principal: Principal, task_id: str) -> Body:
+def _task(repository: Repository, principal: Principal, task_id: str) -> Body:
     """The Task, once it is the specialist's own or still waiting in one of their pools."""
-    task = records.get(request, principal, "Task", task_id)
+    task = records.get(repository, "Task", task_id)
     owner = (task.get("owner") or {}).get("reference")
     if owner != principal.practitioner and not in_pool(task, principal):
         raise PageError(403, "Cette demande de télé-expertise ne vous est pas adressée.")
@@ -144,10 +142,12 @@ def _task(request: Request, principal: Principal, task_id: str) -> Body:
 
 
 @router.get("/teleexpertises/{task_id}", response_class=HTMLResponse)
-def detail(request: Request, task_id: str, principal: Specialist) -> HTMLResponse:
+def detail(
+    request: Request, task_id: str, principal: Specialist, repository: PageRepo
+) -> HTMLResponse:
     """One request with the actions its status allows."""
-    task = _task(request, principal, task_id)
-    return render(request, "soins/teleexpertise.html", {"t": summary(request, principal, task)})
+    task = _task(repository, principal, task_id)
+    return render(request, "soins/teleexpertise.html", {"t": summary(repository, task)})
 
 
 def _moves(status: str, action: str) -> list[TaskStatus]:
@@ -173,7 +173,7 @@ def report(principal: Principal, task: Body, text: str) -> Body:
         "docStatus": "final",
         "type": {"text": "Réponse de télé-expertise"},
         "subject": task["for"],
-        "date": resources.instant(utcnow()),
+        "date": instant(datetime.now(UTC)),
         "author": [{"reference": principal.practitioner}],
         "content": [
             {
@@ -192,6 +192,7 @@ def act(
     request: Request,
     task_id: str,
     principal: Specialist,
+    repository: PageRepo,
     form: Annotated[FormData, Depends(checked_form)],
 ) -> Response:
     """Take a pooled request, accept, ask for information or answer; a refused step (or a
@@ -201,14 +202,14 @@ def act(
         raise PageError(422, "Action inconnue.")
     if action in ("completer", "repondre") and not text:
         raise PageError(422, "Écrivez votre question ou votre réponse avant de l'envoyer.")
-    task = _task(request, principal, task_id)
+    task = _task(repository, principal, task_id)
     if (action == "prendre") != is_pooled(task):
         message = "Prenez d'abord cette demande en charge." if is_pooled(task) else TAKEN
         raise PageError(409, message)
     if action == "accepter" and task["status"] not in ("requested", "received"):
         raise PageError(409, "Cette demande a déjà été acceptée.")
     try:
-        with records.writing(request, principal) as writer:
+        with records.writing(repository) as writer:
             if action == "prendre":
                 writer.update(task, claim(task, principal))
             elif action == "repondre":
@@ -222,6 +223,5 @@ def act(
                 task = writer.update(task, changes).body
     except DomainError as error:
         taken = action == "prendre" and isinstance(error, PreconditionFailed)
-        message = TAKEN if taken else records.french(error)
-        raise PageError(status_of(error), message) from error
+        raise records.page_error(error, TAKEN if taken else None) from error
     return RedirectResponse(f"/teleexpertises/{task_id}", status_code=303)
