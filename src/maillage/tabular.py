@@ -4,7 +4,8 @@ and the column to mend (line 1 is the header, as an editor shows it)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -13,12 +14,42 @@ import pandas as pd
 from maillage.errors import InputError
 
 
+def first_undecodable_line(path: Path, encoding: str = "utf-8") -> int | None:
+    """The 1-based line holding the first bytes that are not ``encoding`` (error path only)."""
+    with path.open("rb") as handle:
+        for number, line in enumerate(handle, 1):
+            try:
+                line.decode(encoding)
+            except UnicodeDecodeError:
+                return number
+    return None
+
+
+@contextmanager
+def parsing(path: Path) -> Iterator[None]:
+    """The text decoder's and pandas' parser errors as ``InputError`` naming the file and, when
+    known, the line: a malformed file must never reach a user as a traceback."""
+    try:
+        yield
+    except UnicodeDecodeError as error:
+        raise InputError(
+            path, f"not UTF-8 text ({error.reason})", line=first_undecodable_line(path)
+        ) from None
+    except pd.errors.EmptyDataError:
+        raise InputError(path, "empty file: expected a header line", line=1) from None
+    except pd.errors.ParserError as error:
+        found = re.search(r"(?:line|row) (\d+)", str(error))
+        raise InputError(
+            path, f"malformed row: {error}", line=int(found.group(1)) if found else None
+        ) from None
+
+
 def read_csv_strings(path: Path, required: Sequence[str]) -> pd.DataFrame:
     """The file as stripped strings, after checking it is non-empty, comma-separated, has the
     ``required`` columns and at least one data row."""
     if not path.is_file():
         raise InputError(path, "no such file")
-    with path.open("r", encoding="utf-8-sig") as handle:
+    with parsing(path), path.open("r", encoding="utf-8-sig") as handle:
         header = handle.readline().strip()
     if not header:
         raise InputError(path, f"empty file: expected the header {','.join(required)}", line=1)
@@ -29,13 +60,8 @@ def read_csv_strings(path: Path, required: Sequence[str]) -> pd.DataFrame:
     for column in required:
         if column not in names:
             raise InputError(path, "missing column", line=1, column=column)
-    try:
+    with parsing(path):
         table = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    except pd.errors.ParserError as error:
-        found = re.search(r"line (\d+)", str(error))
-        raise InputError(
-            path, f"malformed row: {error}", line=int(found.group(1)) if found else None
-        ) from None
     if table.empty:
         raise InputError(path, "no data rows after the header", line=2)
     table.columns = table.columns.str.strip()

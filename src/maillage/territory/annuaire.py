@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -22,6 +22,7 @@ import pyarrow.compute as pc
 from pyarrow import csv as pa_csv
 
 from maillage.errors import InputError
+from maillage.tabular import first_undecodable_line
 from maillage.territory.codes import CommuneResolver
 from maillage.territory.professions import get_profession
 from maillage.territory.supply import SupplyInput
@@ -56,7 +57,12 @@ REASONS = (
     "foreign address",
     "no commune code and no postcode",
     "unknown commune code",
-    "no commune code and the postcode names no single commune",
+    "no commune code and an unknown postcode",
+)
+APPORTIONED = len(REASONS)  # a row placed by the shared-postcode rule, not dropped
+SHARED_POSTCODE = (
+    "no commune code and a postcode serving several communes: the practitioner's share of "
+    "this place split over the postcode's communes in proportion to their population"
 )
 
 
@@ -90,22 +96,29 @@ def _read(path: Path) -> pd.DataFrame:
     few distinct values per column, so every later step works on the distinct values."""
     invalid: list[pa_csv.InvalidRow] = []
 
-    def skip(row: pa_csv.InvalidRow) -> str:
+    def skip(row: pa_csv.InvalidRow) -> Literal["skip"]:
         invalid.append(row)
         return "skip"
 
-    table = pa_csv.read_csv(
-        path,
-        read_options=pa_csv.ReadOptions(encoding="utf-8"),
-        parse_options=pa_csv.ParseOptions(
-            delimiter="|", quote_char=False, invalid_row_handler=skip
-        ),
-        convert_options=pa_csv.ConvertOptions(
-            include_columns=COLUMNS,
-            column_types=dict.fromkeys(COLUMNS, pa.string()),
-            strings_can_be_null=False,
-        ),
-    )
+    try:
+        table = pa_csv.read_csv(
+            path,
+            read_options=pa_csv.ReadOptions(encoding="utf-8"),
+            parse_options=pa_csv.ParseOptions(
+                delimiter="|", quote_char=False, invalid_row_handler=skip
+            ),
+            convert_options=pa_csv.ConvertOptions(
+                include_columns=COLUMNS,
+                column_types=dict.fromkeys(COLUMNS, pa.string()),
+                strings_can_be_null=False,
+            ),
+        )
+    except pa.ArrowInvalid as error:
+        line = first_undecodable_line(path) if "UTF8" in str(error) else None
+        reason = "not UTF-8 text" if line else f"unreadable extract ({error})"
+        raise InputError(path, reason, line=line) from None
+    if table.num_rows == 0:
+        raise InputError(path, "no data rows after the header", line=2)
     if invalid:
         row = invalid[0]
         raise InputError(
@@ -139,9 +152,16 @@ def _select(rows: pd.DataFrame, profession: str, modes: Iterable[str]) -> pd.Dat
 
 def _locate(
     rows: pd.DataFrame, resolver: CommuneResolver
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Each row's current commune, as a position in the returned array of codes, ``-1`` when
-    the row is dropped; and the dropped rows' reasons, positions in ``REASONS`` (-1: kept)."""
+) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
+    """Each row's place of practice and, for dropped rows, why.
+
+    A place is a current commune (named by the row's commune code, or by a postcode serving
+    one commune) or a postcode serving several communes, which ``SHARED_POSTCODE`` spreads
+    over them by population. Returns the place of each row (``-1``: dropped), each row's
+    reason (a position in ``REASONS``; ``APPORTIONED``; -1 for a row placed exactly) and the
+    ``place, commune, share`` table that spreads places over communes (a place's shares sum
+    to 1).
+    """
     commune, postcode = rows[COMMUNE], rows[POSTCODE]
     has_commune = (commune != "").to_numpy()
     has_postcode = (postcode != "").to_numpy()
@@ -149,31 +169,48 @@ def _locate(
         rows[COUNTRY_LABEL], lambda labels: labels.str.lower() == "france"
     )
     odd_postcode = _on_distinct(postcode, lambda codes: ~codes.str.fullmatch(r"\d{5}"))
-    # one vocabulary for both lookups: resolved commune codes, then resolved postcodes
-    vocabulary = np.concatenate(
-        [
-            resolver.resolve(commune.cat.categories),
-            resolver.from_postcode(postcode.cat.categories),
-        ]
-    )
+    # Work on the distinct values: commune codes first, then postcodes. Category codes are
+    # widened to int64 before any arithmetic: pandas stores them in int8 below 128 values,
+    # int16 below 32,768, and a sum past those bounds raises or wraps round.
+    postcodes = postcode.cat.categories
+    served, served_commune, share = resolver.postcode_shares(postcodes)
+    n_served = np.bincount(served, minlength=len(postcodes))
+    by_postcode = np.full(len(postcodes), "", dtype=object)
+    single = n_served[served] == 1
+    by_postcode[served[single]] = served_commune[single]
+    by_postcode[n_served > 1] = "postcode " + postcodes[n_served > 1]
+    vocabulary = np.concatenate([resolver.resolve(commune.cat.categories), by_postcode])
+    ids, places = pd.factorize(vocabulary)
     key = np.where(
         has_commune,
-        commune.cat.codes.to_numpy(),
-        len(commune.cat.categories) + postcode.cat.codes.to_numpy(),
+        commune.cat.codes.to_numpy().astype(np.int64),
+        len(commune.cat.categories) + postcode.cat.codes.to_numpy().astype(np.int64),
     )
     unresolved = (vocabulary == "")[key]
+    shared = ~has_commune & (n_served > 1)[np.maximum(key - len(commune.cat.categories), 0)]
     reason = np.select(
         [
             ~french | (has_postcode & odd_postcode),
             ~has_commune & ~has_postcode,
             has_commune & unresolved,
             unresolved,
+            shared,
         ],
-        range(len(REASONS)),
+        [*range(len(REASONS)), APPORTIONED],
         default=-1,
     )
-    ids, codes = pd.factorize(vocabulary)
-    return np.where(reason < 0, ids[key], -1), reason, np.asarray(codes)
+    named = pd.Series(places)
+    exact = np.flatnonzero((named != "") & ~named.str.startswith("postcode "))
+    multiple = n_served[served] > 1
+    spread = pd.DataFrame(
+        {
+            "place": np.concatenate([exact, ids[len(commune.cat.categories) + served[multiple]]]),
+            "commune": np.concatenate([np.asarray(places)[exact], served_commune[multiple]]),
+            "share": np.concatenate([np.ones(len(exact)), share[multiple]]),
+        }
+    )
+    dropped = (reason >= 0) & (reason != APPORTIONED)
+    return np.where(dropped, -1, ids[key]), reason, spread
 
 
 def _distinct(codes: np.ndarray) -> int:
@@ -181,10 +218,10 @@ def _distinct(codes: np.ndarray) -> int:
     return int(np.count_nonzero(np.bincount(codes, minlength=1)))
 
 
-def _dropped(rows: pd.DataFrame, reason: np.ndarray) -> list[dict]:
-    """Per reason: activity rows, practitioners and a few examples a user can look up."""
-    bad = rows[reason >= 0][[PP, COMMUNE, POSTCODE, COUNTRY]].astype(str)
-    bad["reason"] = np.asarray(REASONS)[reason[reason >= 0]]
+def _tally(rows: pd.DataFrame, label: np.ndarray, flagged: np.ndarray) -> list[dict]:
+    """Per label of the ``flagged`` rows: activity rows, practitioners and a few examples a user
+    can look up in the extract."""
+    bad = rows[flagged][[PP, COMMUNE, POSTCODE, COUNTRY]].astype(str)
     example = (
         bad[PP]
         + ": commune '"
@@ -195,16 +232,38 @@ def _dropped(rows: pd.DataFrame, reason: np.ndarray) -> list[dict]:
         + bad[COUNTRY]
         + "'"
     )
-    grouped = bad.assign(example=example).groupby("reason")
+    grouped = bad.assign(label=label[flagged], example=example).groupby("label")
     return [
         {
-            "reason": reason_name,
+            "reason": name,
             "count": len(group),
             "practitioners": int(group[PP].nunique()),
             "examples": group["example"].head(EXAMPLES).tolist(),
         }
-        for reason_name, group in grouped
+        for name, group in grouped
     ]
+
+
+def _fte_by_commune(
+    person: np.ndarray, place: np.ndarray, spread: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.Series]:
+    """One FTE per practitioner, split evenly over their distinct places, then each place's
+    part over its communes by ``spread``'s shares. Returns the supply rows (one per
+    practitioner and commune) and each (person, place) pair's FTE, to report what was spread."""
+    pairs = pd.DataFrame({"person": person, "place": place}).drop_duplicates()
+    pairs["fte"] = 1.0 / np.bincount(pairs["person"].to_numpy())[pairs["person"].to_numpy()]
+    located = pairs.merge(spread, on="place")
+    located["fte"] *= located["share"]
+    by_commune = located.groupby(["person", "commune"], sort=False, as_index=False)["fte"].sum()
+    table = pd.DataFrame(
+        {
+            "code_commune": by_commune["commune"].astype(str),
+            "fte": by_commune["fte"].to_numpy(float),
+            "age": np.nan,
+            "activity": np.nan,
+        }
+    )
+    return table, pairs.set_index("place")["fte"]
 
 
 def load_annuaire(
@@ -215,19 +274,21 @@ def load_annuaire(
 ) -> SupplyInput:
     """Practitioners of ``profession`` from an Annuaire Santé extract, 1 FTE each.
 
-    ``modes`` are ``Code mode exercice`` values (L libéral, S salarié, B bénévole). Raises
-    ``InputError`` on a malformed file or when more than 5 % of practitioners have no usable
-    French address.
+    ``modes`` are ``Code mode exercice`` values (L libéral, S salarié, B bénévole). Rows with
+    only a postcode serving several communes are spread over them by population and listed
+    under ``apportioned``. Raises ``InputError`` on a malformed file or when more than 5 % of
+    practitioners have no usable French address.
     """
     path, modes = Path(path), tuple(modes)
     _check_header(path)
     rows = _select(_read(path), profession, modes)
-    commune, reason, codes = _locate(rows, resolver or CommuneResolver())
-    person = rows[PP].cat.codes.to_numpy()
-    keep = commune >= 0
+    place, reason, spread = _locate(rows, resolver or CommuneResolver())
+    person = rows[PP].cat.codes.to_numpy().astype(np.int64)
+    keep = place >= 0
     practitioners = _distinct(person)
     lost = practitioners - _distinct(person[keep])
-    dropped = _dropped(rows, reason)
+    labels = np.asarray([*REASONS, SHARED_POSTCODE])[np.maximum(reason, 0)]
+    dropped = _tally(rows, labels, ~keep)
     if practitioners and lost / practitioners > MAX_DROPPED_SHARE:
         detail = "; ".join(f"{d['reason']}: {d['practitioners']}" for d in dropped)
         raise InputError(
@@ -235,26 +296,24 @@ def load_annuaire(
             f"{lost} of {practitioners} practitioners ({lost / practitioners:.1%}) have no "
             f"usable French address, over the {MAX_DROPPED_SHARE:.0%} limit ({detail})",
         )
-    pairs = pd.DataFrame({"person": person[keep], "commune": commune[keep]}).drop_duplicates()
-    person, commune = pairs["person"].to_numpy(), pairs["commune"].to_numpy()
-    table = pd.DataFrame(
-        {
-            "code_commune": pd.Series(codes[commune], dtype=str),
-            "fte": 1.0 / np.bincount(person)[person],
-            "age": np.nan,
-            "activity": np.nan,
-        }
-    )
+    table, pair_fte = _fte_by_commune(person[keep], place[keep], spread)
+    apportioned = _tally(rows, labels, reason == APPORTIONED)
+    for entry in apportioned:
+        shared = np.unique(place[reason == APPORTIONED])
+        entry["fte"] = float(pair_fte[pair_fte.index.isin(shared)].sum())
     return SupplyInput(
         table=table,
         path=str(path),
         format="annuaire",
         profession=profession,
         dropped=dropped,
+        apportioned=apportioned,
         notes=[
             f"{practitioners} practitioners selected, {lost} dropped for want of a usable address",
             f"modes of practice {sorted(modes)}; salaried activity counted only in a centre "
             f"de santé ({CENTRE_DE_SANTE})",
+            "a row with no commune code whose postcode serves several communes is split over "
+            "them in proportion to their municipal population (listed under 'apportioned')",
             "age unknown: the open extract has no birth date, so no age filter applies",
             "activity unknown: each practitioner counts as 1 FTE",
         ],

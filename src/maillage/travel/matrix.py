@@ -24,8 +24,10 @@ from typing import NoReturn
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from maillage.errors import InputError
+from maillage.tabular import parsing
 from maillage.travel.crowfly import CrowFly, intra_area
 from maillage.travel.model import Places, TravelPairs
 
@@ -82,17 +84,16 @@ def read_matrix(path: Path) -> pd.DataFrame:
     if suffix == ".json":
         return _read_osrm_json(path)
     if suffix in (".parquet", ".pq"):
-        raw = pd.read_parquet(path)
+        try:
+            raw = pd.read_parquet(path)
+        except (pa.ArrowException, OSError) as error:
+            raise InputError(path, f"not a readable Parquet file ({error})") from None
         raw = raw.astype({c: str for c in raw.columns if c not in ("minutes", "travel_time")})
         return _validate(path, raw, first_line=None)
-    try:
+    with parsing(path):
         raw = pd.read_csv(
             path, dtype=str, keep_default_na=False, skip_blank_lines=False, encoding="utf-8"
         )
-    except pd.errors.EmptyDataError:
-        raise InputError(path, "empty file: expected a header line") from None
-    except UnicodeDecodeError as error:
-        raise InputError(path, f"not UTF-8 text ({error.reason})") from None
     return _validate(path, raw, first_line=2)
 
 
