@@ -191,3 +191,25 @@ def test_given_thresholds_classify(tmp_path):
         np.where(table.access <= 0.001, "intermediaire", "dotee"),
     )
     assert (table.classe.to_numpy() == expected).all()
+
+
+@pytest.mark.parametrize("method", ["apl", "e2sfca"])
+def test_access_keeps_every_digit(tmp_path, method):
+    """communes.csv reads back exactly as the Parquet; FTE-per-inhabitant methods add the
+    value per 100,000 inhabitants."""
+    out = tmp_path / method
+    result = CliRunner().invoke(
+        app, ["diagnose", "--department", "55", "--method", method, "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(out / "communes.csv", float_precision="round_trip")
+    parquet = pd.read_parquet(out / "communes.parquet")
+    np.testing.assert_array_equal(table.access.to_numpy(), parquet.access.to_numpy())
+    digits = table.access.dropna().astype(str).str.replace(r"^0\.0*|\.|e.*$", "", regex=True)
+    assert digits.str.len().max() >= 12  # not six decimals
+    if method == "apl":
+        assert "access_per_100k" not in table
+    else:
+        assert list(table.columns[7:9]) == ["access", "access_per_100k"]
+        np.testing.assert_allclose(table.access_per_100k, table.access * 1e5, rtol=1e-15)
+        assert 10 < table.access_per_100k.median() < 1000

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
@@ -30,17 +29,19 @@ CSV_COLUMNS = [
     "no_care",
     "supply_data",
 ]
+#: Methods whose ``access`` is FTE per inhabitant (around 0.0009): communes.csv also gives it
+#: per 100,000 inhabitants, the unit people read.
+PER_INHABITANT_METHODS = ("e2sfca", "2sfca", "gravity")
 
 
 def write_outputs(diagnosis: Diagnosis, out: Path) -> None:
     """communes.csv/.parquet/.geojson, carte.html and summary.json, all or nothing."""
     table = diagnosis.communes
     with atomic_directory(out) as tmp:
-        flat = pa.Table.from_pandas(table[CSV_COLUMNS], preserve_index=False)
+        flat = pa.Table.from_pandas(flat_table(diagnosis), preserve_index=False)
         pq.write_table(flat, tmp / "communes.parquet")
-        pacsv.write_csv(
-            rounded(flat), tmp / "communes.csv", pacsv.WriteOptions(quoting_style="needed")
-        )
+        # Arrow writes each float's shortest repr that reads back exactly: every digit kept
+        pacsv.write_csv(flat, tmp / "communes.csv", pacsv.WriteOptions(quoting_style="needed"))
         (tmp / "communes.geojson").write_text(geojson(table, diagnosis.synthetic), encoding="utf-8")
         (tmp / "carte.html").write_text(choropleth_html(table, diagnosis.summary), encoding="utf-8")
         (tmp / "summary.json").write_text(
@@ -49,12 +50,14 @@ def write_outputs(diagnosis: Diagnosis, out: Path) -> None:
         )
 
 
-def rounded(table: pa.Table, digits: int = 6) -> pa.Table:
-    """Floats rounded for the CSV a person opens (the Parquet keeps full precision)."""
-    columns = [
-        pc.round(col, digits) if pa.types.is_floating(col.type) else col for col in table.columns
-    ]
-    return pa.Table.from_arrays(columns, names=table.column_names)
+def flat_table(diagnosis: Diagnosis) -> pd.DataFrame:
+    """The columns of communes.csv/.parquet: ``CSV_COLUMNS``, plus ``access_per_100k`` after
+    ``access`` for the FTE-per-inhabitant methods."""
+    table = diagnosis.communes[CSV_COLUMNS].copy()
+    if diagnosis.summary["method"] in PER_INHABITANT_METHODS:
+        per_100k = table["access"] * 100_000
+        table.insert(CSV_COLUMNS.index("access") + 1, "access_per_100k", per_100k)
+    return table
 
 
 def geojson(table: pd.DataFrame, synthetic: bool) -> str:

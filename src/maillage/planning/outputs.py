@@ -15,7 +15,6 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import shapely
 
-from maillage.diagnosis.outputs import rounded
 from maillage.planning.pipeline import Plan
 from maillage.reports.atomic import atomic_directory
 from maillage.reports.choropleth import Marker, choropleth_svg, page
@@ -56,7 +55,8 @@ def write_plan(plan: Plan, out: Path, maps: list[tuple] | None = None) -> None:
 
 def _csv(table: pd.DataFrame, path: Path) -> None:
     flat = pa.Table.from_pandas(table, preserve_index=False)
-    pacsv.write_csv(rounded(flat), path, pacsv.WriteOptions(quoting_style="needed"))
+    # every float as its shortest exact repr, like communes.csv
+    pacsv.write_csv(flat, path, pacsv.WriteOptions(quoting_style="needed"))
 
 
 def geojson(plan: Plan) -> str:
