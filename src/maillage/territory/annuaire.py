@@ -6,14 +6,16 @@ Salaried activity counts only in a *centre de santé*: ``Code secteur d'activit�
 ANS nomenclature TRE_R02-SecteurActivite (https://mos.esante.gouv.fr/NOS/TRE_R02-SecteurActivite),
 also recognised by its label in case a release renumbers it. Hospital salaried doctors are
 left out because they do not offer the ambulatory primary care that access indicators measure.
-The national file (~2 M rows) is read with pyarrow, only the needed columns, in a few seconds.
+The national file (~2 M rows) is read with pyarrow, only the needed columns, in a few seconds
+and bounded memory.
 """
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 import pandas as pd
@@ -49,6 +51,9 @@ COLUMNS = [
     SECTOR,
     SECTOR_LABEL,
 ]
+BLOCK_BYTES = 16 << 20  # bytes pyarrow parses at a time: memory stays bounded by a few blocks
+#: Told (bytes read, file size) as the extract is read, e.g. to drive a progress bar.
+Progress = Callable[[int, int], None]
 CENTRE_DE_SANTE = "SA05"
 FRANCE_CODES = ("", "99000", "99100")  # empty in most rows; 99100 is France in the INSEE COG
 MAX_DROPPED_SHARE = 0.05
@@ -91,34 +96,53 @@ def _line_of(path: Path, text: str) -> int | None:
         return next((n for n, line in enumerate(handle, 1) if line.rstrip("\r\n") == text), None)
 
 
-def _read(path: Path) -> pd.DataFrame:
-    """The needed columns, stripped and dictionary-encoded: the national file has ~2 M rows but
-    few distinct values per column, so every later step works on the distinct values."""
+class _Progressing(io.FileIO):
+    """The file read by pyarrow, telling ``report`` how many bytes it has read so far."""
+
+    def __init__(self, path: Path, report: Progress) -> None:
+        super().__init__(path, "rb")
+        self._report = report
+        self._size = path.stat().st_size
+
+    def read(self, size: int | None = -1) -> bytes:
+        data = super().read(size)
+        self._report(self.tell(), self._size)
+        return data
+
+
+def _read(path: Path, progress: Progress | None = None) -> pd.DataFrame:
+    """The needed columns, stripped and dictionary-encoded batch by batch: the national file
+    (~1 GB, ~2 M rows) is never held whole, only each column's codes and distinct values, and
+    every later step works on the distinct values."""
     invalid: list[pa_csv.InvalidRow] = []
 
     def skip(row: pa_csv.InvalidRow) -> Literal["skip"]:
         invalid.append(row)
         return "skip"
 
+    pieces: list[list[pa.DictionaryArray]] = [[] for _ in COLUMNS]
     try:
-        table = pa_csv.read_csv(
-            path,
-            read_options=pa_csv.ReadOptions(encoding="utf-8"),
-            parse_options=pa_csv.ParseOptions(
-                delimiter="|", quote_char=False, invalid_row_handler=skip
-            ),
-            convert_options=pa_csv.ConvertOptions(
-                include_columns=COLUMNS,
-                column_types=dict.fromkeys(COLUMNS, pa.string()),
-                strings_can_be_null=False,
-            ),
-        )
+        with _Progressing(path, progress or (lambda done, total: None)) as source:
+            reader = pa_csv.open_csv(
+                source,
+                read_options=pa_csv.ReadOptions(encoding="utf-8", block_size=BLOCK_BYTES),
+                parse_options=pa_csv.ParseOptions(
+                    delimiter="|", quote_char=False, invalid_row_handler=skip
+                ),
+                convert_options=pa_csv.ConvertOptions(
+                    include_columns=COLUMNS,
+                    column_types=dict.fromkeys(COLUMNS, pa.string()),
+                    strings_can_be_null=False,
+                ),
+            )
+            for batch in reader:
+                for piece, name in zip(pieces, COLUMNS, strict=True):
+                    encoded = pc.dictionary_encode(pc.utf8_trim_whitespace(batch[name]))
+                    piece.append(cast(pa.DictionaryArray, encoded))
     except pa.ArrowInvalid as error:
         line = first_undecodable_line(path) if "UTF8" in str(error) else None
         reason = "not UTF-8 text" if line else f"unreadable extract ({error})"
         raise InputError(path, reason, line=line) from None
-    if table.num_rows == 0:
-        raise InputError(path, "no data rows after the header", line=2)
     if invalid:
         row = invalid[0]
         raise InputError(
@@ -127,8 +151,19 @@ def _read(path: Path) -> pd.DataFrame:
             f"({len(invalid)} such rows)",
             line=row.number or _line_of(path, row.text),
         )
-    encoded = [pc.dictionary_encode(pc.utf8_trim_whitespace(table[name])) for name in COLUMNS]
-    return pa.table(encoded, names=COLUMNS).to_pandas()
+    if not any(len(chunk) for chunk in pieces[0]):
+        raise InputError(path, "no data rows after the header", line=2)
+    table = pa.table([pa.chunked_array(p) for p in pieces], names=COLUMNS).unify_dictionaries()
+    # the identifiers (about as many as rows) stay in Arrow: pandas needs only their codes
+    ids = [cast(pa.DictionaryArray, chunk) for chunk in table[PP].chunks]
+    rows = table.drop_columns([PP]).to_pandas()
+    rows[PP] = pd.Categorical.from_codes(
+        np.concatenate([chunk.indices.to_numpy() for chunk in ids]),
+        dtype=pd.CategoricalDtype(pd.RangeIndex(len(ids[0].dictionary))),
+        validate=False,
+    )
+    rows.attrs[PP] = ids[0].dictionary
+    return rows
 
 
 def _on_distinct(column: pd.Series, function: Callable[[pd.Index], Any]) -> np.ndarray:
@@ -221,7 +256,9 @@ def _distinct(codes: np.ndarray) -> int:
 def _tally(rows: pd.DataFrame, label: np.ndarray, flagged: np.ndarray) -> list[dict]:
     """Per label of the ``flagged`` rows: activity rows, practitioners and a few examples a user
     can look up in the extract."""
-    bad = rows[flagged][[PP, COMMUNE, POSTCODE, COUNTRY]].astype(str)
+    bad = rows[flagged][[COMMUNE, POSTCODE, COUNTRY]].astype(str)
+    person = rows[PP].cat.codes.to_numpy()[flagged]
+    bad[PP] = rows.attrs[PP].take(pa.array(person)).to_numpy(zero_copy_only=False)
     example = (
         bad[PP]
         + ": commune '"
@@ -271,6 +308,7 @@ def load_annuaire(
     profession: str = "generaliste",
     modes: Iterable[str] = ("L", "S"),
     resolver: CommuneResolver | None = None,
+    progress: Progress | None = None,
 ) -> SupplyInput:
     """Practitioners of ``profession`` from an Annuaire Santé extract, 1 FTE each.
 
@@ -279,9 +317,28 @@ def load_annuaire(
     under ``apportioned``. Raises ``InputError`` on a malformed file or when more than 5 % of
     practitioners have no usable French address.
     """
-    path, modes = Path(path), tuple(modes)
+    extract = read_extract(path, progress)
+    return supply_from_extract(extract, path, profession, modes, resolver)
+
+
+def read_extract(path: str | Path, progress: Progress | None = None) -> pd.DataFrame:
+    """The extract's needed columns, every row checked (the costly part: read it once to
+    locate several professions)."""
+    path = Path(path)
     _check_header(path)
-    rows = _select(_read(path), profession, modes)
+    return _read(path, progress)
+
+
+def supply_from_extract(
+    extract: pd.DataFrame,
+    path: str | Path,
+    profession: str = "generaliste",
+    modes: Iterable[str] = ("L", "S"),
+    resolver: CommuneResolver | None = None,
+) -> SupplyInput:
+    """``load_annuaire`` on an extract already read by ``read_extract``."""
+    path, modes = Path(path), tuple(modes)
+    rows = _select(extract, profession, modes)
     place, reason, spread = _locate(rows, resolver or CommuneResolver())
     person = rows[PP].cat.codes.to_numpy().astype(np.int64)
     keep = place >= 0
