@@ -24,11 +24,16 @@ def diagnose(
         str, typer.Option(help="generaliste|infirmier|kinesitherapeute|sage-femme|dentiste")
     ] = "generaliste",
     supply: Annotated[
-        Path | None, typer.Option(help="Practitioners file (default: SYNTHETIC set).")
+        Path | None,
+        typer.Option(help="Practitioners file or dataset:ID (default: SYNTHETIC set)."),
     ] = None,
     supply_format: Annotated[str, typer.Option(help="annuaire|csv")] = "annuaire",
-    ages: Annotated[Path | None, typer.Option(help="INSEE population by age per commune.")] = None,
-    travel: Annotated[str, typer.Option(help="crow-fly | matrix:FILE | osrm:URL")] = "crow-fly",
+    ages: Annotated[
+        Path | None, typer.Option(help="INSEE population by age per commune, or dataset:ID.")
+    ] = None,
+    travel: Annotated[
+        str, typer.Option(help="crow-fly | matrix:FILE | dataset:ID | osrm:URL")
+    ] = "crow-fly",
     speed_kmh: Annotated[float | None, typer.Option(help="Crow-fly speed (km/h).")] = None,
     circuity: Annotated[float | None, typer.Option(help="Crow-fly detour factor.")] = None,
     method: Annotated[str, typer.Option(help="apl|e2sfca|2sfca|gravity")] = "apl",
@@ -40,16 +45,19 @@ def diagnose(
     out: Annotated[Path, typer.Option(help="Output directory.")] = Path("out/diagnostic"),
 ) -> None:
     """Diagnose access to care for every commune of an area (default: Grand Est)."""
+    from maillage.datasets.references import resolve_references
     from maillage.diagnosis.outputs import write_outputs
     from maillage.diagnosis.pipeline import run_diagnosis
 
     try:
-        params = diagnosis_parameters(locals())
+        options, datasets = resolve_references(locals())
+        params = diagnosis_parameters(options)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", UserWarning)
             diagnosis = run_diagnosis(params, step)
         for w in caught:
             console.print(f"[yellow]attention:[/yellow] {w.message}")
+        diagnosis.summary["datasets"] = [d.reference() for d in datasets]
         with step(f"Écriture de {out}"):
             write_outputs(diagnosis, out)
     except (InputError, ValueError, FileNotFoundError) as error:

@@ -67,7 +67,8 @@ def plan(
     department: Department = None,
     candidates: Annotated[str, typer.Option(help=CANDIDATES_HELP)] = "communes",
     existing: Annotated[
-        Path | None, typer.Option(help="Sites already open: CSV id,name,code_commune[,lon,lat].")
+        Path | None,
+        typer.Option(help="Sites already open: CSV id,name,code_commune[,lon,lat], or dataset:ID."),
     ] = None,
     objective: Annotated[str, typer.Option(help="underserved | coverage | pmedian")] = (
         "underserved"
@@ -101,15 +102,17 @@ def plan(
     out: Annotated[Path, typer.Option(help="Output directory.")] = Path("out/plan"),
 ) -> None:
     """Choose where to open the next N sites; certify the gap; simulate the access gained."""
+    from maillage.datasets.references import resolve_references
     from maillage.planning.outputs import write_plan
     from maillage.planning.pipeline import run_plan
 
     try:
+        options, datasets = resolve_references(locals())
         params = PlanParameters(
-            diagnosis=diagnosis_parameters(locals()),
+            diagnosis=diagnosis_parameters(options),
             sites=sites,
-            candidates=candidates,
-            existing=existing,
+            candidates=options["candidates"],
+            existing=options["existing"],
             objective=objective,
             minutes=minutes,
             capacity=capacity,
@@ -125,6 +128,7 @@ def plan(
                 result = run_plan(params, step, on_progress)
         for w in caught:
             console.print(f"[yellow]attention:[/yellow] {w.message}")
+        result.summary["datasets"] = [d.reference() for d in datasets]
         with step(f"Écriture de {out}"):
             write_plan(result, out)
     except (InputError, ValueError, FileNotFoundError) as error:

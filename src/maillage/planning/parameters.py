@@ -7,7 +7,7 @@ from pathlib import Path
 
 from maillage.diagnosis.parameters import DiagnosisParameters
 
-CANDIDATES_HELP = "communes | mairies | finess:FILE[:CATEGORIES] | csv:FILE"
+CANDIDATES_HELP = "communes | mairies | finess:FILE[:CATEGORIES] | csv:FILE | dataset:ID"
 OBJECTIVES = ("underserved", "coverage", "pmedian")
 #: Full-weight reach of the DREES APL (weight 1 under 10 minutes): a site within it counts
 #: fully for the people it serves.
