@@ -12,7 +12,6 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from maillage.config import files_dir
 from maillage.datasets.validation import KINDS, describe
 from maillage.errors import InputError
 
@@ -57,7 +56,11 @@ class Catalogue:
     """The registry's folder: ``objects/<sha256><suffix>`` and ``manifests/<id>.json``."""
 
     def __init__(self, root: Path | None = None) -> None:
-        self.root = root if root is not None else files_dir() / "datasets"
+        if root is None:
+            from maillage.config import files_dir  # the server's settings cost 0.5 s to import
+
+            root = files_dir() / "datasets"
+        self.root = root
         self.objects = self.root / "objects"
         self.manifests = self.root / "manifests"
 

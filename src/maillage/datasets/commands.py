@@ -5,25 +5,16 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
-from rich.table import Table
 
 from maillage.console import console
-from maillage.datasets.catalogue import Catalogue, DatasetError
 from maillage.datasets.validation import KINDS
 from maillage.errors import InputError
+
+if TYPE_CHECKING:
+    from rich.progress import TaskID
 
 STAGES = {"copie": "Copie et empreinte SHA-256", "validation": "Validation complète"}
 
@@ -39,6 +30,17 @@ def add(
     ] = None,
 ) -> None:
     """Validate FILE fully with its loader, store it once by checksum and record it."""
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
+    from maillage.datasets.catalogue import Catalogue, DatasetError
+
     bar = Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -69,6 +71,11 @@ def add(
 
 def list_datasets() -> None:
     """The registered datasets."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from maillage.datasets.catalogue import Catalogue
+
     table = Table(title="Jeux de données")
     table.add_column("id", no_wrap=True)
     for column in ("type", "libellé", "date", "lignes", "taille"):
@@ -88,6 +95,8 @@ def list_datasets() -> None:
 
 def show(dataset_id: Annotated[str, typer.Argument(help="Dataset id.")]) -> None:
     """A dataset's manifest (JSON): checksum, counts, rows left out and why."""
+    from maillage.datasets.catalogue import Catalogue, DatasetError
+
     catalogue = Catalogue()
     try:
         dataset = catalogue.get(dataset_id)
@@ -100,6 +109,8 @@ def show(dataset_id: Annotated[str, typer.Argument(help="Dataset id.")]) -> None
 
 def remove(dataset_id: Annotated[str, typer.Argument(help="Dataset id.")]) -> None:
     """Forget a dataset and delete the registry's copy (never the file it came from)."""
+    from maillage.datasets.catalogue import Catalogue, DatasetError
+
     try:
         dataset = Catalogue().remove(dataset_id)
     except DatasetError as error:

@@ -8,10 +8,12 @@ dataset's kind), ``--ages dataset:ID``, ``--travel dataset:ID`` (a matrix),
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from maillage.datasets.catalogue import Catalogue, Dataset, DatasetError
 from maillage.datasets.validation import SUPPLY_FORMATS
+
+if TYPE_CHECKING:
+    from maillage.datasets.catalogue import Catalogue, Dataset
 
 PREFIX = "dataset:"
 
@@ -21,6 +23,8 @@ def resolve_references(
 ) -> tuple[dict[str, Any], list[Dataset]]:
     """``options`` with every ``dataset:ID`` replaced by its stored file, and the datasets
     used (for ``summary.json``). Raises ``DatasetError`` on an unknown id or a wrong kind."""
+    from maillage.datasets.catalogue import Catalogue, DatasetError
+
     resolved, used = dict(options), []
     for option, kinds in (
         ("supply", ("annuaire", "supply-csv")),
