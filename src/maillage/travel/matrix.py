@@ -13,9 +13,10 @@ the file lacks it, it takes the crow-fly intra-commune time. Places are matched 
 ``code_commune``, so sites as destinations take their commune's row. Ids are read as text:
 write INSEE codes with their leading zero ("01001"), also in Parquet.
 
-A national matrix has millions of pairs but some 35,000 distinct ids, so ids are read straight
-into dictionaries (pyarrow) and matched to places once per distinct id (numpy searchsorted);
-each pair is then two integers and a float, and no Python runs per pair.
+A national matrix has millions of pairs but some 35,000 distinct ids, so ids are dictionary-
+encoded (pyarrow; Parquet's text columns are read as dictionaries) and matched to places once
+per distinct id (numpy searchsorted); each pair is then two integers and a float, and no Python
+runs per pair.
 """
 
 from __future__ import annotations
@@ -46,7 +47,6 @@ LAYOUTS = (
     ("from_id", "to_id", "travel_time"),
 )
 COLUMNS = ["origin", "destination", "minutes"]
-TEXT_CODES = pa.dictionary(pa.int32(), pa.string())  # ids read straight into a dictionary
 
 
 @dataclass(frozen=True)
@@ -302,8 +302,8 @@ def _has_duplicates(origin: np.ndarray, destination: np.ndarray, n: int) -> bool
 
 def _dictionary(column: pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
     """Each row's position (int32) among the column's distinct values, and those values as
-    text; a null id becomes the empty one. Dictionary columns (as Parquet and the CSV reader
-    give them) are used as they are: strings are hashed once per column, never per pair."""
+    text; a null id becomes the empty one. A dictionary column (Parquet's text columns) is
+    used as it is; a text column is hashed once, never matched to places pair by pair."""
     if not pa.types.is_dictionary(column.type):
         column = pc.dictionary_encode(column.cast(pa.string()))
     if column.num_chunks == 0:
