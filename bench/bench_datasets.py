@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import os
 import re
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -184,12 +183,13 @@ def child(code: str) -> tuple[float, float]:
 
 
 def timed(setup: str, work: str, runs: int = 1) -> tuple[float, float]:
-    """Median seconds of ``work`` after ``setup`` (imports, inputs) over ``runs`` children,
-    and the largest peak MB (a shared machine's noise is what the median damps)."""
+    """Best seconds of ``work`` after ``setup`` (imports, inputs) over ``runs`` children, as
+    ``timeit`` reports (other work on a shared machine only ever adds time), and the
+    largest peak MB."""
     lines = ["import time", textwrap.dedent(setup), "start = time.perf_counter()", work]
     code = "\n".join([*lines, "print(time.perf_counter() - start)"])
     seconds, peaks = zip(*(child(code) for _ in range(runs)), strict=True)
-    return statistics.median(seconds), max(peaks)
+    return min(seconds), max(peaks)
 
 
 def national_run(matrix: Path, out: Path) -> tuple[float, float, dict[str, float]]:

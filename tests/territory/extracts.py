@@ -17,9 +17,11 @@ import numpy as np
 import pandas as pd
 
 from maillage.territory import datafrance
+from maillage.territory.finess import STRUCTURE_FIELDS
 
-HEADER = Path("/work/shared/formats/annuaire_sante_PS_LibreAcces_Personne_activite.header.txt")
-FIELDS = HEADER.read_text(encoding="utf-8").rstrip("\r\n").split("|")
+#: The real header, as the fixture (a copy of the published extract's first line) holds it.
+SAMPLE = Path(__file__).parent / "data" / "PS_LibreAcces_Personne_activite_sample.txt"
+FIELDS = SAMPLE.read_text(encoding="utf-8").splitlines()[0].split("|")
 #: How a row names its commune: the code generators draw among.
 KINDS = ("current", "older", "unique postcode", "shared postcode", "foreign", "nowhere")
 
@@ -181,8 +183,6 @@ FINESS_OVERSEAS = {"971": "9A", "972": "9B", "973": "9C", "974": "9D", "975": "9
 
 def write_finess(path: Path, communes: np.ndarray, categories: np.ndarray) -> Path:
     """A FINESS extract (latin-1, ';'-separated) with one facility in each of ``communes``."""
-    from maillage.territory.finess import STRUCTURE_FIELDS
-
     overseas = pd.Series(communes).str[:3].isin(list(FINESS_OVERSEAS))
     departement = np.where(
         overseas, pd.Series(communes).str[:3].map(FINESS_OVERSEAS), pd.Series(communes).str[:2]

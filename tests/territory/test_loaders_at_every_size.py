@@ -30,7 +30,7 @@ from maillage.territory.supply_csv import load_supply_csv
 DEPARTMENTS = ["01", "2A", "2B", "13", "55", "67", "69", "75", "971", "972", "973", "974", "976"]
 SCOPES = ["commune", "department", "region", "country"]
 SLOW = settings(
-    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 weights = st.tuples(*[st.floats(0.05, 1.0)] * 4, *[st.sampled_from([0.0, 0.001, 0.01])] * 2).map(
     np.asarray
