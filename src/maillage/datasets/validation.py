@@ -90,9 +90,7 @@ def _finess(path: Path, progress: Callable[[int, int], None]) -> Description:
     located = int(facilities.lon.notna().sum())
     return Description(
         rows={"facilities": len(facilities), "geolocated": located},
-        dropped=[]
-        if located == len(facilities)
-        else [{"reason": "no geolocation row", "count": len(facilities) - located}],
+        notes=[f"{len(facilities) - located} facilities without a geolocation row (no position)"],
     )
 
 
