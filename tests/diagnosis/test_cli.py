@@ -202,7 +202,7 @@ def test_access_keeps_every_digit(tmp_path, method):
         app, ["diagnose", "--department", "55", "--method", method, "--out", str(out)]
     )
     assert result.exit_code == 0, result.output
-    table = pd.read_csv(out / "communes.csv", float_precision="round_trip")
+    table = pd.read_csv(out / "communes.csv")
     parquet = pd.read_parquet(out / "communes.parquet")
     np.testing.assert_array_equal(table.access.to_numpy(), parquet.access.to_numpy())
     digits = table.access.dropna().astype(str).str.replace(r"^0\.0*|\.|e.*$", "", regex=True)
