@@ -39,7 +39,7 @@ def _annuaire(path: Path, progress: Callable[[int, int], None]) -> Description:
 
     extract = read_extract(path, progress)
     resolver = CommuneResolver()
-    found = Description(rows={"activity_rows": len(extract)})
+    found = Description(rows={"activity_rows": len(extract.rows)})
     for profession in PROFESSIONS:
         try:
             supply = supply_from_extract(extract, path, profession, resolver=resolver)

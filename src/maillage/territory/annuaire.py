@@ -15,7 +15,7 @@ from __future__ import annotations
 import io
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Any, Literal, NamedTuple, cast
 
 import numpy as np
 import pandas as pd
@@ -110,7 +110,15 @@ class _Progressing(io.FileIO):
         return data
 
 
-def _read(path: Path, progress: Progress | None = None) -> pd.DataFrame:
+class Extract(NamedTuple):
+    """The needed columns of an extract's rows, the identifiers kept as codes into
+    ``identifiers`` (about as many as rows: only the examples of dropped rows need the text)."""
+
+    rows: pd.DataFrame
+    identifiers: pa.Array
+
+
+def _read(path: Path, progress: Progress | None = None) -> Extract:
     """The needed columns, stripped and dictionary-encoded batch by batch: the national file
     (~1 GB, ~2 M rows) is never held whole, only each column's codes and distinct values, and
     every later step works on the distinct values."""
@@ -154,7 +162,6 @@ def _read(path: Path, progress: Progress | None = None) -> pd.DataFrame:
     if not any(len(chunk) for chunk in pieces[0]):
         raise InputError(path, "no data rows after the header", line=2)
     table = pa.table([pa.chunked_array(p) for p in pieces], names=COLUMNS).unify_dictionaries()
-    # the identifiers (about as many as rows) stay in Arrow: pandas needs only their codes
     ids = [cast(pa.DictionaryArray, chunk) for chunk in table[PP].chunks]
     rows = table.drop_columns([PP]).to_pandas()
     rows[PP] = pd.Categorical.from_codes(
@@ -162,8 +169,7 @@ def _read(path: Path, progress: Progress | None = None) -> pd.DataFrame:
         dtype=pd.CategoricalDtype(pd.RangeIndex(len(ids[0].dictionary))),
         validate=False,
     )
-    rows.attrs[PP] = ids[0].dictionary
-    return rows
+    return Extract(rows, ids[0].dictionary)
 
 
 def _on_distinct(column: pd.Series, function: Callable[[pd.Index], Any]) -> np.ndarray:
@@ -253,12 +259,14 @@ def _distinct(codes: np.ndarray) -> int:
     return int(np.count_nonzero(np.bincount(codes, minlength=1)))
 
 
-def _tally(rows: pd.DataFrame, label: np.ndarray, flagged: np.ndarray) -> list[dict]:
+def _tally(
+    rows: pd.DataFrame, identifiers: pa.Array, label: np.ndarray, flagged: np.ndarray
+) -> list[dict]:
     """Per label of the ``flagged`` rows: activity rows, practitioners and a few examples a user
     can look up in the extract."""
     bad = rows[flagged][[COMMUNE, POSTCODE, COUNTRY]].astype(str)
     person = rows[PP].cat.codes.to_numpy()[flagged]
-    bad[PP] = rows.attrs[PP].take(pa.array(person)).to_numpy(zero_copy_only=False)
+    bad[PP] = identifiers.take(pa.array(person)).to_numpy(zero_copy_only=False)
     example = (
         bad[PP]
         + ": commune '"
@@ -321,7 +329,7 @@ def load_annuaire(
     return supply_from_extract(extract, path, profession, modes, resolver)
 
 
-def read_extract(path: str | Path, progress: Progress | None = None) -> pd.DataFrame:
+def read_extract(path: str | Path, progress: Progress | None = None) -> Extract:
     """The extract's needed columns, every row checked (the costly part: read it once to
     locate several professions)."""
     path = Path(path)
@@ -330,7 +338,7 @@ def read_extract(path: str | Path, progress: Progress | None = None) -> pd.DataF
 
 
 def supply_from_extract(
-    extract: pd.DataFrame,
+    extract: Extract,
     path: str | Path,
     profession: str = "generaliste",
     modes: Iterable[str] = ("L", "S"),
@@ -338,14 +346,14 @@ def supply_from_extract(
 ) -> SupplyInput:
     """``load_annuaire`` on an extract already read by ``read_extract``."""
     path, modes = Path(path), tuple(modes)
-    rows = _select(extract, profession, modes)
+    rows = _select(extract.rows, profession, modes)
     place, reason, spread = _locate(rows, resolver or CommuneResolver())
     person = rows[PP].cat.codes.to_numpy().astype(np.int64)
     keep = place >= 0
     practitioners = _distinct(person)
     lost = practitioners - _distinct(person[keep])
     labels = np.asarray([*REASONS, SHARED_POSTCODE])[np.maximum(reason, 0)]
-    dropped = _tally(rows, labels, ~keep)
+    dropped = _tally(rows, extract.identifiers, labels, ~keep)
     if practitioners and lost / practitioners > MAX_DROPPED_SHARE:
         detail = "; ".join(f"{d['reason']}: {d['practitioners']}" for d in dropped)
         raise InputError(
@@ -354,7 +362,7 @@ def supply_from_extract(
             f"usable French address, over the {MAX_DROPPED_SHARE:.0%} limit ({detail})",
         )
     table, pair_fte = _fte_by_commune(person[keep], place[keep], spread)
-    apportioned = _tally(rows, labels, reason == APPORTIONED)
+    apportioned = _tally(rows, extract.identifiers, labels, reason == APPORTIONED)
     for entry in apportioned:
         shared = np.unique(place[reason == APPORTIONED])
         entry["fte"] = float(pair_fte[pair_fte.index.isin(shared)].sum())
