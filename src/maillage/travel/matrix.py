@@ -47,6 +47,7 @@ LAYOUTS = (
     ("from_id", "to_id", "travel_time"),
 )
 COLUMNS = ["origin", "destination", "minutes"]
+TEXT = pa.dictionary(pa.int32(), pa.string())  # ids read straight into dictionaries
 
 
 @dataclass(frozen=True)
@@ -111,7 +112,8 @@ def _pairs_of(
     destination place)``, a pair repeated for each place its ids stand for, left out when
     none. Communes have one place each: then two lookups and one mask do it all."""
     from_places = _places_of(ids, origins.code_commune)
-    to_places = _places_of(ids, destinations.code_commune)
+    same = destinations.code_commune is origins.code_commune  # communes to communes
+    to_places = from_places if same else _places_of(ids, destinations.code_commune)
     single_o, single_d = _single(from_places), _single(to_places)
     if single_o is not None and single_d is not None:
         o, d = single_o[origin], single_d[destination]
@@ -196,9 +198,7 @@ def _read_csv(path: Path) -> EncodedMatrix:
             path,
             convert_options=pa_csv.ConvertOptions(
                 include_columns=list(layout),
-                column_types=dict(
-                    zip(layout, [pa.string(), pa.string(), pa.float64()], strict=True)
-                ),
+                column_types=dict(zip(layout, [TEXT, TEXT, pa.float64()], strict=True)),
                 strings_can_be_null=False,
             ),
         )
@@ -265,10 +265,11 @@ def _encode(
     ids = both.dictionary.to_numpy(zero_copy_only=False).astype(str)
     origin = position[: len(origin_ids)][origin_codes]
     destination = position[len(origin_ids) :][destination_codes]
-    for column, values in (("origin", origin), ("destination", destination)):
-        blank = (ids == "")[values]
-        if blank.any():
-            fail(int(np.argmax(blank)), column, "empty id")
+    for empty in np.flatnonzero(ids == ""):  # at most one
+        for column, values in (("origin", origin), ("destination", destination)):
+            blank = values == empty
+            if blank.any():
+                fail(int(np.argmax(blank)), column, "empty id")
     minutes = table["minutes"].to_numpy().astype(float, copy=False)
     bad = (minutes < 0) | np.isinf(minutes)
     if bad.any():
@@ -293,17 +294,15 @@ def _encode(
 def _has_duplicates(origin: np.ndarray, destination: np.ndarray, n: int) -> bool:
     """Whether a pair is listed twice: a sparse matrix sums duplicates by counting sort, no
     hashing nor sorting of the millions of pairs."""
-    counts = sparse.csr_matrix(
-        (np.ones(len(origin), np.int32), (origin, destination)), shape=(n, n)
-    )
+    counts = sparse.csr_matrix((np.ones(len(origin), np.int8), (origin, destination)), shape=(n, n))
     counts.sum_duplicates()
     return bool(counts.nnz < len(origin))
 
 
 def _dictionary(column: pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
     """Each row's position (int32) among the column's distinct values, and those values as
-    text; a null id becomes the empty one. A dictionary column (Parquet's text columns) is
-    used as it is; a text column is hashed once, never matched to places pair by pair."""
+    text; a null id becomes the empty one. A dictionary column (as Parquet's text columns and
+    the CSV reader give them) is used as it is; strings are never matched pair by pair."""
     if not pa.types.is_dictionary(column.type):
         column = pc.dictionary_encode(column.cast(pa.string()))
     if column.num_chunks == 0:
