@@ -47,7 +47,6 @@ LAYOUTS = (
     ("from_id", "to_id", "travel_time"),
 )
 COLUMNS = ["origin", "destination", "minutes"]
-TEXT = pa.dictionary(pa.int32(), pa.string())  # ids read straight into dictionaries
 
 
 @dataclass(frozen=True)
@@ -198,7 +197,7 @@ def _read_csv(path: Path) -> EncodedMatrix:
             path,
             convert_options=pa_csv.ConvertOptions(
                 include_columns=list(layout),
-                column_types=dict(zip(layout, [TEXT, TEXT, pa.float64()], strict=True)),
+                column_types=dict(zip(layout, [pa.string(), pa.string(), pa.float64()], strict=True)),
                 strings_can_be_null=False,
             ),
         )
@@ -301,8 +300,8 @@ def _has_duplicates(origin: np.ndarray, destination: np.ndarray, n: int) -> bool
 
 def _dictionary(column: pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
     """Each row's position (int32) among the column's distinct values, and those values as
-    text; a null id becomes the empty one. A dictionary column (as Parquet's text columns and
-    the CSV reader give them) is used as it is; strings are never matched pair by pair."""
+    text; a null id becomes the empty one. A dictionary column (Parquet's text columns) is
+    used as it is; a text column is hashed once, never matched to places pair by pair."""
     if not pa.types.is_dictionary(column.type):
         column = pc.dictionary_encode(column.cast(pa.string()))
     if column.num_chunks == 0:
