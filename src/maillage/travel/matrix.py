@@ -197,7 +197,9 @@ def _read_csv(path: Path) -> EncodedMatrix:
             path,
             convert_options=pa_csv.ConvertOptions(
                 include_columns=list(layout),
-                column_types=dict(zip(layout, [pa.string(), pa.string(), pa.float64()], strict=True)),
+                column_types=dict(
+                    zip(layout, [pa.string(), pa.string(), pa.float64()], strict=True)
+                ),
                 strings_can_be_null=False,
             ),
         )
