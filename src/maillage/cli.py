@@ -34,6 +34,7 @@ def _register_commands() -> None:
     """Each domain adds its own commands; imports stay light until a command runs."""
     from maillage.api import commands as server_commands
     from maillage.api import site_commands
+    from maillage.datasets import commands as dataset_commands
     from maillage.demo import commands as demo_commands
     from maillage.diagnosis import commands as diagnosis_commands
     from maillage.jobs import commands as jobs_commands
@@ -42,6 +43,7 @@ def _register_commands() -> None:
 
     diagnosis_commands.register(app)
     planning_commands.register(app)
+    dataset_commands.register(app)
     server_commands.register(app)
     site_commands.register(app)
     jobs_commands.register(app)

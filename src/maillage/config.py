@@ -8,6 +8,7 @@ and production mode can refuse the unsafe ones instead of running with them. Eve
 from __future__ import annotations
 
 import logging
+import os
 import secrets
 from pathlib import Path
 from typing import Literal
@@ -21,6 +22,13 @@ logger = logging.getLogger(__name__)
 
 DATA_DIR = Path(platformdirs.user_data_dir("maillage"))
 MIN_SECRET_LENGTH = 32
+FILES_DIR_DEFAULT = DATA_DIR / "files"
+
+
+def files_dir() -> Path:
+    """``MAILLAGE_FILES_DIR`` alone, for the analytics commands: they need none of the
+    server's other settings (a production secret key among them)."""
+    return Path(os.environ.get("MAILLAGE_FILES_DIR") or FILES_DIR_DEFAULT)
 
 
 def sqlalchemy_url(url: str) -> str:
@@ -48,7 +56,7 @@ class Settings(BaseSettings):
     jitsi_url: str = "https://meet.jit.si"
     jitsi_secret: SecretStr | None = None
     jitsi_app_id: str = "maillage"
-    files_dir: Path = DATA_DIR / "files"
+    files_dir: Path = FILES_DIR_DEFAULT
     smtp_url: str | None = None
     mail_from: str = "comptes-rendus@maillage.invalid"
     max_request_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)

@@ -344,3 +344,26 @@ def test_compare_reads_a_run_written_before_communes_had_their_epci(meuse, tmp_p
     epci = pd.read_csv(out / "evolution_epci.csv", dtype={"code": str})
     assert (epci.access_change.dropna() == 0).all()
     assert epci.population_before.sum() == epci.population_after.sum()
+
+
+@pytest.mark.parametrize("method", ["apl", "e2sfca"])
+def test_access_keeps_every_digit(tmp_path, method):
+    """communes.csv reads back exactly as the Parquet; FTE-per-inhabitant methods add the
+    value per 100,000 inhabitants."""
+    out = tmp_path / method
+    result = CliRunner().invoke(
+        app, ["diagnose", "--department", "55", "--method", method, "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(out / "communes.csv")
+    parquet = pd.read_parquet(out / "communes.parquet")
+    np.testing.assert_array_equal(table.access.to_numpy(), parquet.access.to_numpy())
+    digits = table.access.dropna().astype(str).str.replace(r"^0\.0*|\.|e.*$", "", regex=True)
+    assert digits.str.len().max() >= 12  # not six decimals
+    if method == "apl":
+        assert "access_per_100k" not in table
+    else:
+        at = list(table.columns).index("access")
+        assert list(table.columns[at : at + 2]) == ["access", "access_per_100k"]
+        np.testing.assert_allclose(table.access_per_100k, table.access * 1e5, rtol=1e-15)
+        assert 10 < table.access_per_100k.median() < 1000

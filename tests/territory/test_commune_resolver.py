@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from maillage.territory.codes import CommuneResolver
 
@@ -24,6 +25,18 @@ def test_current_merged_unknown_and_damaged_codes(resolver: CommuneResolver) -> 
 
 
 def test_postcodes_naming_one_commune(resolver: CommuneResolver) -> None:
-    result = resolver.from_postcode(["67000", "75015", "13001", "01400", "GL", ""])
-    # 01400 serves several communes; GL is a foreign postcode.
-    np.testing.assert_array_equal(result, ["67482", "75056", "13055", "", "", ""])
+    position, commune, share = resolver.postcode_shares(["67000", "75015", "13001", "GL", ""])
+    # arrondissements' postcodes name their city; GL is a foreign postcode, "" none
+    np.testing.assert_array_equal(position, [0, 1, 2])
+    np.testing.assert_array_equal(commune, ["67482", "75056", "13055"])
+    np.testing.assert_array_equal(share, [1.0, 1.0, 1.0])
+
+
+def test_a_shared_postcode_is_split_by_population(resolver: CommuneResolver, communes) -> None:
+    position, commune, share = resolver.postcode_shares(["55100", "01400"])
+    assert share[position == 0].sum() == pytest.approx(1.0)
+    assert share[position == 1].sum() == pytest.approx(1.0)
+    served = commune[position == 1]
+    assert len(served) > 5 and "01093" in served  # 01400 serves Châtillon-sur-Chalaronne and more
+    population = communes.set_index("code_commune")["population"].reindex(served).to_numpy()
+    np.testing.assert_allclose(share[position == 1], population / population.sum())

@@ -128,3 +128,19 @@ def test_bad_osrm_json_is_refused(tmp_path, answer):
 def test_missing_file(tmp_path):
     with pytest.raises(InputError, match="no such"):
         MatrixFile(tmp_path / "nope.csv").pairs(COMMUNES, COMMUNES, 20.0)
+
+
+def test_parquet_null_id_and_r5py_names_row_and_column(tmp_path):
+    path = tmp_path / "r5.parquet"
+    table = pd.DataFrame(
+        {"from_id": ["55001", None], "to_id": ["55002", "55003"], "travel_time": [3.0, 4.0]}
+    )
+    table.to_parquet(path)
+    with pytest.raises(InputError, match="row 2: empty id") as caught:
+        MatrixFile(path).pairs(COMMUNES, COMMUNES, 20.0)
+    assert caught.value.column == "from_id"
+
+
+def test_ids_with_spaces_and_a_quoted_header(tmp_path):
+    path = write(tmp_path, "q.csv", '"origin","destination","minutes"\n 55001,55002 ,4\n')
+    assert (0, 1, 4.0) in triples(MatrixFile(path).pairs(COMMUNES, COMMUNES, 20.0))

@@ -75,6 +75,7 @@ def diagnose(
     overwrite: Overwrite = False,
 ) -> None:
     """Diagnose access to care for every commune of an area (default: Grand Est)."""
+    from maillage.datasets.references import resolve_references
     from maillage.diagnosis.compare import compare as compare_runs
     from maillage.diagnosis.compare import read_run
     from maillage.diagnosis.outputs import write_outputs
@@ -83,7 +84,8 @@ def diagnose(
 
     with command_failures():
         check_output(out, "diagnose", overwrite=overwrite)
-        params = diagnosis_parameters(locals())
+        options, datasets = resolve_references(locals())
+        params = diagnosis_parameters(options)
         dialect = tabular.csv_dialect(csv_dialect)
         if by is not None and by not in LEVELS:
             raise ValueError(f"--by doit valoir {', '.join(LEVELS)}, pas {by!r}")
@@ -93,6 +95,7 @@ def diagnose(
             diagnosis = run_diagnosis(params, step)
         for w in caught:
             console.print(f"[yellow]attention :[/yellow] {w.message}")
+        diagnosis.summary["datasets"] = [d.reference() for d in datasets]
         comparison = None
         if previous is not None:
             with step(f"Comparaison avec {compare}"):

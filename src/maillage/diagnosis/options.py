@@ -25,14 +25,15 @@ Profession: TypeAlias = Annotated[
     ),
 ]
 Supply: TypeAlias = Annotated[
-    Path | None, typer.Option(help="Fichier des praticiens (défaut : offre SYNTHETIC).")
+    Path | None,
+    typer.Option(help="Fichier des praticiens ou dataset:ID (défaut : offre SYNTHETIC)."),
 ]
 SupplyFormat: TypeAlias = Annotated[str, typer.Option(help="Format de --supply : annuaire ou csv.")]
 Ages: TypeAlias = Annotated[
-    Path | None, typer.Option(help="Population INSEE par âge et par commune.")
+    Path | None, typer.Option(help="Population INSEE par âge et par commune, ou dataset:ID.")
 ]
 Travel: TypeAlias = Annotated[
-    str, typer.Option(help="Temps de trajet : crow-fly, matrix:FICHIER ou osrm:URL.")
+    str, typer.Option(help="Temps de trajet : crow-fly, matrix:FICHIER, dataset:ID ou osrm:URL.")
 ]
 SpeedKmh: TypeAlias = Annotated[float | None, typer.Option(help="Vitesse à vol d'oiseau (km/h).")]
 Circuity: TypeAlias = Annotated[

@@ -33,6 +33,9 @@ CSV_COLUMNS = [
     "no_care",
     "supply_data",
 ]
+#: Methods whose ``access`` is FTE per inhabitant (around 0.0009): communes.csv also gives it
+#: per 100,000 inhabitants, the unit people read.
+PER_INHABITANT_METHODS = ("e2sfca", "2sfca", "gravity")
 
 
 def write_outputs(
@@ -57,10 +60,10 @@ def write_outputs(
     territories = diagnosis.territories
     shown = on_map(territories[territories.level == by], shapes[by]) if by else None
     summary = diagnosis.summary | ({"compare": comparison.summary} if comparison else {})
+    flat = flat_table(diagnosis)
     with atomic_directory(out, "diagnose", overwrite=overwrite) as tmp:
-        flat = pa.Table.from_pandas(table[CSV_COLUMNS], preserve_index=False)
-        pq.write_table(flat, tmp / "communes.parquet")
-        write_csv(table[CSV_COLUMNS], tmp / "communes.csv", dialect)
+        pq.write_table(pa.Table.from_pandas(flat, preserve_index=False), tmp / "communes.parquet")
+        write_csv(flat, tmp / "communes.csv", dialect)
         write_csv(territories, tmp / "territories.csv", dialect)
         (tmp / "communes.geojson").write_text(geojson(table, diagnosis.synthetic), encoding="utf-8")
         (tmp / "carte.html").write_text(choropleth_html(table, summary, shown), encoding="utf-8")
@@ -96,6 +99,16 @@ def on_map(rows: pd.DataFrame, shapes: pd.DataFrame) -> pd.DataFrame:
         departement=shapes.departement.reindex(rows.code).to_numpy(),
         geometry=shapes.geometry.reindex(rows.code).to_numpy(),
     ).reset_index(drop=True)
+
+
+def flat_table(diagnosis: Diagnosis) -> pd.DataFrame:
+    """The columns of communes.csv/.parquet: ``CSV_COLUMNS``, plus ``access_per_100k`` after
+    ``access`` for the FTE-per-inhabitant methods."""
+    table = diagnosis.communes[CSV_COLUMNS].copy()
+    if diagnosis.summary["method"] in PER_INHABITANT_METHODS:
+        per_100k = table["access"] * 100_000
+        table.insert(CSV_COLUMNS.index("access") + 1, "access_per_100k", per_100k)
+    return table
 
 
 def geojson(table: pd.DataFrame, synthetic: bool) -> str:

@@ -337,6 +337,7 @@ def summarise(
             "population": float(without_care),
         },
         "dropped": supply_input.dropped,
+        "apportioned": supply_input.apportioned,
         "notes": supply_input.notes,
     }
 

@@ -65,7 +65,10 @@ def plan(
     department: Department = None,
     candidates: Annotated[str, typer.Option(help=CANDIDATES_HELP)] = "communes",
     existing: Annotated[
-        Path | None, typer.Option(help="Sites déjà ouverts : CSV id,name,code_commune[,lon,lat].")
+        Path | None,
+        typer.Option(
+            help="Sites déjà ouverts : CSV id,name,code_commune[,lon,lat], ou dataset:ID."
+        ),
     ] = None,
     objective: Annotated[
         str,
@@ -117,17 +120,19 @@ def plan(
     overwrite: Overwrite = False,
 ) -> None:
     """Choose where to open the next N sites; certify the gap; simulate the access gained."""
+    from maillage.datasets.references import resolve_references
     from maillage.outputs.atomic import check_output
     from maillage.planning.outputs import write_plan
     from maillage.planning.pipeline import run_plan
 
     with command_failures():
         check_output(out, "plan", overwrite=overwrite)
+        options, datasets = resolve_references(locals())
         params = PlanParameters(
-            diagnosis=diagnosis_parameters(locals()),
+            diagnosis=diagnosis_parameters(options),
             sites=sites,
-            candidates=candidates,
-            existing=existing,
+            candidates=options["candidates"],
+            existing=options["existing"],
             objective=objective,
             minutes=minutes,
             capacity=capacity,
@@ -145,6 +150,7 @@ def plan(
                 result = run_plan(params, step, on_progress)
         for w in caught:
             console.print(f"[yellow]attention :[/yellow] {w.message}")
+        result.summary["datasets"] = [d.reference() for d in datasets]
         with step(f"Écriture de {out}"):
             write_plan(result, out, dialect=dialect, overwrite=overwrite)
     print_plan(result.summary, result.sites, out)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from maillage.diagnosis.parameters import DiagnosisParameters
 
-CANDIDATES_HELP = "communes | mairies | finess:FICHIER[:CATÉGORIES] | csv:FICHIER"
+CANDIDATES_HELP = "communes | mairies | finess:FICHIER[:CATÉGORIES] | csv:FICHIER | dataset:ID"
 OBJECTIVES = ("underserved", "sous-dotees", "coverage", "pmedian", "lscp", "pcenter")
 #: What each objective optimises, as the web form and the outputs name it.
 OBJECTIVE_LABELS = {

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from maillage.errors import InputError
+from maillage.tabular import parsing
 from maillage.territory.codes import normalise_codes
 
 BANDS = ["0014", "1529", "3044", "4559", "6074", "7589", "90P"]
@@ -31,6 +32,8 @@ CONSUMPTION = pd.Series([3.0, 2.6, 3.2, 4.0, 5.3, 7.8, 9.0], index=BANDS)
 
 
 def _check_header(path: Path) -> list[str]:
+    if not path.is_file():
+        raise InputError(path, "no such file")
     with path.open("r", encoding="utf-8-sig", errors="replace") as handle:
         header = handle.readline().strip()
     if not header:
@@ -62,7 +65,10 @@ def load_population_by_age(path: str | Path) -> pd.DataFrame:
             path, "aucun jeu complet de colonnes par tranche d'âge", line=1, column=missing
         )
     columns = [f"P{year}_POP{band}" for band in BANDS]
-    raw = pd.read_csv(path, sep=";", dtype=str, usecols=["CODGEO", *columns], keep_default_na=False)
+    with parsing(path):
+        raw = pd.read_csv(
+            path, sep=";", dtype=str, usecols=["CODGEO", *columns], keep_default_na=False
+        )
     if raw.empty:
         raise InputError(path, "aucune ligne de données après l'en-tête", line=2)
     table = pd.DataFrame({"code_commune": normalise_codes(raw["CODGEO"])})

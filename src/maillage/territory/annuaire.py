@@ -6,14 +6,16 @@ Salaried activity counts only in a *centre de santé*: ``Code secteur d'activit�
 ANS nomenclature TRE_R02-SecteurActivite (https://mos.esante.gouv.fr/NOS/TRE_R02-SecteurActivite),
 also recognised by its label in case a release renumbers it. Hospital salaried doctors are
 left out because they do not offer the ambulatory primary care that access indicators measure.
-The national file (~2 M rows) is read with pyarrow, only the needed columns, in a few seconds.
+The national file (~2 M rows) is read with pyarrow, only the needed columns, in a few seconds
+and bounded memory.
 """
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple, cast
 
 import numpy as np
 import pandas as pd
@@ -22,6 +24,7 @@ import pyarrow.compute as pc
 from pyarrow import csv as pa_csv
 
 from maillage.errors import InputError
+from maillage.tabular import first_undecodable_line
 from maillage.territory.codes import CommuneResolver
 from maillage.territory.professions import get_profession
 from maillage.territory.supply import SupplyInput
@@ -48,6 +51,9 @@ COLUMNS = [
     SECTOR,
     SECTOR_LABEL,
 ]
+BLOCK_BYTES = 16 << 20  # bytes pyarrow parses at a time: memory stays bounded by a few blocks
+#: Told (bytes read, file size) as the extract is read, e.g. to drive a progress bar.
+Progress = Callable[[int, int], None]
 CENTRE_DE_SANTE = "SA05"
 FRANCE_CODES = ("", "99000", "99100")  # empty in most rows; 99100 is France in the INSEE COG
 MAX_DROPPED_SHARE = 0.05
@@ -56,7 +62,12 @@ REASONS = (
     "foreign address",
     "no commune code and no postcode",
     "unknown commune code",
-    "no commune code and the postcode names no single commune",
+    "no commune code and an unknown postcode",
+)
+APPORTIONED = len(REASONS)  # a row placed by the shared-postcode rule, not dropped
+SHARED_POSTCODE = (
+    "no commune code and a postcode serving several communes: the practitioner's share of "
+    "this place split over the postcode's communes in proportion to their population"
 )
 
 
@@ -85,27 +96,61 @@ def _line_of(path: Path, text: str) -> int | None:
         return next((n for n, line in enumerate(handle, 1) if line.rstrip("\r\n") == text), None)
 
 
-def _read(path: Path) -> pd.DataFrame:
-    """The needed columns, stripped and dictionary-encoded: the national file has ~2 M rows but
-    few distinct values per column, so every later step works on the distinct values."""
+class _Progressing(io.FileIO):
+    """The file read by pyarrow, telling ``report`` how many bytes it has read so far."""
+
+    def __init__(self, path: Path, report: Progress) -> None:
+        super().__init__(path, "rb")
+        self._report = report
+        self._size = path.stat().st_size
+
+    def read(self, size: int | None = -1) -> bytes:
+        data = super().read(size)
+        self._report(self.tell(), self._size)
+        return data
+
+
+class Extract(NamedTuple):
+    """The needed columns of an extract's rows, the identifiers kept as codes into
+    ``identifiers`` (about as many as rows: only the examples of dropped rows need the text)."""
+
+    rows: pd.DataFrame
+    identifiers: pa.Array
+
+
+def _read(path: Path, progress: Progress | None = None) -> Extract:
+    """The needed columns, stripped and dictionary-encoded batch by batch: the national file
+    (~1 GB, ~2 M rows) is never held whole, only each column's codes and distinct values, and
+    every later step works on the distinct values."""
     invalid: list[pa_csv.InvalidRow] = []
 
     def skip(row: pa_csv.InvalidRow) -> Literal["skip"]:
         invalid.append(row)
         return "skip"
 
-    table = pa_csv.read_csv(
-        path,
-        read_options=pa_csv.ReadOptions(encoding="utf-8"),
-        parse_options=pa_csv.ParseOptions(
-            delimiter="|", quote_char=False, invalid_row_handler=skip
-        ),
-        convert_options=pa_csv.ConvertOptions(
-            include_columns=COLUMNS,
-            column_types=dict.fromkeys(COLUMNS, pa.string()),
-            strings_can_be_null=False,
-        ),
-    )
+    pieces: list[list[pa.DictionaryArray]] = [[] for _ in COLUMNS]
+    try:
+        with _Progressing(path, progress or (lambda done, total: None)) as source:
+            reader = pa_csv.open_csv(
+                source,
+                read_options=pa_csv.ReadOptions(encoding="utf-8", block_size=BLOCK_BYTES),
+                parse_options=pa_csv.ParseOptions(
+                    delimiter="|", quote_char=False, invalid_row_handler=skip
+                ),
+                convert_options=pa_csv.ConvertOptions(
+                    include_columns=COLUMNS,
+                    column_types=dict.fromkeys(COLUMNS, pa.string()),
+                    strings_can_be_null=False,
+                ),
+            )
+            for batch in reader:
+                for piece, name in zip(pieces, COLUMNS, strict=True):
+                    encoded = pc.dictionary_encode(pc.utf8_trim_whitespace(batch[name]))
+                    piece.append(cast(pa.DictionaryArray, encoded))
+    except pa.ArrowInvalid as error:
+        line = first_undecodable_line(path) if "UTF8" in str(error) else None
+        reason = "not UTF-8 text" if line else f"unreadable extract ({error})"
+        raise InputError(path, reason, line=line) from None
     if invalid:
         row = invalid[0]
         raise InputError(
@@ -114,8 +159,17 @@ def _read(path: Path) -> pd.DataFrame:
             f"({len(invalid)} such rows)",
             line=row.number or _line_of(path, row.text),
         )
-    encoded = [pc.dictionary_encode(pc.utf8_trim_whitespace(table[name])) for name in COLUMNS]
-    return pa.table(encoded, names=COLUMNS).to_pandas()
+    if not any(len(chunk) for chunk in pieces[0]):
+        raise InputError(path, "no data rows after the header", line=2)
+    table = pa.table([pa.chunked_array(p) for p in pieces], names=COLUMNS).unify_dictionaries()
+    ids = [cast(pa.DictionaryArray, chunk) for chunk in table[PP].chunks]
+    rows = table.drop_columns([PP]).to_pandas()
+    rows[PP] = pd.Categorical.from_codes(
+        np.concatenate([chunk.indices.to_numpy() for chunk in ids]),
+        dtype=pd.CategoricalDtype(pd.RangeIndex(len(ids[0].dictionary))),
+        validate=False,
+    )
+    return Extract(rows, ids[0].dictionary)
 
 
 def _on_distinct(column: pd.Series, function: Callable[[pd.Index], Any]) -> np.ndarray:
@@ -139,9 +193,16 @@ def _select(rows: pd.DataFrame, profession: str, modes: Iterable[str]) -> pd.Dat
 
 def _locate(
     rows: pd.DataFrame, resolver: CommuneResolver
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Each row's current commune, as a position in the returned array of codes, ``-1`` when
-    the row is dropped; and the dropped rows' reasons, positions in ``REASONS`` (-1: kept)."""
+) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
+    """Each row's place of practice and, for dropped rows, why.
+
+    A place is a current commune (named by the row's commune code, or by a postcode serving
+    one commune) or a postcode serving several communes, which ``SHARED_POSTCODE`` spreads
+    over them by population. Returns the place of each row (``-1``: dropped), each row's
+    reason (a position in ``REASONS``; ``APPORTIONED``; -1 for a row placed exactly) and the
+    ``place, commune, share`` table that spreads places over communes (a place's shares sum
+    to 1).
+    """
     commune, postcode = rows[COMMUNE], rows[POSTCODE]
     has_commune = (commune != "").to_numpy()
     has_postcode = (postcode != "").to_numpy()
@@ -149,31 +210,48 @@ def _locate(
         rows[COUNTRY_LABEL], lambda labels: labels.str.lower() == "france"
     )
     odd_postcode = _on_distinct(postcode, lambda codes: ~codes.str.fullmatch(r"\d{5}"))
-    # one vocabulary for both lookups: resolved commune codes, then resolved postcodes
-    vocabulary = np.concatenate(
-        [
-            resolver.resolve(commune.cat.categories),
-            resolver.from_postcode(postcode.cat.categories),
-        ]
-    )
+    # Work on the distinct values: commune codes first, then postcodes. Category codes are
+    # widened to int64 before any arithmetic: pandas stores them in int8 below 128 values,
+    # int16 below 32,768, and a sum past those bounds raises or wraps round.
+    postcodes = postcode.cat.categories
+    served, served_commune, share = resolver.postcode_shares(postcodes)
+    n_served = np.bincount(served, minlength=len(postcodes))
+    by_postcode = np.full(len(postcodes), "", dtype=object)
+    single = n_served[served] == 1
+    by_postcode[served[single]] = served_commune[single]
+    by_postcode[n_served > 1] = "postcode " + postcodes[n_served > 1]
+    vocabulary = np.concatenate([resolver.resolve(commune.cat.categories), by_postcode])
+    ids, places = pd.factorize(vocabulary)
     key = np.where(
         has_commune,
-        commune.cat.codes.to_numpy(),
-        len(commune.cat.categories) + postcode.cat.codes.to_numpy(),
+        commune.cat.codes.to_numpy().astype(np.int64),
+        len(commune.cat.categories) + postcode.cat.codes.to_numpy().astype(np.int64),
     )
     unresolved = (vocabulary == "")[key]
+    shared = ~has_commune & (n_served > 1)[np.maximum(key - len(commune.cat.categories), 0)]
     reason = np.select(
         [
             ~french | (has_postcode & odd_postcode),
             ~has_commune & ~has_postcode,
             has_commune & unresolved,
             unresolved,
+            shared,
         ],
-        range(len(REASONS)),
+        [*range(len(REASONS)), APPORTIONED],
         default=-1,
     )
-    ids, codes = pd.factorize(vocabulary)
-    return np.where(reason < 0, ids[key], -1), reason, np.asarray(codes)
+    named = pd.Series(places)
+    exact = np.flatnonzero((named != "") & ~named.str.startswith("postcode "))
+    multiple = n_served[served] > 1
+    spread = pd.DataFrame(
+        {
+            "place": np.concatenate([exact, ids[len(commune.cat.categories) + served[multiple]]]),
+            "commune": np.concatenate([np.asarray(places)[exact], served_commune[multiple]]),
+            "share": np.concatenate([np.ones(len(exact)), share[multiple]]),
+        }
+    )
+    dropped = (reason >= 0) & (reason != APPORTIONED)
+    return np.where(dropped, -1, ids[key]), reason, spread
 
 
 def _distinct(codes: np.ndarray) -> int:
@@ -181,10 +259,14 @@ def _distinct(codes: np.ndarray) -> int:
     return int(np.count_nonzero(np.bincount(codes, minlength=1)))
 
 
-def _dropped(rows: pd.DataFrame, reason: np.ndarray) -> list[dict]:
-    """Per reason: activity rows, practitioners and a few examples a user can look up."""
-    bad = rows[reason >= 0][[PP, COMMUNE, POSTCODE, COUNTRY]].astype(str)
-    bad["reason"] = np.asarray(REASONS)[reason[reason >= 0]]
+def _tally(
+    rows: pd.DataFrame, identifiers: pa.Array, label: np.ndarray, flagged: np.ndarray
+) -> list[dict]:
+    """Per label of the ``flagged`` rows: activity rows, practitioners and a few examples a user
+    can look up in the extract."""
+    bad = rows[flagged][[COMMUNE, POSTCODE, COUNTRY]].astype(str)
+    person = rows[PP].cat.codes.to_numpy()[flagged]
+    bad[PP] = identifiers.take(pa.array(person)).to_numpy(zero_copy_only=False)
     example = (
         bad[PP]
         + ": commune '"
@@ -195,16 +277,38 @@ def _dropped(rows: pd.DataFrame, reason: np.ndarray) -> list[dict]:
         + bad[COUNTRY]
         + "'"
     )
-    grouped = bad.assign(example=example).groupby("reason")
+    grouped = bad.assign(label=label[flagged], example=example).groupby("label")
     return [
         {
-            "reason": reason_name,
+            "reason": name,
             "count": len(group),
             "practitioners": int(group[PP].nunique()),
             "examples": group["example"].head(EXAMPLES).tolist(),
         }
-        for reason_name, group in grouped
+        for name, group in grouped
     ]
+
+
+def _fte_by_commune(
+    person: np.ndarray, place: np.ndarray, spread: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.Series]:
+    """One FTE per practitioner, split evenly over their distinct places, then each place's
+    part over its communes by ``spread``'s shares. Returns the supply rows (one per
+    practitioner and commune) and each (person, place) pair's FTE, to report what was spread."""
+    pairs = pd.DataFrame({"person": person, "place": place}).drop_duplicates()
+    pairs["fte"] = 1.0 / np.bincount(pairs["person"].to_numpy())[pairs["person"].to_numpy()]
+    located = pairs.merge(spread, on="place")
+    located["fte"] *= located["share"]
+    by_commune = located.groupby(["person", "commune"], sort=False, as_index=False)["fte"].sum()
+    table = pd.DataFrame(
+        {
+            "code_commune": by_commune["commune"].astype(str),
+            "fte": by_commune["fte"].to_numpy(float),
+            "age": np.nan,
+            "activity": np.nan,
+        }
+    )
+    return table, pairs.set_index("place")["fte"]
 
 
 def load_annuaire(
@@ -212,22 +316,44 @@ def load_annuaire(
     profession: str = "generaliste",
     modes: Iterable[str] = ("L", "S"),
     resolver: CommuneResolver | None = None,
+    progress: Progress | None = None,
 ) -> SupplyInput:
     """Practitioners of ``profession`` from an Annuaire Santé extract, 1 FTE each.
 
-    ``modes`` are ``Code mode exercice`` values (L libéral, S salarié, B bénévole). Raises
-    ``InputError`` on a malformed file or when more than 5 % of practitioners have no usable
-    French address.
+    ``modes`` are ``Code mode exercice`` values (L libéral, S salarié, B bénévole). Rows with
+    only a postcode serving several communes are spread over them by population and listed
+    under ``apportioned``. Raises ``InputError`` on a malformed file or when more than 5 % of
+    practitioners have no usable French address.
     """
-    path, modes = Path(path), tuple(modes)
+    extract = read_extract(path, progress)
+    return supply_from_extract(extract, path, profession, modes, resolver)
+
+
+def read_extract(path: str | Path, progress: Progress | None = None) -> Extract:
+    """The extract's needed columns, every row checked (the costly part: read it once to
+    locate several professions)."""
+    path = Path(path)
     _check_header(path)
-    rows = _select(_read(path), profession, modes)
-    commune, reason, codes = _locate(rows, resolver or CommuneResolver())
-    person = rows[PP].cat.codes.to_numpy()
-    keep = commune >= 0
+    return _read(path, progress)
+
+
+def supply_from_extract(
+    extract: Extract,
+    path: str | Path,
+    profession: str = "generaliste",
+    modes: Iterable[str] = ("L", "S"),
+    resolver: CommuneResolver | None = None,
+) -> SupplyInput:
+    """``load_annuaire`` on an extract already read by ``read_extract``."""
+    path, modes = Path(path), tuple(modes)
+    rows = _select(extract.rows, profession, modes)
+    place, reason, spread = _locate(rows, resolver or CommuneResolver())
+    person = rows[PP].cat.codes.to_numpy().astype(np.int64)
+    keep = place >= 0
     practitioners = _distinct(person)
     lost = practitioners - _distinct(person[keep])
-    dropped = _dropped(rows, reason)
+    labels = np.asarray([*REASONS, SHARED_POSTCODE])[np.maximum(reason, 0)]
+    dropped = _tally(rows, extract.identifiers, labels, ~keep)
     if practitioners and lost / practitioners > MAX_DROPPED_SHARE:
         detail = "; ".join(f"{d['reason']}: {d['practitioners']}" for d in dropped)
         raise InputError(
@@ -235,26 +361,24 @@ def load_annuaire(
             f"{lost} of {practitioners} practitioners ({lost / practitioners:.1%}) have no "
             f"usable French address, over the {MAX_DROPPED_SHARE:.0%} limit ({detail})",
         )
-    pairs = pd.DataFrame({"person": person[keep], "commune": commune[keep]}).drop_duplicates()
-    person, commune = pairs["person"].to_numpy(), pairs["commune"].to_numpy()
-    table = pd.DataFrame(
-        {
-            "code_commune": pd.Series(codes[commune], dtype=str),
-            "fte": 1.0 / np.bincount(person)[person],
-            "age": np.nan,
-            "activity": np.nan,
-        }
-    )
+    table, pair_fte = _fte_by_commune(person[keep], place[keep], spread)
+    apportioned = _tally(rows, extract.identifiers, labels, reason == APPORTIONED)
+    for entry in apportioned:
+        shared = np.unique(place[reason == APPORTIONED])
+        entry["fte"] = float(pair_fte[pair_fte.index.isin(shared)].sum())
     return SupplyInput(
         table=table,
         path=str(path),
         format="annuaire",
         profession=profession,
         dropped=dropped,
+        apportioned=apportioned,
         notes=[
             f"{practitioners} practitioners selected, {lost} dropped for want of a usable address",
             f"modes of practice {sorted(modes)}; salaried activity counted only in a centre "
             f"de santé ({CENTRE_DE_SANTE})",
+            "a row with no commune code whose postcode serves several communes is split over "
+            "them in proportion to their municipal population (listed under 'apportioned')",
             "age unknown: the open extract has no birth date, so no age filter applies",
             "activity unknown: each practitioner counts as 1 FTE",
         ],

@@ -53,6 +53,8 @@ def _lines(path: Path) -> list[str]:
         if ";" not in lines[0]:
             reason = "wrong delimiter: the FINESS extract is ';'-separated"
         raise InputError(path, reason, line=1)
+    if len(lines) < 2:
+        raise InputError(path, "no rows after the first line", line=2)
     return lines[1:]
 
 
@@ -60,7 +62,7 @@ def _section(rows: pd.DataFrame, name: str, fields: list[str]) -> pd.DataFrame:
     """The rows of one section, named; short rows are padded with empty fields."""
     part = rows[rows[0] == name].reindex(columns=range(len(fields)))
     part.columns = fields
-    return part.fillna("").apply(lambda column: column.str.strip())
+    return part.astype(object).fillna("").apply(lambda column: column.astype(str).str.strip())
 
 
 def _lon_lat(geo: pd.DataFrame) -> pd.DataFrame:

@@ -16,7 +16,9 @@ class SupplyInput:
     ``table`` has one row per practitioner and commune of practice: ``code_commune`` (current
     INSEE code), ``fte`` (a practitioner's share in that commune; a practitioner's rows sum to 1
     for register data), ``age`` and ``activity`` (acts a year), NaN when unknown.
-    ``dropped`` lists ``{"reason", "count", "examples"}`` so outputs can say what was discarded.
+    ``dropped`` lists ``{"reason", "count", "examples"}`` so outputs can say what was discarded;
+    ``apportioned`` lists, in the same shape plus ``fte``, the rows whose commune the file does
+    not name exactly and that a documented rule spread over several communes.
     """
 
     table: pd.DataFrame
@@ -25,6 +27,7 @@ class SupplyInput:
     profession: str
     synthetic: bool = False
     dropped: list[dict] = field(default_factory=list)
+    apportioned: list[dict] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
     def to_summary(self) -> dict:
@@ -38,5 +41,6 @@ class SupplyInput:
             "fte": float(self.table["fte"].sum()),
             "communes_with_supply": int(self.table["code_commune"].nunique()),
             "dropped": self.dropped,
+            "apportioned": self.apportioned,
             "notes": self.notes,
         }
