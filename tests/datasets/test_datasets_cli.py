@@ -80,10 +80,10 @@ def test_the_same_file_is_stored_once(files_dir: Path) -> None:
 @pytest.mark.parametrize(
     ("kind", "text", "where"),
     [
-        ("annuaire", "a;b;c\n1;2;3\n", "line 1"),
-        ("matrix", "origin,destination,minutes\n55001,55002,3\n55001,55003,abc\n", "line 3"),
-        ("supply-csv", "code_commune,fte\n55029,1\n99999,2\n", "line 3, column 'code_commune'"),
-        ("ages", "CODGEO;P21_POP0014\n55029;3\n", "line 1"),
+        ("annuaire", "a;b;c\n1;2;3\n", "ligne 1"),
+        ("matrix", "origin,destination,minutes\n55001,55002,3\n55001,55003,abc\n", "ligne 3"),
+        ("supply-csv", "code_commune,fte\n55029,1\n99999,2\n", "ligne 3, colonne 'code_commune'"),
+        ("ages", "CODGEO;P21_POP0014\n55029;3\n", "ligne 1"),
     ],
 )
 def test_a_bad_file_registers_nothing(files_dir: Path, tmp_path: Path, kind, text, where) -> None:

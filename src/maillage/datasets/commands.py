@@ -61,7 +61,7 @@ def add(
         with bar:
             dataset, new = Catalogue().add(file, kind, label, as_of, progress)
     except (InputError, DatasetError) as error:
-        console.print(f"[red]erreur:[/red] {error}")
+        console.print(f"[red]erreur :[/red] {error}")
         console.print("Rien n'a été enregistré.")
         raise typer.Exit(code=2) from None
     verb = "enregistré" if new else "déjà enregistré"
@@ -101,7 +101,7 @@ def show(dataset_id: Annotated[str, typer.Argument(help="Dataset id.")]) -> None
     try:
         dataset = catalogue.get(dataset_id)
     except DatasetError as error:
-        console.print(f"[red]erreur:[/red] {error}")
+        console.print(f"[red]erreur :[/red] {error}")
         raise typer.Exit(code=2) from None
     manifest = asdict(dataset) | {"path": str(catalogue.path_of(dataset))}
     typer.echo(json.dumps(manifest, ensure_ascii=False, indent=2))
@@ -114,7 +114,7 @@ def remove(dataset_id: Annotated[str, typer.Argument(help="Dataset id.")]) -> No
     try:
         dataset = Catalogue().remove(dataset_id)
     except DatasetError as error:
-        console.print(f"[red]erreur:[/red] {error}")
+        console.print(f"[red]erreur :[/red] {error}")
         raise typer.Exit(code=2) from None
     console.print(f"[green]✓[/green] Jeu de données supprimé : {dataset.id}")
 
