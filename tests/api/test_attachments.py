@@ -12,7 +12,7 @@ import pytest
 from api_server import Server
 from fhir_samples import communication, organization, patient
 
-from maillage.api.attachments import SHA256_SYSTEM
+from maillage.care.attachments import SHA256_SYSTEM
 from maillage.store import files, resources
 from maillage.store.database import transaction
 
