@@ -32,8 +32,7 @@ def main() -> None:
 
 def _register_commands() -> None:
     """Each domain adds its own commands; imports stay light until a command runs."""
-    from maillage.api import commands as server_commands
-    from maillage.api import site_commands
+    from maillage.admin import server_commands, site_commands
     from maillage.datasets import commands as dataset_commands
     from maillage.demo import commands as demo_commands
     from maillage.diagnosis import commands as diagnosis_commands

@@ -10,7 +10,7 @@ from api_server import PASSWORD
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from maillage.api.commands import register
+from maillage.admin.server_commands import register
 from maillage.config import Settings
 from maillage.server import create_app
 from maillage.store.database import transaction

@@ -20,7 +20,7 @@ from fhir_samples import document, encounter, network, practitioner
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from maillage.api.commands import register
+from maillage.admin.server_commands import register
 from maillage.care.delivery import deliver_due
 from maillage.store.database import transaction
 from maillage.store.models import OutboxMessage, utcnow

@@ -11,7 +11,7 @@ from api_server import Server
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
-from maillage.api.site_commands import register
+from maillage.admin.site_commands import register
 from maillage.care.site_import import (
     INSEE_EXTENSION,
     SiteImportError,

@@ -9,7 +9,7 @@ import typer
 from sqlalchemy import delete, select
 from typer.testing import CliRunner
 
-from maillage.api.commands import register
+from maillage.admin.server_commands import register
 from maillage.config import sqlalchemy_url
 from maillage.store import resources
 from maillage.store.database import make_engine, session_factory, transaction, upgrade

@@ -25,41 +25,44 @@ from maillage.care.appointments import HOLDS_TIME
 from maillage.care.errors import Conflict, Unprocessable
 from maillage.store import resources
 from maillage.store.database import insert_rows
-from maillage.store.models import BookedPeriod, Resource, SearchEntry
+from maillage.store.models import (
+    BOOKED_PERIODS,
+    RESOURCES,
+    SEARCH_INDEX,
+    Resource,
+)
 from maillage.store.search_params import PATIENT, normalise_reference, parse_date_range
 
 WITHDRAWN = frozenset({"inactive", "rejected"})
 CONSENT_SCOPE = "http://terminology.hl7.org/CodeSystem/consentscope"
 PERSONS = ("Patient", "Practitioner")
 Period = tuple[datetime, datetime]
-_PERIODS = BookedPeriod.__table__
-_RESOURCES, _INDEX = Resource.__table__, SearchEntry.__table__
 # Statements of every booking, built once (building SQLAlchemy expressions per call cost
 # about as much CPU as running them).
 _CLASH = (
-    select(_PERIODS.c.actor, _PERIODS.c.appointment_id)
+    select(BOOKED_PERIODS.c.actor, BOOKED_PERIODS.c.appointment_id)
     .where(
-        _PERIODS.c.actor.in_(bindparam("actors", expanding=True)),
-        _PERIODS.c.starts < bindparam("ends"),
-        _PERIODS.c.ends > bindparam("starts"),
+        BOOKED_PERIODS.c.actor.in_(bindparam("actors", expanding=True)),
+        BOOKED_PERIODS.c.starts < bindparam("ends"),
+        BOOKED_PERIODS.c.ends > bindparam("starts"),
     )
-    .order_by(_PERIODS.c.actor)
+    .order_by(BOOKED_PERIODS.c.actor)
     .limit(1)
 )
 _CONSENTS = (
-    select(_RESOURCES.c.body)
+    select(RESOURCES.c.body)
     .join(
-        _INDEX,
-        (_INDEX.c.resource_type == _RESOURCES.c.resource_type)
-        & (_INDEX.c.resource_id == _RESOURCES.c.id),
+        SEARCH_INDEX,
+        (SEARCH_INDEX.c.resource_type == RESOURCES.c.resource_type)
+        & (SEARCH_INDEX.c.resource_id == RESOURCES.c.id),
     )
     .where(
-        _RESOURCES.c.resource_type == "Consent",
-        _RESOURCES.c.deleted.is_(False),
-        _INDEX.c.param == PATIENT,
-        _INDEX.c.value == bindparam("patient"),
+        RESOURCES.c.resource_type == "Consent",
+        RESOURCES.c.deleted.is_(False),
+        SEARCH_INDEX.c.param == PATIENT,
+        SEARCH_INDEX.c.value == bindparam("patient"),
     )
-    .order_by(_RESOURCES.c.last_updated.desc())
+    .order_by(RESOURCES.c.last_updated.desc())
 )
 
 
@@ -148,7 +151,9 @@ def _hold_periods(
     (``stored``: it was stored before, and may hold some already)."""
     connection = session.connection()
     if stored:
-        connection.execute(delete(_PERIODS).where(_PERIODS.c.appointment_id == appointment_id))
+        connection.execute(
+            delete(BOOKED_PERIODS).where(BOOKED_PERIODS.c.appointment_id == appointment_id)
+        )
     if appointment is None or period is None:
         return
     starts, ends = period
@@ -163,7 +168,7 @@ def _hold_periods(
         for actor in actors
     ]
     try:
-        insert_rows(connection, _PERIODS, periods)
+        insert_rows(connection, BOOKED_PERIODS, periods)
     except IntegrityError as error:
         raise Conflict(f"{', '.join(actors)} booked meanwhile for that time") from error
 

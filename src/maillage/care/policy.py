@@ -89,7 +89,7 @@ def type_refusal(principal: Principal, resource_type: str, *, write: bool) -> st
 
 def _linked_patients(
     principal: Principal, among: set[str] | None = None, *, via: str | None = None
-) -> Select[tuple[str | None]]:
+) -> Select[str | None]:
     """Patients sharing a resource (of type ``via`` when given) with one of the references the
     principal acts as."""
     patient, actor = aliased(SearchEntry), aliased(SearchEntry)
@@ -112,7 +112,7 @@ def search_restriction(principal: Principal, resource_type: str) -> ColumnElemen
     if not is_patient_data(resource_type) or principal.role in FULL_ACCESS:
         return None
     if principal.role is Role.PATIENT:
-        allowed: Select[tuple[str | None]] | list[str | None] = [principal.patient]
+        allowed: Select[str | None] | list[str | None] = [principal.patient]
     else:
         allowed = _linked_patients(principal, via=_via(resource_type))
     in_compartment = select(SearchEntry.resource_id).where(

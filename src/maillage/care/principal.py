@@ -10,12 +10,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from maillage.store import users
 from maillage.store.database import autocommit, transaction
-from maillage.store.models import Resource, User
+from maillage.store.models import RESOURCES, USERS
 from maillage.store.search_params import normalise_reference
 from maillage.store.users import Role as Role  # re-exported: the doors name roles
-
-_USERS = User.__table__
-_RESOURCES = Resource.__table__
 
 
 @dataclass(frozen=True)
@@ -50,9 +47,9 @@ def authenticate(sessions: sessionmaker[Session], email: str, password: str) -> 
         return users.authenticate(session, email, password)
 
 
-_USER = select(_USERS).where(_USERS.c.id == bindparam("user_id"))
-_SITE = select(_RESOURCES.c.body).where(
-    _RESOURCES.c.resource_type == bindparam("kind"), _RESOURCES.c.id == bindparam("id")
+_USER = select(USERS).where(USERS.c.id == bindparam("user_id"))
+_SITE = select(RESOURCES.c.body).where(
+    RESOURCES.c.resource_type == bindparam("kind"), RESOURCES.c.id == bindparam("id")
 )
 
 

@@ -190,16 +190,20 @@ class Projects:
         with transaction(self.sessions) as session:
             current = _get(session, project_id)
             new = change(ProjectIn.model_validate(current.body))
-            changed = session.execute(
-                update(Project)
-                .where(Project.id == project_id, Project.version_id == current.version_id)
-                .values(
-                    version_id=current.version_id + 1,
-                    last_updated=utcnow(),
-                    body=new.model_dump(mode="json"),
+            # On the connection (Core): a DML result there is a CursorResult, with a rowcount.
+            changed = (
+                session.connection()
+                .execute(
+                    update(Project)
+                    .where(Project.id == project_id, Project.version_id == current.version_id)
+                    .values(
+                        version_id=current.version_id + 1,
+                        last_updated=utcnow(),
+                        body=new.model_dump(mode="json"),
+                    )
                 )
-                .execution_options(synchronize_session=False)
-            ).rowcount
+                .rowcount
+            )
             if changed != 1:
                 raise Conflict(f"project {project_id} changed meanwhile")
             fresh = session.get(Project, project_id, populate_existing=True)

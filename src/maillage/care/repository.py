@@ -339,7 +339,7 @@ class Repository:
         resource_type: str,
         criteria: list[Criterion],
         ids: list[str],
-    ) -> Select[tuple[Resource]]:
+    ) -> Select[Resource]:
         restriction = policy.search_restriction(who, resource_type)
         return search.statement(resource_type, criteria, ids, self.settings.zone, restriction)
 

@@ -231,17 +231,18 @@ def _site(
         errors.append(("equipment", "codes are words or dashed-words, separated by ';'"))
     if errors:
         return None, errors
-    commune = communes.loc[code]
-    lon, lat = coordinates.get("lon", commune.lon), coordinates.get("lat", commune.lat)
+    # One column at a time: a label in a Series is a scalar (``loc[code]`` may be a frame).
+    known_lon, known_lat = float(communes["lon"][code]), float(communes["lat"][code])
+    lon, lat = coordinates.get("lon", known_lon), coordinates.get("lat", known_lat)
     if not (math.isfinite(lon) and math.isfinite(lat)):
         return None, [("lon", f"required: commune {code} has no known position")]
     site = Site(
         site_id=site_id,
         name=name,
         code_commune=code,
-        commune=str(commune.nom),
-        lon=round(float(lon), 6),
-        lat=round(float(lat), 6),
+        commune=str(communes["nom"][code]),
+        lon=round(lon, 6),
+        lat=round(lat, 6),
         organization_type=kind,
         modalities=tuple(dict.fromkeys(modalities)),
         equipment=tuple(dict.fromkeys(equipment)),

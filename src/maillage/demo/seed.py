@@ -216,7 +216,7 @@ class _Seeder:
         communes = load_communes()[["code_commune", "nom", "departement"]]
         weights = np.array([s.teleconsultations for s in SITES], dtype=float)
         site = self.rng.choice(len(SITES), size=count, p=weights / weights.sum())
-        department = pd.Series([s.site.code_commune[:2] for s in SITES]).iloc[site].to_numpy()
+        department = np.array([s.site.code_commune[:2] for s in SITES])[site]
         pool = (
             communes[communes.departement.isin(set(department))]
             .sort_values("code_commune")
@@ -287,7 +287,7 @@ class _Seeder:
         visits["key"] = np.arange(len(visits))
         visits["created"] = visits.start - pd.to_timedelta(visits.delay_days, unit="D")
         for row in visits.to_dict("records"):
-            self._visit(row)
+            self._visit({str(name): value for name, value in row.items()})
         return visits
 
     def _visit(self, row: dict[str, Any]) -> None:
@@ -356,7 +356,7 @@ class _Seeder:
         )
         requests["site"] = patients.site.to_numpy()[requests.patient]
         for row in requests.to_dict("records"):
-            self._expertise(row)
+            self._expertise({str(name): value for name, value in row.items()})
         return requests
 
     def _expertise(self, row: dict[str, Any]) -> None:

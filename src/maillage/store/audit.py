@@ -21,7 +21,7 @@ from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
 from maillage.store import resources
-from maillage.store.models import AuditLink, Resource
+from maillage.store.models import AUDIT_LINKS, AuditLink, Resource
 
 GENESIS = "0" * 64
 LANES = 16
@@ -32,7 +32,6 @@ _FREE_LANE = text(
     "SELECT lane FROM (SELECT (s + :start) % :lanes AS lane FROM generate_series(0, :lanes - 1) s)"
     " AS candidates WHERE pg_try_advisory_xact_lock(:key, lane) LIMIT 1"
 )
-_LINKS = AuditLink.__table__
 
 
 def canonical(body: dict[str, Any]) -> bytes:
@@ -53,16 +52,16 @@ def append(session: Session, event: dict[str, Any], zone: ZoneInfo) -> Resource:
     last = (
         session.connection()
         .execute(
-            select(_LINKS.c.seq, _LINKS.c.hash)
-            .where(_LINKS.c.lane == lane)
-            .order_by(_LINKS.c.seq.desc())
+            select(AUDIT_LINKS.c.seq, AUDIT_LINKS.c.hash)
+            .where(AUDIT_LINKS.c.lane == lane)
+            .order_by(AUDIT_LINKS.c.seq.desc())
             .limit(1)
         )
         .first()
     )
     prev_hash, seq = (last.hash, last.seq + 1) if last else (GENESIS, 1)
     link = {"event_id": row.id, "prev_hash": prev_hash, "hash": link_hash(prev_hash, row.body)}
-    session.connection().execute(insert(_LINKS), {"lane": lane, "seq": seq, **link})
+    session.connection().execute(insert(AUDIT_LINKS), {"lane": lane, "seq": seq, **link})
     return row
 
 

@@ -22,6 +22,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     String,
+    Table,
     Text,
     UniqueConstraint,
     text,
@@ -40,6 +41,18 @@ def utcnow() -> datetime:
 
 class Base(DeclarativeBase):
     """Declarative base shared by the models and the Alembic environment."""
+
+
+def table_of(model: type[Base]) -> Table:
+    """The :class:`Table` behind a mapped class, for Core statements (insert, update, delete).
+
+    SQLAlchemy types ``Model.__table__`` as any ``FromClause`` (a class may be mapped to a join
+    or a select); every model here is mapped to one table, checked once at import.
+    """
+    table = model.__table__
+    if not isinstance(table, Table):
+        raise TypeError(f"{model.__name__} is not mapped to a single table")
+    return table
 
 
 class Resource(Base):
@@ -284,3 +297,12 @@ class OutboxMessage(Base):
     next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
     sent: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+RESOURCES = table_of(Resource)
+VERSIONS = table_of(ResourceVersion)
+SEARCH_INDEX = table_of(SearchEntry)
+BOOKED_PERIODS = table_of(BookedPeriod)
+SLOT_CALENDAR = table_of(SlotCalendar)
+USERS = table_of(User)
+AUDIT_LINKS = table_of(AuditLink)

@@ -17,14 +17,15 @@ from sqlalchemy import TextClause, bindparam, text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 
-from maillage.store.models import Resource, SearchEntry, SlotCalendar
+from maillage.store.models import (
+    RESOURCES,
+    SEARCH_INDEX,
+    SLOT_CALENDAR,
+)
 
-_RESOURCES = Resource.__table__
-_INDEX = SearchEntry.__table__
-_CALENDAR = SlotCalendar.__table__
 _ROW = ("resource_type", "id", "version_id", "last_updated", "deleted", "body")
 _INDEX_COLUMNS = ("resource_type", "resource_id", "param", "system", "value", "low", "high")
-_CALENDAR_COLUMNS = tuple(column.name for column in _CALENDAR.columns)
+_CALENDAR_COLUMNS = tuple(column.name for column in SLOT_CALENDAR.columns)
 
 
 def write(
@@ -85,16 +86,16 @@ def _statement(update: bool, slot: bool) -> TextClause:
             f" WHERE EXISTS (SELECT FROM written) ON CONFLICT (id) DO UPDATE SET {others})"
         )
     statement = text(f"WITH {', '.join(parts)} SELECT count(*) FROM written")
-    types = [bindparam(name, type_=_RESOURCES.c[name].type) for name in _ROW]
+    types = [bindparam(name, type_=RESOURCES.c[name].type) for name in _ROW]
     types += [
-        bindparam(f"index_{name}", type_=postgresql.ARRAY(_INDEX.c[name].type))
+        bindparam(f"index_{name}", type_=postgresql.ARRAY(SEARCH_INDEX.c[name].type))
         for name in _INDEX_COLUMNS
     ]
     if update:
-        types.append(bindparam("expected", type_=_RESOURCES.c.version_id.type))
+        types.append(bindparam("expected", type_=RESOURCES.c.version_id.type))
     if slot:
         types += [
-            bindparam(f"calendar_{name}", type_=_CALENDAR.c[name].type)
+            bindparam(f"calendar_{name}", type_=SLOT_CALENDAR.c[name].type)
             for name in _CALENDAR_COLUMNS
         ]
     return statement.bindparams(*types)

@@ -21,17 +21,16 @@ from sqlalchemy.orm.attributes import set_committed_value
 from maillage.store import one_statement_write, slot_calendar
 from maillage.store.database import insert_rows
 from maillage.store.models import (
+    RESOURCES,
+    SEARCH_INDEX,
+    VERSIONS,
     Resource,
     ResourceVersion,
-    SearchEntry,
     StoredResource,
     utcnow,
 )
 from maillage.store.search_params import IndexValue, extract
 
-_RESOURCES = Resource.__table__
-_VERSIONS = ResourceVersion.__table__
-_INDEX = SearchEntry.__table__
 REINDEX_BATCH = 500
 
 
@@ -86,9 +85,9 @@ def live_many(session: Session, references: list[str]) -> dict[str, StoredResour
     keys = {tuple(reference.split("/", 1)) for reference in references if "/" in reference}
     if not keys:
         return {}
-    query = select(_RESOURCES).where(
-        tuple_(_RESOURCES.c.resource_type, _RESOURCES.c.id).in_(sorted(keys)),
-        _RESOURCES.c.deleted.is_(False),
+    query = select(RESOURCES).where(
+        tuple_(RESOURCES.c.resource_type, RESOURCES.c.id).in_(sorted(keys)),
+        RESOURCES.c.deleted.is_(False),
     )
     return {f"{r.resource_type}/{r.id}": r for r in session.connection().execute(query)}
 
@@ -155,7 +154,7 @@ def _write_one_by_one(
     """SQLite: the row, its version, index and calendar rows, statement after statement."""
     kind, resource_id = key["resource_type"], key["id"]
     if current is None:
-        session.connection().execute(insert(_RESOURCES), {**key, **values})
+        session.connection().execute(insert(RESOURCES), {**key, **values})
     else:
         _replace_version(session, current, values)
         _clear_index(session, kind, resource_id)
@@ -188,11 +187,11 @@ def _replace_version(session: Session, current: Resource, values: dict) -> None:
     changed = (
         session.connection()
         .execute(
-            update(_RESOURCES)
+            update(RESOURCES)
             .where(
-                _RESOURCES.c.resource_type == current.resource_type,
-                _RESOURCES.c.id == current.id,
-                _RESOURCES.c.version_id == current.version_id,
+                RESOURCES.c.resource_type == current.resource_type,
+                RESOURCES.c.id == current.id,
+                RESOURCES.c.version_id == current.version_id,
             )
             .values(**values)
         )
@@ -221,7 +220,7 @@ def delete(session: Session, resource_type: str, resource_id: str) -> Resource:
 
 def _record_version(session: Session, key: dict[str, str], values: dict[str, Any]) -> None:
     """Keep the version just written for good (history and retention)."""
-    session.connection().execute(insert(_VERSIONS), {**key, **values})
+    session.connection().execute(insert(VERSIONS), {**key, **values})
 
 
 def _stamped(body: dict[str, Any], resource_id: str, version: int, now: datetime) -> dict:
@@ -245,13 +244,13 @@ def reindex(
     while True:
         with sessions.begin() as session:
             columns = ("resource_type", "id", "body", "last_updated")
-            query = select(*(_RESOURCES.c[name] for name in columns)).where(
-                _RESOURCES.c.deleted.is_(False),
-                tuple_(_RESOURCES.c.resource_type, _RESOURCES.c.id) > after,
+            query = select(*(RESOURCES.c[name] for name in columns)).where(
+                RESOURCES.c.deleted.is_(False),
+                tuple_(RESOURCES.c.resource_type, RESOURCES.c.id) > after,
             )
             if resource_type is not None:
-                query = query.where(_RESOURCES.c.resource_type == resource_type)
-            order = (_RESOURCES.c.resource_type, _RESOURCES.c.id)
+                query = query.where(RESOURCES.c.resource_type == resource_type)
+            order = (RESOURCES.c.resource_type, RESOURCES.c.id)
             batch = session.connection().execute(query.order_by(*order).limit(REINDEX_BATCH)).all()
             for kind, resource_id, body, last_updated in batch:
                 _clear_index(session, kind, resource_id)
@@ -265,8 +264,8 @@ def reindex(
 def _clear_index(session: Session, resource_type: str, resource_id: str) -> None:
     connection = session.connection()
     connection.execute(
-        sql_delete(_INDEX).where(
-            _INDEX.c.resource_type == resource_type, _INDEX.c.resource_id == resource_id
+        sql_delete(SEARCH_INDEX).where(
+            SEARCH_INDEX.c.resource_type == resource_type, SEARCH_INDEX.c.resource_id == resource_id
         )
     )
     if resource_type == "Slot":
@@ -284,7 +283,7 @@ def _index(
     """Write the search index rows of a resource (and a slot's calendar row)."""
     values = extract(resource_type, resource_id, body, zone)
     rows = [index_row(resource_type, resource_id, value) for value in values]
-    insert_rows(session.connection(), _INDEX, rows)
+    insert_rows(session.connection(), SEARCH_INDEX, rows)
     if resource_type == "Slot":
         slot_calendar.add(session.connection(), resource_id, values, last_updated)
 

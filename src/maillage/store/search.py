@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, Connection, Select, and_, func, not_, or_, select
 
-from maillage.store.models import Resource, SearchEntry, StoredResource
+from maillage.store.models import RESOURCES, SEARCH_INDEX, Resource, SearchEntry, StoredResource
 from maillage.store.search_params import (
     SearchParam,
     normalise_text,
@@ -74,10 +74,10 @@ class Columns:
     """Where a criterion's values are compared: the search index by default, or the columns
     of a table that holds some parameters side by side (the slot calendar)."""
 
-    value: Any = SearchEntry.__table__.c.value
-    system: Any = SearchEntry.__table__.c.system
-    low: Any = SearchEntry.__table__.c.low
-    high: Any = SearchEntry.__table__.c.high
+    value: Any = SEARCH_INDEX.c.value
+    system: Any = SEARCH_INDEX.c.system
+    low: Any = SEARCH_INDEX.c.low
+    high: Any = SEARCH_INDEX.c.high
 
 
 INDEX = Columns()
@@ -181,7 +181,7 @@ def statement(
     ids: list[str],
     zone: ZoneInfo,
     restrict: ColumnElement[bool] | None = None,
-) -> Select[tuple[Resource]]:
+) -> Select[Resource]:
     """The SELECT of live resources matching every criterion (and ``restrict``, for access)."""
     query = select(Resource).where(
         Resource.resource_type == resource_type, Resource.deleted.is_(False)
@@ -205,7 +205,7 @@ def order(resource_type: str, sort: str | None) -> list[ColumnElement[Any]]:
     Without ``_sort`` resources come in the order they were last updated.
     """
     if not sort:
-        return [Resource.last_updated, Resource.id]
+        return [RESOURCES.c.last_updated, RESOURCES.c.id]
     name = sort.removeprefix("-")
     spec = param(resource_type, name)
     if spec is None or spec.kind != "date" or "," in sort:
@@ -220,12 +220,12 @@ def order(resource_type: str, sort: str | None) -> list[ColumnElement[Any]]:
         .scalar_subquery()
     )
     key = earliest.desc() if sort.startswith("-") else earliest.asc()
-    return [key, Resource.id]
+    return [key, RESOURCES.c.id]
 
 
 def page(
     connection: Connection,
-    query: Select[tuple[Resource]],
+    query: Select[Resource],
     ordering: list[ColumnElement[Any]],
     count: int,
     offset: int,

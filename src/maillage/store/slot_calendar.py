@@ -31,20 +31,19 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg as psycopg_dialect
 
-from maillage.store.models import Resource, SlotCalendar
+from maillage.store.models import RESOURCES, SLOT_CALENDAR
 from maillage.store.search import Columns, Criterion, sql_of, tests
 from maillage.store.search_params import IndexValue
 
 if TYPE_CHECKING:
+    from psycopg import AsyncCursor
     from psycopg_pool import AsyncConnectionPool
 
-_CALENDAR = SlotCalendar.__table__
 _PSYCOPG = psycopg_dialect()
-_RESOURCES = Resource.__table__
 COLUMNS = {
-    "schedule": Columns(value=_CALENDAR.c.schedule),
-    "status": Columns(value=_CALENDAR.c.status),
-    "start": Columns(low=_CALENDAR.c.start_low, high=_CALENDAR.c.start_high),
+    "schedule": Columns(value=SLOT_CALENDAR.c.schedule),
+    "status": Columns(value=SLOT_CALENDAR.c.status),
+    "start": Columns(low=SLOT_CALENDAR.c.start_low, high=SLOT_CALENDAR.c.start_high),
 }
 SORTS = (None, "start", "-start")
 
@@ -68,7 +67,7 @@ def add(
     connection: Connection, slot_id: str, values: list[IndexValue], last_updated: datetime
 ) -> None:
     """Write the row of a slot from its extracted search values (after :func:`clear`)."""
-    connection.execute(insert(_CALENDAR), row(slot_id, values, last_updated))
+    connection.execute(insert(SLOT_CALENDAR), row(slot_id, values, last_updated))
 
 
 def row(slot_id: str, values: list[IndexValue], last_updated: datetime) -> dict[str, Any]:
@@ -87,7 +86,7 @@ def row(slot_id: str, values: list[IndexValue], last_updated: datetime) -> dict[
 
 def clear(connection: Connection, slot_id: str) -> None:
     """Drop a slot's row (deleted, or about to be written anew)."""
-    connection.execute(delete(_CALENDAR).where(_CALENDAR.c.id == slot_id))
+    connection.execute(delete(SLOT_CALENDAR).where(SLOT_CALENDAR.c.id == slot_id))
 
 
 def page(
@@ -130,7 +129,8 @@ async def page_async(
     """
     shape, values = _bound(criteria, zone)
     async with pool.connection() as connection:
-        cursor = connection.cursor(row_factory=namedtuple_row)
+        # Named tuples whose fields the statement decides: typed Any, as the SQLAlchemy rows.
+        cursor: AsyncCursor[Any] = connection.cursor(row_factory=namedtuple_row)
         sql, constants = _psycopg(_page(shape, sort))
         await cursor.execute(sql, constants | values | {"count": count, "offset": offset})
         rows = await cursor.fetchall()
@@ -189,7 +189,7 @@ class _Binds(dict[str, Any]):
 
 @lru_cache(maxsize=256)
 def _page(shape: Shape, sort: str | None) -> Select[Any]:
-    calendar = _CALENDAR.c
+    calendar = SLOT_CALENDAR.c
     hits = (
         select(calendar.id, calendar.start_low, calendar.last_updated)
         .add_columns(func.count().over().label("total"))
@@ -200,15 +200,15 @@ def _page(shape: Shape, sort: str | None) -> Select[Any]:
         .subquery()
     )
     return (
-        select(_RESOURCES, hits.c.total)
-        .join(hits, and_(_RESOURCES.c.resource_type == "Slot", _RESOURCES.c.id == hits.c.id))
+        select(RESOURCES, hits.c.total)
+        .join(hits, and_(RESOURCES.c.resource_type == "Slot", RESOURCES.c.id == hits.c.id))
         .order_by(*_order(hits.c, sort))
     )
 
 
 @lru_cache(maxsize=256)
 def _count(shape: Shape) -> Select[Any]:
-    return select(func.count()).select_from(_CALENDAR).where(*_where(shape))
+    return select(func.count()).select_from(SLOT_CALENDAR).where(*_where(shape))
 
 
 def _order(columns: Any, sort: str | None) -> list[Any]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from alembic import context
-from sqlalchemy import create_engine
+from sqlalchemy import Connection, create_engine
 
 from maillage.store.models import Base
 
@@ -13,14 +13,17 @@ config = context.config
 def run() -> None:
     """Migrate online, on the given connection or on a fresh engine for the Alembic CLI."""
     connection = config.attributes.get("connection")
-    if connection is None:
-        with create_engine(config.get_main_option("sqlalchemy.url")).begin() as own:
-            _migrate(own)
-    else:
+    if connection is not None:
         _migrate(connection)
+        return
+    url = config.get_main_option("sqlalchemy.url")
+    if not url:
+        raise RuntimeError("no database to migrate: set sqlalchemy.url in the Alembic config")
+    with create_engine(url).begin() as own:
+        _migrate(own)
 
 
-def _migrate(connection: object) -> None:
+def _migrate(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=Base.metadata,

@@ -1,18 +1,25 @@
-"""Server commands for the `maillage` CLI: serve, db upgrade and verify-audit, users create,
+"""The operator's server commands: serve, db upgrade/reindex/verify-audit, users create,
 outbox deliver.
 
-The lead's ``cli.py`` calls :func:`register`. The server's libraries are imported when a command
-runs, so that ``maillage --help`` and the analytics commands stay fast.
+``cli.py`` calls :func:`register`. The server's libraries are imported when a command runs, so
+that ``maillage --help`` and the analytics commands stay fast. These are not HTTP doors: like
+``maillage.server`` they compose the parts, so they may open the database themselves (engine,
+migrations, index and audit-chain maintenance); accounts are created through ``maillage.care``.
 """
 
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from maillage.console import settings_or_exit
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from maillage.config import Settings
 
 ROLES = "admin, coordinator, planner, site-professional, practitioner or patient"
 #: Seconds a stopping server (SIGTERM, Ctrl-C) gives the requests in flight before it abandons
@@ -31,15 +38,11 @@ def serve(
     """Run the network server (FHIR API, auth, projects) under uvicorn; migrates first."""
     import uvicorn
 
-    from maillage.store.database import make_engine, upgrade
-
     settings = settings_or_exit()
     if workers > 1:
         # Migrate once here, so that the workers (each reading the same environment) do not race.
-        engine = make_engine(settings.sqlalchemy_url)
-        upgrade(engine)
-        engine.dispose()
-    # The composition root by name: the API package does not import it.
+        _migrated(settings).dispose()
+    # The composition root by name: uvicorn imports it in each worker process.
     uvicorn.run(
         "maillage.server:serving_app",
         factory=True,
@@ -52,12 +55,18 @@ def serve(
     )
 
 
-def db_upgrade() -> None:
-    """Apply the database migrations (the server also does it at start)."""
+def _migrated(settings: Settings) -> Engine:
+    """The configured database, its schema brought to the latest migration first."""
     from maillage.store.database import make_engine, upgrade
 
-    settings = settings_or_exit()
-    upgrade(make_engine(settings.sqlalchemy_url))
+    engine = make_engine(settings.sqlalchemy_url)
+    upgrade(engine)
+    return engine
+
+
+def db_upgrade() -> None:
+    """Apply the database migrations (the server also does it at start)."""
+    _migrated(settings_or_exit())
     typer.echo("database schema is up to date")
 
 
@@ -67,25 +76,20 @@ def db_reindex(
     ] = None,
 ) -> None:
     """Rebuild the search index (after an upgrade that adds search parameters)."""
-    from maillage.store.database import make_engine, session_factory, upgrade
+    from maillage.store.database import session_factory
     from maillage.store.resources import reindex
 
     settings = settings_or_exit()
-    engine = make_engine(settings.sqlalchemy_url)
-    upgrade(engine)
-    count = reindex(session_factory(engine), settings.zone, resource_type)
+    count = reindex(session_factory(_migrated(settings)), settings.zone, resource_type)
     typer.echo(f"{count} resources indexed")
 
 
 def db_verify_audit() -> None:
     """Recompute the audit hash chain; exit 1 when a record was altered, removed or inserted."""
     from maillage.store import audit
-    from maillage.store.database import make_engine, session_factory, transaction, upgrade
+    from maillage.store.database import session_factory, transaction
 
-    settings = settings_or_exit()
-    engine = make_engine(settings.sqlalchemy_url)
-    upgrade(engine)
-    with transaction(session_factory(engine)) as session:
+    with transaction(session_factory(_migrated(settings_or_exit()))) as session:
         report = audit.verify(session)
     for problem in report.problems:
         typer.echo(problem, err=True)
@@ -105,27 +109,18 @@ def users_create(
     site: Annotated[str | None, typer.Option(help="Location/ID of the user's site.")] = None,
 ) -> None:
     """Create an account (no account exists by default: this is how the first admin is made)."""
-    from maillage.store.database import make_engine, session_factory, transaction, upgrade
-    from maillage.store.users import AccountError, create_user
+    from maillage.care.accounts import AccountError, create_account
+    from maillage.store.database import session_factory
 
     if not password_stdin:
         typer.echo("give the password on standard input with --password-stdin", err=True)
         raise typer.Exit(2)
     password = sys.stdin.readline().rstrip("\r\n")
-    settings = settings_or_exit()
-    engine = make_engine(settings.sqlalchemy_url)
-    upgrade(engine)
+    sessions = session_factory(_migrated(settings_or_exit()))
     try:
-        with transaction(session_factory(engine)) as session:
-            user = create_user(
-                session,
-                email,
-                password,
-                role,
-                practitioner=practitioner,
-                patient=patient,
-                site=site,
-            )
+        user = create_account(
+            sessions, email, password, role, practitioner=practitioner, patient=patient, site=site
+        )
     except AccountError as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(1) from error
@@ -142,15 +137,13 @@ def outbox_deliver(
     import time
 
     from maillage.care.delivery import deliver_due
-    from maillage.store.database import make_engine, session_factory, upgrade
+    from maillage.store.database import session_factory
 
     settings = settings_or_exit()
     if settings.smtp_url is None:
         typer.echo("error: set MAILLAGE_SMTP_URL to deliver the outbox", err=True)
         raise typer.Exit(2)
-    engine = make_engine(settings.sqlalchemy_url)
-    upgrade(engine)
-    sessions = session_factory(engine)
+    sessions = session_factory(_migrated(settings))
     while True:
         outcomes = deliver_due(sessions, settings)
         counts = [f"{n} {status}" for status, n in sorted(outcomes.items())]

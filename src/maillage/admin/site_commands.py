@@ -1,6 +1,7 @@
-"""``maillage sites import``: bulk registration of telemedicine sites (see :mod:`site_import`).
+"""``maillage sites import``: bulk registration of telemedicine sites (see
+:mod:`maillage.care.site_import`), through the server's own care repository.
 
-The lead's ``cli.py`` calls :func:`register`; the server's libraries load only when it runs.
+``cli.py`` calls :func:`register`; the server's libraries load only when it runs.
 """
 
 from __future__ import annotations
