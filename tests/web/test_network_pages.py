@@ -273,7 +273,12 @@ def test_each_table_of_the_page_downloads_as_csv(network: Site) -> None:
     ]  # fmt: skip
     delays = {r[0]: r[1:] for r in download(client, "delais", annee=2025)}
     assert delays["delai"] == ["unite", "mesures", "mediane", "moyenne", "decile_9"]
-    assert delays["tele-expertise"][:4] == ["heures", "2", "36.0", "36.0"]
+    assert delays["tele-expertise"][:4] == ["heures", "2", "36", "36"]
+    french_excel = client.get(
+        "/reseau/telecharger/delais", params={"annee": 2025, "format": "excel-fr"}
+    )
+    assert french_excel.content.startswith("\ufeff".encode())
+    assert "tele-expertise;heures;2;36;36" in french_excel.content.decode("utf-8-sig")
 
 
 def test_downloads_default_to_the_page_year_and_refuse_unknown_tables(network: Site) -> None:

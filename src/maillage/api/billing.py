@@ -7,18 +7,18 @@ the Assurance Maladie and to evaluate activity. Reading it is an audited search 
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
+import pandas as pd
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
 from maillage.api.deps import Repo
 from maillage.care import acts
 from maillage.care.repository import StoredResource
+from maillage.tabular import csv_bytes
 
 router = APIRouter(prefix="/api/billing", tags=["billing"])
 
@@ -75,13 +75,11 @@ def acts_csv(
 ) -> Response:
     """The acts of finished teleconsultations between two days, as ``text/csv``."""
     rows = repository.billed_encounters(start, end)
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(sorted(lines(rows), key=lambda line: (line["start"], line["encounter"])))
+    table = pd.DataFrame(lines(rows), columns=COLUMNS, dtype=str)
+    table = table.sort_values(["start", "encounter"], kind="stable")
     filename = f"actes-{start.isoformat()}-{end.isoformat()}.csv"
     return Response(
-        buffer.getvalue(),
+        csv_bytes(table),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )

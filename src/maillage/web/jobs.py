@@ -20,6 +20,7 @@ from rq.job import Job
 
 from maillage.jobs.progress import Progress, read_progress
 from maillage.jobs.results import JobResult, ResultKind, is_job_id
+from maillage.tabular import STANDARD, CsvDialect, csv_bytes
 from maillage.web.rendering import PageError, render
 
 UNREACHABLE = "Le service de calcul (Redis) est indisponible : réessayez plus tard."
@@ -102,10 +103,12 @@ def download(files: Path, kind: ResultKind, job_id: str, name: str) -> FileRespo
     return FileResponse(path, media_type=MEDIA_TYPES[name], filename=filename)
 
 
-def csv_attachment(table: pd.DataFrame, filename: str) -> Response:
-    """``table`` as a UTF-8 CSV attachment named ``filename``, typed like a job's CSV files."""
+def csv_attachment(table: pd.DataFrame, filename: str, dialect: CsvDialect = STANDARD) -> Response:
+    """``table`` as a CSV attachment named ``filename``, typed like a job's CSV files, written
+    by the product's one CSV writer (formula-looking text neutralised; ``excel-fr`` for French
+    Excel)."""
     return Response(
-        table.to_csv(index=False),
+        csv_bytes(table, dialect),
         media_type=MEDIA_TYPES["csv"],
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )

@@ -27,6 +27,7 @@ from maillage.jobs.diagnosis import DIAGNOSIS
 from maillage.jobs.results import JobResult
 from maillage.reports import evaluation
 from maillage.reports.report import Evaluation, charts, latest_year
+from maillage.tabular import csv_dialect
 from maillage.territory.communes import load_communes
 from maillage.territory.geography import departements
 from maillage.web import jobs, records
@@ -181,9 +182,13 @@ def network_download(
     repository: PageRepo,
     files: FilesDir,
     annee: Annotated[int | None, Query(ge=2000, le=2100)] = None,
+    format: Annotated[str, Query(pattern="^(standard|excel-fr)$")] = "standard",
 ) -> Response:
-    """One of the page's tables for the year, as a CSV file (same figures as the page)."""
+    """One of the page's tables for the year, as a CSV file (same figures as the page), in
+    the standard dialect or French Excel's (``?format=excel-fr``)."""
     if name not in TABLES:
         raise PageError(404, "Ce fichier n'existe pas.")
     shown = indicators(repository, files, annee)
-    return jobs.csv_attachment(TABLES[name][1](shown), f"reseau-{name}-{shown['annee']}.csv")
+    return jobs.csv_attachment(
+        TABLES[name][1](shown), f"reseau-{name}-{shown['annee']}.csv", csv_dialect(format)
+    )
