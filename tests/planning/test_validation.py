@@ -49,15 +49,15 @@ def test_budget_below_the_cheapest_feasible_set_is_refused(base: dict) -> None:
         ({"p": 7}, "p = 7 sites demandés, 6 candidats"),
         ({"p": 0}, "p = 0"),
         ({"p": 2.0}, "p = 2.0"),
-        ({"p": 6, "existing": np.eye(6, dtype=bool)[0]}, "5 candidates can open"),
+        ({"p": 6, "existing": np.eye(6, dtype=bool)[0]}, "5 candidats peuvent ouvrir"),
         ({"demand": np.ones(3)}, "la demande a 3 valeurs pour 8 origines"),
-        ({"demand": -np.ones(8)}, "non-negative"),
+        ({"demand": -np.ones(8)}, "positive ou nulle"),
         ({"objective": "p-dispersion"}, "objectif inconnu"),
         ({"budget": 3.0}, "un budget demande un coût"),
         ({"max_per_group": 1}, "des quotas par groupe demandent le groupe"),
         ({"cost": np.ones(4)}, "cost doit avoir 6 valeurs"),
         ({"existing": np.ones(6)}, "existing doit être un tableau booléen"),
-        ({"unserved_penalty": 5.0}, "at least the cut-off"),
+        ({"unserved_penalty": 5.0}, "au moins la portée"),
     ],
 )
 def test_malformed_problems_are_refused(base: dict, change: dict, message: str) -> None:
