@@ -61,7 +61,7 @@ def lscp(tmp_path_factory):
 def test_lscp_covers_everyone_with_the_fewest_sites(lscp):
     result, out = lscp
     sites, impact, summary = read(out)
-    assert summary["objective"] == len(sites) and summary["unit"] == "new sites"
+    assert summary["objective"] == len(sites) and summary["unit"] == "nouveaux sites"
     assert summary["gap"] == 0.0 and summary["bound"] == len(sites)
     inhabited = impact.population.fillna(0).to_numpy() > 0
     assert (nearest_site(impact, sites, 10.0)[inhabited] <= 10.0).all()
