@@ -61,7 +61,7 @@ def test_add_validates_stores_by_checksum_and_records(files_dir: Path) -> None:
     lines = ANNUAIRE.read_text(encoding="utf-8").splitlines()
     assert found["rows"]["activity_rows"] == len(lines) - 1
     assert found["rows"]["generaliste"]["fte"] == pytest.approx(21.0)  # as load_annuaire finds
-    foreign = [d for d in found["dropped"] if d["reason"] == "foreign address"]
+    foreign = [d for d in found["dropped"] if d["reason"] == "adresse à l'étranger"]
     assert foreign and foreign[0]["profession"] == "generaliste"
     assert Path(found["path"]).read_bytes() == ANNUAIRE.read_bytes()
     assert stored(files_dir) == [Path(found["path"])]

@@ -74,7 +74,7 @@ def answering() -> Iterator[type[Answers]]:
     [
         ((404, "Not Found"), "HTTP 404"),
         ((500, json.dumps({"code": "InternalError", "message": "boom"})), "HTTP 500"),
-        ((503, "busy"), "HTTP 503 (3 attempts)"),
+        ((503, "busy"), "HTTP 503 (3 tentatives)"),
         ((200, "{not json"), "HTTP 200"),
         ((200, "[1, 2]"), "HTTP 200"),
         ((200, json.dumps({"code": "Ok", "durations": "lots"})), "table"),
@@ -105,7 +105,7 @@ def test_a_refused_connection_ends_with_one_line(tmp_path: Path) -> None:
         "--out", str(tmp_path / "out"),
     )  # fmt: skip
     assert code == 2
-    assert "unreachable" in one_error_line(output)
+    assert "injoignable" in one_error_line(output)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -122,7 +122,7 @@ def test_a_server_that_never_answers_times_out_as_configured(
             "--out", str(tmp_path / "out"),
         )  # fmt: skip
     assert code == 2
-    assert "did not answer within 0.5 s" in one_error_line(output)
+    assert "n'a pas répondu en 0.5 s" in one_error_line(output)
     assert took < 20
     assert list(tmp_path.iterdir()) == []
 

@@ -78,8 +78,8 @@ def test_finess_keeps_the_site_categories_in_current_communes(communes):
 def test_finess_categories_are_chosen_after_the_file(communes):
     chosen = load_candidates(f"finess:{FINESS_SAMPLE}:620,365", communes)
     assert sorted(chosen.table.site_id) == ["2A0000011", "970100012"]  # Corsica, Guadeloupe
-    assert chosen.notes[0].startswith("categories 620 pharmacie d'officine, 365 Etablissement")
-    with pytest.raises(ValueError, match="three-digit FINESS categories"):
+    assert chosen.notes[0].startswith("catégories 620 pharmacie d'officine, 365 Etablissement")
+    with pytest.raises(ValueError, match="catégories FINESS à trois chiffres"):
         load_candidates(f"finess:{FINESS_SAMPLE}:pharmacies", communes)
 
 

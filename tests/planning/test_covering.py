@@ -108,9 +108,9 @@ def test_pcenter_ignores_and_reports_unreachable_demand() -> None:
 def test_too_few_sites_are_refused_with_the_number_needed() -> None:
     minutes = np.array([[1.0, np.nan, np.nan], [np.nan, 1.0, np.nan], [np.nan, np.nan, 1.0]])
     demand = np.ones(3)
-    with pytest.raises(InfeasibleError, match="at least 3"):
+    with pytest.raises(InfeasibleError, match="au moins 3"):
         solve(PlanningProblem(demand, to_pairs(minutes), 2, CUTOFF, objective="pcenter"))
-    with pytest.raises(InfeasibleError, match="at least 3"):
+    with pytest.raises(InfeasibleError, match="au moins 3"):
         solve(PlanningProblem(demand, to_pairs(minutes), 2, CUTOFF, objective="lscp"))
 
 

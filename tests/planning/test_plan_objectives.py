@@ -61,7 +61,7 @@ def lscp(tmp_path_factory):
 def test_lscp_covers_everyone_with_the_fewest_sites(lscp):
     result, out = lscp
     sites, impact, summary = read(out)
-    assert summary["objective"] == len(sites) and summary["unit"] == "new sites"
+    assert summary["objective"] == len(sites) and summary["unit"] == "nouveaux sites"
     assert summary["gap"] == 0.0 and summary["bound"] == len(sites)
     inhabited = impact.population.fillna(0).to_numpy() > 0
     assert (nearest_site(impact, sites, 10.0)[inhabited] <= 10.0).all()
@@ -114,7 +114,8 @@ def test_pcenter_minimises_the_worst_trip_with_a_certificate(tmp_path):
 
 def test_pcenter_with_too_few_sites_for_the_cut_off_fails_clearly(tmp_path):
     result, out = plan(tmp_path / "out", "--objective", "pcenter", "--sites", "1")
-    assert result.exit_code == 2 and "cannot bring every origin within 10 min" in result.output
+    assert result.exit_code == 2
+    assert "ne peuvent mettre chaque origine à moins de 10 min" in result.output
     assert not out.exists()
 
 

@@ -46,18 +46,18 @@ def test_budget_below_the_cheapest_feasible_set_is_refused(base: dict) -> None:
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"p": 7}, "p = 7 sites asked for, 6 candidates"),
+        ({"p": 7}, "p = 7 sites demandés, 6 candidats"),
         ({"p": 0}, "p = 0"),
         ({"p": 2.0}, "p = 2.0"),
-        ({"p": 6, "existing": np.eye(6, dtype=bool)[0]}, "5 candidates can open"),
-        ({"demand": np.ones(3)}, "demand has 3 values for 8 origins"),
-        ({"demand": -np.ones(8)}, "non-negative"),
-        ({"objective": "p-dispersion"}, "unknown objective"),
-        ({"budget": 3.0}, "a budget needs a cost"),
-        ({"max_per_group": 1}, "quotas per group need the group"),
-        ({"cost": np.ones(4)}, "cost must have 6 values"),
-        ({"existing": np.ones(6)}, "existing must be a boolean array"),
-        ({"unserved_penalty": 5.0}, "at least the cut-off"),
+        ({"p": 6, "existing": np.eye(6, dtype=bool)[0]}, "5 candidats peuvent ouvrir"),
+        ({"demand": np.ones(3)}, "la demande a 3 valeurs pour 8 origines"),
+        ({"demand": -np.ones(8)}, "positive ou nulle"),
+        ({"objective": "p-dispersion"}, "objectif inconnu"),
+        ({"budget": 3.0}, "un budget demande un coût"),
+        ({"max_per_group": 1}, "des quotas par groupe demandent le groupe"),
+        ({"cost": np.ones(4)}, "cost doit avoir 6 valeurs"),
+        ({"existing": np.ones(6)}, "existing doit être un tableau booléen"),
+        ({"unserved_penalty": 5.0}, "au moins la portée"),
     ],
 )
 def test_malformed_problems_are_refused(base: dict, change: dict, message: str) -> None:

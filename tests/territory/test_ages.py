@@ -107,6 +107,6 @@ def test_female_population_read_from_popf_when_given(tmp_path) -> None:
 def test_file_without_female_population_names_the_column(tmp_path) -> None:
     path = tmp_path / "ages.csv"
     path.write_text("CODGEO;P21_POP;P21_POP0014\n01001;100;20\n", encoding="utf-8")
-    with pytest.raises(InputError, match="100,000 women") as error:
+    with pytest.raises(InputError, match="100 000 femmes") as error:
         load_female_population(path)
     assert (error.value.line, error.value.column) == (1, "P21_POPH")

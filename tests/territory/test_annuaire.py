@@ -51,7 +51,7 @@ def test_foreign_address_is_dropped_and_counted(resolver: CommuneResolver) -> No
     supply = load_annuaire(SAMPLE, resolver=resolver)
     assert supply.dropped == [
         {
-            "reason": "foreign address",
+            "reason": "adresse à l'étranger",
             "count": 1,
             "practitioners": 1,
             "examples": ["810000000044: commune '', postcode 'GL', country '99132'"],
@@ -69,7 +69,7 @@ def test_other_professions_and_modes(resolver: CommuneResolver) -> None:
 
 def test_too_many_dropped_is_an_error(tmp_path: Path, resolver: CommuneResolver) -> None:
     path = rewrite(tmp_path, lambda line: "|MARTIN|" not in line)  # drop the 16 fillers
-    with pytest.raises(InputError, match=r"1 of 6 practitioners \(16.7%\).*foreign address"):
+    with pytest.raises(InputError, match=r"1 sur 6 praticiens \(16.7%\).*adresse à l'étranger"):
         load_annuaire(path, resolver=resolver)
 
 
@@ -78,13 +78,13 @@ def test_unresolvable_codes_are_dropped(tmp_path: Path, resolver: CommuneResolve
     text = path.read_text(encoding="utf-8").replace("|75015|75115|", "|75015|99999|")
     path.write_text(text, encoding="utf-8")
     supply = load_annuaire(path, resolver=resolver)
-    assert [d["reason"] for d in supply.dropped] == ["unknown commune code"]
+    assert [d["reason"] for d in supply.dropped] == ["code commune inconnu"]
 
 
 def test_wrong_delimiter_names_the_file(tmp_path: Path) -> None:
     path = tmp_path / "semicolons.csv"
     path.write_text(SAMPLE.read_text(encoding="utf-8").replace("|", ";"), encoding="utf-8")
-    with pytest.raises(InputError, match=r"semicolons\.csv, ligne 1 : wrong delimiter ';'"):
+    with pytest.raises(InputError, match=r"semicolons\.csv, ligne 1 : mauvais séparateur ';'"):
         load_annuaire(path)
 
 
@@ -99,7 +99,7 @@ def test_missing_column_and_empty_file(tmp_path: Path) -> None:
     assert (error.value.line, error.value.column) == (1, "Code postal (coord. structure)")
     empty = tmp_path / "empty.txt"
     empty.write_text("", encoding="utf-8")
-    with pytest.raises(InputError, match="empty file"):
+    with pytest.raises(InputError, match="fichier vide"):
         load_annuaire(empty)
 
 
@@ -108,6 +108,6 @@ def test_row_with_missing_fields_names_its_line(tmp_path: Path) -> None:
     lines = path.read_text(encoding="utf-8").splitlines()
     lines[4] = lines[4].rsplit("|", 10)[0]  # line 5 loses its last fields
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    with pytest.raises(InputError, match="43 fields where the header has 53") as error:
+    with pytest.raises(InputError, match="43 champs alors que l'en-tête en a 53") as error:
         load_annuaire(path)
     assert error.value.line == 5

@@ -64,9 +64,9 @@ def test_missing_communes_are_listed_not_dropped(communes: pd.DataFrame) -> None
     by_code = {m["code_commune"]: m["reason"] for m in missing}
     mayotte = communes.loc[communes["departement"] == "976", "code_commune"]
     assert len(mayotte) == 17
-    assert all("no population" in by_code[code] for code in mayotte)
+    assert all("pas de population" in by_code[code] for code in mayotte)
     no_polygon = communes.loc[communes["geometry"].isna(), "code_commune"]
-    assert all("no polygon" in by_code[code] for code in no_polygon)
+    assert all("pas de polygone" in by_code[code] for code in no_polygon)
     assert len(missing) < 50
 
 

@@ -75,10 +75,13 @@ def test_utf8_release_reads_the_same(tmp_path: Path, facilities: pd.DataFrame) -
 @pytest.mark.parametrize(
     ("text", "reason"),
     [
-        ("", "empty file"),
-        ("nofinesset,coordxet\n", "wrong delimiter"),
-        ("foo;bar\nstructureet;1\n", "not a FINESS extract"),
-        ("finess;etalab;39;2024-07-02\ngeolocalisation;1;2;3;LAMBERT_93;x\n", "no 'structureet'"),
+        ("", "fichier vide"),
+        ("nofinesset,coordxet\n", "mauvais séparateur"),
+        ("foo;bar\nstructureet;1\n", "pas une extraction FINESS"),
+        (
+            "finess;etalab;39;2024-07-02\ngeolocalisation;1;2;3;LAMBERT_93;x\n",
+            "aucune ligne 'structureet'",
+        ),
     ],
 )
 def test_bad_files(tmp_path: Path, text: str, reason: str) -> None:

@@ -106,7 +106,7 @@ def test_bad_csv_names_line_and_column(tmp_path, text, line, column):
 
 @pytest.mark.parametrize("text", ["", "origin,destination,minutes\n"])
 def test_empty_file_is_refused(tmp_path, text):
-    with pytest.raises(InputError, match=r"empty|no travel time"):
+    with pytest.raises(InputError, match=r"vide|aucun temps de trajet"):
         MatrixFile(write(tmp_path, "empty.csv", text)).pairs(COMMUNES, COMMUNES, 20.0)
 
 
@@ -126,7 +126,7 @@ def test_bad_osrm_json_is_refused(tmp_path, answer):
 
 
 def test_missing_file(tmp_path):
-    with pytest.raises(InputError, match="no such"):
+    with pytest.raises(InputError, match="introuvable"):
         MatrixFile(tmp_path / "nope.csv").pairs(COMMUNES, COMMUNES, 20.0)
 
 
@@ -136,7 +136,7 @@ def test_parquet_null_id_and_r5py_names_row_and_column(tmp_path):
         {"from_id": ["55001", None], "to_id": ["55002", "55003"], "travel_time": [3.0, 4.0]}
     )
     table.to_parquet(path)
-    with pytest.raises(InputError, match="row 2: empty id") as caught:
+    with pytest.raises(InputError, match="ligne 2 : identifiant vide") as caught:
         MatrixFile(path).pairs(COMMUNES, COMMUNES, 20.0)
     assert caught.value.column == "from_id"
 

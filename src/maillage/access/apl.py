@@ -203,7 +203,7 @@ def apl_profile(profession: str) -> AplProfile:
     try:
         return APL_PROFILES[profession]
     except KeyError:
-        raise ValueError(f"no APL defined for profession {profession!r}") from None
+        raise ValueError(f"aucune APL définie pour la profession {profession!r}") from None
 
 
 def apl_supply(

@@ -25,11 +25,13 @@ class StepWeights:
 
     def __post_init__(self) -> None:
         if not self.bounds or len(self.bounds) != len(self.values):
-            raise ValueError("steps need at least one 'minutes:weight' pair")
+            raise ValueError("--steps demande au moins une paire 'minutes:poids'")
         if any(b <= a for a, b in zip(self.bounds, self.bounds[1:], strict=False)):
-            raise ValueError(f"step bounds must increase strictly, got {self.bounds}")
+            raise ValueError(
+                f"les bornes de --steps doivent être strictement croissantes, reçu {self.bounds}"
+            )
         if self.bounds[0] <= 0 or any(v < 0 for v in self.values):
-            raise ValueError("step bounds must be > 0 minutes and weights >= 0")
+            raise ValueError("les bornes de --steps doivent être > 0 minutes et les poids >= 0")
 
     @classmethod
     def parse(cls, text: str) -> StepWeights:
@@ -41,7 +43,7 @@ class StepWeights:
             )
         except (ValueError, ZeroDivisionError):
             raise ValueError(
-                f"--steps must read like '10:1,15:2/3,20:1/3' (minutes:weight), not {text!r}"
+                f"--steps s'écrit comme '10:1,15:2/3,20:1/3' (minutes:poids), pas {text!r}"
             ) from None
         return cls(tuple(b for b, _ in steps), tuple(v for _, v in steps))
 
@@ -79,7 +81,7 @@ class GravityWeights:
 
     def __post_init__(self) -> None:
         if not (self.beta > 0 and self.cutoff > 0 and self.min_minutes > 0):
-            raise ValueError("gravity needs beta > 0, cutoff > 0 and min_minutes > 0")
+            raise ValueError("la gravité demande beta > 0, cutoff > 0 et min_minutes > 0")
 
     def __call__(self, minutes: np.ndarray) -> np.ndarray:
         """Weight of each travel time (0 past the cut-off)."""

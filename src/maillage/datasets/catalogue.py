@@ -105,7 +105,7 @@ class Catalogue:
                     f"--as-of doit être une date AAAA-MM-JJ, pas {as_of!r}"
                 ) from None
         if not source.is_file():
-            raise InputError(source, "no such file")
+            raise InputError(source, "fichier introuvable")
         report = progress or (lambda stage, done, total: None)
         self.objects.mkdir(parents=True, exist_ok=True)
         self.manifests.mkdir(parents=True, exist_ok=True)

@@ -20,13 +20,14 @@ STAGES = {"copie": "Copie et empreinte SHA-256", "validation": "Validation compl
 
 
 def add(
-    file: Annotated[Path, typer.Argument(help="The file to register.")],
+    file: Annotated[Path, typer.Argument(help="Le fichier à enregistrer.")],
     kind: Annotated[str, typer.Option(help=" | ".join(KINDS))],
     label: Annotated[
-        str | None, typer.Option(help="A name for people (default: file name).")
+        str | None, typer.Option(help="Un nom lisible (par défaut : le nom du fichier).")
     ] = None,
     as_of: Annotated[
-        str | None, typer.Option(help="Date the data describes, YYYY-MM-DD (e.g. extract date).")
+        str | None,
+        typer.Option(help="Date que décrivent les données, AAAA-MM-JJ (p. ex. date d'extraction)."),
     ] = None,
 ) -> None:
     """Validate FILE fully with its loader, store it once by checksum and record it."""
@@ -93,7 +94,7 @@ def list_datasets() -> None:
     Console().print(table)
 
 
-def show(dataset_id: Annotated[str, typer.Argument(help="Dataset id.")]) -> None:
+def show(dataset_id: Annotated[str, typer.Argument(help="Identifiant du jeu de données.")]) -> None:
     """A dataset's manifest (JSON): checksum, counts, rows left out and why."""
     from maillage.datasets.catalogue import Catalogue, DatasetError
 
@@ -107,7 +108,9 @@ def show(dataset_id: Annotated[str, typer.Argument(help="Dataset id.")]) -> None
     typer.echo(json.dumps(manifest, ensure_ascii=False, indent=2))
 
 
-def remove(dataset_id: Annotated[str, typer.Argument(help="Dataset id.")]) -> None:
+def remove(
+    dataset_id: Annotated[str, typer.Argument(help="Identifiant du jeu de données.")],
+) -> None:
     """Forget a dataset and delete the registry's copy (never the file it came from)."""
     from maillage.datasets.catalogue import Catalogue, DatasetError
 
@@ -120,9 +123,20 @@ def remove(dataset_id: Annotated[str, typer.Argument(help="Dataset id.")]) -> No
 
 
 def register(app: typer.Typer) -> None:
-    datasets = typer.Typer(help="Registered input files (datasets).", no_args_is_help=True)
-    datasets.command()(add)
-    datasets.command("list")(list_datasets)
-    datasets.command()(show)
-    datasets.command()(remove)
+    datasets = typer.Typer(
+        help="Fichiers d'entrée enregistrés (jeux de données).", no_args_is_help=True
+    )
+    datasets.command(
+        help="Valider FILE entièrement avec son chargeur, le stocker une fois par empreinte "
+        "et l'enregistrer."
+    )(add)
+    datasets.command("list", help="Les jeux de données enregistrés.")(list_datasets)
+    datasets.command(
+        help="Le manifeste d'un jeu de données (JSON) : empreinte, effectifs, lignes écartées "
+        "et pourquoi."
+    )(show)
+    datasets.command(
+        help="Oublier un jeu de données et supprimer la copie du registre (jamais le fichier "
+        "d'origine)."
+    )(remove)
     app.add_typer(datasets, name="datasets")

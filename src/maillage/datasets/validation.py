@@ -44,7 +44,7 @@ def _annuaire(path: Path, progress: Callable[[int, int], None]) -> Description:
         try:
             supply = supply_from_extract(extract, path, profession, resolver=resolver)
         except InputError as error:  # usable for the other professions
-            found.notes.append(f"{profession}: unusable ({error.reason})")
+            found.notes.append(f"{profession} : inutilisable ({error.reason})")
             continue
         summary = supply.to_summary()
         found.rows[profession] = {
@@ -79,7 +79,7 @@ def _ages(path: Path, progress: Callable[[int, int], None]) -> Description:
     population = float(ages[BANDS].to_numpy().sum())
     return Description(
         rows={"communes": len(ages), "population": population},
-        notes=[f"census year {ages.attrs['census_year']}"],
+        notes=[f"recensement {ages.attrs['census_year']}"],
     )
 
 
@@ -90,7 +90,10 @@ def _finess(path: Path, progress: Callable[[int, int], None]) -> Description:
     located = int(facilities.lon.notna().sum())
     return Description(
         rows={"facilities": len(facilities), "geolocated": located},
-        notes=[f"{len(facilities) - located} facilities without a geolocation row (no position)"],
+        notes=[
+            f"{len(facilities) - located} établissements sans ligne de géolocalisation "
+            "(sans position)"
+        ],
     )
 
 
@@ -102,7 +105,9 @@ def _matrix(path: Path, progress: Callable[[int, int], None]) -> Description:
         rows={"pairs": len(matrix), "ids": len(matrix.ids)},
         dropped=[]
         if not matrix.unreachable
-        else [{"reason": "no travel time (unreachable pair)", "count": matrix.unreachable}],
+        else [
+            {"reason": "pas de temps de trajet (paire injoignable)", "count": matrix.unreachable}
+        ],
     )
 
 

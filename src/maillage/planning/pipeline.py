@@ -34,11 +34,11 @@ from maillage.travel.provider import provider_from_option
 #: Vergier & Chaput, Les Dossiers de la DREES n° 17, 2017) — also the APL's own unit.
 CONSULTATIONS_PER_INHABITANT = 4.11
 UNITS = {
-    "underserved": "inhabitants weighted by deficit max(0, T2 − access) / T2",
-    "sous-dotees": "inhabitants weighted by deficit max(0, T1 − access) / T1",
-    "coverage": "inhabitants",
-    "pmedian": "inhabitant-minutes",
-    "lscp": "new sites",
+    "underserved": "habitants pondérés par le déficit max(0, T2 − accès) / T2",
+    "sous-dotees": "habitants pondérés par le déficit max(0, T1 − accès) / T1",
+    "coverage": "habitants",
+    "pmedian": "habitants × minutes",
+    "lscp": "nouveaux sites",
     "pcenter": "minutes",
 }
 #: The solver's objective behind each of the plan's.
@@ -50,7 +50,10 @@ MODEL_OBJECTIVE: dict[str, Objective] = {
     "lscp": "lscp",
     "pcenter": "pcenter",
 }
-SYNTHETIC_WARNING = "SYNTHETIC supply: the diagnosis behind this plan uses synthetic practitioners"
+SYNTHETIC_WARNING = (
+    "SYNTHETIC : le diagnostic derrière ce plan utilise une offre de soins synthétique "
+    "(praticiens fictifs)"
+)
 
 
 @dataclass(frozen=True)

@@ -29,11 +29,11 @@ def underserved_weights(population: np.ndarray, access: np.ndarray, threshold: f
     population; a NaN access (no data) counts as no access.
     """
     if threshold <= 0:
-        raise PlanningError(f"the threshold must be positive, got {threshold}")
+        raise PlanningError(f"le seuil doit être positif, reçu {threshold}")
     population = np.asarray(population, dtype=float)
     access = np.nan_to_num(np.asarray(access, dtype=float), nan=0.0)
     if population.shape != access.shape:
-        raise PlanningError("population and access must have the same length")
+        raise PlanningError("population et accès doivent avoir la même longueur")
     deficit = np.clip((threshold - access) / threshold, 0.0, 1.0)
     return population * deficit
 
@@ -98,25 +98,25 @@ class PlanningProblem:
         n_dem, n_cand = pairs.n_origins, pairs.n_destinations
         demand = np.asarray(demand, dtype=float)
         if demand.shape != (n_dem,):
-            raise PlanningError(f"demand has {demand.size} values for {n_dem} origins")
+            raise PlanningError(f"la demande a {demand.size} valeurs pour {n_dem} origines")
         if not np.all(np.isfinite(demand)) or np.any(demand < 0):
-            raise PlanningError("demand must be finite and non-negative")
+            raise PlanningError("la demande doit être finie et positive ou nulle")
         if objective not in ("coverage", "pmedian", *COVERING):
-            raise PlanningError(f"unknown objective {objective!r}")
+            raise PlanningError(f"objectif inconnu {objective!r}")
         if objective in COVERING and not (
             capacity is None and budget is None and min_per_group is None and max_per_group is None
         ):
-            raise PlanningError(f"{objective} takes no capacity, budget or quotas")
+            raise PlanningError(f"{objective} ne prend ni capacité, ni budget, ni quotas")
         if not minutes > 0:
-            raise PlanningError(f"the cut-off must be positive, got {minutes}")
+            raise PlanningError(f"la portée doit être positive, reçu {minutes}")
         mask = _mask(existing, n_cand, "existing")
         n_new = n_cand - int(mask.sum())
         if not isinstance(p, int | np.integer) or not 1 <= p <= n_new:
-            raise PlanningError(f"p = {p} sites asked for, {n_new} candidates can open")
+            raise PlanningError(f"p = {p} sites demandés, {n_new} candidats peuvent ouvrir")
         if unserved_penalty is not None and unserved_penalty < minutes:
-            raise PlanningError("the unserved penalty must be at least the cut-off")
+            raise PlanningError("la pénalité des non desservis doit être au moins la portée")
         if budget is not None and cost is None:
-            raise PlanningError("a budget needs a cost per candidate")
+            raise PlanningError("un budget demande un coût par candidat")
         fields = {
             "demand": demand,
             "pairs": pairs,
@@ -231,9 +231,9 @@ def _check_pairs(pairs: TravelPairs) -> None:
         ("destination", pairs.destination, pairs.n_destinations),
     ):
         if len(values) and (values.min() < 0 or values.max() >= size):
-            raise PlanningError(f"travel pair {name} index out of range")
+            raise PlanningError(f"indice {name} de paire de trajet hors limites")
     if np.any(~np.isfinite(pairs.minutes)) or np.any(pairs.minutes < 0):
-        raise PlanningError("travel minutes must be finite and non-negative")
+        raise PlanningError("les minutes de trajet doivent être finies et positives ou nulles")
 
 
 def _mask(values: np.ndarray | None, size: int, name: str) -> np.ndarray:
@@ -241,7 +241,7 @@ def _mask(values: np.ndarray | None, size: int, name: str) -> np.ndarray:
         return np.zeros(size, dtype=bool)
     mask = np.asarray(values)
     if mask.shape != (size,) or mask.dtype != bool:
-        raise PlanningError(f"{name} must be a boolean array of {size} candidates")
+        raise PlanningError(f"{name} doit être un tableau booléen de {size} candidats")
     return mask
 
 
@@ -249,7 +249,7 @@ def _vector(values: float | np.ndarray, size: int, name: str) -> np.ndarray:
     try:
         vector = np.broadcast_to(np.asarray(values, dtype=float), (size,)).copy()
     except ValueError as error:
-        raise PlanningError(f"{name} must have {size} values") from error
+        raise PlanningError(f"{name} doit avoir {size} valeurs") from error
     if not np.all(np.isfinite(vector)) or np.any(vector < 0):
-        raise PlanningError(f"{name} must be finite and non-negative ({size} values)")
+        raise PlanningError(f"{name} doit être fini et positif ou nul ({size} valeurs)")
     return vector

@@ -43,11 +43,13 @@ class Completion:
     ) -> Completion:
         if group is None:
             if min_per_group is not None or max_per_group is not None:
-                raise PlanningError("quotas per group need the group of each candidate")
+                raise PlanningError("des quotas par groupe demandent le groupe de chaque candidat")
             group = np.zeros(n_candidates, dtype=object)
         group = np.asarray(group).astype(str)
         if group.shape != (n_candidates,):
-            raise PlanningError(f"group must give one name for each of {n_candidates} candidates")
+            raise PlanningError(
+                f"group doit donner un nom pour chacun des {n_candidates} candidats"
+            )
         names, index = np.unique(group, return_inverse=True)
         lower = _bounds(min_per_group, names, 0.0)
         upper = _bounds(max_per_group, names, np.inf)
@@ -58,7 +60,7 @@ class Completion:
             if unknown:
                 raise InfeasibleError(f"quota minimum pour des groupes sans candidat : {unknown}")
         if np.any(lower < 0) or np.any(upper < 0):
-            raise PlanningError("quotas must be non-negative")
+            raise PlanningError("les quotas doivent être positifs ou nuls")
         if np.any(lower > upper):
             bad = names[lower > upper][0]
             raise InfeasibleError(f"groupe {bad} : quota minimum au-dessus du quota maximum")

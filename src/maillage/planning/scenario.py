@@ -32,8 +32,8 @@ from maillage.territory.supply import SUPPLY_COLUMNS
 SITE_TELECONSULTATIONS = 2_000.0
 ACTS_PER_FTE = apl.DEFAULT_ACTS_PER_FTE
 LABEL = (
-    "SIMULATION: access recomputed as if each new site added its teleconsultations as "
-    "GP supply in its commune; not a forecast"
+    "SIMULATION : accès recalculé comme si chaque nouveau site ajoutait ses téléconsultations "
+    "à l'offre de médecine générale de sa commune ; pas une prévision"
 )
 IMPACT_COLUMNS = [
     "code_commune",
@@ -110,8 +110,9 @@ def _summary(table: pd.DataFrame, teleconsultations: float, sites: int) -> dict:
         "teleconsultations_per_site": teleconsultations,
         "fte_equivalent_per_site": teleconsultations / ACTS_PER_FTE,
         "conversion": (
-            f"{teleconsultations:g} teleconsultations a year / {ACTS_PER_FTE:g} acts per FTE GP "
-            "(DREES APL default activity) = FTE-equivalents added in the site's commune"
+            f"{teleconsultations:g} téléconsultations par an / {ACTS_PER_FTE:g} actes par ETP de "
+            "généraliste (activité par défaut de l'APL DREES) = équivalents ETP ajoutés dans "
+            "la commune du site"
         ),
         "mean_access_before": _mean(table.access_before, population),
         "mean_access_after": _mean(table.access_after, population),

@@ -77,12 +77,12 @@ def solve(
     :mod:`.covering`, exactly only.
     """
     if method not in ("exact", "greedy"):
-        raise PlanningError(f"unknown method {method!r}")
+        raise PlanningError(f"méthode inconnue {method!r}")
     if time_limit <= 0 or not 0 <= mip_gap < 1:
-        raise PlanningError("time_limit must be positive and mip_gap in [0, 1)")
+        raise PlanningError("time_limit doit être positif et mip_gap dans [0, 1)")
     if problem.objective in COVERING:
         if method != "exact":
-            raise PlanningError(f"{problem.objective} is only solved exactly")
+            raise PlanningError(f"{problem.objective} ne se résout qu'exactement")
         return solve_covering(problem, time_limit, population, on_progress)
     report = on_progress or (lambda stage, fraction: None)
     times: dict[str, float] = {}

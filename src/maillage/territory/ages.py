@@ -33,7 +33,7 @@ CONSUMPTION = pd.Series([3.0, 2.6, 3.2, 4.0, 5.3, 7.8, 9.0], index=BANDS)
 
 def _check_header(path: Path) -> list[str]:
     if not path.is_file():
-        raise InputError(path, "no such file")
+        raise InputError(path, "fichier introuvable")
     with path.open("r", encoding="utf-8-sig", errors="replace") as handle:
         header = handle.readline().strip()
     if not header:
@@ -90,8 +90,8 @@ def load_female_population(path: str | Path) -> pd.DataFrame:
         latest = years[-1] if years else "yy"
         raise InputError(
             path,
-            "no female population (Pyy_POPF, or Pyy_POP and Pyy_POPH): the sages-femmes' APL "
-            "counts per 100,000 women",
+            "pas de population féminine (Pyy_POPF, ou Pyy_POP et Pyy_POPH) : l'APL aux "
+            "sages-femmes se compte pour 100 000 femmes",
             line=1,
             column=f"P{latest}_POPH",
         )

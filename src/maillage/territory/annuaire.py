@@ -59,15 +59,15 @@ FRANCE_CODES = ("", "99000", "99100")  # empty in most rows; 99100 is France in 
 MAX_DROPPED_SHARE = 0.05
 EXAMPLES = 5
 REASONS = (
-    "foreign address",
-    "no commune code and no postcode",
-    "unknown commune code",
-    "no commune code and an unknown postcode",
+    "adresse à l'étranger",
+    "ni code commune ni code postal",
+    "code commune inconnu",
+    "pas de code commune et un code postal inconnu",
 )
 APPORTIONED = len(REASONS)  # a row placed by the shared-postcode rule, not dropped
 SHARED_POSTCODE = (
-    "no commune code and a postcode serving several communes: the practitioner's share of "
-    "this place split over the postcode's communes in proportion to their population"
+    "pas de code commune et un code postal desservant plusieurs communes : la part du praticien "
+    "en ce lieu est répartie entre les communes du code postal au prorata de leur population"
 )
 
 
@@ -76,17 +76,21 @@ def _check_header(path: Path) -> None:
     with path.open("r", encoding="utf-8-sig", errors="replace") as handle:
         header = handle.readline().rstrip("\r\n")
     if not header:
-        raise InputError(path, "empty file: expected the Annuaire Santé header line", line=1)
+        raise InputError(
+            path, "fichier vide : ligne d'en-tête de l'extraction Annuaire Santé attendue", line=1
+        )
     if "|" not in header:
         found = max([";", ",", "\t"], key=header.count)
         raise InputError(
-            path, f"wrong delimiter {found!r}: the Annuaire Santé extract is '|'-separated", line=1
+            path,
+            f"mauvais séparateur {found!r} : l'extraction Annuaire Santé est séparée par '|'",
+            line=1,
         )
     names = header.split("|")
     for column in COLUMNS:
         if column not in names:
             raise InputError(
-                path, "missing column of the Annuaire Santé extract", line=1, column=column
+                path, "colonne manquante de l'extraction Annuaire Santé", line=1, column=column
             )
 
 
@@ -149,18 +153,18 @@ def _read(path: Path, progress: Progress | None = None) -> Extract:
                     piece.append(cast(pa.DictionaryArray, encoded))
     except pa.ArrowInvalid as error:
         line = first_undecodable_line(path) if "UTF8" in str(error) else None
-        reason = "not UTF-8 text" if line else f"unreadable extract ({error})"
+        reason = "texte non UTF-8" if line else f"extraction illisible ({error})"
         raise InputError(path, reason, line=line) from None
     if invalid:
         row = invalid[0]
         raise InputError(
             path,
-            f"{row.actual_columns} fields where the header has {row.expected_columns} "
-            f"({len(invalid)} such rows)",
+            f"{row.actual_columns} champs alors que l'en-tête en a {row.expected_columns} "
+            f"({len(invalid)} lignes dans ce cas)",
             line=row.number or _line_of(path, row.text),
         )
     if not any(len(chunk) for chunk in pieces[0]):
-        raise InputError(path, "no data rows after the header", line=2)
+        raise InputError(path, "aucune ligne de données après l'en-tête", line=2)
     table = pa.table([pa.chunked_array(p) for p in pieces], names=COLUMNS).unify_dictionaries()
     ids = [cast(pa.DictionaryArray, chunk) for chunk in table[PP].chunks]
     rows = table.drop_columns([PP]).to_pandas()
@@ -358,8 +362,8 @@ def supply_from_extract(
         detail = "; ".join(f"{d['reason']}: {d['practitioners']}" for d in dropped)
         raise InputError(
             path,
-            f"{lost} of {practitioners} practitioners ({lost / practitioners:.1%}) have no "
-            f"usable French address, over the {MAX_DROPPED_SHARE:.0%} limit ({detail})",
+            f"{lost} sur {practitioners} praticiens ({lost / practitioners:.1%}) sans adresse "
+            f"française utilisable, au-delà de la limite de {MAX_DROPPED_SHARE:.0%} ({detail})",
         )
     table, pair_fte = _fte_by_commune(person[keep], place[keep], spread)
     apportioned = _tally(rows, extract.identifiers, labels, reason == APPORTIONED)
@@ -374,12 +378,13 @@ def supply_from_extract(
         dropped=dropped,
         apportioned=apportioned,
         notes=[
-            f"{practitioners} practitioners selected, {lost} dropped for want of a usable address",
-            f"modes of practice {sorted(modes)}; salaried activity counted only in a centre "
+            f"{practitioners} praticiens retenus, {lost} écartés faute d'adresse utilisable",
+            f"modes d'exercice {sorted(modes)} ; activité salariée comptée seulement en centre "
             f"de santé ({CENTRE_DE_SANTE})",
-            "a row with no commune code whose postcode serves several communes is split over "
-            "them in proportion to their municipal population (listed under 'apportioned')",
-            "age unknown: the open extract has no birth date, so no age filter applies",
-            "activity unknown: each practitioner counts as 1 FTE",
+            "une ligne sans code commune dont le code postal dessert plusieurs communes est "
+            "répartie entre elles au prorata de leur population municipale (voir 'apportioned')",
+            "âge inconnu : l'extraction ouverte ne donne pas la date de naissance, aucun filtre "
+            "d'âge ne s'applique",
+            "activité inconnue : chaque praticien compte pour 1 ETP",
         ],
     )

@@ -161,7 +161,7 @@ def missing_communes(communes: pd.DataFrame) -> list[dict]:
     no_population = communes["population"].isna()
     reason = np.select(
         [no_polygon & no_population, no_polygon, no_population],
-        ["no polygon and no population", "no polygon", "no population"],
+        ["ni polygone ni population", "pas de polygone", "pas de population"],
         default="",
     )
     rows = communes.loc[reason != "", ["code_commune", "nom"]].assign(reason=reason[reason != ""])

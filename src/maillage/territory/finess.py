@@ -47,14 +47,14 @@ def _lines(path: Path) -> list[str]:
         text = data.decode("latin-1")
     lines = text.splitlines()
     if not lines or not lines[0].strip():
-        raise InputError(path, "empty file: expected the first line finess;etalab;…", line=1)
+        raise InputError(path, "fichier vide : première ligne finess;etalab;… attendue", line=1)
     if not lines[0].startswith("finess;"):
-        reason = "not a FINESS extract: the first line must start with 'finess;etalab'"
+        reason = "pas une extraction FINESS : la première ligne doit commencer par 'finess;etalab'"
         if ";" not in lines[0]:
-            reason = "wrong delimiter: the FINESS extract is ';'-separated"
+            reason = "mauvais séparateur : l'extraction FINESS est séparée par ';'"
         raise InputError(path, reason, line=1)
     if len(lines) < 2:
-        raise InputError(path, "no rows after the first line", line=2)
+        raise InputError(path, "aucune ligne après la première", line=2)
     return lines[1:]
 
 
@@ -90,7 +90,9 @@ def load_finess(path: str | Path, categories: Iterable[str | int] | None = None)
     rows = pd.Series(_lines(path)).str.split(";", expand=True)
     structures = _section(rows, "structureet", STRUCTURE_FIELDS)
     if structures.empty:
-        raise InputError(path, "no 'structureet' rows: not a FINESS establishment extract")
+        raise InputError(
+            path, "aucune ligne 'structureet' : pas une extraction FINESS des établissements"
+        )
     if categories is not None:
         wanted = [str(c) for c in categories]
         structures = structures[structures["categetab"].isin(wanted)]

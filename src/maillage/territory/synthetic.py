@@ -95,10 +95,10 @@ def synthetic_practitioners(
         profession=profession,
         synthetic=True,
         notes=[
-            f"SYNTHETIC {spec.label_plural}: {n} drawn (seed {seed}) at {density:g} per "
-            f"100,000 inhabitants (DREES 2021, rounded), placed where residents within "
-            f"{POLE_MINUTES:g} min go (pole and periphery) with a département factor",
-            "SYNTHETIC ages and activity: plausible values, not real practitioners",
+            f"SYNTHETIC {spec.label_plural} : {n} tirés (graine {seed}) à {density:g} pour "
+            f"100 000 habitants (DREES 2021, arrondi), placés là où vont les habitants à moins de "
+            f"{POLE_MINUTES:g} min (pôle et périphérie) avec un facteur par département",
+            "SYNTHETIC âges et activité : valeurs plausibles, pas des praticiens réels",
         ],
     )
 

@@ -48,8 +48,8 @@ class CrowFly:
     def __post_init__(self) -> None:
         if not (self.speed_kmh > 0 and self.circuity >= 1):
             raise ValueError(
-                f"crow-fly needs speed_kmh > 0 and circuity >= 1, "
-                f"got {self.speed_kmh} and {self.circuity}"
+                f"crow-fly demande speed_kmh > 0 et circuity >= 1, "
+                f"reçu {self.speed_kmh} et {self.circuity}"
             )
 
     @property
@@ -71,7 +71,8 @@ class CrowFly:
         for places in (origins, destinations):
             if not (np.isfinite(places.x).all() and np.isfinite(places.y).all()):
                 raise ValueError(
-                    "crow-fly needs projected x/y for every place; drop unlocated ones"
+                    "crow-fly demande des x/y projetés pour chaque lieu ; "
+                    "retirer les lieux sans position"
                 )
         radius_m = cutoff_minutes * self.metres_per_minute
         o, d, metres = _pairs_within(origins, destinations, radius_m)

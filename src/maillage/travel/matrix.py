@@ -161,7 +161,7 @@ def _expand(
 def read_matrix(path: Path) -> EncodedMatrix:
     """Any accepted layout, validated, as reachable pairs of ids."""
     if not path.is_file():
-        raise InputError(path, "no such travel-time file")
+        raise InputError(path, "fichier de temps de trajet introuvable")
     suffix = path.suffix.lower()
     if suffix == ".json":
         return _encode(path, _read_osrm_json(path), tuple(COLUMNS), first_line=None)
@@ -180,7 +180,7 @@ def _read_parquet(path: Path) -> tuple[pa.Table, tuple[str, str, str]]:
         minutes = table[layout[2]].cast(pa.float64())
         return pa.table([table[layout[0]], table[layout[1]], minutes], names=COLUMNS), layout
     except (pa.ArrowException, OSError) as error:
-        raise InputError(path, f"not a readable Parquet matrix ({error})") from None
+        raise InputError(path, f"pas une matrice Parquet lisible ({error})") from None
 
 
 def _read_csv(path: Path) -> EncodedMatrix:
@@ -189,7 +189,7 @@ def _read_csv(path: Path) -> EncodedMatrix:
     with parsing(path), path.open("r", encoding="utf-8") as handle:
         header = handle.readline().rstrip("\r\n")
     if not header:
-        raise InputError(path, "empty file: expected a header line")
+        raise InputError(path, "fichier vide : ligne d'en-tête attendue")
     names = next(csv.reader([header]))
     layout = _layout(path, [name.strip() for name in names], first_line=2)
     try:
@@ -222,8 +222,8 @@ def _layout(path: Path, names: list[str], first_line: int | None) -> tuple[str, 
     if layout is None:
         raise InputError(
             path,
-            "expected columns origin,destination,minutes (or r5py's from_id,to_id,travel_time) "
-            f"separated by commas; found {names}",
+            "colonnes attendues origin,destination,minutes (ou from_id,to_id,travel_time de r5py) "
+            f"séparées par des virgules ; trouvé {names}",
             line=1 if first_line else None,
         )
     return layout
@@ -242,12 +242,12 @@ def _encode(
     if isinstance(table, pd.DataFrame):
         table = pa.Table.from_pandas(table[COLUMNS], preserve_index=False)
     if table.num_rows == 0:
-        raise InputError(path, "no travel time in the file")
+        raise InputError(path, "aucun temps de trajet dans le fichier")
 
     def fail(row: int, column: str, reason: str) -> NoReturn:
         if strict:
             raise _Fault
-        where = f"row {row + 1}: " if first_line is None else ""
+        where = f"ligne {row + 1} : " if first_line is None else ""
         line = None if first_line is None else row + first_line
         raise InputError(path, where + reason, line=line, column=layout[COLUMNS.index(column)])
 
@@ -270,16 +270,20 @@ def _encode(
         for column, values in (("origin", origin), ("destination", destination)):
             blank = values == empty
             if blank.any():
-                fail(int(np.argmax(blank)), column, "empty id")
+                fail(int(np.argmax(blank)), column, "identifiant vide")
     minutes = table["minutes"].to_numpy().astype(float, copy=False)
     bad = (minutes < 0) | np.isinf(minutes)
     if bad.any():
         row = int(np.argmax(bad))
-        fail(row, "minutes", f"travel time must be a number of minutes >= 0, not {minutes[row]}")
+        fail(
+            row,
+            "minutes",
+            f"le temps de trajet doit être un nombre de minutes >= 0, pas {minutes[row]}",
+        )
     if _has_duplicates(origin, destination, len(ids)):
         key = origin.astype(np.int64) * len(ids) + destination
         duplicated = pd.Series(key).duplicated().to_numpy()
-        fail(int(np.argmax(duplicated)), "destination", "this pair is listed twice")
+        fail(int(np.argmax(duplicated)), "destination", "cette paire figure deux fois")
     reachable = ~np.isnan(minutes)
     if reachable.all():
         return EncodedMatrix(ids, origin, destination, minutes)
@@ -322,16 +326,16 @@ def _validate(path: Path, raw: pd.DataFrame, first_line: int | None) -> pd.DataF
     if layout is None:
         raise InputError(
             path,
-            "expected columns origin,destination,minutes (or r5py's from_id,to_id,travel_time) "
-            f"separated by commas; found {list(raw.columns)}",
+            "colonnes attendues origin,destination,minutes (ou from_id,to_id,travel_time de r5py) "
+            f"séparées par des virgules ; trouvé {list(raw.columns)}",
             line=1 if first_line else None,
         )
     table = raw[list(layout)].set_axis(COLUMNS, axis=1)
     if table.empty:
-        raise InputError(path, "no travel time in the file")
+        raise InputError(path, "aucun temps de trajet dans le fichier")
 
     def fail(row: int, column: str, reason: str) -> NoReturn:
-        where = f"row {row + 1}: " if first_line is None else ""
+        where = f"ligne {row + 1} : " if first_line is None else ""
         line = None if first_line is None else row + first_line
         raise InputError(path, where + reason, line=line, column=layout[COLUMNS.index(column)])
 
@@ -348,11 +352,13 @@ def _validate(path: Path, raw: pd.DataFrame, first_line: int | None) -> pd.DataF
     if bad.any():
         row = int(np.argmax(bad))
         fail(
-            row, "minutes", f"travel time must be a number of minutes >= 0, not {text.iloc[row]!r}"
+            row,
+            "minutes",
+            f"le temps de trajet doit être un nombre de minutes >= 0, pas {text.iloc[row]!r}",
         )
     duplicated = table.duplicated(["origin", "destination"]).to_numpy()
     if duplicated.any():
-        fail(int(np.argmax(duplicated)), "destination", "this pair is listed twice")
+        fail(int(np.argmax(duplicated)), "destination", "cette paire figure deux fois")
     table["minutes"] = minutes
     return table[~np.isnan(minutes)].reset_index(drop=True)
 
@@ -363,15 +369,16 @@ def _read_osrm_json(path: Path) -> pd.DataFrame:
         answer = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         line = getattr(error, "lineno", None)
-        raise InputError(path, f"not a JSON document: {error}", line=line) from None
+        raise InputError(path, f"pas un document JSON : {error}", line=line) from None
     if not isinstance(answer, dict):
-        raise InputError(path, "expected a JSON object holding an OSRM table answer")
+        raise InputError(path, "objet JSON attendu, contenant une réponse OSRM table")
     for key in ("durations", "origin_ids", "destination_ids"):
         if not isinstance(answer.get(key), list):
             raise InputError(
                 path,
-                f"missing list {key!r}: an OSRM table answer needs its 'durations' and the ids "
-                "of its sources and destinations as 'origin_ids' and 'destination_ids'",
+                f"liste manquante {key!r} : une réponse OSRM table doit avoir ses 'durations' "
+                "et les identifiants de ses sources et destinations en 'origin_ids' et "
+                "'destination_ids'",
                 column=key,
             )
     origin_ids = [str(i) for i in answer["origin_ids"]]
@@ -380,17 +387,18 @@ def _read_osrm_json(path: Path) -> pd.DataFrame:
         seconds = np.array(answer["durations"], dtype=float)  # null -> nan
     except (TypeError, ValueError):
         raise InputError(
-            path, "durations must be rows of numbers or null", column="durations"
+            path, "durations doit être des lignes de nombres ou de null", column="durations"
         ) from None
     if seconds.shape != (len(origin_ids), len(destination_ids)):
         raise InputError(
             path,
-            f"durations is {seconds.shape[0] if seconds.ndim else 0} rows, expected "
-            f"{len(origin_ids)} rows of {len(destination_ids)} (one per origin and destination id)",
+            f"durations a {seconds.shape[0] if seconds.ndim else 0} lignes, attendu "
+            f"{len(origin_ids)} lignes de {len(destination_ids)} (une par identifiant d'origine "
+            "et de destination)",
             column="durations",
         )
     if (seconds < 0).any():
-        raise InputError(path, "durations must be >= 0 seconds", column="durations")
+        raise InputError(path, "durations doit être >= 0 secondes", column="durations")
     o, d = np.nonzero(np.isfinite(seconds))
     table = pd.DataFrame(
         {
@@ -400,5 +408,5 @@ def _read_osrm_json(path: Path) -> pd.DataFrame:
         }
     )
     if table.duplicated(["origin", "destination"]).any():
-        raise InputError(path, "an id appears twice in origin_ids or destination_ids")
+        raise InputError(path, "un identifiant figure deux fois dans origin_ids ou destination_ids")
     return table

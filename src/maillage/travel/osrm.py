@@ -124,8 +124,8 @@ class OsrmTable:
             answer = {}
         if response.status_code != 200 or answer.get("code") != "Ok":
             raise OsrmError(
-                f"OSRM server {self.url} answered HTTP {response.status_code} "
-                f"{answer.get('code', '')}: {answer.get('message', _excerpt(response.text))}"
+                f"le serveur OSRM {self.url} a répondu HTTP {response.status_code} "
+                f"{answer.get('code', '')} : {answer.get('message', _excerpt(response.text))}"
             )
         try:
             seconds = np.array(answer.get("durations"), dtype=float)
@@ -133,7 +133,7 @@ class OsrmTable:
             seconds = np.empty(0)
         if seconds.shape != (len(o), len(d)):
             raise OsrmError(
-                f"OSRM server {self.url} sent a {seconds.shape} table for "
+                f"le serveur OSRM {self.url} a renvoyé une table {seconds.shape} pour "
                 f"{len(o)} sources × {len(d)} destinations"
             )
         i, j = np.nonzero(np.isfinite(seconds))
@@ -147,19 +147,19 @@ class OsrmTable:
             try:
                 response = client.get(url, params=params)
             except (httpx.ConnectError, httpx.ConnectTimeout) as error:
-                failure = f"unreachable: {error}"
+                failure = f"injoignable : {error}"
                 continue
             except httpx.TimeoutException as error:
                 raise OsrmError(
-                    f"OSRM server {self.url} did not answer within {self.timeout_s:g} s "
+                    f"le serveur OSRM {self.url} n'a pas répondu en {self.timeout_s:g} s "
                     "(--osrm-timeout)"
                 ) from error
             except httpx.HTTPError as error:
-                raise OsrmError(f"OSRM server {self.url} failed: {error}") from error
+                raise OsrmError(f"le serveur OSRM {self.url} a échoué : {error}") from error
             if response.status_code not in _TRANSIENT_STATUS:
                 return response
-            failure = f"answered HTTP {response.status_code}"
-        raise OsrmError(f"OSRM server {self.url} {failure} ({ATTEMPTS} attempts)")
+            failure = f"a répondu HTTP {response.status_code}"
+        raise OsrmError(f"le serveur OSRM {self.url} {failure} ({ATTEMPTS} tentatives)")
 
 
 def _excerpt(text: str) -> str:

@@ -43,4 +43,4 @@ def provider_from_option(
         if osrm_timeout is None:
             return OsrmTable(argument, crow_fly=crow_fly)
         return OsrmTable(argument, timeout_s=osrm_timeout, crow_fly=crow_fly)
-    raise ValueError(f"--travel must be {TRAVEL_OPTION_HELP}, not {text!r}")
+    raise ValueError(f"--travel doit valoir {TRAVEL_OPTION_HELP}, pas {text!r}")
