@@ -108,7 +108,10 @@ def _bearer_user(request: Request) -> int | None:
         raise Unauthenticated(f"invalid token: {error}") from error
     if claims["exp"] <= time.time():
         raise Unauthenticated("invalid token: Signature has expired")
-    return int(claims["sub"])
+    subject = claims["sub"]
+    if not (isinstance(subject, str) and subject.isascii() and subject.isdigit()):
+        raise Unauthenticated("invalid token: its subject is not an account")
+    return int(subject)
 
 
 def _active(principal: Principal | None) -> Principal:

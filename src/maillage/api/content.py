@@ -46,7 +46,7 @@ def decode(raw: bytes, content_type: str | None) -> Any:
         raise Unsupported(f"send application/fhir+json, not {media or 'nothing'}")
     try:
         document = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+    except (UnicodeDecodeError, ValueError) as error:  # ValueError: an integer over 4,300 digits
         raise Invalid(f"body is not valid JSON: {error}") from error
     except RecursionError as error:
         raise Invalid(f"JSON nests deeper than {MAX_DEPTH} levels") from error

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any, NoReturn
 
-from maillage.care import validation
+from maillage.care import policy, validation
 from maillage.care.calls import Call
 from maillage.care.errors import DomainError, Invalid
 
@@ -28,6 +28,10 @@ def entries(bundle: Any) -> list[Body]:
         resource = entry.get("resource")
         if method not in ("POST", "PUT") or not isinstance(resource, dict):
             raise Invalid(f"Bundle.entry[{i}]: only POST and PUT with a resource are taken")
+        if resource.get("resourceType") not in policy.SUPPORTED_TYPES:
+            raise Invalid(f"Bundle.entry[{i}]: resource type not supported")
+        if method == "PUT" and not isinstance(resource.get("id"), str):
+            raise Invalid(f"Bundle.entry[{i}]: a PUT names the resource's id")
         expected = (
             resource.get("resourceType")
             if method == "POST"

@@ -122,7 +122,7 @@ class Search:
 def _bounded(raw: str | None, default: int, low: int, high: int) -> int:
     if raw is None:
         return default
-    if not raw.isdigit():
+    if not (raw.isascii() and raw.isdigit()):
         raise search.SearchError(f"expected a whole number, got {raw!r}")
     return min(max(int(raw), low), high)
 

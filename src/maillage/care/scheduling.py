@@ -28,6 +28,8 @@ from maillage.store import resources
 from maillage.store.models import Resource
 
 MAX_DAYS = 366
+GENERATED_YEARS = (1900, 9998)
+"""Years slots may be generated in: their instants in UTC stay within ``datetime``'s range."""
 SLOT_IDS = uuid.UUID("5b1e0c44-6c55-4b0e-9a57-0d5c1b7f3a10")
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -81,6 +83,10 @@ def template_of(parameters: Body, default_zone: str) -> tuple[AvailabilityTempla
     if missing or not weekly:
         raise Unprocessable(f"missing parameters: {', '.join(sorted(missing)) or 'availability'}")
     first, last = _day(singles["start"]), _day(singles["end"])
+    if not (GENERATED_YEARS[0] <= first.year and last.year <= GENERATED_YEARS[1]):
+        raise Unprocessable(
+            f"slots are generated from {GENERATED_YEARS[0]} to {GENERATED_YEARS[1]} only"
+        )
     if not timedelta(0) <= last - first < timedelta(days=MAX_DAYS):
         raise Unprocessable(f"end must be on or after start, at most {MAX_DAYS} days later")
     zone = _value(singles["timezone"], "valueCode") if "timezone" in singles else default_zone

@@ -51,6 +51,8 @@ def validate(resource_type: str, payload: Any, resource_id: str | None = None) -
         raise Invalid(
             f"invalid {resource_type}", code="structure", issues=_issues(error)
         ) from error
+    except KeyError as error:  # a contained or Bundle resource of a type R4 does not know
+        raise Invalid(f"invalid {resource_type}: unknown resource type {error}") from error
     _check_times(payload)
     french.check(payload)
     return payload

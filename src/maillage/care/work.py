@@ -164,6 +164,6 @@ def version_of(if_match: int | str | None) -> int | None:
     if if_match is None or isinstance(if_match, int):
         return if_match
     digits = if_match.removeprefix("W/").strip('"')
-    if not digits.isdigit():
+    if not (digits.isascii() and digits.isdigit()):
         raise Invalid(f'If-Match must be a version such as W/"3", not {if_match!r}')
     return int(digits)

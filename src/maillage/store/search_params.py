@@ -333,12 +333,12 @@ def parse_date_range(text: str, zone: ZoneInfo) -> tuple[datetime, datetime]:
     search instead of overflowing.
     """
     text = text.strip()
-    if re.fullmatch(r"\d{4}", text):
+    if re.fullmatch(r"\d{4}", text, re.ASCII):
         start, unit = datetime(int(text), 1, 1), "year"
-    elif re.fullmatch(r"\d{4}-\d{2}", text):
+    elif re.fullmatch(r"\d{4}-\d{2}", text, re.ASCII):
         year, month = map(int, text.split("-"))
         start, unit = datetime(year, month, 1), "month"
-    elif re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+    elif re.fullmatch(r"\d{4}-\d{2}-\d{2}", text, re.ASCII):
         start, unit = datetime.combine(date.fromisoformat(text), time()), "day"
     else:
         moment = parse_moment(text)
