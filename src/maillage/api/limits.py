@@ -30,12 +30,7 @@ class RequestLimits:
             await self.app(scope, receive, send)
             return
         declared = dict(scope["headers"]).get(b"content-length")
-        if (
-            declared is not None
-            and declared.isascii()
-            and declared.isdigit()
-            and int(declared) > self.max_bytes
-        ):
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
             await refuse(send, 413, f"request body over {self.max_bytes} bytes", "too-long")
             return
         query = scope["query_string"]
