@@ -253,6 +253,11 @@ def test_impossible_rules_are_refused(server: Server, team: dict[str, dict[str, 
     headers = {**team["cardio"], "Content-Type": "application/json"}
     response = server.client.post("/api/monitoring/rules", content=endless, headers=headers)
     assert response.status_code == 422, response.text
+    trend = {**rule, "patient": "Patient/p1", "kind": "trend", "change": 2.0}
+    endless_window = {**trend, "window_hours": 1e18}
+    response = server.client.post("/api/monitoring/rules", json=endless_window, headers=headers)
+    assert response.status_code == 422, response.text
+    assert "window_hours" in response.json()["issue"][0]["expression"][0]
     listed = server.client.get("/api/monitoring/rules?patient=Patient/p1", headers=team["cardio"])
     assert listed.json() == []
 

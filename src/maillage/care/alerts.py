@@ -40,6 +40,13 @@ RETRY = Retry(max=3, interval=[5, 30, 120])
 Body = dict[str, Any]
 
 
+MAX_WINDOW_HOURS = 24 * 366
+"""Longest trend window: a year of measurements (a longer one would never let a rule fire)."""
+MAX_MEASURE = 1e6
+"""Largest threshold or change, in the rule's unit: far above any monitored measurement."""
+_MEASURE = Field(None, ge=-MAX_MEASURE, le=MAX_MEASURE)
+
+
 class RuleIn(BaseModel):
     """An alert rule: a threshold (``above``/``below``) or a trend (``change`` within hours)."""
 
@@ -50,10 +57,10 @@ class RuleIn(BaseModel):
     kind: Literal["threshold", "trend"]
     code: str
     unit: str
-    above: float | None = None
-    below: float | None = None
-    change: float | None = None
-    window_hours: float | None = Field(None, gt=0)
+    above: float | None = _MEASURE
+    below: float | None = _MEASURE
+    change: float | None = _MEASURE
+    window_hours: float | None = Field(None, gt=0, le=MAX_WINDOW_HOURS)
     title: str = Field(..., min_length=1, max_length=200)
 
     @model_validator(mode="after")
