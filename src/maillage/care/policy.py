@@ -14,12 +14,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+from zoneinfo import ZoneInfo
+
 from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.orm import Session, aliased
 
 from maillage.care.principal import Principal
-from maillage.store.models import Resource, SearchEntry
-from maillage.store.search_params import ACTOR, PATIENT, public_params
+from maillage.store.models import Resource, SearchEntry, utcnow
+from maillage.store.search_params import ACTOR, PATIENT, parse_date_range, public_params
 from maillage.store.users import Role
 
 REGISTRY_TYPES = (
@@ -48,24 +51,47 @@ PATIENT_TYPES = (
 READ_ONLY_TYPES = ("AuditEvent",)
 SUPPORTED_TYPES = REGISTRY_TYPES + PATIENT_TYPES + READ_ONLY_TYPES
 
+Body = dict[str, Any]
+UTC = ZoneInfo("UTC")
 FULL_ACCESS = frozenset({Role.ADMIN, Role.COORDINATOR})
 CARE_ROLES = frozenset({Role.SITE_PROFESSIONAL, Role.PRACTITIONER})
-_WRITERS: dict[str, frozenset[Role]] = {
-    **dict.fromkeys(REGISTRY_TYPES, FULL_ACCESS),
-    "Patient": FULL_ACCESS | CARE_ROLES,
-    "Consent": FULL_ACCESS | CARE_ROLES | {Role.PATIENT},
-    "Appointment": FULL_ACCESS | CARE_ROLES | {Role.PATIENT},
-    "Encounter": FULL_ACCESS | CARE_ROLES,
-    "DocumentReference": FULL_ACCESS | CARE_ROLES,
-    "Binary": FULL_ACCESS | CARE_ROLES,
-    "ServiceRequest": FULL_ACCESS | CARE_ROLES,
-    "Task": FULL_ACCESS | CARE_ROLES,
-    "Observation": FULL_ACCESS | CARE_ROLES | {Role.PATIENT},
-    "Flag": FULL_ACCESS | CARE_ROLES,
-    "CareTeam": FULL_ACCESS | CARE_ROLES,
-    "CarePlan": FULL_ACCESS | CARE_ROLES,
-    "Communication": FULL_ACCESS | CARE_ROLES | {Role.PATIENT},
+CREATE, UPDATE, DELETE = "c", "u", "d"
+RECORDED_BY = "urn:maillage:recorded-by"
+"""The ``meta.tag`` system naming the account that recorded a resource (set by the server)."""
+
+
+def _row(care: str = "", patient: str = "") -> dict[Role, str]:
+    """Who may create (c), change (u) and delete (d) a type: the operators always; care roles
+    and patients as given; planners never."""
+    everything = CREATE + UPDATE + DELETE
+    return {
+        Role.ADMIN: everything,
+        Role.COORDINATOR: everything,
+        Role.SITE_PROFESSIONAL: care,
+        Role.PRACTITIONER: care,
+        Role.PATIENT: patient,
+        Role.PLANNER: "",
+    }
+
+
+WRITES: dict[str, dict[Role, str]] = {
+    **{kind: _row() for kind in REGISTRY_TYPES},
+    "Patient": _row("cu"),
+    "Consent": _row("cud", "cu"),
+    "Appointment": _row("cud", "cu"),
+    "Encounter": _row("cud"),
+    "DocumentReference": _row("cud"),
+    "Binary": _row("cud"),
+    "ServiceRequest": _row("cud"),
+    "Task": _row("cud"),
+    "Observation": _row("cud", "cud"),
+    "Flag": _row("cud"),
+    "CareTeam": _row("cud"),
+    "CarePlan": _row("cud"),
+    "Communication": _row("cud", "cud"),
 }
+"""THE write table (copied in the README): the actions each role may take on each type, before
+the rules of :func:`write_refusal` (compartment, recorder, a patient's cancellations)."""
 
 
 def is_patient_data(resource_type: str) -> bool:
@@ -82,9 +108,81 @@ def type_refusal(principal: Principal, resource_type: str, *, write: bool) -> st
         return None if role is Role.ADMIN else f"only admins read {resource_type}"
     if is_patient_data(resource_type) and role is Role.PLANNER:
         return "planners work on aggregates and never see patient data"
-    if write and role not in _WRITERS[resource_type]:
+    if write and not WRITES[resource_type][role]:
         return f"role {role} may not write {resource_type}"
     return None
+
+
+def recorder(body: Body | None) -> str | None:
+    """The account (its id) that recorded a stored resource; None for records older than the
+    tag, which count as a professional's."""
+    for tag in ((body or {}).get("meta") or {}).get("tag") or []:
+        if isinstance(tag, dict) and tag.get("system") == RECORDED_BY:
+            return str(tag.get("code"))
+    return None
+
+
+def _other_tags(meta: Body) -> list[Any]:
+    return [
+        tag
+        for tag in meta.get("tag") or []
+        if not (isinstance(tag, dict) and tag.get("system") == RECORDED_BY)
+    ]
+
+
+def unstamped(body: Body) -> Body:
+    """``body`` as it leaves the server: the recorder is the server's own bookkeeping."""
+    meta = body.get("meta")
+    if not isinstance(meta, dict) or recorder(body) is None:
+        return body
+    tags = _other_tags(meta)
+    kept = {k: v for k, v in meta.items() if k != "tag"} | ({"tag": tags} if tags else {})
+    return {**body, "meta": kept}
+
+
+def stamped(body: Body, previous: Body | None, principal: Principal) -> Body:
+    """``body`` with its recorder: the one of ``previous`` (the stored resource, even deleted)
+    when there is one, else the principal's account. A client's own tag of that system is
+    dropped, never trusted."""
+    meta = dict(body.get("meta") or {})
+    who = str(principal.user_id) if previous is None else recorder(previous)
+    tags = _other_tags(meta) + ([{"system": RECORDED_BY, "code": who}] if who else [])
+    meta.pop("tag", None)
+    return {**body, "meta": meta | ({"tag": tags} if tags else {})}
+
+
+def write_refusal(
+    principal: Principal, resource_type: str, action: str, previous: Body | None, body: Body | None
+) -> str | None:
+    """Why the principal may not take ``action`` (c, u or d) on this resource (``previous``
+    as stored, None for a create; ``body`` the new version, None for a delete), or None.
+
+    The table :data:`WRITES` first; then a patient changes or deletes only what they recorded
+    themselves, except cancelling their own future appointment; and clinical records are
+    deleted only by their recorder or an admin (always softly).
+    """
+    role = principal.role
+    if resource_type in READ_ONLY_TYPES or action not in WRITES[resource_type][role]:
+        verb = {CREATE: "create", UPDATE: "change", DELETE: "delete"}[action]
+        return f"role {role} may not {verb} {resource_type}"
+    mine = previous is not None and recorder(previous) == str(principal.user_id)
+    cancelling = resource_type == "Appointment" and body is not None and _cancels(previous, body)
+    if role is Role.PATIENT and action != CREATE and not mine and not cancelling:
+        return "a patient changes only what they recorded themselves"
+    if action == DELETE and is_patient_data(resource_type) and role is not Role.ADMIN and not mine:
+        return "a record is deleted only by whoever recorded it, or an admin"
+    return None
+
+
+def _cancels(previous: Body | None, body: Body) -> bool:
+    """Whether ``body`` only cancels a future appointment (its start still to come)."""
+    if previous is None or body.get("status") != "cancelled":
+        return False
+    start = previous.get("start")
+    if start is not None and parse_date_range(str(start), UTC)[0] <= utcnow():
+        return False
+    unchanged = {k: v for k, v in previous.items() if k not in ("meta", "status")}
+    return unchanged == {k: v for k, v in body.items() if k not in ("meta", "status")}
 
 
 def _linked_patients(

@@ -193,12 +193,12 @@ class Repository:
 
     def outgoing(self, body: Body) -> Body:
         """A stored body as it leaves the server: French rules applied, attachments inlined."""
-        return attachments.inline(self.settings, french.outgoing(body))
+        return attachments.inline(self.settings, french.outgoing(policy.unstamped(body)))
 
     def outgoing_or_omit(self, body: Body) -> tuple[Body, list[str]]:
         """A stored body as it leaves in a search page, and why some attached content could
         not be inlined (those attachments go out without ``data``)."""
-        return attachments.inline_or_omit(self.settings, french.outgoing(body))
+        return attachments.inline_or_omit(self.settings, french.outgoing(policy.unstamped(body)))
 
     def refused(
         self,
@@ -409,6 +409,9 @@ class Repository:
         with call.failures(), transaction(self.sessions) as session:
             current = resources.read(session, resource_type, resource_id)
             call.check_patients(session, call.compartment(current.id, current.body))
+            refusal = policy.write_refusal(who, resource_type, policy.DELETE, current.body, None)
+            if refusal:
+                raise Forbidden(refusal)
             rules = RULES.get(resource_type, NO_RULES)
             if rules.book is not None:
                 change = Change(session, self.settings, who, resource_id, None, current.body)

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from maillage.care import attachments, policy, validation
 from maillage.care.calls import Call
-from maillage.care.errors import Forbidden, Invalid, PreconditionFailed
+from maillage.care.errors import Forbidden, Gone, Invalid, PreconditionFailed
 from maillage.care.rules import NO_RULES, RULES, Change
 from maillage.store import resources, search
 from maillage.store.models import Resource, StoredResource
@@ -81,12 +81,18 @@ class Work:
         current = resources.get(session, resource_type, resource_id) if resource_id else None
         created = current is None or current.deleted
         previous = None if created or current is None else current.body
+        _check_identity(call, session, current, resource_type, resource_id)
+        action = policy.CREATE if created else policy.UPDATE
+        refusal = policy.write_refusal(call.principal, resource_type, action, previous, body)
+        if refusal:
+            raise Forbidden(refusal)
         _check_write(call, session, current, body)
         rules = RULES.get(resource_type, NO_RULES)
         target = resource_id or new_id or resources.new_id()
         change = Change(session, settings, call.principal, target, body, previous)
         if rules.prepare is not None:
             body = rules.prepare(change)
+        body = policy.stamped(body, current.body if current else None, call.principal)
         body = attachments.store(settings, body)
         change = Change(session, settings, call.principal, target, body, previous)
         if created and resource_id is None and rules.duplicate is not None:
@@ -128,6 +134,31 @@ class Work:
         call.check_patients(self.session, call.compartment(rows[0].id, rows[0].body))
         call.succeeded(self.session)
         return rows[0]
+
+
+def _check_identity(
+    call: Call,
+    session: Session,
+    current: Resource | None,
+    resource_type: str,
+    resource_id: str | None,
+) -> None:
+    """A client-chosen id never brings existing records into the writer's reach: a deleted
+    resource is re-created only by whoever recorded it (or an admin), and a Patient id that
+    stored records already name is created only by the network's operators."""
+    principal = call.principal
+    if current is not None and current.deleted:
+        recorded_by = policy.recorder(current.body)
+        if principal.role is not Role.ADMIN and recorded_by != str(principal.user_id):
+            raise Gone(f"{resource_type}/{resource_id} was deleted; its id is not given again")
+    elif (
+        current is None
+        and resource_id is not None
+        and resource_type == "Patient"
+        and principal.role not in policy.FULL_ACCESS
+        and search.names_patient(session, f"Patient/{resource_id}")
+    ):
+        raise Forbidden(f"Patient/{resource_id} is already named by records: choose another id")
 
 
 def _check_write(call: Call, session: Session, current: Resource | None, body: Body) -> None:

@@ -12,9 +12,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, Connection, Select, and_, func, not_, or_, select
+from sqlalchemy.orm import Session
 
 from maillage.store.models import RESOURCES, SEARCH_INDEX, Resource, SearchEntry, StoredResource
 from maillage.store.search_params import (
+    PATIENT,
     SearchParam,
     normalise_text,
     param,
@@ -245,3 +247,13 @@ def page(
         counted_all = select(func.count()).select_from(query.subquery())
         return [], connection.execute(counted_all).scalar_one()
     return [], 0
+
+
+def names_patient(session: Session, reference: str) -> bool:
+    """Whether any indexed resource other than a Patient names ``reference`` as its patient."""
+    found = select(SearchEntry.pk).where(
+        SearchEntry.param == PATIENT,
+        SearchEntry.value == reference,
+        SearchEntry.resource_type != "Patient",
+    )
+    return session.execute(found.limit(1)).first() is not None
