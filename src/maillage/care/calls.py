@@ -143,7 +143,8 @@ class Call:
         as_type = self.resource_type if as_type is None else as_type
         refused = policy.refused_patients(session, self.principal, patients, as_type or "")
         if refused:
-            raise Forbidden("no care relationship with " + ", ".join(sorted(refused)))
+            # The audit names the patients (entities); the answer does not say whose it is.
+            raise Forbidden("no care relationship with the patient of this record")
 
     def check_team(self, session: Session, patient: str) -> None:
         """Refuse unless the principal runs the network or is in one of the patient's teams."""
