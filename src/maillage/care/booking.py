@@ -5,9 +5,10 @@ free slot it names and makes it busy; one that stops holding them (cancelled, no
 moved to other slots) frees them. Taking a slot is a compare-and-set on the slot's version, so
 of two concurrent bookings of one slot exactly one commits and the other gets 409.
 
-Its patients and practitioners are also held for its start–end period (``booked_period``): an
-overlapping booking of the same person is refused with 409, by a query and, on PostgreSQL, by
-an exclusion constraint that holds even between concurrent transactions. A patient whose last
+Its participants (patients, practitioners, rooms, devices), slot or no slot, are also held for
+its start–end period (``booked_period``): an overlapping booking of the same participant is
+refused with 409, by a query and, on PostgreSQL, by an exclusion constraint that holds even
+between concurrent transactions. A patient whose last
 telemedicine consent was withdrawn cannot be booked.
 """
 
@@ -35,7 +36,8 @@ from maillage.store.search_params import PATIENT, normalise_reference, parse_dat
 
 WITHDRAWN = frozenset({"inactive", "rejected"})
 CONSENT_SCOPE = "http://terminology.hl7.org/CodeSystem/consentscope"
-PERSONS = ("Patient", "Practitioner")
+PERSONS = ("Patient", "Practitioner", "Location", "Device", "RelatedPerson")
+"""Participants held for an appointment's period: people, rooms and equipment alike."""
 Period = tuple[datetime, datetime]
 # Statements of every booking, built once (building SQLAlchemy expressions per call cost
 # about as much CPU as running them).
@@ -47,7 +49,6 @@ _CLASH = (
         BOOKED_PERIODS.c.ends > bindparam("starts"),
     )
     .order_by(BOOKED_PERIODS.c.actor)
-    .limit(1)
 )
 _CONSENTS = (
     select(RESOURCES.c.body)
@@ -129,7 +130,7 @@ def _check_within(slot: Resource, period: Period, zone: ZoneInfo) -> None:
 
 
 def _people(session: Session, appointment: dict[str, Any]) -> set[str]:
-    """The patients and practitioners an appointment holds; a PractitionerRole stands for its
+    """The participants an appointment holds; a PractitionerRole stands for its
     practitioner (one doctor booked under two roles at once is still booked twice)."""
     people = _actors(appointment, PERSONS)
     for role in _actors(appointment, ("PractitionerRole",)):
@@ -160,9 +161,10 @@ def _hold_periods(
     actors = sorted(_people(session, appointment))
     if not actors:
         return
-    clash = connection.execute(_CLASH, {"actors": actors, "starts": starts, "ends": ends}).first()
-    if clash:
-        raise Conflict(f"{clash[0]} is already booked then (Appointment/{clash[1]})")
+    clashes = connection.execute(_CLASH, {"actors": actors, "starts": starts, "ends": ends}).all()
+    if clashes:
+        held = ", ".join(f"{actor} (Appointment/{other})" for actor, other in clashes)
+        raise Conflict(f"already booked then: {held}")
     periods = [
         {"appointment_id": appointment_id, "actor": actor, "starts": starts, "ends": ends}
         for actor in actors

@@ -31,6 +31,7 @@ import anyio.to_thread
 from psycopg_pool import AsyncConnectionPool
 from redis.exceptions import RedisError
 from sqlalchemy import Connection, Engine, Select, and_, select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from maillage.care import (
@@ -49,6 +50,7 @@ from maillage.care.alerts import RuleIn
 from maillage.care.calls import Call
 from maillage.care.codes import VIRTUAL
 from maillage.care.errors import (
+    Conflict,
     DomainError,
     Forbidden,
     Invalid,
@@ -350,6 +352,9 @@ class Repository:
     ) -> Written:
         """Validate and store a new resource with a server-assigned id; with ``if_none_exist``
         (a search), the one resource it matches is returned instead, when there is one."""
+        return retried(partial(self._create, resource_type, payload, if_none_exist))
+
+    def _create(self, resource_type: str, payload: Any, if_none_exist: str | None) -> Written:
         call = self._call(resource_type, "create")
         call.authorize(write=True)
         with call.failures():
@@ -373,6 +378,11 @@ class Repository:
     ) -> Written:
         """Validate and store a new version (or create with the caller's id); ``if_match``
         (a version, or its ETag ``W/"3"``) refuses it when the resource changed meanwhile."""
+        return retried(partial(self._update, resource_type, resource_id, payload, if_match))
+
+    def _update(
+        self, resource_type: str, resource_id: str, payload: Any, if_match: int | str | None
+    ) -> Written:
         call = self._call(resource_type, "update", [f"{resource_type}/{resource_id}"])
         call.authorize(write=True)
         with call.failures():
@@ -404,6 +414,9 @@ class Repository:
     def delete(self, resource_type: str, resource_id: str) -> None:
         """Delete softly: the resource leaves reads and searches, its versions are kept, and
         an appointment frees its slots and periods."""
+        retried(partial(self._delete, resource_type, resource_id))
+
+    def _delete(self, resource_type: str, resource_id: str) -> None:
         call = self._call(resource_type, "delete", [f"{resource_type}/{resource_id}"])
         who = call.authorize(write=True)
         with call.failures(), transaction(self.sessions) as session:
@@ -443,6 +456,9 @@ class Repository:
         ``ifNoneExist``, updates) goes through the same rules as a single write; the first
         refused entry rolls everything back and is the answer, prefixed with its index.
         ``urn:uuid:`` full URLs of created entries may be referenced by the other entries."""
+        return retried(partial(self._transaction, bundle))
+
+    def _transaction(self, bundle: Any) -> list[Written]:
         entries = bundles.entries(bundle)
         calls = [
             self._call(
@@ -692,6 +708,26 @@ class Repository:
             call.entities.append(alert.flag)
             call.succeeded(session)
         return alert
+
+
+RETRIES = 3
+"""Times a write is run again after PostgreSQL aborted it to break a deadlock or a
+serialisation failure, before the client gets 409."""
+_TRANSIENT = frozenset({"40001", "40P01"})  # serialization_failure, deadlock_detected
+
+
+def retried(work: Callable[[], T]) -> T:
+    """``work`` (one transaction), run again when PostgreSQL aborted it for a deadlock or a
+    serialisation failure with another transaction; 409 once :data:`RETRIES` are spent."""
+    for attempt in range(RETRIES + 1):
+        try:
+            return work()
+        except DBAPIError as error:
+            if getattr(error.orig, "sqlstate", None) not in _TRANSIENT:
+                raise
+            logger.info("write aborted by the database (%s), attempt %d", error.orig, attempt)
+            last = error
+    raise Conflict("concurrent writes kept colliding; send the request again") from last
 
 
 def system_repository(

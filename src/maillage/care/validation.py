@@ -22,6 +22,13 @@ MAX_ID_LENGTH = 64
 UTC = ZoneInfo("UTC")
 """Zone of the instants compared here (any: instants carry their offset)."""
 UNDATED_STATUSES = frozenset({"proposed", "cancelled", "waitlist"})
+APPOINTMENT_STATUSES = frozenset(
+    {"proposed", "pending", "booked", "arrived", "fulfilled", "cancelled", "noshow"}
+    | {"entered-in-error", "checked-in", "waitlist"}
+)
+"""R4 value set appointmentstatus (required binding; the models take any code)."""
+PARTICIPANT_STATUSES = frozenset({"accepted", "declined", "tentative", "needs-action"})
+"""R4 value set participationstatus (required binding)."""
 """Appointment statuses that may lack start and end (R4 invariant app-3)."""
 
 
@@ -53,9 +60,25 @@ def validate(resource_type: str, payload: Any, resource_id: str | None = None) -
         ) from error
     except KeyError as error:  # a contained or Bundle resource of a type R4 does not know
         raise Invalid(f"invalid {resource_type}: unknown resource type {error}") from error
+    _check_codes(payload)
     _check_times(payload)
     french.check(payload)
     return payload
+
+
+def _check_codes(body: dict[str, Any]) -> None:
+    """The required value sets of an Appointment's statuses: a status outside them would let
+    it sidestep the booking rules (neither holding time nor final)."""
+    if body["resourceType"] != "Appointment":
+        return
+    if body.get("status") not in APPOINTMENT_STATUSES:
+        raise Invalid(f"Appointment.status {body.get('status')!r} is not an appointmentstatus")
+    for i, participant in enumerate(body.get("participant") or []):
+        if participant.get("status") not in PARTICIPANT_STATUSES:
+            raise Invalid(
+                f"Appointment.participant[{i}].status {participant.get('status')!r} is not a "
+                "participationstatus"
+            )
 
 
 def _check_times(body: dict[str, Any]) -> None:
