@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     login_rate_limit: str = "5/minute"
     timezone: str = "Europe/Paris"
     max_attachment_bytes: int = Field(default=5 * 1024 * 1024, ge=1)
+    bundle_max_entries: int = Field(default=500, ge=1, le=100_000)
+    patient_bundle_max_entries: int = Field(default=50, ge=1, le=100_000)
+    statement_timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
     attachment_types: frozenset[str] = frozenset(
         {
             "application/pdf",

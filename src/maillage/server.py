@@ -21,7 +21,13 @@ from maillage.api import auth
 from maillage.api.app import install as install_api
 from maillage.config import Settings, load_settings
 from maillage.jobs.queue import job_queue
-from maillage.store.database import cancel_running, make_engine, session_factory, upgrade
+from maillage.store.database import (
+    cancel_running,
+    make_engine,
+    session_factory,
+    timeout_option,
+    upgrade,
+)
 from maillage.store.models import utcnow
 from maillage.store.resources import instant
 from maillage.web.app import install as install_web
@@ -36,7 +42,7 @@ READS = {
 
 
 def _lifespan(
-    threads: int, engine: Engine
+    threads: int, engine: Engine, statement_timeout: float
 ) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     """Size the pool of threads that run the synchronous routes, and on PostgreSQL open the
     asynchronous pool of the reads that run on the event loop (slot searches).
@@ -57,8 +63,13 @@ def _lifespan(
                 yield
                 return
             url = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+            options = f"{READS['options']} {timeout_option(statement_timeout)}"
             reads = AsyncConnectionPool(
-                url, min_size=1, max_size=2 * threads, kwargs=READS, open=False
+                url,
+                min_size=1,
+                max_size=2 * threads,
+                kwargs={**READS, "options": options},
+                open=False,
             )
             await reads.open()
             app.state.reads = reads
@@ -80,10 +91,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     The schema is brought to the latest migration first, so a fresh database just works.
     """
     settings = settings or load_settings()
-    engine = make_engine(settings.sqlalchemy_url, pool_size=settings.request_threads)
+    engine = make_engine(
+        settings.sqlalchemy_url,
+        pool_size=settings.request_threads,
+        statement_timeout=settings.statement_timeout_seconds,
+    )
     upgrade(engine)
     app = FastAPI(
-        lifespan=_lifespan(settings.request_threads, engine),
+        lifespan=_lifespan(settings.request_threads, engine, settings.statement_timeout_seconds),
         title="maillage",
         version=__version__,
         description="Telemedicine network server: FHIR R4 REST, roadmap projects, audit.",

@@ -11,13 +11,17 @@ from typing import Any, NoReturn
 
 from maillage.care import policy, validation
 from maillage.care.calls import Call
-from maillage.care.errors import DomainError, Invalid
+from maillage.care.errors import DomainError, Invalid, TooLarge
 
 Body = dict[str, Any]
 
 
-def entries(bundle: Any) -> list[Body]:
-    """The entries of a well-formed transaction Bundle (refused otherwise)."""
+def entries(bundle: Any, limit: int) -> list[Body]:
+    """The entries of a well-formed transaction Bundle of at most ``limit`` entries (refused
+    otherwise; counted first, so that an oversized Bundle costs no validation)."""
+    sent = bundle.get("entry") if isinstance(bundle, dict) else None
+    if isinstance(sent, list) and len(sent) > limit:
+        raise TooLarge(f"a transaction Bundle takes at most {limit} entries, not {len(sent)}")
     validation.validate("Bundle", bundle)
     if bundle.get("type") != "transaction":
         raise Invalid(f"POST /fhir takes a transaction Bundle, not {bundle.get('type')!r}")

@@ -459,7 +459,7 @@ class Repository:
         return retried(partial(self._transaction, bundle))
 
     def _transaction(self, bundle: Any) -> list[Written]:
-        entries = bundles.entries(bundle)
+        entries = bundles.entries(bundle, self._bundle_limit())
         calls = [
             self._call(
                 entry["resource"]["resourceType"],
@@ -496,6 +496,12 @@ class Repository:
             bundles.failed_entry(calls[at], at, error)
         self._committed(work.written)
         return results
+
+    def _bundle_limit(self) -> int:
+        """The most entries a transaction of this principal takes: patients send small ones."""
+        patient = self.principal is not None and self.principal.role is Role.PATIENT
+        settings = self.settings
+        return settings.patient_bundle_max_entries if patient else settings.bundle_max_entries
 
     def _committed(self, rows: Sequence[StoredResource]) -> None:
         """Run the rules of what a committed transaction wrote (jobs to queue)."""

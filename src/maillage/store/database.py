@@ -23,19 +23,23 @@ from sqlalchemy.orm import Session, sessionmaker
 IDLE_PING_SECONDS = 10.0
 
 
-def make_engine(url: str, pool_size: int = 10) -> Engine:
+def make_engine(url: str, pool_size: int = 10, statement_timeout: float | None = None) -> Engine:
     """Create the engine; SQLite gets WAL, foreign keys and write-locking transactions.
 
     ``pool_size`` PostgreSQL connections stay open; a server gives one per request thread, as
     a connection opened beyond the pool is closed again after use (a new PostgreSQL backend
     for nearly every request, once the threads outnumber the pool).
 
+    ``statement_timeout`` (seconds) makes PostgreSQL cancel any statement running longer, so
+    that no request holds a backend and its locks after its client gave up.
+
     ``BEGIN IMMEDIATE`` takes SQLite's write lock up front: a deferred transaction that reads and
     then writes fails at once when another writer got in between, whatever the busy timeout.
     """
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        engine = create_engine(url, pool_size=pool_size, max_overflow=20)
+        connect_args = {"options": timeout_option(statement_timeout)} if statement_timeout else {}
+        engine = create_engine(url, pool_size=pool_size, max_overflow=20, connect_args=connect_args)
         return _tracking_checkouts(_pinging_idle(engine))
     if parsed.database:
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
@@ -73,6 +77,11 @@ def _tracking_checkouts(engine: Engine) -> Engine:
         lent.discard(dbapi_connection)
 
     return engine
+
+
+def timeout_option(seconds: float) -> str:
+    """PostgreSQL's connection option that cancels any statement running over ``seconds``."""
+    return f"-c statement_timeout={round(seconds * 1000)}"
 
 
 def cancel_running(engine: Engine) -> int:
