@@ -188,3 +188,57 @@ def test_attachments_follow_their_resource(server: Server, stored: dict[str, dic
         assert "patient-2" not in answer.text  # a refusal does not say whose record it is
     owner = server.headers("patient", patient="Patient/patient-2")
     assert server.client.get("/fhir/Binary/scan-2", headers=owner).json()["data"]
+
+
+@pytest.mark.parametrize(
+    "reference", ["Patient/patient-2/", "patient/patient-2", "Patient/ patient-2", "Nothing/x"]
+)
+def test_references_that_name_no_patient_are_refused(
+    server: Server, stored: dict[str, dict], coordinator: dict[str, str], reference: str
+) -> None:
+    body = observation("odd", "patient-2")
+    body["subject"] = {"reference": reference}
+    answer = server.client.put("/fhir/Observation/odd", json=body, headers=coordinator)
+    assert answer.status_code == 400, answer.text
+    absolute = {**body, "subject": {"reference": "https://fhir.example.org/r4/Patient/patient-2"}}
+    assert (
+        server.client.put("/fhir/Observation/odd", json=absolute, headers=coordinator).status_code
+        == 201
+    )
+    site = server.headers("site-professional", site="Location/site-1")
+    assert server.client.get("/fhir/Observation/odd", headers=site).status_code == 403
+
+
+def test_a_record_naming_no_patient_is_for_the_operators_only(
+    server: Server, stored: dict[str, dict], coordinator: dict[str, str]
+) -> None:
+    body = observation("nobody", "patient-2")
+    body["subject"] = {"identifier": {"system": "urn:x", "value": "patient-2"}}
+    server.put(body, coordinator)
+    for role, links in ROLES.values():
+        if role in ("admin", "coordinator"):
+            continue
+        answer = server.client.get(
+            "/fhir/Observation/nobody", headers=server.headers(role, **links)
+        )
+        assert answer.status_code == 403, (role, links)
+    site = server.headers("site-professional", site="Location/site-2")
+    made = server.client.post("/fhir/Observation", json=body, headers=site)
+    assert made.status_code == 403, made.text
+
+
+def test_a_cancelled_proposal_opens_no_record(
+    server: Server, stored: dict[str, dict], coordinator: dict[str, str]
+) -> None:
+    """A proposal at site-1 opens patient-2's record to site-1; once cancelled, it does not."""
+    visit = {k: v for k, v in stored["Appointment"].items() if k != "meta"}
+    visit = {**visit, "id": "visit-1"}
+    visit["participant"][2]["actor"]["reference"] = "Location/site-1"
+    site = server.headers("site-professional", site="Location/site-1")
+    assert server.client.get("/fhir/Patient/patient-2", headers=site).status_code == 403
+    server.put(visit, coordinator)
+    assert server.client.get("/fhir/Patient/patient-2", headers=site).status_code == 200
+    server.put({**visit, "status": "cancelled"}, coordinator)
+    assert server.client.get("/fhir/Patient/patient-2", headers=site).status_code == 403
+    found = server.client.get("/fhir/Observation?patient=patient-2", headers=site).json()
+    assert found["total"] == 0

@@ -140,6 +140,10 @@ class Call:
         """Refuse unless the principal may see every one of ``patients`` (in ``as_type``, by
         default the call's type)."""
         self.entities.extend(sorted(patients))
+        kind = self.resource_type
+        unowned = not patients and kind != "Patient" and policy.is_patient_data(kind or "")
+        if unowned and self.principal.role not in policy.FULL_ACCESS:
+            raise Forbidden("this record names no patient; only the network's operators see it")
         as_type = self.resource_type if as_type is None else as_type
         refused = policy.refused_patients(session, self.principal, patients, as_type or "")
         if refused:

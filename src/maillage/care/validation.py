@@ -7,6 +7,7 @@ Decoding a request's body (media type, JSON) is the door's work: :mod:`maillage.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -60,10 +61,49 @@ def validate(resource_type: str, payload: Any, resource_id: str | None = None) -
         ) from error
     except KeyError as error:  # a contained or Bundle resource of a type R4 does not know
         raise Invalid(f"invalid {resource_type}: unknown resource type {error}") from error
+    _check_references(payload)
     _check_codes(payload)
     _check_times(payload)
     french.check(payload)
     return payload
+
+
+_LITERAL = re.compile(
+    r"(?:https?://[^\s#?]+/)?([A-Z][A-Za-z]+)/[A-Za-z0-9\-.]{1,64}(?:/_history/[0-9]{1,10})?",
+    re.ASCII,
+)
+"""A literal reference: ``Type/id`` (or its version), relative or absolute."""
+
+
+def _check_references(body: dict[str, Any]) -> None:
+    """Every ``reference`` is ``#contained``, a ``urn:uuid:`` or ``urn:oid:``, or exactly
+    ``Type/id`` of an R4 type: ``Patient/x/`` or ``patient/x`` would name no patient, and the
+    record would fall outside the compartment that protects it."""
+    stack: list[Any] = [body]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, list):
+            stack.extend(node)
+            continue
+        if not isinstance(node, dict):
+            continue
+        reference = node.get("reference")
+        if isinstance(reference, str) and not _acceptable(reference):
+            raise Invalid(f"reference {reference!r} is not Type/id (nor #id, urn:uuid:, urn:oid:)")
+        stack.extend(value for key, value in node.items() if key != "reference")
+
+
+def _acceptable(reference: str) -> bool:
+    if reference.startswith(("#", "urn:uuid:", "urn:oid:")):
+        return True
+    match = _LITERAL.fullmatch(reference)
+    if match is None:
+        return False
+    try:
+        get_fhir_model_class(match.group(1))
+    except (KeyError, ValueError):  # not an R4 type
+        return False
+    return True
 
 
 def _check_codes(body: dict[str, Any]) -> None:

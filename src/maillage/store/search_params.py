@@ -20,6 +20,9 @@ from zoneinfo import ZoneInfo
 Kind = Literal["token", "string", "reference", "date"]
 PATIENT = "_patient"
 ACTOR = "_actor"
+VOID_APPOINTMENT = frozenset({"cancelled", "entered-in-error"})
+"""Appointment statuses that give no care relationship: their participants are not indexed
+as actors, so a cancelled proposal opens no patient's record to a site."""
 DUE = "_due"
 
 
@@ -419,4 +422,6 @@ def extract(
     for row in list(rows):
         if row.param == "patient":
             rows[IndexValue(PATIENT, value=row.value)] = None
+    if resource_type == "Appointment" and body.get("status") in VOID_APPOINTMENT:
+        return [row for row in rows if row.param != ACTOR]
     return list(rows)
