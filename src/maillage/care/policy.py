@@ -181,8 +181,9 @@ def _cancels(previous: Body | None, body: Body) -> bool:
     start = previous.get("start")
     if start is not None and parse_date_range(str(start), UTC)[0] <= utcnow():
         return False
-    unchanged = {k: v for k, v in previous.items() if k not in ("meta", "status")}
-    return unchanged == {k: v for k, v in body.items() if k not in ("meta", "status")}
+    changing = ("meta", "status", "cancelationReason")
+    unchanged = {k: v for k, v in previous.items() if k not in changing}
+    return unchanged == {k: v for k, v in body.items() if k not in changing}
 
 
 def _linked_patients(
