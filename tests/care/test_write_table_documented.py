@@ -21,13 +21,12 @@ COLUMNS = [
 
 def _readme_table() -> dict[str, dict[Role, str]]:
     section = README.read_text(encoding="utf-8").split("### Who may write what", 1)[1]
+    section = section.split("\n#", 1)[0]
     rows = [line for line in section.splitlines() if line.startswith("| ")][1:]
     table = {}
     for line in rows:
-        kind, *cells = (cell.strip() for cell in line.strip("|").split("|"))
-        table[kind] = {
-            role: cell.replace("–", "") for role, cell in zip(COLUMNS, cells, strict=True)
-        }
+        kind, *cells = (cell.strip().replace("–", "") for cell in line.strip("|").split("|"))
+        table[kind] = dict(zip(COLUMNS, cells, strict=True))
     return table
 
 
