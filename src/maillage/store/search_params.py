@@ -21,8 +21,10 @@ Kind = Literal["token", "string", "reference", "date"]
 PATIENT = "_patient"
 ACTOR = "_actor"
 VOID_APPOINTMENT = frozenset({"cancelled", "entered-in-error"})
-"""Appointment statuses that give no care relationship: their participants are not indexed
-as actors, so a cancelled proposal opens no patient's record to a site."""
+"""Appointment statuses that give a site no care relationship: their places are not indexed
+as actors, so a cancelled proposal opens no patient's record to a site (the practitioners
+named keep theirs: they took part, and read what they cancelled)."""
+SITE_TYPES = frozenset({"Location", "Organization", "HealthcareService"})
 DUE = "_due"
 
 
@@ -409,6 +411,10 @@ def _values(spec: SearchParam, body: dict[str, Any], zone: ZoneInfo) -> Iterator
                     yield IndexValue(spec.name, low=low, high=high)
 
 
+def _site_actor(row: IndexValue) -> bool:
+    return row.param == ACTOR and str(row.value).split("/")[0] in SITE_TYPES
+
+
 def extract(
     resource_type: str, resource_id: str, body: dict[str, Any], zone: ZoneInfo
 ) -> list[IndexValue]:
@@ -423,5 +429,5 @@ def extract(
         if row.param == "patient":
             rows[IndexValue(PATIENT, value=row.value)] = None
     if resource_type == "Appointment" and body.get("status") in VOID_APPOINTMENT:
-        return [row for row in rows if row.param != ACTOR]
+        return [row for row in rows if not _site_actor(row)]
     return list(rows)
