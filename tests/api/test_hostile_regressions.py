@@ -108,3 +108,11 @@ def test_a_signed_token_whose_subject_is_not_a_number_is_refused(server: Server)
         token = jwt.encode(claims, server.settings.signing_key, algorithm=ALGORITHM)
         response = server.client.get("/fhir/Patient", headers={"Authorization": f"Bearer {token}"})
         _refused(response, 401)
+
+
+def test_non_ascii_digits_are_refused_in_dates_and_versions(
+    server: Server, coordinator: dict[str, str]
+) -> None:
+    server.put(organization("msp-1"), coordinator)
+    _refused(server.client.get("/fhir/Slot?start=２０２６", headers=coordinator))
+    _refused(server.client.get("/fhir/Organization/msp-1/_history/５", headers=coordinator), 422)
