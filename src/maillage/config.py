@@ -64,6 +64,7 @@ class Settings(BaseSettings):
     access_log: bool = True
     principal_cache_seconds: float = Field(default=2.0, ge=0, le=60)
     login_rate_limit: str = "5/minute"
+    trusted_proxies: list[str] = []
     timezone: str = "Europe/Paris"
     max_attachment_bytes: int = Field(default=5 * 1024 * 1024, ge=1)
     attachment_types: frozenset[str] = frozenset(

@@ -49,7 +49,11 @@ def serve(
         host=host,
         port=port,
         workers=workers,
-        proxy_headers=True,
+        # X-Forwarded-For names the client only when the configured proxy sent it: trusting it from
+        # anyone (uvicorn's default trusts loopback) would let a caller pick the address that the
+        # login limiter counts.
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=",".join(settings.trusted_proxies) or None,
         access_log=settings.access_log,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
     )
