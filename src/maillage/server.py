@@ -92,7 +92,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.sessions = session_factory(engine)
     app.state.reads = None  # the asynchronous pool, while the app runs on PostgreSQL
-    app.state.login_limiter = auth.LoginLimiter(settings.login_rate_limit)
+    app.state.login_limiter = auth.LoginLimiter(
+        settings.login_rate_limit, settings.login_limits_storage
+    )
     app.state.principals = auth.Principals(engine, settings.principal_cache_seconds)
     app.state.started = instant(utcnow())
     app.state.job_queue = job_queue()
