@@ -65,7 +65,7 @@ class Settings(BaseSettings):
     principal_cache_seconds: float = Field(default=2.0, ge=0, le=60)
     login_rate_limit: str = "5/minute"
     trusted_proxies: list[str] = []
-    login_limits_url: str | None = None
+    login_state_url: str | None = None
     timezone: str = "Europe/Paris"
     max_attachment_bytes: int = Field(default=5 * 1024 * 1024, ge=1)
     attachment_types: frozenset[str] = frozenset(
@@ -130,11 +130,11 @@ class Settings(BaseSettings):
         return sqlalchemy_url(self.database_url)
 
     @property
-    def login_limits_storage(self) -> str:
+    def login_state_storage(self) -> str:
         """Where login counters live: the configured URL, else Redis in production (shared by
         the worker processes), else this process's memory."""
-        if self.login_limits_url:
-            return self.login_limits_url
+        if self.login_state_url:
+            return self.login_state_url
         return "redis://127.0.0.1:6379/0" if self.env == "production" else "memory://"
 
     @property

@@ -11,6 +11,7 @@ from redis.exceptions import RedisError
 
 from maillage.api.auth import LoginLimiter
 from maillage.config import Settings
+from maillage.web.session_store import session_store
 
 REDIS = "redis://127.0.0.1:6379/0"
 
@@ -59,7 +60,22 @@ def test_counters_are_shared_between_worker_processes_through_redis(
 
 def test_production_counts_in_redis_and_development_in_memory() -> None:
     key = "k" * 40
-    assert Settings(secret_key=key).login_limits_storage == "memory://"
-    assert Settings(secret_key=key, env="production").login_limits_storage.startswith("redis://")
-    custom = Settings(secret_key=key, login_limits_url="redis://cache:6380/2")
-    assert custom.login_limits_storage == "redis://cache:6380/2"
+    assert Settings(secret_key=key).login_state_storage == "memory://"
+    assert Settings(secret_key=key, env="production").login_state_storage.startswith("redis://")
+    custom = Settings(secret_key=key, login_state_url="redis://cache:6380/2")
+    assert custom.login_state_storage == "redis://cache:6380/2"
+
+
+def test_a_session_closed_in_one_worker_is_closed_in_all(
+    missing_service: Callable[[str], NoReturn],
+) -> None:
+    try:
+        Redis.from_url(REDIS).ping()
+    except RedisError as error:
+        missing_service(f"Redis unreachable at {REDIS}: {error}")
+    first, second = session_store(REDIS), session_store(REDIS)
+    session_id = uuid.uuid4().hex
+    first.keep(session_id, 60)
+    assert second.is_open(session_id)
+    second.close(session_id)
+    assert not first.is_open(session_id)
