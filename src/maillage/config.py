@@ -66,6 +66,8 @@ class Settings(BaseSettings):
     login_rate_limit: str = "5/minute"
     trusted_proxies: list[str] = []
     login_state_url: str | None = None
+    audit_checkpoint_key: SecretStr | None = None
+    audit_checkpoint_file: Path | None = None
     timezone: str = "Europe/Paris"
     max_attachment_bytes: int = Field(default=5 * 1024 * 1024, ge=1)
     attachment_types: frozenset[str] = frozenset(
