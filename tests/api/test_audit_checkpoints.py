@@ -15,7 +15,7 @@ from maillage.admin.server_commands import register
 from maillage.config import Settings
 from maillage.store import audit
 from maillage.store.database import make_engine, session_factory, transaction, upgrade
-from maillage.store.models import AUDIT_LINKS, Resource
+from maillage.store.models import AUDIT_LINKS, SEARCH_INDEX, VERSIONS, Resource
 
 ZONE = ZoneInfo("Europe/Paris")
 
@@ -103,3 +103,25 @@ def test_an_edited_checkpoint_is_refused(cli: typer.Typer, tmp_path: Path) -> No
     code, output = _verify(cli)
     assert code == 1
     assert "signature does not match" in output
+
+
+def test_an_altered_kept_version_is_detected(cli: typer.Typer) -> None:
+    _checkpointed(cli)
+    with transaction(_sessions()) as session:
+        session.execute(
+            update(VERSIONS)
+            .where(VERSIONS.c.resource_type == "AuditEvent")
+            .values(body={"resourceType": "AuditEvent", "outcome": "8"})
+        )
+    code, output = _verify(cli)
+    assert code == 1
+    assert "kept version was altered" in output
+
+
+def test_deleted_index_rows_are_detected(cli: typer.Typer) -> None:
+    _checkpointed(cli)
+    with transaction(_sessions()) as session:
+        assert session.execute(delete(SEARCH_INDEX)).rowcount > 0
+    code, output = _verify(cli)
+    assert code == 1
+    assert "search index rows were altered" in output

@@ -106,7 +106,7 @@ def db_verify_audit() -> None:
     target = _checkpoint_target(settings)
     with transaction(session_factory(_migrated(settings))) as session:
         report = audit.verify(session)
-        problems = list(report.problems)
+        problems = report.problems + audit.verify_copies(session, settings.zone)
         if target is not None:
             problems += audit_checkpoints.check(session, *target)
     for problem in problems:
