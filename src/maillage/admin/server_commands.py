@@ -9,6 +9,7 @@ migrations, index and audit-chain maintenance); accounts are created through ``m
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -43,6 +44,9 @@ def serve(
     if workers > 1:
         # Migrate once here, so that the workers (each reading the same environment) do not race.
         _migrated(settings).dispose()
+        if not settings.login_state_url:
+            # Sessions and login counters must be shared by the processes: Redis, not memory.
+            os.environ["MAILLAGE_LOGIN_STATE_URL"] = "redis://127.0.0.1:6379/0"
     # The composition root by name: uvicorn imports it in each worker process.
     uvicorn.run(
         "maillage.server:serving_app",
