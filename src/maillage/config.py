@@ -64,6 +64,10 @@ class Settings(BaseSettings):
     access_log: bool = True
     principal_cache_seconds: float = Field(default=2.0, ge=0, le=60)
     login_rate_limit: str = "5/minute"
+    trusted_proxies: list[str] = []
+    login_state_url: str | None = None
+    audit_checkpoint_key: SecretStr | None = None
+    audit_checkpoint_file: Path | None = None
     timezone: str = "Europe/Paris"
     max_attachment_bytes: int = Field(default=5 * 1024 * 1024, ge=1)
     bundle_max_entries: int = Field(default=500, ge=1, le=100_000)
@@ -129,6 +133,14 @@ class Settings(BaseSettings):
     def sqlalchemy_url(self) -> str:
         """The database URL in the form SQLAlchemy's ``create_engine`` expects."""
         return sqlalchemy_url(self.database_url)
+
+    @property
+    def login_state_storage(self) -> str:
+        """Where login counters live: the configured URL, else Redis in production (shared by
+        the worker processes), else this process's memory."""
+        if self.login_state_url:
+            return self.login_state_url
+        return "redis://127.0.0.1:6379/0" if self.env == "production" else "memory://"
 
     @property
     def zone(self) -> ZoneInfo:

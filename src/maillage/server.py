@@ -31,6 +31,7 @@ from maillage.store.database import (
 from maillage.store.models import utcnow
 from maillage.store.resources import instant
 from maillage.web.app import install as install_web
+from maillage.web.session_store import session_store
 
 #: Connections of the asynchronous pool: autocommit reads, each statement prepared at once,
 #: and planned once (a slot search spent as long in planning as in executing).
@@ -107,7 +108,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.sessions = session_factory(engine)
     app.state.reads = None  # the asynchronous pool, while the app runs on PostgreSQL
-    app.state.login_limiter = auth.LoginLimiter(settings.login_rate_limit)
+    app.state.login_limiter = auth.LoginLimiter(
+        settings.login_rate_limit, settings.login_state_storage
+    )
+    app.state.web_sessions = session_store(settings.login_state_storage)
     app.state.principals = auth.Principals(engine, settings.principal_cache_seconds)
     app.state.started = instant(utcnow())
     app.state.job_queue = job_queue()

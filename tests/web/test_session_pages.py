@@ -149,3 +149,14 @@ def test_each_role_sees_and_reaches_only_its_pages(site: Site, role: Role) -> No
         assert response.status_code == (200 if path in MENUS[role] else 403), path
         if response.status_code == 403:
             assert "pas accessible avec votre rôle" in response.text, path
+
+
+def test_a_cookie_replayed_after_logout_signs_nobody_in(site: Site) -> None:
+    client = site.logged_in("planner")
+    stolen = client.cookies.get(COOKIE)
+    token = csrf_of(client.get("/").text)
+    client.post("/deconnexion", data={"csrf_token": token}, follow_redirects=False)
+    replay = site.client()
+    replay.cookies.set(COOKIE, stolen)
+    assert replay.get("/", follow_redirects=False).status_code == 303
+    assert replay.get("/", follow_redirects=False).headers["location"].startswith("/connexion")

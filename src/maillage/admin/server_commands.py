@@ -9,7 +9,9 @@ migrations, index and audit-chain maintenance); accounts are created through ``m
 
 from __future__ import annotations
 
+import os
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -42,6 +44,9 @@ def serve(
     if workers > 1:
         # Migrate once here, so that the workers (each reading the same environment) do not race.
         _migrated(settings).dispose()
+        if not settings.login_state_url:
+            # Sessions and login counters must be shared by the processes: Redis, not memory.
+            os.environ["MAILLAGE_LOGIN_STATE_URL"] = "redis://127.0.0.1:6379/0"
     # The composition root by name: uvicorn imports it in each worker process.
     uvicorn.run(
         "maillage.server:serving_app",
@@ -49,7 +54,11 @@ def serve(
         host=host,
         port=port,
         workers=workers,
-        proxy_headers=True,
+        # X-Forwarded-For names the client only when the configured proxy sent it: trusting it from
+        # anyone (uvicorn's default trusts loopback) would let a caller pick the address that the
+        # login limiter counts.
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=",".join(settings.trusted_proxies) or None,
         access_log=settings.access_log,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
     )
@@ -84,18 +93,48 @@ def db_reindex(
     typer.echo(f"{count} resources indexed")
 
 
+def _checkpoint_target(settings: Settings) -> tuple[Path, bytes] | None:
+    """The checkpoint file and key, when both are configured."""
+    if settings.audit_checkpoint_key is None or settings.audit_checkpoint_file is None:
+        return None
+    return settings.audit_checkpoint_file, settings.audit_checkpoint_key.get_secret_value().encode()
+
+
 def db_verify_audit() -> None:
-    """Recompute the audit hash chain; exit 1 when a record was altered, removed or inserted."""
-    from maillage.store import audit
+    """Recompute the audit hash chain and check it against the signed checkpoints; exit 1 when a
+    record was altered, removed or inserted, a lane's tail cut or a lane rewritten."""
+    from maillage.store import audit, audit_checkpoints
     from maillage.store.database import session_factory, transaction
 
-    with transaction(session_factory(_migrated(settings_or_exit()))) as session:
+    settings = settings_or_exit()
+    target = _checkpoint_target(settings)
+    with transaction(session_factory(_migrated(settings))) as session:
         report = audit.verify(session)
-    for problem in report.problems:
+        problems = report.problems + audit.verify_copies(session, settings.zone)
+        if target is not None:
+            problems += audit_checkpoints.check(session, *target)
+    for problem in problems:
         typer.echo(problem, err=True)
-    typer.echo(f"{report.checked} audit records checked: {'intact' if report.intact else 'BROKEN'}")
-    if not report.intact:
+    if target is None:
+        typer.echo("no MAILLAGE_AUDIT_CHECKPOINT_KEY/FILE: truncation cannot be detected", err=True)
+    typer.echo(f"{report.checked} audit records checked: {'BROKEN' if problems else 'intact'}")
+    if problems:
         raise typer.Exit(1)
+
+
+def db_checkpoint_audit() -> None:
+    """Append a signed checkpoint of every audit lane's head (run it periodically, e.g. cron)."""
+    from maillage.store import audit_checkpoints
+    from maillage.store.database import session_factory, transaction
+
+    settings = settings_or_exit()
+    target = _checkpoint_target(settings)
+    if target is None:
+        typer.echo("set MAILLAGE_AUDIT_CHECKPOINT_KEY and MAILLAGE_AUDIT_CHECKPOINT_FILE", err=True)
+        raise typer.Exit(2)
+    with transaction(session_factory(_migrated(settings))) as session:
+        heads = audit_checkpoints.write(session, *target)
+    typer.echo(f"checkpoint of {len(heads)} audit lanes appended to {target[0]}")
 
 
 def users_create(
@@ -159,6 +198,7 @@ def register(app: typer.Typer) -> None:
     db = typer.Typer(help="Database schema and audit trail.", no_args_is_help=True)
     db.command("upgrade")(db_upgrade)
     db.command("verify-audit")(db_verify_audit)
+    db.command("checkpoint-audit")(db_checkpoint_audit)
     db.command("reindex")(db_reindex)
     app.add_typer(db, name="db")
     users = typer.Typer(help="User accounts.", no_args_is_help=True)

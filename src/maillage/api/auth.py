@@ -1,7 +1,8 @@
 """OAuth2 password flow issuing short-lived HS256 JWTs, and the principal behind each request.
 
-Login is rate-limited with the ``limits`` library (moving window, in process memory) both per
-client address and per account, so neither one address nor many can guess a password quickly.
+Login is rate-limited with the ``limits`` library (moving window, in Redis or, in development,
+process memory) per client address and per account + address pair, so no address can guess a
+password quickly and nobody can lock an account's owner out.
 The account behind a bearer token is re-read from the database when its last reading is older
 than ``MAILLAGE_PRINCIPAL_CACHE_SECONDS`` (2 s): a deactivated account or a changed role takes
 effect within those seconds, not when the token expires. (Reading it on every request was a
@@ -17,8 +18,8 @@ from typing import Annotated, Any
 
 import jwt
 from fastapi import Depends, Request
-from limits import parse
-from limits.storage import MemoryStorage
+from limits import RateLimitItemPerDay, RateLimitItemPerHour, parse
+from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
@@ -32,17 +33,31 @@ AUDIENCE = "maillage"
 
 
 class LoginLimiter:
-    """Moving-window limit on login attempts, per client address and per account name."""
+    """Moving-window limits on login attempts, per client address and per account + address pair.
 
-    def __init__(self, rate: str) -> None:
+    An account is never locked for everyone: a stranger failing the owner's password only slows
+    down that stranger's own address, and the owner, from another address, logs in as usual.
+    Each pair meets growing delays (the configured rate, then ten times it per hour, then twenty
+    times it per day), so a slow guesser gets few tries without any CAPTCHA. The counters live
+    in ``storage_url`` (Redis when several worker processes must share them).
+    """
+
+    def __init__(self, rate: str, storage_url: str = "memory://") -> None:
         self.rate = parse(rate)
-        self.limiter = MovingWindowRateLimiter(MemoryStorage())
+        self.pair_rates = [
+            self.rate,
+            RateLimitItemPerHour(self.rate.amount * 10),
+            RateLimitItemPerDay(self.rate.amount * 20),
+        ]
+        self.limiter = MovingWindowRateLimiter(storage_from_string(storage_url))
 
     def hit(self, address: str, username: str) -> bool:
-        """Count one attempt; False when either key is over the limit."""
-        by_address = self.limiter.hit(self.rate, "address", address)
-        by_account = self.limiter.hit(self.rate, "account", username.lower())
-        return by_address and by_account
+        """Count one attempt; False when the address or the pair is over a limit."""
+        pair = (username.lower(), address)
+        allowed = self.limiter.hit(self.rate, "address", address)
+        for rate in self.pair_rates:
+            allowed = self.limiter.hit(rate, "pair", *pair) and allowed
+        return allowed
 
 
 def issue_token(settings: Settings, user: Account) -> str:

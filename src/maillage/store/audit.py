@@ -13,7 +13,9 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+from collections import Counter
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -21,7 +23,8 @@ from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
 from maillage.store import resources
-from maillage.store.models import AUDIT_LINKS, AuditLink, Resource
+from maillage.store.models import AUDIT_LINKS, SEARCH_INDEX, VERSIONS, AuditLink, Resource
+from maillage.store.search_params import extract
 
 GENESIS = "0" * 64
 LANES = 16
@@ -133,3 +136,49 @@ def verify(session: Session) -> ChainReport:
     ).scalars()
     problems.extend(f"AuditEvent/{orphan} is outside the chain" for orphan in orphans)
     return ChainReport(checked, problems)
+
+
+def _comparable(moment: Any) -> Any:
+    """Index dates as stored: naive UTC."""
+    if isinstance(moment, datetime) and moment.tzinfo is not None:
+        return moment.astimezone(UTC).replace(tzinfo=None)
+    return moment
+
+
+def verify_copies(session: Session, zone: ZoneInfo) -> list[str]:
+    """Problems in what the chain does not hash: the kept versions of each AuditEvent (exactly
+    one, identical to the chained event) and its search index rows (exactly those its body
+    gives, so that no event is hidden from ``AuditEvent?`` searches). An offline check."""
+    problems: list[str] = []
+    events = {
+        row.id: row.body
+        for row in session.execute(
+            select(Resource.id, Resource.body).where(Resource.resource_type == "AuditEvent")
+        )
+    }
+    kept: dict[str, list[tuple[int, bool, dict[str, Any]]]] = {}
+    for version in session.execute(
+        select(VERSIONS).where(VERSIONS.c.resource_type == "AuditEvent")
+    ):
+        kept.setdefault(version.id, []).append((version.version_id, version.deleted, version.body))
+    indexed: dict[str, Counter[tuple[Any, ...]]] = {}
+    columns = ("param", "system", "value", "low", "high")
+    for entry in session.execute(
+        select(SEARCH_INDEX.c.resource_id, *(SEARCH_INDEX.c[c] for c in columns)).where(
+            SEARCH_INDEX.c.resource_type == "AuditEvent"
+        )
+    ):
+        key = tuple(_comparable(part) for part in entry[1:])
+        indexed.setdefault(entry.resource_id, Counter())[key] += 1
+    for event_id, body in events.items():
+        if kept.pop(event_id, None) != [(1, False, body)]:
+            problems.append(f"AuditEvent/{event_id}: its kept version was altered or removed")
+        expected = Counter(
+            tuple(_comparable(getattr(value, c)) for c in columns)
+            for value in extract("AuditEvent", event_id, body, zone)
+        )
+        if indexed.pop(event_id, Counter()) != expected:
+            problems.append(f"AuditEvent/{event_id}: its search index rows were altered")
+    problems.extend(f"AuditEvent/{orphan}: kept versions without the event" for orphan in kept)
+    problems.extend(f"AuditEvent/{orphan}: index rows without the event" for orphan in indexed)
+    return problems

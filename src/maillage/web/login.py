@@ -12,7 +12,7 @@ from maillage.api.auth import LoginLimiter
 from maillage.api.deps import Sessions
 from maillage.care.principal import Principal, authenticate
 from maillage.web.rendering import render, signed_in
-from maillage.web.session import WebSession, checked_form, write_session
+from maillage.web.session import WebSession, checked_form, end_session, write_session
 
 router = APIRouter(include_in_schema=False)
 
@@ -63,6 +63,7 @@ def login(
 
 @router.post("/deconnexion")
 def logout(request: Request, _form: Annotated[FormData, Depends(checked_form)]) -> Response:
+    end_session(request)
     response = RedirectResponse("/connexion", status_code=303)
     write_session(request, response, WebSession.fresh())
     return response

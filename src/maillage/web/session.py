@@ -5,6 +5,7 @@ that is exactly why every state-changing form also carries the session's CSRF to
 (synchronizer-token pattern), checked before the form is acted on. The cookie is HttpOnly,
 SameSite=Lax and, in production, Secure. The account is re-read on every request (through the
 API's own principal loader), so a deactivated account or a changed role takes effect at once.
+A logged-in cookie also names a server-side session (web/session_store.py), closed at logout.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from starlette.datastructures import FormData
 
 from maillage.care.principal import Principal, load_principal
 from maillage.config import Settings
+from maillage.web.session_store import SessionStore
 
 COOKIE = "maillage_session"
 #: A working day; every page view renews it.
@@ -38,11 +40,14 @@ class WebSession:
 
     csrf: str
     user_id: int | None = None
+    session_id: str | None = None
 
     @classmethod
     def fresh(cls, user_id: int | None = None) -> WebSession:
-        """A new session with a new CSRF token (at login too: no fixation of an old one)."""
-        return cls(csrf=secrets.token_urlsafe(32), user_id=user_id)
+        """A new session with a new CSRF token (at login too: no fixation of an old one) and,
+        when logged in, a new server-side session id."""
+        session_id = secrets.token_urlsafe(32) if user_id is not None else None
+        return cls(csrf=secrets.token_urlsafe(32), user_id=user_id, session_id=session_id)
 
 
 def _serializer(settings: Settings) -> URLSafeTimedSerializer:
@@ -61,24 +66,48 @@ def read_session(request: Request) -> WebSession:
         try:
             data = _serializer(settings).loads(cookie, max_age=int(LIFETIME.total_seconds()))
             session = WebSession(csrf=str(data["csrf"]), user_id=data.get("uid"))
+            sid = data.get("sid")
+            if (
+                session.user_id is not None
+                and isinstance(sid, str)
+                and _store(request).is_open(sid)
+            ):
+                session = WebSession(csrf=session.csrf, user_id=session.user_id, session_id=sid)
+            else:  # logged out (or never kept): the cookie signs nobody in
+                session = WebSession(csrf=session.csrf)
         except (BadSignature, KeyError, TypeError):
             pass
     request.state.web_session = session
     return session
 
 
+def _store(request: Request) -> SessionStore:
+    store: SessionStore = request.app.state.web_sessions
+    return store
+
+
 def write_session(request: Request, response: Response, session: WebSession) -> None:
-    """Set (or renew) the cookie on ``response``."""
+    """Set (or renew) the cookie on ``response``, and keep its server-side session open."""
     settings: Settings = request.app.state.settings
+    if session.session_id is not None:
+        _store(request).keep(session.session_id, int(LIFETIME.total_seconds()))
+    payload = {"csrf": session.csrf, "uid": session.user_id, "sid": session.session_id}
     response.set_cookie(
         COOKIE,
-        _serializer(settings).dumps({"csrf": session.csrf, "uid": session.user_id}),
+        _serializer(settings).dumps(payload),
         max_age=int(LIFETIME.total_seconds()),
         path="/",
         httponly=True,
         samesite="lax",
         secure=settings.env == "production",
     )
+
+
+def end_session(request: Request) -> None:
+    """Close the request's server-side session: its cookie, even replayed, signs nobody in."""
+    session_id = read_session(request).session_id
+    if session_id is not None:
+        _store(request).close(session_id)
 
 
 def current_principal(request: Request) -> Principal | None:
