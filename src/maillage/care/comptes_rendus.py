@@ -5,8 +5,9 @@ is written as ``current`` and not ``preliminary`` with new content, its report (
 HTML or text attachment) is put in the outbox in the same transaction, addressed to the e-mail
 telecom of the patient's ``generalPractitioner`` (Practitioner, or PractitionerRole and then its
 Practitioner). The outbox worker (:mod:`maillage.care.delivery`) delivers it over SMTP, which is
-the transport of MSSanté secure messaging. A patient without a médecin traitant reachable by
-e-mail gets no message; the document is stored all the same.
+the transport of MSSanté secure messaging; a PDF report also travels as a CDA R2 level 1 in an
+IHE XDM archive with the MSSanté headers (:mod:`maillage.care.document_exchange`). A patient
+without a médecin traitant reachable by e-mail gets no message; the document is stored all the same.
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from maillage.care import attachments, encounters, outbox
+from maillage.care import attachments, document_exchange, encounters, outbox
 from maillage.care.appointments import display_name, email_of, live
 from maillage.care.errors import Unprocessable
 from maillage.config import Settings
+from maillage.integrations import mssante
 from maillage.store import resources
 from maillage.store.models import OutboxMessage, Resource, utcnow
 from maillage.store.search_params import normalise_reference
@@ -112,6 +114,22 @@ def enqueue(session: Session, settings: Settings, row: Resource, previous: Body 
         report_filename=f"compte-rendu-{row.id}.{SUFFIXES[media]}",
         report_media_type=media,
     )
+    if media == "application/pdf":
+        exchange = document_exchange.compte_rendu(
+            settings,
+            body,
+            patient.body,
+            document_exchange.author(session, body),
+            report,
+            f"Compte rendu de téléconsultation du {day or 'jour'}",
+        )
+        mssante.attach_xdm(
+            message,
+            document_exchange.xdm_archive(exchange),
+            f"IHE_XDM-{row.id}.zip",
+            cda_code=exchange.codes["type"].code,
+            with_ins=exchange.with_ins,
+        )
     session.add(
         OutboxMessage(
             id=resources.new_id(),

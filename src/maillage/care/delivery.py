@@ -1,4 +1,4 @@
-"""The outbox worker: delivers due e-mails over SMTP, retrying with backoff, auditing each try.
+"""The outbox worker: delivers due e-mails over SMTP (mutual TLS), retrying, auditing each try.
 
 Each message is claimed in its own transaction (``FOR UPDATE SKIP LOCKED`` on PostgreSQL; SQLite
 serialises writers), sent, and its new state committed with an AuditEvent, since a message
@@ -8,6 +8,7 @@ leaving the server (compte rendu, appointment confirmation) discloses patient da
 
 from __future__ import annotations
 
+import ssl
 from collections import Counter
 from datetime import datetime
 from email import message_from_bytes
@@ -28,6 +29,7 @@ from maillage.care.outbox import (
     deliver,
 )
 from maillage.config import Settings
+from maillage.integrations.mssante import client_context
 from maillage.store import audit
 from maillage.store.database import transaction
 from maillage.store.models import OutboxMessage, utcnow
@@ -37,6 +39,13 @@ from maillage.store.resources import instant
 def _due(now: datetime) -> Any:
     return (OutboxMessage.status == DeliveryStatus.PENDING.value) & (
         OutboxMessage.next_attempt_at <= now
+    )
+
+
+def tls_context(settings: Settings) -> ssl.SSLContext:
+    """The TLS client context: the MSSanté operator's certificate and trust chain when set."""
+    return client_context(
+        settings.smtp_client_cert, settings.smtp_client_key, settings.smtp_ca_file
     )
 
 
@@ -88,7 +97,7 @@ def _attempt(
     assert isinstance(message, EmailMessage)
     error = None
     try:
-        deliver(message, smtp_url)
+        deliver(message, smtp_url, ssl_context=tls_context(settings))
     except DeliveryError as failure:
         error = failure
     before = DeliveryState(
