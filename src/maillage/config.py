@@ -66,6 +66,7 @@ class Settings(BaseSettings):
     custodian_name: str = "Réseau de télémédecine maillage"
     document_codes: dict[str, dict[str, str]] = {}
     mhd_url: str | None = None
+    mhd_token: SecretStr | None = None
     mhd_timeout: float = Field(default=30.0, gt=0, le=600)
     max_request_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     request_threads: int = Field(default=4, ge=1, le=256)
@@ -111,10 +112,21 @@ class Settings(BaseSettings):
         parse(value)
         return value
 
+    @field_validator("mhd_url")
+    @classmethod
+    def _http_recipient(cls, url: str | None) -> str | None:
+        if url is not None and not url.startswith(("https://", "http://")):
+            raise ValueError("the MHD Document Recipient URL must start with https://")
+        return url
+
     @model_validator(mode="after")
     def _mssante_in_production(self) -> Settings:
         """Production sends comptes rendus over MSSanté: TLS with the operator's certificate."""
-        if self.env != "production" or self.smtp_url is None:
+        if self.env != "production":
+            return self
+        if self.mhd_url is not None and not self.mhd_url.startswith("https://"):
+            raise ValueError("production mode needs MAILLAGE_MHD_URL with https://")
+        if self.smtp_url is None:
             return self
         if not self.smtp_url.startswith(("smtps://", "smtp+starttls://")):
             raise ValueError(

@@ -85,26 +85,55 @@ def _report(settings: Settings, body: Body) -> tuple[bytes, str]:
     )
 
 
+def _queue(session: Session, row: Resource, patient: str, recipient: str, payload: bytes) -> None:
+    session.add(
+        OutboxMessage(
+            id=resources.new_id(),
+            created=utcnow(),
+            source=f"DocumentReference/{row.id}",
+            patient=patient,
+            recipient=recipient,
+            message=payload,
+            status=outbox.DeliveryStatus.PENDING.value,
+            attempts=0,
+            next_attempt_at=utcnow(),
+        )
+    )
+
+
 def enqueue(session: Session, settings: Settings, row: Resource, previous: Body | None) -> None:
-    """Put the compte rendu of a just-written DocumentReference in the outbox, when due."""
+    """Queue the compte rendu of a just-written DocumentReference, when due: the e-mail to the
+    médecin traitant and, with MAILLAGE_MHD_URL set, the MHD share of a PDF report."""
     body = row.body
     if not _due(body, previous):
         return
     encounter = _teleconsultation(session, body)
     patient_ref = _reference(body.get("subject"))
     patient = live(session, patient_ref) if patient_ref else None
-    if encounter is None or patient is None:
+    if encounter is None or patient is None or patient_ref is None:
         return
     recipient = _gp_email(session, patient.body)
-    if recipient is None:
+    if recipient is None and settings.mhd_url is None:
         return
     report, media = _report(settings, body)
     day = ((encounter.body.get("period") or {}).get("start") or body.get("date") or "")[:10]
+    title = f"Compte rendu de téléconsultation du {day or 'jour'}"
+    writer = document_exchange.author(session, body)
+    exchange = (
+        document_exchange.compte_rendu(settings, patient.body, writer, report, title)
+        if media == "application/pdf"
+        else None
+    )
+    if settings.mhd_url and exchange is not None:
+        bundle = document_exchange.provide_bundle(exchange, patient_ref, writer)
+        _queue(session, row, patient_ref, settings.mhd_url, bundle)
+    if recipient is None:
+        return
     name = display_name(patient.body) or patient_ref
     message = outbox.build_message(
         sender=settings.mail_from,
         recipient=recipient,
-        subject=f"Compte rendu de téléconsultation du {day or 'jour'} : {name}",
+        subject=f"{title} : {name}",
         body=(
             f"Bonjour,\n\nVeuillez trouver ci-joint le compte rendu de la téléconsultation du "
             f"{day or 'jour'} de votre patient(e) {name}.\n\nCe message est envoyé "
@@ -114,15 +143,7 @@ def enqueue(session: Session, settings: Settings, row: Resource, previous: Body 
         report_filename=f"compte-rendu-{row.id}.{SUFFIXES[media]}",
         report_media_type=media,
     )
-    if media == "application/pdf":
-        exchange = document_exchange.compte_rendu(
-            settings,
-            body,
-            patient.body,
-            document_exchange.author(session, body),
-            report,
-            f"Compte rendu de téléconsultation du {day or 'jour'}",
-        )
+    if exchange is not None:
         mssante.attach_xdm(
             message,
             document_exchange.xdm_archive(exchange),
@@ -130,16 +151,4 @@ def enqueue(session: Session, settings: Settings, row: Resource, previous: Body 
             cda_code=exchange.codes["type"].code,
             with_ins=exchange.with_ins,
         )
-    session.add(
-        OutboxMessage(
-            id=resources.new_id(),
-            created=utcnow(),
-            source=f"DocumentReference/{row.id}",
-            patient=patient_ref,
-            recipient=recipient,
-            message=message.as_bytes(),
-            status=outbox.DeliveryStatus.PENDING.value,
-            attempts=0,
-            next_attempt_at=utcnow(),
-        )
-    )
+    _queue(session, row, patient_ref, recipient, message.as_bytes())

@@ -7,6 +7,7 @@ qualified (:func:`maillage.care.french.outgoing`).
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,13 +19,14 @@ from maillage.care.appointments import live
 from maillage.care.french import outgoing
 from maillage.care.identifiers import INS_SYSTEMS, RPPS_SYSTEM
 from maillage.config import Settings
-from maillage.integrations import cda, xdm
+from maillage.integrations import cda, mhd, xdm
 from maillage.integrations.metadata import Code, document_codes
 from maillage.store.search_params import normalise_reference
 
 Body = dict[str, Any]
 CUSTODIAN_ROOT = "1.2.250.1.71.4.2.2"
 """ANS OID of structure identifiers (1 + FINESS, 3 + SIRET …) in the CI-SIS."""
+CDA_MEDIA_TYPE = "application/hl7-v3+xml"
 _GENDERS = {"male": "M", "female": "F"}
 
 
@@ -83,7 +85,7 @@ class ExchangeDocument:
 
 
 def compte_rendu(
-    settings: Settings, document: Body, patient: Body, writer: Body, pdf: bytes, title: str
+    settings: Settings, patient: Body, writer: Body, pdf: bytes, title: str
 ) -> ExchangeDocument:
     """The CDA of a PDF compte rendu, the INS in it only for a qualified identity."""
     codes = document_codes(settings.document_codes)
@@ -114,6 +116,23 @@ def compte_rendu(
     return ExchangeDocument(
         body, codes, document_oid, patient_id, shared_patient.ins is not None, title, created
     )
+
+
+def provide_bundle(exchange: ExchangeDocument, patient: str, writer: Body) -> bytes:
+    """The ITI-65 Bundle (JSON bytes) sharing the CDA with an MHD Document Recipient."""
+    submission = mhd.Submission(
+        patient=patient,
+        author=_person(writer),
+        document_oid=exchange.document_oid,
+        submission_oid=new_oid(),
+        source_oid=CUSTODIAN_ROOT,
+        created=exchange.created,
+        title=exchange.title,
+        content_type=CDA_MEDIA_TYPE,
+        content=exchange.cda,
+        codes=exchange.codes,
+    )
+    return json.dumps(mhd.provide_bundle(submission), ensure_ascii=False).encode()
 
 
 def xdm_archive(exchange: ExchangeDocument) -> bytes:
