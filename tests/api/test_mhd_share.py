@@ -140,7 +140,7 @@ def test_bundle_follows_pdsm_and_maillage_takes_it(
     }
     get = server.client.get
     lists = get("/fhir/List?patient=Patient/patient-2", headers=coordinator).json()["entry"]
-    [stored_set] = [e["resource"] for e in lists]
+    [stored_set] = [e["resource"] for e in lists if e["resource"]["id"] != "share-2"]
     [item] = stored_set["entry"]
     document = get(f"/fhir/{item['item']['reference']}", headers=coordinator).json()
     assert document["subject"] == {"reference": "Patient/patient-2"}
