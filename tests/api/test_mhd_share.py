@@ -21,14 +21,18 @@ import json
 import socket
 import xml.etree.ElementTree as ET
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
+import typer
 from api_server import Server
 from fhir_samples import VALID_NIR, encounter, network
 from pydantic import SecretStr
 from sqlalchemy import select
+from typer.testing import CliRunner
 
+from maillage.admin.server_commands import register
 from maillage.care.delivery import failed_messages
 from maillage.care.outbox import RetryPolicy
 from maillage.care.sharing import share_due
@@ -199,3 +203,38 @@ def test_production_needs_https_recipient() -> None:
 
     with pytest.raises(ValueError, match="MAILLAGE_MHD_URL"):
         Settings(env="production", secret_key="x" * 40, mhd_url="http://dmp.example/fhir")  # type: ignore[arg-type]
+
+
+def test_wrong_document_code_stops_the_server(tmp_path: Path) -> None:
+    from maillage.config import Settings
+    from maillage.server import create_app
+
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'db.sqlite'}",
+        document_codes={"kind": {"code": "x", "system": "urn:x", "display": "x"}},
+    )
+    with pytest.raises(ValueError, match="'kind' is not one of"):
+        create_app(settings)
+
+
+def test_cli_shares_and_lists_dead_letters(
+    server: Server, coordinator: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{probe.getsockname()[1]}/fhir"
+    _network(server, coordinator, closed)
+    cli = typer.Typer()
+    register(cli)
+    runner = CliRunner()
+    monkeypatch.setenv("MAILLAGE_DATABASE_URL", server.settings.database_url)
+    assert runner.invoke(cli, ["outbox", "share"]).exit_code == 2  # no recipient configured
+    assert runner.invoke(cli, ["outbox", "failed"]).output == "no failed message\n"
+    monkeypatch.setenv("MAILLAGE_MHD_URL", closed)
+    shared = runner.invoke(cli, ["outbox", "share"])
+    assert (shared.exit_code, shared.output) == (0, "1 pending\n")
+    with transaction(server.app.state.sessions) as session:
+        for row in session.execute(select(OutboxMessage)).scalars():
+            row.status, row.last_error = "failed", "HTTP 503: gave up"
+    listed = runner.invoke(cli, ["outbox", "failed"]).output
+    assert closed in listed and "HTTP 503: gave up" in listed
