@@ -46,6 +46,12 @@ def _identifier(body: Body, systems: frozenset[str]) -> str | None:
     )
 
 
+def _ins_root(body: Body) -> str:
+    systems = [i.get("system", "") for i in body.get("identifier", [])]
+    found = next((s for s in systems if s in INS_SYSTEMS), cda.INS_NIR_ROOT)
+    return found.removeprefix("urn:oid:")
+
+
 def _person(body: Body) -> cda.Person:
     name = (body.get("name") or [{}])[0]
     return cda.Person(
@@ -54,6 +60,7 @@ def _person(body: Body) -> cda.Person:
         gender=_GENDERS.get(body.get("gender", ""), "UN"),
         birth_date=body.get("birthDate"),
         ins=_identifier(body, INS_SYSTEMS),
+        ins_root=_ins_root(body),
         rpps=_identifier(body, frozenset({RPPS_SYSTEM})),
     )
 
@@ -109,7 +116,7 @@ def compte_rendu(
         )
     )
     patient_id = (
-        f"{shared_patient.ins}^^^&{cda.INS_NIR_ROOT}&ISO"
+        f"{shared_patient.ins}^^^&{shared_patient.ins_root}&ISO"
         if shared_patient.ins
         else f"{patient.get('id', '')}^^^&{CUSTODIAN_ROOT}&ISO"
     )

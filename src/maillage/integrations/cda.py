@@ -31,6 +31,8 @@ class Person:
     gender: str = "UN"
     birth_date: str | None = None
     ins: str | None = None
+    ins_root: str = INS_NIR_ROOT
+    """OID of the INS kind: NIR (…4.8), NIA (…4.9), test identities (…4.10, …4.11)."""
     rpps: str | None = None
 
 
@@ -92,7 +94,7 @@ def build(document: CdaDocument) -> bytes:
 
     role = _sub(_sub(root, "recordTarget"), "patientRole")
     if document.patient.ins:
-        _sub(role, "id", root=INS_NIR_ROOT, extension=document.patient.ins)
+        _sub(role, "id", root=document.patient.ins_root, extension=document.patient.ins)
     else:
         _sub(role, "id", nullFlavor="UNK")
     patient = _sub(role, "patient")
