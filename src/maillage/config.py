@@ -59,6 +59,15 @@ class Settings(BaseSettings):
     files_dir: Path = FILES_DIR_DEFAULT
     smtp_url: str | None = None
     mail_from: str = "comptes-rendus@maillage.invalid"
+    smtp_client_cert: Path | None = None
+    smtp_client_key: Path | None = None
+    smtp_ca_file: Path | None = None
+    custodian_id: str | None = None
+    custodian_name: str = "Réseau de télémédecine maillage"
+    document_codes: dict[str, dict[str, str]] = {}
+    mhd_url: str | None = None
+    mhd_token: SecretStr | None = None
+    mhd_timeout: float = Field(default=30.0, gt=0, le=600)
     max_request_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     request_threads: int = Field(default=4, ge=1, le=256)
     access_log: bool = True
@@ -109,6 +118,38 @@ class Settings(BaseSettings):
 
         parse(value)
         return value
+
+    @field_validator("mhd_url")
+    @classmethod
+    def _http_recipient(cls, url: str | None) -> str | None:
+        if url is not None and not url.startswith(("https://", "http://")):
+            raise ValueError("the MHD Document Recipient URL must start with https://")
+        return url
+
+    @model_validator(mode="after")
+    def _mssante_in_production(self) -> Settings:
+        """Production sends comptes rendus over MSSanté: TLS with the operator's certificate."""
+        if self.env != "production":
+            return self
+        if self.mhd_url is not None and not self.mhd_url.startswith("https://"):
+            raise ValueError("production mode needs MAILLAGE_MHD_URL with https://")
+        if self.smtp_url is None:
+            return self
+        if not self.smtp_url.startswith(("smtps://", "smtp+starttls://")):
+            raise ValueError(
+                "production mode needs MAILLAGE_SMTP_URL with smtps:// or smtp+starttls:// "
+                "(MSSanté requires TLS)"
+            )
+        if self.smtp_client_cert is None or self.smtp_client_key is None:
+            raise ValueError(
+                "production mode needs MAILLAGE_SMTP_CLIENT_CERT and MAILLAGE_SMTP_CLIENT_KEY "
+                "(the MSSanté operator's certificate for mutual TLS)"
+            )
+        if not self.custodian_id:
+            raise ValueError(
+                "production mode needs MAILLAGE_CUSTODIAN_ID (the structure keeping the documents)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _safe_secret(self) -> Settings:

@@ -20,6 +20,7 @@ from maillage import __version__
 from maillage.api import auth
 from maillage.api.app import install as install_api
 from maillage.config import Settings, load_settings
+from maillage.integrations.metadata import document_codes
 from maillage.jobs.queue import job_queue
 from maillage.store.database import (
     cancel_running,
@@ -92,6 +93,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     The schema is brought to the latest migration first, so a fresh database just works.
     """
     settings = settings or load_settings()
+    document_codes(settings.document_codes)  # a wrong MAILLAGE_DOCUMENT_CODES stops the start
     engine = make_engine(
         settings.sqlalchemy_url,
         pool_size=settings.request_threads,

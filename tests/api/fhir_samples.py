@@ -146,6 +146,26 @@ def document(did: str, patient_id: str) -> Body:
     }
 
 
+def submission_set(lid: str, patient_id: str, document_id: str) -> Body:
+    """An MHD submission set (List) listing one DocumentReference."""
+    return {
+        "resourceType": "List",
+        "id": lid,
+        "status": "current",
+        "mode": "working",
+        "code": {
+            "coding": [
+                {
+                    "system": "https://profiles.ihe.net/ITI/MHD/CodeSystem/MHDlistTypes",
+                    "code": "submissionset",
+                }
+            ]
+        },
+        "subject": {"reference": f"Patient/{patient_id}"},
+        "entry": [{"item": {"reference": f"DocumentReference/{document_id}"}}],
+    }
+
+
 def healthcare_service(hid: str, org: str, site: str) -> Body:
     return {
         "resourceType": "HealthcareService",
@@ -285,6 +305,7 @@ def network() -> list[Body]:
         consent("consent-2", "patient-2"),
         encounter("encounter-2", "patient-2", "site-2"),
         document("report-2", "patient-2"),
+        submission_set("share-2", "patient-2", "report-2"),
         binary("scan-2", "patient-2"),
         service_request("ask-2", "patient-2", "Practitioner/doctor", "Practitioner/doctor"),
         task("task-2", "patient-2", "Practitioner/doctor", "Practitioner/doctor"),

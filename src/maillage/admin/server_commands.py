@@ -1,5 +1,5 @@
 """The operator's server commands: serve, db upgrade/reindex/verify-audit, users create,
-outbox deliver.
+outbox deliver, share, failed.
 
 ``cli.py`` calls :func:`register`. The server's libraries are imported when a command runs, so
 that ``maillage --help`` and the analytics commands stay fast. These are not HTTP doors: like
@@ -192,6 +192,45 @@ def outbox_deliver(
         time.sleep(watch)
 
 
+def outbox_share(
+    watch: Annotated[
+        float | None,
+        typer.Option(help="Keep sharing, waking every SECONDS (default: one pass, then exit)."),
+    ] = None,
+) -> None:
+    """Submit the due MHD Bundles (ITI-65) of the outbox to MAILLAGE_MHD_URL."""
+    import time
+
+    from maillage.care.sharing import share_due
+    from maillage.store.database import session_factory
+
+    settings = settings_or_exit()
+    if settings.mhd_url is None:
+        typer.echo("error: set MAILLAGE_MHD_URL to share documents", err=True)
+        raise typer.Exit(2)
+    sessions = session_factory(_migrated(settings))
+    while True:
+        outcomes = share_due(sessions, settings)
+        counts = [f"{n} {status}" for status, n in sorted(outcomes.items())]
+        typer.echo(", ".join(counts) or "none due")
+        if watch is None:
+            break
+        time.sleep(watch)
+
+
+def outbox_failed() -> None:
+    """List the dead letters: messages and shares given up on, for a human to handle."""
+    from maillage.care.delivery import failed_messages
+    from maillage.store.database import session_factory
+
+    settings = settings_or_exit()
+    rows = failed_messages(session_factory(_migrated(settings)))
+    for row in rows:
+        typer.echo("\t".join(str(value) for value in row))
+    if not rows:
+        typer.echo("no failed message")
+
+
 def register(app: typer.Typer) -> None:
     """Add the server commands to the ``maillage`` command."""
     app.command("serve")(serve)
@@ -204,6 +243,10 @@ def register(app: typer.Typer) -> None:
     users = typer.Typer(help="User accounts.", no_args_is_help=True)
     users.command("create")(users_create)
     app.add_typer(users, name="users")
-    outbox = typer.Typer(help="Outgoing e-mail (comptes rendus).", no_args_is_help=True)
+    outbox = typer.Typer(
+        help="Outgoing e-mail (comptes rendus, MSSanté) and MHD shares.", no_args_is_help=True
+    )
     outbox.command("deliver")(outbox_deliver)
+    outbox.command("share")(outbox_share)
+    outbox.command("failed")(outbox_failed)
     app.add_typer(outbox, name="outbox")

@@ -5,8 +5,9 @@ is written as ``current`` and not ``preliminary`` with new content, its report (
 HTML or text attachment) is put in the outbox in the same transaction, addressed to the e-mail
 telecom of the patient's ``generalPractitioner`` (Practitioner, or PractitionerRole and then its
 Practitioner). The outbox worker (:mod:`maillage.care.delivery`) delivers it over SMTP, which is
-the transport of MSSanté secure messaging. A patient without a médecin traitant reachable by
-e-mail gets no message; the document is stored all the same.
+the transport of MSSanté secure messaging; a PDF report also travels as a CDA R2 level 1 in an
+IHE XDM archive with the MSSanté headers (:mod:`maillage.care.document_exchange`). A patient
+without a médecin traitant reachable by e-mail gets no message; the document is stored all the same.
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from maillage.care import attachments, encounters, outbox
+from maillage.care import attachments, document_exchange, encounters, outbox
 from maillage.care.appointments import display_name, email_of, live
 from maillage.care.errors import Unprocessable
 from maillage.config import Settings
+from maillage.integrations import mssante
 from maillage.store import resources
 from maillage.store.models import OutboxMessage, Resource, utcnow
 from maillage.store.search_params import normalise_reference
@@ -83,26 +85,55 @@ def _report(settings: Settings, body: Body) -> tuple[bytes, str]:
     )
 
 
+def _queue(session: Session, row: Resource, patient: str, recipient: str, payload: bytes) -> None:
+    session.add(
+        OutboxMessage(
+            id=resources.new_id(),
+            created=utcnow(),
+            source=f"DocumentReference/{row.id}",
+            patient=patient,
+            recipient=recipient,
+            message=payload,
+            status=outbox.DeliveryStatus.PENDING.value,
+            attempts=0,
+            next_attempt_at=utcnow(),
+        )
+    )
+
+
 def enqueue(session: Session, settings: Settings, row: Resource, previous: Body | None) -> None:
-    """Put the compte rendu of a just-written DocumentReference in the outbox, when due."""
+    """Queue the compte rendu of a just-written DocumentReference, when due: the e-mail to the
+    médecin traitant and, with MAILLAGE_MHD_URL set, the MHD share of a PDF report."""
     body = row.body
     if not _due(body, previous):
         return
     encounter = _teleconsultation(session, body)
     patient_ref = _reference(body.get("subject"))
     patient = live(session, patient_ref) if patient_ref else None
-    if encounter is None or patient is None:
+    if encounter is None or patient is None or patient_ref is None:
         return
     recipient = _gp_email(session, patient.body)
-    if recipient is None:
+    if recipient is None and settings.mhd_url is None:
         return
     report, media = _report(settings, body)
     day = ((encounter.body.get("period") or {}).get("start") or body.get("date") or "")[:10]
+    title = f"Compte rendu de téléconsultation du {day or 'jour'}"
+    writer = document_exchange.author(session, body)
+    exchange = (
+        document_exchange.compte_rendu(settings, patient.body, writer, report, title)
+        if media == "application/pdf"
+        else None
+    )
+    if settings.mhd_url and exchange is not None:
+        bundle = document_exchange.provide_bundle(exchange, patient_ref, writer)
+        _queue(session, row, patient_ref, settings.mhd_url, bundle)
+    if recipient is None:
+        return
     name = display_name(patient.body) or patient_ref
     message = outbox.build_message(
         sender=settings.mail_from,
         recipient=recipient,
-        subject=f"Compte rendu de téléconsultation du {day or 'jour'} : {name}",
+        subject=f"{title} : {name}",
         body=(
             f"Bonjour,\n\nVeuillez trouver ci-joint le compte rendu de la téléconsultation du "
             f"{day or 'jour'} de votre patient(e) {name}.\n\nCe message est envoyé "
@@ -112,16 +143,12 @@ def enqueue(session: Session, settings: Settings, row: Resource, previous: Body 
         report_filename=f"compte-rendu-{row.id}.{SUFFIXES[media]}",
         report_media_type=media,
     )
-    session.add(
-        OutboxMessage(
-            id=resources.new_id(),
-            created=utcnow(),
-            source=f"DocumentReference/{row.id}",
-            patient=patient_ref,
-            recipient=recipient,
-            message=message.as_bytes(),
-            status=outbox.DeliveryStatus.PENDING.value,
-            attempts=0,
-            next_attempt_at=utcnow(),
+    if exchange is not None:
+        mssante.attach_xdm(
+            message,
+            document_exchange.xdm_archive(exchange),
+            f"IHE_XDM-{row.id}.zip",
+            cda_code=exchange.codes["type"].code,
+            with_ins=exchange.with_ins,
         )
-    )
+    _queue(session, row, patient_ref, recipient, message.as_bytes())

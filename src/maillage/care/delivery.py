@@ -1,4 +1,4 @@
-"""The outbox worker: delivers due e-mails over SMTP, retrying with backoff, auditing each try.
+"""The outbox worker: delivers due e-mails over SMTP (mutual TLS), retrying, auditing each try.
 
 Each message is claimed in its own transaction (``FOR UPDATE SKIP LOCKED`` on PostgreSQL; SQLite
 serialises writers), sent, and its new state committed with an AuditEvent, since a message
@@ -8,7 +8,9 @@ leaving the server (compte rendu, appointment confirmation) discloses patient da
 
 from __future__ import annotations
 
+import ssl
 from collections import Counter
+from collections.abc import Callable
 from datetime import datetime
 from email import message_from_bytes
 from email import policy as email_policy
@@ -28,15 +30,34 @@ from maillage.care.outbox import (
     deliver,
 )
 from maillage.config import Settings
+from maillage.integrations.mssante import client_context
 from maillage.store import audit
 from maillage.store.database import transaction
 from maillage.store.models import OutboxMessage, utcnow
 from maillage.store.resources import instant
 
+Send = Callable[[OutboxMessage], None]
+"""Sends one row's message, raising DeliveryError when it did not go."""
 
-def _due(now: datetime) -> Any:
-    return (OutboxMessage.status == DeliveryStatus.PENDING.value) & (
-        OutboxMessage.next_attempt_at <= now
+
+def is_document_share() -> Any:
+    """Rows for an MHD Document Recipient: their recipient is its URL, not an e-mail address."""
+    return OutboxMessage.recipient.startswith("http")
+
+
+def _due(now: datetime, shares: bool) -> Any:
+    channel = is_document_share() if shares else ~is_document_share()
+    return (
+        (OutboxMessage.status == DeliveryStatus.PENDING.value)
+        & (OutboxMessage.next_attempt_at <= now)
+        & channel
+    )
+
+
+def tls_context(settings: Settings) -> ssl.SSLContext:
+    """The TLS client context: the MSSanté operator's certificate and trust chain when set."""
+    return client_context(
+        settings.smtp_client_cert, settings.smtp_client_key, settings.smtp_ca_file
     )
 
 
@@ -58,7 +79,9 @@ def delivery_event(row: OutboxMessage, error: DeliveryError | None) -> dict[str,
                 "who": {
                     "identifier": {
                         "system": "urn:ietf:rfc:3986",
-                        "value": f"mailto:{row.recipient}",
+                        "value": row.recipient
+                        if row.recipient.startswith("http")
+                        else f"mailto:{row.recipient}",
                     }
                 },
                 "requestor": False,
@@ -79,16 +102,14 @@ def delivery_event(row: OutboxMessage, error: DeliveryError | None) -> dict[str,
 def _attempt(
     session: Session,
     settings: Settings,
-    smtp_url: str,
+    send: Send,
     row: OutboxMessage,
     policy: RetryPolicy,
     now: datetime,
 ) -> DeliveryStatus:
-    message = message_from_bytes(row.message, policy=email_policy.default)
-    assert isinstance(message, EmailMessage)
     error = None
     try:
-        deliver(message, smtp_url)
+        send(row)
     except DeliveryError as failure:
         error = failure
     before = DeliveryState(
@@ -113,16 +134,38 @@ def deliver_due(
     now: datetime | None = None,
     limit: int = 100,
 ) -> Counter[str]:
-    """Try every message due at ``now`` (naive UTC); how many ended sent, pending or failed."""
-    if settings.smtp_url is None:
+    """Try every e-mail due at ``now`` (naive UTC); how many ended sent, pending or failed."""
+    smtp_url = settings.smtp_url
+    if smtp_url is None:
         raise ValueError("MAILLAGE_SMTP_URL is not set: there is no server to send mail to")
+    context = tls_context(settings)
+
+    def send(row: OutboxMessage) -> None:
+        message = message_from_bytes(row.message, policy=email_policy.default)
+        assert isinstance(message, EmailMessage)
+        deliver(message, smtp_url, ssl_context=context)
+
+    return process_due(sessions, settings, send, shares=False, policy=policy, now=now, limit=limit)
+
+
+def process_due(
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    send: Send,
+    *,
+    shares: bool,
+    policy: RetryPolicy | None = None,
+    now: datetime | None = None,
+    limit: int = 100,
+) -> Counter[str]:
+    """Claim each due row of one channel, send it, record the outcome and audit the attempt."""
     policy = policy or RetryPolicy()
     now = now or utcnow()
     with transaction(sessions) as session:
         ids = list(
             session.execute(
                 select(OutboxMessage.id)
-                .where(_due(now))
+                .where(_due(now, shares))
                 .order_by(OutboxMessage.created)
                 .limit(limit)
             ).scalars()
@@ -132,10 +175,28 @@ def deliver_due(
         with transaction(sessions) as session:
             row = session.execute(
                 select(OutboxMessage)
-                .where(OutboxMessage.id == message_id, _due(now))
+                .where(OutboxMessage.id == message_id, _due(now, shares))
                 .with_for_update(skip_locked=True)
             ).scalar()
             if row is not None:  # None: another worker took it meanwhile
-                status = _attempt(session, settings, settings.smtp_url, row, policy, now)
+                status = _attempt(session, settings, send, row, policy, now)
                 outcomes[status.value] += 1
     return outcomes
+
+
+def failed_messages(sessions: sessionmaker[Session]) -> list[tuple[str, str, str, int, str]]:
+    """The dead letters (e-mails and shares ended ``failed``), oldest first: id, source,
+    recipient, attempts and last error."""
+    with transaction(sessions) as session:
+        rows = session.execute(
+            select(
+                OutboxMessage.id,
+                OutboxMessage.source,
+                OutboxMessage.recipient,
+                OutboxMessage.attempts,
+                OutboxMessage.last_error,
+            )
+            .where(OutboxMessage.status == DeliveryStatus.FAILED.value)
+            .order_by(OutboxMessage.created)
+        ).all()
+    return [(r[0], r[1], r[2], r[3], r[4] or "") for r in rows]

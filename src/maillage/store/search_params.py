@@ -236,6 +236,14 @@ PARAMS: dict[str, tuple[SearchParam, ...]] = {
         _p("performer", "reference", "performer"),
         _p(ACTOR, "reference", "performer"),
     ),
+    "List": (
+        _IDENTIFIER,
+        _p("patient", "reference", "subject", targets=_PATIENT_ONLY),
+        _p("code", "token", "code"),
+        _p("status", "token", "status"),
+        _p("item", "reference", "entry.item"),
+        _p("date", "date", "date"),
+    ),
     "Flag": (
         _IDENTIFIER,
         _p("patient", "reference", "subject", targets=_PATIENT_ONLY),
