@@ -95,6 +95,7 @@ class Settings(BaseSettings):
     )
     expertise_due_days: dict[str, int] = {"default": 7}
     alert_escalation_minutes: int = Field(default=60, ge=1)
+    professionals_password_login: bool = True
 
     @field_validator("database_url")
     @classmethod

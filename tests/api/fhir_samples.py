@@ -54,7 +54,7 @@ def practitioner(pid: str, rpps: str = VALID_RPPS) -> Body:
 
 
 def patient(
-    pid: str, org: str, nir: str | None = None, family: str = "Dupont", status: str = "QUAL"
+    pid: str, org: str, nir: str | None = None, family: str = "Dupont", status: str = "VALI"
 ) -> Body:
     body: Body = {
         "resourceType": "Patient",

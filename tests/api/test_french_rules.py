@@ -6,6 +6,7 @@ import pytest
 from api_server import Server
 from fhir_samples import CORSICAN_NIR, VALID_NIR, location, patient, practitioner
 
+from maillage.care import french
 from maillage.care.french import INSEE_EXTENSION
 from maillage.care.identifiers import INS_NIR_SYSTEM, INS_TEST_SYSTEMS
 
@@ -64,8 +65,15 @@ def test_rpps_is_checked(
     assert response.status_code == status, response.text
 
 
-@pytest.mark.parametrize(("status", "shown"), [("QUAL", True), ("VALI", False), ("PROV", False)])
-def test_ins_leaves_only_for_a_qualified_identity(
+def test_ins_leaves_only_for_a_qualified_identity() -> None:
+    """(« qualifiée » cannot be written without an identity service: the rule on its own.)"""
+    qualified = patient("p", "msp-1", nir=VALID_NIR, status="QUAL")
+    assert french.outgoing(qualified)["identifier"] == qualified["identifier"]
+    assert "identifier" not in french.outgoing(patient("p", "msp-1", nir=VALID_NIR))
+
+
+@pytest.mark.parametrize(("status", "shown"), [("RECUP", False), ("VALI", False), ("PROV", False)])
+def test_ins_stays_in_for_an_identity_not_qualified(
     server: Server, coordinator: dict[str, str], status: str, shown: bool
 ) -> None:
     server.put(patient("p", "msp-1", nir=VALID_NIR, status=status), coordinator)

@@ -9,6 +9,7 @@ from maillage.api import (
     bundles,
     errors,
     fhir,
+    identity,
     monitoring,
     projects,
     scheduling,
@@ -25,6 +26,7 @@ def install(app: FastAPI, max_request_bytes: int) -> None:
     for router in (
         tokens.router,
         scheduling.router,
+        identity.router,
         fhir.router,
         projects.router,
         bundles.router,

@@ -12,8 +12,9 @@ WRITE = ("create", "update", "delete")
 OPERATIONS = {
     "Schedule": ("generate-slots",),
     "Appointment": ("ics",),
+    "Patient": ("identity-vigilance",),
 }
-"""Instance operations served by :mod:`maillage.api.scheduling`."""
+"""Instance operations served by :mod:`maillage.api.scheduling` and :mod:`maillage.api.identity`."""
 
 
 def capability_statement(base_url: str, software_date: str) -> dict[str, Any]:

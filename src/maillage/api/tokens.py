@@ -29,7 +29,12 @@ def token(
     address = request.client.host if request.client else "unknown"
     if not limiter.hit(address, form.username):
         raise FHIRError(429, "too many login attempts; try again later")
-    user = authenticate(sessions, form.username, form.password)
+    user = authenticate(
+        sessions,
+        form.username,
+        form.password,
+        professionals_by_password=settings.professionals_password_login,
+    )
     if user is None:
         raise Unauthenticated("wrong e-mail or password")
     body: dict[str, Any] = {

@@ -54,6 +54,7 @@ class Call:
     interaction: str
     entities: list[str] = field(default_factory=list)
     audited: bool = False
+    note: str | None = None
     _reported: BaseException | None = None
 
     @property
@@ -87,7 +88,14 @@ class Call:
         """Audit a successful access to patient data in the work's own transaction."""
         if self.audited:
             repository = self.repository
-            audit.record(session, repository.settings, self.access(), self.entities, audit.SUCCESS)
+            audit.record(
+                session,
+                repository.settings,
+                self.access(),
+                self.entities,
+                audit.SUCCESS,
+                self.note,
+            )
 
     def access(self) -> audit.Access:
         repository = self.repository

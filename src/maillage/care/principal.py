@@ -8,6 +8,7 @@ from typing import Protocol
 from sqlalchemy import Engine, bindparam, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from maillage.care.errors import Forbidden
 from maillage.store import users
 from maillage.store.database import autocommit, transaction
 from maillage.store.models import RESOURCES, USERS
@@ -40,11 +41,26 @@ class Account(Protocol):
     role: str
 
 
-def authenticate(sessions: sessionmaker[Session], email: str, password: str) -> Account | None:
+PROFESSIONALS = frozenset({Role.PRACTITIONER, Role.SITE_PROFESSIONAL})
+"""The health professionals, whom the national security policy (PGSSI-S) sends to Pro Santé
+Connect rather than a password for sensitive health services."""
+
+
+def authenticate(
+    sessions: sessionmaker[Session],
+    email: str,
+    password: str,
+    *,
+    professionals_by_password: bool = True,
+) -> Account | None:
     """The active account with this e-mail and password, or None (timing does not tell
-    which was wrong)."""
+    which was wrong). With ``professionals_by_password`` False a professional's right password
+    is refused (:class:`Forbidden`): they must use Pro Santé Connect."""
     with transaction(sessions) as session:
-        return users.authenticate(session, email, password)
+        user = users.authenticate(session, email, password)
+    if user is not None and not professionals_by_password and Role(user.role) in PROFESSIONALS:
+        raise Forbidden("password login is closed to health professionals: use Pro Santé Connect")
+    return user
 
 
 _USER = select(USERS).where(USERS.c.id == bindparam("user_id"))

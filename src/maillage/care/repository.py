@@ -58,6 +58,7 @@ from maillage.care.errors import (
     Unauthenticated,
     Unprocessable,
 )
+from maillage.care.identity import IdentityService
 from maillage.care.principal import Principal, Role
 from maillage.care.rules import NO_RULES, RULES, Change
 from maillage.care.work import Work, Written, version_of
@@ -152,7 +153,8 @@ class Repository:
     not prove a principal (raised, and audited, at the first access). ``jobs`` is where work for
     the worker goes (alert evaluations), ``reads`` an asynchronous PostgreSQL pool for the
     searches that run on the event loop, ``explain`` how a refusal reads in the audit trail
-    (the API prefixes its status).
+    (the API prefixes its status), ``identity`` the INSi teleservice (none shipped:
+    :mod:`maillage.care.identity`).
     """
 
     def __init__(
@@ -166,8 +168,10 @@ class Repository:
         jobs: JobQueue | None = None,
         reads: AsyncConnectionPool | None = None,
         explain: Callable[[DomainError], str] = _plain,
+        identity: IdentityService | None = None,
     ) -> None:
         self.sessions, self.settings, self.principal = sessions, settings, principal
+        self.identity = identity
         self.address, self.refusal, self.jobs, self.reads = address, refusal, jobs, reads
         self.explain = explain
         self._trusted = False
@@ -391,6 +395,27 @@ class Repository:
             with transaction(self.sessions) as session:
                 work = Work(self, session)
                 written = work.store(call, body, resource_id, version)
+        self._committed(work.written)
+        return written
+
+    def correct_identity(
+        self, patient_id: str, payload: Any, reason: str, *, if_match: int | str | None = None
+    ) -> Written:
+        """The identity-vigilance action: a coordinator changes a Patient's traits or INS,
+        even once « qualifiée », for a stated reason, which the audit trail keeps."""
+        call = self._call("Patient", "update", [f"Patient/{patient_id}"])
+        who = call.authorize(write=True)
+        with call.failures():
+            if who.role is not Role.COORDINATOR:
+                raise Forbidden("the identity-vigilance action is a coordinator's")
+            if not reason.strip():
+                raise Invalid("the identity-vigilance action needs a reason")
+            call.note = f"identity-vigilance: {reason.strip()}"
+            body = validation.validate("Patient", payload, patient_id)
+            version = version_of(if_match)
+            with transaction(self.sessions) as session:
+                work = Work(self, session, vigilance=True)
+                written = work.store(call, body, patient_id, version)
         self._committed(work.written)
         return written
 

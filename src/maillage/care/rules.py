@@ -2,8 +2,8 @@
 
 Every type gets validation, the access policy, attachments moved to the file store and the
 audit (:mod:`maillage.care.work`); the types listed here add their own steps: booking on
-Appointment, Task states and pools, télé-expertise acts, Encounter lifecycle, device-measurement
-ingestion, the compte rendu outbox.
+Appointment, the identity-vigilance rules on Patient, Task states and pools, télé-expertise
+acts, Encounter lifecycle, device-measurement ingestion, the compte rendu outbox.
 """
 
 from __future__ import annotations
@@ -20,9 +20,11 @@ from maillage.care import (
     comptes_rendus,
     confirmations,
     encounters,
+    identity,
     ingestion,
     teleexpertise,
 )
+from maillage.care.identity import IdentityService
 from maillage.care.principal import Principal
 from maillage.config import Settings
 from maillage.store.models import Resource
@@ -44,6 +46,8 @@ class Change:
     resource_id: str
     body: Body | None
     previous: Body | None
+    vigilance: bool = False
+    identity: IdentityService | None = None
 
     @property
     def new_body(self) -> Body:
@@ -86,11 +90,19 @@ def _observation(change: Change) -> Body:
     return change.new_body
 
 
+def _patient(change: Change) -> Body:
+    identity.check(
+        change.new_body, change.previous, vigilance=change.vigilance, service=change.identity
+    )
+    return change.new_body
+
+
 def _evaluate_alerts(repository: Repository, bodies: list[Body]) -> None:
     repository.queue_evaluations(ingestion.measured_patients(bodies))
 
 
 RULES: dict[str, TypeRules] = {
+    "Patient": TypeRules(prepare=_patient),
     "Appointment": TypeRules(
         prepare=lambda c: appointments.prepare(c.new_body, c.previous),
         book=_book,

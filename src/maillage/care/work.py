@@ -39,8 +39,11 @@ class Written:
 class Work:
     """Writes in one transaction, each with the full rules of a create or update."""
 
-    def __init__(self, repository: Repository, session: Session) -> None:
+    def __init__(
+        self, repository: Repository, session: Session, *, vigilance: bool = False
+    ) -> None:
         self.repository, self.session = repository, session
+        self.vigilance = vigilance  # the identity-vigilance action may change a qualified one
         self.call: Call | None = None
         self.written: list[Resource] = []
 
@@ -89,7 +92,16 @@ class Work:
         _check_write(call, session, current, body)
         rules = RULES.get(resource_type, NO_RULES)
         target = resource_id or new_id or resources.new_id()
-        change = Change(session, settings, call.principal, target, body, previous)
+        change = Change(
+            session,
+            settings,
+            call.principal,
+            target,
+            body,
+            previous,
+            vigilance=self.vigilance,
+            identity=self.repository.identity,
+        )
         if rules.prepare is not None:
             body = rules.prepare(change)
         body = policy.stamped(body, current.body if current else None, call.principal)

@@ -10,7 +10,9 @@ from starlette.datastructures import FormData
 
 from maillage.api.auth import LoginLimiter
 from maillage.api.deps import Sessions
+from maillage.care.errors import Forbidden
 from maillage.care.principal import Principal, authenticate
+from maillage.config import Settings
 from maillage.web.rendering import render, signed_in
 from maillage.web.session import WebSession, checked_form, end_session, write_session
 
@@ -50,7 +52,19 @@ def login(
     if not limiter.hit(address, email):
         error = "Trop de tentatives de connexion : réessayez dans quelques minutes."
         return render(request, "connexion.html", {"erreur": error, "email": email}, status=429)
-    user = authenticate(sessions, email, password)
+    settings: Settings = request.app.state.settings
+    try:
+        user = authenticate(
+            sessions,
+            email,
+            password,
+            professionals_by_password=settings.professionals_password_login,
+        )
+    except Forbidden:
+        error = (
+            "Les professionnels de santé se connectent avec Pro Santé Connect (e-CPS ou carte CPS)."
+        )
+        return render(request, "connexion.html", {"erreur": error, "email": email}, status=403)
     user_id = user.id if user else None
     if user_id is None:
         error = "Adresse électronique ou mot de passe incorrect."
