@@ -68,6 +68,44 @@ class Act:
         return "|".join(sorted(self.professions))
 
 
+PROFESSION_SYSTEM = (
+    "https://mos.esante.gouv.fr/NOS/TRE_G15-ProfessionSante/FHIR/TRE-G15-ProfessionSante"
+)
+"""The ANS terminology of health professions (Annuaire Santé ``Code profession``)."""
+_PROFESSION_CODES = {
+    "10": Profession.PHYSICIAN,
+    "60": Profession.NURSE,
+    "70": Profession.PHYSIOTHERAPIST,
+    "50": Profession.MIDWIFE,
+    "21": Profession.PHARMACIST,
+}
+_PROFESSION_WORDS = {
+    "médecin": Profession.PHYSICIAN,
+    "infirmi": Profession.NURSE,
+    "kinésithérapeute": Profession.PHYSIOTHERAPIST,
+    "sage-femme": Profession.MIDWIFE,
+    "pharmacien": Profession.PHARMACIST,
+}
+
+
+def profession_of(practitioner: dict[str, Any]) -> Profession | None:
+    """A Practitioner's profession from its qualifications: the ANS profession code, else the
+    French word of the qualification's text (« Pharmacien », « Infirmière »…); None if unknown."""
+    for qualification in practitioner.get("qualification", []):
+        code = qualification.get("code") or {}
+        for coding in code.get("coding", []):
+            if (
+                coding.get("system") == PROFESSION_SYSTEM
+                and coding.get("code") in _PROFESSION_CODES
+            ):
+                return _PROFESSION_CODES[coding["code"]]
+        text = (code.get("text") or "").casefold()
+        for word, profession in _PROFESSION_WORDS.items():
+            if text.startswith(word):
+                return profession
+    return None
+
+
 _PHYSICIAN = frozenset({Profession.PHYSICIAN})
 _NURSE = frozenset({Profession.NURSE})
 _MEDICAL_2018 = "avenant 6, convention médicale 2016 (JO 1er août 2018)"
