@@ -609,9 +609,7 @@ class Repository:
                 asked = search.statement(
                     "ServiceRequest", [], [f for f in focus if f], self.settings.zone
                 )
-                requests = (
-                    {r.id: cast(Resource, r) for r in session.scalars(asked)} if any(focus) else {}
-                )
+                requests = {r.id: r for r in session.scalars(asked)} if any(focus) else {}
                 pairs = [(t, requests.get(f)) for t, f in zip(tasks, focus, strict=True)]
                 for task in tasks:
                     call.entities.extend(sorted(call.compartment(task.id, task.body)))
