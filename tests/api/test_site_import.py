@@ -230,3 +230,33 @@ def test_cli_names_an_unreadable_file_in_one_line_with_exit_2(
     assert refused.exit_code == 2
     assert refused.exception is None or isinstance(refused.exception, SystemExit)
     assert f"error: {path}:4: " in refused.output and "nothing was imported" in refused.output
+
+
+def test_finess_numbers_are_imported_and_searchable(
+    server: Server, admin: dict[str, str], tmp_path: Path, communes: pd.DataFrame
+) -> None:
+    text = (
+        "id,name,code_commune,type,finess_et,finess_ej\n"
+        "bourg,CH de Fleyriat,01053,ch,010000024,010780054\n"
+        "ajaccio,Pharmacie du Cours,2A004,pharmacie,2A0000011,\n"
+    )
+    _import(server, _write(tmp_path, text), communes)
+    finess = "http://finess.sante.gouv.fr"
+    [site] = _search(server, admin, f"Location?identifier={finess}|010000024")
+    assert site["name"] == "CH de Fleyriat"
+    [legal] = _search(server, admin, f"Organization?identifier={finess}|010780054")
+    assert _search(server, admin, f"Organization?identifier={finess}|010000024") == [legal]
+    [corsica] = _search(server, admin, f"Location?identifier={finess}|2A0000011")
+    assert corsica["name"] == "Pharmacie du Cours"
+    assert _search(server, admin, f"Location?identifier={finess}|010780054") == []
+
+
+def test_a_wrong_finess_key_is_refused_naming_line_and_column(
+    tmp_path: Path, communes: pd.DataFrame
+) -> None:
+    text = "id,name,code_commune,finess_et,finess_ej\nbourg,CH,01053,010000025,01078005\n"
+    with pytest.raises(SiteImportError) as refused:
+        read_sites(_write(tmp_path, text), communes)
+    problems = "\n".join(refused.value.problems)
+    assert ":2: column finess_et: FINESS check digit 5 is wrong (Luhn expects 4)" in problems
+    assert ":2: column finess_ej: FINESS number must have 9 characters, got 8" in problems

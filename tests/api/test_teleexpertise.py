@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import csv
 import hashlib
+import io
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -233,6 +235,20 @@ def test_gp_asks_a_cardiologist_with_an_ecg(server: Server, people: dict) -> Non
         f"/fhir/AuditEvent?entity=Task/{task['id']}&outcome=8", headers=server.headers("admin")
     ).json()
     assert refusals["total"] >= 1
+
+    # The operators' billing export of the day lists the answer's TE2 and the request's RQD.
+    day = seen["executionPeriod"]["end"][:10]
+    export = server.client.get(
+        f"/api/billing/acts?from={day}&to={day}", headers=server.headers("admin")
+    )
+    assert export.status_code == 200, export.text
+    billed = list(csv.DictReader(io.StringIO(export.text)))
+    assert sorted(
+        (r["task"], r["act_code"], r["practitioners"], r["billed_by"]) for r in billed
+    ) == [
+        (f"Task/{task['id']}", "RQD", "Practitioner/gp", "midwife|nurse|physician|physiotherapist"),
+        (f"Task/{task['id']}", "TE2", "Practitioner/cardio", "physician"),
+    ]
 
     # A file altered on disk no longer passes its checksum: refused, never served.
     (server.settings.files_dir / digest[:2] / digest).write_bytes(ECG + b"tampered")

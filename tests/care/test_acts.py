@@ -4,12 +4,24 @@ from __future__ import annotations
 
 import pytest
 
-from maillage.care.acts import ACTS, ActContext, act, assistance_act, check_act
+from maillage.care.acts import ACTS, ActContext, Profession, act, assistance_act, check_act
 
 
 def test_table_has_the_network_codes() -> None:
-    assert set(ACTS) == {"TCG", "TC", "TLS", "TLL", "TLD", "TE2", "RQD"}
+    assert set(ACTS) == {"TCG", "TC", "TLM", "TLS", "TLL", "TLD", "TE2", "RQD"}
     assert {a.code for a in ACTS.values() if a.performer == "nurse"} == {"TLS", "TLL", "TLD"}
+    assert ACTS["TLM"].performer == "pharmacist"
+    assert all(a.source for a in ACTS.values())
+
+
+def test_rqd_is_billed_by_every_requesting_profession() -> None:
+    assert ACTS["RQD"].professions == {
+        Profession.PHYSICIAN,
+        Profession.NURSE,
+        Profession.PHYSIOTHERAPIST,
+        Profession.MIDWIFE,
+    }
+    assert ACTS["TE2"].professions == {Profession.PHYSICIAN}
 
 
 def test_codes_are_checked_against_their_part_of_the_act() -> None:
@@ -29,3 +41,12 @@ def test_codes_are_checked_against_their_part_of_the_act() -> None:
 )
 def test_nurse_assistance_code(scheduled: bool, home: bool, code: str) -> None:
     assert assistance_act(during_scheduled_care=scheduled, at_home=home).code == code
+
+
+def test_pharmacist_assistance_is_tlm_and_other_professions_bill_none() -> None:
+    assert (
+        assistance_act(profession="pharmacist", during_scheduled_care=False, at_home=False).code
+        == "TLM"
+    )
+    with pytest.raises(ValueError, match="nurse or pharmacist"):
+        assistance_act(profession=Profession.MIDWIFE, during_scheduled_care=False, at_home=False)

@@ -12,6 +12,7 @@ import typer
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
+from maillage.api import billing
 from maillage.care import appointments, validation
 from maillage.care.identifiers import validate_nir, validate_rpps
 from maillage.care.principal import Principal, Role
@@ -179,3 +180,29 @@ def test_every_seeded_type_passes_the_validation_of_an_api_write(seeded) -> None
             payload["meta"] = {"tag": body["meta"]["tag"]}
             validation.validate(kind, payload, body["id"])
             repository.update(kind, body["id"], payload)
+
+
+def test_billing_export_has_pharmacists_tlm_at_pharmacies_and_tele_expertise_acts(seeded) -> None:
+    """The demo's billing: the pharmacist's TLM at the pharmacies only, the nurse's TLL
+    elsewhere, and the TE2/RQD pair of each answered télé-expertise."""
+    sessions, _ = seeded
+    settings = Settings(database_url=str(sessions.kw["bind"].url), env="development")
+    with sessions() as session:
+        coordinator = session.execute(select(User).where(User.role == "coordinator")).scalar_one()
+    repository = Repository(
+        sessions, settings, Principal(coordinator.id, coordinator.email, Role.COORDINATOR)
+    )
+    first, last = date(2019, 1, 1), date.today()
+    encounters = billing.lines(repository.billed_encounters(first, last))
+    expertises = billing.expertise_lines(repository.billed_expertises(first, last))
+    pharmacies = {
+        f"Location/{stable_id('Location', s.site.site_id)}"
+        for s in SITES
+        if s.site.organization_type == "pharmacie"
+    }
+    assistance = {(line["act_code"], line["location"] in pharmacies) for line in encounters}
+    assert assistance >= {("TLM", True), ("TLL", False)}
+    assert not assistance & {("TLM", False), ("TLL", True)}
+    codes = [line["act_code"] for line in expertises]
+    assert codes and codes.count("TE2") == codes.count("RQD")
+    assert {line["billed_by"] for line in expertises if line["act_code"] == "TE2"} == {"physician"}

@@ -67,12 +67,12 @@ def test_town_halls_lie_in_their_commune(communes):
 
 def test_finess_keeps_the_site_categories_in_current_communes(communes):
     sites = finess_sites(FINESS_SAMPLE, communes).table.set_index("site_id")
-    assert set(sites.index) == {"010000024", "030000001", "2A0000011", "670000111"}
+    assert set(sites.index) == {"010000024", "030000004", "2A0000011", "670000116"}
     assert sites.loc["2A0000011", "code_commune"] == "2A004"
     # The health centre has no geolocation row: it takes its commune's point.
     strasbourg = communes.set_index("code_commune").loc["67482"]
-    assert sites.loc["670000111", ["lon", "lat"]].tolist() == [strasbourg.lon, strasbourg.lat]
-    assert "Centre de Santé" in sites.loc["670000111", "name"]
+    assert sites.loc["670000116", ["lon", "lat"]].tolist() == [strasbourg.lon, strasbourg.lat]
+    assert "Centre de Santé" in sites.loc["670000116", "name"]
 
 
 def test_finess_categories_are_chosen_after_the_file(communes):

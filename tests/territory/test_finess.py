@@ -31,25 +31,25 @@ def facilities() -> pd.DataFrame:
 def test_commune_codes_from_department_and_commune_fields(facilities: pd.DataFrame) -> None:
     assert facilities["code_commune"].to_dict() == {
         "010000024": "01053",
-        "030000001": "03003",
+        "030000004": "03003",
         "2A0000011": "2A004",
         "970100012": "97101",
-        "970400011": "97411",
-        "670000111": "67482",
+        "970400016": "97411",
+        "670000116": "67482",
     }
     assert facilities.loc["010000024", "name"] == "CENTRE HOSPITALIER DE BOURG-EN-BRESSE FLEYRIAT"
     assert facilities.loc["2A0000011", "name"] == "PHARMACIE DU COURS"  # no long name
-    assert facilities.loc["030000001", "category_label"].startswith("Etablissement d'hébergement")
+    assert facilities.loc["030000004", "category_label"].startswith("Etablissement d'hébergement")
 
 
 def test_lambert93_origin(facilities: pd.DataFrame) -> None:
-    row = facilities.loc["030000001"]
+    row = facilities.loc["030000004"]
     assert (row["lon"], row["lat"]) == pytest.approx((3.0, 46.5), abs=1e-9)
 
 
 @pytest.mark.parametrize(
     ("finess", "lon_lat", "zone", "south"),
-    [("970100012", ABYMES, 20, False), ("970400011", SAINT_DENIS, 40, True)],
+    [("970100012", ABYMES, 20, False), ("970400016", SAINT_DENIS, 40, True)],
 )
 def test_utm_zones(facilities, finess, lon_lat, zone, south) -> None:
     row = facilities.loc[finess]
@@ -61,9 +61,9 @@ def test_utm_zones(facilities, finess, lon_lat, zone, south) -> None:
 
 
 def test_missing_geolocation_and_category_filter(facilities: pd.DataFrame) -> None:
-    assert facilities.loc["670000111", ["lon", "lat"]].isna().all()
+    assert facilities.loc["670000116", ["lon", "lat"]].isna().all()
     chosen = load_finess(SAMPLE, categories=[124, "620"])
-    assert chosen["finess"].tolist() == ["2A0000011", "670000111"]
+    assert chosen["finess"].tolist() == ["2A0000011", "670000116"]
 
 
 def test_utf8_release_reads_the_same(tmp_path: Path, facilities: pd.DataFrame) -> None:

@@ -1,4 +1,5 @@
-"""French health identifiers: INS-NIR for patients, RPPS for practitioners, identity status.
+"""French health identifiers: INS-NIR for patients, RPPS for practitioners, FINESS for sites,
+identity status.
 
 The server validates these only when their identifier system is present, so that international
 resources without French identifiers are accepted unchanged.
@@ -21,6 +22,8 @@ INS_TEST_SYSTEMS = frozenset({"urn:oid:1.2.250.1.213.1.4.10", "urn:oid:1.2.250.1
 """INS-NIR of test and demonstration identities issued by the INSi teleservice."""
 INS_SYSTEMS = frozenset({INS_NIR_SYSTEM, INS_NIA_SYSTEM, *INS_TEST_SYSTEMS})
 RPPS_SYSTEM = "https://rpps.esante.gouv.fr"
+FINESS_SYSTEM = "http://finess.sante.gouv.fr"
+"""FINESS identifier system of the ANS FR Core profiles (Organization.identifier, slice finess)."""
 
 NIR_SEX_DIGITS: dict[str, str] = {
     "1": "male",
@@ -95,6 +98,32 @@ def validate_rpps(value: str) -> None:
     if luhn.checksum(value) != 0:
         expected = luhn.calc_check_digit(value[:-1])
         raise ValueError(f"RPPS check digit {value[-1]} is wrong (Luhn expects {expected})")
+
+
+_FINESS_DEPARTMENTS_CORSICA = ("2A", "2B")
+
+
+def validate_finess(value: str) -> None:
+    """Check a FINESS number (ET or EJ): 9 characters, a department code then digits, and a
+    Luhn check digit computed on the first 8 characters.
+
+    The key rule is the Luhn formula (as for RPPS); it was checked on the real numbers of the
+    FINESS extract fixture (010000024, 010780054, 970100012, 970100103). No published text giving
+    the Corsican (2A/2B) variant was found, so a Corsican number is checked for layout only,
+    rather than refused by a guessed substitution of its letters.
+    """
+    if len(value) != 9:
+        raise ValueError(f"FINESS number must have 9 characters, got {len(value)}")
+    department, rest = value[:2], value[2:]
+    if not (value.isascii() and rest.isdigit()):
+        raise ValueError(f"FINESS number must end with 7 digits, got {value!r}")
+    if department in _FINESS_DEPARTMENTS_CORSICA:
+        return
+    if not department.isdigit():
+        raise ValueError(f"FINESS department code {department!r} must be two digits or 2A/2B")
+    if luhn.checksum(value) != 0:
+        expected = luhn.calc_check_digit(value[:-1])
+        raise ValueError(f"FINESS check digit {value[-1]} is wrong (Luhn expects {expected})")
 
 
 class IdentityStatus(StrEnum):

@@ -48,7 +48,7 @@ from maillage.care import (
 )
 from maillage.care.alerts import RuleIn
 from maillage.care.calls import Call
-from maillage.care.codes import VIRTUAL
+from maillage.care.codes import TELE_EXPERTISE, VIRTUAL, WORKFLOW_SYSTEM
 from maillage.care.errors import (
     Conflict,
     DomainError,
@@ -634,6 +634,38 @@ class Repository:
                 call.succeeded(session)
         return rows
 
+    def billed_expertises(self, first: date, last: date) -> list[tuple[Resource, Resource | None]]:
+        """The télé-expertise Tasks answered in a period, each with the ServiceRequest it
+        answers (for the billing export: TE2 of the requested doctor, RQD of the requester),
+        read as an audited search."""
+        call = self._call("Task", "search-type")
+        who = call.authorize(write=False)
+        with call.failures():
+            if who.role not in policy.FULL_ACCESS:
+                raise Forbidden("the billing export is for admins and coordinators")
+            if last < first:
+                raise Invalid("'to' must be on or after 'from'")
+            query = [
+                ("code", f"{WORKFLOW_SYSTEM}|{TELE_EXPERTISE}"),
+                ("status", "completed"),
+                ("period", f"ge{first.isoformat()}"),
+                ("period", f"le{last.isoformat()}"),
+            ]
+            criteria, _ = search.parse("Task", query)
+            statement = search.statement("Task", criteria, [], self.settings.zone)
+            with transaction(self.sessions) as session:
+                tasks = cast(list[Resource], list(session.scalars(statement.order_by(Resource.id))))
+                focus = [_answered_request(t.body) for t in tasks]
+                asked = search.statement(
+                    "ServiceRequest", [], [f for f in focus if f], self.settings.zone
+                )
+                requests = {r.id: r for r in session.scalars(asked)} if any(focus) else {}
+                pairs = [(t, requests.get(f)) for t, f in zip(tasks, focus, strict=True)]
+                for task in tasks:
+                    call.entities.extend(sorted(call.compartment(task.id, task.body)))
+                call.succeeded(session)
+        return pairs
+
     def import_sites(self, path: Path, sites: list[site_import.Site]) -> site_import.ImportReport:
         """Register sites from a checked file in one audited transaction (the operator's
         import, or an admin's or coordinator's)."""
@@ -785,3 +817,12 @@ def _targets(
         match = work.match(call, condition) if condition else None
         found.append((match.id if match else resources.new_id(), match))
     return found
+
+
+def _answered_request(task: dict[str, Any]) -> str:
+    """The id of the ServiceRequest a Task answers (``basedOn``, else ``focus``), or ``""``."""
+    for item in [*task.get("basedOn", []), task.get("focus") or {}]:
+        kind, _, identifier = (item.get("reference") or "").partition("/")
+        if kind == "ServiceRequest" and identifier:
+            return identifier
+    return ""

@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from maillage.care import validation
 from maillage.care.errors import DomainError
 from maillage.care.french import INSEE_EXTENSION
+from maillage.care.identifiers import FINESS_SYSTEM, validate_finess
 from maillage.config import Settings
 from maillage.store import audit, resources
 from maillage.store.database import transaction
@@ -67,7 +68,13 @@ REQUIRED = {"csv": ("id", "name", "code_commune"), "plan": ("site_id", "name", "
 #: What makes a spreadsheet read a cell as a formula (OWASP, "CSV Injection"): such text is
 #: refused, so that no export of the registry can carry one.
 FORMULA_SIGNS = ("=", "+", "-", "@", "\t", "\r")
-OPTIONAL = {"csv": ("lon", "lat", "type", "modalities", "equipment"), "plan": ("lon", "lat")}
+OPTIONAL = {
+    "csv": ("lon", "lat", "type", "modalities", "equipment", "finess_et", "finess_ej"),
+    "plan": ("lon", "lat"),
+}
+#: FINESS columns: the establishment (ET, on the Location and Organization) and its legal
+#: entity (EJ, on the Organization).
+FINESS_COLUMNS = ("finess_et", "finess_ej")
 
 
 class SiteImportError(ValueError):
@@ -91,6 +98,8 @@ class Site:
     organization_type: str
     modalities: tuple[str, ...] = ()
     equipment: tuple[str, ...] = ()
+    finess_et: str = ""
+    finess_ej: str = ""
 
 
 @dataclass
@@ -229,6 +238,12 @@ def _site(
     equipment = _list(row.get("equipment"))
     if any(not item.replace("-", "").isalnum() or len(item) > 64 for item in equipment):
         errors.append(("equipment", "codes are words or dashed-words, separated by ';'"))
+    for column in FINESS_COLUMNS:
+        if number := row.get(column, ""):
+            try:
+                validate_finess(number)
+            except ValueError as error:
+                errors.append((column, str(error)))
     if errors:
         return None, errors
     # One column at a time: a label in a Series is a scalar (``loc[code]`` may be a frame).
@@ -246,6 +261,8 @@ def _site(
         organization_type=kind,
         modalities=tuple(dict.fromkeys(modalities)),
         equipment=tuple(dict.fromkeys(equipment)),
+        finess_et=row.get("finess_et", ""),
+        finess_ej=row.get("finess_ej", ""),
     )
     return site, []
 
@@ -270,8 +287,15 @@ def _address(site: Site) -> dict[str, Any]:
     }
 
 
-def _identifier(value: str) -> list[dict[str, str]]:
+def _identifier(value: str) -> list[dict[str, Any]]:
     return [{"system": SITE_SYSTEM, "value": value}]
+
+
+def _finess(number: str, kind: str) -> list[dict[str, Any]]:
+    """A FINESS identifier (``kind`` ET or EJ), or none when the file gave no number."""
+    if not number:
+        return []
+    return [{"system": FINESS_SYSTEM, "value": number, "type": {"text": f"FINESS {kind}"}}]
 
 
 def organization_body(site: Site) -> dict[str, Any]:
@@ -279,7 +303,9 @@ def organization_body(site: Site) -> dict[str, Any]:
     code, display = ORGANIZATION_TYPES[site.organization_type]
     return {
         "resourceType": "Organization",
-        "identifier": _identifier(site.site_id),
+        "identifier": _identifier(site.site_id)
+        + _finess(site.finess_et, "ET")
+        + _finess(site.finess_ej, "EJ"),
         "active": True,
         "type": [
             {"coding": [{"system": ORGANIZATION_TYPE_SYSTEM, "code": code, "display": display}]}
@@ -293,7 +319,7 @@ def location_body(site: Site, organization_id: str) -> dict[str, Any]:
     """The telemedicine site itself."""
     body: dict[str, Any] = {
         "resourceType": "Location",
-        "identifier": _identifier(site.site_id),
+        "identifier": _identifier(site.site_id) + _finess(site.finess_et, "ET"),
         "status": "active",
         "mode": "instance",
         "name": site.name,

@@ -30,7 +30,8 @@ class DemoSite:
 
 @dataclass(frozen=True)
 class Doctor:
-    """A professional and the NGAP act they bill (TCG GP, TC specialist, TE2 expert, TLL nurse)."""
+    """A professional and the NGAP act they bill (TCG GP, TC specialist, TE2 expert, TLL nurse,
+    TLM pharmacist)."""
 
     key: str
     family: str

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from stdnum import luhn
 
 from maillage.care import monitoring, site_import
+from maillage.care.acts import Profession, assistance_act
 from maillage.care.codes import (
     ACT_URL,
     NGAP_SYSTEM,
@@ -41,6 +42,7 @@ from maillage.care.codes import (
 from maillage.care.identifiers import RPPS_SYSTEM, nir_key
 from maillage.care.principal import Principal
 from maillage.care.repository import Repository, Work
+from maillage.care.site_import import Site
 from maillage.config import Settings
 from maillage.demo.network import DOCTORS, EXPERTS, SITES, SYNTHETIC_TAG, Doctor
 from maillage.reports.evaluation import OPENED_URL
@@ -173,6 +175,19 @@ def _bookable(visits: pd.DataFrame, rng: np.random.Generator, rounds: int = 20) 
     return visits.drop(held.index[_clashes(held)]).reset_index(drop=True)
 
 
+def _assistant(site: Site) -> tuple[Doctor, str]:
+    """The site's professional beside the patient, with the act they bill outside scheduled
+    care: the pharmacist at a pharmacy (TLM), a nurse elsewhere (TLL, on site)."""
+    pharmacy = site.organization_type == "pharmacie"
+    profession = Profession.PHARMACIST if pharmacy else Profession.NURSE
+    code = assistance_act(profession=profession, during_scheduled_care=False, at_home=False).code
+    family, qualification = ("PHARMACIEN", "Pharmacien") if pharmacy else ("INFIRMIER", "Infirmier")
+    who = Doctor(
+        site.site_id, family, f"Site {site.commune}", code, site.code_commune, site.commune
+    )
+    return who, qualification
+
+
 class _Seeder:
     """Writes the network's resources through the repository's one unit of work, counting them
     by type."""
@@ -199,15 +214,8 @@ class _Seeder:
             for modality in site.modalities:
                 body = site_import.service_body(site, modality, org_id, loc_id)
                 self.save(f"{site.site_id}/{modality}", body)
-            nurse = Doctor(
-                site.site_id,
-                "INFIRMIER",
-                f"Site {site.commune}",
-                "TLL",
-                site.code_commune,
-                site.commune,
-            )
-            self.save(site.site_id, _practitioner(nurse, 500 + number, "Infirmier"))
+            assistant, qualification = _assistant(site)
+            self.save(site.site_id, _practitioner(assistant, 500 + number, qualification))
         for number, doctor in enumerate(DOCTORS + EXPERTS):
             self.save(doctor.key, _practitioner(doctor, 100 + number, f"Médecin ({doctor.act})"))
 
@@ -314,7 +322,7 @@ class _Seeder:
         )
         if row["cancelled"]:
             return
-        acts = [doctor.act] + (["TLL"] if row["assisted"] else [])
+        acts = [doctor.act] + ([_assistant(site)[0].act] if row["assisted"] else [])
         self.save(
             row["key"],
             {

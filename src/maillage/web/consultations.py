@@ -1,7 +1,9 @@
 """The remote doctor's day: their teleconsultations, what became of each, and its compte rendu.
 
 Marking a consultation done stores, in one transaction, the teleconsultation Encounter (class
-``VR``, finished, with the act code the doctor bills) and the Appointment as ``fulfilled``;
+``VR``, finished, with the act code the doctor bills and, when a professional assisted at the
+site, the act that fits their profession and place: TLM for a pharmacist, TLL for a nurse on
+site, TLD at home) and the Appointment as ``fulfilled``;
 writing the compte rendu does the same if not done yet and adds the DocumentReference naming the
 Encounter, which the server's own rules queue in the outbox for the patient's médecin traitant.
 The doctor may also mark the patient absent (``noshow``), cancel with a reason, or move the
@@ -199,19 +201,56 @@ def _moves(repository: Repository, principal: Principal, appointment: Body) -> l
     return openings(repository, _actor(appointment, "Location"), principal.practitioner)
 
 
-def encounter_body(principal: Principal, appointment: Body, act: str) -> Body:
-    """The finished VR Encounter of the consultation, with the act the doctor bills."""
+Assistance = tuple[str, str]
+"""The assisting professional (``Practitioner/id``) and the act code they bill."""
+
+
+def _assistance(
+    repository: Repository, principal: Principal, appointment: Body
+) -> Assistance | None:
+    """Who assisted at the site, with the act of their profession and place (no act for a
+    profession that bills none, or one the record does not name)."""
+    for participant in appointment.get("participant", []):
+        reference = (participant.get("actor") or {}).get("reference", "")
+        kind, _, ident = reference.partition("/")
+        if kind != "Practitioner" or reference == principal.practitioner:
+            continue
+        profession = acts.profession_of(records.get(repository, "Practitioner", ident))
+        if profession not in (acts.Profession.NURSE, acts.Profession.PHARMACIST):
+            continue
+        at_home = _actor(appointment, "Location") is None
+        code = acts.assistance_act(
+            profession=profession, during_scheduled_care=False, at_home=at_home
+        ).code
+        return reference, code
+    return None
+
+
+def _act_extension(code: str) -> Body:
+    coding = {"system": NGAP_SYSTEM, "code": code, "display": acts.act(code).label}
+    return {"url": ACT_URL, "valueCoding": coding}
+
+
+def encounter_body(
+    principal: Principal, appointment: Body, act: str, assistance: Assistance | None = None
+) -> Body:
+    """The finished VR Encounter of the consultation, with the act the doctor bills and the
+    assistant's, if any."""
     site = _actor(appointment, "Location")
-    coding = {"system": NGAP_SYSTEM, "code": act, "display": acts.act(act).label}
+    people = [{"individual": {"reference": principal.practitioner}}]
+    extensions = [_act_extension(act)]
+    if assistance is not None:
+        people.append({"individual": {"reference": assistance[0]}})
+        extensions.append(_act_extension(assistance[1]))
     return {
         "resourceType": "Encounter",
         "status": "finished",
         "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": VIRTUAL},
         "subject": {"reference": _actor(appointment, "Patient")},
         "appointment": [{"reference": f"Appointment/{appointment['id']}"}],
-        "participant": [{"individual": {"reference": principal.practitioner}}],
+        "participant": people,
         "period": {"start": appointment["start"], "end": appointment["end"]},
-        "extension": [{"url": ACT_URL, "valueCoding": coding}],
+        "extension": extensions,
         **({"location": [{"location": {"reference": site}}]} if site else {}),
     }
 
@@ -239,9 +278,11 @@ def report_body(principal: Principal, appointment: Body, encounter_id: str, text
     }
 
 
-def _finish(writer: Work, principal: Principal, appointment: Body, act: str) -> str:
+def _finish(
+    writer: Work, principal: Principal, appointment: Body, act: str, assistance: Assistance | None
+) -> str:
     """Store the finished Encounter and mark the Appointment fulfilled; the Encounter's id."""
-    encounter = writer.save(encounter_body(principal, appointment, act))
+    encounter = writer.save(encounter_body(principal, appointment, act, assistance))
     if appointment.get("status") != "fulfilled":
         writer.update(appointment, {"status": "fulfilled"})
     return encounter.id
@@ -267,10 +308,14 @@ def write_report(
         raise PageError(422, "Écrivez le compte rendu et choisissez l'acte réalisé.")
     if _reports(repository, encounter):
         raise PageError(409, "Le compte rendu de cette consultation est déjà écrit.")
+    assistance = None
     if encounter is None:
         _open(body)
+        assistance = _assistance(repository, principal, body)
     with records.refusals(), records.writing(repository) as writer:
-        encounter_id = encounter["id"] if encounter else _finish(writer, principal, body, act)
+        encounter_id = (
+            encounter["id"] if encounter else _finish(writer, principal, body, act, assistance)
+        )
         writer.save(report_body(principal, body, encounter_id, text))
     return _done(appointment_id)
 
@@ -292,8 +337,9 @@ def change_status(
             raise PageError(422, "Choisissez l'acte réalisé.")
         if _encounter_of(repository, appointment_id) is not None:
             raise PageError(409, "Cette consultation est déjà enregistrée comme réalisée.")
+        assistance = _assistance(repository, principal, body)
         with records.refusals(), records.writing(repository) as writer:
-            _finish(writer, principal, body, act)
+            _finish(writer, principal, body, act, assistance)
         return _done(appointment_id)
     if action == "absent":
         changes: Body = {"status": "noshow"}
