@@ -9,11 +9,13 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, func, select, text
 
+from maillage.care.site_import import import_sites, read_sites
 from maillage.config import Settings
 from maillage.demo.seed import seed
 from maillage.store import resources
 from maillage.store.database import make_engine, session_factory, transaction, upgrade
 from maillage.store.models import RESOURCES, SEARCH_INDEX
+from maillage.territory.communes import load_communes
 
 ZONE = ZoneInfo("Europe/Paris")
 
@@ -66,4 +68,19 @@ def test_reindex_refreshes_the_statistics_of_the_rebuilt_index(database_url: str
     before = _analyses(engine)
     assert resources.reindex(sessions, ZONE) == 30
     assert SEARCH_INDEX.name in _newly_analyzed(before, _analyses(engine))
+    engine.dispose()
+
+
+def test_a_sites_import_analyzes_what_it_loaded(database_url: str, tmp_path: Path) -> None:
+    settings = Settings(database_url=database_url, env="development")
+    engine = make_engine(settings.sqlalchemy_url)
+    upgrade(engine)
+    path = tmp_path / "sites.csv"
+    path.write_text("id,name,code_commune\nbld-1,MSP de Bar-le-Duc,55029\n", encoding="utf-8")
+    before = _analyses(engine)
+    report = import_sites(
+        session_factory(engine), settings, path, read_sites(path, load_communes())
+    )
+    assert report.sites == 1
+    assert {RESOURCES.name, SEARCH_INDEX.name} <= _newly_analyzed(before, _analyses(engine))
     engine.dispose()
