@@ -35,7 +35,7 @@ from maillage.care.errors import DomainError
 from maillage.care.french import INSEE_EXTENSION
 from maillage.care.identifiers import FINESS_SYSTEM, validate_finess
 from maillage.config import Settings
-from maillage.store import audit, resources
+from maillage.store import audit, resources, statistics
 from maillage.store.database import transaction
 from maillage.store.models import Resource, SearchEntry, utcnow
 from maillage.store.search_params import normalise_text
@@ -478,12 +478,14 @@ def _audit_event(path: Path, report: ImportReport) -> dict[str, Any]:
 def import_sites(
     sessions: sessionmaker[Session], settings: Settings, path: Path, sites: Iterable[Site]
 ) -> ImportReport:
-    """Write ``sites`` (from :func:`read_sites`) in one audited transaction: all or nothing."""
+    """Write ``sites`` (from :func:`read_sites`) in one audited transaction: all or nothing;
+    then refresh the planner's statistics of what was loaded."""
     with transaction(sessions) as session:
         writer = _Writer(session, settings)
         for site in sites:
             writer.site(site)
         audit.append(session, _audit_event(path, writer.report), settings.zone)
+    statistics.analyze(sessions)
     return writer.report
 
 

@@ -46,7 +46,7 @@ from maillage.care.site_import import Site
 from maillage.config import Settings
 from maillage.demo.network import DOCTORS, EXPERTS, SITES, SYNTHETIC_TAG, Doctor
 from maillage.reports.evaluation import OPENED_URL
-from maillage.store import audit, resources
+from maillage.store import audit, resources, statistics
 from maillage.store.database import transaction
 from maillage.store.models import User, utcnow
 from maillage.store.users import Role, create_user
@@ -615,6 +615,7 @@ def seed(
             seeder.booked(patients, day)
         with transaction(sessions) as session:
             audit.append(session, _audit_event(seeder.counts), settings.zone)
+        statistics.analyze(sessions)
         text = "# SYNTHETIC demonstration accounts of maillage (role, e-mail, password)\n"
         os.write(handle, (text + "\n".join(passwords) + "\n").encode())
     except BaseException:

@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.attributes import set_committed_value
 
-from maillage.store import one_statement_write, slot_calendar
+from maillage.store import one_statement_write, slot_calendar, statistics
 from maillage.store.database import insert_rows
 from maillage.store.models import (
     RESOURCES,
@@ -239,6 +239,7 @@ def reindex(
 
     Batches of ``REINDEX_BATCH`` resources, each in its own transaction: a resource always has
     either its old rows or its new ones, and an interrupted run can simply be started again.
+    The planner's statistics are refreshed at the end (the index was rewritten wholesale).
     """
     done, after = 0, ("", "")
     while True:
@@ -256,6 +257,7 @@ def reindex(
                 _clear_index(session, kind, resource_id)
                 _index(session, kind, resource_id, body, zone, last_updated)
         if not batch:
+            statistics.analyze(sessions)
             return done
         done += len(batch)
         after = (batch[-1].resource_type, batch[-1].id)
