@@ -10,7 +10,7 @@ from rq.job import Job
 
 from maillage.diagnosis.parameters import DiagnosisParameters
 from maillage.jobs.progress import StepRecorder
-from maillage.jobs.results import MapPanel, ResultKind, enqueue, write_maps
+from maillage.jobs.results import MapPanel, ResultKind, enqueue, job_catalogue, write_maps
 from maillage.planning.parameters import PlanParameters
 from maillage.planning.progress import STAGE_LABELS
 
@@ -36,6 +36,7 @@ def enqueue_plan(queue: Queue, parameters: dict[str, Any], files_dir: Path, owne
 
 def run_plan_job(parameters: dict[str, Any], out: str) -> dict[str, Any]:
     """Worker side: diagnose, choose the sites, simulate, write the files and the maps."""
+    from maillage.datasets.references import resolve_references
     from maillage.planning.outputs import before_after_maps, write_plan
     from maillage.planning.pipeline import run_plan
 
@@ -45,7 +46,10 @@ def run_plan_job(parameters: dict[str, Any], out: str) -> dict[str, Any]:
         share = "" if fraction is None else f" {fraction:.0%}"
         recorder.note(f"Optimisation : {STAGE_LABELS.get(stage, stage)}{share}")
 
-    plan = run_plan(plan_parameters(parameters), recorder.step, solver_progress)
+    diagnosis, datasets = resolve_references(parameters["diagnosis"], job_catalogue(Path(out)))
+    resolved = plan_parameters({**parameters, "diagnosis": diagnosis})
+    plan = run_plan(resolved, recorder.step, solver_progress)
+    plan.summary["datasets"] = [d.reference() for d in datasets]
     target = Path(out)
     with recorder.step("Dessin des cartes"):
         maps = before_after_maps(plan)
