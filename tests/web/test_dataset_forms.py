@@ -12,8 +12,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from rq import SimpleWorker
-from web_site import Site, csrf_of, make_site
+from web_site import Site, csrf_of, make_site, store
 
+from maillage.care.site_import import INSEE_EXTENSION, INSEE_SYSTEM
 from maillage.datasets.catalogue import Catalogue
 from maillage.jobs.diagnosis import DIAGNOSIS
 from maillage.jobs.plan import PLAN
@@ -125,3 +126,40 @@ def test_a_dataset_of_the_wrong_kind_is_a_form_error(worker_site: Site, tmp_path
         assert "parmi les jeux de données enregistrés" in response.text
     response = client.post("/diagnostics", data=MEUSE | {"offre": "../x", "csrf_token": token})
     assert response.status_code == 422
+
+
+def _registry_site(ident: str, code: str, status: str) -> dict:
+    extension = {"url": INSEE_EXTENSION, "valueCoding": {"system": INSEE_SYSTEM, "code": code}}
+    return {
+        "resourceType": "Location",
+        "id": ident,
+        "name": f"Site {ident}",
+        "status": status,
+        "address": {"extension": [extension], "city": ident},
+    }
+
+
+def test_a_plan_counts_the_registry_sites_as_existing(worker_site: Site) -> None:
+    store(
+        worker_site,
+        _registry_site("verdun", "55545", "active"),
+        _registry_site("commercy", "55122", "suspended"),
+        _registry_site("ferme", "55029", "inactive"),
+    )
+    client = worker_site.logged_in("planner")
+    token = csrf_of(client.get("/plans/nouveau").text)
+    plan = MEUSE | {"methode": "apl", "sites": "2", "objectif": "underserved", "minutes": "20"}
+    response = client.post(
+        "/plans", data=plan | {"registre": "oui", "csrf_token": token}, follow_redirects=False
+    )
+    assert response.status_code == 303
+    _work(worker_site)
+    job_id = response.headers["location"].rsplit("/", 1)[1]
+    result = JobResult.find(PLAN, worker_site.files_dir, job_id)
+    assert result is not None
+    assert result.summary["existing_sites"] == 2
+    features = json.loads((result.directory / "plan.geojson").read_text())["features"]
+    existing = {
+        f["properties"]["site_id"] for f in features if f["properties"].get("status") == "existant"
+    }
+    assert existing == {"verdun", "commercy"}

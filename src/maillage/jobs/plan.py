@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 from rq import Queue
 from rq.job import Job
 
@@ -23,8 +25,9 @@ PLAN = ResultKind(
 
 
 def plan_parameters(parameters: dict[str, Any]) -> PlanParameters:
-    """``{"diagnosis": {...}, "sites": N, ...}`` (JSON-friendly) as validated parameters."""
-    options = {k: v for k, v in parameters.items() if k != "diagnosis"}
+    """``{"diagnosis": {...}, "sites": N, ...}`` (JSON-friendly) as validated parameters;
+    ``existing_sites`` (rows of a sites file) is the door's business, see :func:`run_plan_job`."""
+    options = {k: v for k, v in parameters.items() if k not in ("diagnosis", "existing_sites")}
     return PlanParameters(DiagnosisParameters(**parameters["diagnosis"]), **options)
 
 
@@ -47,8 +50,10 @@ def run_plan_job(parameters: dict[str, Any], out: str) -> dict[str, Any]:
         recorder.note(f"Optimisation : {STAGE_LABELS.get(stage, stage)}{share}")
 
     diagnosis, datasets = resolve_references(parameters["diagnosis"], job_catalogue(Path(out)))
-    resolved = plan_parameters({**parameters, "diagnosis": diagnosis})
-    plan = run_plan(resolved, recorder.step, solver_progress)
+    with tempfile.TemporaryDirectory() as scratch:
+        existing = _existing_file(parameters.get("existing_sites"), Path(scratch))
+        resolved = plan_parameters({**parameters, "diagnosis": diagnosis} | existing)
+        plan = run_plan(resolved, recorder.step, solver_progress)
     plan.summary["datasets"] = [d.reference() for d in datasets]
     target = Path(out)
     with recorder.step("Dessin des cartes"):
@@ -57,3 +62,13 @@ def run_plan_job(parameters: dict[str, Any], out: str) -> dict[str, Any]:
         write_plan(plan, target, maps)
         write_maps(target, [MapPanel(*m) for m in maps])
     return {"area": plan.summary["area"], "sites": plan.summary["sites"]}
+
+
+def _existing_file(rows: list[dict[str, Any]] | None, scratch: Path) -> dict[str, Any]:
+    """The registry's sites the form sent, as the sites file ``--existing`` reads."""
+    if not rows:
+        return {}
+    path = scratch / "sites-registre.csv"
+    columns = ["id", "name", "code_commune", "lon", "lat"]
+    pd.DataFrame(rows, columns=columns).to_csv(path, index=False)
+    return {"existing": path}

@@ -30,6 +30,8 @@ from maillage.web.dataset_choices import dataset_fields, read_dataset_choices
 from maillage.web.diagnostics import area_fields, read_area, result_context
 from maillage.web.jobs import FilesDir, Jobs
 from maillage.web.navigation import ANALYSTS
+from maillage.web.records import PageRepo
+from maillage.web.registry_sites import registry_sites
 from maillage.web.rendering import allowed, render
 from maillage.web.session import checked_form
 
@@ -80,6 +82,7 @@ def start_plan(
     principal: Analyst,
     files: FilesDir,
     queue: Jobs,
+    repository: PageRepo,
     form: Annotated[FormData, Depends(checked_form)],
 ) -> Response:
     """Check the choices, queue the plan and go to its progress page."""
@@ -87,6 +90,7 @@ def start_plan(
     chosen, datasets, dataset_errors = read_dataset_choices(form, files)
     values, diagnosis, errors = values | chosen, diagnosis | datasets, errors + dataset_errors
     values |= {k: str(form.get(k, "")).strip() for k in ("sites", "objectif", "minutes")}
+    values["registre"] = "oui" if form.get("registre") else ""
     sites = _number(values["sites"], int, 1, MAX_SITES)
     minutes = _number(values["minutes"], float, 1, 120)
     if sites is None:
@@ -103,6 +107,8 @@ def start_plan(
         "objective": values["objectif"],
         "minutes": minutes,
     }
+    if values["registre"]:
+        parameters["existing_sites"] = registry_sites(repository)
     job = jobs.queue_or_503(lambda: enqueue_plan(queue, parameters, files, principal.email))
     return RedirectResponse(f"/plans/{job.id}", status_code=303)
 
