@@ -101,7 +101,7 @@ def start_plan(
         errors.append("La portée d'un site est un nombre de minutes entre 1 et 120.")
     if errors:
         return render(request, "plan_formulaire.html", _form(files, values, errors), status=422)
-    parameters = {
+    parameters: dict[str, Any] = {
         "diagnosis": diagnosis,
         "sites": sites,
         "objective": values["objectif"],
