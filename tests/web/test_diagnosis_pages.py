@@ -45,7 +45,7 @@ def test_a_diagnosis_runs_as_a_job_and_ends_on_its_map(worker_site: Site) -> Non
     result = client.get(job_page)
     assert "Accès aux soins — Meuse (55)" in result.text
     assert result.text.count("<path") >= 490
-    assert "SYNTHETIC" in result.text
+    assert "SYNTHÉTIQUE" in result.text
     assert "Meuse (55)" in client.get("/carte").text
 
     table = client.get(f"{job_page}/telecharger/csv")

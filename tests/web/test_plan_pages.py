@@ -48,7 +48,7 @@ def test_a_plan_runs_as_a_job_and_shows_before_and_after(worker_site: Site) -> N
     page = client.get(job_page).text
     for text in ("Plan de 3 sites — Meuse (55)", "Avant : diagnostic", "Après : simulation"):
         assert text in page
-    assert "SIMULATION" in page and "SYNTHETIC" in page
+    assert "SIMULATION" in page and "SYNTHÉTIQUE" in page
     assert page.count('class="site"') == 6
     access_map_link = f'<a href="/carte?plan={job_page.rsplit("/", 1)[1]}">'
     assert access_map_link not in page  # no diagnosis has drawn an access map yet

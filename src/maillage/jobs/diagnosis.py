@@ -12,7 +12,7 @@ from rq.job import Job
 
 from maillage.diagnosis.parameters import DiagnosisParameters
 from maillage.jobs.progress import StepRecorder
-from maillage.jobs.results import MapPanel, ResultKind, enqueue, write_maps
+from maillage.jobs.results import MapPanel, ResultKind, enqueue, job_catalogue, write_maps
 
 #: The five pipeline steps, writing the outputs, drawing the map.
 DIAGNOSIS = ResultKind(
@@ -40,11 +40,14 @@ def write_diagnosis_result(
     """Run the pipeline and write what the map pages read (outputs, ``cartes.json``) into
     ``target``; ``step`` shows the progress. Also used by the demo seed, outside any worker."""
     from maillage.access.measure import measure_in
+    from maillage.datasets.references import resolve_references
     from maillage.diagnosis.outputs import write_outputs
     from maillage.diagnosis.pipeline import run_diagnosis
     from maillage.outputs.choropleth import choropleth_svg
 
-    diagnosis = run_diagnosis(DiagnosisParameters(**parameters), step)
+    resolved, datasets = resolve_references(parameters, job_catalogue(target))
+    diagnosis = run_diagnosis(DiagnosisParameters(**resolved), step)
+    diagnosis.summary["datasets"] = [d.reference() for d in datasets]
     with step("Écriture des résultats"):
         write_outputs(diagnosis, target)
     with step("Dessin de la carte"):

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 from rq import Queue
 from rq.job import Job
 
 from maillage.diagnosis.parameters import DiagnosisParameters
 from maillage.jobs.progress import StepRecorder
-from maillage.jobs.results import MapPanel, ResultKind, enqueue, write_maps
+from maillage.jobs.results import MapPanel, ResultKind, enqueue, job_catalogue, write_maps
 from maillage.planning.parameters import PlanParameters
 from maillage.planning.progress import STAGE_LABELS
 
@@ -23,8 +25,9 @@ PLAN = ResultKind(
 
 
 def plan_parameters(parameters: dict[str, Any]) -> PlanParameters:
-    """``{"diagnosis": {...}, "sites": N, ...}`` (JSON-friendly) as validated parameters."""
-    options = {k: v for k, v in parameters.items() if k != "diagnosis"}
+    """``{"diagnosis": {...}, "sites": N, ...}`` (JSON-friendly) as validated parameters;
+    ``existing_sites`` (rows of a sites file) is the door's business, see :func:`run_plan_job`."""
+    options = {k: v for k, v in parameters.items() if k not in ("diagnosis", "existing_sites")}
     return PlanParameters(DiagnosisParameters(**parameters["diagnosis"]), **options)
 
 
@@ -36,6 +39,7 @@ def enqueue_plan(queue: Queue, parameters: dict[str, Any], files_dir: Path, owne
 
 def run_plan_job(parameters: dict[str, Any], out: str) -> dict[str, Any]:
     """Worker side: diagnose, choose the sites, simulate, write the files and the maps."""
+    from maillage.datasets.references import resolve_references
     from maillage.planning.outputs import before_after_maps, write_plan
     from maillage.planning.pipeline import run_plan
 
@@ -45,7 +49,12 @@ def run_plan_job(parameters: dict[str, Any], out: str) -> dict[str, Any]:
         share = "" if fraction is None else f" {fraction:.0%}"
         recorder.note(f"Optimisation : {STAGE_LABELS.get(stage, stage)}{share}")
 
-    plan = run_plan(plan_parameters(parameters), recorder.step, solver_progress)
+    diagnosis, datasets = resolve_references(parameters["diagnosis"], job_catalogue(Path(out)))
+    with tempfile.TemporaryDirectory() as scratch:
+        existing = _existing_file(parameters.get("existing_sites"), Path(scratch))
+        resolved = plan_parameters({**parameters, "diagnosis": diagnosis} | existing)
+        plan = run_plan(resolved, recorder.step, solver_progress)
+    plan.summary["datasets"] = [d.reference() for d in datasets]
     target = Path(out)
     with recorder.step("Dessin des cartes"):
         maps = before_after_maps(plan)
@@ -53,3 +62,13 @@ def run_plan_job(parameters: dict[str, Any], out: str) -> dict[str, Any]:
         write_plan(plan, target, maps)
         write_maps(target, [MapPanel(*m) for m in maps])
     return {"area": plan.summary["area"], "sites": plan.summary["sites"]}
+
+
+def _existing_file(rows: list[dict[str, Any]] | None, scratch: Path) -> dict[str, Any]:
+    """The registry's sites the form sent, as the sites file ``--existing`` reads."""
+    if not rows:
+        return {}
+    path = scratch / "sites-registre.csv"
+    columns = ["id", "name", "code_commune", "lon", "lat"]
+    pd.DataFrame(rows, columns=columns).to_csv(path, index=False)
+    return {"existing": path}

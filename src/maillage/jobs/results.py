@@ -17,10 +17,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rq import Queue
 from rq.job import Job
+
+if TYPE_CHECKING:
+    from maillage.datasets.catalogue import Catalogue
 
 MAPS_FILE = "cartes.json"
 JOB_TIMEOUT = timedelta(hours=1)
@@ -43,6 +46,13 @@ class ResultKind:
 
     def directory(self, files_dir: Path, job_id: str) -> Path:
         return files_dir / self.folder / job_id
+
+
+def job_catalogue(out: Path) -> Catalogue:
+    """The dataset registry of the files directory a job writes into (``<files>/<kind>/<id>``)."""
+    from maillage.datasets.catalogue import Catalogue
+
+    return Catalogue(out.parents[1] / "datasets")
 
 
 @dataclass(frozen=True)

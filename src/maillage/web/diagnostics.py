@@ -27,6 +27,7 @@ from maillage.outputs.choropleth import CLASS_LABELS, Marker, add_markers
 from maillage.planning.outputs import EXISTING_COLOUR, NEW_COLOUR
 from maillage.territory.geography import departements, regions
 from maillage.web import jobs
+from maillage.web.dataset_choices import dataset_fields, read_dataset_choices
 from maillage.web.jobs import FilesDir, Jobs
 from maillage.web.navigation import ANALYSTS
 from maillage.web.records import PageRepo
@@ -169,9 +170,10 @@ def access_map(
 
 
 @router.get("/diagnostics/nouveau", response_class=HTMLResponse)
-def diagnosis_form(request: Request, _principal: Analyst) -> HTMLResponse:
+def diagnosis_form(request: Request, _principal: Analyst, files: FilesDir) -> HTMLResponse:
     values = {"territoire": "region:44", "profession": "generaliste", "methode": "apl"}
-    return render(request, "diagnostic_formulaire.html", {**area_fields(), "valeurs": values})
+    context = {**area_fields(), **dataset_fields(files), "valeurs": values}
+    return render(request, "diagnostic_formulaire.html", context)
 
 
 @router.post("/diagnostics", response_class=HTMLResponse)
@@ -184,8 +186,10 @@ def start_diagnosis(
 ) -> Response:
     """Check the choices, queue the job and go to its progress page."""
     values, parameters, errors = read_area(form)
+    chosen, datasets, dataset_errors = read_dataset_choices(form, files)
+    values, parameters, errors = values | chosen, parameters | datasets, errors + dataset_errors
     if errors:
-        context = {**area_fields(), "valeurs": values, "erreurs": errors}
+        context = {**area_fields(), **dataset_fields(files), "valeurs": values, "erreurs": errors}
         return render(request, "diagnostic_formulaire.html", context, status=422)
     job = jobs.queue_or_503(lambda: enqueue_diagnosis(queue, parameters, files, principal.email))
     return RedirectResponse(f"/diagnostics/{job.id}", status_code=303)

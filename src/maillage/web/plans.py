@@ -26,9 +26,12 @@ from maillage.planning.parameters import (
     OBJECTIVES,
 )
 from maillage.web import jobs
+from maillage.web.dataset_choices import dataset_fields, read_dataset_choices
 from maillage.web.diagnostics import area_fields, read_area, result_context
 from maillage.web.jobs import FilesDir, Jobs
 from maillage.web.navigation import ANALYSTS
+from maillage.web.records import PageRepo
+from maillage.web.registry_sites import registry_sites
 from maillage.web.rendering import allowed, render
 from maillage.web.session import checked_form
 
@@ -39,9 +42,17 @@ MAX_SITES = 500
 FORM_OBJECTIVES = tuple(o for o in OBJECTIVES if o not in CHOOSES_ITS_SITES)
 
 
-def _form(values: dict[str, str], errors: list[str] | None = None) -> dict[str, Any]:
+def _form(
+    files_dir: Path, values: dict[str, str], errors: list[str] | None = None
+) -> dict[str, Any]:
     objectives = {o: OBJECTIVE_LABELS[o] for o in FORM_OBJECTIVES}
-    return {**area_fields(), "objectifs": objectives, "valeurs": values, "erreurs": errors or []}
+    return {
+        **area_fields(),
+        **dataset_fields(files_dir),
+        "objectifs": objectives,
+        "valeurs": values,
+        "erreurs": errors or [],
+    }
 
 
 def _number(text: str, kind: type[int] | type[float], low: float, high: float) -> float | None:
@@ -53,7 +64,7 @@ def _number(text: str, kind: type[int] | type[float], low: float, high: float) -
 
 
 @router.get("/plans/nouveau", response_class=HTMLResponse)
-def plan_form(request: Request, _principal: Analyst) -> HTMLResponse:
+def plan_form(request: Request, _principal: Analyst, files: FilesDir) -> HTMLResponse:
     values = {
         "territoire": "region:44",
         "profession": "generaliste",
@@ -62,7 +73,7 @@ def plan_form(request: Request, _principal: Analyst) -> HTMLResponse:
         "objectif": "underserved",
         "minutes": f"{DEFAULT_MINUTES:g}",
     }
-    return render(request, "plan_formulaire.html", _form(values))
+    return render(request, "plan_formulaire.html", _form(files, values))
 
 
 @router.post("/plans", response_class=HTMLResponse)
@@ -71,11 +82,15 @@ def start_plan(
     principal: Analyst,
     files: FilesDir,
     queue: Jobs,
+    repository: PageRepo,
     form: Annotated[FormData, Depends(checked_form)],
 ) -> Response:
     """Check the choices, queue the plan and go to its progress page."""
     values, diagnosis, errors = read_area(form)
+    chosen, datasets, dataset_errors = read_dataset_choices(form, files)
+    values, diagnosis, errors = values | chosen, diagnosis | datasets, errors + dataset_errors
     values |= {k: str(form.get(k, "")).strip() for k in ("sites", "objectif", "minutes")}
+    values["registre"] = "oui" if form.get("registre") else ""
     sites = _number(values["sites"], int, 1, MAX_SITES)
     minutes = _number(values["minutes"], float, 1, 120)
     if sites is None:
@@ -85,13 +100,15 @@ def start_plan(
     if minutes is None:
         errors.append("La portée d'un site est un nombre de minutes entre 1 et 120.")
     if errors:
-        return render(request, "plan_formulaire.html", _form(values, errors), status=422)
-    parameters = {
+        return render(request, "plan_formulaire.html", _form(files, values, errors), status=422)
+    parameters: dict[str, Any] = {
         "diagnosis": diagnosis,
         "sites": sites,
         "objective": values["objectif"],
         "minutes": minutes,
     }
+    if values["registre"]:
+        parameters["existing_sites"] = registry_sites(repository)
     job = jobs.queue_or_503(lambda: enqueue_plan(queue, parameters, files, principal.email))
     return RedirectResponse(f"/plans/{job.id}", status_code=303)
 
