@@ -26,7 +26,7 @@ def features(geoms: np.ndarray, properties: pd.DataFrame) -> pd.Series:
 def feature_collection(rows: pd.Series, name: str | None = None) -> str:
     """A FeatureCollection of feature strings, with an optional ``name`` (a SYNTHETIC label)."""
     named = f',"name":{json.dumps(name, ensure_ascii=False)}' if name else ""
-    return '{"type":"FeatureCollection"' + named + ',"features":[' + ",".join(rows) + "]}"
+    return '{"type":"FeatureCollection"' + named + ',"features":[' + ",".join(rows.tolist()) + "]}"
 
 
 def polygons(wkb: pd.Series) -> np.ndarray:

@@ -47,6 +47,7 @@ LAYOUTS = (
     ("from_id", "to_id", "travel_time"),
 )
 COLUMNS = ["origin", "destination", "minutes"]
+_TEXT_IDS = pa.dictionary(pa.int32(), pa.string())
 
 
 @dataclass(frozen=True)
@@ -197,9 +198,8 @@ def _read_csv(path: Path) -> EncodedMatrix:
             path,
             convert_options=pa_csv.ConvertOptions(
                 include_columns=list(layout),
-                column_types=dict(
-                    zip(layout, [pa.string(), pa.string(), pa.float64()], strict=True)
-                ),
+                # ids hashed into a dictionary while parsing: no text column materialised
+                column_types=dict(zip(layout, [_TEXT_IDS, _TEXT_IDS, pa.float64()], strict=True)),
                 strings_can_be_null=False,
             ),
         )
