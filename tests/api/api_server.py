@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
 from dataclasses import dataclass
 from functools import cache
@@ -56,3 +57,21 @@ class Server:
         response = self.client.put(path, json=body, headers=headers)
         assert response.status_code in (200, 201), response.text
         return response.json()
+
+
+def race_to_book(net: Server, headers: dict[str, str], bodies: list[dict[str, Any]]) -> list[int]:
+    """Post the Appointments at once from as many threads; their HTTP statuses, sorted."""
+    barrier = threading.Barrier(len(bodies))
+    statuses: list[int] = []
+
+    def book(body: dict[str, Any]) -> None:
+        client = TestClient(net.app)
+        barrier.wait()
+        statuses.append(client.post("/fhir/Appointment", json=body, headers=headers).status_code)
+
+    threads = [threading.Thread(target=book, args=(body,)) for body in bodies]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return sorted(statuses)

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 import pytest
-from api_server import Server
-from fastapi.testclient import TestClient
+from api_server import Server, race_to_book
 from fhir_samples import appointment, consent, network
 
 
@@ -138,35 +136,18 @@ def test_a_doctor_booked_through_a_role_is_held_too(
     assert "Practitioner/doctor" in clash.json()["issue"][0]["diagnostics"]
 
 
-def _race(net: Server, headers: dict[str, str], bodies: list[dict[str, Any]]) -> list[int]:
-    barrier = threading.Barrier(len(bodies))
-    statuses: list[int] = []
-
-    def book(body: dict[str, Any]) -> None:
-        client = TestClient(net.app)
-        barrier.wait()
-        statuses.append(client.post("/fhir/Appointment", json=body, headers=headers).status_code)
-
-    threads = [threading.Thread(target=book, args=(body,)) for body in bodies]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return sorted(statuses)
-
-
 def test_concurrent_bookings_of_one_person(net: Server, coordinator: dict[str, str]) -> None:
     bodies = [
         _at(f"p{n}", "2026-05-05T10:00:00+02:00", f"2026-05-05T10:{n + 10}:00+02:00")
         for n in range(8)
     ]
-    assert _race(net, coordinator, bodies) == [201] + [409] * 7
+    assert race_to_book(net, coordinator, bodies) == [201] + [409] * 7
 
 
 def test_concurrent_bookings_of_one_slot(net: Server, coordinator: dict[str, str]) -> None:
     attempts = 8
     bodies = [_booking(f"p{n}") for n in range(attempts)]
-    statuses = _race(net, coordinator, bodies)
+    statuses = race_to_book(net, coordinator, bodies)
     assert statuses == [201] + [409] * (attempts - 1)
     found = net.client.get("/fhir/Appointment?status=booked", headers=coordinator).json()
     assert found["total"] == 1

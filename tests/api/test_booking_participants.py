@@ -3,12 +3,10 @@ their R4 value sets (issue 14: a room was double-booked 200 times out of 200).""
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 import pytest
-from api_server import Server
-from fastapi.testclient import TestClient
+from api_server import Server, race_to_book
 from fhir_samples import appointment, location, network
 
 
@@ -26,25 +24,8 @@ def _in_room(n: int, start: str = "2026-06-01T10:00:00+02:00") -> dict[str, Any]
     return {**body, "status": "booked"}
 
 
-def _race(net: Server, headers: dict[str, str], bodies: list[dict[str, Any]]) -> list[int]:
-    barrier = threading.Barrier(len(bodies))
-    statuses: list[int] = []
-
-    def book(body: dict[str, Any]) -> None:
-        client = TestClient(net.app)
-        barrier.wait()
-        statuses.append(client.post("/fhir/Appointment", json=body, headers=headers).status_code)
-
-    threads = [threading.Thread(target=book, args=(body,)) for body in bodies]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return sorted(statuses)
-
-
 def test_a_room_is_never_booked_twice_at_once(net: Server, coordinator: dict[str, str]) -> None:
-    assert _race(net, coordinator, [_in_room(n) for n in range(12)]) == [201] + [409] * 11
+    assert race_to_book(net, coordinator, [_in_room(n) for n in range(12)]) == [201] + [409] * 11
     clash = net.client.post("/fhir/Appointment", json=_in_room(99), headers=coordinator)
     assert clash.status_code == 409
     assert "Location/room-1" in clash.json()["issue"][0]["diagnostics"]
@@ -63,7 +44,7 @@ def test_crossed_participants_never_end_in_a_500(net: Server, coordinator: dict[
             for ref in (("Practitioner/a", "Practitioner/b")[:: 1 if n % 2 else -1])
         ]
         bodies.append(body)
-    assert _race(net, coordinator, bodies) == [201] + [409] * 9
+    assert race_to_book(net, coordinator, bodies) == [201] + [409] * 9
 
 
 @pytest.mark.parametrize(

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import os
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -173,8 +175,6 @@ def outbox_deliver(
     ] = None,
 ) -> None:
     """Send the due e-mails of the outbox (comptes rendus) through MAILLAGE_SMTP_URL."""
-    import time
-
     from maillage.care.delivery import deliver_due
     from maillage.store.database import session_factory
 
@@ -183,13 +183,7 @@ def outbox_deliver(
         typer.echo("error: set MAILLAGE_SMTP_URL to deliver the outbox", err=True)
         raise typer.Exit(2)
     sessions = session_factory(_migrated(settings))
-    while True:
-        outcomes = deliver_due(sessions, settings)
-        counts = [f"{n} {status}" for status, n in sorted(outcomes.items())]
-        typer.echo(", ".join(counts) or "none due")
-        if watch is None:
-            break
-        time.sleep(watch)
+    _passes(lambda: deliver_due(sessions, settings), watch)
 
 
 def outbox_share(
@@ -199,8 +193,6 @@ def outbox_share(
     ] = None,
 ) -> None:
     """Submit the due MHD Bundles (ITI-65) of the outbox to MAILLAGE_MHD_URL."""
-    import time
-
     from maillage.care.sharing import share_due
     from maillage.store.database import session_factory
 
@@ -209,8 +201,13 @@ def outbox_share(
         typer.echo("error: set MAILLAGE_MHD_URL to share documents", err=True)
         raise typer.Exit(2)
     sessions = session_factory(_migrated(settings))
+    _passes(lambda: share_due(sessions, settings), watch)
+
+
+def _passes(step: Callable[[], dict[str, int]], watch: float | None) -> None:
+    """Run one pass of an outbox worker, printing its outcomes; again every ``watch`` seconds."""
     while True:
-        outcomes = share_due(sessions, settings)
+        outcomes = step()
         counts = [f"{n} {status}" for status, n in sorted(outcomes.items())]
         typer.echo(", ".join(counts) or "none due")
         if watch is None:

@@ -614,10 +614,7 @@ class Repository:
         call = self._call("Encounter", "search-type")
         who = call.authorize(write=False)
         with call.failures():
-            if who.role not in policy.FULL_ACCESS:
-                raise Forbidden("the billing export is for admins and coordinators")
-            if last < first:
-                raise Invalid("'to' must be on or after 'from'")
+            _billing_period(who, first, last)
             query = [
                 ("class", VIRTUAL),
                 ("status", "finished"),
@@ -641,10 +638,7 @@ class Repository:
         call = self._call("Task", "search-type")
         who = call.authorize(write=False)
         with call.failures():
-            if who.role not in policy.FULL_ACCESS:
-                raise Forbidden("the billing export is for admins and coordinators")
-            if last < first:
-                raise Invalid("'to' must be on or after 'from'")
+            _billing_period(who, first, last)
             query = [
                 ("code", f"{WORKFLOW_SYSTEM}|{TELE_EXPERTISE}"),
                 ("status", "completed"),
@@ -826,3 +820,11 @@ def _answered_request(task: dict[str, Any]) -> str:
         if kind == "ServiceRequest" and identifier:
             return identifier
     return ""
+
+
+def _billing_period(who: Principal, first: date, last: date) -> None:
+    """Refuse a billing export to anyone but the operators, or over a reversed period."""
+    if who.role not in policy.FULL_ACCESS:
+        raise Forbidden("the billing export is for admins and coordinators")
+    if last < first:
+        raise Invalid("'to' must be on or after 'from'")
