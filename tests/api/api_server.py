@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import uuid
 from dataclasses import dataclass
@@ -13,6 +14,9 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from maillage.api.auth import issue_token
+from maillage.care.identity import traits
+from maillage.care.principal import Principal, Role
+from maillage.care.repository import Repository
 from maillage.config import Settings
 from maillage.store.database import transaction
 from maillage.store.models import User
@@ -75,3 +79,22 @@ def race_to_book(net: Server, headers: dict[str, str], bodies: list[dict[str, An
     for thread in threads:
         thread.join()
     return sorted(statuses)
+
+
+class ConfirmedByInsi:
+    """INSi's answer for the identities its test platform confirms: the only way a test
+    identity becomes « qualifiée », as no INSi client ships with maillage."""
+
+    def __init__(self, *confirmed: dict[str, Any]) -> None:
+        self.confirmed = {json.dumps(traits(body), sort_keys=True) for body in confirmed}
+
+    def verify(self, patient: dict[str, Any]) -> bool:
+        return json.dumps(traits(patient), sort_keys=True) in self.confirmed
+
+
+def qualify(server: Server, patient: dict[str, Any]) -> None:
+    """Store a Patient at « qualifiée » as a coordinator whose INSi confirms its traits."""
+    coordinator = Principal(0, "insi@example.org", Role.COORDINATOR)
+    insi = ConfirmedByInsi(patient)
+    repository = Repository(server.app.state.sessions, server.settings, coordinator, identity=insi)
+    repository.update("Patient", patient["id"], patient)

@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 import typer
-from api_server import Server
+from api_server import Server, qualify
 from fhir_samples import VALID_NIR, encounter, network
 from pydantic import SecretStr
 from sqlalchemy import select
@@ -57,6 +57,8 @@ def _network(server: Server, coordinator: dict[str, str], recipient: str) -> Non
                     "extension": [{"url": "identityStatus", "valueCoding": {"code": "QUAL"}}],
                 }
             ]
+            qualify(server, body)
+            continue
         server.put(body, coordinator)
     teleconsultation = encounter("tc-1", "patient-2", "site-2")
     teleconsultation["period"] = {"start": "2026-03-02T09:00:00+01:00"}

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
-from api_server import Server
+from api_server import Server, qualify
 from fhir_samples import VALID_NIR, VALID_RPPS, encounter, network, practitioner
 from mtls_certificates import Pki, make_pki
 from sqlalchemy import select
@@ -87,6 +87,9 @@ def _network(server: Server, coordinator: dict[str, str], status: str) -> None:
                     "extension": [{"url": "identityStatus", "valueCoding": {"code": status}}],
                 }
             ]
+            if status == "QUAL":
+                qualify(server, body)
+                continue
         server.put(body, coordinator)
     teleconsultation = encounter("tc-1", "patient-2", "site-2")
     teleconsultation["period"] = {"start": "2026-03-02T09:00:00+01:00"}

@@ -96,7 +96,7 @@ def test_run_a_diagnosis_job_to_its_map(page: Page, live: tuple[Site, str], tmp_
     assert job_url.startswith(f"{url}/diagnostics/")
     expect(page.get_by_role("img", name="Meuse (55)")).to_be_visible()
     assert page.locator(".cartes path").count() >= 490
-    expect(page.get_by_text("SYNTHETIC —")).to_be_visible()
+    expect(page.get_by_text("SYNTHÉTIQUE —")).to_be_visible()
     assert serious_violations(page) == []
     shoot(page, tmp_path, "resultat")
     fits_a_tablet(page)
