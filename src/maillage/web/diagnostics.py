@@ -121,7 +121,7 @@ def planned_markers(plan: JobResult) -> list[Marker]:
     sites = pd.read_csv(
         plan.directory / "sites.csv",
         usecols=lambda c: c in ("rank", "name", "code_commune", "lon", "lat", "status"),
-        dtype={"code_commune": str, "name": str, "rank": "Int64"},
+        dtype={"code_commune": str, "name": str, "rank": str},
     )
     if "status" in sites:
         sites = sites[sites.status.ne(EXISTING)]
