@@ -32,7 +32,7 @@ def main() -> None:
 
 def _register_commands() -> None:
     """Each domain adds its own commands; imports stay light until a command runs."""
-    from maillage.admin import server_commands, site_commands
+    from maillage.admin import plan_sources, server_commands, site_commands
     from maillage.datasets import commands as dataset_commands
     from maillage.demo import commands as demo_commands
     from maillage.diagnosis import commands as diagnosis_commands
@@ -41,7 +41,7 @@ def _register_commands() -> None:
     from maillage.reports import commands as report_commands
 
     diagnosis_commands.register(app)
-    planning_commands.register(app)
+    planning_commands.register(app, plan_sources.EXISTING_SOURCES)
     dataset_commands.register(app)
     server_commands.register(app)
     site_commands.register(app)

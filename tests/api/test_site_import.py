@@ -142,13 +142,42 @@ def test_plan_output_is_imported_with_the_given_type(
     server: Server, admin: dict[str, str], tmp_path: Path, communes: pd.DataFrame
 ) -> None:
     plan = pd.DataFrame(
-        [[1, "55029", "Bar-le-Duc", "55029", 5.16, 48.77, 812.5, 14985, "55", 1.0, "SYNTHETIC"]],
+        [
+            [
+                1,
+                "55029",
+                "Bar-le-Duc",
+                "55029",
+                5.16,
+                48.77,
+                812.5,
+                14985,
+                "55",
+                1.0,
+                "SYNTHETIC",
+                "nouveau",
+            ],
+            [
+                None,
+                "e1",
+                "MSP Verdun",
+                "55545",
+                5.38,
+                49.16,
+                None,
+                None,
+                "55",
+                0.0,
+                "SYNTHETIC",
+                "existant",
+            ],
+        ],
         columns=SITES_COLUMNS,
     )
     path = tmp_path / "sites.csv"
     plan.to_csv(path, index=False)
     report = _import(server, path, communes, fmt="plan", organization_type="cpts")
-    assert report.sites == 1
+    assert report.sites == 1  # the plan's existing site is already someone's, not imported
     [org] = _search(server, admin, "Organization?type=urn:maillage:organization-type|CPTS")
     assert org["identifier"] == [{"system": "urn:maillage:site", "value": "55029"}]
 

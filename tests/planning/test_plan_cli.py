@@ -138,8 +138,13 @@ def test_existing_sites_stay_open_and_are_not_counted(tmp_path):
         tmp_path / "out", "--sites", "3", "--department", "55", "--existing", str(existing)
     )
     assert result.exit_code == 0, result.output
-    sites, _, summary = read(out)
+    listed, _, summary = read(out)
+    sites = listed[listed.status.eq("nouveau")]
     assert len(sites) == 3 and summary["existing_sites"] == 3
+    # sites.csv lists the existing sites after the new ones, without rank nor gain.
+    kept = listed[listed.status.eq("existant")]
+    assert listed.status.tolist() == ["nouveau"] * 3 + ["existant"] * 3
+    assert set(kept.site_id) == {"e1", "e2", "e3"} and kept[["rank", "gain"]].isna().all().all()
     # A new site in a commune an existing site already serves would gain nothing.
     assert not sites.code_commune.isin(["55545", "55029"]).any()
     features = json.loads((out / "plan.geojson").read_text())["features"]

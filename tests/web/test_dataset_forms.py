@@ -163,3 +163,7 @@ def test_a_plan_counts_the_registry_sites_as_existing(worker_site: Site) -> None
         f["properties"]["site_id"] for f in features if f["properties"].get("status") == "existant"
     }
     assert existing == {"verdun", "commercy"}
+    listed = pd.read_csv(result.directory / "sites.csv")
+    assert set(listed.site_id[listed.status.eq("existant")]) == {"verdun", "commercy"}
+    page = client.get(f"/plans/{job_id}").text
+    assert "<td>Site verdun</td>" not in page  # the table lists only the new sites

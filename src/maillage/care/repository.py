@@ -326,6 +326,19 @@ class Repository:
                     rows = list(connection.execute(ordered).all())
         return cast(list[StoredResource], rows)
 
+    def sites(self) -> list[Body]:
+        """Every live site (Location) as it leaves the server: those the principal may see, or
+        the whole registry for the server's own work (``maillage plan --existing registry``;
+        sites are not patient data, so no audit is owed)."""
+        if not self._trusted:
+            rows = self.search_all("Location", [])
+        else:
+            statement = search.statement("Location", [], [], self.settings.zone)
+            with autocommit(self.engine) as connection:
+                found = connection.execute(statement.order_by(*search.order("Location", None)))
+                rows = cast(list[StoredResource], list(found.all()))
+        return [self.outgoing(row.body) for row in rows]
+
     def _found(
         self, call: Call, who: Principal, connection: Connection, wanted: Search
     ) -> tuple[list[StoredResource], int]:

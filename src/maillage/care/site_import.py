@@ -149,6 +149,8 @@ def read_sites(
     try:
         for raw in reader:
             row = {(k or "").strip(): (v or "").strip() for k, v in raw.items() if k}
+            if fmt == "plan" and row.get("status") == "existant":
+                continue  # a plan lists the sites it kept open after its new ones
             line = reader.line_num
             site, errors = _site(row, fmt, organization_type, by_code)
             problems.extend(f"{path}:{line}: column {col}: {msg}" for col, msg in errors)

@@ -6,7 +6,6 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 from rq import Queue
 from rq.job import Job
 
@@ -15,6 +14,7 @@ from maillage.jobs.progress import StepRecorder
 from maillage.jobs.results import MapPanel, ResultKind, enqueue, job_catalogue, write_maps
 from maillage.planning.parameters import PlanParameters
 from maillage.planning.progress import STAGE_LABELS
+from maillage.territory.sites import write_sites_csv
 
 #: Diagnosis (5 steps), candidates, travel to sites, simulation (5), writing, maps.
 PLAN = ResultKind(
@@ -68,7 +68,4 @@ def _existing_file(rows: list[dict[str, Any]] | None, scratch: Path) -> dict[str
     """The registry's sites the form sent, as the sites file ``--existing`` reads."""
     if not rows:
         return {}
-    path = scratch / "sites-registre.csv"
-    columns = ["id", "name", "code_commune", "lon", "lat"]
-    pd.DataFrame(rows, columns=columns).to_csv(path, index=False)
-    return {"existing": path}
+    return {"existing": write_sites_csv(rows, scratch / "sites-registre.csv")}

@@ -8,8 +8,9 @@ meaning for each.
 from __future__ import annotations
 
 import contextlib
+import tempfile
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -56,6 +57,13 @@ if TYPE_CHECKING:
     from maillage.planning.greedy import Progress as ProgressHook
 
 
+ExistingSource = Callable[[Path], Path]
+"""Writes a named source of existing sites (``--existing registry``) as a sites file in the
+given scratch folder and returns its path; supplied by the composition root (``cli.py``), so
+that planning never reads the network itself."""
+_EXISTING_SOURCES: dict[str, ExistingSource] = {}
+
+
 def plan(
     sites: Annotated[
         int | None,
@@ -67,7 +75,8 @@ def plan(
     existing: Annotated[
         Path | None,
         typer.Option(
-            help="Sites déjà ouverts : CSV id,name,code_commune[,lon,lat], ou dataset:ID."
+            help="Sites déjà ouverts : CSV id,name,code_commune[,lon,lat], dataset:ID, ou "
+            "registry (sites ouverts et prévus du registre du réseau)."
         ),
     ] = None,
     objective: Annotated[
@@ -125,14 +134,14 @@ def plan(
     from maillage.planning.outputs import write_plan
     from maillage.planning.pipeline import run_plan
 
-    with command_failures():
+    with command_failures(), contextlib.ExitStack() as scratch:
         check_output(out, "plan", overwrite=overwrite)
         options, datasets = resolve_references(locals())
         params = PlanParameters(
             diagnosis=diagnosis_parameters(options),
             sites=sites,
             candidates=options["candidates"],
-            existing=options["existing"],
+            existing=_existing_file(options["existing"], scratch),
             objective=objective,
             minutes=minutes,
             capacity=capacity,
@@ -154,6 +163,14 @@ def plan(
         with step(f"Écriture de {out}"):
             write_plan(result, out, dialect=dialect, overwrite=overwrite)
     print_plan(result.summary, result.sites, out)
+
+
+def _existing_file(existing: Path | None, scratch: contextlib.ExitStack) -> Path | None:
+    """``--existing``'s file: the one given, or a named source's written for this run."""
+    source = _EXISTING_SOURCES.get(str(existing))
+    if source is None:
+        return existing
+    return source(Path(scratch.enter_context(tempfile.TemporaryDirectory())))
 
 
 @contextlib.contextmanager
@@ -231,7 +248,12 @@ def print_plan(summary: dict, sites: pd.DataFrame, out: Path) -> None:
     )
 
 
-def register(app: typer.Typer) -> None:
+def register(
+    app: typer.Typer, existing_sources: Mapping[str, ExistingSource] | None = None
+) -> None:
+    """Add ``maillage plan``; ``existing_sources`` names what ``--existing`` may read besides
+    a file (``registry``: the network's sites)."""
+    _EXISTING_SOURCES.update(existing_sources or {})
     app.command(
         help="Où ouvrir les N prochains sites : plan avec écart d'optimalité certifié et "
         "accès simulé (une SIMULATION, pas une prévision)."

@@ -1,9 +1,10 @@
 """The files a plan leaves in its output directory, written atomically.
 
-``sites.csv`` (the new sites in rank order), ``impact.csv`` (access before/after per commune),
-``plan.geojson`` (communes with their impact, and the sites as points), ``carte.html`` (before
-and after maps with the sites, offline) and ``summary.json`` (objective, bound, gap, solver,
-times, parameters, provenance). Where the supply is synthetic every file says SYNTHETIC.
+``sites.csv`` (the new sites in rank order, then the existing ones; ``status`` tells them
+apart), ``impact.csv`` (access before/after per commune), ``plan.geojson`` (communes with their
+impact, and the sites as points), ``carte.html`` (before and after maps with the sites, offline)
+and ``summary.json`` (objective, bound, gap, solver, times, parameters, provenance). Where the
+supply is synthetic every file says SYNTHETIC.
 """
 
 from __future__ import annotations
@@ -33,7 +34,9 @@ SITES_COLUMNS = [
     "departement",
     "cost",
     "supply_data",
+    "status",
 ]
+NEW, EXISTING = "nouveau", "existant"
 NEW_COLOUR, EXISTING_COLOUR = "#3f007d", "#636363"
 
 
@@ -48,7 +51,7 @@ def write_plan(
     """All five files, or none: a failure leaves ``out`` as it was (``out`` new, or a previous
     plan replaced with ``overwrite``); CSV in ``dialect``."""
     supply_data = "SYNTHETIC" if plan.synthetic else "declared"
-    sites = plan.sites.assign(supply_data=supply_data)[SITES_COLUMNS]
+    sites = site_rows(plan).assign(supply_data=supply_data)[SITES_COLUMNS]
     impact = plan.impact.table.assign(supply_data=supply_data)
     with atomic_directory(out, "plan", overwrite=overwrite) as tmp:
         write_csv(sites, tmp / "sites.csv", dialect)
@@ -66,11 +69,8 @@ def geojson(plan: Plan) -> str:
     communes = plan.diagnosis.communes[["code_commune", "geometry"]].merge(
         plan.impact.table, on="code_commune"
     )
-    new = plan.sites.assign(status="nouveau")
-    # pandas-stubs leave pd.NA out of assign's scalars; pandas takes any scalar.
-    existing = plan.existing.assign(status="existant", rank=pd.NA, gain=pd.NA)  # type: ignore[arg-type]
-    sites = pd.concat([new, existing], ignore_index=True)
-    site_props = sites[["status", *[c for c in SITES_COLUMNS if c in sites]]]
+    sites = site_rows(plan)
+    site_props = sites[["status", *[c for c in SITES_COLUMNS if c in sites and c != "status"]]]
     parts = [features(polygons(communes.geometry), communes.drop(columns="geometry"))]
     if len(sites):  # an LSCP may need no new site where existing care covers everyone
         parts.append(features(shapely.points(sites.lon.tolist(), sites.lat.tolist()), site_props))
@@ -78,6 +78,15 @@ def geojson(plan: Plan) -> str:
     return feature_collection(
         rows, "SYNTHETIC supply — simulation" if plan.synthetic else "simulation"
     )
+
+
+def site_rows(plan: Plan) -> pd.DataFrame:
+    """The new sites in rank order, then the existing ones (no rank nor gain), with their
+    ``status``: the rows of ``sites.csv`` and the points of ``plan.geojson``."""
+    rows = pd.concat(
+        [plan.sites.assign(status=NEW), plan.existing.assign(status=EXISTING)], ignore_index=True
+    )
+    return rows.astype({"rank": "Int64", "gain": float})  # integers and numbers, blank if none
 
 
 def before_after_maps(plan: Plan) -> list[tuple[str, str, list[tuple]]]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -19,6 +20,7 @@ from maillage.territory.codes import CommuneResolver
 
 SITE_COLUMNS = ["site_id", "name", "code_commune", "lon", "lat", "cost"]
 REQUIRED = ("id", "name", "code_commune")
+FILE_COLUMNS = [*REQUIRED, "lon", "lat"]
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,13 @@ class Sites:
     def provenance(self) -> dict:
         """The JSON-ready description ``summary.json`` keeps under ``inputs``."""
         return {"source": self.source, "sites": len(self.table), "notes": self.notes}
+
+
+def write_sites_csv(rows: list[dict[str, Any]], path: Path) -> Path:
+    """``rows`` (``FILE_COLUMNS``; ``lon``, ``lat`` may be blank) as the file
+    :func:`load_sites_csv` reads: how sites read elsewhere reach ``--existing``."""
+    pd.DataFrame(rows, columns=FILE_COLUMNS).to_csv(path, index=False)
+    return path
 
 
 def load_sites_csv(path: Path, communes: pd.DataFrame) -> Sites:

@@ -24,7 +24,7 @@ from maillage.jobs.diagnosis import DIAGNOSIS, enqueue_diagnosis
 from maillage.jobs.plan import PLAN
 from maillage.jobs.results import JobResult, MapPanel
 from maillage.outputs.choropleth import CLASS_LABELS, Marker, add_markers
-from maillage.planning.outputs import EXISTING_COLOUR, NEW_COLOUR
+from maillage.planning.outputs import EXISTING, EXISTING_COLOUR, NEW_COLOUR
 from maillage.territory.geography import departements, regions
 from maillage.web import jobs
 from maillage.web.dataset_choices import dataset_fields, read_dataset_choices
@@ -116,12 +116,15 @@ def existing_markers(repository: Repository) -> list[Marker]:
 
 
 def planned_markers(plan: JobResult) -> list[Marker]:
-    """The new sites of a finished plan, in opening order (its ``sites.csv``)."""
+    """The new sites of a finished plan, in opening order (its ``sites.csv``, where the
+    existing sites follow them; older plans have no ``status``)."""
     sites = pd.read_csv(
         plan.directory / "sites.csv",
-        usecols=["rank", "name", "code_commune", "lon", "lat"],
-        dtype={"code_commune": str, "name": str},
+        usecols=lambda c: c in ("rank", "name", "code_commune", "lon", "lat", "status"),
+        dtype={"code_commune": str, "name": str, "rank": str},
     )
+    if "status" in sites:
+        sites = sites[sites.status.ne(EXISTING)]
     labels = "Site prévu n° " + sites["rank"].astype(str) + " — " + sites.name
     labels += " (" + sites.code_commune + ")"
     return [

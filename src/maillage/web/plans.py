@@ -15,10 +15,11 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from starlette.datastructures import FormData
 
 from maillage.care.principal import Principal
+from maillage.care.registry_sites import registry_sites
 from maillage.jobs.diagnosis import DIAGNOSIS
 from maillage.jobs.plan import PLAN, enqueue_plan
 from maillage.jobs.results import JobResult
-from maillage.planning.outputs import EXISTING_COLOUR, NEW_COLOUR
+from maillage.planning.outputs import EXISTING, EXISTING_COLOUR, NEW, NEW_COLOUR
 from maillage.planning.parameters import (
     CHOOSES_ITS_SITES,
     DEFAULT_MINUTES,
@@ -30,8 +31,7 @@ from maillage.web.dataset_choices import dataset_fields, read_dataset_choices
 from maillage.web.diagnostics import area_fields, read_area, result_context
 from maillage.web.jobs import FilesDir, Jobs
 from maillage.web.navigation import ANALYSTS
-from maillage.web.records import PageRepo
-from maillage.web.registry_sites import registry_sites
+from maillage.web.records import PageRepo, refusals
 from maillage.web.rendering import allowed, render
 from maillage.web.session import checked_form
 
@@ -108,17 +108,19 @@ def start_plan(
         "minutes": minutes,
     }
     if values["registre"]:
-        parameters["existing_sites"] = registry_sites(repository)
+        with refusals():
+            parameters["existing_sites"] = registry_sites(repository)
     job = jobs.queue_or_503(lambda: enqueue_plan(queue, parameters, files, principal.email))
     return RedirectResponse(f"/plans/{job.id}", status_code=303)
 
 
 def _plan_context(result: JobResult, files_dir: Path) -> dict[str, Any]:
-    """The chosen sites in opening order, read from the result's ``sites.csv``; the link to the
-    access map, where they show beside the existing sites, once a diagnosis has drawn one."""
+    """The chosen sites in opening order, read from the result's ``sites.csv`` (its existing
+    sites left out); the link to the access map, where they show beside the existing sites,
+    once a diagnosis has drawn one."""
     with (result.directory / "sites.csv").open(encoding="utf-8", newline="") as handle:
-        sites = list(csv.DictReader(handle))
-    colours = {"nouveau": NEW_COLOUR, "existant": EXISTING_COLOUR}
+        sites = [s for s in csv.DictReader(handle) if s.get("status") != EXISTING]
+    colours = {NEW: NEW_COLOUR, EXISTING: EXISTING_COLOUR}
     diagnosed = JobResult.latest(DIAGNOSIS, files_dir) is not None
     return {
         **result_context(),

@@ -1,8 +1,9 @@
 """The registry's open and planned sites as a plan's existing sites.
 
-Read through the planner's repository when the form is sent (a snapshot: the plan does not
-change if the registry does while it runs) and handed to the job as plain rows in the sites
-file's columns, so that planning never reads the network itself.
+Read through a repository (the planner's for the plan form, the system's for
+``maillage plan --existing registry``) when the plan is asked for: a snapshot, so the plan does
+not change if the registry does while it runs. Plain rows in the sites file's columns, so that
+planning never reads the network itself.
 """
 
 from __future__ import annotations
@@ -11,14 +12,14 @@ from typing import Any
 
 from maillage.care.repository import Repository
 from maillage.care.site_import import INSEE_SYSTEM
-from maillage.web.sites import all_sites
 
 
 def registry_sites(repository: Repository) -> list[dict[str, Any]]:
-    """``id``, ``name``, ``code_commune``, ``lon``, ``lat`` of every site not closed that
-    names its commune (closed: ``inactive``)."""
+    """``id``, ``name``, ``code_commune``, ``lon``, ``lat`` of every site the repository
+    reads (see :meth:`Repository.sites`) that is not closed (``inactive``) and names its
+    commune."""
     rows = []
-    for body in all_sites(repository, []):
+    for body in repository.sites():
         code = _commune(body)
         if body.get("status") == "inactive" or code is None:
             continue
