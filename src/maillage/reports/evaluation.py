@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from maillage.care.codes import (
     ACT_URL,
+    ANNUAL_ACTIVITY_URL,
     PRIMARY_PERFORMER,
     TELE_EXPERTISE,
     VIRTUAL,
@@ -50,8 +51,8 @@ class Network:
     teleconsultations: pd.DataFrame  # encounter, start, site, patient, doctor, modality, acts
     appointments: pd.DataFrame  # appointment, created, start
     patients: pd.DataFrame  # patient, code_commune
-    practitioners: pd.DataFrame  # practitioner, code_commune
-    expertise: pd.DataFrame  # task, status, authored, answered
+    practitioners: pd.DataFrame  # practitioner, code_commune, declared (annual activity)
+    expertise: pd.DataFrame  # task, status, authored, answered, patient, owner
 
 
 def _bodies(session: Session, resource_type: str) -> pd.DataFrame:
@@ -194,8 +195,18 @@ def _expertise(session: Session) -> pd.DataFrame:
             "answered": _utc(_column(frame, "executionPeriod.end")).where(
                 _column(frame, "status") == "completed"
             ),
+            "patient": _reference_id(_column(frame, "for.reference")),
+            "owner": _reference_id(_column(frame, "owner.reference")),
         }
     )
+
+
+def _practitioners(session: Session) -> pd.DataFrame:
+    """Practitioners' commune and the annual activity declared for them (missing if none)."""
+    people = _people(session, "Practitioner", "practitioner")
+    frame = _bodies(session, "Practitioner")
+    declared = _extension(_column(frame, "extension"), ANNUAL_ACTIVITY_URL, "valueInteger")
+    return people.assign(declared=pd.to_numeric(declared, errors="coerce").to_numpy())
 
 
 def load_network(session: Session) -> Network:
@@ -205,7 +216,7 @@ def load_network(session: Session) -> Network:
         teleconsultations=_teleconsultations(session),
         appointments=_appointments(session),
         patients=_people(session, "Patient", "patient"),
-        practitioners=_people(session, "Practitioner", "practitioner"),
+        practitioners=_practitioners(session),
         expertise=_expertise(session),
     )
 
