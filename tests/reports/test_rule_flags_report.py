@@ -35,13 +35,14 @@ def _answered(key: str, patient: str, owner: str, answered: str) -> dict:
     }
 
 
-def _visit(key: str, doctor: str, start: str) -> dict:
+def _visit(key: str, doctor: str, start: str, patient: str = "p1", kind: str = "VR") -> dict:
     return {
         "resourceType": "Encounter",
         "id": key,
         "status": "finished",
-        "class": {"code": "VR"},
-        "subject": {"reference": "Patient/p1"},
+        "class": {"code": kind},
+        "subject": {"reference": f"Patient/{patient}"},
+        "appointment": [{"reference": f"Appointment/{key}"}],
         "participant": [{"individual": {"reference": f"Practitioner/{doctor}"}}],
         "period": {"start": start},
     }
@@ -74,6 +75,7 @@ def test_the_report_counts_each_flag(database_url: str) -> None:
     doctors = [_doctor("busy", 10), _doctor("calm", 100), _doctor("expert", None)]
     network = _network(database_url, [*doctors, *te2, *visits])
     assert rule_flags(network, YEAR) == {
+        "teleconsultations_hors_parcours": 0,  # no patient has a médecin traitant
         "te2_au_dela_du_quatrieme": 2,
         "medecins_au_dela_de_20_pourcent": 1,
         "medecins_non_evaluables": 1,
@@ -84,3 +86,26 @@ def test_a_declared_activity_large_enough_clears_the_share_flag(database_url: st
     visits = [_visit(f"b{i}", "busy", f"2025-0{i}-01T09:00:00Z") for i in range(1, 4)]
     network = _network(database_url, [_doctor("busy", 15), *visits])
     assert rule_flags(network, YEAR)["medecins_au_dela_de_20_pourcent"] == 0
+
+
+def test_the_report_counts_teleconsultations_outside_the_pathway(database_url: str) -> None:
+    sas = {"url": "urn:maillage:pathway-exception", "valueCode": "regulation-sas"}
+    patients = [
+        {"resourceType": "Patient", "id": "p1", "birthDate": "1950-01-01",
+         "generalPractitioner": [{"reference": "Practitioner/gp"}]},
+        {"resourceType": "Patient", "id": "kid", "birthDate": "2015-01-01",
+         "generalPractitioner": [{"reference": "Practitioner/gp"}]},
+    ]  # fmt: skip
+    bodies = [
+        *patients,
+        _visit("seen", "gp", "2024-10-01T09:00:00Z", kind="AMB"),  # p1 seen in person
+        _visit("by-gp", "gp", "2025-03-01T09:00:00Z"),  # inside: the médecin traitant, seen
+        _visit("other", "busy", "2025-03-02T09:00:00Z"),  # outside: another doctor
+        _visit("gp-late", "gp", "2025-11-01T09:00:00Z"),  # outside: not seen for 12 months
+        _visit("regulated", "busy", "2025-03-03T09:00:00Z"),  # exception recorded
+        _visit("child", "busy", "2025-03-04T09:00:00Z", patient="kid"),  # under 16
+        {"resourceType": "Appointment", "id": "regulated", "status": "fulfilled",
+         "participant": [], "extension": [sas]},
+    ]  # fmt: skip
+    network = _network(database_url, bodies)
+    assert rule_flags(network, YEAR)["teleconsultations_hors_parcours"] == 2

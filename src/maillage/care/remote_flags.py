@@ -8,7 +8,7 @@ from datetime import date
 from typing import Any
 
 from maillage.care.codes import ANNUAL_ACTIVITY_URL, PATHWAY_EXCEPTION_URL
-from maillage.care.remote_rules import Teleconsultation
+from maillage.care.remote_rules import PATHWAY_EXCEPTIONS, Teleconsultation
 
 Body = dict[str, Any]
 
@@ -38,7 +38,8 @@ def teleconsultation(
 ) -> Teleconsultation:
     """The pathway facts of a teleconsultation by ``doctor`` (``Practitioner/id``): the
     patient's médecin traitant (``generalPractitioner``), the last in-person visit among
-    ``in_person`` (ISO dates) up to the day, and the exceptions recorded on the Appointment.
+    ``in_person`` (ISO dates) up to the day, and the known exceptions recorded on the
+    Appointment (another code is no exception).
     The network records no referral yet: a teleconsultation the médecin traitant did not do
     is flagged unless an exception is recorded."""
     day = _day(appointment.get("start")) or date.today()
@@ -46,10 +47,13 @@ def teleconsultation(
         None
     }
     seen = [d for d in (_day(text) for text in in_person) if d is not None and d <= day]
-    exceptions = frozenset(
-        str(e.get("valueCode"))
-        for e in appointment.get("extension", [])
-        if e.get("url") == PATHWAY_EXCEPTION_URL
+    exceptions = (
+        frozenset(
+            str(e.get("valueCode"))
+            for e in appointment.get("extension", [])
+            if e.get("url") == PATHWAY_EXCEPTION_URL
+        )
+        & PATHWAY_EXCEPTIONS.keys()
     )
     return Teleconsultation(
         day=day,
