@@ -4,10 +4,12 @@ annual activity the coordinator declares on the Practitioner."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
-from care_network import at, build, tomorrow
+from care_network import at, build, expertise, tomorrow
 from web_site import Site, csrf_of, store
 
 from maillage.store.database import transaction
@@ -115,3 +117,34 @@ def test_the_declaration_form_checks_the_figure_and_who_declares(site: Site) -> 
     ]
     doctor = net.logged_in("practitioner")
     assert doctor.get("/praticiens/d1/activite").status_code == 403
+
+
+def _answered_te2(ident: str, day: str) -> dict[str, Any]:
+    """A télé-expertise about Patient/p1 answered by Dr d1 on ``day``."""
+    return {
+        "resourceType": "Task",
+        "id": ident,
+        "status": "completed",
+        "intent": "order",
+        "code": {"coding": [{"system": "urn:maillage:workflow", "code": "tele-expertise"}]},
+        "authoredOn": f"{day}T08:00:00Z",
+        "for": {"reference": "Patient/p1"},
+        "requester": {"reference": "Practitioner/gp"},
+        "owner": {"reference": "Practitioner/d1"},
+        "executionPeriod": {"end": f"{day}T09:00:00Z"},
+    }
+
+
+@pytest.mark.parametrize(("answered", "flagged"), [(4, True), (3, False)])
+def test_the_fifth_te2_of_the_year_is_flagged_on_the_request(
+    site: Site, answered: int, flagged: bool
+) -> None:
+    net = build(site)
+    expertise(net)
+    year = datetime.now(ZoneInfo("Europe/Paris")).year
+    store(net, *(_answered_te2(f"old{i}", f"{year}-01-0{i + 1}") for i in range(answered)))
+    page = net.logged_in("practitioner").get("/teleexpertises/t1")
+    assert page.status_code == 200, page.text
+    assert "QT long" in page.text  # the request is shown and can be answered: never a block
+    wording = f"au-delà de la 4e TE2 de l&#39;année {year} pour ce patient et ce médecin requis"
+    assert (wording in page.text) is flagged
