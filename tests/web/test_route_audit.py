@@ -44,6 +44,7 @@ PARAMETERS = {
 COMMON = {
     "version": "1",
     "schedule_id": "dr-d1",
+    "practitioner_id": "d1",
     "site_id": "s1",
     "project_id": "unknown",
     "job_id": "0" * 32,

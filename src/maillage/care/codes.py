@@ -21,3 +21,9 @@ VIRTUAL = "VR"
 PARTICIPATION_TYPE_SYSTEM = "http://terminology.hl7.org/CodeSystem/v3-ParticipationType"
 PRIMARY_PERFORMER = "PPRF"
 """The participant type marking the remote doctor among an Encounter's participants."""
+ANNUAL_ACTIVITY_URL = "urn:maillage:declared-annual-activity"
+"""Extension (valueInteger) on a Practitioner: the annual activity (acts a year) the doctor or
+the network's coordinator declared, against which the 20 % remote ceiling is checked."""
+PATHWAY_EXCEPTION_URL = "urn:maillage:pathway-exception"
+"""Extension (valueCode, one per exception) on a teleconsultation Appointment: why the
+coordinated care pathway does not apply (codes of ``remote_rules.PATHWAY_EXCEPTIONS``)."""

@@ -23,6 +23,8 @@ from sqlalchemy.orm import Session
 
 from maillage.care.codes import (
     ACT_URL,
+    ANNUAL_ACTIVITY_URL,
+    PATHWAY_EXCEPTION_URL,
     PRIMARY_PERFORMER,
     TELE_EXPERTISE,
     VIRTUAL,
@@ -48,10 +50,11 @@ class Network:
 
     sites: pd.DataFrame  # site, name, status, code_commune, opened, synthetic
     teleconsultations: pd.DataFrame  # encounter, start, site, patient, doctor, modality, acts
-    appointments: pd.DataFrame  # appointment, created, start
-    patients: pd.DataFrame  # patient, code_commune
-    practitioners: pd.DataFrame  # practitioner, code_commune
-    expertise: pd.DataFrame  # task, status, authored, answered
+    appointments: pd.DataFrame  # appointment, created, start, exceptions (codes, space-joined)
+    patients: pd.DataFrame  # patient, code_commune, medecin_traitant, birth
+    practitioners: pd.DataFrame  # practitioner, code_commune, declared (annual activity)
+    expertise: pd.DataFrame  # task, status, authored, answered, patient, owner
+    in_person: pd.DataFrame  # patient, start (finished ambulatory Encounters)
 
 
 def _bodies(session: Session, resource_type: str) -> pd.DataFrame:
@@ -168,11 +171,42 @@ def _teleconsultations(session: Session) -> pd.DataFrame:
 
 def _appointments(session: Session) -> pd.DataFrame:
     frame = _bodies(session, "Appointment")
+    extensions = _items(_column(frame, "extension"))
+    exceptions = (
+        extensions.loc[extensions.url == PATHWAY_EXCEPTION_URL, "valueCode"]
+        if "valueCode" in extensions
+        else pd.Series([], dtype=object)
+    )
     return pd.DataFrame(
         {
             "appointment": _column(frame, "id"),
             "created": _utc(_column(frame, "created")),
             "start": _utc(_column(frame, "start")),
+            "exceptions": exceptions.groupby(level=0).agg(" ".join).reindex(frame.index).fillna(""),
+        }
+    )
+
+
+def _patients(session: Session) -> pd.DataFrame:
+    """Patients' commune, médecin traitant (first ``generalPractitioner``) and birth date."""
+    people = _people(session, "Patient", "patient")
+    frame = _bodies(session, "Patient")
+    treating = _column(frame, "generalPractitioner").str[0].str.get("reference")
+    return people.assign(
+        medecin_traitant=_reference_id(treating).to_numpy(),
+        birth=pd.to_datetime(_column(frame, "birthDate"), errors="coerce").to_numpy(),
+    )
+
+
+def _in_person(session: Session) -> pd.DataFrame:
+    """Finished visits in person (ambulatory Encounters): the pathway's « vu en présentiel »."""
+    frame = _bodies(session, "Encounter")
+    finished = _column(frame, "status") == "finished"
+    frame = frame[finished & (_column(frame, "class.code") == "AMB")]
+    return pd.DataFrame(
+        {
+            "patient": _reference_id(_column(frame, "subject.reference")),
+            "start": _utc(_column(frame, "period.start")),
         }
     )
 
@@ -194,8 +228,18 @@ def _expertise(session: Session) -> pd.DataFrame:
             "answered": _utc(_column(frame, "executionPeriod.end")).where(
                 _column(frame, "status") == "completed"
             ),
+            "patient": _reference_id(_column(frame, "for.reference")),
+            "owner": _reference_id(_column(frame, "owner.reference")),
         }
     )
+
+
+def _practitioners(session: Session) -> pd.DataFrame:
+    """Practitioners' commune and the annual activity declared for them (missing if none)."""
+    people = _people(session, "Practitioner", "practitioner")
+    frame = _bodies(session, "Practitioner")
+    declared = _extension(_column(frame, "extension"), ANNUAL_ACTIVITY_URL, "valueInteger")
+    return people.assign(declared=pd.to_numeric(declared, errors="coerce").to_numpy())
 
 
 def load_network(session: Session) -> Network:
@@ -204,9 +248,10 @@ def load_network(session: Session) -> Network:
         sites=_sites(session),
         teleconsultations=_teleconsultations(session),
         appointments=_appointments(session),
-        patients=_people(session, "Patient", "patient"),
-        practitioners=_people(session, "Practitioner", "practitioner"),
+        patients=_patients(session),
+        practitioners=_practitioners(session),
         expertise=_expertise(session),
+        in_person=_in_person(session),
     )
 
 
@@ -243,6 +288,7 @@ def in_area(network: Network, codes: set[str]) -> Network:
         patients=network.patients,
         practitioners=network.practitioners,
         expertise=network.expertise,
+        in_person=network.in_person,
     )
 
 

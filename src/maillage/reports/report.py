@@ -27,7 +27,7 @@ from maillage.outputs.atomic import atomic_directory
 from maillage.outputs.choropleth import Marker, choropleth_svg
 from maillage.outputs.serialise import to_json
 from maillage.planning.scenario import ACTS_PER_FTE, site_supply
-from maillage.reports import evaluation
+from maillage.reports import evaluation, rule_flags
 from maillage.tabular import STANDARD, CsvDialect, write_csv
 from maillage.territory.communes import load_communes
 
@@ -63,6 +63,7 @@ class Evaluation:
     supply: pd.DataFrame
     access: pd.DataFrame
     simulation: dict
+    flags: dict[str, int]
 
 
 def latest_year(network: evaluation.Network, zone: ZoneInfo) -> int:
@@ -133,6 +134,7 @@ def evaluate(
         supply=supply,
         access=access,
         simulation=simulation,
+        flags=rule_flags.rule_flags(network, period),
     )
 
 
@@ -153,6 +155,7 @@ def indicators_table(result: Evaluation) -> pd.DataFrame:
         ("delai_reponse_tele_expertise_median", "réseau", result.expertise["median"], "heures"),
         ("delai_reponse_tele_expertise_p90", "réseau", result.expertise["p90"], "heures"),
     ]
+    rows += [(f"signalement_{key}", "réseau", n, "signalements") for key, n in result.flags.items()]
     per_site = result.activity["per_site"]
     rows += list(
         zip(

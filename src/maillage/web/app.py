@@ -9,6 +9,7 @@ from fastapi.staticfiles import StaticFiles
 
 from maillage.web import (
     consultations,
+    declared_activity,
     diagnostics,
     followup,
     login,
@@ -36,6 +37,7 @@ def install(app: FastAPI) -> None:
     app.include_router(network.router)
     app.include_router(teleconsultation.router)
     app.include_router(consultations.router)
+    app.include_router(declared_activity.router)
     app.include_router(teleexpertise_pages.router)
     app.include_router(followup.router)
     static = StaticFiles(directory=str(files("maillage.web") / "static"))

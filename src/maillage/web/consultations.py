@@ -22,9 +22,10 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
-from maillage.care import acts
+from maillage import french_format
+from maillage.care import acts, remote_flags, remote_rules
 from maillage.care.appointments import FINAL
-from maillage.care.codes import ACT_URL, NGAP_SYSTEM, VIRTUAL
+from maillage.care.codes import ACT_URL, NGAP_SYSTEM, TELE_EXPERTISE, VIRTUAL, WORKFLOW_SYSTEM
 from maillage.care.errors import Conflict, DomainError
 from maillage.care.principal import Principal
 from maillage.care.repository import Repository, Work, instant
@@ -102,17 +103,100 @@ def day(
     query = [("practitioner", principal.practitioner or ""), ("date", chosen.isoformat())]
     found = records.find(repository, "Appointment", query)
     names = _names(repository, found)
+    flags = pathway_flags(repository, principal.practitioner or "", found)
     rows = [
         {
             "id": body["id"],
             "heure": local(body["start"], zone).strftime("%H:%M") if body.get("start") else "",
             "statut": STATUS_LABELS.get(body.get("status", ""), body.get("status", "")),
             "motif": body.get("description", ""),
+            "signalement": flags.get(body["id"]),
             **names[body["id"]],
         }
         for body in sorted(found, key=lambda b: b.get("start", ""))
     ]
-    return render(request, "soins/journee.html", {"jour": chosen, "rdvs": rows})
+    context = {
+        "jour": chosen,
+        "rdvs": rows,
+        "part_a_distance": remote_share_text(repository, principal, chosen.year),
+    }
+    return render(request, "soins/journee.html", context)
+
+
+IN_PERSON = "AMB"
+"""The Encounter class (v3 ActCode) of a visit in person: ambulatory."""
+
+
+def pathway_flags(repository: Repository, doctor: str, bodies: list[Body]) -> dict[str, str]:
+    """The coordinated-care-pathway flag of each teleconsultation that has one, by
+    appointment id (a flag, never a block): two audited searches for the whole day, the
+    patients and their in-person visits."""
+    patients = {ref for body in bodies if (ref := _actor(body, "Patient"))}
+    if not patients:
+        return {}
+    found = records.by_ids(repository, "Patient", {ref.split("/", 1)[1] for ref in patients})
+    query = [("patient", ",".join(sorted(patients))), ("class", IN_PERSON)]
+    visits: dict[str, list[str]] = {}
+    for encounter in records.everything(repository, "Encounter", query):
+        start = (encounter.get("period") or {}).get("start")
+        subject = (encounter.get("subject") or {}).get("reference", "")
+        if start:
+            visits.setdefault(subject, []).append(start)
+    flags = {}
+    for body in bodies:
+        patient = _actor(body, "Patient") or ""
+        facts = remote_flags.teleconsultation(
+            body, found.get(patient.partition("/")[2]), doctor, visits.get(patient, [])
+        )
+        flag = remote_rules.pathway_flag(facts)
+        if flag:
+            flags[body["id"]] = flag
+    return flags
+
+
+def remote_acts(repository: Repository, doctor: str, year: int) -> int:
+    """The doctor's remote acts of a calendar year: their finished teleconsultations and the
+    télé-expertises they answered (two audited searches)."""
+    first, last = f"ge{year}-01-01", f"le{year}-12-31"
+    encounters = [
+        ("practitioner", doctor),
+        ("class", VIRTUAL),
+        ("status", "finished"),
+        ("date", first),
+        ("date", last),
+    ]
+    tasks = [
+        ("owner", doctor),
+        ("code", f"{WORKFLOW_SYSTEM}|{TELE_EXPERTISE}"),
+        ("status", "completed"),
+        ("period", first),
+        ("period", last),
+    ]
+    return len(records.everything(repository, "Encounter", encounters)) + len(
+        records.everything(repository, "Task", tasks)
+    )
+
+
+def remote_share_text(repository: Repository, principal: Principal, year: int) -> str:
+    """The doctor's remote share of the year against their declared annual activity, in
+    French, with the 20 % flag when it is exceeded, or « non évaluable »."""
+    doctor = principal.practitioner or ""
+    ident = doctor.partition("/")[2]
+    practitioner = records.by_ids(repository, "Practitioner", {ident} if ident else set())
+    declared = remote_flags.declared_activity(practitioner.get(ident))
+    done = remote_acts(repository, doctor, year) if doctor else 0
+    share = remote_rules.remote_share(done, declared)
+    if isinstance(share, str):
+        return (
+            f"Part de l'activité à distance en {year} : {share} "
+            "(aucune activité annuelle déclarée)."
+        )
+    text = (
+        f"Part de l'activité à distance en {year} : {done} actes sur une activité annuelle "
+        f"déclarée de {declared}, soit {french_format.percent(share)}."
+    )
+    flag = remote_rules.remote_share_flag(done, declared)
+    return f"{text} Signalement : {flag}." if flag else text
 
 
 def _encounter_of(repository: Repository, appointment_id: str) -> dict | None:

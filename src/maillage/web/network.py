@@ -69,6 +69,7 @@ def activity_charts(year: int, activity: dict[str, pd.DataFrame]) -> dict[str, M
         supply=pd.DataFrame(),
         access=pd.DataFrame(),
         simulation={},
+        flags={},
     )
     return charts(shown)
 

@@ -16,10 +16,12 @@ import base64
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
+import pandas as pd
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
+from maillage.care import remote_rules
 from maillage.care.codes import TELE_EXPERTISE, WORKFLOW_SYSTEM
 from maillage.care.errors import DomainError, PreconditionFailed
 from maillage.care.principal import Principal
@@ -147,7 +149,42 @@ def detail(
 ) -> HTMLResponse:
     """One request with the actions its status allows."""
     task = _task(repository, principal, task_id)
-    return render(request, "soins/teleexpertise.html", {"t": summary(repository, task)})
+    context = {"t": summary(repository, task), "signalement": te2_flag(repository, task)}
+    return render(request, "soins/teleexpertise.html", context)
+
+
+def te2_flag(repository: Repository, task: Body) -> str | None:
+    """The flag when this télé-expertise is (or, answered now, would be) beyond the fourth
+    TE2 of its calendar year for this patient and requested doctor: one audited search of
+    the doctor's answered requests for the patient, kept to that year by their answer date
+    (a flag, never a block)."""
+    owner, patient = (task.get("owner") or {}).get("reference"), task.get("for") or {}
+    if not owner or not patient.get("reference") or is_pooled(task):
+        return None
+    answered = ((task.get("executionPeriod") or {}).get("end") or "")[:10]
+    day = answered or datetime.now(repository.settings.zone).date().isoformat()
+    year = day[:4]
+    query = [
+        ("owner", owner),
+        ("patient", patient["reference"]),
+        ("code", CODE),
+        ("status", "completed"),
+    ]
+    rows = [
+        {"id": t["id"], "day": end[:10]}
+        for t in records.everything(repository, "Task", query)
+        if t["id"] != task["id"]
+        and (end := (t.get("executionPeriod") or {}).get("end") or "").startswith(year)
+    ]
+    te2 = pd.DataFrame([*rows, {"id": task["id"], "day": day}]).assign(
+        patient=patient["reference"], doctor=owner
+    )
+    if not bool(remote_rules.te2_over_limit(te2).iloc[-1]):
+        return None
+    return (
+        f"au-delà de la {remote_rules.TE2_PER_YEAR}e TE2 de l'année {year} pour ce patient "
+        "et ce médecin requis"
+    )
 
 
 def _moves(status: str, action: str) -> list[TaskStatus]:
