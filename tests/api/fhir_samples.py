@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import base64
 import uuid
 from typing import Any
 
@@ -143,6 +144,25 @@ def document(did: str, patient_id: str) -> Body:
         "status": "current",
         "subject": {"reference": f"Patient/{patient_id}"},
         "content": [{"attachment": {"contentType": "text/plain", "data": "Q29tcHRlIHJlbmR1"}}],
+    }
+
+
+def pdf_report(patient_id: str, encounter_id: str, author: str, pdf: bytes) -> Body:
+    """A compte rendu as a doctor writes it after a teleconsultation: a PDF, no id yet."""
+    return {
+        "resourceType": "DocumentReference",
+        "status": "current",
+        "subject": {"reference": f"Patient/{patient_id}"},
+        "author": [{"reference": f"Practitioner/{author}"}],
+        "context": {"encounter": [{"reference": f"Encounter/{encounter_id}"}]},
+        "content": [
+            {
+                "attachment": {
+                    "contentType": "application/pdf",
+                    "data": base64.b64encode(pdf).decode(),
+                }
+            }
+        ],
     }
 
 

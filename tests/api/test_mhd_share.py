@@ -27,7 +27,7 @@ from typing import Any
 import pytest
 import typer
 from api_server import Server, qualify
-from fhir_samples import VALID_NIR, encounter, network
+from fhir_samples import VALID_NIR, encounter, identity_status, network, pdf_report
 from pydantic import SecretStr
 from sqlalchemy import select
 from typer.testing import CliRunner
@@ -50,34 +50,14 @@ def _network(server: Server, coordinator: dict[str, str], recipient: str) -> Non
     for body in network():
         if body["id"] == "patient-2":
             body["identifier"] = [{"system": "urn:oid:1.2.250.1.213.1.4.8", "value": VALID_NIR}]
-            body["extension"] = [
-                {
-                    "url": "https://hl7.fr/ig/fhir/core/StructureDefinition/"
-                    "fr-core-identity-reliability",
-                    "extension": [{"url": "identityStatus", "valueCoding": {"code": "QUAL"}}],
-                }
-            ]
+            body["extension"] = [identity_status("QUAL")]
             qualify(server, body)
             continue
         server.put(body, coordinator)
     teleconsultation = encounter("tc-1", "patient-2", "site-2")
     teleconsultation["period"] = {"start": "2026-03-02T09:00:00+01:00"}
     server.put(teleconsultation, coordinator)
-    report = {
-        "resourceType": "DocumentReference",
-        "status": "current",
-        "subject": {"reference": "Patient/patient-2"},
-        "author": [{"reference": "Practitioner/doctor"}],
-        "context": {"encounter": [{"reference": "Encounter/tc-1"}]},
-        "content": [
-            {
-                "attachment": {
-                    "contentType": "application/pdf",
-                    "data": base64.b64encode(PDF).decode(),
-                }
-            }
-        ],
-    }
+    report = pdf_report("patient-2", "tc-1", "doctor", PDF)
     created = server.client.post("/fhir/DocumentReference", json=report, headers=coordinator)
     assert created.status_code == 201, created.text
 

@@ -17,13 +17,20 @@ from email import message_from_bytes
 from email import policy as email_policy
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from api_server import Server, qualify
-from fhir_samples import VALID_NIR, VALID_RPPS, encounter, network, practitioner
+from fhir_samples import (
+    VALID_NIR,
+    VALID_RPPS,
+    encounter,
+    identity_status,
+    network,
+    pdf_report,
+    practitioner,
+)
 from mtls_certificates import Pki, make_pki
 from sqlalchemy import select
 
@@ -80,13 +87,7 @@ def _network(server: Server, coordinator: dict[str, str], status: str) -> None:
         if body["id"] == "patient-2":
             body["generalPractitioner"] = [{"reference": "Practitioner/gp"}]
             body["identifier"] = [{"system": "urn:oid:1.2.250.1.213.1.4.8", "value": VALID_NIR}]
-            body["extension"] = [
-                {
-                    "url": "https://hl7.fr/ig/fhir/core/StructureDefinition/"
-                    "fr-core-identity-reliability",
-                    "extension": [{"url": "identityStatus", "valueCoding": {"code": status}}],
-                }
-            ]
+            body["extension"] = [identity_status(status)]
             if status == "QUAL":
                 qualify(server, body)
                 continue
@@ -97,21 +98,7 @@ def _network(server: Server, coordinator: dict[str, str], status: str) -> None:
 
 
 def _post_report(server: Server, coordinator: dict[str, str]) -> None:
-    body: dict[str, Any] = {
-        "resourceType": "DocumentReference",
-        "status": "current",
-        "subject": {"reference": "Patient/patient-2"},
-        "author": [{"reference": "Practitioner/doctor"}],
-        "context": {"encounter": [{"reference": "Encounter/tc-1"}]},
-        "content": [
-            {
-                "attachment": {
-                    "contentType": "application/pdf",
-                    "data": base64.b64encode(PDF).decode(),
-                }
-            }
-        ],
-    }
+    body = pdf_report("patient-2", "tc-1", "doctor", PDF)
     created = server.client.post("/fhir/DocumentReference", json=body, headers=coordinator)
     assert created.status_code == 201, created.text
 
