@@ -1,5 +1,5 @@
-"""The operator's server commands: serve, db upgrade/reindex/verify-audit, users create,
-outbox deliver, share, failed.
+"""The operator's server commands: serve, db upgrade/reindex/verify-audit/backup/restore,
+users create, outbox deliver, share, failed.
 
 ``cli.py`` calls :func:`register`. The server's libraries are imported when a command runs, so
 that ``maillage --help`` and the analytics commands stay fast. These are not HTTP doors: like
@@ -124,6 +124,38 @@ def db_verify_audit() -> None:
         raise typer.Exit(1)
 
 
+def db_backup(
+    target: Annotated[Path, typer.Argument(help="New file to write (never overwritten).")],
+) -> None:
+    """Back the database up to a new file (pg_dump's custom format, or a copy of the SQLite
+    file); attachments live in MAILLAGE_FILES_DIR and are copied with the files."""
+    from maillage.store.backup import BackupError, backup
+
+    settings = settings_or_exit()
+    try:
+        backup(settings.sqlalchemy_url, target)
+    except BackupError as error:
+        typer.echo(f"backup refused: {error}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"database backed up to {target}")
+
+
+def db_restore(
+    source: Annotated[Path, typer.Argument(help="A file written by `maillage db backup`.")],
+) -> None:
+    """Restore a backup into the configured database, which must be empty; then run
+    `maillage db verify-audit`."""
+    from maillage.store.backup import BackupError, restore
+
+    settings = settings_or_exit()
+    try:
+        restore(settings.sqlalchemy_url, source)
+    except BackupError as error:
+        typer.echo(f"restore refused: {error}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"database restored from {source}")
+
+
 def db_checkpoint_audit() -> None:
     """Append a signed checkpoint of every audit lane's head (run it periodically, e.g. cron)."""
     from maillage.store import audit_checkpoints
@@ -236,6 +268,8 @@ def register(app: typer.Typer) -> None:
     db.command("verify-audit")(db_verify_audit)
     db.command("checkpoint-audit")(db_checkpoint_audit)
     db.command("reindex")(db_reindex)
+    db.command("backup")(db_backup)
+    db.command("restore")(db_restore)
     app.add_typer(db, name="db")
     users = typer.Typer(help="User accounts.", no_args_is_help=True)
     users.command("create")(users_create)
