@@ -289,3 +289,69 @@ def test_a_wrong_finess_key_is_refused_naming_line_and_column(
     problems = "\n".join(refused.value.problems)
     assert ":2: column finess_et: FINESS check digit 5 is wrong (Luhn expects 4)" in problems
     assert ":2: column finess_ej: FINESS number must have 9 characters, got 8" in problems
+
+
+ROR_SITES = (
+    "id,name,code_commune,type,modalities,finess_et,id_nat_struct,ror_lieu,ror_offres\n"
+    "bourg,CH de Fleyriat,01053,ch,Téléconsultation assistée;tele-expertise,010000024,,"
+    "84/1073,teleconsultation-assistee=84/5001;Télé-expertise=84/5002\n"
+    "mutuelle,Centre de santé,01053,msp,tele-expertise,,373282932000074,84/1074,\n"
+)
+
+
+def test_ror_identifiers_are_imported_and_searchable(
+    server: Server, admin: dict[str, str], tmp_path: Path, communes: pd.DataFrame
+) -> None:
+    """idNatStruct (given, or 1 + FINESS ET), the ROR place id and offer ids, each under the
+    system of the ROR guide, find their resources, with or without the system."""
+    _import(server, _write(tmp_path, ROR_SITES), communes)
+    nat = "urn:oid:1.2.250.1.71.4.2.2"
+    [hospital] = _search(server, admin, f"Organization?identifier={nat}|1010000024")
+    assert hospital["name"] == "CH de Fleyriat"
+    [idnat] = [i for i in hospital["identifier"] if i["system"] == nat]
+    assert idnat["type"]["coding"][0]["code"] == "40"
+    [centre] = _search(server, admin, f"Organization?identifier={nat}|373282932000074")
+    assert centre["name"] == "Centre de santé"
+    lieu = (
+        "https://mos.esante.gouv.fr/NOS/JDV_J236-TypologieIdentifiantLieu-ROR/FHIR/"
+        "JDV-J236-TypologieIdentifiantLieu-ROR"
+    )
+    [place] = _search(server, admin, f"Location?identifier={lieu}|84/1073")
+    assert place["name"] == "CH de Fleyriat"
+    assert _search(server, admin, "Location?identifier=84/1074")[0]["name"] == "Centre de santé"
+    offre = (
+        "https://mos.esante.gouv.fr/NOS/TRE_R355-TypeIdentifiantOffre/FHIR/"
+        "TRE-R355-TypeIdentifiantOffre"
+    )
+    [service] = _search(server, admin, f"HealthcareService?identifier={offre}|84/5002")
+    assert service["type"][0]["coding"][0]["code"] == "tele-expertise"
+    assert service["location"] == [{"reference": f"Location/{place['id']}"}]
+    assert _search(server, admin, f"HealthcareService?identifier={offre}|84/1073") == []
+
+
+def test_bad_ror_identifiers_are_refused_naming_line_and_column(
+    tmp_path: Path, communes: pd.DataFrame
+) -> None:
+    text = (
+        "id,name,code_commune,modalities,id_nat_struct,ror_lieu,ror_offres\n"
+        "a,A,01053,tele-expertise,373282932000075,84/1,telesurveillance=84/9\n"
+        "b,B,01053,tele-expertise,9123,84/1,tele-expertise\n"
+        "c,C,01053,tele-expertise,1010000025,84 2,\n"
+        "d,D,01053,tele-expertise,,84/3,tele-expertise=84/4\n"
+        "e,E,01053,tele-expertise,,84/4,\n"
+    )
+    with pytest.raises(SiteImportError) as refused:
+        read_sites(_write(tmp_path, text), communes)
+    problems = "\n".join(refused.value.problems)
+    assert ":2: column id_nat_struct: idNatStruct '373282932000075': " in problems
+    assert "is not a valid SIRET number" in problems
+    assert (
+        ":2: column ror_offres: 'telesurveillance' is not one of the row's modalities" in problems
+    )
+    assert ":3: column id_nat_struct: idNatStruct must start with its kind" in problems
+    assert (
+        ":3: column ror_offres: 'tele-expertise' is not modality=ROR offer identifier" in problems
+    )
+    assert ":4: column id_nat_struct: FINESS check digit 5 is wrong" in problems
+    assert ":4: column ror_lieu: ROR identifier '84 2' must be 1 to 64 characters" in problems
+    assert ":6: ROR identifier '84/4' already on line 5" in problems

@@ -12,7 +12,9 @@ from maillage.care.identifiers import (
     IdentityStatus,
     ins_may_be_sent,
     nir_key,
+    validate_id_nat_struct,
     validate_nir,
+    validate_ror_id,
     validate_rpps,
     without_unqualified_ins,
 )
@@ -129,3 +131,30 @@ def test_unqualified_ins_is_stripped_and_other_identifiers_kept() -> None:
 def test_systems() -> None:
     assert INS_NIR_SYSTEM == "urn:oid:1.2.250.1.213.1.4.8"
     assert RPPS_SYSTEM == "https://rpps.esante.gouv.fr"
+
+
+@pytest.mark.parametrize("value", ["1010000024", "2732829320", "373282932000074", "4810001045367"])
+def test_id_nat_struct_of_each_kind_is_accepted(value: str) -> None:
+    # FINESS of the CH de Fleyriat; SIREN and SIRET of the INSEE's stdnum examples; RPPS rang.
+    validate_id_nat_struct(value)
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        ("9010000024", "must start with its kind"),
+        ("1010000025", "Luhn expects 4"),
+        ("2732829321", "not a valid SIREN number"),
+        ("373282932000075", "not a valid SIRET number"),
+        ("48100010X", "digits after its kind"),
+    ],
+)
+def test_bad_id_nat_struct_is_refused_with_the_reason(value: str, reason: str) -> None:
+    with pytest.raises(ValueError, match=reason):
+        validate_id_nat_struct(value)
+
+
+@pytest.mark.parametrize("value", ["84 1073", "", "x" * 65, "84/\n1"])
+def test_bad_ror_ids_are_refused(value: str) -> None:
+    with pytest.raises(ValueError, match="without spaces"):
+        validate_ror_id(value)

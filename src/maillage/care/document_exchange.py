@@ -17,14 +17,14 @@ from sqlalchemy.orm import Session
 
 from maillage.care.appointments import live
 from maillage.care.french import outgoing
-from maillage.care.identifiers import INS_SYSTEMS, RPPS_SYSTEM
+from maillage.care.identifiers import ID_NAT_STRUCT_SYSTEM, INS_SYSTEMS, RPPS_SYSTEM
 from maillage.config import Settings
 from maillage.integrations import cda, mhd, xdm
 from maillage.integrations.metadata import Code, document_codes
 from maillage.store.search_params import normalise_reference
 
 Body = dict[str, Any]
-CUSTODIAN_ROOT = "1.2.250.1.71.4.2.2"
+CUSTODIAN_ROOT = ID_NAT_STRUCT_SYSTEM.removeprefix("urn:oid:")
 """ANS OID of structure identifiers (1 + FINESS, 3 + SIRET …) in the CI-SIS."""
 CDA_MEDIA_TYPE = "application/hl7-v3+xml"
 _GENDERS = {"male": "M", "female": "F"}

@@ -1,5 +1,5 @@
-"""French health identifiers: INS-NIR for patients, RPPS for practitioners, FINESS for sites,
-identity status.
+"""French health identifiers: INS-NIR for patients, RPPS for practitioners, FINESS and ROR
+identifiers for sites, identity status.
 
 The server validates these only when their identifier system is present, so that international
 resources without French identifiers are accepted unchanged.
@@ -13,6 +13,7 @@ from typing import Any
 
 from stdnum import luhn
 from stdnum.fr import nir as stdnum_nir
+from stdnum.fr import siren, siret
 
 INS_NIR_SYSTEM = "urn:oid:1.2.250.1.213.1.4.8"
 """INS built on the NIR (the person's social-security number)."""
@@ -24,6 +25,42 @@ INS_SYSTEMS = frozenset({INS_NIR_SYSTEM, INS_NIA_SYSTEM, *INS_TEST_SYSTEMS})
 RPPS_SYSTEM = "https://rpps.esante.gouv.fr"
 FINESS_SYSTEM = "http://finess.sante.gouv.fr"
 """FINESS identifier system of the ANS FR Core profiles (Organization.identifier, slice finess)."""
+
+# ROR (Répertoire opérationnel des ressources) identifiers, as the ANS ROR FHIR implementation
+# guide (https://interop.esante.gouv.fr/ig/fhir/ror, profiles ror-organization, ror-location,
+# ror-healthcareservice; source github.com/ansforge/IG-fhir-repertoire-offre-ressources-sante)
+# and the ROR FHIR API documentation (github.com/ansforge/ROR-fhir-documentation, pages
+# resources/organization, location, healthcare-service) give them.
+ID_NAT_STRUCT_SYSTEM = "urn:oid:1.2.250.1.71.4.2.2"
+"""idNatStruct of a structure (ROROrganization slice idNatSt, type TRE_G07 code 40): the CI-SIS
+national structure identifier, a one-digit kind then the number (1 FINESS, 2 SIREN, 3 SIRET,
+0 and 4 the ADELI and RPPS "rang" of a professional's cabinet)."""
+STRUCTURE_ID_TYPE_SYSTEM = (
+    "https://mos.esante.gouv.fr/NOS/TRE_G07-TypeIdentifiantStructure/FHIR/"
+    "TRE-G07-TypeIdentifiantStructure"
+)
+ROR_LOCATION_SYSTEM = (
+    "https://mos.esante.gouv.fr/NOS/JDV_J236-TypologieIdentifiantLieu-ROR/FHIR/"
+    "JDV-J236-TypologieIdentifiantLieu-ROR"
+)
+"""The system the ROR API documentation searches a place's identifier under
+(``Location?identifier=<this>|XXX``); the ror-location profile slices Location.identifier by
+type (TRE_R354 code 25, the place's identifier known to the ROR)."""
+ROR_LOCATION_TYPE_SYSTEM = (
+    "https://mos.esante.gouv.fr/NOS/TRE_R354-TypeIdentifiantRessourceOperationnelle/FHIR/"
+    "TRE-R354-TypeIdentifiantRessourceOperationnelle"
+)
+ROR_OFFER_SYSTEM = "https://mos.esante.gouv.fr/NOS/TRE_R355-TypeIdentifiantOffre/FHIR/TRE-R355-TypeIdentifiantOffre"
+"""identifiantOffre of a ror-healthcareservice (unique and persistent nationally; type TRE_R355
+code 35). The guide fixes no system for it, so its type's code system names the namespace."""
+
+_ID_NAT_STRUCT_KINDS = {
+    "0": "ADELI rang",
+    "1": "FINESS",
+    "2": "SIREN",
+    "3": "SIRET",
+    "4": "RPPS rang",
+}
 
 NIR_SEX_DIGITS: dict[str, str] = {
     "1": "male",
@@ -124,6 +161,32 @@ def validate_finess(value: str) -> None:
     if luhn.checksum(value) != 0:
         expected = luhn.calc_check_digit(value[:-1])
         raise ValueError(f"FINESS check digit {value[-1]} is wrong (Luhn expects {expected})")
+
+
+def validate_id_nat_struct(value: str) -> None:
+    """Check an idNatStruct: its kind digit, then a FINESS, SIREN or SIRET number checked as
+    such (a cabinet's ADELI or RPPS rang is checked for digits only: its layout is the
+    professional's number then a rank the directories assign)."""
+    kind, number = value[:1], value[1:]
+    if kind not in _ID_NAT_STRUCT_KINDS:
+        kinds = ", ".join(f"{k} {name}" for k, name in _ID_NAT_STRUCT_KINDS.items())
+        raise ValueError(f"idNatStruct must start with its kind ({kinds}), got {value!r}")
+    if kind == "1":
+        validate_finess(number)
+    elif kind in "23":
+        checker = siren if kind == "2" else siret
+        if not checker.is_valid(number):
+            name = _ID_NAT_STRUCT_KINDS[kind]
+            raise ValueError(f"idNatStruct {value!r}: {number!r} is not a valid {name} number")
+    elif not (number.isascii() and number.isdigit()):
+        raise ValueError(f"idNatStruct {value!r} must be digits after its kind")
+
+
+def validate_ror_id(value: str) -> None:
+    """Check a ROR place or offer identifier: the ROR assigns them (``24/1073``: region code,
+    slash, number in the IG's example), so only printable text without spaces is required."""
+    if not (0 < len(value) <= 64 and value.isprintable()) or any(c.isspace() for c in value):
+        raise ValueError(f"ROR identifier {value!r} must be 1 to 64 characters without spaces")
 
 
 class IdentityStatus(StrEnum):

@@ -33,7 +33,17 @@ from sqlalchemy.orm import Session, sessionmaker
 from maillage.care import validation
 from maillage.care.errors import DomainError
 from maillage.care.french import INSEE_EXTENSION
-from maillage.care.identifiers import FINESS_SYSTEM, validate_finess
+from maillage.care.identifiers import (
+    FINESS_SYSTEM,
+    ID_NAT_STRUCT_SYSTEM,
+    ROR_LOCATION_SYSTEM,
+    ROR_LOCATION_TYPE_SYSTEM,
+    ROR_OFFER_SYSTEM,
+    STRUCTURE_ID_TYPE_SYSTEM,
+    validate_finess,
+    validate_id_nat_struct,
+    validate_ror_id,
+)
 from maillage.config import Settings
 from maillage.store import audit, resources, statistics
 from maillage.store.database import transaction
@@ -69,12 +79,33 @@ REQUIRED = {"csv": ("id", "name", "code_commune"), "plan": ("site_id", "name", "
 #: refused, so that no export of the registry can carry one.
 FORMULA_SIGNS = ("=", "+", "-", "@", "\t", "\r")
 OPTIONAL = {
-    "csv": ("lon", "lat", "type", "modalities", "equipment", "finess_et", "finess_ej"),
+    "csv": (
+        "lon",
+        "lat",
+        "type",
+        "modalities",
+        "equipment",
+        "finess_et",
+        "finess_ej",
+        "id_nat_struct",
+        "ror_lieu",
+        "ror_offres",
+    ),
     "plan": ("lon", "lat"),
 }
 #: FINESS columns: the establishment (ET, on the Location and Organization) and its legal
 #: entity (EJ, on the Organization).
 FINESS_COLUMNS = ("finess_et", "finess_ej")
+#: Free-text columns a spreadsheet could run as a formula.
+TEXT_COLUMNS = (
+    "name",
+    "type",
+    "modalities",
+    "equipment",
+    "id_nat_struct",
+    "ror_lieu",
+    "ror_offres",
+)
 
 
 class SiteImportError(ValueError):
@@ -100,6 +131,14 @@ class Site:
     equipment: tuple[str, ...] = ()
     finess_et: str = ""
     finess_ej: str = ""
+    id_nat_struct: str = ""
+    ror_lieu: str = ""
+    ror_offres: tuple[tuple[str, str], ...] = ()
+    """(modality, ROR identifiantOffre) of the offers the ROR knows at this site."""
+
+    def ror_ids(self) -> list[str]:
+        """The ROR identifiers the row gives, each unique nationally."""
+        return [self.ror_lieu] * bool(self.ror_lieu) + [offer for _, offer in self.ror_offres]
 
 
 @dataclass
@@ -136,6 +175,7 @@ def read_sites(
     problems: list[str] = []
     sites: list[Site] = []
     seen: dict[str, int] = {}
+    seen_ror: dict[str, int] = {}
     reader = csv.DictReader(io.StringIO(_text(path), newline=""))
     try:
         columns = [c.strip() for c in reader.fieldnames or []]
@@ -162,6 +202,13 @@ def read_sites(
                     f"line {seen[site.site_id]}"
                 )
             seen.setdefault(site.site_id, line)
+            for ror_id in site.ror_ids():
+                if ror_id in seen_ror:
+                    problems.append(
+                        f"{path}:{line}: ROR identifier {ror_id!r} already on line "
+                        f"{seen_ror[ror_id]}"
+                    )
+                seen_ror.setdefault(ror_id, line)
             sites.append(site)
     except csv.Error as error:
         problems.append(f"{path}:{reader.line_num}: not a readable CSV: {error}")
@@ -199,7 +246,7 @@ def _site(
     errors: list[tuple[str, str]] = []
     id_column = REQUIRED[fmt][0]
     site_id, name, code = row.get(id_column, ""), row.get("name", ""), row.get("code_commune", "")
-    for column in (id_column, "name", "type", "modalities", "equipment"):
+    for column in (id_column, *TEXT_COLUMNS):
         if row.get(column, "").startswith(FORMULA_SIGNS):
             errors.append(
                 (column, f"starts with {row[column][0]!r}: a spreadsheet would run it as a formula")
@@ -246,6 +293,21 @@ def _site(
                 validate_finess(number)
             except ValueError as error:
                 errors.append((column, str(error)))
+    id_nat_struct = row.get("id_nat_struct", "") or (
+        f"1{row['finess_et']}" if row.get("finess_et") else ""
+    )
+    if row.get("id_nat_struct"):
+        try:
+            validate_id_nat_struct(id_nat_struct)
+        except ValueError as error:
+            errors.append(("id_nat_struct", str(error)))
+    if ror_lieu := row.get("ror_lieu", ""):
+        try:
+            validate_ror_id(ror_lieu)
+        except ValueError as error:
+            errors.append(("ror_lieu", str(error)))
+    ror_offres, offer_errors = _ror_offers(row.get("ror_offres", ""), modalities)
+    errors.extend(("ror_offres", message) for message in offer_errors)
     if errors:
         return None, errors
     # One column at a time: a label in a Series is a scalar (``loc[code]`` may be a frame).
@@ -265,8 +327,36 @@ def _site(
         equipment=tuple(dict.fromkeys(equipment)),
         finess_et=row.get("finess_et", ""),
         finess_ej=row.get("finess_ej", ""),
+        id_nat_struct=id_nat_struct,
+        ror_lieu=ror_lieu,
+        ror_offres=ror_offres,
     )
     return site, []
+
+
+def _ror_offers(text: str, modalities: list[str]) -> tuple[tuple[tuple[str, str], ...], list[str]]:
+    """``teleconsultation-assistee=24/5001;tele-expertise=24/5002``: the ROR offer of each
+    modality the row offers (one offer per modality, as the site has one HealthcareService each)."""
+    offers: dict[str, str] = {}
+    errors: list[str] = []
+    for part in filter(None, (p.strip() for p in text.split(";"))):
+        modality, sep, offer = part.partition("=")
+        modality, offer = _code(modality), offer.strip()
+        if not sep or not offer:
+            errors.append(f"{part!r} is not modality=ROR offer identifier")
+        elif modality not in modalities:
+            errors.append(
+                f"{modality!r} is not one of the row's modalities ({', '.join(modalities)})"
+            )
+        elif modality in offers:
+            errors.append(f"{modality!r} given twice")
+        else:
+            try:
+                validate_ror_id(offer)
+            except ValueError as error:
+                errors.append(str(error))
+            offers[modality] = offer
+    return tuple(offers.items()), errors
 
 
 def _id(kind: str, key: str) -> str:
@@ -300,6 +390,39 @@ def _finess(number: str, kind: str) -> list[dict[str, Any]]:
     return [{"system": FINESS_SYSTEM, "value": number, "type": {"text": f"FINESS {kind}"}}]
 
 
+def _typed(system: str, value: str, type_system: str, code: str, display: str) -> dict[str, Any]:
+    """An identifier with its type coding, as the ROR profiles slice them."""
+    coding = {"system": type_system, "code": code, "display": display}
+    return {"system": system, "value": value, "type": {"coding": [coding]}}
+
+
+def _id_nat_struct(site: Site) -> list[dict[str, Any]]:
+    """The structure's idNatStruct (ror-organization slice idNatSt), when known."""
+    if not site.id_nat_struct:
+        return []
+    display = "Identifiant national de structure"
+    return [
+        _typed(ID_NAT_STRUCT_SYSTEM, site.id_nat_struct, STRUCTURE_ID_TYPE_SYSTEM, "40", display)
+    ]
+
+
+def _ror_location(site: Site) -> list[dict[str, Any]]:
+    """The ROR's identifier of the place (ror-location slice idLocation), when known."""
+    if not site.ror_lieu:
+        return []
+    display = "Identifiant du lieu de réalisation de l'offre connu par l'instance ROR"
+    return [_typed(ROR_LOCATION_SYSTEM, site.ror_lieu, ROR_LOCATION_TYPE_SYSTEM, "25", display)]
+
+
+def _ror_offer(site: Site, modality: str) -> list[dict[str, Any]]:
+    """The ROR's identifiantOffre of the modality offered at the site, when known."""
+    offer = dict(site.ror_offres).get(modality)
+    if not offer:
+        return []
+    display = "Identifiant fonctionnel de l'offre connu par l'instance ROR"
+    return [_typed(ROR_OFFER_SYSTEM, offer, ROR_OFFER_SYSTEM, "35", display)]
+
+
 def organization_body(site: Site) -> dict[str, Any]:
     """The managing Organization of a site."""
     code, display = ORGANIZATION_TYPES[site.organization_type]
@@ -307,7 +430,8 @@ def organization_body(site: Site) -> dict[str, Any]:
         "resourceType": "Organization",
         "identifier": _identifier(site.site_id)
         + _finess(site.finess_et, "ET")
-        + _finess(site.finess_ej, "EJ"),
+        + _finess(site.finess_ej, "EJ")
+        + _id_nat_struct(site),
         "active": True,
         "type": [
             {"coding": [{"system": ORGANIZATION_TYPE_SYSTEM, "code": code, "display": display}]}
@@ -321,7 +445,9 @@ def location_body(site: Site, organization_id: str) -> dict[str, Any]:
     """The telemedicine site itself."""
     body: dict[str, Any] = {
         "resourceType": "Location",
-        "identifier": _identifier(site.site_id) + _finess(site.finess_et, "ET"),
+        "identifier": _identifier(site.site_id)
+        + _finess(site.finess_et, "ET")
+        + _ror_location(site),
         "status": "active",
         "mode": "instance",
         "name": site.name,
@@ -342,7 +468,7 @@ def service_body(
     """One modality offered at a site."""
     return {
         "resourceType": "HealthcareService",
-        "identifier": _identifier(f"{site.site_id}/{modality}"),
+        "identifier": _identifier(f"{site.site_id}/{modality}") + _ror_offer(site, modality),
         "active": active,
         "providedBy": {"reference": f"Organization/{organization_id}"},
         "location": [{"reference": f"Location/{location_id}"}],
