@@ -130,7 +130,7 @@ MENUS = {
     Role.ADMIN: (*ANALYST_MENU, "/patients"),
     Role.COORDINATOR: (*ANALYST_MENU, "/patients"),
     Role.PLANNER: ANALYST_MENU,
-    Role.SITE_PROFESSIONAL: ("/", "/teleconsultations/nouvelle", "/patients"),
+    Role.SITE_PROFESSIONAL: ("/", "/teleconsultations/nouvelle", "/site/rendez-vous", "/patients"),
     Role.PRACTITIONER: ("/", "/consultations", "/teleexpertises", "/patients"),
     Role.PATIENT: ("/",),
 }

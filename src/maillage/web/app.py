@@ -15,6 +15,7 @@ from maillage.web import (
     login,
     network,
     plans,
+    site_bookings,
     sites,
     teleconsultation,
     teleexpertise_pages,
@@ -37,6 +38,7 @@ def install(app: FastAPI) -> None:
     app.include_router(network.router)
     app.include_router(teleconsultation.router)
     app.include_router(consultations.router)
+    app.include_router(site_bookings.router)
     app.include_router(declared_activity.router)
     app.include_router(teleexpertise_pages.router)
     app.include_router(followup.router)

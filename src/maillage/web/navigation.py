@@ -45,6 +45,7 @@ PAGES = (
     Page("/sites", "Registre des sites", ANALYSTS),
     Page("/reseau", "Activité du réseau", ANALYSTS),
     Page("/teleconsultations/nouvelle", "Réserver une téléconsultation", NURSES),
+    Page("/site/rendez-vous", "Rendez-vous du site", NURSES),
     Page("/consultations", "Mes consultations", DOCTORS),
     Page("/teleexpertises", "Télé-expertises", DOCTORS),
     Page("/patients", "Suivi des patients", CARE_TEAMS),
