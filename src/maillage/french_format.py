@@ -1,4 +1,4 @@
-"""Numbers as a French reader writes them ("1 234,5", "28,6 %", "+0,4"), through Babel's
+"""Numbers (and dates) as a French reader writes them ("1 234,5", "28,6 %", "+0,4"), through Babel's
 locale data, so that maps, tables and messages agree with each other and with CLDR.
 
 Single values (legends, messages) go through Babel's formatter; whole columns (a tooltip per
@@ -8,11 +8,12 @@ national map does not call Babel 35,000 times.
 
 from __future__ import annotations
 
+from datetime import date as date_type
 from functools import cache
 
 import numpy as np
 import pandas as pd
-from babel import numbers
+from babel import dates, numbers
 
 LOCALE = "fr_FR"
 
@@ -49,3 +50,9 @@ def numbers_column(values: pd.Series, digits: int = 2, signed: bool = False) -> 
         text = text.str.replace(r"\.?0+$", "", regex=True).where(text != "", "")
     text = text.replace({"-0": "0", "+0": "0"})
     return text.str.replace(",", "\x00").str.replace(".", decimal).str.replace("\x00", group)
+
+
+def day(value: date_type, *, long: bool = False) -> str:
+    """A calendar day as French readers write it: 07/03/1938, or « lundi 7 mars 1938 »."""
+    pattern = "EEEE d MMMM y" if long else "dd/MM/y"
+    return dates.format_date(value, format=pattern, locale=LOCALE)

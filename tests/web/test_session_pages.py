@@ -130,7 +130,13 @@ MENUS = {
     Role.ADMIN: (*ANALYST_MENU, "/patients"),
     Role.COORDINATOR: (*ANALYST_MENU, "/patients"),
     Role.PLANNER: ANALYST_MENU,
-    Role.SITE_PROFESSIONAL: ("/", "/teleconsultations/nouvelle", "/site/rendez-vous", "/patients"),
+    Role.SITE_PROFESSIONAL: (
+        "/",
+        "/teleconsultations/nouvelle",
+        "/site/rendez-vous",
+        "/identites",
+        "/patients",
+    ),
     Role.PRACTITIONER: ("/", "/consultations", "/teleexpertises", "/patients"),
     Role.PATIENT: ("/",),
 }

@@ -206,15 +206,19 @@ def _check_consent(session: Session, patient: str) -> None:
     consents, e.g. to research, say nothing of it) is withdrawn: inactive or rejected, or a
     ``deny`` provision."""
     consents = session.connection().execute(_CONSENTS, {"patient": patient}).scalars()
-    latest = next((body for body in consents if _about_treatment(body)), None)
-    if latest is None:
-        return
-    denied = (latest.get("provision") or {}).get("type") == "deny"
-    if latest.get("status") in WITHDRAWN or denied:
+    latest = next((body for body in consents if about_treatment(body)), None)
+    if latest is not None and withdrawn(latest):
         raise Unprocessable(f"{patient} withdrew consent to telemedicine", code="business-rule")
 
 
-def _about_treatment(consent: dict[str, Any]) -> bool:
+def withdrawn(consent: dict[str, Any]) -> bool:
+    """Whether a consent to treatment says no: inactive or rejected, or a ``deny`` provision."""
+    denied = (consent.get("provision") or {}).get("type") == "deny"
+    return consent.get("status") in WITHDRAWN or denied
+
+
+def about_treatment(consent: dict[str, Any]) -> bool:
+    """Whether a Consent is the patient's consent to treatment (scope ``treatment``)."""
     codings = (consent.get("scope") or {}).get("coding", [])
     # A bare "treatment" code (no system) is read as the consentscope one.
     return any(

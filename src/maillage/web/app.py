@@ -12,6 +12,7 @@ from maillage.web import (
     declared_activity,
     diagnostics,
     followup,
+    identities,
     login,
     network,
     plans,
@@ -37,6 +38,7 @@ def install(app: FastAPI) -> None:
     app.include_router(sites.router)
     app.include_router(network.router)
     app.include_router(teleconsultation.router)
+    app.include_router(identities.router)
     app.include_router(consultations.router)
     app.include_router(site_bookings.router)
     app.include_router(declared_activity.router)

@@ -46,6 +46,7 @@ PAGES = (
     Page("/reseau", "Activité du réseau", ANALYSTS),
     Page("/teleconsultations/nouvelle", "Réserver une téléconsultation", NURSES),
     Page("/site/rendez-vous", "Rendez-vous du site", NURSES),
+    Page("/identites", "Patients du site", NURSES),
     Page("/consultations", "Mes consultations", DOCTORS),
     Page("/teleexpertises", "Télé-expertises", DOCTORS),
     Page("/patients", "Suivi des patients", CARE_TEAMS),

@@ -11,10 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 from fastapi import Depends, Request
 
+from maillage import french_format
 from maillage.api.deps import repository_for
 from maillage.api.errors import status_of
 from maillage.care.errors import DomainError
@@ -131,3 +134,16 @@ def person_name(body: Body | None) -> str:
         if text:
             return text
     return "inconnu"
+
+
+def local(text: str, zone: ZoneInfo) -> datetime:
+    """An ISO instant in the network's time zone (``MAILLAGE_TIMEZONE``)."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(zone)
+
+
+def french_moment(text: str | None, zone: ZoneInfo) -> str:
+    """« lundi 2 mars 2026 à 09:00 » from an ISO instant, in the network's time zone."""
+    if not text:
+        return "—"
+    moment = local(text, zone)
+    return f"{french_format.day(moment.date(), long=True)} à {moment:%H:%M}"

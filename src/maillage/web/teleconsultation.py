@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -24,6 +23,8 @@ from maillage.care.repository import Repository, instant
 from maillage.web import records
 from maillage.web.navigation import CARE_TEAMS, NURSES
 from maillage.web.records import PageRepo
+from maillage.web.records import french_moment as french_moment
+from maillage.web.records import local as local
 from maillage.web.rendering import PageError, allowed, render
 from maillage.web.session import checked_form
 
@@ -36,37 +37,6 @@ TELECONSULTATION = {"coding": [{"system": codes.WORKFLOW_SYSTEM, "code": codes.T
 CONFLICT = "Ce créneau vient d'être réservé ou n'est plus libre : choisissez-en un autre."
 #: How far ahead the booking form looks for common free times.
 HORIZON = timedelta(days=14)
-DAYS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
-MONTHS = tuple(
-    [
-        "janvier",
-        "février",
-        "mars",
-        "avril",
-        "mai",
-        "juin",
-        "juillet",
-        "août",
-        "septembre",
-        "octobre",
-        "novembre",
-        "décembre",
-    ]
-)
-
-
-def french_moment(text: str | None, zone: ZoneInfo) -> str:
-    """« lundi 2 mars 2026 à 09:00 » from an ISO instant, in the network's time zone."""
-    if not text:
-        return "—"
-    moment = local(text, zone)
-    day = f"{DAYS[moment.weekday()]} {moment.day} {MONTHS[moment.month - 1]} {moment.year}"
-    return f"{day} à {moment:%H:%M}"
-
-
-def local(text: str, zone: ZoneInfo) -> datetime:
-    """An ISO instant in the network's time zone (``MAILLAGE_TIMEZONE``)."""
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(zone)
 
 
 @dataclass(frozen=True)
