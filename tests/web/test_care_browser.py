@@ -40,7 +40,13 @@ def test_book_an_assisted_teleconsultation_and_answer_a_tele_expertise(
     log_in(page, site.user("site-professional"))
     nav = page.get_by_role("navigation", name="Navigation principale")
     expect(nav.get_by_role("link")).to_have_text(
-        ["Accueil", "Réserver une téléconsultation", "Suivi des patients"]
+        [
+            "Accueil",
+            "Réserver une téléconsultation",
+            "Rendez-vous du site",
+            "Patients du site",
+            "Suivi des patients",
+        ]
     )
     nav.get_by_role("link", name="Réserver une téléconsultation").click()
     expect(page.get_by_role("heading", name="Réserver une téléconsultation")).to_be_visible()
