@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, aliased
 
 from maillage.care.principal import Principal
 from maillage.store.models import Resource, SearchEntry, utcnow
+from maillage.store.search import param_is
 from maillage.store.search_params import ACTOR, PATIENT, parse_date_range, public_params
 from maillage.store.users import Role
 
@@ -201,7 +202,11 @@ def _linked_patients(
             (actor.resource_type == patient.resource_type)
             & (actor.resource_id == patient.resource_id),
         )
-        .where(patient.param == PATIENT, actor.param == ACTOR, actor.value.in_(principal.acts_as))
+        .where(
+            patient.param == PATIENT,
+            param_is(actor.param, ACTOR),
+            actor.value.in_(principal.acts_as),
+        )
     )
     if via is not None:
         query = query.where(actor.resource_type == via)
@@ -214,8 +219,9 @@ def search_restriction(principal: Principal, resource_type: str) -> ColumnElemen
         return None
     if principal.role is Role.PATIENT:
         allowed: Select[str | None] | list[str | None] = [principal.patient]
-    else:
-        allowed = _linked_patients(principal, via=_via(resource_type))
+    else:  # found first, whatever the planner estimates: the care role's own patients
+        linked = _linked_patients(principal, via=_via(resource_type)).cte("linked_patients")
+        allowed = select(linked.prefix_with("MATERIALIZED", dialect="postgresql").c.value)
     in_compartment = select(SearchEntry.resource_id).where(
         SearchEntry.resource_type == resource_type,
         SearchEntry.param == PATIENT,

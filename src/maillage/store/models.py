@@ -30,6 +30,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from maillage.store.search_params import ACTOR
+
 Json = JSON().with_variant(JSONB(), "postgresql")
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
@@ -96,7 +98,9 @@ class SearchEntry(Base):
     """One extracted search-parameter value of a current resource, so searches are plain SQL.
 
     Tokens fill ``system``/``value``, strings and references ``value`` (normalised), dates the
-    closed range ``low``..``high``.
+    closed range ``low``..``high``. The ``_actor`` rows have their own index by value
+    (migration 0007): a care role's search starts from the references it acts as, whatever the
+    resource type, which the general index's first column would need.
     """
 
     __tablename__ = "fhir_search"
@@ -109,6 +113,14 @@ class SearchEntry(Base):
         Index("ix_fhir_search_value", "resource_type", "param", "value"),
         Index("ix_fhir_search_date", "resource_type", "param", "low", "high"),
         Index("ix_fhir_search_resource", "resource_type", "resource_id"),
+        Index(
+            "ix_fhir_search_actor",
+            "value",
+            "resource_type",
+            "resource_id",
+            postgresql_where=text(f"param = '{ACTOR}'"),
+            sqlite_where=text(f"param = '{ACTOR}'"),
+        ),
     )
 
     pk: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)

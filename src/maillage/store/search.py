@@ -11,11 +11,12 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Connection, Select, and_, func, not_, or_, select
+from sqlalchemy import ColumnElement, Connection, Select, and_, func, literal, not_, or_, select
 from sqlalchemy.orm import Session
 
 from maillage.store.models import RESOURCES, SEARCH_INDEX, Resource, SearchEntry, StoredResource
 from maillage.store.search_params import (
+    PARAMS,
     PATIENT,
     SearchParam,
     normalise_text,
@@ -23,6 +24,13 @@ from maillage.store.search_params import (
     parse_date_range,
 )
 
+_NAMING_PATIENTS = sorted(
+    kind
+    for kind, specs in PARAMS.items()
+    if kind != "Patient" and any(spec.name in ("patient", PATIENT) for spec in specs)
+)
+"""The types whose resources may name a patient, Patient aside: listed, so that a lookup of a
+patient's records probes the index per type rather than reading all of it."""
 RESULT_PARAMS = {"_count", "_offset", "_format", "_sort"}
 DATE_PREFIXES = ("eq", "ne", "lt", "le", "gt", "ge")
 MODIFIERS = {
@@ -249,11 +257,19 @@ def page(
     return [], 0
 
 
+def param_is(param_column: Any, name: str) -> ColumnElement[bool]:
+    """``param_column = name`` with the name written into the SQL, not bound: a plan made for
+    any value (a prepared statement's generic plan) could not use a partial index whose
+    predicate names the parameter (the ``_actor`` rows' index)."""
+    condition: ColumnElement[bool] = param_column == literal(name, literal_execute=True)
+    return condition
+
+
 def names_patient(session: Session, reference: str) -> bool:
     """Whether any indexed resource other than a Patient names ``reference`` as its patient."""
     found = select(SearchEntry.pk).where(
+        SearchEntry.resource_type.in_(_NAMING_PATIENTS),
         SearchEntry.param == PATIENT,
         SearchEntry.value == reference,
-        SearchEntry.resource_type != "Patient",
     )
     return session.execute(found.limit(1)).first() is not None
