@@ -127,7 +127,7 @@ ANALYST_MENU = ("/", "/carte", "/diagnostics/nouveau", "/plans/nouveau", "/sites
 #: Each role's menu, written out rather than read from ``navigation.PAGES``, so that a page
 #: given to the wrong role fails here.
 MENUS = {
-    Role.ADMIN: (*ANALYST_MENU, "/patients"),
+    Role.ADMIN: (*ANALYST_MENU, "/patients", "/admin/comptes"),
     Role.COORDINATOR: (*ANALYST_MENU, "/patients"),
     Role.PLANNER: ANALYST_MENU,
     Role.SITE_PROFESSIONAL: (

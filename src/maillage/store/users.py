@@ -31,15 +31,69 @@ class Role(StrEnum):
 
 
 class AccountError(ValueError):
-    """An account that cannot be created as asked."""
+    """An account that cannot be created or changed as asked; ``french`` says why to the pages."""
+
+    def __init__(self, message: str, french: str | None = None) -> None:
+        super().__init__(message)
+        self.french = french or "Le compte ne peut pas être enregistré ainsi."
 
 
 def _reference(value: str | None, resource_type: str) -> str | None:
     if value is None:
         return None
     if not re.fullmatch(rf"{resource_type}/[A-Za-z0-9\-.]{{1,64}}", value):
-        raise AccountError(f"expected {resource_type}/ID, got {value!r}")
+        raise AccountError(
+            f"expected {resource_type}/ID, got {value!r}",
+            f"Référence attendue de la forme {resource_type}/identifiant.",
+        )
     return value
+
+
+def checked_role(role: Role | str) -> Role:
+    """``role`` as a :class:`Role`; :class:`AccountError` when it is none of them."""
+    try:
+        return Role(role)
+    except ValueError as error:
+        raise AccountError(
+            f"unknown role {role!r}; roles: {', '.join(Role)}", "Ce rôle n'existe pas."
+        ) from error
+
+
+def checked_password(password: str) -> str:
+    """An argon2 hash of ``password``, once it is long enough."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise AccountError(
+            f"passwords need at least {MIN_PASSWORD_LENGTH} characters",
+            f"Le mot de passe doit compter au moins {MIN_PASSWORD_LENGTH} caractères.",
+        )
+    return _hasher.hash(password)
+
+
+def link(
+    user: User,
+    role: Role,
+    *,
+    practitioner: str | None = None,
+    patient: str | None = None,
+    site: str | None = None,
+) -> None:
+    """Give ``user`` its role and the resources it acts as: a patient account must name its
+    Patient, a site professional their site, a remote doctor their Practitioner."""
+    needs = {
+        Role.PATIENT: (patient, "--patient Patient/ID", "un compte patient nomme son dossier"),
+        Role.SITE_PROFESSIONAL: (site, "--site Location/ID", "un professionnel nomme son site"),
+        Role.PRACTITIONER: (practitioner, "--practitioner Practitioner/ID", "un médecin se nomme"),
+    }
+    if role in needs and needs[role][0] is None:
+        _, option, french = needs[role]
+        raise AccountError(
+            f"a {role.value} account needs {option}",
+            f"Rattachement manquant : {french}.",
+        )
+    user.role = role.value
+    user.practitioner = _reference(practitioner, "Practitioner")
+    user.patient = _reference(patient, "Patient")
+    user.site = _reference(site, "Location")
 
 
 def create_user(
@@ -52,35 +106,23 @@ def create_user(
     patient: str | None = None,
     site: str | None = None,
 ) -> User:
-    """Create an account; a patient account must name its Patient, a professional their links."""
-    try:
-        role = Role(role)
-    except ValueError as error:
-        raise AccountError(f"unknown role {role!r}; roles: {', '.join(Role)}") from error
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise AccountError(f"passwords need at least {MIN_PASSWORD_LENGTH} characters")
+    """Create an account; a patient account must name its Patient, a professional their links
+    (:func:`link`)."""
+    role = checked_role(role)
+    password_hash = checked_password(password)
     if not re.fullmatch(r"[^@\s\x00]+@[^@\s\x00]+", email):
-        raise AccountError(f"{email!r} is not an e-mail address")
-    if role is Role.PATIENT and patient is None:
-        raise AccountError("a patient account needs --patient Patient/ID")
-    if role is Role.SITE_PROFESSIONAL and site is None:
-        raise AccountError("a site-professional account needs --site Location/ID")
-    if role is Role.PRACTITIONER and practitioner is None:
-        raise AccountError("a practitioner account needs --practitioner Practitioner/ID")
-    user = User(
-        email=email.lower(),
-        password_hash=_hasher.hash(password),
-        role=role.value,
-        practitioner=_reference(practitioner, "Practitioner"),
-        patient=_reference(patient, "Patient"),
-        site=_reference(site, "Location"),
-        active=True,
-    )
+        raise AccountError(
+            f"{email!r} is not an e-mail address", "Cette adresse électronique n'est pas valide."
+        )
+    user = User(email=email.lower(), password_hash=password_hash, active=True)
+    link(user, role, practitioner=practitioner, patient=patient, site=site)
     session.add(user)
     try:
         session.flush()
     except IntegrityError as error:
-        raise AccountError(f"an account for {email} already exists") from error
+        raise AccountError(
+            f"an account for {email} already exists", f"Un compte existe déjà pour {email}."
+        ) from error
     return user
 
 

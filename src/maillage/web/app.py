@@ -8,6 +8,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from maillage.web import (
+    accounts,
     consultations,
     declared_activity,
     diagnostics,
@@ -44,5 +45,6 @@ def install(app: FastAPI) -> None:
     app.include_router(declared_activity.router)
     app.include_router(teleexpertise_pages.router)
     app.include_router(followup.router)
+    app.include_router(accounts.router)
     static = StaticFiles(directory=str(files("maillage.web") / "static"))
     app.mount("/static", static, name="static")

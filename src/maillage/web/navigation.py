@@ -17,6 +17,8 @@ ANALYSTS = frozenset({Role.ADMIN, Role.COORDINATOR, Role.PLANNER})
 NURSES = frozenset({Role.SITE_PROFESSIONAL})
 DOCTORS = frozenset({Role.PRACTITIONER})
 CARE_TEAMS = frozenset({Role.ADMIN, Role.COORDINATOR, Role.SITE_PROFESSIONAL, Role.PRACTITIONER})
+#: The administration of the accounts.
+ADMINS = frozenset({Role.ADMIN})
 
 ROLE_LABELS = {
     Role.ADMIN: "administrateur",
@@ -50,6 +52,7 @@ PAGES = (
     Page("/consultations", "Mes consultations", DOCTORS),
     Page("/teleexpertises", "Télé-expertises", DOCTORS),
     Page("/patients", "Suivi des patients", CARE_TEAMS),
+    Page("/admin/comptes", "Comptes", ADMINS),
 )
 
 
