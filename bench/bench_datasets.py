@@ -9,7 +9,8 @@ that its time (measured inside the child, imports excluded) and its peak memory 
 own maximum resident set) are its alone, beside the anchor run the same way in the same run:
 
 * Annuaire: ``load_annuaire`` (resolver included) against pandas' plain ``read_csv`` of the
-  same file; targets ≤ 1.5× its time and ≤ 2 GB;
+  same file; targets ≤ 1.5× its time and ≤ 2 GB; and ``activities_of``, the filtered read of
+  ``maillage practitioners check``, for a thousand practitioners (rows/s, peak memory);
 * matrix: ``MatrixFile(...).pairs`` for every commune at 20 min against pyarrow's plain read
   of the same file (``parquet.read_table``, ``csv.read_csv``); target ≤ 3×.
 
@@ -43,6 +44,9 @@ ANNUAIRE_RUNS = 2
 NATIONAL_RUNS = 3
 COMMAND = [sys.executable, "-m", "maillage.cli", "diagnose", "--region", "all", "--travel"]
 SEED = 20_240_702
+#: National identifiers a network's practitioners check looks for (``write_annuaire`` numbers
+#: people from 8 10000000000): a thousand of them, one in 1,400 of the extract's people.
+CHECKED = [f"8{10_000_000_000 + n * 1_400}" for n in range(1_000)]
 ANNUAIRE_RATIO, ANNUAIRE_MEMORY_MB, MATRIX_RATIO, NATIONAL_S = 1.5, 2048.0, 3.0, 3.0
 # (Code profession, share of rows): infirmiers, médecins, pharmaciens, kinés, dentistes,
 # sages-femmes, others (orthophonistes, orthoptistes…), roughly as in the national extract.
@@ -235,6 +239,15 @@ def main() -> None:
             ANNUAIRE_RUNS,
         )
         print(f"  load_annuaire:      {ours:6.2f} s  peak {our_peak:6.0f} MB")
+        check, _, check_peak = timed(
+            "from maillage.territory.annuaire import activities_of",
+            f"activities_of({str(annuaire)!r}, {CHECKED!r})",
+            ANNUAIRE_RUNS,
+        )
+        print(
+            f"  activities_of ({len(CHECKED)} RPPS, practitioners check): {check:6.2f} s "
+            f"({ROWS / check:,.0f} rows/s)  peak {check_peak:6.0f} MB"
+        )
         print(f"  pandas read_csv:    {anchor:6.2f} s  peak {anchor_peak:6.0f} MB")
         print(
             f"  ratio {ours / anchor:.2f} (target ≤ {ANNUAIRE_RATIO}), "

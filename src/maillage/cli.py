@@ -32,7 +32,12 @@ def main() -> None:
 
 def _register_commands() -> None:
     """Each domain adds its own commands; imports stay light until a command runs."""
-    from maillage.admin import plan_sources, server_commands, site_commands
+    from maillage.admin import (
+        plan_sources,
+        practitioner_commands,
+        server_commands,
+        site_commands,
+    )
     from maillage.datasets import commands as dataset_commands
     from maillage.demo import commands as demo_commands
     from maillage.diagnosis import commands as diagnosis_commands
@@ -45,6 +50,7 @@ def _register_commands() -> None:
     dataset_commands.register(app)
     server_commands.register(app)
     site_commands.register(app)
+    practitioner_commands.register(app)
     jobs_commands.register(app)
     report_commands.register(app)
     demo_commands.register(app)

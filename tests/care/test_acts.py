@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from maillage.care.acts import ACTS, ActContext, Profession, act, assistance_act, check_act
+from maillage.care.acts import (
+    ACTS,
+    PROFESSION_SYSTEM,
+    ActContext,
+    Profession,
+    act,
+    assistance_act,
+    check_act,
+    profession_code,
+)
 
 
 def test_table_has_the_network_codes() -> None:
@@ -50,3 +59,15 @@ def test_pharmacist_assistance_is_tlm_and_other_professions_bill_none() -> None:
     )
     with pytest.raises(ValueError, match="nurse or pharmacist"):
         assistance_act(profession=Profession.MIDWIFE, during_scheduled_care=False, at_home=False)
+
+
+def test_profession_code_from_the_coding_else_from_the_word() -> None:
+    def practitioner(code: dict) -> dict:
+        return {"qualification": [{"code": code}]}
+
+    dentist = {"coding": [{"system": PROFESSION_SYSTEM, "code": "40"}]}
+    assert profession_code(practitioner(dentist)) == "40"
+    assert profession_code(practitioner({"text": "Infirmière"})) == "60"
+    assert profession_code(practitioner({"text": "Sage-femme"})) == "50"
+    assert profession_code(practitioner({"text": "Ostéopathe"})) is None
+    assert profession_code({}) is None

@@ -20,8 +20,9 @@ def sites_import(
         Literal["csv", "plan"],
         typer.Option(
             "--format",
-            help="csv: id,name,code_commune[,lon,lat][,type][,modalities][,equipment] "
-            "(lists separated by ';'); plan: the sites.csv written by `maillage plan`.",
+            help="csv: id,name,code_commune[,lon,lat][,type][,modalities][,equipment]"
+            "[,finess_et,finess_ej][,id_nat_struct,ror_lieu,ror_offres] (lists separated by "
+            "';'); plan: the sites.csv written by `maillage plan`.",
         ),
     ] = "csv",
     organization_type: Annotated[

@@ -106,6 +106,18 @@ def profession_of(practitioner: dict[str, Any]) -> Profession | None:
     return None
 
 
+def profession_code(practitioner: dict[str, Any]) -> str | None:
+    """The ANS profession code (Annuaire Santé ``Code profession``) of a Practitioner's
+    qualification: its own coding when it has one, else that of :func:`profession_of`."""
+    for qualification in practitioner.get("qualification", []):
+        for coding in (qualification.get("code") or {}).get("coding", []):
+            if coding.get("system") == PROFESSION_SYSTEM and coding.get("code"):
+                return str(coding["code"])
+    profession = profession_of(practitioner)
+    codes = {value: code for code, value in _PROFESSION_CODES.items()}
+    return codes.get(profession) if profession else None
+
+
 _PHYSICIAN = frozenset({Profession.PHYSICIAN})
 _NURSE = frozenset({Profession.NURSE})
 _MEDICAL_2018 = "avenant 6, convention médicale 2016 (JO 1er août 2018)"

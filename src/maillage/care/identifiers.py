@@ -144,10 +144,13 @@ def validate_finess(value: str) -> None:
     """Check a FINESS number (ET or EJ): 9 characters, a department code then digits, and a
     Luhn check digit computed on the first 8 characters.
 
-    The key rule is the Luhn formula (as for RPPS); it was checked on the real numbers of the
-    FINESS extract fixture (010000024, 010780054, 970100012, 970100103). No published text giving
-    the Corsican (2A/2B) variant was found, so a Corsican number is checked for layout only,
-    rather than refused by a guessed substitution of its letters.
+    The layout is the one the FINESS publication's schemas give (``typeNumeroFiness``,
+    ``[0-9][0-9A-Z][0-9]{7}``, in the standard flux XSDs such as ``cs1400101.xsd`` of
+    github.com/ansforge/finess), narrowed to the letters departments use (2A, 2B). The key rule
+    is the Luhn formula (as for RPPS); it was checked on the real numbers of the FINESS extract
+    fixture (010000024, 010780054, 970100012, 970100103). Neither those schemas nor any other
+    publication found gives the key of a Corsican (2A/2B) number, so a Corsican number is
+    checked for layout only, rather than refused by a guessed substitution of its letters.
     """
     if len(value) != 9:
         raise ValueError(f"FINESS number must have 9 characters, got {len(value)}")

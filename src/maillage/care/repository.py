@@ -330,12 +330,20 @@ class Repository:
         """Every live site (Location) as it leaves the server: those the principal may see, or
         the whole registry for the server's own work (``maillage plan --existing registry``;
         sites are not patient data, so no audit is owed)."""
+        return self._registry("Location")
+
+    def practitioners(self) -> list[Body]:
+        """Every live Practitioner, as :meth:`sites` reads sites (``maillage practitioners
+        check``; the registry of professionals is not patient data)."""
+        return self._registry("Practitioner")
+
+    def _registry(self, resource_type: str) -> list[Body]:
         if not self._trusted:
-            rows = self.search_all("Location", [])
+            rows = self.search_all(resource_type, [])
         else:
-            statement = search.statement("Location", [], [], self.settings.zone)
+            statement = search.statement(resource_type, [], [], self.settings.zone)
             with autocommit(self.engine) as connection:
-                found = connection.execute(statement.order_by(*search.order("Location", None)))
+                found = connection.execute(statement.order_by(*search.order(resource_type, None)))
                 rows = cast(list[StoredResource], list(found.all()))
         return [self.outgoing(row.body) for row in rows]
 

@@ -2,7 +2,8 @@
 
 ``--supply dataset:ID`` (an Annuaire extract or a supply CSV: ``--supply-format`` follows the
 dataset's kind), ``--ages dataset:ID``, ``--travel dataset:ID`` (a matrix),
-``--existing dataset:ID`` and ``--candidates dataset:ID`` (sites, or FINESS for candidates).
+``--existing dataset:ID``, ``--candidates dataset:ID`` (sites, or FINESS for candidates) and
+``--annuaire dataset:ID`` (``maillage practitioners check``).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ def resolve_references(
         ("travel", ("matrix",)),
         ("existing", ("sites",)),
         ("candidates", ("sites", "finess")),
+        ("annuaire", ("annuaire",)),
     ):
         value = options.get(option)
         if value is None or not str(value).startswith(PREFIX):

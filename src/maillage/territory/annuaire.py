@@ -13,7 +13,7 @@ and bounded memory.
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, Literal, NamedTuple, cast
 
@@ -122,17 +122,18 @@ class Extract(NamedTuple):
     identifiers: pa.Array
 
 
-def _read(path: Path, progress: Progress | None = None) -> Extract:
-    """The needed columns, stripped and dictionary-encoded batch by batch: the national file
-    (~1 GB, ~2 M rows) is never held whole, only each column's codes and distinct values, and
-    every later step works on the distinct values."""
+def _batches(
+    path: Path, columns: list[str], progress: Progress | None = None
+) -> Iterator[pa.RecordBatch]:
+    """``columns`` of the extract, as text, one block of :data:`BLOCK_BYTES` at a time; a
+    malformed row or a byte that is not UTF-8 ends the reading with the line at fault."""
     invalid: list[pa_csv.InvalidRow] = []
 
     def skip(row: pa_csv.InvalidRow) -> Literal["skip"]:
         invalid.append(row)
         return "skip"
 
-    pieces: list[list[pa.DictionaryArray]] = [[] for _ in COLUMNS]
+    empty = True
     try:
         with _Progressing(path, progress or (lambda done, total: None)) as source:
             reader = pa_csv.open_csv(
@@ -142,15 +143,14 @@ def _read(path: Path, progress: Progress | None = None) -> Extract:
                     delimiter="|", quote_char=False, invalid_row_handler=skip
                 ),
                 convert_options=pa_csv.ConvertOptions(
-                    include_columns=COLUMNS,
-                    column_types=dict.fromkeys(COLUMNS, pa.string()),
+                    include_columns=columns,
+                    column_types=dict.fromkeys(columns, pa.string()),
                     strings_can_be_null=False,
                 ),
             )
             for batch in reader:
-                for piece, name in zip(pieces, COLUMNS, strict=True):
-                    encoded = pc.dictionary_encode(pc.utf8_trim_whitespace(batch[name]))
-                    piece.append(cast(pa.DictionaryArray, encoded))
+                empty = empty and batch.num_rows == 0
+                yield batch
     except pa.ArrowInvalid as error:
         line = first_undecodable_line(path) if "UTF8" in str(error) else None
         reason = "texte non UTF-8" if line else f"extraction illisible ({error})"
@@ -163,8 +163,19 @@ def _read(path: Path, progress: Progress | None = None) -> Extract:
             f"({len(invalid)} lignes dans ce cas)",
             line=row.number or _line_of(path, row.text),
         )
-    if not any(len(chunk) for chunk in pieces[0]):
+    if empty:
         raise InputError(path, "aucune ligne de données après l'en-tête", line=2)
+
+
+def _read(path: Path, progress: Progress | None = None) -> Extract:
+    """The needed columns, stripped and dictionary-encoded batch by batch: the national file
+    (~1 GB, ~2 M rows) is never held whole, only each column's codes and distinct values, and
+    every later step works on the distinct values."""
+    pieces: list[list[pa.DictionaryArray]] = [[] for _ in COLUMNS]
+    for batch in _batches(path, COLUMNS, progress):
+        for piece, name in zip(pieces, COLUMNS, strict=True):
+            encoded = pc.dictionary_encode(pc.utf8_trim_whitespace(batch[name]))
+            piece.append(cast(pa.DictionaryArray, encoded))
     table = pa.table([pa.chunked_array(p) for p in pieces], names=COLUMNS).unify_dictionaries()
     ids = [cast(pa.DictionaryArray, chunk) for chunk in table[PP].chunks]
     rows = table.drop_columns([PP]).to_pandas()
@@ -388,3 +399,36 @@ def supply_from_extract(
             "activité inconnue : chaque praticien compte pour 1 ETP",
         ],
     )
+
+
+ACTIVITY_COLUMNS = [PP, PROFESSION, POSTCODE, COMMUNE]
+
+
+class Activities(NamedTuple):
+    """The activity rows of some practitioners (:data:`ACTIVITY_COLUMNS`, trimmed) and how many
+    rows the extract has."""
+
+    rows: pd.DataFrame
+    read: int
+
+
+def activities_of(
+    path: str | Path, identifiers: Iterable[str], progress: Progress | None = None
+) -> Activities:
+    """The rows whose ``Identification nationale PP`` is one of ``identifiers``: the extract is
+    filtered block by block, so memory holds one block and the matches, whatever its size."""
+    path = Path(path)
+    _check_header(path)
+    wanted = pa.array(sorted(set(identifiers)), pa.string())
+    kept: list[pa.Table] = []
+    read = 0
+    for batch in _batches(path, ACTIVITY_COLUMNS, progress):
+        read += batch.num_rows
+        ids = pc.utf8_trim_whitespace(batch[PP])
+        match = pc.is_in(ids, value_set=wanted)
+        if pc.any(match).as_py():
+            columns = [pc.utf8_trim_whitespace(batch[name]) for name in ACTIVITY_COLUMNS]
+            kept.append(pa.table(columns, names=ACTIVITY_COLUMNS).filter(match))
+    if not kept:
+        return Activities(pd.DataFrame(columns=ACTIVITY_COLUMNS, dtype=str), read)
+    return Activities(pa.concat_tables(kept).to_pandas(), read)
