@@ -96,6 +96,8 @@ class Settings(BaseSettings):
     expertise_due_days: dict[str, int] = {"default": 7}
     alert_escalation_minutes: int = Field(default=60, ge=1)
     professionals_password_login: bool = True
+    sms_url: SecretStr | None = None
+    reminder_hour: int = Field(default=10, ge=0, le=23)
 
     @field_validator("database_url")
     @classmethod

@@ -9,6 +9,7 @@ national map does not call Babel 35,000 times.
 from __future__ import annotations
 
 from datetime import date as date_type
+from datetime import datetime
 from functools import cache
 
 import numpy as np
@@ -56,3 +57,8 @@ def day(value: date_type, *, long: bool = False) -> str:
     """A calendar day as French readers write it: 07/03/1938, or « lundi 7 mars 1938 »."""
     pattern = "EEEE d MMMM y" if long else "dd/MM/y"
     return dates.format_date(value, format=pattern, locale=LOCALE)
+
+
+def day_and_time(moment: datetime) -> str:
+    """A moment in its own time zone, as French readers say it: « lundi 2 mars 2026 à 09:30 »."""
+    return f"{day(moment.date(), long=True)} à {moment:%H:%M}"

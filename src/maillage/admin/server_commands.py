@@ -1,5 +1,5 @@
 """The operator's server commands: serve, db upgrade/reindex/verify-audit/backup/restore,
-users create, outbox deliver, share, failed.
+users create, outbox deliver, sms, share, failed, reminders run.
 
 ``cli.py`` calls :func:`register`. The server's libraries are imported when a command runs, so
 that ``maillage --help`` and the analytics commands stay fast. These are not HTTP doors: like
@@ -218,6 +218,45 @@ def outbox_deliver(
     _passes(lambda: deliver_due(sessions, settings), watch)
 
 
+def outbox_sms(
+    watch: Annotated[
+        float | None,
+        typer.Option(help="Keep sending, waking every SECONDS (default: one pass, then exit)."),
+    ] = None,
+) -> None:
+    """Send the due text messages of the outbox (reminders) through MAILLAGE_SMS_URL."""
+    from maillage.care.delivery import send_sms_due
+    from maillage.store.database import session_factory
+
+    settings = settings_or_exit()
+    if settings.sms_url is None:
+        typer.echo("error: set MAILLAGE_SMS_URL to send text messages", err=True)
+        raise typer.Exit(2)
+    sessions = session_factory(_migrated(settings))
+    _passes(lambda: send_sms_due(sessions, settings), watch)
+
+
+def reminders_run(
+    watch: Annotated[
+        float | None,
+        typer.Option(help="Keep queuing, waking every SECONDS (default: one pass, then exit)."),
+    ] = None,
+) -> None:
+    """Queue in the outbox the reminders of tomorrow's appointments (patient and site, e-mail
+    and SMS) and the coordinators' daily digest of overdue télé-expertises, once each, from
+    MAILLAGE_REMINDER_HOUR on; `outbox deliver` and `outbox sms` send them."""
+    from maillage.care.repository import system_repository
+    from maillage.store.models import utcnow
+
+    repository = system_repository(settings_or_exit(), migrate=True)
+
+    def step() -> dict[str, int]:
+        reminders, digests = repository.queue_reminders(utcnow())
+        return {"reminders queued": reminders, "digests queued": digests}
+
+    _passes(step, watch)
+
+
 def outbox_share(
     watch: Annotated[
         float | None,
@@ -278,6 +317,13 @@ def register(app: typer.Typer) -> None:
         help="Outgoing e-mail (comptes rendus, MSSanté) and MHD shares.", no_args_is_help=True
     )
     outbox.command("deliver")(outbox_deliver)
+    outbox.command("sms")(outbox_sms)
     outbox.command("share")(outbox_share)
     outbox.command("failed")(outbox_failed)
     app.add_typer(outbox, name="outbox")
+    reminders = typer.Typer(
+        help="Day-before reminders and the daily digest of overdue télé-expertises.",
+        no_args_is_help=True,
+    )
+    reminders.command("run")(reminders_run)
+    app.add_typer(reminders, name="reminders")

@@ -1,9 +1,11 @@
-"""The outbox worker: delivers due e-mails over SMTP (mutual TLS), retrying, auditing each try.
+"""The outbox worker: delivers due e-mails over SMTP (mutual TLS) and text messages through an
+SMS provider, retrying, auditing each try.
 
 Each message is claimed in its own transaction (``FOR UPDATE SKIP LOCKED`` on PostgreSQL; SQLite
 serialises writers), sent, and its new state committed with an AuditEvent, since a message
 leaving the server (compte rendu, appointment confirmation) discloses patient data. Run by
-``maillage outbox deliver``, from a timer or with ``--watch``.
+``maillage outbox deliver`` (e-mails) and ``maillage outbox sms``, from a timer or with
+``--watch``.
 """
 
 from __future__ import annotations
@@ -15,12 +17,14 @@ from datetime import datetime
 from email import message_from_bytes
 from email import policy as email_policy
 from email.message import EmailMessage
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from maillage.care import audit as outcomes
+from maillage.care import sms
 from maillage.care.outbox import (
     DeliveryError,
     DeliveryState,
@@ -40,17 +44,26 @@ Send = Callable[[OutboxMessage], None]
 """Sends one row's message, raising DeliveryError when it did not go."""
 
 
-def is_document_share() -> Any:
-    """Rows for an MHD Document Recipient: their recipient is its URL, not an e-mail address."""
-    return OutboxMessage.recipient.startswith("http")
+class Channel(StrEnum):
+    """How a row leaves, told by its recipient: an MHD Document Recipient's URL, a ``tel:``
+    URI (an SMS) or an e-mail address."""
+
+    EMAIL = "email"
+    SHARE = "share"
+    SMS = "sms"
+
+    def rows(self) -> Any:
+        """The SQL condition selecting this channel's rows."""
+        share = OutboxMessage.recipient.startswith("http")
+        text = OutboxMessage.recipient.startswith(sms.TEL)
+        return {Channel.SHARE: share, Channel.SMS: text, Channel.EMAIL: ~share & ~text}[self]
 
 
-def _due(now: datetime, shares: bool) -> Any:
-    channel = is_document_share() if shares else ~is_document_share()
+def _due(now: datetime, channel: Channel) -> Any:
     return (
         (OutboxMessage.status == DeliveryStatus.PENDING.value)
         & (OutboxMessage.next_attempt_at <= now)
-        & channel
+        & channel.rows()
     )
 
 
@@ -80,7 +93,7 @@ def delivery_event(row: OutboxMessage, error: DeliveryError | None) -> dict[str,
                     "identifier": {
                         "system": "urn:ietf:rfc:3986",
                         "value": row.recipient
-                        if row.recipient.startswith("http")
+                        if row.recipient.startswith(("http", sms.TEL))
                         else f"mailto:{row.recipient}",
                     }
                 },
@@ -145,15 +158,40 @@ def deliver_due(
         assert isinstance(message, EmailMessage)
         deliver(message, smtp_url, ssl_context=context)
 
-    return process_due(sessions, settings, send, shares=False, policy=policy, now=now, limit=limit)
+    return process_due(sessions, settings, send, Channel.EMAIL, policy=policy, now=now, limit=limit)
+
+
+def send_sms_due(
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    *,
+    policy: RetryPolicy | None = None,
+    now: datetime | None = None,
+    limit: int = 100,
+) -> Counter[str]:
+    """Send every text message due at ``now`` through ``MAILLAGE_SMS_URL``'s provider, over
+    one connection; how many ended sent, pending or failed."""
+    if settings.sms_url is None:
+        raise ValueError("MAILLAGE_SMS_URL is not set: there is no SMS provider")
+    sender = sms.sender(settings.sms_url.get_secret_value())
+
+    def send(row: OutboxMessage) -> None:
+        sender.send(row.recipient.removeprefix(sms.TEL), row.message.decode())
+
+    try:
+        return process_due(
+            sessions, settings, send, Channel.SMS, policy=policy, now=now, limit=limit
+        )
+    finally:
+        sender.close()
 
 
 def process_due(
     sessions: sessionmaker[Session],
     settings: Settings,
     send: Send,
+    channel: Channel,
     *,
-    shares: bool,
     policy: RetryPolicy | None = None,
     now: datetime | None = None,
     limit: int = 100,
@@ -165,7 +203,7 @@ def process_due(
         ids = list(
             session.execute(
                 select(OutboxMessage.id)
-                .where(_due(now, shares))
+                .where(_due(now, channel))
                 .order_by(OutboxMessage.created)
                 .limit(limit)
             ).scalars()
@@ -175,7 +213,7 @@ def process_due(
         with transaction(sessions) as session:
             row = session.execute(
                 select(OutboxMessage)
-                .where(OutboxMessage.id == message_id, _due(now, shares))
+                .where(OutboxMessage.id == message_id, _due(now, channel))
                 .with_for_update(skip_locked=True)
             ).scalar()
             if row is not None:  # None: another worker took it meanwhile
@@ -185,7 +223,7 @@ def process_due(
 
 
 def failed_messages(sessions: sessionmaker[Session]) -> list[tuple[str, str, str, int, str]]:
-    """The dead letters (e-mails and shares ended ``failed``), oldest first: id, source,
+    """The dead letters (e-mails, texts and shares ended ``failed``), oldest first: id, source,
     recipient, attempts and last error."""
     with transaction(sessions) as session:
         rows = session.execute(

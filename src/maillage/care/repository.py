@@ -22,7 +22,7 @@ import logging
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any, NoReturn, Protocol, TypeVar, cast
@@ -30,7 +30,7 @@ from typing import Any, NoReturn, Protocol, TypeVar, cast
 import anyio.to_thread
 from psycopg_pool import AsyncConnectionPool
 from redis.exceptions import RedisError
-from sqlalchemy import Connection, Engine, Select, and_, select
+from sqlalchemy import Connection, Engine, Select, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -41,6 +41,7 @@ from maillage.care import (
     bundles,
     french,
     policy,
+    reminders,
     scheduling,
     site_import,
     teleexpertise,
@@ -76,13 +77,11 @@ from maillage.store.models import (
     AlertRule,
     Resource,
     ResourceVersion,
-    SearchEntry,
     StoredResource,
     utcnow,
 )
 from maillage.store.resources import instant as instant  # re-exported: the doors' dates
 from maillage.store.search import Criterion
-from maillage.store.search_params import DUE
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -597,12 +596,9 @@ class Repository:
         """Open Tasks past their due date that the principal may see (at most MAX_COUNT)."""
         call = self._call("Task", "search-type")
         who = call.authorize(write=False)
-        late = Resource.id.in_(search.matching("Task", DUE, SearchEntry.high < utcnow()))
         restriction = policy.search_restriction(who, "Task")
-        condition = late if restriction is None else and_(late, restriction)
         with call.failures():
-            criteria, _ = search.parse("Task", [("status", ",".join(teleexpertise.OPEN))])
-            statement = search.statement("Task", criteria, [], self.settings.zone, condition)
+            statement = teleexpertise.overdue(self.settings.zone, utcnow(), restriction)
             with transaction(self.sessions) as session:
                 ordering = search.order("Task", None)
                 rows, total = search.page(session.connection(), statement, ordering, MAX_COUNT, 0)
@@ -714,6 +710,13 @@ class Repository:
         self._require_trusted()
         with transaction(self.sessions) as session:
             return alerts.escalate(session, self.settings, alert_id)
+
+    def queue_reminders(self, now: datetime) -> tuple[int, int]:
+        """The server's pass at ``now`` (naive UTC): the day-before reminders and the
+        coordinators' digest now due; how many of each were queued in the outbox."""
+        self._require_trusted()
+        with transaction(self.sessions) as session:
+            return reminders.queue_due(session, self.settings, now)
 
     def _require_trusted(self) -> None:
         if not self._trusted:

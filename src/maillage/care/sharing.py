@@ -13,7 +13,7 @@ from datetime import datetime
 import httpx
 from sqlalchemy.orm import Session, sessionmaker
 
-from maillage.care.delivery import process_due
+from maillage.care.delivery import Channel, process_due
 from maillage.care.outbox import DeliveryError, RetryPolicy
 from maillage.config import Settings
 from maillage.integrations import mhd
@@ -43,7 +43,7 @@ def share_due(
 
     try:
         return process_due(
-            sessions, settings, send, shares=True, policy=policy, now=now, limit=limit
+            sessions, settings, send, Channel.SHARE, policy=policy, now=now, limit=limit
         )
     finally:
         if client is None:

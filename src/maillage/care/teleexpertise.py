@@ -23,10 +23,11 @@ history (:func:`steps`).
 from __future__ import annotations
 
 import copy
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, Select, and_, select
 from sqlalchemy.orm import Session
 
 from maillage.care import acts, policy
@@ -35,9 +36,9 @@ from maillage.care.errors import Conflict, Forbidden, Unprocessable
 from maillage.care.principal import Principal
 from maillage.care.task_state import TERMINAL, TaskStatus, TransitionError, check_transition
 from maillage.config import Settings
-from maillage.store import resources
+from maillage.store import resources, search
 from maillage.store.models import Resource, ResourceVersion, SearchEntry, utcnow
-from maillage.store.search_params import normalise_reference
+from maillage.store.search_params import DUE, normalise_reference
 
 OPEN = (
     TaskStatus.REQUESTED,
@@ -57,6 +58,17 @@ POOLS = {
 CLAIMABLE = frozenset({TaskStatus.REQUESTED, TaskStatus.RECEIVED})
 
 Body = dict[str, Any]
+
+
+def overdue(
+    zone: ZoneInfo, now: datetime, restriction: ColumnElement[bool] | None = None
+) -> Select[Resource]:
+    """The open Tasks whose due date is past at ``now`` (naive UTC), within ``restriction``
+    (a principal's access)."""
+    late = Resource.id.in_(search.matching("Task", DUE, SearchEntry.high < now))
+    criteria, _ = search.parse("Task", [("status", ",".join(OPEN))])
+    condition = late if restriction is None else and_(late, restriction)
+    return search.statement("Task", criteria, [], zone, condition)
 
 
 def is_expertise(body: Body) -> bool:
