@@ -5,8 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 from maillage.care.identifiers import validate_finess
+from maillage.cli import app
+from maillage.datasets.catalogue import Catalogue
 
 FIXTURE = Path(__file__).parents[1] / "territory" / "data" / "etalab-cs1100507-stock-sample.csv"
 
@@ -56,3 +59,24 @@ def test_corsican_numbers_are_checked_for_layout(number: str) -> None:
 def test_bad_numbers_are_refused_with_the_reason(number: str, reason: str) -> None:
     with pytest.raises(ValueError, match=reason):
         validate_finess(number)
+
+
+def test_every_number_of_a_registered_finess_dataset_is_checked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``maillage sites check-finess --finess dataset:ID`` reads every ET and EJ number of the
+    registered extract; a wrong key is named with its line and the command exits 1."""
+    monkeypatch.setenv("MAILLAGE_FILES_DIR", str(tmp_path / "files"))
+    dataset, _ = Catalogue().add(FIXTURE, "finess")
+    checked = CliRunner().invoke(
+        app, ["sites", "check-finess", "--finess", f"dataset:{dataset.id}"]
+    )
+    assert checked.exit_code == 0, checked.output
+    assert "12 numéros FINESS vérifiés (2 corses, format seul), 0 refusés" in checked.output
+    text = FIXTURE.read_bytes().replace(b";010780054;", b";010780055;", 1)
+    broken = tmp_path / "etalab-cs1100507-stock-broken.csv"
+    broken.write_bytes(text)
+    refused = CliRunner().invoke(app, ["sites", "check-finess", "--finess", str(broken)])
+    assert refused.exit_code == 1
+    assert f"{broken}:2: nofinessej '010780055' : FINESS check digit 5 is wrong" in refused.output
+    assert "12 numéros FINESS vérifiés (2 corses, format seul), 1 refusés" in refused.output

@@ -54,8 +54,45 @@ def sites_import(
     )
 
 
+def sites_check_finess(
+    finess: Annotated[
+        str,
+        typer.Option(
+            "--finess", help="Extraction FINESS etalab-cs1100507 : fichier ou dataset:ID."
+        ),
+    ],
+) -> None:
+    """Vérifie chaque numéro FINESS (ET et EJ) d'une extraction : format et clé de Luhn (les
+    numéros corses 2A/2B : format seul). Sortie 1 si un numéro est refusé."""
+    from maillage.care.identifiers import validate_finess
+    from maillage.console import command_failures
+    from maillage.datasets.references import resolve_references
+    from maillage.territory.finess import finess_numbers
+
+    with command_failures():
+        resolved, _ = resolve_references({"finess": finess})
+        path = Path(resolved["finess"])
+        numbers = finess_numbers(path)
+    refused = 0
+    for line, field, number in numbers[["line", "field", "number"]].itertuples(index=False):
+        try:
+            validate_finess(number)
+        except ValueError as error:
+            refused += 1
+            typer.echo(f"{path}:{line}: {field} {number!r} : {error}")
+    corsican = int(numbers["number"].str.match(r"2[AB]").sum())
+    typer.echo(
+        f"{len(numbers)} numéros FINESS vérifiés ({corsican} corses, format seul), "
+        f"{refused} refusés",
+        err=True,
+    )
+    if refused:
+        raise typer.Exit(1)
+
+
 def register(app: typer.Typer) -> None:
-    """Add ``maillage sites import`` to the ``maillage`` command."""
+    """Add ``maillage sites import`` and ``check-finess`` to the ``maillage`` command."""
     sites = typer.Typer(help="Telemedicine site registry.", no_args_is_help=True)
     sites.command("import")(sites_import)
+    sites.command("check-finess")(sites_check_finess)
     app.add_typer(sites, name="sites")

@@ -3,7 +3,8 @@
 ``--supply dataset:ID`` (an Annuaire extract or a supply CSV: ``--supply-format`` follows the
 dataset's kind), ``--ages dataset:ID``, ``--travel dataset:ID`` (a matrix),
 ``--existing dataset:ID``, ``--candidates dataset:ID`` (sites, or FINESS for candidates) and
-``--annuaire dataset:ID`` (``maillage practitioners check``).
+``--annuaire dataset:ID`` (``maillage practitioners check``), ``--finess dataset:ID``
+(``maillage sites check-finess``).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ def resolve_references(
         ("existing", ("sites",)),
         ("candidates", ("sites", "finess")),
         ("annuaire", ("annuaire",)),
+        ("finess", ("finess",)),
     ):
         value = options.get(option)
         if value is None or not str(value).startswith(PREFIX):

@@ -110,3 +110,19 @@ def load_finess(path: str | Path, categories: Iterable[str | int] | None = None)
     )
     geo = _lon_lat(_section(rows, "geolocalisation", GEO_FIELDS)).drop_duplicates("finess")
     return table.merge(geo, on="finess", how="left")[COLUMNS].reset_index(drop=True)
+
+
+def finess_numbers(path: str | Path) -> pd.DataFrame:
+    """Every establishment's ``nofinesset`` and ``nofinessej`` with its line in the file
+    (``line``, ``field``, ``number``), to check them one by one."""
+    path = Path(path)
+    rows = pd.Series(_lines(path)).str.split(";", expand=True)
+    structures = _section(rows, "structureet", STRUCTURE_FIELDS)
+    if structures.empty:
+        raise InputError(
+            path, "aucune ligne 'structureet' : pas une extraction FINESS des établissements"
+        )
+    fields = ["nofinesset", "nofinessej"]
+    numbers = structures[fields].assign(line=structures.index + 2)  # after the metadata line
+    numbers = numbers.melt("line", fields, "field", "number").sort_values(["line", "field"])
+    return numbers[numbers["number"] != ""]
