@@ -17,6 +17,8 @@ ANALYSTS = frozenset({Role.ADMIN, Role.COORDINATOR, Role.PLANNER})
 NURSES = frozenset({Role.SITE_PROFESSIONAL})
 DOCTORS = frozenset({Role.PRACTITIONER})
 CARE_TEAMS = frozenset({Role.ADMIN, Role.COORDINATOR, Role.SITE_PROFESSIONAL, Role.PRACTITIONER})
+#: Those who run the network and write its registry.
+OPERATORS = frozenset({Role.ADMIN, Role.COORDINATOR})
 #: The administration of the accounts.
 ADMINS = frozenset({Role.ADMIN})
 

@@ -14,23 +14,32 @@ from typing import Annotated, Any
 import numpy as np
 import pandas as pd
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markupsafe import Markup
+from starlette.datastructures import FormData
 
 from maillage.care.errors import DomainError, Gone, NotFound
 from maillage.care.principal import Principal
 from maillage.care.repository import Repository
-from maillage.care.site_import import EQUIPMENT_SYSTEM, MODALITIES, MODALITY_SYSTEM
+from maillage.care.site_editing import STATUSES, SiteEdit, SiteEditError, edit_site, site_record
+from maillage.care.site_import import (
+    EQUIPMENT_SYSTEM,
+    MODALITIES,
+    MODALITY_SYSTEM,
+    ORGANIZATION_TYPES,
+)
 from maillage.outputs.choropleth import Marker, sites_svg
 from maillage.planning.outputs import EXISTING_COLOUR
 from maillage.territory.outlines import departement_outlines, departements_at
 from maillage.web import records
-from maillage.web.navigation import ANALYSTS
+from maillage.web.navigation import ANALYSTS, OPERATORS
 from maillage.web.records import PageRepo
 from maillage.web.rendering import PageError, allowed, render
+from maillage.web.session import checked_form
 
 router = APIRouter(include_in_schema=False)
 Analyst = Annotated[Principal, Depends(allowed(ANALYSTS))]
+Operator = Annotated[Principal, Depends(allowed(OPERATORS))]
 PAGE_SIZE = 50
 STATUS_LABELS = {"active": "En service", "suspended": "Suspendu", "inactive": "Fermé"}
 #: Marker colours of the registry map: sites in service stand out, the others are grey.
@@ -199,7 +208,7 @@ def site_list(
 
 @router.get("/sites/{site_id}", response_class=HTMLResponse)
 def site_detail(
-    request: Request, site_id: str, _principal: Analyst, repository: PageRepo
+    request: Request, site_id: str, principal: Analyst, repository: PageRepo
 ) -> HTMLResponse:
     """One site with its organisation, its equipment and the modalities offered there."""
     try:
@@ -218,7 +227,70 @@ def site_detail(
         }
         for service in records.everything(repository, "HealthcareService", query)
     ]
-    return render(request, "site.html", {"site": site, "services": offered})
+    context = {"site": site, "services": offered, "modifiable": principal.role in OPERATORS}
+    return render(request, "site.html", context)
+
+
+def _edit_form(
+    request: Request,
+    site_id: str,
+    body: dict[str, Any],
+    edit: SiteEdit,
+    error: str | None = None,
+    status: int = 200,
+) -> HTMLResponse:
+    """The edit form of a site, filled with ``edit`` (and the refusal of a sent one)."""
+    devices = {**STATIONS, **DEVICES} | {c: c for c in edit.equipment if c not in DEVICES}
+    context = {
+        "id": site_id,
+        "nom_actuel": body.get("name") or site_id,
+        "valeurs": edit,
+        "types": {key: label for key, (_, label) in ORGANIZATION_TYPES.items()},
+        "statuts": {s: STATUS_LABELS[s] for s in STATUSES},
+        "equipements": devices,
+        "modalites": MODALITIES,
+        "erreur": error,
+    }
+    return render(request, "site_modifier.html", context, status=status)
+
+
+@router.get("/sites/{site_id}/modifier", response_class=HTMLResponse)
+def site_edit_form(
+    request: Request, site_id: str, _principal: Operator, repository: PageRepo
+) -> HTMLResponse:
+    """The form that changes a site's name, kind, status, equipment, modalities and FINESS."""
+    with records.refusals():
+        record = site_record(repository, site_id)
+    return _edit_form(request, site_id, record.location, record.current)
+
+
+@router.post("/sites/{site_id}/modifier", response_class=HTMLResponse)
+def site_edit(
+    request: Request,
+    site_id: str,
+    _principal: Operator,
+    repository: PageRepo,
+    form: Annotated[FormData, Depends(checked_form)],
+) -> Response:
+    """Write the site's new record, unless it changed since the form was read (409/412)."""
+    version = str(form.get("version", ""))
+    edit = SiteEdit(
+        name=str(form.get("nom", "")),
+        kind=str(form.get("type", "")),
+        status=str(form.get("statut", "")),
+        equipment=tuple(str(v) for v in form.getlist("equipement")),
+        modalities=tuple(str(v) for v in form.getlist("modalite")),
+        finess_et=str(form.get("finess", "")),
+        version=int(version) if version.isdigit() else 0,
+    )
+    try:
+        with records.refusals():
+            edit_site(repository, site_id, edit)
+    except SiteEditError as error:
+        with records.refusals():
+            body = repository.read("Location", site_id).body
+        return _edit_form(request, site_id, body, edit, str(error), status=422)
+    return RedirectResponse(f"/sites/{site_id}", status_code=303)
 
 
 def _modality(service: dict[str, Any]) -> str:
