@@ -10,6 +10,7 @@ import pytest
 
 from maillage.care.remote_rules import (
     NOT_EVALUABLE,
+    PATHWAY_EXCEPTIONS,
     Teleconsultation,
     pathway_flag,
     remote_share_flag,
@@ -48,8 +49,7 @@ def test_not_referred_and_not_seen_for_a_year_is_flagged_with_both_reasons() -> 
     [
         {"has_medecin_traitant": False},
         {"birth_date": date(2009, 6, 11)},  # 16 the day after
-        {"exceptions": frozenset({"zone-sous-dense"})},
-        {"exceptions": frozenset({"regulation-sas"})},
+        *({"exceptions": frozenset({code})} for code in PATHWAY_EXCEPTIONS),
     ],
 )
 def test_exceptions_lift_the_flag(exception: dict) -> None:
