@@ -117,10 +117,15 @@ def test_bad_templates_get_an_operation_outcome(
     assert response.json()["resourceType"] == "OperationOutcome"
 
 
-def test_only_the_network_operators_generate(net: Server, coordinator: dict[str, str]) -> None:
+def test_the_operators_generate_any_schedule_a_doctor_their_own(
+    net: Server, coordinator: dict[str, str]
+) -> None:
     body = template("2026-04-01", "2026-04-02")
     doctor = net.headers("practitioner", practitioner="Practitioner/doctor")
-    assert generate(net, doctor, "doctor-schedule", body).status_code == 403
+    assert counts(generate(net, doctor, "doctor-schedule", body))["created"] == 16
+    assert generate(net, doctor, "room-schedule", body).status_code == 403
+    nurse = net.headers("site-professional", site="Location/site-2")
+    assert generate(net, nurse, "room-schedule", body).status_code == 403
     assert generate(net, {}, "doctor-schedule", body).status_code == 401
     assert generate(net, coordinator, "unknown", body).status_code == 404
 

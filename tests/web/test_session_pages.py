@@ -127,8 +127,8 @@ ANALYST_MENU = ("/", "/carte", "/diagnostics/nouveau", "/plans/nouveau", "/sites
 #: Each role's menu, written out rather than read from ``navigation.PAGES``, so that a page
 #: given to the wrong role fails here.
 MENUS = {
-    Role.ADMIN: (*ANALYST_MENU, "/patients", "/admin/comptes"),
-    Role.COORDINATOR: (*ANALYST_MENU, "/patients"),
+    Role.ADMIN: (*ANALYST_MENU, "/disponibilites", "/patients", "/admin/comptes"),
+    Role.COORDINATOR: (*ANALYST_MENU, "/disponibilites", "/patients"),
     Role.PLANNER: ANALYST_MENU,
     Role.SITE_PROFESSIONAL: (
         "/",
@@ -137,7 +137,7 @@ MENUS = {
         "/identites",
         "/patients",
     ),
-    Role.PRACTITIONER: ("/", "/consultations", "/teleexpertises", "/patients"),
+    Role.PRACTITIONER: ("/", "/consultations", "/teleexpertises", "/disponibilites", "/patients"),
     Role.PATIENT: ("/",),
 }
 EVERY_PAGE = sorted({path for menu in MENUS.values() for path in menu})

@@ -27,3 +27,7 @@ the network's coordinator declared, against which the 20 % remote ceiling is che
 PATHWAY_EXCEPTION_URL = "urn:maillage:pathway-exception"
 """Extension (valueCode, one per exception) on a teleconsultation Appointment: why the
 coordinated care pathway does not apply (codes of ``remote_rules.PATHWAY_EXCEPTIONS``)."""
+ABSENCE_URL = "urn:maillage:absence"
+"""Extension on a Schedule, one per exception (holiday, absence): sub-extensions ``period``
+(valuePeriod, inclusive local days) and ``reason`` (valueString). No slot is generated in it,
+and the free slots it covers are withdrawn (``busy-unavailable``)."""

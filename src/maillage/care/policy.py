@@ -249,6 +249,17 @@ def refused_patients(
     return patients - set(session.execute(linked).scalars())
 
 
+def schedule_refusal(principal: Principal, schedule: Body) -> str | None:
+    """Why the principal may not set this Schedule's availability (its template, its
+    exceptions), or None: the network's operators set any, a doctor only their own."""
+    if principal.role in FULL_ACCESS:
+        return None
+    actors = {(a or {}).get("reference") for a in schedule.get("actor") or []}
+    if principal.role is Role.PRACTITIONER and principal.practitioner in actors:
+        return None
+    return "only the network's operators, or the doctor whose schedule it is, set availability"
+
+
 def may_register_patient(principal: Principal, actors: set[str]) -> bool:
     """A professional registers a new patient only under their own site, organisation or name."""
     return principal.role in FULL_ACCESS or bool(actors & principal.acts_as)

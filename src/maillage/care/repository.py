@@ -573,12 +573,35 @@ class Repository:
 
     def generate_slots(self, schedule_id: str, parameters: Any) -> Body:
         """Create the missing free Slots of a Schedule from an availability template (a FHIR
-        ``Parameters``); the outcome counts created and existing ones."""
+        ``Parameters``), outside its exceptions; the outcome counts created and existing ones.
+        The operators set any schedule, a doctor their own (:func:`policy.schedule_refusal`)."""
         call = self._call("Schedule", "update")
-        call.authorize(write=True)
+        who = call.authorize(write=False)
         checked = validation.validate("Parameters", parameters)
         with call.failures(), transaction(self.sessions) as session:
+            _may_plan(session, who, schedule_id)
             return scheduling.generate(session, self.settings, schedule_id, checked)
+
+    def add_absence(self, schedule_id: str, absence: scheduling.Absence) -> Body:
+        """Record an exception (holiday, absence) on a Schedule and withdraw its free slots
+        (same rule as :meth:`generate_slots`); the outcome counts withdrawn and booked slots."""
+        call = self._call("Schedule", "update")
+        who = call.authorize(write=False)
+        with call.failures(), transaction(self.sessions) as session:
+            _may_plan(session, who, schedule_id)
+            return scheduling.add_absence(session, self.settings, schedule_id, absence)
+
+    def plannable_schedules(self) -> list[Body]:
+        """The Schedules whose availability the principal may set: every one for the
+        operators, a doctor's own (one statement)."""
+        who = self._call("Schedule", "search-type").authorize(write=False)
+        if who.role in policy.FULL_ACCESS:
+            rows = self.search_all("Schedule", [])
+        elif who.role is Role.PRACTITIONER and who.practitioner:
+            rows = self.search_all("Schedule", [("actor", who.practitioner)])
+        else:
+            raise Forbidden("only the network's operators and doctors set availability")
+        return [self.outgoing(row.body) for row in rows]
 
     def ics(self, appointment_id: str) -> bytes:
         """An appointment's iCalendar invitation, its video link the caller's own (audited as
@@ -844,6 +867,13 @@ def _answered_request(task: dict[str, Any]) -> str:
         if kind == "ServiceRequest" and identifier:
             return identifier
     return ""
+
+
+def _may_plan(session: Session, who: Principal, schedule_id: str) -> None:
+    """Refuse unless ``who`` may set this Schedule's availability (404 when unknown)."""
+    reason = policy.schedule_refusal(who, resources.read(session, "Schedule", schedule_id).body)
+    if reason:
+        raise Forbidden(reason)
 
 
 def _billing_period(who: Principal, first: date, last: date) -> None:

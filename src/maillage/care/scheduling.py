@@ -10,21 +10,33 @@
 Each slot's id is derived from its schedule and start instant, so re-running the operation over
 an overlapping range creates only the missing slots: the primary key makes it idempotent even
 between concurrent runs (the loser gets a conflict). Existing slots are left as they are.
+
+A schedule's exceptions (holidays, absences: :data:`maillage.care.codes.ABSENCE_URL`) are
+days on which no slot is generated; recording one withdraws the free slots it covers
+(``busy-unavailable``, its reason as the slot's comment) and tells how many are already booked.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, time, timedelta
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from maillage.care.availability import AvailabilityTemplate, generate_slots, slot_resources
+from maillage.care.availability import (
+    AvailabilityTemplate,
+    Slot,
+    generate_slots,
+    slot_resources,
+)
+from maillage.care.codes import ABSENCE_URL
 from maillage.care.errors import Unprocessable
 from maillage.config import Settings
-from maillage.store import resources
+from maillage.store import resources, search
 from maillage.store.models import Resource
 
 MAX_DAYS = 366
@@ -107,16 +119,71 @@ def slot_id(schedule_id: str, start: str) -> str:
     return str(uuid.uuid5(SLOT_IDS, f"Schedule/{schedule_id}|{start}"))
 
 
+@dataclass(frozen=True)
+class Absence:
+    """An exception to a schedule's template: the local days ``first``..``last``, and why."""
+
+    first: date
+    last: date
+    reason: str
+
+    def covers(self, day: date) -> bool:
+        return self.first <= day <= self.last
+
+    def extension(self) -> Body:
+        """The Schedule extension that records it."""
+        period = {"start": self.first.isoformat(), "end": self.last.isoformat()}
+        return {
+            "url": ABSENCE_URL,
+            "extension": [
+                {"url": "period", "valuePeriod": period},
+                {"url": "reason", "valueString": self.reason},
+            ],
+        }
+
+
+def absences(schedule: Body) -> list[Absence]:
+    """The exceptions recorded on a Schedule, earliest first."""
+    found = []
+    for extension in schedule.get("extension") or []:
+        if extension.get("url") != ABSENCE_URL:
+            continue
+        parts = {part.get("url"): part for part in extension.get("extension") or []}
+        period = parts.get("period", {}).get("valuePeriod") or {}
+        found.append(
+            Absence(
+                date.fromisoformat(period["start"]),
+                date.fromisoformat(period["end"]),
+                parts.get("reason", {}).get("valueString", ""),
+            )
+        )
+    return sorted(found, key=lambda a: (a.first, a.last))
+
+
+def planned(
+    template: AvailabilityTemplate, first: date, last: date, away: Sequence[Absence] = ()
+) -> list[Slot]:
+    """The template's slots over first..last, less those on a day of an exception: what
+    :func:`generate` creates, and what a page previews."""
+    return [
+        (start, end)
+        for start, end in generate_slots(template, first, last)
+        if not any(a.covers(start.astimezone(template.zone).date()) for a in away)
+    ]
+
+
 def generate(session: Session, settings: Settings, schedule_id: str, parameters: Body) -> Body:
-    """Create the missing slots of a schedule; the outcome counts created and existing ones."""
+    """Create the missing slots of a schedule, outside its exceptions; the outcome counts
+    created and existing ones."""
     schedule = resources.read(session, "Schedule", schedule_id)
     template, first, last = template_of(parameters, settings.timezone)
     service = (
         {"serviceType": schedule.body["serviceType"]} if "serviceType" in schedule.body else {}
     )
+    made = planned(template, first, last, absences(schedule.body))
     slots = {
         slot_id(schedule_id, slot["start"]): {**slot, **service}
-        for slot in slot_resources(f"Schedule/{schedule_id}", generate_slots(template, first, last))
+        for slot in slot_resources(f"Schedule/{schedule_id}", made)
     }
     existing = set(
         session.execute(
@@ -131,5 +198,44 @@ def generate(session: Session, settings: Settings, schedule_id: str, parameters:
         "parameter": [
             {"name": "created", "valueInteger": len(slots) - len(existing)},
             {"name": "existing", "valueInteger": len(existing)},
+        ],
+    }
+
+
+def add_absence(session: Session, settings: Settings, schedule_id: str, absence: Absence) -> Body:
+    """Record an exception on a schedule and withdraw the free slots of its days; the outcome
+    counts the slots withdrawn and those already booked (to move or cancel)."""
+    if absence.last < absence.first:
+        raise Unprocessable("an absence ends on or after the day it starts")
+    if not absence.reason.strip():
+        raise Unprocessable("an absence needs a reason")
+    schedule = resources.read(session, "Schedule", schedule_id)
+    body = {key: value for key, value in schedule.body.items() if key != "meta"}
+    body["extension"] = [*body.get("extension", []), absence.extension()]
+    resources.save(
+        session, body, settings.zone, resource_id=schedule_id, if_match=schedule.version_id
+    )
+    query = [
+        ("schedule", f"Schedule/{schedule_id}"),
+        ("start", f"ge{absence.first.isoformat()}"),
+        ("start", f"lt{(absence.last + timedelta(days=1)).isoformat()}"),
+    ]
+    criteria, _ = search.parse("Slot", query)
+    rows = list(session.scalars(search.statement("Slot", criteria, [], settings.zone)))
+    withdrawn = 0
+    for row in rows:
+        if row.body.get("status") == "free":
+            changed = {key: value for key, value in row.body.items() if key != "meta"}
+            changed |= {"status": "busy-unavailable", "comment": absence.reason}
+            resources.save(
+                session, changed, settings.zone, resource_id=row.id, if_match=row.version_id
+            )
+            withdrawn += 1
+    booked = sum(1 for row in rows if row.body.get("status") == "busy")
+    return {
+        "resourceType": "Parameters",
+        "parameter": [
+            {"name": "withdrawn", "valueInteger": withdrawn},
+            {"name": "booked", "valueInteger": booked},
         ],
     }

@@ -9,6 +9,7 @@ from fastapi.staticfiles import StaticFiles
 
 from maillage.web import (
     accounts,
+    availability_pages,
     consultations,
     declared_activity,
     diagnostics,
@@ -42,6 +43,7 @@ def install(app: FastAPI) -> None:
     app.include_router(identities.router)
     app.include_router(consultations.router)
     app.include_router(site_bookings.router)
+    app.include_router(availability_pages.router)
     app.include_router(declared_activity.router)
     app.include_router(teleexpertise_pages.router)
     app.include_router(followup.router)

@@ -16,6 +16,8 @@ ANALYSTS = frozenset({Role.ADMIN, Role.COORDINATOR, Role.PLANNER})
 #: Care pages: the nurse at a site, the remote doctor, and (follow-up) those running the network.
 NURSES = frozenset({Role.SITE_PROFESSIONAL})
 DOCTORS = frozenset({Role.PRACTITIONER})
+#: Who sets availability: the network's coordinators any schedule, a doctor their own.
+SCHEDULERS = frozenset({Role.ADMIN, Role.COORDINATOR, Role.PRACTITIONER})
 CARE_TEAMS = frozenset({Role.ADMIN, Role.COORDINATOR, Role.SITE_PROFESSIONAL, Role.PRACTITIONER})
 #: Those who run the network and write its registry.
 OPERATORS = frozenset({Role.ADMIN, Role.COORDINATOR})
@@ -53,6 +55,7 @@ PAGES = (
     Page("/identites", "Patients du site", NURSES),
     Page("/consultations", "Mes consultations", DOCTORS),
     Page("/teleexpertises", "Télé-expertises", DOCTORS),
+    Page("/disponibilites", "Disponibilités", SCHEDULERS),
     Page("/patients", "Suivi des patients", CARE_TEAMS),
     Page("/admin/comptes", "Comptes", ADMINS),
 )
