@@ -62,3 +62,9 @@ def day(value: date_type, *, long: bool = False) -> str:
 def day_and_time(moment: datetime) -> str:
     """A moment in its own time zone, as French readers say it: « lundi 2 mars 2026 à 09:30 »."""
     return f"{day(moment.date(), long=True)} à {moment:%H:%M}"
+
+
+def weekdays() -> list[str]:
+    """« lundi » … « dimanche », Monday first (as ``date.weekday`` counts)."""
+    names = dates.get_day_names("wide", locale=LOCALE)
+    return [str(names[number]) for number in range(7)]

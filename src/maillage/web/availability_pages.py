@@ -19,22 +19,23 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
+from maillage import french_format
 from maillage.care import scheduling
 from maillage.care.errors import DomainError
 from maillage.care.principal import Principal
 from maillage.care.repository import Repository, instant
 from maillage.web import records
 from maillage.web.navigation import SCHEDULERS
-from maillage.web.records import PageRepo
+from maillage.web.records import PageRepo, local
 from maillage.web.rendering import PageError, allowed, render
 from maillage.web.session import checked_form
-from maillage.web.teleconsultation import DAYS, HORIZON, MONTHS, local
+from maillage.web.teleconsultation import HORIZON
 
 router = APIRouter(include_in_schema=False)
 Scheduler = Annotated[Principal, Depends(allowed(SCHEDULERS))]
 Body = dict[str, Any]
 PAGE = "/disponibilites"
-WEEKDAYS = tuple(zip(scheduling.DAYS, DAYS, strict=True))
+WEEKDAYS = tuple(zip(scheduling.DAYS, french_format.weekdays(), strict=True))
 SLOT_LABELS = {"free": "libre", "busy": "réservé", "busy-unavailable": "indisponible"}
 #: The form's defaults: weekdays 09:00–12:00 in 20-minute slots over four weeks.
 DEFAULT_FORM = {
@@ -81,17 +82,15 @@ def agendas(repository: Repository) -> list[Agenda]:
     return sorted(found, key=lambda a: a.label)
 
 
-def french_day(day: date) -> str:
-    """« lundi 7 décembre 2026 »."""
-    return f"{DAYS[day.weekday()]} {day.day} {MONTHS[day.month - 1]} {day.year}"
-
-
 def by_day(times: Iterable[tuple[date, str]]) -> list[dict[str, Any]]:
     """Times grouped under their day, in order."""
     days: dict[date, list[str]] = {}
     for day, text in times:
         days.setdefault(day, []).append(text)
-    return [{"jour": french_day(day), "heures": shown} for day, shown in sorted(days.items())]
+    return [
+        {"jour": french_format.day(day, long=True), "heures": shown}
+        for day, shown in sorted(days.items())
+    ]
 
 
 def upcoming_slots(repository: Repository, schedule_id: str) -> list[dict[str, Any]]:
@@ -226,7 +225,11 @@ def _page(
         "apercu_total": sum(len(d["heures"]) for d in previewed or []),
         "creneaux": upcoming_slots(repository, agenda.id) if agenda else [],
         "absences": [
-            {"du": french_day(a.first), "au": french_day(a.last), "motif": a.reason}
+            {
+                "du": french_format.day(a.first, long=True),
+                "au": french_format.day(a.last, long=True),
+                "motif": a.reason,
+            }
             for a in scheduling.absences(agenda.body)
         ]
         if agenda

@@ -18,6 +18,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
+from maillage import french_format
 from maillage.care.appointments import FINAL
 from maillage.care.errors import Conflict, DomainError
 from maillage.care.principal import Principal
@@ -25,10 +26,10 @@ from maillage.care.repository import Repository
 from maillage.web import records
 from maillage.web.consultations import STATUS_LABELS
 from maillage.web.navigation import NURSES
-from maillage.web.records import PageRepo
+from maillage.web.records import PageRepo, french_moment, local
 from maillage.web.rendering import PageError, allowed, render
 from maillage.web.session import checked_form
-from maillage.web.teleconsultation import CONFLICT, HORIZON, Opening, french_moment, local, openings
+from maillage.web.teleconsultation import CONFLICT, HORIZON, Opening, openings
 
 router = APIRouter(include_in_schema=False)
 Nurse = Annotated[Principal, Depends(allowed(NURSES))]
@@ -65,7 +66,7 @@ def birth_date(patient: Body | None) -> str:
     text = (patient or {}).get("birthDate", "")
     if len(text) != 10:
         return ""
-    return f"né(e) le {date.fromisoformat(text):%d/%m/%Y}"
+    return f"né(e) le {french_format.day(date.fromisoformat(text))}"
 
 
 def rows(repository: Repository, principal: Principal, bodies: list[Body]) -> list[Body]:
