@@ -4,6 +4,7 @@ OperationOutcome and leaves nothing stored."""
 from __future__ import annotations
 
 import copy
+import uuid
 from typing import Any
 
 import pytest
@@ -38,7 +39,9 @@ def _refused(response: Any, status: int, words: str) -> None:
 
 
 def _with(entry: dict[str, Any], **changes: Any) -> dict[str, Any]:
+    """Another entry (its own full URL: no two entries of a Bundle share one) with changes."""
     changed = copy.deepcopy(entry)
+    changed["fullUrl"] = f"urn:uuid:{uuid.uuid4()}"
     changed["resource"].update(changes)
     return changed
 

@@ -38,14 +38,24 @@ def _attachments(body: Body) -> Iterator[Body]:
         )
 
 
-def _store(settings: Settings, data: str, content_type: str | None, where: str) -> str:
+def _decoded(data: Any, where: str) -> bytes:
+    """The bytes of a base64Binary: whitespace may separate its groups, any other character
+    outside the alphabet is refused (the lenient decoder would drop it and store other bytes
+    than were sent)."""
+    compact = "".join(data.split()) if isinstance(data, str) else ""
+    if not compact:
+        raise Invalid(f"{where}.data must be a non-empty base64 string")
+    try:
+        return base64.b64decode(compact, validate=True)
+    except (binascii.Error, ValueError) as error:
+        raise Invalid(f"{where}.data is not base64: {error}") from error
+
+
+def _store(settings: Settings, data: Any, content_type: str | None, where: str) -> str:
     if content_type is None or content_type.split(";")[0].strip() not in settings.attachment_types:
         allowed = ", ".join(sorted(settings.attachment_types))
         raise Unsupported(f"{where}: media type {content_type!r} not accepted; use {allowed}")
-    try:
-        content = base64.b64decode(data)
-    except (binascii.Error, ValueError) as error:
-        raise Invalid(f"{where}.data is not base64: {error}") from error
+    content = _decoded(data, where)
     if len(content) > settings.max_attachment_bytes:
         raise TooLarge(
             f"{where} is {len(content)} bytes; the limit is {settings.max_attachment_bytes}",

@@ -1,7 +1,8 @@
 """Transaction Bundles: their entries checked, and references between entries resolved.
 
-Entries are creates (``POST Type``, honouring ``ifNoneExist``) and updates (``PUT Type/id``);
-``urn:uuid:`` full URLs of created entries may be referenced by the other entries.
+Entries are creates (``POST Type``, honouring ``ifNoneExist``) and updates (``PUT Type/id``,
+honouring ``ifMatch``); ``urn:uuid:`` full URLs of created entries may be referenced by the other
+entries. As FHIR requires, no two entries share a full URL or write the same resource.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ def entries(bundle: Any, limit: int) -> list[Body]:
     if bundle.get("type") != "transaction":
         raise Invalid(f"POST /fhir takes a transaction Bundle, not {bundle.get('type')!r}")
     entries: list[Body] = bundle.get("entry") or []
+    full_urls: set[str] = set()
+    written: set[str] = set()
     for i, entry in enumerate(entries):
         method = (entry.get("request") or {}).get("method")
         url = (entry.get("request") or {}).get("url", "")
@@ -43,7 +46,27 @@ def entries(bundle: Any, limit: int) -> list[Body]:
         )
         if url.split("?")[0].strip("/") != expected:
             raise Invalid(f"Bundle.entry[{i}].request.url {url!r} must be {expected!r}")
+        if not isinstance((entry.get("request") or {}).get("ifMatch", ""), str):
+            raise Invalid(f"Bundle.entry[{i}].request.ifMatch must be a string")
+        full_url = entry.get("fullUrl")
+        if isinstance(full_url, str):
+            _check_full_url(i, full_url, full_urls)
+        if method == "PUT" and expected in written:
+            raise Invalid(f"Bundle.entry[{i}] writes {expected} again: one entry per resource")
+        written.add(expected)
     return entries
+
+
+def _check_full_url(index: int, full_url: str, seen: set[str]) -> None:
+    """A ``urn:uuid:`` full URL is a UUID; no two entries share one (which would a reference
+    name?)."""
+    is_urn = full_url.lower().startswith("urn:uuid:")
+    if is_urn and not validation.URN_UUID.fullmatch(full_url):
+        raise Invalid(f"Bundle.entry[{index}].fullUrl {full_url!r} is not a urn:uuid: UUID")
+    key = full_url.lower() if is_urn else full_url
+    if key in seen:
+        raise Invalid(f"Bundle.entry[{index}].fullUrl {full_url!r} is already another entry's")
+    seen.add(key)
 
 
 def resolved(resource: Body, mapping: dict[str, str]) -> Body:

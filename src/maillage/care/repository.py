@@ -126,7 +126,8 @@ def _bounded(raw: str | None, default: int, low: int, high: int) -> int:
         return default
     if not (raw.isascii() and raw.isdigit()):
         raise search.SearchError(f"expected a whole number, got {raw!r}")
-    return min(max(int(raw), low), high)
+    # Past 18 digits it is over any bound, and past 4,300 ``int`` refuses to read it.
+    return min(max(int(raw), low), high) if len(raw) <= 18 else high
 
 
 @dataclass(frozen=True)
@@ -536,7 +537,10 @@ class Repository:
                     body = bundles.resolved(entry["resource"], mapping)
                     kind = entry["resource"]["resourceType"]
                     body = validation.validate(kind, body, target if put else None)
-                    results.append(work.store(call, body, target if put else None, new_id=target))
+                    version = version_of(entry["request"].get("ifMatch")) if put else None
+                    results.append(
+                        work.store(call, body, target if put else None, version, new_id=target)
+                    )
         except (DomainError, resources.StoreError, search.SearchError) as error:
             bundles.failed_entry(calls[at], at, error)
         self._committed(work.written)

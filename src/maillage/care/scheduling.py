@@ -48,10 +48,20 @@ DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 Body = dict[str, Any]
 
 
+_JSON_TYPES: dict[str, type] = {"valuePositiveInt": int}
+"""The JSON type of the values that are not strings (the FHIR models also take ``"20"``)."""
+
+
 def _value(parameter: Body, key: str) -> Any:
     if key not in parameter:
         raise Unprocessable(f"parameter {parameter.get('name')!r} needs {key}")
-    return parameter[key]
+    value = parameter[key]
+    wanted = _JSON_TYPES.get(key, str)
+    if not isinstance(value, wanted) or isinstance(value, bool):
+        raise Unprocessable(
+            f"parameter {parameter.get('name')!r}: {key} must be a JSON {wanted.__name__}"
+        )
+    return value
 
 
 def _time(parameter: Body) -> time:

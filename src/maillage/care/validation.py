@@ -61,7 +61,7 @@ def validate(resource_type: str, payload: Any, resource_id: str | None = None) -
         ) from error
     except KeyError as error:  # a contained or Bundle resource of a type R4 does not know
         raise Invalid(f"invalid {resource_type}: unknown resource type {error}") from error
-    _check_references(payload)
+    _check_references(payload, in_bundle=resource_type == "Bundle")
     _check_codes(payload)
     _check_times(payload)
     french.check(payload)
@@ -73,12 +73,16 @@ _LITERAL = re.compile(
     re.ASCII,
 )
 """A literal reference: ``Type/id`` (or its version), relative or absolute."""
+URN_UUID = re.compile(r"urn:uuid:[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}", re.ASCII)
+_URN_OID = re.compile(r"urn:oid:[0-2](\.(0|[1-9][0-9]*))+", re.ASCII)
 
 
-def _check_references(body: dict[str, Any]) -> None:
-    """Every ``reference`` is ``#contained``, a ``urn:uuid:`` or ``urn:oid:``, or exactly
-    ``Type/id`` of an R4 type: ``Patient/x/`` or ``patient/x`` would name no patient, and the
-    record would fall outside the compartment that protects it."""
+def _check_references(body: dict[str, Any], *, in_bundle: bool = False) -> None:
+    """Every ``reference`` is ``#contained``, a ``urn:oid:``, or exactly ``Type/id`` of an R4
+    type: ``Patient/x/`` or ``patient/x`` would name no patient, and the record would fall
+    outside the compartment that protects it. A ``urn:uuid:`` names another entry of a
+    transaction Bundle: taken inside one (``in_bundle``), where the transaction replaces it by
+    its entry's ``Type/id``; one left in a resource is an entry that is not there."""
     stack: list[Any] = [body]
     while stack:
         node = stack.pop()
@@ -88,13 +92,16 @@ def _check_references(body: dict[str, Any]) -> None:
         if not isinstance(node, dict):
             continue
         reference = node.get("reference")
-        if isinstance(reference, str) and not _acceptable(reference):
+        if isinstance(reference, str) and URN_UUID.fullmatch(reference):
+            if not in_bundle:
+                raise Invalid(f"reference {reference!r} names no entry of the transaction")
+        elif isinstance(reference, str) and not _acceptable(reference):
             raise Invalid(f"reference {reference!r} is not Type/id (nor #id, urn:uuid:, urn:oid:)")
         stack.extend(value for key, value in node.items() if key != "reference")
 
 
 def _acceptable(reference: str) -> bool:
-    if reference.startswith(("#", "urn:uuid:", "urn:oid:")):
+    if reference.startswith("#") or _URN_OID.fullmatch(reference):
         return True
     match = _LITERAL.fullmatch(reference)
     if match is None:

@@ -7,6 +7,7 @@ patients must both be the principal's), then the type's rules, then the store.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
@@ -202,11 +203,15 @@ def _check_write(call: Call, session: Session, current: Resource | None, body: B
     call.check_patients(session, patients, as_type="" if new_team else None)
 
 
+_ETAG = re.compile(r'(?:W/)?"([0-9]{1,10})"|([0-9]{1,10})', re.ASCII)
+"""A version as ``If-Match`` names it: ``W/"3"``, ``"3"`` or ``3`` (versions fit in 32 bits)."""
+
+
 def version_of(if_match: int | str | None) -> int | None:
     """The version an ``If-Match`` names: a number, or a weak ETag such as ``W/"3"``."""
     if if_match is None or isinstance(if_match, int):
         return if_match
-    digits = if_match.removeprefix("W/").strip('"')
-    if not (digits.isascii() and digits.isdigit()):
-        raise Invalid(f'If-Match must be a version such as W/"3", not {if_match!r}')
-    return int(digits)
+    match = _ETAG.fullmatch(if_match)
+    if match is None:
+        raise Invalid(f'If-Match must be a version such as W/"3", not {if_match[:40]!r}')
+    return int(match.group(1) or match.group(2))

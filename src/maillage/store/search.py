@@ -7,6 +7,7 @@ Supported: tokens (``code``, ``system|code``, ``|code``, ``system|``), strings (
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -41,6 +42,15 @@ MODIFIERS = {
 }
 
 
+SEARCH_DATE = re.compile(
+    r"[0-9]{4}(-[0-9]{2}(-[0-9]{2}(T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,9})?)?"
+    r"(Z|[+-][0-9]{2}:[0-9]{2})?)?)?)?",
+    re.ASCII,
+)
+"""A date as FHIR search writes it (extended ISO 8601, to the day, minute, second or below):
+``datetime.fromisoformat`` also reads ``20260101`` or ``10:00:00.Z``, which FHIR does not."""
+
+
 class SearchError(ValueError):
     """A search the server cannot run: unknown parameter, bad value or modifier."""
 
@@ -59,18 +69,22 @@ def parse(resource_type: str, query: list[tuple[str, str]]) -> tuple[list[Criter
     criteria: list[Criterion] = []
     ids: list[str] = []
     for key, raw in query:
-        name, _, modifier = key.partition(":")
+        name, colon, modifier = key.partition(":")
         if name in RESULT_PARAMS:
             continue
+        values = tuple(v for v in raw.split(",") if v)
         if name == "_id":
-            ids.extend(v for v in raw.split(",") if v)
+            if colon:  # ``_id:not`` read as ``_id`` would answer the very ids it excludes
+                raise SearchError(f"modifier {modifier!r} is not supported on '_id'")
+            if not values:
+                raise SearchError("search parameter '_id' has no value")
+            ids.extend(values)
             continue
         spec = param(resource_type, name)
         if spec is None:
             raise SearchError(f"unknown search parameter {name!r} for {resource_type}")
-        if modifier not in MODIFIERS[spec.kind]:
+        if modifier not in MODIFIERS[spec.kind] or (colon and not modifier):
             raise SearchError(f"modifier {modifier!r} is not supported on {name!r}")
-        values = tuple(v for v in raw.split(",") if v)
         if not values:
             raise SearchError(f"search parameter {name!r} has no value")
         if any("\x00" in v for v in values):
@@ -127,6 +141,8 @@ def _reference(spec: SearchParam, value: str) -> Test:
 def _date(value: str, zone: ZoneInfo) -> Test:
     prefix = value[:2] if value[:2] in DATE_PREFIXES else "eq"
     text = value[2:] if value[:2] in DATE_PREFIXES else value
+    if not SEARCH_DATE.fullmatch(text):
+        raise SearchError(f"{text!r} is not a FHIR date")
     try:
         low, high = parse_date_range(text, zone)
     except ValueError as error:
