@@ -4,13 +4,14 @@ network's operators only, refused whole when a field is wrong or the site change
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from web_site import Site, csrf_of, location, store
 
-from maillage.care.identifiers import FINESS_SYSTEM
+from maillage.care.identifiers import FINESS_SYSTEM, ID_NAT_STRUCT_SYSTEM
 from maillage.care.site_import import (
     Site as Row,
 )
@@ -145,3 +146,22 @@ def test_planners_read_sites_but_do_not_edit_them(site: Site) -> None:
     form = {"csrf_token": token, "nom": "X", "type": "msp", "statut": "active", "version": "1"}
     assert planner.post("/sites/rocroi/modifier", data=form).status_code == 403
     assert read(site, "Location", "rocroi")["name"] == "EHPAD de Rocroi"
+
+
+def test_the_idnatstruct_derived_from_the_finess_follows_it(site: Site) -> None:
+    """An imported site's Organization has idNatStruct 1 + FINESS ET: a new FINESS on the page
+    moves it too (a stale national structure id would name another establishment)."""
+    row = replace(ROW, site_id="bourg", finess_et=FINESS, id_nat_struct=f"1{FINESS}")
+    store(
+        site,
+        {**organization_body(row), "id": "org-bourg"},
+        {**location_body(row, "org-bourg"), "id": "bourg"},
+    )
+    client = site.logged_in("coordinator")
+    assert send(client, "bourg", finess="010780054").status_code == 303
+    national = [
+        i["value"]
+        for i in read(site, "Organization", "org-bourg")["identifier"]
+        if i["system"] == ID_NAT_STRUCT_SYSTEM
+    ]
+    assert national == ["1010780054"]

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from maillage.care.identifiers import FINESS_SYSTEM, validate_finess
+from maillage.care.identifiers import FINESS_SYSTEM, ID_NAT_STRUCT_SYSTEM, validate_finess
 from maillage.care.repository import Repository, Work
 from maillage.care.site_import import (
     EQUIPMENT_SYSTEM,
@@ -25,6 +25,7 @@ from maillage.care.site_import import (
     ORGANIZATION_TYPES,
     SITE_SYSTEM,
     Site,
+    id_nat_struct_identifier,
     service_body,
 )
 
@@ -157,6 +158,20 @@ def _with_finess(identifiers: list[Body] | None, finess: str) -> list[Body]:
     return kept + (added if finess else [])
 
 
+def _organization_identifiers(identifiers: list[Body] | None, old: str, new: str) -> list[Body]:
+    """:func:`_with_finess`, and an idNatStruct derived from the FINESS ET (``1`` + FINESS, as
+    the import derives it) following the new number; one given otherwise (SIRET…) is kept."""
+    derived = f"1{old}" if old else None
+    kept = [
+        i
+        for i in _with_finess(identifiers, new)
+        if i.get("system") != ID_NAT_STRUCT_SYSTEM or i.get("value") != derived
+    ]
+    if new and not any(i.get("system") == ID_NAT_STRUCT_SYSTEM for i in kept):
+        kept.append(id_nat_struct_identifier(f"1{new}"))
+    return kept
+
+
 def _site_key(location: Body) -> str:
     """The site's import id (its :data:`SITE_SYSTEM` identifier), else the Location's id."""
     return next(
@@ -182,7 +197,8 @@ def edit_site(repository: Repository, site_id: str, edit: SiteEdit) -> None:
         if organization is None:
             organization = work.save(
                 {"resourceType": "Organization", "active": True, "name": wanted.name,
-                 "type": [kind_concept], "identifier": _with_finess([], wanted.finess_et)}
+                 "type": [kind_concept],
+                 "identifier": _organization_identifiers([], "", wanted.finess_et)}
             ).body  # fmt: skip
         elif _kind(organization) != wanted.kind or _finess(organization) != wanted.finess_et:
             other_types = [
@@ -194,7 +210,9 @@ def edit_site(repository: Repository, site_id: str, edit: SiteEdit) -> None:
                 organization,
                 {
                     "type": [kind_concept, *other_types],
-                    "identifier": _with_finess(organization.get("identifier"), wanted.finess_et),
+                    "identifier": _organization_identifiers(
+                        organization.get("identifier"), _finess(organization), wanted.finess_et
+                    ),
                 },
             )
         kinds = [t for t in location.get("type") or [] if not _codes([t], EQUIPMENT_SYSTEM)]

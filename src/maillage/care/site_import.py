@@ -396,14 +396,15 @@ def _typed(system: str, value: str, type_system: str, code: str, display: str) -
     return {"system": system, "value": value, "type": {"coding": [coding]}}
 
 
-def _id_nat_struct(site: Site) -> list[dict[str, Any]]:
-    """The structure's idNatStruct (ror-organization slice idNatSt), when known."""
-    if not site.id_nat_struct:
-        return []
+def id_nat_struct_identifier(value: str) -> dict[str, Any]:
+    """A structure's idNatStruct (ror-organization slice idNatSt, type TRE_G07 code 40)."""
     display = "Identifiant national de structure"
-    return [
-        _typed(ID_NAT_STRUCT_SYSTEM, site.id_nat_struct, STRUCTURE_ID_TYPE_SYSTEM, "40", display)
-    ]
+    return _typed(ID_NAT_STRUCT_SYSTEM, value, STRUCTURE_ID_TYPE_SYSTEM, "40", display)
+
+
+def _id_nat_struct(site: Site) -> list[dict[str, Any]]:
+    """The structure's idNatStruct, when known."""
+    return [id_nat_struct_identifier(site.id_nat_struct)] if site.id_nat_struct else []
 
 
 def _ror_location(site: Site) -> list[dict[str, Any]]:
