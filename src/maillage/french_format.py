@@ -68,3 +68,8 @@ def weekdays() -> list[str]:
     """« lundi » … « dimanche », Monday first (as ``date.weekday`` counts)."""
     names = dates.get_day_names("wide", locale=LOCALE)
     return [str(names[number]) for number in range(7)]
+
+
+def weekday(value: date_type) -> str:
+    """A day in a calendar's column head: « lun. 7 déc. »."""
+    return dates.format_date(value, format="EEE d MMM", locale=LOCALE)

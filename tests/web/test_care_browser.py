@@ -48,10 +48,12 @@ def test_book_an_assisted_teleconsultation_and_answer_a_tele_expertise(
             "Suivi des patients",
         ]
     )
-    nav.get_by_role("link", name="Réserver une téléconsultation").click()
+    nav.get_by_role("link", name="Patients du site").click()
+    page.get_by_label("Nom (de naissance ou d'usage) ou prénom").fill("dupont")
+    page.get_by_role("button", name="Rechercher").click()
+    page.get_by_role("link", name=re.compile("^Réserver pour Jeanne Dupont")).click()
     expect(page.get_by_role("heading", name="Réserver une téléconsultation")).to_be_visible()
     assert serious_violations(page) == []
-    page.get_by_label("Patient", exact=True).select_option(label="Jeanne Dupont")
     page.get_by_label("avec Dr Claire Martin").first.check()
     page.get_by_label("Motif de la consultation").fill("Toux persistante")
     shoot(page, tmp_path, "reservation")

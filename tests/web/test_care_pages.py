@@ -43,9 +43,9 @@ def book(client: TestClient, patient: str, choice: str, reason: str = "Toux") ->
 
 def test_the_nurse_books_a_slot_and_gets_the_room_and_invitation(net: Site) -> None:
     nurse = net.logged_in("site-professional")
-    form = nurse.get("/teleconsultations/nouvelle")
-    assert form.status_code == 200
-    assert "Jeanne Dupont" in form.text and "Pierre Ailleurs" not in form.text  # the policy
+    form = nurse.get("/teleconsultations/nouvelle?patient=p1")
+    assert form.status_code == 200 and "Jeanne Dupont" in form.text
+    assert nurse.get("/teleconsultations/nouvelle?patient=p9").status_code == 403  # the policy
     assert "avec Dr Claire Martin" in form.text and 'value="d1-08 room-08"' in form.text
     assert 'value="d1-09 room-09"' in form.text and "d2-08 room-08" in form.text
 
