@@ -3,28 +3,8 @@ statements (issue 13: it was about four per doctor), and offers all of them."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 from care_network import build, person, schedule, slot
-from sqlalchemy import event
-from web_site import Site, store
-
-
-@contextmanager
-def counted(net: Site) -> Iterator[list[str]]:
-    """The SQL statements the server sends meanwhile."""
-    statements: list[str] = []
-
-    def count(_conn, _cursor, statement, _parameters, _context, _many) -> None:
-        statements.append(statement)
-
-    engine = net.app.state.engine
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
+from web_site import Site, counted, store
 
 
 def more_doctors(net: Site, count: int) -> None:

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import event
 
 from maillage.config import Settings
 from maillage.jobs.queue import JobSettings, job_queue
@@ -98,3 +101,19 @@ def location(ident: str, name: str, city: str, **extra: Any) -> dict[str, Any]:
         "address": {"line": ["1 place de la Mairie"], "postalCode": "08110", "city": city},
         **extra,
     }
+
+
+@contextmanager
+def counted(net: Site) -> Iterator[list[str]]:
+    """The SQL statements the server sends meanwhile."""
+    statements: list[str] = []
+
+    def count(_conn, _cursor, statement, _parameters, _context, _many) -> None:
+        statements.append(statement)
+
+    engine = net.app.state.engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
