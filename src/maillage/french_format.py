@@ -1,5 +1,6 @@
-"""Numbers (and dates) as a French reader writes them ("1 234,5", "28,6 %", "+0,4"), through Babel's
-locale data, so that maps, tables and messages agree with each other and with CLDR.
+"""Numbers and dates as a French reader writes them ("1 234,5", "28,6 %", "+0,4",
+« lundi 2 mars 2026 à 09:00 »), through Babel's locale data, so that maps, tables, pages and
+messages agree with each other and with CLDR: one convention, written nowhere else.
 
 Single values (legends, messages) go through Babel's formatter; whole columns (a tooltip per
 commune) are formatted by Python's C formatting and given Babel's French symbols, so that a
@@ -73,3 +74,29 @@ def weekdays() -> list[str]:
 def weekday(value: date_type) -> str:
     """A day in a calendar's column head: « lun. 7 déc. »."""
     return dates.format_date(value, format="EEE d MMM", locale=LOCALE)
+
+
+def fixed(value: float | None, digits: int = 0) -> str:
+    """A number with exactly ``digits`` decimals, thousands grouped (12 345,6); "—" for none:
+    the figures of pages and tables."""
+    if value is None:
+        return "—"
+    pattern = f"#,##0{'.' + '0' * digits if digits else ''}"
+    return numbers.format_decimal(value, format=pattern, locale=LOCALE)
+
+
+def short_moment(value: datetime) -> str:
+    """« 02/03/2026 09:00 »: a moment in a table's cell."""
+    return dates.format_datetime(value, "dd/MM/y HH:mm", locale=LOCALE)
+
+
+def hour(value: datetime) -> str:
+    """« 09:00 »."""
+    return dates.format_time(value, "HH:mm", locale=LOCALE)
+
+
+@cache
+def month_abbreviations() -> tuple[str, ...]:
+    """« janv. », « févr. » … « déc. »: the column heads of a year's table."""
+    names = dates.get_month_names("abbreviated", locale=LOCALE)
+    return tuple(names[month] for month in range(1, 13))

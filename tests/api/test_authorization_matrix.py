@@ -35,6 +35,7 @@ ROLES = {
     "admin": ("admin", {}),
     "coordinator": ("coordinator", {}),
     "planner": ("planner", {}),
+    "dpo": ("dpo", {}),
     "site-2 professional": ("site-professional", {"site": "Location/site-2"}),
     "site-1 professional": ("site-professional", {"site": "Location/site-1"}),
     "doctor": ("practitioner", {"practitioner": "Practitioner/doctor"}),
@@ -52,6 +53,7 @@ EXPECTED: dict[str, list[str]] = {
     "admin": [ALL] * 13,
     "coordinator": [CARE] * 13,  # another coordinator recorded them
     "planner": [NONE] * 13,
+    "dpo": [NONE] * 13,
     "site-2 professional": [CARE] * 13,
     "site-1 professional": [STRANGER] * 13,
     # A doctor registers a patient only under their own name, site or organisation.

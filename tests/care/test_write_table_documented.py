@@ -16,6 +16,7 @@ COLUMNS = [
     Role.PRACTITIONER,
     Role.PATIENT,
     Role.PLANNER,
+    Role.DPO,
 ]
 
 

@@ -17,12 +17,12 @@ from fastapi.testclient import TestClient
 from playwright.sync_api import Page, expect
 from web_site import Site, store
 
+from maillage.french_format import fixed as french_number
 from maillage.jobs.diagnosis import DIAGNOSIS
 from maillage.jobs.results import MapPanel, write_maps
 from maillage.reports import evaluation as ev
 from maillage.store.database import transaction
 from maillage.territory.communes import load_communes
-from maillage.web.rendering import french_number
 
 INSEE = "https://hl7.fr/ig/fhir/core/StructureDefinition/fr-core-address-insee-code"
 MODALITY = "urn:maillage:modality"

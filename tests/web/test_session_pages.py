@@ -127,7 +127,7 @@ ANALYST_MENU = ("/", "/carte", "/diagnostics/nouveau", "/plans/nouveau", "/sites
 #: Each role's menu, written out rather than read from ``navigation.PAGES``, so that a page
 #: given to the wrong role fails here.
 MENUS = {
-    Role.ADMIN: (*ANALYST_MENU, "/disponibilites", "/patients", "/admin/comptes"),
+    Role.ADMIN: (*ANALYST_MENU, "/disponibilites", "/patients", "/admin/comptes", "/journal"),
     Role.COORDINATOR: (*ANALYST_MENU, "/disponibilites", "/patients"),
     Role.PLANNER: ANALYST_MENU,
     Role.SITE_PROFESSIONAL: (
@@ -139,6 +139,7 @@ MENUS = {
     ),
     Role.PRACTITIONER: ("/", "/consultations", "/teleexpertises", "/disponibilites", "/patients"),
     Role.PATIENT: ("/",),
+    Role.DPO: ("/", "/journal"),
 }
 EVERY_PAGE = sorted({path for menu in MENUS.values() for path in menu})
 

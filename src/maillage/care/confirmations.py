@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
+from maillage import french_format
 from maillage.care import appointments, invitations, video
 from maillage.care.outbox import DeliveryStatus
 from maillage.config import Settings
@@ -52,7 +53,7 @@ def _patient(body: Body) -> str:
 
 def _message(settings: Settings, event: invitations.Invitation, ics: bytes) -> EmailMessage:
     local = event.start.astimezone(ZoneInfo(settings.timezone))
-    when = local.strftime("%d/%m/%Y à %H:%M")
+    when = f"{french_format.day(local.date())} à {french_format.hour(local)}"
     message = EmailMessage()
     message["From"] = settings.mail_from
     message["Subject"] = (

@@ -9,7 +9,8 @@
   only as a member of one of the patient's care teams, not through any other care relationship.
 - ``patient`` sees their own compartment and may write their own Consent and Appointment, and
   send Communications and device Observations about themselves.
-- AuditEvent is read by admins only and written by the server only.
+- AuditEvent is read by admins and the data protection officer (``dpo``) only, and written by
+  the server only; the DPO reads nothing else.
 """
 
 from __future__ import annotations
@@ -56,6 +57,8 @@ SUPPORTED_TYPES = REGISTRY_TYPES + PATIENT_TYPES + READ_ONLY_TYPES
 Body = dict[str, Any]
 UTC = ZoneInfo("UTC")
 FULL_ACCESS = frozenset({Role.ADMIN, Role.COORDINATOR})
+#: Those who read the audit trail: who read or changed which record.
+AUDITORS = frozenset({Role.ADMIN, Role.DPO})
 CARE_ROLES = frozenset({Role.SITE_PROFESSIONAL, Role.PRACTITIONER})
 CREATE, UPDATE, DELETE = "c", "u", "d"
 RECORDED_BY = "urn:maillage:recorded-by"
@@ -64,7 +67,7 @@ RECORDED_BY = "urn:maillage:recorded-by"
 
 def _row(care: str = "", patient: str = "") -> dict[Role, str]:
     """Who may create (c), change (u) and delete (d) a type: the operators always; care roles
-    and patients as given; planners never."""
+    and patients as given; planners and the DPO never."""
     everything = CREATE + UPDATE + DELETE
     return {
         Role.ADMIN: everything,
@@ -73,6 +76,7 @@ def _row(care: str = "", patient: str = "") -> dict[Role, str]:
         Role.PRACTITIONER: care,
         Role.PATIENT: patient,
         Role.PLANNER: "",
+        Role.DPO: "",
     }
 
 
@@ -108,7 +112,9 @@ def type_refusal(principal: Principal, resource_type: str, *, write: bool) -> st
     if resource_type in READ_ONLY_TYPES:
         if write:
             return f"{resource_type} is written by the server only"
-        return None if role is Role.ADMIN else f"only admins read {resource_type}"
+        return None if role in AUDITORS else f"only admins and the DPO read {resource_type}"
+    if role is Role.DPO:
+        return "the DPO reads the audit trail only"
     if is_patient_data(resource_type) and role is Role.PLANNER:
         return "planners work on aggregates and never see patient data"
     if write and not WRITES[resource_type][role]:

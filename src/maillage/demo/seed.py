@@ -416,7 +416,7 @@ class _Seeder:
                 {
                     "resourceType": "CareTeam",
                     "status": "active",
-                    "name": "Suivi à domicile (SYNTHETIC)",
+                    "name": "Suivi à domicile (SYNTHÉTIQUE)",
                     "subject": _ref("Patient", key),
                     "participant": [{"member": _ref("Practitioner", m)} for m in members],
                 },
@@ -435,7 +435,7 @@ class _Seeder:
                         "subject": _ref("Patient", key),
                         "device": {
                             "reference": f"Device/{stable_id('Device', key)}",
-                            "display": "Balance connectée (SYNTHETIC)",
+                            "display": "Balance connectée (SYNTHÉTIQUE)",
                         },
                         "effectiveDateTime": _instant(moment),
                         "valueQuantity": {
@@ -470,7 +470,7 @@ class _Seeder:
                     "resourceType": "Appointment",
                     "status": "booked",
                     "serviceType": [_teleconsultation("teleconsultation-assistee")],
-                    "description": "Téléconsultation assistée (SYNTHETIC)",
+                    "description": "Téléconsultation assistée (SYNTHÉTIQUE)",
                     "created": today.isoformat(),
                     "start": _instant(start),
                     "end": _instant(start + pd.Timedelta(minutes=20)),

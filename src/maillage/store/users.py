@@ -20,7 +20,8 @@ MIN_PASSWORD_LENGTH = 12
 
 
 class Role(StrEnum):
-    """The six roles of the network, by the exact names the specification uses."""
+    """The roles of the network: the six the specification names, and the data protection
+    officer (RGPD art. 37–39), who audits accesses and reads no care data."""
 
     ADMIN = "admin"
     COORDINATOR = "coordinator"
@@ -28,6 +29,7 @@ class Role(StrEnum):
     SITE_PROFESSIONAL = "site-professional"
     PRACTITIONER = "practitioner"
     PATIENT = "patient"
+    DPO = "dpo"
 
 
 class AccountError(ValueError):

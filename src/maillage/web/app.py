@@ -5,10 +5,13 @@ from __future__ import annotations
 from importlib.resources import files
 
 from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException
 
 from maillage.web import (
     accounts,
+    audit_pages,
     availability_pages,
     consultations,
     declared_activity,
@@ -23,7 +26,10 @@ from maillage.web import (
     teleconsultation,
     teleexpertise_pages,
 )
-from maillage.web.rendering import EXCEPTION_HANDLERS
+from maillage.web.rendering import EXCEPTION_HANDLERS, html_for_browsers
+
+#: Failures a browser sees as a French page, with the status their API answer would carry.
+BROWSER_STATUSES = {HTTPException: 500, RequestValidationError: 422, Exception: 500}
 
 
 def install(app: FastAPI) -> None:
@@ -34,6 +40,10 @@ def install(app: FastAPI) -> None:
     """
     for exception, handler in EXCEPTION_HANDLERS.items():
         app.add_exception_handler(exception, handler)
+    for failure, default in BROWSER_STATUSES.items():  # the API's handlers are installed first
+        app.add_exception_handler(
+            failure, html_for_browsers(app.exception_handlers[failure], default)
+        )
     app.include_router(login.router)
     app.include_router(diagnostics.router)
     app.include_router(plans.router)
@@ -48,5 +58,6 @@ def install(app: FastAPI) -> None:
     app.include_router(teleexpertise_pages.router)
     app.include_router(followup.router)
     app.include_router(accounts.router)
+    app.include_router(audit_pages.router)
     static = StaticFiles(directory=str(files("maillage.web") / "static"))
     app.mount("/static", static, name="static")

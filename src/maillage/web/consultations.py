@@ -107,7 +107,7 @@ def day(
     rows = [
         {
             "id": body["id"],
-            "heure": local(body["start"], zone).strftime("%H:%M") if body.get("start") else "",
+            "heure": french_format.hour(local(body["start"], zone)) if body.get("start") else "",
             "statut": STATUS_LABELS.get(body.get("status", ""), body.get("status", "")),
             "motif": body.get("description", ""),
             "signalement": flags.get(body["id"]),

@@ -19,11 +19,12 @@ from maillage.care import alerts as care_alerts
 from maillage.care import ingestion, monitoring
 from maillage.care.principal import Principal
 from maillage.care.repository import Repository
+from maillage.french_format import fixed
 from maillage.web import records
 from maillage.web.charts import Point, line_chart
 from maillage.web.navigation import CARE_TEAMS
 from maillage.web.records import PageRepo
-from maillage.web.rendering import PageError, allowed, french_number, render
+from maillage.web.rendering import PageError, allowed, render
 from maillage.web.session import checked_form
 from maillage.web.teleconsultation import french_moment
 
@@ -84,10 +85,10 @@ def rule_text(rule: dict[str, Any]) -> str:
     name = next((title for code, _unit, title in SERIES if code == rule["code"]), rule["code"])
     unit = rule["unit"]
     if rule["kind"] == "trend":
-        hours = french_number(rule["window_hours"], 0)
-        return f"{name} : variation de {french_number(rule['change'], 1)} {unit} en {hours} h"
+        hours = fixed(rule["window_hours"], 0)
+        return f"{name} : variation de {fixed(rule['change'], 1)} {unit} en {hours} h"
     limits = [
-        f"{label} {french_number(rule[key], 1)} {unit}"
+        f"{label} {fixed(rule[key], 1)} {unit}"
         for key, label in (("above", "au-dessus de"), ("below", "en dessous de"))
         if rule[key] is not None
     ]

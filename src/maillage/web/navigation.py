@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from maillage.care.policy import AUDITORS
 from maillage.care.principal import Role
 
 EVERYONE = frozenset(Role)
@@ -31,6 +32,7 @@ ROLE_LABELS = {
     Role.SITE_PROFESSIONAL: "professionnel de site",
     Role.PRACTITIONER: "médecin requis",
     Role.PATIENT: "patient",
+    Role.DPO: "délégué à la protection des données",
 }
 
 
@@ -58,6 +60,7 @@ PAGES = (
     Page("/disponibilites", "Disponibilités", SCHEDULERS),
     Page("/patients", "Suivi des patients", CARE_TEAMS),
     Page("/admin/comptes", "Comptes", ADMINS),
+    Page("/journal", "Journal des accès", AUDITORS),
 )
 
 

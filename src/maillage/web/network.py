@@ -20,6 +20,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from markupsafe import Markup
 
+from maillage import french_format
 from maillage.care.principal import Principal
 from maillage.care.repository import Repository
 from maillage.care.site_import import MODALITIES
@@ -38,8 +39,6 @@ from maillage.web.rendering import PageError, allowed, render
 
 router = APIRouter(include_in_schema=False)
 Analyst = Annotated[Principal, Depends(allowed(ANALYSTS))]
-MONTHS = ("janv.", "févr.", "mars", "avr.", "mai", "juin",
-          "juil.", "août", "sept.", "oct.", "nov.", "déc.")  # fmt: skip
 
 
 def zoning_classes(diagnosis: JobResult) -> pd.Series:
@@ -117,7 +116,7 @@ def network_page(
     """The year's evaluation indicators, with their charts and the CSV downloads."""
     context = indicators(repository, files, annee)
     context |= {
-        "mois": MONTHS,
+        "mois": french_format.month_abbreviations(),
         "modalites": MODALITIES,
         "departements": departements().set_index("code").nom.to_dict(),
         "graphiques": activity_charts(context["annee"], context["activite"]),

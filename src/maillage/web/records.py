@@ -145,5 +145,4 @@ def french_moment(text: str | None, zone: ZoneInfo) -> str:
     """« lundi 2 mars 2026 à 09:00 » from an ISO instant, in the network's time zone."""
     if not text:
         return "—"
-    moment = local(text, zone)
-    return f"{french_format.day(moment.date(), long=True)} à {moment:%H:%M}"
+    return french_format.day_and_time(local(text, zone))

@@ -5,8 +5,9 @@ Each HTML response renews the session cookie, so the CSRF token in its forms alw
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from importlib.resources import files
+from inspect import isawaitable
 from typing import Any
 from urllib.parse import urlencode
 
@@ -14,6 +15,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from maillage import french_format
 from maillage.care.principal import Principal, Role
 from maillage.web.navigation import ROLE_LABELS, menu
 from maillage.web.session import CSRFError, current_principal, read_session, write_session
@@ -33,14 +35,7 @@ SECURITY_HEADERS = {
 templates = Jinja2Templates(directory=str(files("maillage.web") / "templates"))
 
 
-def french_number(value: float | None, digits: int = 0) -> str:
-    """12 345,6 — the way French readers write numbers ("—" when there is none)."""
-    if value is None:
-        return "—"
-    return f"{value:,.{digits}f}".replace(",", " ").replace(".", ",")
-
-
-templates.env.filters["nombre"] = french_number
+templates.env.filters["nombre"] = french_format.fixed
 
 
 class LoginRequired(Exception):
@@ -116,6 +111,55 @@ async def _page_error(request: Request, error: Exception) -> Response:
 async def _csrf_error(request: Request, _error: Exception) -> Response:
     message = "Le formulaire a expiré ou ne vient pas de cette application : rechargez la page."
     return render(request, "erreur.html", {"message": message}, status=403)
+
+
+#: What a browser's reader is told, per status, when a request fails outside a page's own
+#: refusals (an unknown address, a malformed query, a fault of the server).
+STATUS_MESSAGES = {
+    400: "La demande est mal formée.",
+    401: "Connectez-vous pour continuer.",
+    403: "Cette page n'est pas accessible avec votre compte.",
+    404: "Cette page n'existe pas : vérifiez l'adresse ou revenez à l'accueil.",
+    405: "Cette action n'est pas possible sur cette page.",
+    409: "L'opération est en conflit avec une modification récente : rechargez la page.",
+    413: "Le fichier ou le formulaire envoyé est trop volumineux.",
+    422: "Un champ du formulaire ou de l'adresse n'est pas valable.",
+    429: "Trop de demandes en peu de temps : patientez un instant puis recommencez.",
+    500: "Une erreur interne est survenue ; elle a été consignée pour l'équipe technique.",
+    503: "Le service est momentanément indisponible : recommencez dans un instant.",
+}
+#: Paths of machine clients, which keep their FHIR OperationOutcome whatever they accept.
+MACHINE_PATHS = ("/fhir", "/api", "/auth", "/static", "/.well-known")
+
+
+def wants_page(request: Request) -> bool:
+    """Whether a failed request came from a browser reading pages (it gets a French page)."""
+    if request.url.path.startswith(MACHINE_PATHS):
+        return False
+    return "text/html" in request.headers.get("accept", "")
+
+
+Handler = Callable[[Request, Any], Response | Awaitable[Response]]
+
+
+async def _answer(handler: Handler, request: Request, error: Exception) -> Response:
+    answer = handler(request, error)
+    return await answer if isawaitable(answer) else answer
+
+
+def html_for_browsers(handler: Handler, default: int) -> Handler:
+    """``handler`` (the API's), except that a browser gets the French error page instead."""
+
+    async def answer(request: Request, error: Exception) -> Response:
+        if not wants_page(request):
+            return await _answer(handler, request, error)
+        status = getattr(error, "status_code", default)
+        message = STATUS_MESSAGES.get(status, STATUS_MESSAGES[default])
+        if status >= 500:
+            await _answer(handler, request, error)  # the API's handler logs the fault
+        return render(request, "erreur.html", {"message": message}, status=status)
+
+    return answer
 
 
 EXCEPTION_HANDLERS = {

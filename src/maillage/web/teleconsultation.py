@@ -429,7 +429,7 @@ def confirmation(
     context = {
         "rdv": body,
         "debut": french_moment(body.get("start"), zone),
-        "fin": local(body["end"], zone).strftime("%H:%M") if body.get("end") else "",
+        "fin": french_format.hour(local(body["end"], zone)) if body.get("end") else "",
         "participants": participants(repository, body),
         "video": video_link(repository, body),
     }
