@@ -138,7 +138,7 @@ MENUS = {
         "/patients",
     ),
     Role.PRACTITIONER: ("/", "/consultations", "/teleexpertises", "/disponibilites", "/patients"),
-    Role.PATIENT: ("/",),
+    Role.PATIENT: ("/", "/mon-espace"),
     Role.DPO: ("/", "/journal"),
 }
 EVERY_PAGE = sorted({path for menu in MENUS.values() for path in menu})

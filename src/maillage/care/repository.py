@@ -724,6 +724,25 @@ class Repository:
         with transaction(self.sessions) as session:
             return reader(session)
 
+    def accesses_to_own_record(self, count: int = 100) -> Page:
+        """For a patient, the latest AuditEvents naming their own record: who read or changed
+        it (the RGPD's right of access). The search is fixed to their compartment, whatever
+        the role's reading of AuditEvent; not audited itself, or each look would lengthen the
+        list it shows."""
+        principal = self.principal
+        if principal is None or principal.role is not Role.PATIENT or not principal.patient:
+            raise Forbidden("only a patient reads who accessed their own record")
+        wanted = Search.of(
+            "AuditEvent",
+            [("patient", principal.patient), ("_sort", "-date"), ("_count", str(count))],
+        )
+        statement = self._statement(principal, "AuditEvent", wanted.criteria, wanted.ids)
+        with autocommit(self.engine) as connection:
+            rows, total = search.page(
+                connection, statement, search.order("AuditEvent", wanted.sort), *wanted.page
+            )
+        return Page(rows, total, wanted.count, wanted.offset)
+
     # --- remote monitoring -----------------------------------------------------------------
 
     def evaluate_alerts(self, patient: str) -> list[str]:

@@ -20,6 +20,7 @@ from maillage.web import (
     identities,
     login,
     network,
+    patient_space,
     plans,
     site_bookings,
     sites,
@@ -59,5 +60,6 @@ def install(app: FastAPI) -> None:
     app.include_router(followup.router)
     app.include_router(accounts.router)
     app.include_router(audit_pages.router)
+    app.include_router(patient_space.router)
     static = StaticFiles(directory=str(files("maillage.web") / "static"))
     app.mount("/static", static, name="static")

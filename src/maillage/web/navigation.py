@@ -61,6 +61,7 @@ PAGES = (
     Page("/patients", "Suivi des patients", CARE_TEAMS),
     Page("/admin/comptes", "Comptes", ADMINS),
     Page("/journal", "Journal des accès", AUDITORS),
+    Page("/mon-espace", "Mon espace", frozenset({Role.PATIENT})),
 )
 
 

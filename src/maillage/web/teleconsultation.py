@@ -390,7 +390,7 @@ def video_link(repository: Repository, appointment: Body) -> str | None:
     Jitsi secret is configured)."""
     principal = repository.principal
     assert principal is not None
-    moderator = principal.role is not Role.SITE_PROFESSIONAL
+    moderator = principal.role not in (Role.SITE_PROFESSIONAL, Role.PATIENT)
     user = video.VideoUser(principal.email, principal.email, moderator=moderator)
     with records.refusals():
         return appointments.video_url(repository.settings, appointment, user)
