@@ -17,6 +17,7 @@ ANALYSTS = frozenset({Role.ADMIN, Role.COORDINATOR, Role.PLANNER})
 #: Care pages: the nurse at a site, the remote doctor, and (follow-up) those running the network.
 NURSES = frozenset({Role.SITE_PROFESSIONAL})
 DOCTORS = frozenset({Role.PRACTITIONER})
+PATIENTS = frozenset({Role.PATIENT})
 #: Who sets availability: the network's coordinators any schedule, a doctor their own.
 SCHEDULERS = frozenset({Role.ADMIN, Role.COORDINATOR, Role.PRACTITIONER})
 CARE_TEAMS = frozenset({Role.ADMIN, Role.COORDINATOR, Role.SITE_PROFESSIONAL, Role.PRACTITIONER})
@@ -61,7 +62,7 @@ PAGES = (
     Page("/patients", "Suivi des patients", CARE_TEAMS),
     Page("/admin/comptes", "Comptes", ADMINS),
     Page("/journal", "Journal des accès", AUDITORS),
-    Page("/mon-espace", "Mon espace", frozenset({Role.PATIENT})),
+    Page("/mon-espace", "Mon espace", PATIENTS),
 )
 
 

@@ -23,17 +23,18 @@ from starlette.datastructures import FormData
 from maillage import french_format
 from maillage.care import ingestion
 from maillage.care.policy import PATIENT_TYPES
-from maillage.care.principal import Principal, Role
+from maillage.care.principal import Principal
 from maillage.care.repository import Repository
 from maillage.web import records
 from maillage.web.audit_pages import entry
-from maillage.web.records import PageRepo
+from maillage.web.navigation import PATIENTS
+from maillage.web.records import PageRepo, french_moment
 from maillage.web.rendering import PageError, allowed, render, templates
 from maillage.web.session import checked_form
-from maillage.web.teleconsultation import french_moment, participants, video_link
+from maillage.web.teleconsultation import participants, video_link
 
 router = APIRouter(include_in_schema=False)
-Patient = Annotated[Principal, Depends(allowed(frozenset({Role.PATIENT})))]
+Patient = Annotated[Principal, Depends(allowed(PATIENTS))]
 Body = dict[str, Any]
 #: The video link shows from this long before the start (the waiting room) to the end.
 LINK_OPENS = timedelta(minutes=15)
@@ -212,7 +213,9 @@ def export_json(principal: Patient, repository: PageRepo) -> Response:
 def export_pdf(principal: Patient, repository: PageRepo) -> Response:
     """The patient's record as a readable PDF (right of access)."""
     context = _space(repository, principal) | {
-        "edite_le": french_format.moment(datetime.now(UTC).astimezone(repository.settings.zone))
+        "edite_le": french_format.day_and_time(
+            datetime.now(UTC).astimezone(repository.settings.zone)
+        )
     }
     page = templates.get_template("patient/dossier_pdf.html").render(context)
     return Response(
