@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from maillage.admin import psc_commands
 from maillage.console import settings_or_exit
 
 if TYPE_CHECKING:
@@ -312,6 +313,7 @@ def register(app: typer.Typer) -> None:
     app.add_typer(db, name="db")
     users = typer.Typer(help="User accounts.", no_args_is_help=True)
     users.command("create")(users_create)
+    psc_commands.register(users)
     app.add_typer(users, name="users")
     outbox = typer.Typer(
         help="Outgoing e-mail (comptes rendus, MSSanté) and MHD shares.", no_args_is_help=True

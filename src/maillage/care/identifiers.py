@@ -137,6 +137,29 @@ def validate_rpps(value: str) -> None:
         raise ValueError(f"RPPS check digit {value[-1]} is wrong (Luhn expects {expected})")
 
 
+def validate_idnat_ps(value: str) -> None:
+    """Check a professional's national identifier (idNat_PS), Pro Santé Connect's
+    ``SubjectNameID``: ``8`` + the RPPS number, or ``0`` + the 9-digit ADELI number.
+
+    A bare 11-digit RPPS is refused, so that an account is never matched on it (the ANS
+    « Identification nationale PP » is the prefixed form).
+    """
+    if not (value.isascii() and value.isdigit()):
+        raise ValueError(f"idNat_PS must contain digits only, got {value!r}")
+    if len(value) == 11:
+        raise ValueError(
+            f"{value} is a bare RPPS number; the idNat_PS of an RPPS professional is 8 + RPPS "
+            f"(8{value})"
+        )
+    if value.startswith("8") and len(value) == 12:
+        validate_rpps(value[1:])
+    elif not (value.startswith("0") and len(value) == 10):
+        raise ValueError(
+            "idNat_PS must be 8 followed by the 11-digit RPPS, or 0 followed by the 9-digit "
+            f"ADELI number; got {value!r}"
+        )
+
+
 _FINESS_DEPARTMENTS_CORSICA = ("2A", "2B")
 
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Protocol
 
 from sqlalchemy import Engine, bindparam, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from maillage.care.errors import Forbidden
+from maillage.care.identifiers import validate_idnat_ps
 from maillage.store import users
 from maillage.store.database import autocommit, transaction
 from maillage.store.models import RESOURCES, USERS
@@ -61,6 +63,45 @@ def authenticate(
     if user is not None and not professionals_by_password and Role(user.role) in PROFESSIONALS:
         raise Forbidden("password login is closed to health professionals: use Pro Santé Connect")
     return user
+
+
+class PscOutcome(StrEnum):
+    """What a Pro Santé Connect login found for its identifier."""
+
+    ACCOUNT = "account"  # an active account: logged in
+    UNKNOWN = "unknown"  # no account: refused
+    CREATED = "created"  # no account, and one was created pending an admin's validation
+    PENDING = "pending"  # an account still awaiting an admin's validation
+    INACTIVE = "inactive"  # a deactivated account
+
+
+def authenticate_psc(
+    sessions: sessionmaker[Session], idnat_ps: str, *, create_pending: bool = False
+) -> tuple[PscOutcome, Account | None]:
+    """The account whose stored PSC identifier is ``idnat_ps`` (Pro Santé Connect's
+    ``SubjectNameID``), matched exactly: an RPPS alone never matches, as no account stores one.
+    With ``create_pending`` an unknown identifier gets an inactive account that an admin
+    validates (``maillage users validate``)."""
+    with transaction(sessions) as session:
+        user = users.by_psc_id(session, idnat_ps)
+        if user is None:
+            if not create_pending or not _valid_idnat_ps(idnat_ps):
+                return PscOutcome.UNKNOWN, None
+            users.create_pending_psc(session, idnat_ps)
+            return PscOutcome.CREATED, None
+        if user.pending:
+            return PscOutcome.PENDING, None
+        if not user.active:
+            return PscOutcome.INACTIVE, None
+        return PscOutcome.ACCOUNT, user
+
+
+def _valid_idnat_ps(value: str) -> bool:
+    try:
+        validate_idnat_ps(value)
+    except ValueError:
+        return False
+    return True
 
 
 _USER = select(USERS).where(USERS.c.id == bindparam("user_id"))

@@ -191,6 +191,10 @@ class User(Base):
     site: Mapped[str | None] = mapped_column(String(130))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    #: The Pro Santé Connect national identifier (idNat_PS) the account logs in with.
+    psc_id: Mapped[str | None] = mapped_column(String(80), index=True, unique=True)
+    #: Created at a first Pro Santé Connect login, inactive until an admin validates it.
+    pending: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class AuditLink(Base):

@@ -1,8 +1,10 @@
-"""User accounts: roles, argon2 password hashes and the FHIR resources an account acts as."""
+"""User accounts: roles, argon2 password hashes, Pro Santé Connect identifiers and the FHIR
+resources an account acts as."""
 
 from __future__ import annotations
 
 import re
+import secrets
 from enum import StrEnum
 
 from argon2 import PasswordHasher
@@ -146,4 +148,78 @@ def authenticate(session: Session, email: str, password: str) -> User | None:
         return None
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = _hasher.hash(password)
+    return user
+
+
+def _by_email(session: Session, email: str) -> User:
+    user = session.execute(select(User).where(User.email == email.lower())).scalar_one_or_none()
+    if user is None:
+        raise AccountError(f"no account for {email}", f"Aucun compte pour {email}.")
+    return user
+
+
+def by_psc_id(session: Session, psc_id: str) -> User | None:
+    """The account, active or not, whose Pro Santé Connect identifier is ``psc_id``."""
+    return session.execute(select(User).where(User.psc_id == psc_id)).scalar_one_or_none()
+
+
+def link_psc(session: Session, email: str, psc_id: str) -> User:
+    """Give the account ``email`` its Pro Santé Connect identifier (one account per identifier)."""
+    user = _by_email(session, email)
+    user.psc_id = psc_id
+    try:
+        session.flush()
+    except IntegrityError as error:
+        raise AccountError(
+            f"{psc_id} is already the identifier of another account",
+            f"{psc_id} est déjà l'identifiant d'un autre compte.",
+        ) from error
+    return user
+
+
+def create_pending_psc(session: Session, psc_id: str) -> User:
+    """An inactive account for an unknown professional at their first Pro Santé Connect login,
+    pending an admin's validation; its password is a random one nobody knows."""
+    user = User(
+        email=f"psc-{psc_id}@pro-sante-connect.invalid",
+        password_hash=_hasher.hash(secrets.token_urlsafe(32)),
+        role=Role.PRACTITIONER.value,
+        psc_id=psc_id,
+        pending=True,
+        active=False,
+    )
+    session.add(user)
+    session.flush()
+    return user
+
+
+def pending_accounts(session: Session) -> list[User]:
+    """The accounts awaiting an admin's validation, oldest first."""
+    query = select(User).where(User.pending.is_(True)).order_by(User.created, User.id)
+    return list(session.execute(query).scalars())
+
+
+def validate_pending(
+    session: Session,
+    email: str,
+    role: Role | str,
+    *,
+    practitioner: str | None = None,
+    site: str | None = None,
+) -> User:
+    """Activate a pending account with its role and the resources it acts as (:func:`link`)."""
+    user = _by_email(session, email)
+    if not user.pending:
+        raise AccountError(
+            f"{user.email} is not pending validation", "Ce compte n'attend pas de validation."
+        )
+    checked = checked_role(role)
+    if checked not in (Role.PRACTITIONER, Role.SITE_PROFESSIONAL):
+        raise AccountError(
+            "a Pro Santé Connect account is a practitioner or a site-professional",
+            "Un compte Pro Santé Connect est celui d'un médecin ou d'un professionnel de site.",
+        )
+    link(user, checked, practitioner=practitioner, site=site)
+    user.pending = False
+    user.active = True
     return user
