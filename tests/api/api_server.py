@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import socket
+import subprocess
+import sys
 import threading
+import time
 import uuid
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 from typing import Any
 
+import httpx
 from argon2 import PasswordHasher
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+import maillage
 from maillage.api.auth import issue_token
 from maillage.care.identity import traits
 from maillage.care.principal import Principal, Role
@@ -98,3 +107,46 @@ def qualify(server: Server, patient: dict[str, Any]) -> None:
     insi = ConfirmedByInsi(patient)
     repository = Repository(server.app.state.sessions, server.settings, coordinator, identity=insi)
     repository.update("Patient", patient["id"], patient)
+
+
+MAILLAGE = str(Path(sys.executable).with_name("maillage"))
+SOURCE = str(Path(maillage.__file__).parents[1])
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+class Served:
+    """``maillage serve`` in its own process, on ``port``, with ``environment`` (the
+    ``MAILLAGE_*`` settings); started again as often as a test kills it."""
+
+    def __init__(self, port: int, environment: dict[str, str]) -> None:
+        self.port, self.base = port, f"http://127.0.0.1:{port}"
+        self.env = {**os.environ, "PYTHONPATH": SOURCE, **environment}
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, within_s: float = 90) -> None:
+        """Start the server and wait until it answers."""
+        self.process = subprocess.Popen(
+            [MAILLAGE, "serve", "--port", str(self.port)],
+            env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        deadline = time.monotonic() + within_s
+        while time.monotonic() < deadline and self.process.poll() is None:
+            try:
+                httpx.get(f"{self.base}/fhir/metadata", timeout=5)
+                return
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        raise AssertionError(f"maillage serve did not answer within {within_s} s")
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown, no answer to the requests in flight."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait()
