@@ -98,6 +98,7 @@ class Settings(BaseSettings):
     professionals_password_login: bool = True
     sms_url: SecretStr | None = None
     reminder_hour: int = Field(default=10, ge=0, le=23)
+    totp_required: bool | None = None
 
     @field_validator("database_url")
     @classmethod
@@ -185,6 +186,12 @@ class Settings(BaseSettings):
         if self.login_state_url:
             return self.login_state_url
         return "redis://127.0.0.1:6379/0" if self.env == "production" else "memory://"
+
+    @property
+    def second_factor_required(self) -> bool:
+        """Whether admins, coordinators and the DPO must log in with a TOTP code:
+        ``MAILLAGE_TOTP_REQUIRED``, by default in production only."""
+        return self.env == "production" if self.totp_required is None else self.totp_required
 
     @property
     def zone(self) -> ZoneInfo:

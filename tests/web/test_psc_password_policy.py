@@ -20,7 +20,14 @@ NO_REDIS = JobSettings(redis_url="redis://127.0.0.1:1/0")
 def test_professionals_cannot_log_in_with_a_password_when_production_forbids_it(
     tmp_path: Path, role: str, status: int
 ) -> None:
-    site = make_site(tmp_path, NO_REDIS, env="production", professionals_password_login=False)
+    # The second factor that production asks of coordinators is tested on its own.
+    site = make_site(
+        tmp_path,
+        NO_REDIS,
+        env="production",
+        professionals_password_login=False,
+        totp_required=False,
+    )
     email = site.user(role)
     client = TestClient(site.app, base_url="https://127.0.0.1")  # the cookie is Secure
     token = csrf_of(client.get("/connexion").text)

@@ -117,7 +117,7 @@ def _reset_token(settings: Settings, user: User) -> str:
     return _serializer(settings).dumps({"uid": user.id, "fp": _fingerprint(user)})
 
 
-def _record(
+def record_change(
     session: Session,
     settings: Settings,
     access: audit.Access,
@@ -146,7 +146,9 @@ class Accounts:
         access = audit.Access(principal, repository.address, interaction)
         with transaction(repository.sessions) as session:
             refusal = "only admins manage accounts"
-            _record(session, repository.settings, access, target, refusal, audit.SERIOUS_FAILURE)
+            record_change(
+                session, repository.settings, access, target, refusal, audit.SERIOUS_FAILURE
+            )
         raise Forbidden(refusal)
 
     def _change(self, user_id: int, what: str, change: Callable[[User], str | None]) -> Account:
@@ -163,7 +165,7 @@ class Accounts:
             description = change(user)
             if description is not None:
                 access = audit.Access(principal, repository.address, "update")
-                _record(session, repository.settings, access, user.email, description)
+                record_change(session, repository.settings, access, user.email, description)
             return _account(user)
 
     def page(self, offset: int = 0, count: int = 50, email: str = "") -> tuple[list[Account], int]:
@@ -204,7 +206,7 @@ class Accounts:
             )
             description = f"account created: role {checked.value}{_described(links)}"
             access = audit.Access(principal, repository.address, "create")
-            _record(session, repository.settings, access, user.email, description)
+            record_change(session, repository.settings, access, user.email, description)
             return _account(user), _reset_token(repository.settings, user)
 
     def assign(self, user_id: int, role: Role | str, links: Links) -> Account:
@@ -295,7 +297,7 @@ def reset_account(
         user.password_hash = checked_password(password)
         owner = Principal(user.id, user.email, Role(user.role), user.practitioner, user.patient)
         access = audit.Access(owner, "password reset link", "update")
-        _record(session, settings, access, user.email, "password set through a reset link")
+        record_change(session, settings, access, user.email, "password set through a reset link")
         return user.email
 
 

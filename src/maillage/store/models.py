@@ -195,6 +195,13 @@ class User(Base):
     psc_id: Mapped[str | None] = mapped_column(String(80), index=True, unique=True)
     #: Created at a first Pro Santé Connect login, inactive until an admin validates it.
     pending: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: The TOTP secret, encrypted (:mod:`maillage.care.second_factor`); in use once confirmed.
+    totp_secret: Mapped[str | None] = mapped_column(Text)
+    totp_confirmed: Mapped[datetime | None] = mapped_column(DateTime)
+    #: The last TOTP time step accepted: a code is never accepted twice.
+    totp_step: Mapped[int | None] = mapped_column(BigInteger)
+    #: SHA-256 of the unused recovery codes.
+    totp_recovery: Mapped[list[str] | None] = mapped_column(JSON)
 
 
 class AuditLink(Base):

@@ -22,6 +22,7 @@ from maillage.web import (
     network,
     patient_space,
     plans,
+    second_factor,
     site_bookings,
     sites,
     teleconsultation,
@@ -46,6 +47,7 @@ def install(app: FastAPI) -> None:
             failure, html_for_browsers(app.exception_handlers[failure], default)
         )
     app.include_router(login.router)
+    app.include_router(second_factor.router)
     app.include_router(diagnostics.router)
     app.include_router(plans.router)
     app.include_router(sites.router)

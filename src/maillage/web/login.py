@@ -10,10 +10,13 @@ from starlette.datastructures import FormData
 
 from maillage.api.auth import LoginLimiter
 from maillage.api.deps import Sessions
+from maillage.care import second_factor
 from maillage.care.errors import Forbidden
 from maillage.care.principal import Principal, authenticate
+from maillage.care.second_factor import Step
 from maillage.config import Settings
 from maillage.web.rendering import render, signed_in
+from maillage.web.second_factor import start as pending_second_factor
 from maillage.web.session import WebSession, checked_form, end_session, write_session
 
 router = APIRouter(include_in_schema=False)
@@ -70,6 +73,12 @@ def login(
         error = "Adresse électronique ou mot de passe incorrect."
         context = {"erreur": error, "email": email, "suivant": target}
         return render(request, "connexion.html", context, status=401)
+    step = second_factor.step_after_password(sessions, settings, user_id)
+    if step is not Step.NONE:
+        then = "/connexion/code" if step is Step.CODE else "/connexion/activation"
+        response = RedirectResponse(then, status_code=303)
+        pending_second_factor(settings, response, user_id, target)
+        return response
     response = RedirectResponse(target, status_code=303)
     write_session(request, response, WebSession.fresh(user_id))
     return response
