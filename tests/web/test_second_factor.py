@@ -135,6 +135,8 @@ def test_required_roles_enrol_before_their_first_session(tmp_path: Any) -> None:
     kept = client.get("/compte/double-authentification").text
     assert "ne peut pas être retirée" in kept
 
+    dpo = site.user("dpo")
+    assert password_step(site.client(), dpo).headers["location"] == "/connexion/activation"
     patient = site.user("patient")  # optional for patients, even when required for others
     assert password_step(site.client(), patient).headers["location"] == "/"
 

@@ -40,8 +40,8 @@ from maillage.store.database import transaction
 from maillage.store.models import User, utcnow
 from maillage.store.users import Role
 
-#: Roles that must log in with a second factor when it is required (``dpo`` once it exists).
-REQUIRED_ROLES = frozenset({"admin", "coordinator", "dpo"})
+#: Roles that must log in with a second factor when it is required.
+REQUIRED_ROLES = frozenset({Role.ADMIN, Role.COORDINATOR, Role.DPO})
 ISSUER = "maillage"
 RECOVERY_CODES = 10
 #: Time steps accepted on either side of the server's: a phone's clock may be off by 30 s.
