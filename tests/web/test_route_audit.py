@@ -47,6 +47,7 @@ COMMON = {
     "practitioner_id": "d1",
     "site_id": "s1",
     "project_id": "unknown",
+    "document_id": "unknown",
     "user_id": "1",
     "job_id": "0" * 32,
     "name": "communes.csv",
