@@ -8,13 +8,16 @@ side by side here, so the API package never imports the pages.
 from __future__ import annotations
 
 import gc
+import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
+import anyio
 import anyio.to_thread
 from fastapi import FastAPI
 from psycopg_pool import AsyncConnectionPool
 from sqlalchemy import Engine
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from maillage import __version__
 from maillage.api import auth
@@ -24,6 +27,7 @@ from maillage.integrations.metadata import document_codes
 from maillage.jobs.queue import job_queue
 from maillage.store.database import (
     cancel_running,
+    cancellable,
     make_engine,
     session_factory,
     timeout_option,
@@ -87,6 +91,53 @@ def _lifespan(
     return lifespan
 
 
+class CancelAbandoned:
+    """ASGI middleware: when a client goes away before its answer, the PostgreSQL statements
+    its request is running are cancelled, instead of holding a backend, its locks and a worker
+    thread for nobody up to the statement timeout (a search of seconds, a transaction waiting
+    for a lock).
+
+    A task reads the request's messages for the app, one ahead at most (a body is never
+    buffered whole), so it hears the disconnection even while the app works without reading.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        answered = anyio.Event()
+        forward, messages = anyio.create_memory_object_stream[Message](1)
+
+        async def reading() -> Message:
+            try:
+                return await messages.receive()
+            except anyio.EndOfStream:
+                return {"type": "http.disconnect"}
+
+        async def answering(message: Message) -> None:
+            if message["type"] == "http.response.body" and not message.get("more_body", False):
+                answered.set()
+            await send(message)
+
+        async def listening(cancel: Callable[[], int]) -> None:
+            async with forward:  # closed at the disconnection, which the app then reads
+                while (message := await receive())["type"] != "http.disconnect":
+                    await forward.send(message)
+            if not answered.is_set():  # cancelling may wait on the network: not on the loop
+                threading.Thread(target=cancel, name="cancel-abandoned", daemon=True).start()
+
+        with cancellable() as cancel, messages:
+            async with anyio.create_task_group() as listener:
+                listener.start_soon(listening, cancel)
+                try:
+                    await self.app(scope, reading, answering)
+                finally:
+                    listener.cancel_scope.cancel()
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the server for ``settings`` (from the environment when omitted).
 
@@ -119,6 +170,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.job_queue = job_queue()
     install_api(app, settings.max_request_bytes)
     install_web(app)
+    if engine.dialect.name == "postgresql":
+        app.add_middleware(CancelAbandoned)
     return app
 
 

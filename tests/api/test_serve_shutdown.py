@@ -1,5 +1,6 @@
 """``maillage serve`` stops within a few seconds of SIGTERM: requests in flight are answered
-when they can be, abandoned ones do not hold the process, and the pools are closed."""
+when they can be, abandoned ones do not hold the process, and the pools are closed. A request
+whose client goes away has its PostgreSQL statement cancelled at once."""
 
 from __future__ import annotations
 
@@ -106,7 +107,7 @@ class WriteLock:
     """Another client's lock that a login must wait for: SQLite's write lock (busy timeout
     30 s), or PostgreSQL's lock on the accounts table (no timeout at all)."""
 
-    def __init__(self, database_url: str) -> None:
+    def __init__(self, database_url: str, table: str = "app_user") -> None:
         self.sqlite = database_url.startswith("sqlite")
         if self.sqlite:
             self.connection: Any = sqlite3.connect(
@@ -116,7 +117,7 @@ class WriteLock:
             self.connection.execute("BEGIN IMMEDIATE")
         else:
             self.connection = psycopg.connect(database_url.replace("+psycopg", ""))
-            self.connection.execute("LOCK TABLE app_user IN ACCESS EXCLUSIVE MODE")
+            self.connection.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
 
     def release(self) -> None:
         self.connection.rollback()
@@ -154,3 +155,31 @@ def test_a_request_in_flight_is_answered_or_abandoned_in_time(
         assert lock.waiting() == 0
     lock.release()
     assert "Application shutdown complete" in serving.log()
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+@pytest.mark.parametrize(
+    ("method", "path", "table"),
+    [("POST", "/auth/token", "app_user"), ("GET", "/fhir/Patient", "fhir_resource")],
+    ids=["login", "audited-search"],
+)
+def test_the_statement_of_a_request_its_client_abandoned_is_cancelled(
+    serving: Running, database_url: str, method: str, path: str, table: str
+) -> None:
+    """A request waits for another client's lock (a login with a body, or a search without
+    one, refused and audited), and its client gives up after a second: its statement stops
+    waiting at once, the lock still held (it would wait out the 30 s statement timeout), and
+    the server goes on answering."""
+    lock = WriteLock(database_url, table)
+    form = {"username": "a@example.org", "password": "x"} if method == "POST" else None
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.request(method, f"{serving.base}{path}", data=form, timeout=1.0)
+    deadline = time.monotonic() + 3.0
+    while lock.waiting() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert lock.waiting() == 0
+    lock.release()
+    answer = httpx.request(method, f"{serving.base}{path}", data=form, timeout=10)
+    assert answer.status_code == 401
+    assert serving.stop() < STOPS_WITHIN_S
+    assert "Traceback" not in serving.log()

@@ -27,6 +27,8 @@ from maillage.care import errors as domain
 
 logger = logging.getLogger(__name__)
 FHIR_JSON = "application/fhir+json"
+QUERY_CANCELED = "57014"
+"""PostgreSQL's SQLSTATE for a statement cancelled by its timeout or a cancel request."""
 
 # The FHIR issue-type code that best describes each status.
 _ISSUE_CODES = {
@@ -162,6 +164,15 @@ async def _data_error(request: Request, error: Exception) -> FHIRResponse:
 
 async def _lost_database(request: Request, error: Exception) -> FHIRResponse:
     assert isinstance(error, DBAPIError)
+    if getattr(error.orig, "sqlstate", None) == QUERY_CANCELED:
+        logger.warning(
+            "statement cancelled on %s %s (over the statement timeout, or its client left)",
+            request.method,
+            request.url.path,
+        )
+        return error_response(
+            FHIRError(503, "the request ran over the server's time limit", code="timeout")
+        )
     if not error.connection_invalidated:
         return await _unexpected(request, error)
     logger.warning("database connection lost on %s %s: %s", request.method, request.url.path, error)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import time
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from functools import cache
+from contextvars import ContextVar
+from functools import cache, partial
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -60,23 +61,38 @@ def make_engine(url: str, pool_size: int = 10, statement_timeout: float | None =
     return engine
 
 
-#: The driver connections each engine has lent out, whose statements a stopping server cancels.
-_LENT: weakref.WeakKeyDictionary[Engine, set[Any]] = weakref.WeakKeyDictionary()
+#: The driver connections each engine has lent out, with the work (see :func:`cancellable`)
+#: each was lent to: a stopping server cancels all their statements, an abandoned request its.
+_LENT: weakref.WeakKeyDictionary[Engine, dict[Any, object | None]] = weakref.WeakKeyDictionary()
+_WORK: ContextVar[object | None] = ContextVar("maillage_database_work", default=None)
 
 
 def _tracking_checkouts(engine: Engine) -> Engine:
-    """Remember the connections in use, for :func:`cancel_running`."""
-    lent = _LENT.setdefault(engine, set())
+    """Remember the connections in use and for which work, for :func:`cancel_running`."""
+    lent = _LENT.setdefault(engine, {})
 
     @event.listens_for(engine, "checkout")
     def _lent(dbapi_connection: Any, *_: Any) -> None:
-        lent.add(dbapi_connection)
+        lent[dbapi_connection] = _WORK.get()
 
     @event.listens_for(engine, "checkin")
     def _returned(dbapi_connection: Any, *_: Any) -> None:
-        lent.discard(dbapi_connection)
+        lent.pop(dbapi_connection, None)
 
     return engine
+
+
+@contextmanager
+def cancellable() -> Iterator[Callable[[], int]]:
+    """Mark the database work done in this context (a request, and the worker threads it
+    hands work to, which run in copies of its context) and give the function that cancels its
+    running PostgreSQL statements (when its client went away), returning how many it asked."""
+    work = object()
+    token = _WORK.set(work)
+    try:
+        yield partial(cancel_running, work=work)
+    finally:
+        _WORK.reset(token)
 
 
 def timeout_option(seconds: float) -> str:
@@ -84,15 +100,22 @@ def timeout_option(seconds: float) -> str:
     return f"-c statement_timeout={round(seconds * 1000)}"
 
 
-def cancel_running(engine: Engine) -> int:
-    """Cancel the statement each lent-out PostgreSQL connection is running (the requests a
-    stopping server abandoned: their threads then fail at once instead of holding the
-    process, and PostgreSQL stops working for nobody). Returns how many were asked."""
-    lent = list(_LENT.get(engine, ()))
-    for dbapi_connection in lent:
+def cancel_running(engine: Engine | None = None, *, work: object | None = None) -> int:
+    """Cancel the statement each lent-out PostgreSQL connection of ``engine`` (or of every
+    engine) is running, or only those lent to ``work``: the requests a stopping server
+    abandoned, whose threads then fail at once instead of holding the process, or a request
+    whose client went away; PostgreSQL stops working for nobody. Returns how many were asked."""
+    engines = [engine] if engine is not None else list(_LENT)
+    chosen = [
+        dbapi_connection
+        for lent in (_LENT.get(e, {}) for e in engines)
+        for dbapi_connection, owner in list(lent.items())
+        if work is None or owner is work
+    ]
+    for dbapi_connection in chosen:
         with suppress(Exception):  # a connection that just closed has nothing to cancel
             dbapi_connection.cancel_safe(timeout=1.0)
-    return len(lent)
+    return len(chosen)
 
 
 def _pinging_idle(engine: Engine) -> Engine:
