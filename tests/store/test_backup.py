@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import typer
-from sqlalchemy import create_engine, func, select
+from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 from typer.testing import CliRunner
 
@@ -59,6 +59,20 @@ def _counts(url: str) -> dict[str, int]:
     return {**dict(per_type), "search index rows": int(index_rows or 0)}
 
 
+def _analysed(url: str) -> set[str]:
+    """The tables with planner statistics: ANALYZEd on PostgreSQL (pg_restore brings none), in
+    ``sqlite_stat1`` on SQLite."""
+    engine = make_engine(Settings(database_url=url).sqlalchemy_url)
+    with engine.connect() as connection:
+        if engine.dialect.name == "postgresql":
+            query = "SELECT relname FROM pg_stat_user_tables WHERE analyze_count > 0"
+        else:
+            query = "SELECT DISTINCT tbl FROM sqlite_stat1"
+        found = set(connection.execute(text(query)).scalars())
+    engine.dispose()
+    return found
+
+
 def test_backup_and_restore_keep_every_resource_and_a_verified_audit_trail(
     database_url: str, empty_url: str, tmp_path: Path
 ) -> None:
@@ -80,6 +94,7 @@ def test_backup_and_restore_keep_every_resource_and_a_verified_audit_trail(
     )
     assert restored == original
     assert original["AuditEvent"] > 0 and original["Appointment"] > 0
+    assert {"fhir_resource", "fhir_search"} <= _analysed(empty_url)
     code, output = _run(empty_url, "db", "verify-audit")
     assert code == 0, output
     assert "intact" in output

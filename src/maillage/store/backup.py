@@ -18,6 +18,8 @@ from pathlib import Path
 from sqlalchemy import create_engine, inspect
 from sqlalchemy.engine import URL, make_url
 
+from maillage.store import statistics
+
 
 class BackupError(RuntimeError):
     """A backup or restore that could not be done; its message says why, in English."""
@@ -42,7 +44,8 @@ def backup(url: str, target: Path) -> None:
 
 
 def restore(url: str, source: Path) -> None:
-    """Load the backup ``source`` into the empty database at ``url``."""
+    """Load the backup ``source`` into the empty database at ``url``, then analyse it, so that
+    the first pages are not planned on the statistics of empty tables."""
     if not source.is_file():
         raise BackupError(f"{source} is not a file")
     parsed = make_url(url)
@@ -51,15 +54,23 @@ def restore(url: str, source: Path) -> None:
         if target.exists() and target.stat().st_size:
             raise BackupError(f"{target} is not empty: restore into a new database file")
         _sqlite_copy(source, target)
-        return
+    else:
+        engine = create_engine(url)
+        try:
+            tables = inspect(engine).get_table_names()
+        finally:
+            engine.dispose()
+        if tables:
+            raise BackupError(
+                f"database {parsed.database} is not empty: restore into a new database"
+            )
+        command = ["pg_restore", "--exit-on-error", "--single-transaction", "--no-owner"]
+        _run(command, parsed, source)
     engine = create_engine(url)
     try:
-        tables = inspect(engine).get_table_names()
+        statistics.analyze_database(engine)
     finally:
         engine.dispose()
-    if tables:
-        raise BackupError(f"database {parsed.database} is not empty: restore into a new database")
-    _run(["pg_restore", "--exit-on-error", "--single-transaction", "--no-owner"], parsed, source)
 
 
 def _sqlite_file(url: URL, must_exist: bool) -> Path:

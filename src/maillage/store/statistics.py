@@ -5,11 +5,13 @@ minutes; PostgreSQL's autovacuum refreshes their statistics only later, and unti
 planner believes the tables nearly empty and picks nested loops that turned 0.2 s pages into
 two-minute ones (issue 17). Running ``ANALYZE`` on what was loaded closes that window. SQLite
 has ``ANALYZE`` too (it fills ``sqlite_stat1`` for its planner), so the call is the same there.
+A restore loads every table, and ``pg_restore`` brings no statistics with the data: it
+analyses the whole database.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import Table, text
+from sqlalchemy import Engine, Table, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from maillage.store.models import (
@@ -38,3 +40,9 @@ def analyze(
         quote = session.get_bind().dialect.identifier_preparer.quote
         for table in tables:
             session.execute(text(f"ANALYZE {quote(table.name)}"))
+
+
+def analyze_database(engine: Engine) -> None:
+    """Refresh the planner's statistics of every table (after a restore, which loads them all)."""
+    with engine.begin() as connection:
+        connection.execute(text("ANALYZE"))
