@@ -99,6 +99,8 @@ class Settings(BaseSettings):
     sms_url: SecretStr | None = None
     reminder_hour: int = Field(default=10, ge=0, le=23)
     totp_required: bool | None = None
+    roadmap_sites_target: int = Field(default=200, ge=1, le=100_000)
+    roadmap_new_sites_target: int = Field(default=100, ge=0, le=100_000)
 
     @field_validator("database_url")
     @classmethod

@@ -139,7 +139,35 @@ def test_roadmap_counts_open_new_and_existing_sites(network: ev.Network) -> None
         "new": 1,
         "existing": 1,
         "progress": 0.01,
+        "target_new": 100,
+        "progress_new": 0.01,
     }
+    assert ev.roadmap(network.sites, YEAR, ev.Targets(sites=4, new_sites=2))["progress_new"] == 0.5
+
+
+def test_project_summary_counts_stages_funders_trainees_and_requests() -> None:
+    def project(stages: list[str], funding: list[tuple[str, float]], trained: int) -> dict:
+        return {
+            "stages": [{"stage": s, "date": "2025-01-01"} for s in stages],
+            "funding": [{"funder": f, "amount_euros": a} for f, a in funding],
+            "trained": [{"name": "X", "trained": "2025-01-01"}] * trained,
+            "support_requests": [{"status": "open"}, {"status": "closed"}][: trained % 3],
+        }
+
+    summary = ev.project_summary(
+        [
+            project(["identified", "funded"], [("ARS", 1000.0), ("FEDER", 250.5)], 2),
+            project(["identified"], [("ARS", 500.0)], 1),
+            project([], [], 0),
+        ]
+    )
+    assert summary["projects"] == 3 and summary["unstaged"] == 1
+    assert summary["by_stage"]["identified"] == 1 and summary["by_stage"]["funded"] == 1
+    assert sum(summary["by_stage"].values()) == 2
+    assert summary["funding"] == {"ARS": 1500.0, "FEDER": 250.5}
+    assert summary["funding_total"] == 1750.5 and summary["trained"] == 3
+    assert summary["hotline"] == {"open": 2, "answered": 0, "closed": 1}
+    assert ev.project_summary([])["funding"] == {}
 
 
 def test_activity_counts_finished_teleconsultations_of_the_year(

@@ -269,7 +269,8 @@ def test_each_table_of_the_page_downloads_as_csv(network: Site) -> None:
         ["teleconsultation-suivi", "Téléconsultation de suivi", "2"],
     ]
     assert download(client, "feuille-de-route", annee=2025)[1:] == [
-        ["ouverts", "3"], ["nouveaux", "1"], ["existants", "2"], ["objectif", "200"]
+        ["ouverts", "3"], ["nouveaux", "1"], ["existants", "2"], ["objectif", "200"],
+        ["objectif_nouveaux", "100"],
     ]  # fmt: skip
     delays = {r[0]: r[1:] for r in download(client, "delais", annee=2025)}
     assert delays["delai"] == ["unite", "mesures", "mediane", "moyenne", "decile_9"]

@@ -49,6 +49,7 @@ COMMON = {
     "project_id": "unknown",
     "document_id": "unknown",
     "user_id": "1",
+    "request_id": "unknown",
     "job_id": "0" * 32,
     "name": "communes.csv",
 }

@@ -123,7 +123,15 @@ def test_a_deactivated_account_loses_its_session_at_once(site: Site) -> None:
     assert client.get("/carte", follow_redirects=False).status_code == 303
 
 
-ANALYST_MENU = ("/", "/carte", "/diagnostics/nouveau", "/plans/nouveau", "/sites", "/reseau")
+ANALYST_MENU = (
+    "/",
+    "/carte",
+    "/diagnostics/nouveau",
+    "/plans/nouveau",
+    "/sites",
+    "/reseau",
+    "/projets",
+)
 #: Each role's menu, written out rather than read from ``navigation.PAGES``, so that a page
 #: given to the wrong role fails here.
 MENUS = {

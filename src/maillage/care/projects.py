@@ -27,6 +27,23 @@ Stage = Literal[
     "identified", "accompanied", "funded", "equipped", "staff-trained", "operating", "evaluated"
 ]
 STAGES: tuple[str, ...] = get_args(Stage)
+#: How the French pages and the report name the stages, the kinds of project and the states
+#: of a hotline request.
+STAGE_LABELS = {
+    "identified": "Identifié",
+    "accompanied": "Accompagné",
+    "funded": "Financé",
+    "equipped": "Équipé",
+    "staff-trained": "Personnel formé",
+    "operating": "En fonctionnement",
+    "evaluated": "Évalué",
+}
+KIND_LABELS = {
+    "site": "Site de télémédecine",
+    "msp-creation": "Création de MSP",
+    "msp-extension": "Extension de MSP",
+}
+REQUEST_LABELS = {"open": "Ouverte", "answered": "Répondue", "closed": "Close"}
 Euros = Annotated[
     Decimal,
     Field(ge=0, decimal_places=2),
@@ -172,6 +189,12 @@ class Projects:
         """Replace a project (e.g. record a new stage); concurrent updates conflict."""
         _allow(self.principal, WRITERS)
         return self._change(project_id, lambda _current: project)
+
+    def amend(self, project_id: str, change: Callable[[ProjectIn], ProjectIn]) -> ProjectOut:
+        """Apply ``change`` to the project as it is now (a stage, a funding, a trainee added
+        from a page), in one versioned write: nothing another writer added meanwhile is lost."""
+        _allow(self.principal, WRITERS)
+        return self._change(project_id, change)
 
     def open_support_request(self, project_id: str, support: SupportRequest) -> ProjectOut:
         """Send a request to the hotline: the project's site staff, coordinators and admins."""

@@ -42,6 +42,7 @@ def report(
     from maillage.console import command_failures, settings_or_exit
     from maillage.diagnosis.parameters import DiagnosisParameters
     from maillage.outputs.atomic import check_output
+    from maillage.reports.evaluation import Targets
     from maillage.reports.report import evaluate, write_report
     from maillage.store.database import make_engine, session_factory, upgrade
     from maillage.tabular import csv_dialect as dialect_named
@@ -54,7 +55,7 @@ def report(
         params = DiagnosisParameters(region=region, department=department, supply=supply)
         dialect = dialect_named(csv_dialect)
         with session_factory(engine)() as session:
-            result = evaluate(session, params, period, settings.zone)
+            result = evaluate(session, params, period, settings.zone, Targets.of(settings))
         written = write_report(result, out, dialect, overwrite=overwrite)
     for path in written:
         typer.echo(str(path))

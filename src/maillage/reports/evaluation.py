@@ -30,18 +30,33 @@ from maillage.care.codes import (
     VIRTUAL,
     WORKFLOW_SYSTEM,
 )
+from maillage.care.projects import STAGES
 from maillage.care.site_import import INSEE_EXTENSION, MODALITY_SYSTEM
-from maillage.store.models import Resource
+from maillage.config import Settings
+from maillage.store.models import Project, Resource
 from maillage.travel.model import MAX_ROAD_SPEED_KMH
 
-ROADMAP_TARGET = 200
-"""Sites the Grand Est roadmap aims for (feuille de route télémédecine 2021–2023)."""
 OPENED_URL = "urn:maillage:site-opened"
 """Extension (valueDate) on a Location: when the site started teleconsultations; a site
 without one counts as opened before any period."""
 GP_TELECONSULTATION = "TCG"
 """The NGAP act of a general practitioner's teleconsultation: only these are GP supply."""
 UNDER_SERVED = "sous-dotee"
+
+
+@dataclass(frozen=True)
+class Targets:
+    """The roadmap's targets: sites open, of which new ones (the Grand Est telemedicine
+    roadmap 2021–2023 aims for 200 sites, 100 of them new); set by
+    ``MAILLAGE_ROADMAP_SITES_TARGET`` and ``MAILLAGE_ROADMAP_NEW_SITES_TARGET``."""
+
+    sites: int = 200
+    new_sites: int = 100
+
+    @classmethod
+    def of(cls, settings: Settings) -> Targets:
+        """The targets the server is configured with."""
+        return cls(settings.roadmap_sites_target, settings.roadmap_new_sites_target)
 
 
 @dataclass(frozen=True)
@@ -292,16 +307,48 @@ def in_area(network: Network, codes: set[str]) -> Network:
     )
 
 
-def roadmap(sites: pd.DataFrame, period: Period, target: int = ROADMAP_TARGET) -> dict:
-    """Open sites at the end of the period against the target, split into new and existing."""
+def roadmap(sites: pd.DataFrame, period: Period, targets: Targets | None = None) -> dict:
+    """Open sites at the end of the period against the target, split into new and existing
+    (new ones against their own target)."""
+    targets = targets or Targets()
     open_ = (sites.status == "active") & ~(sites.opened >= period.end)
     new = open_ & period.holds(sites.opened)
     return {
-        "target": target,
+        "target": targets.sites,
         "open": int(open_.sum()),
         "new": int(new.sum()),
         "existing": int((open_ & ~new).sum()),
-        "progress": float(open_.sum() / target),
+        "progress": float(open_.sum() / targets.sites),
+        "target_new": targets.new_sites,
+        "progress_new": float(new.sum() / targets.new_sites) if targets.new_sites else 1.0,
+    }
+
+
+def load_projects(session: Session) -> list[dict]:
+    """The roadmap projects' bodies (:mod:`maillage.care.projects`), oldest first."""
+    return list(session.scalars(select(Project.body).order_by(Project.last_updated)))
+
+
+def project_summary(bodies: list[dict]) -> dict:
+    """The roadmap projects in figures: how many are at each current stage (``None``: no stage
+    reached yet), funding granted per funder (euros, largest first) and in all, people trained
+    and hotline requests per status."""
+    current = pd.Series([b["stages"][-1]["stage"] if b.get("stages") else None for b in bodies])
+    by_stage = current.value_counts().reindex(list(STAGES), fill_value=0)
+    funding = pd.DataFrame(
+        [f for b in bodies for f in b.get("funding", [])], columns=["funder", "amount_euros"]
+    )
+    by_funder = funding.groupby("funder").amount_euros.sum().sort_values(ascending=False)
+    statuses = pd.Series([r["status"] for b in bodies for r in b.get("support_requests", [])])
+    hotline = statuses.value_counts().reindex(["open", "answered", "closed"], fill_value=0)
+    return {
+        "projects": len(bodies),
+        "by_stage": {str(k): int(v) for k, v in by_stage.items()},
+        "unstaged": int(current.isna().sum()),
+        "funding": {str(k): float(v) for k, v in by_funder.items()},
+        "funding_total": float(funding.amount_euros.sum()),
+        "trained": sum(len(b.get("trained", [])) for b in bodies),
+        "hotline": {str(k): int(v) for k, v in hotline.items()},
     }
 
 

@@ -19,8 +19,10 @@ import pandas as pd
 from markupsafe import Markup
 from sqlalchemy.orm import Session
 
+from maillage import french_format
 from maillage.access import zoning
 from maillage.access.measure import measure_of
+from maillage.care.projects import REQUEST_LABELS, STAGE_LABELS
 from maillage.diagnosis.parameters import DiagnosisParameters
 from maillage.diagnosis.pipeline import Diagnosis, run_diagnosis, thresholds_for, weights_for
 from maillage.outputs.atomic import atomic_directory
@@ -64,6 +66,7 @@ class Evaluation:
     access: pd.DataFrame
     simulation: dict
     flags: dict[str, int]
+    projects: dict
 
 
 def latest_year(network: evaluation.Network, zone: ZoneInfo) -> int:
@@ -100,9 +103,14 @@ def access_change(
 
 
 def evaluate(
-    session: Session, params: DiagnosisParameters, year: int | None, zone: ZoneInfo
+    session: Session,
+    params: DiagnosisParameters,
+    year: int | None,
+    zone: ZoneInfo,
+    targets: evaluation.Targets | None = None,
 ) -> Evaluation:
-    """Compute every indicator of the report for the diagnosis area and the period."""
+    """Compute every indicator of the report for the diagnosis area and the period, the
+    roadmap against ``targets`` (default: the roadmap's 200 sites, 100 new)."""
     before = run_diagnosis(params)
     area_codes = set(before.communes.code_commune)
     network = evaluation.in_area(evaluation.load_network(session), area_codes)
@@ -124,7 +132,7 @@ def evaluate(
         area=before.summary.get("area", ""),
         period=period.year,
         synthetic=bool(network.sites.synthetic.any()) or before.synthetic,
-        roadmap=evaluation.roadmap(network.sites, period),
+        roadmap=evaluation.roadmap(network.sites, period, targets),
         activity=evaluation.activity(
             network, period, communes.set_index("code_commune").departement
         ),
@@ -135,6 +143,7 @@ def evaluate(
         access=access,
         simulation=simulation,
         flags=rule_flags.rule_flags(network, period),
+        projects=evaluation.project_summary(evaluation.load_projects(session)),
     )
 
 
@@ -146,6 +155,11 @@ def indicators_table(result: Evaluation) -> pd.DataFrame:
         ("sites_existants", "réseau", result.roadmap["existing"], "sites"),
         ("objectif_sites", "réseau", result.roadmap["target"], "sites"),
         ("avancement_feuille_de_route", "réseau", result.roadmap["progress"], "part"),
+        ("objectif_sites_nouveaux", "réseau", result.roadmap["target_new"], "sites"),
+        ("avancement_sites_nouveaux", "réseau", result.roadmap["progress_new"], "part"),
+        ("projets", "réseau", result.projects["projects"], "projets"),
+        ("personnes_formees", "réseau", result.projects["trained"], "personnes"),
+        ("financements", "réseau", result.projects["funding_total"], "euros"),
         ("patients_teleconsultes", "réseau", result.under_served["patients"], "patients"),
         ("part_patients_zone_sous_dotee", "réseau", result.under_served["share"], "part"),
         ("delai_rendez_vous_median", "réseau", result.delay["median"], "jours"),
@@ -156,6 +170,12 @@ def indicators_table(result: Evaluation) -> pd.DataFrame:
         ("delai_reponse_tele_expertise_p90", "réseau", result.expertise["p90"], "heures"),
     ]
     rows += [(f"signalement_{key}", "réseau", n, "signalements") for key, n in result.flags.items()]
+    projects = result.projects
+    rows += [("projets", f"étape {s}", n, "projets") for s, n in projects["by_stage"].items()]
+    rows += [("financements", f"financeur {f}", e, "euros") for f, e in projects["funding"].items()]
+    rows += [
+        ("demandes_hotline", f"statut {s}", n, "demandes") for s, n in projects["hotline"].items()
+    ]
     per_site = result.activity["per_site"]
     rows += list(
         zip(
@@ -250,6 +270,10 @@ def render_html(result: Evaluation) -> str:
         gains=gains.sort_values("gain", ascending=False).head(20),
         simulation_label=SIMULATION_LABEL,
         synthetic_label=SYNTHETIC_LABEL,
+        stages=STAGE_LABELS,
+        requests=REQUEST_LABELS,
+        number=french_format.number,
+        percent=french_format.percent,
     )
 
 
@@ -274,6 +298,7 @@ def write_report(
             "area": result.area,
             "period": result.period,
             "roadmap": result.roadmap,
+            "projects": result.projects,
             "activity": {
                 k: v.to_dict(orient="records") for k, v in result.activity.items() if k != "monthly"
             }

@@ -22,6 +22,7 @@ from maillage.web import (
     network,
     patient_space,
     plans,
+    projects,
     second_factor,
     site_bookings,
     sites,
@@ -63,5 +64,6 @@ def install(app: FastAPI) -> None:
     app.include_router(accounts.router)
     app.include_router(audit_pages.router)
     app.include_router(patient_space.router)
+    app.include_router(projects.router)
     static = StaticFiles(directory=str(files("maillage.web") / "static"))
     app.mount("/static", static, name="static")

@@ -53,6 +53,7 @@ PAGES = (
     Page("/plans/nouveau", "Planifier des sites", ANALYSTS),
     Page("/sites", "Registre des sites", ANALYSTS),
     Page("/reseau", "Activité du réseau", ANALYSTS),
+    Page("/projets", "Projets de la feuille de route", ANALYSTS),
     Page("/teleconsultations/nouvelle", "Réserver une téléconsultation", NURSES),
     Page("/site/rendez-vous", "Rendez-vous du site", NURSES),
     Page("/identites", "Patients du site", NURSES),

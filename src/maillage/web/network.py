@@ -22,6 +22,7 @@ from markupsafe import Markup
 
 from maillage import french_format
 from maillage.care.principal import Principal
+from maillage.care.projects import REQUEST_LABELS, STAGE_LABELS
 from maillage.care.repository import Repository
 from maillage.care.site_import import MODALITIES
 from maillage.jobs.diagnosis import DIAGNOSIS
@@ -69,6 +70,7 @@ def activity_charts(year: int, activity: dict[str, pd.DataFrame]) -> dict[str, M
         access=pd.DataFrame(),
         simulation={},
         flags={},
+        projects={},
     )
     return charts(shown)
 
@@ -84,6 +86,7 @@ def indicators(repository: Repository, files: Path, annee: int | None) -> dict[s
     zone = repository.settings.zone
     with records.refusals():
         network = repository.aggregate(evaluation.load_network)
+        projects = repository.aggregate(evaluation.load_projects)
     year = annee or latest_year(network, zone)
     period = evaluation.Period(year, zone)
     of_commune = load_communes().set_index("code_commune").departement
@@ -91,7 +94,10 @@ def indicators(repository: Repository, files: Path, annee: int | None) -> dict[s
     return {
         "annee": year,
         "annees": _years(network, zone, year),
-        "feuille_de_route": evaluation.roadmap(network.sites, period),
+        "feuille_de_route": evaluation.roadmap(
+            network.sites, period, evaluation.Targets.of(repository.settings)
+        ),
+        "projets": evaluation.project_summary(projects),
         "activite": evaluation.activity(network, period, of_commune),
         "diagnostic": diagnosis.summary if diagnosis else None,
         "patients": (
@@ -121,13 +127,16 @@ def network_page(
         "departements": departements().set_index("code").nom.to_dict(),
         "graphiques": activity_charts(context["annee"], context["activite"]),
         "telechargements": {name: label for name, (label, _table) in TABLES.items()},
+        "etapes": STAGE_LABELS,
+        "statuts_demandes": REQUEST_LABELS,
     }
     return render(request, "reseau.html", context)
 
 
 def _roadmap_table(shown: dict[str, Any]) -> pd.DataFrame:
     roadmap = shown["feuille_de_route"]
-    keys = {"open": "ouverts", "new": "nouveaux", "existing": "existants", "target": "objectif"}
+    keys = {"open": "ouverts", "new": "nouveaux", "existing": "existants", "target": "objectif",
+            "target_new": "objectif_nouveaux"}  # fmt: skip
     return pd.DataFrame({"sites": list(keys.values()), "nombre": [roadmap[k] for k in keys]})
 
 
