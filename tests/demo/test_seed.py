@@ -84,7 +84,10 @@ def test_passwords_written_once_to_an_owner_only_file(seeded, database_url: str)
         "site-professional",
         "practitioner",
         "patient",
+        "dpo",
     }
+    emails = {email for _, email, _ in lines}
+    assert {"demo-ehpad-nurse@maillage.invalid", "demo-specialist@maillage.invalid"} <= emails
     with sessions() as session:
         assert all(authenticate(session, email, password) for _, email, password in lines)
     before = accounts.read_bytes()

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from html.parser import HTMLParser
 
 import pytest
+from english_words import ENGLISH
 from web_site import Site, login, make_site
 
 from maillage.demo.commands import access_map
@@ -29,7 +31,21 @@ SHOWN = {
     "specialist": ("/teleexpertises", "Réponses récentes"),
     "coordinator": ("/patients", "/patients/"),
     "planner": ("/carte", "Sites existants"),
+    "ehpad-nurse": ("/teleconsultations/nouvelle", "Patient"),
+    "patient": ("/mon-espace", "Qui a consulté mon dossier"),
+    "dpo": ("/journal", "accordé"),
 }
+ACCOUNTS = [
+    "admin",
+    "coordinator",
+    "planner",
+    "site-professional",
+    "ehpad-nurse",
+    "practitioner",
+    "specialist",
+    "patient",
+    "dpo",
+]
 #: The specialist answers télé-expertises and holds no teleconsultation.
 EXPECTED_EMPTY = {("specialist", "/consultations")}
 
@@ -52,10 +68,7 @@ def menu(html: str) -> list[str]:
     return re.findall(r'<li><a href="([^"]+)"', nav[: nav.index("</nav>")])
 
 
-@pytest.mark.parametrize(
-    "account",
-    ["admin", "coordinator", "planner", "site-professional", "practitioner", "specialist"],
-)
+@pytest.mark.parametrize("account", ACCOUNTS)
 def test_every_page_of_each_demo_account_shows_data(
     demo: tuple[Site, dict[str, str]], account: str
 ) -> None:
@@ -86,3 +99,68 @@ def test_the_demo_doctor_opens_an_appointment_of_the_day(
     assert first, day
     page = client.get(first.group(1))
     assert page.status_code == 200 and "Consultation réalisée" in page.text
+
+
+class VisibleText(HTMLParser):
+    """The words a reader sees (``code``, ``script`` and ``style`` aside) and the page's links."""
+
+    HIDDEN = frozenset({"code", "script", "style", "pre", "title"})
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.words: list[str] = []
+        self.links: list[str] = []
+        self.hidden = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.hidden += tag in self.HIDDEN
+        href = dict(attrs).get("href")
+        if tag == "a" and href:
+            self.links.append(href)
+
+    def handle_endtag(self, tag: str) -> None:
+        self.hidden -= tag in self.HIDDEN
+
+    def handle_data(self, data: str) -> None:
+        if not self.hidden:
+            text = re.sub(r"\S+@\S+|https?://\S+|\b\w+/[\w.-]+", " ", data)
+            self.words.extend(re.findall(r"[A-Za-zÀ-ÿ]+", text))
+
+
+#: Addresses a crawl does not follow: files, exports and the way out.
+NOT_FOLLOWED = re.compile(
+    r"telecharger|export|\.ics$|\.pdf$|\.json$|/deconnexion|^/static|/documents/"
+)
+#: Proper names and product names that happen to be English words.
+NAMES = frozenset({"Meet", "Jitsi", "Connect"})
+
+
+@pytest.mark.parametrize("account", ACCOUNTS)
+def test_each_account_crawls_its_pages_without_a_fault_or_english(
+    demo: tuple[Site, dict[str, str]], account: str
+) -> None:
+    site, passwords = demo
+    email = f"demo-{account}@maillage.invalid"
+    client = site.client()
+    login(client, email, passwords[email])
+    queue, seen, english = ["/"], set(), {}
+    while queue and len(seen) < 30:
+        path = queue.pop(0)
+        if path in seen:
+            continue
+        seen.add(path)
+        page = client.get(path)
+        assert page.status_code < 500, path
+        if "text/html" not in page.headers.get("content-type", ""):
+            continue
+        parser = VisibleText()
+        parser.feed(page.text)
+        found = {w for w in parser.words if w.lower() in ENGLISH and w not in NAMES}
+        if found:
+            english[path] = sorted(found)
+        for link in parser.links:
+            target = link.split("#")[0]
+            if target.startswith("/") and not NOT_FOLLOWED.search(target):
+                queue.append(target)
+    assert len(seen) > 1
+    assert not english, english

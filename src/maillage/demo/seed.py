@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
@@ -27,6 +28,7 @@ from sqlalchemy import delete
 from sqlalchemy.orm import Session, sessionmaker
 from stdnum import luhn
 
+from maillage import french_format
 from maillage.care import monitoring, site_import
 from maillage.care.acts import Profession, assistance_act
 from maillage.care.codes import (
@@ -52,7 +54,6 @@ from maillage.store.models import User, utcnow
 from maillage.store.users import Role, create_user
 from maillage.territory.communes import load_communes
 
-DEMO_YEAR = 2025
 SEED = 20_250_101
 INS_TEST_SYSTEM = "urn:oid:1.2.250.1.213.1.4.10"
 """The INSi teleservice's system for test and demonstration identities: never a real person's."""
@@ -262,10 +263,10 @@ class _Seeder:
             )
         return table
 
-    def teleconsultations(self, patients: pd.DataFrame, year: int, scale: float) -> pd.DataFrame:
-        """A year of appointments at each site since it opened; most end in a finished Encounter."""
-        year_start = pd.Timestamp(year, 1, 1, tz=self.zone)
-        year_end = pd.Timestamp(year + 1, 1, 1, tz=self.zone)
+    def teleconsultations(self, patients: pd.DataFrame, today: date, scale: float) -> pd.DataFrame:
+        """The last year of appointments at each site (since it opened, until yesterday); most
+        end in a finished Encounter."""
+        year_start, year_end = _last_year(today, self.zone)
         frames = []
         for number, demo in enumerate(SITES):
             opened = max(pd.Timestamp(demo.opened, tz=self.zone), year_start)
@@ -348,9 +349,10 @@ class _Seeder:
             },
         )
 
-    def expertise(self, patients: pd.DataFrame, year: int, count: int) -> pd.DataFrame:
-        """Télé-expertise requests from the sites' nurses; most answered within days."""
-        start = pd.Timestamp(year, 1, 1, tz=self.zone)
+    def expertise(self, patients: pd.DataFrame, today: date, count: int) -> pd.DataFrame:
+        """Télé-expertise requests of the last year from the sites' nurses; most answered
+        within days."""
+        start, _ = _last_year(today, self.zone)
         requests = pd.DataFrame(
             {
                 "key": np.arange(count),
@@ -404,48 +406,53 @@ class _Seeder:
             }
         self.save(row["key"], task)
 
-    def monitoring(self, patients: pd.DataFrame, year: int, followed: int) -> None:
-        """Weekly weight of a few patients of the first site over the year's last quarter, each
-        followed by a care team of the site's nurse, the first remote doctor and the first
-        expert (the demo accounts), since follow-up pages show a patient to their team only."""
-        weeks = pd.date_range(f"{year}-10-06 08:00", periods=12, freq="7D", tz=self.zone)
-        members = (SITES[0].site.site_id, DOCTORS[0].key, EXPERTS[0].key)
-        for key in patients.key[patients.site == 0].to_numpy()[:followed]:
+    def monitoring(self, patients: pd.DataFrame, today: date, followed: int) -> None:
+        """Weekly weight of a few patients of the MSP and of the EHPAD over the last quarter,
+        each followed by a care team of their site's nurse, the first remote doctor and the
+        first expert (the demo accounts), since follow-up pages show a patient to their team
+        only."""
+        last = pd.Timestamp(datetime.combine(today - timedelta(days=1), time(8)), tz=self.zone)
+        weeks = pd.date_range(end=last, periods=12, freq="7D")
+        for site in (0, 1):
+            members = (SITES[site].site.site_id, DOCTORS[0].key, EXPERTS[0].key)
+            for key in patients.key[patients.site == site].to_numpy()[:followed]:
+                self._follow(key, members, weeks)
+
+    def _follow(self, key: int, members: tuple[str, ...], weeks: pd.DatetimeIndex) -> None:
+        """One patient's care team and weekly weights."""
+        self.save(
+            key,
+            {
+                "resourceType": "CareTeam",
+                "status": "active",
+                "name": "Suivi à domicile (SYNTHÉTIQUE)",
+                "subject": _ref("Patient", key),
+                "participant": [{"member": _ref("Practitioner", m)} for m in members],
+            },
+        )
+        base = 60 + 30 * self.rng.random()
+        weights = base + np.cumsum(self.rng.normal(0.1, 0.4, size=len(weeks)))
+        for week, (moment, value) in enumerate(zip(weeks, weights, strict=True)):
             self.save(
-                key,
+                f"{key}/{week}",
                 {
-                    "resourceType": "CareTeam",
-                    "status": "active",
-                    "name": "Suivi à domicile (SYNTHÉTIQUE)",
+                    "resourceType": "Observation",
+                    "status": "final",
+                    "code": {"coding": [{"system": monitoring.LOINC, "code": monitoring.WEIGHT}]},
                     "subject": _ref("Patient", key),
-                    "participant": [{"member": _ref("Practitioner", m)} for m in members],
+                    "device": {
+                        "reference": f"Device/{stable_id('Device', key)}",
+                        "display": "Balance connectée (SYNTHÉTIQUE)",
+                    },
+                    "effectiveDateTime": _instant(moment),
+                    "valueQuantity": {
+                        "value": round(float(value), 1),
+                        "unit": "kg",
+                        "system": monitoring.UCUM,
+                        "code": "kg",
+                    },
                 },
             )
-            base = 60 + 30 * self.rng.random()
-            weights = base + np.cumsum(self.rng.normal(0.1, 0.4, size=len(weeks)))
-            for week, (moment, value) in enumerate(zip(weeks, weights, strict=True)):
-                self.save(
-                    f"{key}/{week}",
-                    {
-                        "resourceType": "Observation",
-                        "status": "final",
-                        "code": {
-                            "coding": [{"system": monitoring.LOINC, "code": monitoring.WEIGHT}]
-                        },
-                        "subject": _ref("Patient", key),
-                        "device": {
-                            "reference": f"Device/{stable_id('Device', key)}",
-                            "display": "Balance connectée (SYNTHÉTIQUE)",
-                        },
-                        "effectiveDateTime": _instant(moment),
-                        "valueQuantity": {
-                            "value": round(float(value), 1),
-                            "unit": "kg",
-                            "system": monitoring.UCUM,
-                            "code": "kg",
-                        },
-                    },
-                )
 
     def booked(self, patients: pd.DataFrame, today: date) -> None:
         """Three assisted teleconsultations booked this afternoon at the first site with the
@@ -522,6 +529,12 @@ class _Seeder:
                 self._slot(key, start, "free")
 
 
+def _last_year(today: date, zone: ZoneInfo) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """The 365 days before ``today``: the demo's year of activity."""
+    end = pd.Timestamp(today, tz=zone)
+    return end - pd.Timedelta(days=365), end
+
+
 ACCOUNTS: tuple[tuple[str, Role, dict[str, str]], ...] = (
     ("admin", Role.ADMIN, {}),
     ("coordinator", Role.COORDINATOR, {}),
@@ -544,10 +557,19 @@ ACCOUNTS: tuple[tuple[str, Role, dict[str, str]], ...] = (
         Role.PRACTITIONER,
         {"practitioner": f"Practitioner/{stable_id('Practitioner', EXPERTS[0].key)}"},
     ),
+    (
+        "ehpad-nurse",
+        Role.SITE_PROFESSIONAL,
+        {
+            "site": f"Location/{stable_id('Location', SITES[1].site.site_id)}",
+            "practitioner": f"Practitioner/{stable_id('Practitioner', SITES[1].site.site_id)}",
+        },
+    ),
     ("patient", Role.PATIENT, {"patient": f"Patient/{stable_id('Patient', 0)}"}),
+    ("dpo", Role.DPO, {}),
 )
-"""Account name, role and links: the GP holds the teleconsultations, the specialist answers
-télé-expertises."""
+"""Account name, role and links: the MSP's and the EHPAD's nurses book, the GP holds the
+teleconsultations, the specialist answers télé-expertises, the DPO audits the accesses."""
 
 
 def _open_accounts_file(path: Path) -> int:
@@ -568,8 +590,9 @@ def _audit_event(counts: dict[str, int]) -> dict[str, Any]:
         "action": "C",
         "recorded": resources.instant(utcnow()),
         "outcome": "0",
-        "outcomeDesc": "SYNTHETIC demonstration network: "
-        + ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items())),
+        "outcomeDesc": "Réseau de démonstration SYNTHÉTIQUE écrit : "
+        + french_format.fixed(sum(counts.values()))
+        + " ressources",
         "agent": [
             {
                 "who": {"identifier": {"system": "urn:maillage:os-user", "value": user}},
@@ -587,12 +610,13 @@ def seed(
     settings: Settings,
     accounts_file: Path,
     *,
-    year: int = DEMO_YEAR,
     scale: float = 1.0,
     today: date | None = None,
 ) -> SeedReport:
     """Write the SYNTHETIC network (``scale`` shrinks its activity) as the demo's coordinator,
-    through the repository, in one transaction; the accounts are removed again if it fails."""
+    through the repository, in one transaction; the accounts are removed again if it fails.
+    Its year of activity ends the day before ``today`` (default: the real today), so that the
+    network's pages open on a current year with something to show."""
     if settings.env == "production":
         raise DemoRefused("MAILLAGE_ENV=production: SYNTHETIC demonstration data is refused")
     if not 0 < scale <= 1:
@@ -608,9 +632,9 @@ def seed(
             seeder = _Seeder(work, settings, rng)
             seeder.registry()
             patients = seeder.patients(max(round(PATIENTS_AT_FULL_SCALE * scale), len(SITES)))
-            seeder.teleconsultations(patients, year, scale)
-            seeder.expertise(patients, year, max(round(EXPERTISE_AT_FULL_SCALE * scale), 4))
-            seeder.monitoring(patients, year, followed=5)
+            seeder.teleconsultations(patients, day, scale)
+            seeder.expertise(patients, day, max(round(EXPERTISE_AT_FULL_SCALE * scale), 4))
+            seeder.monitoring(patients, day, followed=5)
             seeder.slots(day)
             seeder.booked(patients, day)
         with transaction(sessions) as session:
