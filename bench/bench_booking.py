@@ -28,6 +28,7 @@ and ``pgbench`` on the PATH (Debian packages wrk, postgresql-client).
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import re
@@ -39,30 +40,36 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 from argon2 import PasswordHasher
-from sqlalchemy import create_engine, insert, text
+from sqlalchemy import create_engine, text
 from sqlalchemy.engine import URL
 
 from bench import booking_replay
 from maillage.api.auth import issue_token
 from maillage.config import Settings
 from maillage.store import slot_calendar
-from maillage.store.database import make_engine, session_factory, transaction, upgrade
+from maillage.store.database import (
+    insert_rows,
+    make_engine,
+    session_factory,
+    transaction,
+    upgrade,
+)
 from maillage.store.models import (
-    Resource,
-    ResourceVersion,
-    SearchEntry,
-    SlotCalendar,
+    RESOURCES,
+    SEARCH_INDEX,
+    SLOT_CALENDAR,
+    VERSIONS,
     User,
     utcnow,
 )
-from maillage.store.resources import instant
+from maillage.store.resources import index_row, instant
 from maillage.store.search_params import extract
 
 SERVER = os.environ.get(
@@ -76,6 +83,7 @@ SLOT_TIMES += [(h + 5, m) for h, m in SLOT_TIMES]  # 14:00-16:00 after the lunch
 TARGETS = {"bookings": 0.30, "searches": 0.15, "p99_ms": 50.0}
 SECRET = "bench-" + uuid.uuid4().hex * 2
 WRK_SCRIPT = Path(__file__).with_name("wrk_booking.lua")
+BULK_BATCH = 10_000
 HOLDING = "('pending', 'booked', 'arrived', 'checked-in', 'fulfilled')"
 
 
@@ -110,35 +118,36 @@ def _slots(schedule: str) -> Iterator[dict[str, Any]]:
             }
 
 
-def _bulk_store(url: str, bodies: list[dict[str, Any]], settings: Settings) -> None:
+def bulk_store(url: str, bodies: Iterable[dict[str, Any]], settings: Settings) -> None:
     """Insert version-1 resources with their index rows (and the slots' calendar rows) in bulk
-    (the API would take minutes), then ANALYZE."""
+    (the API would take minutes), ``BULK_BATCH`` resources a transaction, then ANALYZE."""
     now = utcnow()
     meta = {"versionId": "1", "lastUpdated": instant(now)}
-    rows, index, calendar = [], [], []
-    for body in bodies:
-        kind, rid = body["resourceType"], body["id"]
-        stored = {**body, "meta": meta}
-        rows.append(
-            {
-                "resource_type": kind,
-                "id": rid,
-                "version_id": 1,
-                "last_updated": now,
-                "deleted": False,
-                "body": stored,
-            }
-        )
-        values = extract(kind, rid, stored, settings.zone)
-        index += [{"resource_type": kind, "resource_id": rid, **vars(value)} for value in values]
-        if kind == "Slot":
-            calendar.append(slot_calendar.row(rid, values, now))
     engine = make_engine(url)
-    with engine.begin() as connection:
-        connection.execute(insert(Resource), rows)
-        connection.execute(insert(ResourceVersion), rows)
-        connection.execute(insert(SearchEntry), index)
-        connection.execute(insert(SlotCalendar), calendar)
+    remaining = iter(bodies)
+    while batch := list(itertools.islice(remaining, BULK_BATCH)):
+        rows, index, calendar = [], [], []
+        for body in batch:
+            kind, rid = body["resourceType"], body["id"]
+            stored = {**body, "meta": meta}
+            rows.append(
+                {
+                    "resource_type": kind,
+                    "id": rid,
+                    "version_id": 1,
+                    "last_updated": now,
+                    "deleted": False,
+                    "body": stored,
+                }
+            )
+            values = extract(kind, rid, stored, settings.zone)
+            index += [index_row(kind, rid, value) for value in values]
+            if kind == "Slot":
+                calendar.append(slot_calendar.row(rid, values, now))
+        with engine.begin() as connection:
+            for table, written in ((RESOURCES, rows), (VERSIONS, rows), (SEARCH_INDEX, index)):
+                insert_rows(connection, table, written)
+            insert_rows(connection, SLOT_CALENDAR, calendar)
     # Planner statistics, as autovacuum would gather them after such a load: without them the
     # slot search runs a nested loop over the whole index (90 ms instead of 2 ms).
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
@@ -165,7 +174,7 @@ def seed(url: str, settings: Settings) -> dict[str, Any]:
         )
         bodies.extend(_slots(schedule))
     bodies += [{"resourceType": "Patient", "id": p, "name": [{"family": p}]} for p in patients]
-    _bulk_store(url, bodies, settings)
+    bulk_store(url, bodies, settings)
     engine = make_engine(url)
     digest = PasswordHasher().hash(uuid.uuid4().hex)
     with transaction(session_factory(engine)) as session:
