@@ -10,6 +10,7 @@ from email import message_from_bytes
 from email import policy as email_policy
 from email.message import EmailMessage
 from typing import Any, NoReturn
+from zoneinfo import ZoneInfo
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -289,14 +290,29 @@ def test_mobile_numbers(written: str, number: str | None) -> None:
     assert mobile_number(written) == number
 
 
-def test_reminders_run_command(database_url: str, tmp_path: Any) -> None:
+def test_commands_queue_and_text_a_reminder_of_tomorrow(
+    net: Server, coordinator: dict[str, str], smpp: smsc.Smsc, database_url: str, tmp_path: Any
+) -> None:
+    """``maillage reminders run`` then ``maillage outbox sms``, on the real clock: a
+    reminder hour of 0 makes tomorrow's appointment due all day today."""
+    tomorrow = (datetime.now(ZoneInfo("Europe/Paris")) + timedelta(days=1)).date()
+    start = f"{tomorrow.isoformat()}T12:00:00+01:00"
+    book(net, coordinator, teleconsultation(start, start.replace("T12:00", "T12:20")))
     env = {
         "MAILLAGE_DATABASE_URL": database_url,
         "MAILLAGE_SECRET_KEY": "k" * 40,
         "MAILLAGE_FILES_DIR": str(tmp_path),
+        "MAILLAGE_REMINDER_HOUR": "0",
     }
-    result = CliRunner().invoke(app, ["reminders", "run"], env=env)
-    assert result.exit_code == 0, result.output
-    assert result.output.strip() == "0 digests queued, 0 reminders queued"
-    result = CliRunner().invoke(app, ["outbox", "sms"], env=env)
-    assert result.exit_code == 2 and "MAILLAGE_SMS_URL" in result.output
+    runner = CliRunner()
+    queued = runner.invoke(app, ["reminders", "run"], env=env)
+    assert queued.exit_code == 0, queued.output
+    assert queued.output.strip() == "0 digests queued, 4 reminders queued"
+    again = runner.invoke(app, ["reminders", "run"], env=env)
+    assert again.output.strip() == "0 digests queued, 0 reminders queued"
+    unset = runner.invoke(app, ["outbox", "sms"], env=env)
+    assert unset.exit_code == 2 and "MAILLAGE_SMS_URL" in unset.output
+    sent = runner.invoke(app, ["outbox", "sms"], env={**env, "MAILLAGE_SMS_URL": smpp.url})
+    assert sent.exit_code == 0, sent.output
+    assert sent.output.strip() == "2 sent"
+    assert sorted(number for number, _ in smpp.texts(count=2)) == ["33612345678", "33798765432"]

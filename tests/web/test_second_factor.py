@@ -20,7 +20,7 @@ from web_site import PASSWORD, Site, csrf_of, make_site
 from maillage.care import second_factor
 from maillage.jobs.queue import JobSettings
 from maillage.store.database import transaction
-from maillage.store.models import User
+from maillage.store.models import Resource, User
 
 SECRET = re.compile(r'<code id="cle">([A-Z2-7]+)</code>')
 CODES = re.compile(r"<li><code>([0-9a-f]{6}-[0-9a-f]{6})</code></li>")
@@ -109,6 +109,17 @@ def test_a_patient_adds_a_second_factor_and_then_logs_in_with_it(site: Site) -> 
     third = site.client()
     password_step(third, email)
     assert post(third, "/connexion/code", "/connexion/code", code=recovery[0]).status_code == 401
+
+    with transaction(site.app.state.sessions) as session:
+        events = session.scalars(
+            select(Resource.body).where(Resource.resource_type == "AuditEvent")
+        ).all()
+    told = sorted(e["outcomeDesc"] for e in events if e["entity"][0]["what"].get("identifier"))
+    assert told == [
+        "recovery code used (9 left)",
+        "second factor (TOTP) enrolled",
+        *["second factor code refused"] * 3,
+    ]
 
 
 def test_the_code_step_needs_the_password_step_first(site: Site) -> None:

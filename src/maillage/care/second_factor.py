@@ -11,7 +11,8 @@ enrolled: the QR code and its text. Enrolment counts once a first code confirms 
 recovery codes are then shown once and kept as SHA-256 hashes, each accepted once. A code is
 accepted within one 30-second step of the server's clock (the phone's may drift), and never
 twice: the last accepted step is stored (RFC 6238 §5.2). Enrolment, use of a recovery code and
-withdrawal are written in the audit trail with the account.
+withdrawal are written in the audit trail with the account, and so is each code refused (a
+password known to someone else shows there).
 """
 
 from __future__ import annotations
@@ -200,6 +201,9 @@ def check(
         left = list(user.totp_recovery or [])
         digest = _digest(code)
         if digest not in left:
+            access = _owner(user, address, "read")
+            refused = "second factor code refused"
+            record_change(session, settings, access, user.email, refused, audit.MINOR_FAILURE)
             return False
         left.remove(digest)
         user.totp_recovery = left
