@@ -96,6 +96,12 @@ class Settings(BaseSettings):
     expertise_due_days: dict[str, int] = {"default": 7}
     alert_escalation_minutes: int = Field(default=60, ge=1)
     professionals_password_login: bool = True
+    psc_issuer: str | None = None
+    psc_client_id: str | None = None
+    psc_client_cert: Path | None = None
+    psc_client_key: Path | None = None
+    psc_ca_file: Path | None = None
+    psc_create_pending: bool = False
     sms_url: SecretStr | None = None
     reminder_hour: int = Field(default=10, ge=0, le=23)
     totp_required: bool | None = None
@@ -155,6 +161,22 @@ class Settings(BaseSettings):
             raise ValueError(
                 "production mode needs MAILLAGE_CUSTODIAN_ID (the structure keeping the documents)"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _pro_sante_connect(self) -> Settings:
+        """Pro Santé Connect needs its HTTPS issuer, client id and mutual-TLS credentials."""
+        if self.psc_issuer is None:
+            return self
+        if not self.psc_issuer.startswith("https://"):
+            raise ValueError("MAILLAGE_PSC_ISSUER must start with https://")
+        missing = [
+            f"MAILLAGE_PSC_{name.upper()}"
+            for name in ("client_id", "client_cert", "client_key")
+            if getattr(self, f"psc_{name}") is None
+        ]
+        if missing:
+            raise ValueError(f"MAILLAGE_PSC_ISSUER needs {', '.join(missing)} (mutual TLS)")
         return self
 
     @model_validator(mode="after")

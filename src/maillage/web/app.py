@@ -24,6 +24,7 @@ from maillage.web import (
     plans,
     projects,
     second_factor,
+    psc_login,
     site_bookings,
     sites,
     teleconsultation,
@@ -49,6 +50,7 @@ def install(app: FastAPI) -> None:
         )
     app.include_router(login.router)
     app.include_router(second_factor.router)
+    app.include_router(psc_login.router)
     app.include_router(diagnostics.router)
     app.include_router(plans.router)
     app.include_router(sites.router)

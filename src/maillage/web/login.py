@@ -9,29 +9,33 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
 from maillage.api.auth import LoginLimiter
-from maillage.api.deps import Sessions
+from maillage.api.deps import AppSettings, Sessions
 from maillage.care import second_factor
 from maillage.care.errors import Forbidden
 from maillage.care.principal import Principal, authenticate
 from maillage.care.second_factor import Step
 from maillage.config import Settings
-from maillage.web.rendering import render, signed_in
+from maillage.web.psc_login import provider_logout
+from maillage.web.rendering import render, safe_target, signed_in
 from maillage.web.second_factor import start as pending_second_factor
 from maillage.web.session import WebSession, checked_form, end_session, write_session
 
 router = APIRouter(include_in_schema=False)
 
 
-def safe_target(target: str | None) -> str:
-    """Where to go after login: a path of this site only (no open redirect to another host)."""
-    if target and target.startswith("/") and not target.startswith(("//", "/\\")):
-        return target
-    return "/"
-
-
 @router.get("/connexion", response_class=HTMLResponse)
-def login_page(request: Request, suivant: str | None = None) -> HTMLResponse:
-    return render(request, "connexion.html", {"suivant": safe_target(suivant)})
+def login_page(
+    request: Request, settings: AppSettings, suivant: str | None = None
+) -> HTMLResponse:
+    return _page(request, settings, {"suivant": safe_target(suivant)})
+
+
+def _page(
+    request: Request, settings: Settings, context: dict[str, str], status: int = 200
+) -> HTMLResponse:
+    """The login page, with the Pro Santé Connect button when PSC is configured."""
+    psc = settings.psc_issuer is not None
+    return render(request, "connexion.html", {**context, "psc": psc}, status=status)
 
 
 def login_limiter(request: Request) -> LoginLimiter:
@@ -44,6 +48,7 @@ def login_limiter(request: Request) -> LoginLimiter:
 def login(
     request: Request,
     sessions: Sessions,
+    settings: AppSettings,
     limiter: Annotated[LoginLimiter, Depends(login_limiter)],
     form: Annotated[FormData, Depends(checked_form)],
 ) -> Response:
@@ -54,8 +59,7 @@ def login(
     address = request.client.host if request.client else "unknown"
     if not limiter.hit(address, email):
         error = "Trop de tentatives de connexion : réessayez dans quelques minutes."
-        return render(request, "connexion.html", {"erreur": error, "email": email}, status=429)
-    settings: Settings = request.app.state.settings
+        return _page(request, settings, {"erreur": error, "email": email}, status=429)
     try:
         user = authenticate(
             sessions,
@@ -67,12 +71,12 @@ def login(
         error = (
             "Les professionnels de santé se connectent avec Pro Santé Connect (e-CPS ou carte CPS)."
         )
-        return render(request, "connexion.html", {"erreur": error, "email": email}, status=403)
+        return _page(request, settings, {"erreur": error, "email": email}, status=403)
     user_id = user.id if user else None
     if user_id is None:
         error = "Adresse électronique ou mot de passe incorrect."
         context = {"erreur": error, "email": email, "suivant": target}
-        return render(request, "connexion.html", context, status=401)
+        return _page(request, settings, context, status=401)
     step = second_factor.step_after_password(sessions, settings, user_id)
     if step is not Step.NONE:
         then = "/connexion/code" if step is Step.CODE else "/connexion/activation"
@@ -85,9 +89,15 @@ def login(
 
 
 @router.post("/deconnexion")
-def logout(request: Request, _form: Annotated[FormData, Depends(checked_form)]) -> Response:
+def logout(
+    request: Request, settings: AppSettings, _form: Annotated[FormData, Depends(checked_form)]
+) -> Response:
+    """End the session here, then at Pro Santé Connect when it was opened through it."""
     end_session(request)
     response = RedirectResponse("/connexion", status_code=303)
+    at_provider = provider_logout(request, response, settings)
+    if at_provider is not None:
+        response.headers["Location"] = at_provider
     write_session(request, response, WebSession.fresh())
     return response
 

@@ -6,10 +6,11 @@ Each HTML response renews the session cookie, so the CSRF token in its forms alw
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from functools import lru_cache
 from importlib.resources import files
 from inspect import isawaitable
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -17,6 +18,7 @@ from fastapi.templating import Jinja2Templates
 
 from maillage import french_format
 from maillage.care.principal import Principal, Role
+from maillage.config import Settings
 from maillage.web.navigation import ROLE_LABELS, menu
 from maillage.web.session import CSRFError, current_principal, read_session, write_session
 
@@ -32,6 +34,24 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
 }
+
+
+@lru_cache(maxsize=4)
+def _with_provider(origin: str) -> dict[str, str]:
+    policy = SECURITY_HEADERS["Content-Security-Policy"]
+    allowed = policy.replace("form-action 'self'", f"form-action 'self' {origin}")
+    return SECURITY_HEADERS | {"Content-Security-Policy": allowed}
+
+
+def security_headers(settings: Settings) -> dict[str, str]:
+    """The pages' headers; with Pro Santé Connect, its origin may end a form's redirects (the
+    logout goes on to the provider's end of session)."""
+    if settings.psc_issuer is None:
+        return SECURITY_HEADERS
+    parts = urlsplit(settings.psc_issuer)
+    return _with_provider(f"{parts.scheme}://{parts.netloc}")
+
+
 templates = Jinja2Templates(directory=str(files("maillage.web") / "templates"))
 
 
@@ -71,9 +91,16 @@ def render(
     response = templates.TemplateResponse(
         request, template, page_context, status_code=status, headers=headers
     )
-    response.headers.update(SECURITY_HEADERS)
+    response.headers.update(security_headers(request.app.state.settings))
     write_session(request, response, session)
     return response
+
+
+def safe_target(target: str | None) -> str:
+    """Where to go after login: a path of this site only (no open redirect to another host)."""
+    if target and target.startswith("/") and not target.startswith(("//", "/\\")):
+        return target
+    return "/"
 
 
 def signed_in(request: Request) -> Principal:
