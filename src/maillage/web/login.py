@@ -24,9 +24,7 @@ router = APIRouter(include_in_schema=False)
 
 
 @router.get("/connexion", response_class=HTMLResponse)
-def login_page(
-    request: Request, settings: AppSettings, suivant: str | None = None
-) -> HTMLResponse:
+def login_page(request: Request, settings: AppSettings, suivant: str | None = None) -> HTMLResponse:
     return _page(request, settings, {"suivant": safe_target(suivant)})
 
 
