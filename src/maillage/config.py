@@ -170,11 +170,12 @@ class Settings(BaseSettings):
             return self
         if not self.psc_issuer.startswith("https://"):
             raise ValueError("MAILLAGE_PSC_ISSUER must start with https://")
-        missing = [
-            f"MAILLAGE_PSC_{name.upper()}"
-            for name in ("client_id", "client_cert", "client_key")
-            if getattr(self, f"psc_{name}") is None
-        ]
+        needed = {
+            "MAILLAGE_PSC_CLIENT_ID": self.psc_client_id,
+            "MAILLAGE_PSC_CLIENT_CERT": self.psc_client_cert,
+            "MAILLAGE_PSC_CLIENT_KEY": self.psc_client_key,
+        }
+        missing = [name for name, value in needed.items() if value is None]
         if missing:
             raise ValueError(f"MAILLAGE_PSC_ISSUER needs {', '.join(missing)} (mutual TLS)")
         return self
