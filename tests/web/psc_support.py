@@ -41,7 +41,7 @@ class LocalPsc:
     pki: Pki
 
     def settings(self) -> dict[str, Any]:
-        """The ``MAILLAGE_PSC_*`` settings of a server using this provider."""
+        """The Pro Santé Connect settings of a server using this provider."""
         return {
             "psc_issuer": self.issuer,
             "psc_client_id": CLIENT_ID,
