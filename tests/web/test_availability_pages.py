@@ -126,6 +126,26 @@ def test_an_absence_withdraws_free_slots_and_keeps_generation_out(net: Site) -> 
     assert template(coordinator, "dr-d1", "generer").status_code == 303
     assert len(slots_of(net, "dr-d1")) == 2  # nothing generated on the absent day
 
+    doctor = net.logged_in("practitioner")  # Practitioner/d1 removes the absence again
+    removal = {"agenda": "dr-d1", "absence_du": day, "absence_au": day, "motif": "Congés"}
+    token = csrf_of(doctor.get("/disponibilites?agenda=dr-d1").text)
+    refused = doctor.post(
+        "/disponibilites/absences/suppression",
+        data=removal | {"csrf_token": token, "motif": "Formation"},
+    )
+    assert refused.status_code == 422  # no such absence: nothing changes
+    removed = doctor.post(
+        "/disponibilites/absences/suppression",
+        data=removal | {"csrf_token": token},
+        follow_redirects=False,
+    )
+    assert removed.status_code == 303
+    page = doctor.get(removed.headers["location"]).text
+    assert "2 créneau(x) de nouveau libre(s)" in page and "Aucune absence enregistrée" in page
+    assert slots_of(net, "dr-d1") == {"d1-08": "free", "d1-09": "free"}
+    with transaction(net.app.state.sessions) as session:
+        assert "comment" not in resources.read(session, "Slot", "d1-08").body
+
 
 def test_a_wrong_template_is_explained_in_french_and_kept(net: Site) -> None:
     coordinator = net.logged_in("coordinator")

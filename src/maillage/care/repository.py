@@ -595,6 +595,15 @@ class Repository:
             _may_plan(session, who, schedule_id)
             return scheduling.add_absence(session, self.settings, schedule_id, absence)
 
+    def remove_absence(self, schedule_id: str, absence: scheduling.Absence) -> Body:
+        """Remove an exception from a Schedule and free again the slots it withdrew (same
+        rule as :meth:`generate_slots`); the outcome counts them."""
+        call = self._call("Schedule", "update")
+        who = call.authorize(write=False)
+        with call.failures(), transaction(self.sessions) as session:
+            _may_plan(session, who, schedule_id)
+            return scheduling.remove_absence(session, self.settings, schedule_id, absence)
+
     def plannable_schedules(self) -> list[Body]:
         """The Schedules whose availability the principal may set: every one for the
         operators, a doctor's own (one statement)."""

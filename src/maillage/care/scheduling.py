@@ -21,8 +21,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -152,21 +153,23 @@ class Absence:
         }
 
 
+def _absence_of(extension: Body) -> Absence:
+    parts = {part.get("url"): part for part in extension.get("extension") or []}
+    period = parts.get("period", {}).get("valuePeriod") or {}
+    return Absence(
+        date.fromisoformat(period["start"]),
+        date.fromisoformat(period["end"]),
+        parts.get("reason", {}).get("valueString", ""),
+    )
+
+
 def absences(schedule: Body) -> list[Absence]:
     """The exceptions recorded on a Schedule, earliest first."""
-    found = []
-    for extension in schedule.get("extension") or []:
-        if extension.get("url") != ABSENCE_URL:
-            continue
-        parts = {part.get("url"): part for part in extension.get("extension") or []}
-        period = parts.get("period", {}).get("valuePeriod") or {}
-        found.append(
-            Absence(
-                date.fromisoformat(period["start"]),
-                date.fromisoformat(period["end"]),
-                parts.get("reason", {}).get("valueString", ""),
-            )
-        )
+    found = [
+        _absence_of(extension)
+        for extension in schedule.get("extension") or []
+        if extension.get("url") == ABSENCE_URL
+    ]
     return sorted(found, key=lambda a: (a.first, a.last))
 
 
@@ -212,6 +215,36 @@ def generate(session: Session, settings: Settings, schedule_id: str, parameters:
     }
 
 
+def _with_extensions(session: Session, settings: Settings, schedule: Resource, kept: list) -> Body:
+    """Store the schedule with these extensions (refused if it changed meanwhile)."""
+    body = {key: value for key, value in schedule.body.items() if key not in ("meta", "extension")}
+    body |= {"extension": kept} if kept else {}
+    resources.save(
+        session, body, settings.zone, resource_id=schedule.id, if_match=schedule.version_id
+    )
+    return body
+
+
+def _slots_within(
+    session: Session, settings: Settings, schedule_id: str, absence: Absence
+) -> list[Resource]:
+    """The schedule's slots starting on the absence's local days."""
+    query = [
+        ("schedule", f"Schedule/{schedule_id}"),
+        ("start", f"ge{absence.first.isoformat()}"),
+        ("start", f"lt{(absence.last + timedelta(days=1)).isoformat()}"),
+    ]
+    criteria, _ = search.parse("Slot", query)
+    return list(session.scalars(search.statement("Slot", criteria, [], settings.zone)))
+
+
+def _set_status(session: Session, settings: Settings, row: Resource, changes: Body) -> None:
+    body = {key: value for key, value in row.body.items() if key not in ("meta", "comment")}
+    resources.save(
+        session, body | changes, settings.zone, resource_id=row.id, if_match=row.version_id
+    )
+
+
 def add_absence(session: Session, settings: Settings, schedule_id: str, absence: Absence) -> Body:
     """Record an exception on a schedule and withdraw the free slots of its days; the outcome
     counts the slots withdrawn and those already booked (to move or cancel)."""
@@ -220,32 +253,54 @@ def add_absence(session: Session, settings: Settings, schedule_id: str, absence:
     if not absence.reason.strip():
         raise Unprocessable("an absence needs a reason")
     schedule = resources.read(session, "Schedule", schedule_id)
-    body = {key: value for key, value in schedule.body.items() if key != "meta"}
-    body["extension"] = [*body.get("extension", []), absence.extension()]
-    resources.save(
-        session, body, settings.zone, resource_id=schedule_id, if_match=schedule.version_id
+    _with_extensions(
+        session, settings, schedule, [*schedule.body.get("extension", []), absence.extension()]
     )
-    query = [
-        ("schedule", f"Schedule/{schedule_id}"),
-        ("start", f"ge{absence.first.isoformat()}"),
-        ("start", f"lt{(absence.last + timedelta(days=1)).isoformat()}"),
-    ]
-    criteria, _ = search.parse("Slot", query)
-    rows = list(session.scalars(search.statement("Slot", criteria, [], settings.zone)))
-    withdrawn = 0
-    for row in rows:
-        if row.body.get("status") == "free":
-            changed = {key: value for key, value in row.body.items() if key != "meta"}
-            changed |= {"status": "busy-unavailable", "comment": absence.reason}
-            resources.save(
-                session, changed, settings.zone, resource_id=row.id, if_match=row.version_id
-            )
-            withdrawn += 1
+    rows = _slots_within(session, settings, schedule_id, absence)
+    free = [row for row in rows if row.body.get("status") == "free"]
+    for row in free:
+        _set_status(
+            session, settings, row, {"status": "busy-unavailable", "comment": absence.reason}
+        )
     booked = sum(1 for row in rows if row.body.get("status") == "busy")
     return {
         "resourceType": "Parameters",
         "parameter": [
-            {"name": "withdrawn", "valueInteger": withdrawn},
+            {"name": "withdrawn", "valueInteger": len(free)},
             {"name": "booked", "valueInteger": booked},
         ],
     }
+
+
+def remove_absence(
+    session: Session, settings: Settings, schedule_id: str, absence: Absence
+) -> Body:
+    """Remove an exception from a schedule and free again the slots it withdrew (those of its
+    days still unavailable for its reason, outside any other exception); the outcome counts
+    them."""
+    schedule = resources.read(session, "Schedule", schedule_id)
+    extensions = schedule.body.get("extension", [])
+    kept = [
+        e for e in extensions if not (e.get("url") == ABSENCE_URL and _absence_of(e) == absence)
+    ]
+    if len(kept) == len(extensions):
+        raise Unprocessable("this schedule has no such absence")
+    others = absences(_with_extensions(session, settings, schedule, kept))
+    zone = settings.zone
+    freed = [
+        row
+        for row in _slots_within(session, settings, schedule_id, absence)
+        if row.body.get("status") == "busy-unavailable"
+        and row.body.get("comment") == absence.reason
+        and not any(other.covers(_local_day(row.body["start"], zone)) for other in others)
+    ]
+    for row in freed:
+        _set_status(session, settings, row, {"status": "free"})
+    return {
+        "resourceType": "Parameters",
+        "parameter": [{"name": "freed", "valueInteger": len(freed)}],
+    }
+
+
+def _local_day(instant: str, zone: ZoneInfo) -> date:
+    return datetime.fromisoformat(instant.replace("Z", "+00:00")).astimezone(zone).date()

@@ -228,6 +228,8 @@ def _page(
             {
                 "du": french_format.day(a.first, long=True),
                 "au": french_format.day(a.last, long=True),
+                "premier": a.first.isoformat(),
+                "dernier": a.last.isoformat(),
                 "motif": a.reason,
             }
             for a in scheduling.absences(agenda.body)
@@ -250,6 +252,7 @@ def availability(
     existants: Annotated[int | None, Query()] = None,
     retires: Annotated[int | None, Query()] = None,
     reserves: Annotated[int | None, Query()] = None,
+    liberes: Annotated[int | None, Query()] = None,
 ) -> HTMLResponse:
     """The schedules the principal may set; for the one chosen, its coming slots, its
     exceptions and the template and exception forms."""
@@ -262,6 +265,8 @@ def availability(
             message += (
                 f" {reserves} créneau(x) déjà réservé(s) : déplacez ou annulez ces rendez-vous."
             )
+    elif liberes is not None:
+        message = f"Absence supprimée : {liberes} créneau(x) de nouveau libre(s)."
     return _page(request, repository, agenda, message=message)
 
 
@@ -322,3 +327,23 @@ def absence(
     counts = {p["name"]: p["valueInteger"] for p in outcome["parameter"]}
     target = f"{PAGE}?agenda={chosen}&retires={counts['withdrawn']}&reserves={counts['booked']}"
     return RedirectResponse(target, status_code=303)
+
+
+@router.post(f"{PAGE}/absences/suppression", response_class=HTMLResponse)
+def absence_removal(
+    _principal: Scheduler,
+    repository: PageRepo,
+    form: Annotated[FormData, Depends(checked_form)],
+) -> Response:
+    """Remove a recorded absence: the slots it withdrew are offered again."""
+    chosen = str(form.get("agenda", ""))
+    try:
+        first = _date(form, "absence_du", "Absence, premier jour")
+        last = _date(form, "absence_au", "Absence, dernier jour")
+    except FormProblem as problem:
+        raise PageError(422, str(problem)) from problem
+    absence = scheduling.Absence(first, last, str(form.get("motif", "")))
+    with records.refusals():
+        outcome = repository.remove_absence(chosen, absence)
+    freed = outcome["parameter"][0]["valueInteger"]
+    return RedirectResponse(f"{PAGE}?agenda={chosen}&liberes={freed}", status_code=303)
