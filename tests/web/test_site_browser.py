@@ -1,8 +1,10 @@
 """The site's bookings and availability in headless Chromium, on PostgreSQL right after
 ``maillage demo seed`` (its own ANALYZE, none by hand): the demo nurse moves and cancels
 teleconsultations from her site's list and prints it; the demo doctor previews a weekly template
-and creates its slots. axe-core checks each page; the site's list is saved as screenshots under
-the test's ``artefacts`` folder (not committed)."""
+and creates its slots; the demo admin creates a nurse for an EHPAD, edits the EHPAD and records
+its roadmap project, then finds it in the roadmap and the report. axe-core checks each page;
+the site's list is saved as screenshots under the test's ``artefacts`` folder (not
+committed)."""
 
 from __future__ import annotations
 
@@ -10,18 +12,29 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 import pytest
 from browser_support import LOCAL_HOSTS, TABLET, LiveServer, fits_a_tablet, serious_violations
 from playwright.sync_api import Browser, Page, Route, expect
 from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
 from web_site import Site, make_site
 
 from maillage.demo.seed import seed
+from maillage.diagnosis.parameters import DiagnosisParameters
 from maillage.jobs.queue import JobSettings
+from maillage.reports.report import evaluate, render_html
 
 SCALE = 0.02
+ZONE = ZoneInfo("Europe/Paris")
+
+
+def demo_database(postgres_url: str) -> str:
+    """The URL of the module's demo database, beside the test database."""
+    name = f"{make_url(postgres_url).database}_site"
+    return make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
 
 
 @pytest.fixture(scope="module")
@@ -31,11 +44,11 @@ def demo(
     """A live server on a fresh PostgreSQL database holding the demo network, and each demo
     account's password by name."""
     server = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
-    name = f"{make_url(postgres_url).database}_site"
+    url = demo_database(postgres_url)
+    name = make_url(url).database
     with server.connect() as connection:
         connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
     folder = tmp_path_factory.mktemp("demo")
-    url = make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
     site: Site | None = None
     try:
         site = make_site(folder, JobSettings(redis_url="redis://127.0.0.1:1/0"), database_url=url)
@@ -174,3 +187,100 @@ def test_the_doctor_sets_a_template_and_sees_its_slots(
     expect(slots).to_contain_text("13:00 (libre)")
     expect(slots).to_contain_text("13:30 (libre)")
     page.screenshot(path=artefacts / "disponibilites.png", full_page=True)
+
+
+def test_the_admin_creates_a_nurse_edits_a_site_and_records_its_project(
+    page: Page, demo: tuple[str, dict[str, str]], postgres_url: str, artefacts: Path
+) -> None:
+    log_in(page, demo, "admin")
+    nav = page.get_by_role("navigation", name="Navigation principale")
+    nav.get_by_role("link", name="Comptes").click()
+    creation = page.locator("#creation")
+    creation.get_by_label("Adresse électronique", exact=True).fill("ide.rocroi@ehpad.example")
+    creation.get_by_label("Rôle").select_option(label="professionnel de site")
+    creation.get_by_label("Site (professionnel de site)").select_option(label="EHPAD de Rocroi")
+    assert serious_violations(page) == []
+    fits_a_tablet(page)
+    creation.get_by_role("button", name="Créer le compte").click()
+    expect(page.get_by_role("heading", name="Compte créé")).to_be_visible()
+    assert serious_violations(page) == []
+    link = page.get_by_label("Lien de choix du mot de passe").input_value()
+    page.get_by_role("button", name="Se déconnecter").click()
+
+    page.goto(link)  # the nurse, with the link the admin handed her
+    nurse_password = "la cabine de Rocroi 2025"
+    page.get_by_label("Nouveau mot de passe (12 caractères au moins)").fill(nurse_password)
+    page.get_by_label("Le même, une seconde fois").fill(nurse_password)
+    assert serious_violations(page) == []
+    page.get_by_role("button", name="Enregistrer le mot de passe").click()
+    expect(page.get_by_role("heading", name="Connexion")).to_be_visible()
+    page.get_by_label("Adresse électronique").fill("ide.rocroi@ehpad.example")
+    page.get_by_label("Mot de passe").fill(nurse_password)
+    page.keyboard.press("Enter")
+    expect(nav.get_by_role("link", name="Réserver une téléconsultation")).to_be_visible()
+    page.get_by_role("button", name="Se déconnecter").click()
+
+    log_in(page, demo, "admin")
+    nav.get_by_role("link", name="Registre des sites").click()
+    page.get_by_label("Commune").fill("Rocroi")
+    page.get_by_role("button", name="Rechercher").click()
+    page.get_by_role("link", name="EHPAD de Rocroi").click()
+    page.get_by_role("link", name="Modifier ce site").click()
+    expect(page.get_by_role("heading", name="Modifier EHPAD de Rocroi")).to_be_visible()
+    assert serious_violations(page) == []
+    fits_a_tablet(page)
+    page.get_by_label("Nom", exact=True).fill("EHPAD Les Tilleuls de Rocroi")
+    page.get_by_label("Télésurveillance").check()
+    page.get_by_label("Électrocardiographe (ECG)").check()
+    page.get_by_label("Numéro FINESS de l'établissement (9 caractères)").fill("010000024")
+    page.get_by_role("button", name="Enregistrer").click()
+    expect(page.get_by_role("heading", name="EHPAD Les Tilleuls de Rocroi")).to_be_visible()
+    modalities = page.get_by_role("table", name="Modalités de télémédecine proposées sur ce site")
+    expect(modalities).to_contain_text("Télésurveillance")
+    expect(page.locator("#equipement")).to_contain_text("Électrocardiographe (ECG)")
+
+    nav.get_by_role("link", name="Projets de la feuille de route").click()
+    project = "Cabine de l'EHPAD Les Tilleuls"
+    page.get_by_label("Nom du projet").fill(project)
+    page.get_by_label("Type").select_option(label="Site de télémédecine")
+    page.get_by_label("Site concerné").select_option(label="EHPAD Les Tilleuls de Rocroi")
+    assert serious_violations(page) == []
+    page.get_by_role("button", name="Enregistrer le projet").click()
+    expect(page.get_by_role("heading", name=project)).to_be_visible()
+    for stage in ("Identifié", "Financé"):
+        page.get_by_label("Étape atteinte").select_option(label=stage)
+        page.get_by_role("button", name="Enregistrer l'étape").click()
+        expect(page.locator("#etape-actuelle")).to_have_text(stage)
+    page.get_by_label("Financeur (ARS, Région, FEDER…)").fill("ARS Grand Est")
+    page.get_by_label("Montant en euros").fill("45 000")
+    page.get_by_role("button", name="Enregistrer le financement").click()
+    page.get_by_label("Nom", exact=True).fill("Claire Petit")
+    page.get_by_label("Fonction").fill("Infirmière coordinatrice")
+    page.get_by_role("button", name="Enregistrer la formation").click()
+    page.get_by_label("Objet de la demande").fill("Caméra de la cabine muette")
+    page.get_by_role("button", name="Envoyer à la hotline").click()
+    expect(page.get_by_role("table", name="Demandes à la hotline")).to_contain_text("Ouverte")
+    expect(page.get_by_role("table", name="Financements accordés")).to_contain_text("ARS Grand Est")
+    assert serious_violations(page) == []
+    fits_a_tablet(page)
+    page.screenshot(path=artefacts / "projet.png", full_page=True)
+
+    nav.get_by_role("link", name="Activité du réseau").click()
+    stages = page.get_by_role("table", name="Projets par étape atteinte")
+    expect(stages.get_by_role("row", name="Financé")).to_contain_text("1")
+    funders = page.get_by_role("table", name="Financements accordés par financeur")
+    expect(funders.get_by_role("row", name=re.compile("^ARS Grand Est"))).to_contain_text("45")
+    expect(page.locator("#projets-resume")).to_contain_text("1 personne formée")
+    expect(page.locator("#projets-hotline")).to_contain_text("ouvertes 1")
+    assert serious_violations(page) == []
+
+    engine = create_engine(demo_database(postgres_url))
+    try:
+        with Session(engine) as session:
+            result = evaluate(session, DiagnosisParameters(department="08"), None, ZONE)
+    finally:
+        engine.dispose()
+    report = re.sub(r"\s+", " ", render_html(result))
+    assert '<tr><td>Financé</td><td class="n">1</td></tr>' in report
+    assert re.search(r"<tr><td>ARS Grand Est</td><td class=\"n\">45 000</td></tr>", report)
+    assert "1 personne formée" in report and "sur un objectif de 100" in report
