@@ -356,6 +356,10 @@ def bad_dates() -> list[Case]:
         "generate-year-1": ("0001-01-01", "0001-01-03"),
         "generate-text": ("lundi", "vendredi"),
         "generate-ten-years": ("2026-01-01", "2036-01-01"),
+        "generate-numeric": (20260302, 20260306),
+        "generate-null": (None, None),
+        "generate-datetime": ("2026-03-02T00:00:00Z", "2026-03-06T00:00:00Z"),
+        "generate-month": ("2026-03", "2026-04"),
     }.items():
         cases.append(
             Case(
@@ -364,6 +368,25 @@ def bad_dates() -> list[Case]:
                 "POST",
                 "/fhir/Schedule/doctor-schedule/$generate-slots",
                 body=_generate(start, end),
+            )
+        )
+    zoned = _generate()
+    for name, zone in {
+        "zone-unknown": "Mars/Olympus",
+        "zone-number": 2,
+        "zone-path": "../../etc",
+    }.items():
+        body = {
+            **zoned,
+            "parameter": [*zoned["parameter"], {"name": "timezone", "valueCode": zone}],
+        }
+        cases.append(
+            Case(
+                "bad-dates",
+                f"generate-{name}",
+                "POST",
+                "/fhir/Schedule/doctor-schedule/$generate-slots",
+                body=body,
             )
         )
     for name, query in {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 from api_server import Server
@@ -61,3 +62,12 @@ def test_project_rules(server: Server, coordinator: dict[str, str]) -> None:
     planner = server.headers("planner")
     assert client.post("/api/projects", json=PROJECT, headers=planner).status_code == 403
     assert client.get("/api/projects/none", headers=planner).status_code == 404
+
+
+def test_last_updated_is_an_instant_with_its_offset(
+    server: Server, coordinator: dict[str, str]
+) -> None:
+    created = server.client.post("/api/projects", json=PROJECT, headers=coordinator).json()
+    read = server.client.get(f"/api/projects/{created['id']}", headers=coordinator).json()
+    for project in (created, read):
+        assert datetime.fromisoformat(project["last_updated"]).utcoffset() == timedelta(0)

@@ -9,7 +9,6 @@ import signal
 import socket
 import sqlite3
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -19,18 +18,9 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
+from api_server import MAILLAGE, SOURCE, free_port
 
-import maillage
-
-MAILLAGE = str(Path(sys.executable).with_name("maillage"))
-SOURCE = str(Path(maillage.__file__).parents[1])
 STOPS_WITHIN_S = 5.0
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class Running:
@@ -54,7 +44,7 @@ class Running:
 
 @pytest.fixture
 def serving(database_url: str, tmp_path: Path) -> Iterator[Running]:
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "PYTHONPATH": SOURCE,

@@ -4,24 +4,17 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import httpx
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+from api_server import MAILLAGE, free_port
 
 
 def _statuses_of_forged_attempts(tmp_path: Path, trusted: str) -> list[int]:
     """Six failed logins, each for another account and claiming another forwarded address."""
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "MAILLAGE_DATABASE_URL": f"sqlite:///{tmp_path / 'proxy.sqlite'}",
@@ -31,9 +24,8 @@ def _statuses_of_forged_attempts(tmp_path: Path, trusted: str) -> list[int]:
         "MAILLAGE_TRUSTED_PROXIES": trusted,
         "MAILLAGE_ACCESS_LOG": "false",
     }
-    maillage = str(Path(sys.executable).with_name("maillage"))
     server = subprocess.Popen(
-        [maillage, "serve", "--port", str(port)],
+        [MAILLAGE, "serve", "--port", str(port)],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

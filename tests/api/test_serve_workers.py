@@ -4,24 +4,17 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import httpx
 from anyio.to_thread import current_default_thread_limiter
+from api_server import MAILLAGE, free_port
 from fastapi.testclient import TestClient
 
 from maillage.config import Settings
 from maillage.server import create_app
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _children(pid: int) -> list[int]:
@@ -30,15 +23,14 @@ def _children(pid: int) -> list[int]:
 
 
 def test_several_workers_serve_a_fresh_database(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "MAILLAGE_DATABASE_URL": f"sqlite:///{tmp_path / 'fresh.sqlite'}",
         "MAILLAGE_SECRET_KEY": "workers-test-" + "x" * 32,
         "MAILLAGE_FILES_DIR": str(tmp_path / "files"),
     }
-    maillage = str(Path(sys.executable).with_name("maillage"))
-    command = [maillage, "serve", "--port", str(port), "--workers", "2"]
+    command = [MAILLAGE, "serve", "--port", str(port), "--workers", "2"]
     server = subprocess.Popen(
         command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated, Literal, get_args
 
@@ -131,7 +131,8 @@ def _out(row: Project) -> ProjectOut:
         **project.model_dump(),
         id=row.id,
         version=row.version_id,
-        last_updated=row.last_updated,
+        # Stored as naive UTC: sent with its offset, as RFC 3339 (OpenAPI date-time) requires.
+        last_updated=row.last_updated.replace(tzinfo=UTC),
         stage=current,
     )
 
