@@ -202,7 +202,7 @@ def test_no_acknowledged_booking_is_lost_and_nobody_is_booked_twice(
     )
     # The server always holds a connection of its read pool: each termination ends one at least.
     assert chaos.kills == 2 and chaos.terminated >= 3, "the chaos did not happen"
-    assert len(load.acknowledged) >= 100, load.answers
+    assert len(load.acknowledged) >= 50, load.answers
     assert load.answers["500"] == 0, load.answers
     assert lost == [] and changed == []
     assert clashes == []

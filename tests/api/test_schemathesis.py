@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+import pytest
 import schemathesis
 from api_server import Server
 from fhir_samples import network
@@ -36,6 +37,7 @@ def _aimed(case: schemathesis.Case, kind: str | None, rid: str | None) -> schema
     return case
 
 
+@pytest.mark.slow
 def test_no_operation_answers_a_server_error(
     server: Server, admin: dict[str, str], database_url: str
 ) -> None:
