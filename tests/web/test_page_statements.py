@@ -1,6 +1,7 @@
 """The care pages send a number of SQL statements that does not grow with the network's size:
 the demo is seeded at two scales (ten times more patients, teleconsultations and télé-
-expertises at the second) and each page is counted on both, once its session is warm.
+expertises at the second) and each page is counted on both, once its session is warm, on
+SQLite and on PostgreSQL.
 
 The pages: the booking form and the site's bookings (the nurse), the doctor's day and their
 availability (the remote doctor), the network's activity (the coordinator). So that the day's
@@ -11,12 +12,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from contextlib import ExitStack
 from datetime import datetime, time, timedelta
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from web_site import Site, counted, login, make_site
+from web_site import Site, counted, fresh_database, login, make_site
 
 from maillage.care.principal import Principal, Role
 from maillage.care.repository import Repository, instant
@@ -36,9 +38,9 @@ PAGES = {
 }
 
 
-def seeded(folder: Path, scale: float) -> tuple[Site, dict[str, str]]:
+def seeded(folder: Path, scale: float, **settings: str) -> tuple[Site, dict[str, str]]:
     """A demo network at ``scale`` and each demo account's e-mail → password."""
-    site = make_site(folder, JobSettings(redis_url="redis://127.0.0.1:1/0"))
+    site = make_site(folder, JobSettings(redis_url="redis://127.0.0.1:1/0"), **settings)
     state = site.app.state
     seed(state.sessions, state.settings, folder / "accounts.txt", scale=scale)
     lines = (folder / "accounts.txt").read_text().splitlines()[1:]
@@ -112,16 +114,28 @@ def test_the_larger_scale_shows_more_on_the_days_lists(
         assert counts[large][page][1] > counts[small][page][1], page
 
 
-@pytest.fixture(scope="module")
-def counts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[float, dict]]:
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+def counts(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[float, dict]]:
+    """Per scale, each page's statements and length, on each database."""
     found = {}
-    for scale in SCALES:
-        site, passwords = seeded(tmp_path_factory.mktemp(f"scale{scale}"), scale)
-        try:
-            busier(site, SCALES[scale])
-            found[scale] = statements(site, passwords)
-        finally:
-            site.app.state.engine.dispose()
+    with ExitStack() as stack:
+        for scale in SCALES:
+            settings = {}
+            if request.param == "postgresql":
+                postgres_url = request.getfixturevalue("postgres_url")
+                suffix = f"statements_{str(scale).replace('.', '')}"
+                settings["database_url"] = stack.enter_context(fresh_database(postgres_url, suffix))
+            folder = tmp_path_factory.mktemp(f"scale{scale}")
+            site, passwords = seeded(folder, scale, **settings)
+            try:
+                busier(site, SCALES[scale])
+                found[scale] = statements(site, passwords)
+            finally:
+                site.app.state.engine.dispose()
     yield found
 
 

@@ -12,7 +12,8 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import event
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import make_url
 
 from maillage.config import Settings
 from maillage.jobs.queue import JobSettings, job_queue
@@ -117,3 +118,20 @@ def counted(net: Site) -> Iterator[list[str]]:
         yield statements
     finally:
         event.remove(engine, "before_cursor_execute", count)
+
+
+@contextmanager
+def fresh_database(postgres_url: str, suffix: str) -> Iterator[str]:
+    """A new, empty PostgreSQL database beside the test run's (``postgres_url``), named after
+    it and ``suffix``, dropped on the way out: for module-scoped networks that the per-test
+    emptying of the shared database must not touch."""
+    server = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+    name = f"{make_url(postgres_url).database}_{suffix}"
+    with server.connect() as connection:
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    try:
+        yield make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with server.connect() as connection:
+            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        server.dispose()
