@@ -1288,6 +1288,23 @@ def patient_overreach() -> list[Case]:
     ]
 
 
+def care_role_searches() -> list[Case]:
+    """Malformed searches by the care roles, whose searches run through their compartment (a
+    query plan of its own): refused like anyone's."""
+    queries = [
+        "Observation?_count=²", "Observation?date=20260101", "Observation?_id:not=weight-2",
+        "Observation?patient=", "Observation?_sort=nosuch", "Observation?code:text=x",
+        "Observation?patient:Patient=patient-2", "Observation?_offset=-1", "Appointment?date=eq",
+        "Appointment?date=2026-01-01T25:00:00Z", "Encounter?patient.name=x", "Task?period=1e10",
+        "Patient?birthdate=2026-13", "Slot?start=ge", "Communication?sent=x", "AuditEvent?date=x",
+    ]  # fmt: skip
+    return [
+        Case("care-role-searches", f"{role}-{i}", "GET", f"/fhir/{query}", role=role)
+        for role in ("practitioner", "site-professional", "patient")
+        for i, query in enumerate(queries)
+    ]
+
+
 CATEGORIES = {
     "unicode-digits": unicode_digits,
     "huge-numbers": huge_numbers,
@@ -1304,6 +1321,7 @@ CATEGORIES = {
     "unknown-routes": unknown_routes,
     "bad-tokens": bad_tokens,
     "patient-overreach": patient_overreach,
+    "care-role-searches": care_role_searches,
 }
 
 

@@ -56,6 +56,8 @@ def test_every_hostile_request_is_refused(
     tokens = {
         "admin": admin,
         "patient": server.headers("patient", patient="Patient/patient-1"),
+        "practitioner": server.headers("practitioner", practitioner="Practitioner/doctor"),
+        "site-professional": server.headers("site-professional", site="Location/site-2"),
         "anonymous": {},
     }
     # A server error is counted, not raised, so that one run lists every failing case.
