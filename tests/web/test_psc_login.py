@@ -11,6 +11,7 @@ from typing import NoReturn
 import pytest
 from fastapi.testclient import TestClient
 from psc_support import DOCTOR, STRANGER, LocalPsc, install_provider, local_psc, psc_login
+from tests.api.mtls_certificates import make_pki
 from web_site import PASSWORD, Site, csrf_of, make_site
 
 from maillage.care.psc_accounts import link_psc, pending_accounts, validate_account
@@ -111,6 +112,25 @@ def test_an_answer_without_its_login_cookie_is_refused(site: Site, psc: LocalPsc
     wrong_state = client.get("/connexion/psc/retour?code=x&state=y", follow_redirects=False)
     assert wrong_state.status_code == 401
     assert client.get("/", follow_redirects=False).status_code == 303
+
+
+def test_a_client_certificate_the_provider_does_not_trust_gets_no_token(
+    tmp_path: Path, psc: LocalPsc
+) -> None:
+    """The token endpoint authenticates maillage by its TLS certificate (tls_client_auth): one
+    from another CA, with the same subject, redeems no code."""
+    (tmp_path / "other-ca").mkdir()
+    stranger = make_pki(tmp_path / "other-ca")
+    certificate = {"psc_client_cert": stranger.client_cert, "psc_client_key": stranger.client_key}
+    for site in _site(tmp_path, psc, **certificate):
+        link_psc(site.app.state.sessions, site.user("practitioner"), DOCTOR)
+        client = site.client()
+        refused = psc_login(client, psc, DOCTOR)
+        assert refused.status_code == 401
+        assert "Pro Santé Connect n'a pas confirmé votre identité" in refused.text.replace(
+            "&#39;", "'"
+        )
+        assert client.get("/", follow_redirects=False).status_code == 303
 
 
 def test_without_psc_configured_there_is_no_button_nor_route(tmp_path: Path) -> None:
