@@ -48,6 +48,11 @@ SEARCHES: list[tuple[str, list[tuple[str, str]]]] = [
     ("Communication", [("_count", "10")]),
     ("CarePlan", [("patient", "patient-2")]),
     ("Task", [("status", "requested")]),
+    # the care pages' searches: the site's bookings, its patients, a doctor's day
+    ("Appointment", [("location", "Location/site-2"), ("date", "ge2026-01-01")]),
+    ("Patient", [("name", "lef"), ("_sort", "birthdate"), ("_count", "20")]),
+    ("Encounter", [("patient", "Patient/patient-2,Patient/other-1"), ("class", "AMB")]),
+    ("Task", [("owner", "Practitioner/doctor"), ("patient", "Patient/patient-2")]),
 ]
 READS = [("Patient", "patient-2"), ("Observation", "weight-2"), ("Communication", "note-2")]
 
