@@ -1,6 +1,7 @@
-"""Care-role searches and reads are driven by indexes: no plan scans the whole search index.
+"""Care-role searches, reads and writes are driven by indexes: no plan scans the whole
+search index.
 
-Each search or read runs for real through the repository; every statement it sends that
+Each search, read or write runs for real through the repository; every statement it sends that
 touches the search index is then EXPLAINed on PostgreSQL with sequential scans disabled, so a
 Seq Scan left in a plan means no index can answer it, and an index scan without an index
 condition reads the whole index (the table at one remove). A scan of the index table that
@@ -152,7 +153,7 @@ def _explained(engine: Engine, work: Callable[[], object]) -> dict[str, list[str
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 @pytest.mark.parametrize("principal", [NURSE, DOCTOR, PATIENT], ids=lambda p: p.role.value)
-def test_care_role_searches_and_reads_use_index_driven_plans(
+def test_care_role_searches_reads_and_writes_use_index_driven_plans(
     engine: tuple[Engine, Settings], principal: Principal
 ) -> None:
     db, settings = engine
@@ -167,7 +168,22 @@ def test_care_role_searches_and_reads_use_index_driven_plans(
         for resource_type, resource_id in READS:
             found = _explained(db, lambda t=resource_type, i=resource_id: repository.read(t, i))
             scans |= {f"{resource_type}/{resource_id}: {s[:200]}": w for s, w in found.items() if w}
+        for body in _writes(principal):
+            kind, rid = body["resourceType"], body["id"]
+            found = _explained(db, lambda k=kind, i=rid, b=body: repository.update(k, i, b))
+            scans |= {f"PUT {kind}/{rid}: {s[:200]}": w for s, w in found.items() if w}
     assert scans == {}
+
+
+def _writes(principal: Principal) -> list[Body]:
+    """A measurement of a patient the principal cares for, and a new patient of theirs (its
+    id looked up among the ids records name)."""
+    role = principal.role.value
+    registered = {
+        **patient(f"new-{role}", "msp-2"),
+        "generalPractitioner": [{"reference": "Practitioner/doctor"}],
+    }
+    return [observation(f"weight-by-{role}", "patient-2"), registered]
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
