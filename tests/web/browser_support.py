@@ -9,13 +9,19 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import uvicorn
-from playwright.sync_api import Page, expect
-from web_site import PASSWORD, Site
+from playwright.sync_api import Browser, Page, Route, expect
+from sqlalchemy import create_engine
+from sqlalchemy.engine import make_url
+from web_site import PASSWORD, Site, make_site
 
+from maillage.demo.seed import seed
 from maillage.jobs.queue import JobSettings
 from maillage.web.assets import AXE
 
@@ -102,11 +108,69 @@ def serious_violations(page: Page) -> list[dict[str, Any]]:
     return [v for v in found if v["impact"] in ("serious", "critical")]
 
 
-def log_in(page: Page, email: str) -> None:
+def log_in(page: Page, email: str, password: str = PASSWORD) -> None:
     """Log in with the keyboard only: type, Tab to the password, Enter to submit."""
     page.goto("/")
     page.get_by_label("Adresse électronique").fill(email)
     page.keyboard.press("Tab")
-    page.keyboard.type(PASSWORD)
+    page.keyboard.type(password)
     page.keyboard.press("Enter")
     expect(page.get_by_role("heading", name="Bienvenue")).to_be_visible()
+
+
+@contextmanager
+def local_page(browser: Browser, base_url: str) -> Iterator[Page]:
+    """A tablet-sized French page on ``base_url``; a request leaving localhost is blocked and
+    fails the test."""
+    outside: list[str] = []
+
+    def only_localhost(route: Route) -> None:
+        if urlsplit(route.request.url).hostname in LOCAL_HOSTS:
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    context = browser.new_context(
+        base_url=base_url, viewport=TABLET, locale="fr-FR", accept_downloads=True
+    )
+    context.route("**/*", only_localhost)
+    yield context.new_page()
+    context.close()
+    assert not outside, f"the page fetched from outside localhost: {outside}"
+
+
+@contextmanager
+def demo_server(
+    postgres_url: str, folder: Path, name: str, scale: float
+) -> Iterator[tuple[str, dict[str, str]]]:
+    """A live server on a fresh PostgreSQL database ``name`` holding the demo network (seeded
+    at ``scale``, its own ANALYZE and none by hand), and each demo account's password by
+    account name; the database is dropped afterwards."""
+    server = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+    database = f"{make_url(postgres_url).database}_{name}"
+    with server.connect() as connection:
+        connection.exec_driver_sql(f'CREATE DATABASE "{database}"')
+    url = make_url(postgres_url).set(database=database).render_as_string(hide_password=False)
+    site: Site | None = None
+    try:
+        site = make_site(folder, JobSettings(redis_url="redis://127.0.0.1:1/0"), database_url=url)
+        state = site.app.state
+        seed(state.sessions, state.settings, folder / "accounts.txt", scale=scale)
+        passwords = {}
+        for line in (folder / "accounts.txt").read_text().splitlines()[1:]:
+            _role, email, password = line.split("\t")
+            passwords[email.removeprefix("demo-").removesuffix("@maillage.invalid")] = password
+        with LiveServer(site) as live:
+            yield live.url, passwords
+    finally:
+        if site is not None:
+            site.app.state.engine.dispose()
+        with server.connect() as connection:
+            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        server.dispose()
+
+
+def demo_log_in(page: Page, demo: tuple[str, dict[str, str]], account: str) -> None:
+    """Log in as one of the demo's accounts (``demo_server``'s passwords)."""
+    log_in(page, f"demo-{account}@maillage.invalid", demo[1][account])

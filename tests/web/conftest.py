@@ -7,18 +7,16 @@ import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import NoReturn
-from urllib.parse import urlsplit
 
 import pytest
 from browser_support import (
     CHROMIUM,
     CHROMIUM_ARGS,
-    LOCAL_HOSTS,
-    TABLET,
     LiveServer,
+    local_page,
     start_worker,
 )
-from playwright.sync_api import Browser, Page, Route, sync_playwright
+from playwright.sync_api import Browser, Page, sync_playwright
 from web_site import Site, make_site
 
 from maillage.jobs.queue import JobSettings
@@ -77,21 +75,5 @@ def live(tmp_path: Path, job_settings: JobSettings) -> Iterator[tuple[Site, str]
 @pytest.fixture
 def page(browser: Browser, live: tuple[Site, str]) -> Iterator[Page]:
     """A tablet-sized French page on the live site; outside requests are blocked and fail."""
-    outside: list[str] = []
-
-    def only_localhost(route: Route) -> None:
-        url = route.request.url
-        if urlsplit(url).hostname in LOCAL_HOSTS:
-            route.continue_()
-        else:
-            outside.append(url)
-            route.abort()
-
-    context = browser.new_context(
-        base_url=live[1], viewport=TABLET, locale="fr-FR", accept_downloads=True
-    )
-    context.route("**/*", only_localhost)
-    opened = context.new_page()
-    yield opened
-    context.close()
-    assert not outside, f"the page fetched from outside localhost: {outside}"
+    with local_page(browser, live[1]) as opened:
+        yield opened

@@ -20,9 +20,14 @@ def test_an_unknown_address_is_a_french_page_for_a_browser(site: Site) -> None:
 
 
 def test_a_malformed_query_is_a_french_page_for_a_browser(site: Site) -> None:
-    page = site.logged_in("admin").get("/journal", params={"du": "hier"}, headers=HTML)
+    admin = site.logged_in("admin")
+    page = admin.get("/journal", params={"page": "premiere"}, headers=HTML)
     assert page.status_code == 422
     assert "n'est pas valable" in unescape(page.text)
+    emptied = admin.get("/journal", params={"du": "", "au": "", "compte": ""}, headers=HTML)
+    assert emptied.status_code == 200  # a form sends its empty fields
+    wrong = admin.get("/journal", params={"du": "hier"}, headers=HTML)
+    assert wrong.status_code == 422 and "La date de début" in unescape(wrong.text)
 
 
 def test_machine_clients_keep_their_operation_outcome(site: Site) -> None:

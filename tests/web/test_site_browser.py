@@ -11,20 +11,16 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import pytest
-from browser_support import LOCAL_HOSTS, TABLET, LiveServer, fits_a_tablet, serious_violations
-from playwright.sync_api import Browser, Page, Route, expect
+from browser_support import demo_log_in, demo_server, fits_a_tablet, local_page, serious_violations
+from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
-from web_site import Site, make_site
 
-from maillage.demo.seed import seed
 from maillage.diagnosis.parameters import DiagnosisParameters
-from maillage.jobs.queue import JobSettings
 from maillage.reports.report import evaluate, render_html
 
 SCALE = 0.02
@@ -41,53 +37,15 @@ def demo_database(postgres_url: str) -> str:
 def demo(
     postgres_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[str, dict[str, str]]]:
-    """A live server on a fresh PostgreSQL database holding the demo network, and each demo
-    account's password by name."""
-    server = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
-    url = demo_database(postgres_url)
-    name = make_url(url).database
-    with server.connect() as connection:
-        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    folder = tmp_path_factory.mktemp("demo")
-    site: Site | None = None
-    try:
-        site = make_site(folder, JobSettings(redis_url="redis://127.0.0.1:1/0"), database_url=url)
-        state = site.app.state
-        seed(state.sessions, state.settings, folder / "accounts.txt", scale=SCALE)
-        passwords = {}
-        for line in (folder / "accounts.txt").read_text().splitlines()[1:]:
-            _role, email, password = line.split("\t")
-            passwords[email.removeprefix("demo-").removesuffix("@maillage.invalid")] = password
-        with LiveServer(site) as live:
-            yield live.url, passwords
-    finally:
-        if site is not None:
-            site.app.state.engine.dispose()
-        with server.connect() as connection:
-            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        server.dispose()
+    """The demo network on a fresh PostgreSQL database, served; passwords by account."""
+    with demo_server(postgres_url, tmp_path_factory.mktemp("demo"), "site", SCALE) as served:
+        yield served
 
 
 @pytest.fixture
 def page(browser: Browser, demo: tuple[str, dict[str, str]]) -> Iterator[Page]:
-    """A tablet-sized French page on the demo server; outside requests are blocked and fail."""
-    outside: list[str] = []
-
-    def only_localhost(route: Route) -> None:
-        if urlsplit(route.request.url).hostname in LOCAL_HOSTS:
-            route.continue_()
-        else:
-            outside.append(route.request.url)
-            route.abort()
-
-    context = browser.new_context(
-        base_url=demo[0], viewport=TABLET, locale="fr-FR", accept_downloads=True
-    )
-    context.route("**/*", only_localhost)
-    opened = context.new_page()
-    yield opened
-    context.close()
-    assert not outside, f"the page fetched from outside localhost: {outside}"
+    with local_page(browser, demo[0]) as opened:
+        yield opened
 
 
 @pytest.fixture
@@ -97,19 +55,10 @@ def artefacts(tmp_path: Path) -> Path:
     return folder
 
 
-def log_in(page: Page, demo: tuple[str, dict[str, str]], account: str) -> None:
-    page.goto("/")
-    page.get_by_label("Adresse électronique").fill(f"demo-{account}@maillage.invalid")
-    page.keyboard.press("Tab")
-    page.keyboard.type(demo[1][account])
-    page.keyboard.press("Enter")
-    expect(page.get_by_role("heading", name="Bienvenue")).to_be_visible()
-
-
 def test_the_nurse_moves_cancels_and_prints_from_the_sites_list(
     page: Page, demo: tuple[str, dict[str, str]], artefacts: Path
 ) -> None:
-    log_in(page, demo, "site-professional")
+    demo_log_in(page, demo, "site-professional")
     nav = page.get_by_role("navigation", name="Navigation principale")
     nav.get_by_role("link", name="Rendez-vous du site").click()
     today = page.get_by_role("table", name="Rendez-vous d'aujourd'hui")
@@ -161,7 +110,7 @@ def test_the_nurse_moves_cancels_and_prints_from_the_sites_list(
 def test_the_doctor_sets_a_template_and_sees_its_slots(
     page: Page, demo: tuple[str, dict[str, str]], artefacts: Path
 ) -> None:
-    log_in(page, demo, "practitioner")
+    demo_log_in(page, demo, "practitioner")
     page.get_by_role("navigation", name="Navigation principale").get_by_role(
         "link", name="Disponibilités"
     ).click()
@@ -192,7 +141,7 @@ def test_the_doctor_sets_a_template_and_sees_its_slots(
 def test_the_admin_creates_a_nurse_edits_a_site_and_records_its_project(
     page: Page, demo: tuple[str, dict[str, str]], postgres_url: str, artefacts: Path
 ) -> None:
-    log_in(page, demo, "admin")
+    demo_log_in(page, demo, "admin")
     nav = page.get_by_role("navigation", name="Navigation principale")
     nav.get_by_role("link", name="Comptes").click()
     creation = page.locator("#creation")
@@ -220,7 +169,7 @@ def test_the_admin_creates_a_nurse_edits_a_site_and_records_its_project(
     expect(nav.get_by_role("link", name="Réserver une téléconsultation")).to_be_visible()
     page.get_by_role("button", name="Se déconnecter").click()
 
-    log_in(page, demo, "admin")
+    demo_log_in(page, demo, "admin")
     nav.get_by_role("link", name="Registre des sites").click()
     page.get_by_label("Commune").fill("Rocroi")
     page.get_by_role("button", name="Rechercher").click()

@@ -12,6 +12,7 @@ its owner can read: they are never printed nor reused.
 
 from __future__ import annotations
 
+import base64
 import getpass
 import os
 import secrets
@@ -486,6 +487,64 @@ class _Seeder:
                 },
             )
 
+    def demo_patient(self, patients: pd.DataFrame, today: date) -> None:
+        """The demo patient's own history, for the patient space: a compte rendu of three weeks
+        ago and a teleconsultation booked at their site on the next working day at 11:30 (the
+        last slot of the morning, taken as the booking page does)."""
+        key = int(patients.key.iloc[0])
+        site, doctor = SITES[int(patients.site.iloc[0])].site, DOCTORS[0]
+        report = (
+            "Compte rendu de téléconsultation (SYNTHÉTIQUE) : tension stable, traitement inchangé."
+        )
+        self.save(
+            "demo-patient/report",
+            {
+                "resourceType": "DocumentReference",
+                "status": "current",
+                "type": {"coding": [{"system": "http://loinc.org", "code": "11488-4"}]},
+                "subject": _ref("Patient", key),
+                "author": [_ref("Practitioner", doctor.key)],
+                "date": _instant(
+                    pd.Timestamp(
+                        datetime.combine(today - timedelta(days=21), time(10)), tz=self.zone
+                    )
+                ),
+                "description": "Compte rendu de téléconsultation",
+                "content": [
+                    {
+                        "attachment": {
+                            "contentType": "text/plain; charset=utf-8",
+                            "title": "Compte rendu de téléconsultation",
+                            "data": base64.b64encode(report.encode()).decode(),
+                        }
+                    }
+                ],
+            },
+        )
+        day = pd.bdate_range(today + timedelta(days=1), periods=1)[0]
+        start = pd.Timestamp(datetime.combine(day, time(11, 30)), tz=self.zone)
+        taken = [self._slot(owner, start, "free") for owner in (site.site_id, doctor.key)]
+        people = [
+            _ref("Patient", key),
+            _ref("Practitioner", doctor.key),
+            _ref("Practitioner", site.site_id),
+            _ref("Location", site.site_id),
+        ]
+        self.save(
+            "demo-patient/next",
+            {
+                "resourceType": "Appointment",
+                "status": "booked",
+                "serviceType": [_teleconsultation("teleconsultation-assistee")],
+                "description": "Téléconsultation assistée (SYNTHÉTIQUE)",
+                "created": today.isoformat(),
+                "start": _instant(start),
+                "end": _instant(start + pd.Timedelta(minutes=20)),
+                "slot": [{"reference": f"Slot/{ident}"} for ident in taken],
+                "participant": [{"actor": a, "status": "accepted"} for a in people],
+            },
+        )
+
     def _slot(self, owner: str, start: pd.Timestamp, status: str) -> str:
         """A half-hour slot of ``owner``'s schedule (a site's room or a doctor); its id."""
         key = f"{owner}/{start.isoformat()}"
@@ -637,6 +696,7 @@ def seed(
             seeder.monitoring(patients, day, followed=5)
             seeder.slots(day)
             seeder.booked(patients, day)
+            seeder.demo_patient(patients, day)
         with transaction(sessions) as session:
             audit.append(session, _audit_event(seeder.counts), settings.zone)
         statistics.analyze(sessions)

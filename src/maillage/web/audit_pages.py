@@ -26,7 +26,7 @@ from maillage.tabular import csv_dialect
 from maillage.web import jobs, records
 from maillage.web.navigation import ROLE_LABELS
 from maillage.web.records import PageRepo, local
-from maillage.web.rendering import allowed, render
+from maillage.web.rendering import PageError, allowed, render
 
 router = APIRouter(include_in_schema=False)
 Auditor = Annotated[Principal, Depends(allowed(AUDITORS))]
@@ -67,8 +67,8 @@ COLUMNS = {
 class Filters:
     """The journal's filters, read from the query string (empty ones filter nothing)."""
 
-    du: Annotated[date | None, Query()] = None
-    au: Annotated[date | None, Query()] = None
+    du: Annotated[str, Query(max_length=10)] = ""
+    au: Annotated[str, Query(max_length=10)] = ""
     compte: Annotated[str, Query(max_length=320)] = ""
     patient: Annotated[str, Query(max_length=64)] = ""
     dossier: Annotated[str, Query(max_length=200)] = ""
@@ -78,10 +78,9 @@ class Filters:
     def params(self) -> list[tuple[str, str]]:
         """The AuditEvent search parameters, newest first."""
         params = [("_sort", "-date")]
-        if self.du:
-            params.append(("date", f"ge{self.du.isoformat()}"))
-        if self.au:
-            params.append(("date", f"le{self.au.isoformat()}"))
+        for prefix, text, label in (("ge", self.du, "de début"), ("le", self.au, "de fin")):
+            if text:
+                params.append(("date", f"{prefix}{_day(text, label).isoformat()}"))
         if self.compte.strip():
             params.append(("altid", self.compte.strip()))
         if self.patient.strip():
@@ -98,6 +97,14 @@ class Filters:
         """The query string of these filters (for paging and the export's link)."""
         shown = {k: v for k, v in asdict(self).items() if v} | extra
         return urlencode({k: str(v) for k, v in shown.items()})
+
+
+def _day(text: str, label: str) -> date:
+    """A filter's day (an empty field filters nothing; a form sends it empty)."""
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise PageError(422, f"La date {label} n'est pas valable (jj/mm/aaaa).") from None
 
 
 def entry(body: dict[str, Any], zone: ZoneInfo) -> dict[str, str]:

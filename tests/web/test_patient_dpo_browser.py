@@ -1,0 +1,119 @@
+"""The patient and the data protection officer in headless Chromium, on PostgreSQL right after
+``maillage demo seed``: the demo patient sees an appointment with its video link, a compte
+rendu and who accessed their record, and cancels an appointment; the DPO filters the journal
+of accesses and exports it for French Excel. axe-core checks each page."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from browser_support import demo_log_in, demo_server, local_page, serious_violations
+from playwright.sync_api import Browser, Page, expect
+
+from maillage.demo.network import DOCTORS
+from maillage.demo.seed import stable_id
+
+SCALE = 0.02
+PATIENT = f"Patient/{stable_id('Patient', 0)}"
+
+
+@pytest.fixture(scope="module")
+def demo(
+    postgres_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, dict[str, str]]]:
+    with demo_server(postgres_url, tmp_path_factory.mktemp("demo"), "patient", SCALE) as served:
+        yield served
+
+
+@pytest.fixture
+def page(browser: Browser, demo: tuple[str, dict[str, str]]) -> Iterator[Page]:
+    with local_page(browser, demo[0]) as opened:
+        yield opened
+
+
+def book_in_five_minutes(demo: tuple[str, dict[str, str]]) -> None:
+    """The coordinator books the demo patient a teleconsultation starting in five minutes
+    (through the API), so that its video link is due now."""
+    base, passwords = demo
+    with httpx.Client(base_url=base) as api:
+        login = {
+            "username": "demo-coordinator@maillage.invalid",
+            "password": passwords["coordinator"],
+        }
+        token = api.post("/auth/token", data=login).json()["access_token"]
+        start = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=5)
+        doctor = f"Practitioner/{stable_id('Practitioner', DOCTORS[-1].key)}"
+        body = {
+            "resourceType": "Appointment",
+            "status": "booked",
+            "serviceType": [
+                {"coding": [{"system": "urn:maillage:workflow", "code": "teleconsultation"}]}
+            ],
+            "start": start.isoformat().replace("+00:00", "Z"),
+            "end": (start + timedelta(minutes=20)).isoformat().replace("+00:00", "Z"),
+            "participant": [
+                {"actor": {"reference": PATIENT}, "status": "accepted"},
+                {"actor": {"reference": doctor}, "status": "accepted"},
+            ],
+        }
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/fhir+json"}
+        created = api.post("/fhir/Appointment", json=body, headers=headers)
+        assert created.status_code == 201, created.text
+
+
+def test_the_patient_sees_their_record_and_cancels(
+    page: Page, demo: tuple[str, dict[str, str]]
+) -> None:
+    book_in_five_minutes(demo)
+    demo_log_in(page, demo, "patient")
+    page.get_by_role("navigation", name="Navigation principale").get_by_role(
+        "link", name="Mon espace"
+    ).click()
+    expect(page.get_by_role("heading", name=re.compile("^Mon espace — "))).to_be_visible()
+    join = page.get_by_role("link", name="Rejoindre la téléconsultation")
+    expect(join).to_have_count(1)
+    assert join.get_attribute("href", timeout=1000).startswith("https://meet.jit.si/maillage-")
+    later = page.locator("li", has_text="quinze minutes avant le rendez-vous")
+    expect(later).to_have_count(1)  # the seed's booking of the next working day
+    expect(page.get_by_role("link", name="Compte rendu de téléconsultation")).to_be_visible()
+    accesses = page.get_by_role("table", name="Accès à mon dossier")
+    expect(accesses).to_contain_text("demo-coordinator@maillage.invalid")
+    assert serious_violations(page) == []
+
+    later.get_by_role("button", name="Annuler ce rendez-vous").click()
+    expect(page.locator("li", has_text="quinze minutes avant le rendez-vous")).to_have_count(0)
+    expect(page.get_by_role("heading", name="Rendez-vous passés ou annulés")).to_be_visible()
+    expect(page.locator("body")).to_contain_text("Annulé")
+    with page.expect_download() as download:
+        page.get_by_role("link", name="au format PDF").click()
+    assert download.value.suggested_filename == "mon-dossier.pdf"
+
+
+def test_the_dpo_filters_the_journal_and_exports_it(
+    page: Page, demo: tuple[str, dict[str, str]], tmp_path: Path
+) -> None:
+    demo_log_in(page, demo, "dpo")
+    page.get_by_role("navigation", name="Navigation principale").get_by_role(
+        "link", name="Journal des accès"
+    ).click()
+    page.get_by_label("Patient (identifiant)").fill(PATIENT.removeprefix("Patient/"))
+    page.get_by_label("Action").select_option(label="recherche")
+    page.get_by_role("button", name="Filtrer").click()
+    table = page.get_by_role("table", name=re.compile("^Accès, du plus récent"))
+    expect(table).to_be_visible()
+    for row in table.locator("tbody tr").all():
+        expect(row).to_contain_text("recherche")
+        expect(row).to_contain_text(PATIENT)
+    assert serious_violations(page) == []
+    with page.expect_download() as download:
+        page.get_by_role("link", name="CSV pour Excel (français)").click()
+    saved = tmp_path / download.value.suggested_filename
+    download.value.save_as(saved)
+    text = saved.read_bytes().decode("utf-8-sig")
+    assert text.startswith("Date;Compte;Rôle;Action;Dossiers;Résultat")
+    assert PATIENT in text
