@@ -38,6 +38,7 @@ def test_log_in_and_see_only_the_planners_menu(
             "Planifier des sites",
             "Registre des sites",
             "Activité du réseau",
+            "Projets de la feuille de route",
         ]
     )
     assert serious_violations(page) == []
@@ -66,7 +67,7 @@ def test_a_patient_has_no_planner_pages(page: Page, live: tuple[Site, str], tmp_
     site, _url = live
     log_in(page, site.user("patient"))
     nav = page.get_by_role("navigation", name="Navigation principale")
-    expect(nav.get_by_role("link")).to_have_text(["Accueil"])
+    expect(nav.get_by_role("link")).to_have_text(["Accueil", "Mon espace"])
     assert serious_violations(page) == []
     page.goto("/carte")
     expect(page.get_by_role("alert")).to_contain_text("pas accessible avec votre rôle")
