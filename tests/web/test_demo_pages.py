@@ -8,6 +8,7 @@ from html.parser import HTMLParser
 
 import pytest
 from english_words import ENGLISH
+from fastapi.testclient import TestClient
 from web_site import Site, login, make_site
 
 from maillage.demo.commands import access_map
@@ -63,6 +64,15 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Site, dict[
     state.engine.dispose()
 
 
+def demo_client(demo: tuple[Site, dict[str, str]], account: str) -> TestClient:
+    """A browser session of one of the demo's accounts."""
+    site, passwords = demo
+    email = f"demo-{account}@maillage.invalid"
+    client = site.client()
+    login(client, email, passwords[email])
+    return client
+
+
 def menu(html: str) -> list[str]:
     nav = html[html.index('<nav aria-label="Navigation principale">') :]
     return re.findall(r'<li><a href="([^"]+)"', nav[: nav.index("</nav>")])
@@ -72,10 +82,7 @@ def menu(html: str) -> list[str]:
 def test_every_page_of_each_demo_account_shows_data(
     demo: tuple[Site, dict[str, str]], account: str
 ) -> None:
-    site, passwords = demo
-    email = f"demo-{account}@maillage.invalid"
-    client = site.client()
-    login(client, email, passwords[email])
+    client = demo_client(demo, account)
     pages = {path: client.get(path) for path in menu(client.get("/").text)}
     assert len(pages) > 1
     for path, page in pages.items():
@@ -90,10 +97,7 @@ def test_every_page_of_each_demo_account_shows_data(
 def test_the_demo_doctor_opens_an_appointment_of_the_day(
     demo: tuple[Site, dict[str, str]],
 ) -> None:
-    site, passwords = demo
-    email = "demo-practitioner@maillage.invalid"
-    client = site.client()
-    login(client, email, passwords[email])
+    client = demo_client(demo, "practitioner")
     day = client.get("/consultations").text
     first = re.search(r'href="(/consultations/[^"]+)"', day)
     assert first, day
@@ -139,10 +143,7 @@ NAMES = frozenset({"Meet", "Jitsi", "Connect"})
 def test_each_account_crawls_its_pages_without_a_fault_or_english(
     demo: tuple[Site, dict[str, str]], account: str
 ) -> None:
-    site, passwords = demo
-    email = f"demo-{account}@maillage.invalid"
-    client = site.client()
-    login(client, email, passwords[email])
+    client = demo_client(demo, account)
     queue, seen, english = ["/"], set(), {}
     while queue and len(seen) < 30:
         path = queue.pop(0)
