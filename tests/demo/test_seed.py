@@ -211,3 +211,27 @@ def test_billing_export_has_pharmacists_tlm_at_pharmacies_and_tele_expertise_act
     codes = [line["act_code"] for line in expertises]
     assert codes and codes.count("TE2") == codes.count("RQD")
     assert {line["billed_by"] for line in expertises if line["act_code"] == "TE2"} == {"physician"}
+
+
+def test_four_same_name_residents_and_liberal_nurses_show_the_need(seeded) -> None:
+    sessions, _ = seeded
+    ehpad = f"Organization/{stable_id('Organization', SITES[1].site.site_id)}"
+    residents = [
+        body
+        for body in _bodies(sessions, "Patient")
+        if body.get("managingOrganization", {}).get("reference") == ehpad
+    ]
+    assert {(b["name"][0]["family"], b["name"][0]["given"][0]) for b in residents} == {
+        ("LAMBERT", "Jeanne")
+    }
+    assert len({b["birthDate"] for b in residents}) == len(residents) == 4
+    (home,) = [b for b in _bodies(sessions, "Organization") if f"Organization/{b['id']}" == ehpad]
+    assert home["telecom"][0]["value"].endswith(".invalid")  # the EHPAD's mailbox, SYNTHETIC
+    nurses = {
+        f"Practitioner/{b['id']}"
+        for b in _bodies(sessions, "Practitioner")
+        if b["qualification"][0]["code"]["text"] == "Infirmier libéral"
+    }
+    assert len(nurses) == 2
+    owners = {b["actor"][0]["reference"] for b in _bodies(sessions, "Schedule")}
+    assert nurses <= owners  # their calendars offer home visits

@@ -8,13 +8,16 @@ import re
 from datetime import date, timedelta
 
 import pytest
-from care_network import build, person, schedule, slot, tomorrow
+from care_network import DOCTOR_EMAIL, build, person, schedule, slot, tomorrow
+from sqlalchemy import select
 from test_care_pages import slot_status
 from web_site import Site, csrf_of, store
 
+from maillage.care.acts import SPECIALTY_SYSTEM
 from maillage.store import resources
 from maillage.store.database import transaction
-from maillage.web.teleconsultation import SPECIALTY_SYSTEM, monday
+from maillage.store.models import OutboxMessage
+from maillage.web.teleconsultation import monday
 
 GENERAL_PRACTICE = {"system": SPECIALTY_SYSTEM, "code": "SM54", "display": "Médecine générale"}
 
@@ -148,3 +151,39 @@ def test_a_home_teleconsultation_with_a_liberal_nurse(site: Site) -> None:
     assert slot_status(net, "d1-08", "n1-08", "room-08") == ["busy", "busy", "free"]
     shown = nurse.get(booked.headers["location"]).text
     assert "Sophie Infirmière" in shown and "Téléconsultation réservée" in shown
+
+
+def test_the_confirmation_goes_to_the_patients_organisation_without_her_own_address(
+    site: Site,
+) -> None:
+    net = build(site)
+    mailbox = "accueil@ehpad.mssante.invalid"
+    store(
+        net,
+        {
+            "resourceType": "Organization",
+            "id": "msp",
+            "name": "EHPAD des Tilleuls",
+            "telecom": [{"system": "email", "value": mailbox}],
+        },
+        person(
+            "Patient",
+            "p2",
+            "Rose",
+            "Blanc",
+            managingOrganization={"reference": "Organization/msp"},
+            telecom=[{"system": "email", "value": "rose.blanc@example.org"}],
+        ),
+    )
+    nurse = net.logged_in("site-professional")
+    for patient, choice in (("p1", "d1-08 room-08"), ("p2", "d1-09 room-09")):
+        page = nurse.get(f"/teleconsultations/nouvelle?patient={patient}").text
+        form = {"csrf_token": csrf_of(page), "patient": patient, "creneau": choice}
+        assert (
+            nurse.post("/teleconsultations", data=form, follow_redirects=False).status_code == 303
+        )
+    with transaction(net.app.state.sessions) as session:
+        sent = session.execute(select(OutboxMessage.patient, OutboxMessage.recipient)).all()
+    told = sorted((patient, recipient) for patient, recipient in sent if recipient != DOCTOR_EMAIL)
+    # Jeanne Dupont has no address: her EHPAD is told; Rose Blanc is told herself, not the EHPAD.
+    assert told == [("Patient/p1", mailbox), ("Patient/p2", "rose.blanc@example.org")]

@@ -72,6 +72,10 @@ PROFESSION_SYSTEM = (
     "https://mos.esante.gouv.fr/NOS/TRE_G15-ProfessionSante/FHIR/TRE-G15-ProfessionSante"
 )
 """The ANS terminology of health professions (Annuaire Santé ``Code profession``)."""
+SPECIALTY_SYSTEM = (
+    "https://mos.esante.gouv.fr/NOS/TRE_R38-SpecialiteOrdinale/FHIR/TRE-R38-SpecialiteOrdinale"
+)
+"""The ANS table of doctors' ordinal specialties (SM54 médecine générale…), as qualifications."""
 _PROFESSION_CODES = {
     "10": Profession.PHYSICIAN,
     "60": Profession.NURSE,

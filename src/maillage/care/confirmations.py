@@ -2,9 +2,11 @@
 
 When a teleconsultation Appointment is booked, moved to another time, or cancelled while
 booked, each participant with an e-mail telecom (doctor, accompanying professional, patient)
-gets a message through the outbox, written in the same transaction as the appointment. The
-attached invitation is the one ``$ics`` serves (METHOD REQUEST, or CANCEL), with the video link
-made for that person: professionals are Jitsi moderators, the patient is not.
+gets a message through the outbox (a patient without one is told through the organisation that
+looks after them, such as their EHPAD, when it has an address), written in the same
+transaction as the appointment. The attached invitation is the one ``$ics`` serves (METHOD
+REQUEST, or CANCEL), with the video link made for that person: professionals are Jitsi
+moderators, the patient is not.
 """
 
 from __future__ import annotations
@@ -51,6 +53,18 @@ def _patient(body: Body) -> str:
     return ""
 
 
+def _on_behalf(session: Session, patient: str) -> list[tuple[str, invitations.Participant]]:
+    """Who is told for a patient without an e-mail address: the organisation that looks after
+    them (``managingOrganization``, e.g. their EHPAD), when it has one."""
+    row = appointments.live(session, patient) if patient else None
+    reference = ((row.body if row else {}).get("managingOrganization") or {}).get("reference", "")
+    carer = appointments.live(session, normalise_reference(reference) or "") if reference else None
+    address = appointments.email_of(carer.body) if carer else None
+    if carer is None or address is None:
+        return []
+    return [("Patient", invitations.Participant(address, appointments.display_name(carer.body)))]
+
+
 def _message(settings: Settings, event: invitations.Invitation, ics: bytes) -> EmailMessage:
     local = event.start.astimezone(ZoneInfo(settings.timezone))
     when = f"{french_format.day(local.date())} à {french_format.hour(local)}"
@@ -92,6 +106,8 @@ def enqueue(session: Session, settings: Settings, row: Resource, previous: Body 
     if not due(row.body, previous):
         return
     invited, _ = appointments.people(session, row.body)
+    if not any(resource_type == "Patient" for resource_type, _ in invited):
+        invited += _on_behalf(session, _patient(row.body))
     for resource_type, person in invited:
         user = video.VideoUser(
             person.name or person.email, person.email, moderator=resource_type != "Patient"

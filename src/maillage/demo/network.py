@@ -108,3 +108,19 @@ EXPERTS: tuple[Doctor, ...] = (
     Doctor("garnier", "GARNIER", "Marc", "TE2", "51454", "Reims"),
 )
 """Specialists answering télé-expertise requests (dermatology, cardiology)."""
+
+LIBERAL_NURSES: tuple[Doctor, ...] = (
+    Doctor("ide-gillet", "GILLET", "Sophie", "TLD", "08090", "Carignan"),
+    Doctor("ide-renard", "RENARD", "Marc", "TLD", "08090", "Carignan"),
+)
+"""Liberal nurses of Carignan who assist home teleconsultations (the Carignan model: the doctor
+remote, the nurse at the patient's home, billing TLD)."""
+
+SPECIALTIES = {
+    "TCG": ("SM54", "Médecine générale"),
+    "TC": ("SM04", "Cardiologie et maladies vasculaires"),
+}
+"""The ordinal specialty (ANS TRE_R38) of the remote doctors, by the act they bill."""
+
+SAME_NAME_BIRTH_DATES = ("1931-02-11", "1936-09-24", "1940-05-02", "1944-12-17")
+"""Four residents « Jeanne LAMBERT » of the EHPAD de Rocroi, told apart by birth date only."""

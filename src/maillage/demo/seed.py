@@ -31,7 +31,7 @@ from stdnum import luhn
 
 from maillage import french_format
 from maillage.care import monitoring, site_import
-from maillage.care.acts import Profession, assistance_act
+from maillage.care.acts import SPECIALTY_SYSTEM, Profession, assistance_act
 from maillage.care.codes import (
     ACT_URL,
     NGAP_SYSTEM,
@@ -47,7 +47,16 @@ from maillage.care.principal import Principal
 from maillage.care.repository import Repository, Work
 from maillage.care.site_import import Site
 from maillage.config import Settings
-from maillage.demo.network import DOCTORS, EXPERTS, SITES, SYNTHETIC_TAG, Doctor
+from maillage.demo.network import (
+    DOCTORS,
+    EXPERTS,
+    LIBERAL_NURSES,
+    SAME_NAME_BIRTH_DATES,
+    SITES,
+    SPECIALTIES,
+    SYNTHETIC_TAG,
+    Doctor,
+)
 from maillage.reports.evaluation import OPENED_URL
 from maillage.store import audit, resources, statistics
 from maillage.store.database import transaction
@@ -140,6 +149,11 @@ def _address(code: str, city: str) -> dict[str, Any]:
     }
 
 
+def _ehpad_email(site: Site) -> str:
+    """The EHPAD's secure mailbox (an MSSanté-style address that cannot exist: SYNTHETIC)."""
+    return f"accueil@{site.site_id}.mssante.invalid"
+
+
 def _practitioner(doctor: Doctor, number: int, qualification: str) -> dict[str, Any]:
     return {
         "resourceType": "Practitioner",
@@ -209,7 +223,10 @@ class _Seeder:
             site = demo.site
             org_id = stable_id("Organization", site.site_id)
             loc_id = stable_id("Location", site.site_id)
-            self.save(site.site_id, site_import.organization_body(site))
+            organization = site_import.organization_body(site)
+            if site.organization_type == "ehpad":  # confirmations reach its residents there
+                organization["telecom"] = [{"system": "email", "value": _ehpad_email(site)}]
+            self.save(site.site_id, organization)
             location = site_import.location_body(site, org_id)
             location["extension"] = [{"url": OPENED_URL, "valueDate": demo.opened}]
             self.save(site.site_id, location)
@@ -219,7 +236,14 @@ class _Seeder:
             assistant, qualification = _assistant(site)
             self.save(site.site_id, _practitioner(assistant, 500 + number, qualification))
         for number, doctor in enumerate(DOCTORS + EXPERTS):
-            self.save(doctor.key, _practitioner(doctor, 100 + number, f"Médecin ({doctor.act})"))
+            body = _practitioner(doctor, 100 + number, f"Médecin ({doctor.act})")
+            if doctor.act in SPECIALTIES:
+                code, label = SPECIALTIES[doctor.act]
+                coding = {"system": SPECIALTY_SYSTEM, "code": code, "display": label}
+                body["qualification"].append({"code": {"coding": [coding]}})
+            self.save(doctor.key, body)
+        for number, nurse in enumerate(LIBERAL_NURSES):
+            self.save(nurse.key, _practitioner(nurse, 300 + number, "Infirmier libéral"))
 
     def patients(self, count: int) -> pd.DataFrame:
         """Patients living in the department of the site they use, with valid test INS-NIR."""
@@ -263,6 +287,30 @@ class _Seeder:
                 },
             )
         return table
+
+    def residents(self) -> None:
+        """Four residents named « Jeanne LAMBERT » at the first EHPAD, born on different days
+        (told apart only by birth date, as on a real EHPAD's list), with no e-mail of their
+        own: their confirmations go to the EHPAD."""
+        home = next(demo.site for demo in SITES if demo.site.organization_type == "ehpad")
+        born = pd.to_datetime(pd.Series(SAME_NAME_BIRTH_DATES))
+        codes = pd.Series([home.code_commune] * len(born))
+        order = pd.Series(range(900, 900 + len(born)))
+        for number, (day, nir) in enumerate(
+            zip(born, nirs(pd.Series([2] * len(born)), born, codes, order), strict=True)
+        ):
+            self.save(
+                f"lambert/{number}",
+                {
+                    "resourceType": "Patient",
+                    "identifier": [{"system": INS_TEST_SYSTEM, "value": nir}],
+                    "name": [{"family": "LAMBERT", "given": ["Jeanne"]}],
+                    "gender": "female",
+                    "birthDate": day.date().isoformat(),
+                    "address": [{**_address(home.code_commune, home.commune), "use": "home"}],
+                    "managingOrganization": _ref("Organization", home.site_id),
+                },
+            )
 
     def teleconsultations(self, patients: pd.DataFrame, today: date, scale: float) -> pd.DataFrame:
         """The last year of appointments at each site (since it opened, until yesterday); most
@@ -567,13 +615,20 @@ class _Seeder:
         starts = pd.DatetimeIndex(
             [datetime.combine(day, time(9)) for day in days], tz=self.zone
         ).repeat(6) + pd.to_timedelta(np.tile(np.arange(6) * 30, len(days)), unit="min")
-        schedules = [
-            ("Location", demo.site.site_id, f"Cabine de téléconsultation — {demo.site.name}")
-            for demo in SITES
-        ] + [
-            ("Practitioner", doctor.key, f"Téléconsultations du Dr {doctor.family}")
-            for doctor in DOCTORS
-        ]
+        schedules = (
+            [
+                ("Location", demo.site.site_id, f"Cabine de téléconsultation — {demo.site.name}")
+                for demo in SITES
+            ]
+            + [
+                ("Practitioner", doctor.key, f"Téléconsultations du Dr {doctor.family}")
+                for doctor in DOCTORS
+            ]
+            + [
+                ("Practitioner", nurse.key, f"Soins à domicile — {nurse.given} {nurse.family}")
+                for nurse in LIBERAL_NURSES
+            ]
+        )
         for kind, key, comment in schedules:
             self.save(
                 key,
@@ -694,6 +749,7 @@ def seed(
             seeder.teleconsultations(patients, day, scale)
             seeder.expertise(patients, day, max(round(EXPERTISE_AT_FULL_SCALE * scale), 4))
             seeder.monitoring(patients, day, followed=5)
+            seeder.residents()
             seeder.slots(day)
             seeder.booked(patients, day)
             seeder.demo_patient(patients, day)

@@ -44,10 +44,6 @@ HORIZON = timedelta(days=14)
 #: How far ahead the page looks for the first joint opening (« première disponibilité »).
 FIRST_HORIZON = timedelta(weeks=8)
 AT_HOME = "domicile"
-SPECIALTY_SYSTEM = (
-    "https://mos.esante.gouv.fr/NOS/TRE_R38-SpecialiteOrdinale/FHIR/TRE-R38-SpecialiteOrdinale"
-)
-"""The ANS table of doctors' ordinal specialties (SM54 médecine générale…), as qualifications."""
 
 
 @dataclass(frozen=True)
@@ -100,7 +96,7 @@ def specialties(practitioner: Body) -> list[tuple[str, str]]:
         (coding["code"], coding.get("display") or coding["code"])
         for qualification in practitioner.get("qualification") or []
         for coding in (qualification.get("code") or {}).get("coding") or []
-        if coding.get("system") == SPECIALTY_SYSTEM and coding.get("code")
+        if coding.get("system") == acts.SPECIALTY_SYSTEM and coding.get("code")
     ]
 
 
