@@ -4,8 +4,9 @@ its passwords written once to an owner-only file; refused in production."""
 from __future__ import annotations
 
 import stat
-from datetime import date
+from datetime import UTC, date, datetime, time
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 import typer
@@ -164,6 +165,12 @@ def test_booked_teleconsultations_have_a_video_room_and_hold_the_doctors_and_roo
             assert {slot.body["status"] for slot in slots if slot} == {"busy"}
             rooms = schedules - {f"Schedule/{stable_id('Schedule', DOCTORS[0].key)}"}
             assert len(rooms) == 1 and rooms <= ROOMS  # the doctor's time and one site's room
+
+    # Their patients and site have an e-mail address and a mobile number: each is reminded.
+    morning = datetime.combine(date.today(), time(8), ZoneInfo("Europe/Paris"))
+    now = morning.astimezone(UTC).replace(tzinfo=None)
+    reminders, _ = Repository.system(sessions, Settings()).queue_reminders(now)
+    assert reminders == 3 * 4
 
 
 def test_every_seeded_type_passes_the_validation_of_an_api_write(seeded) -> None:

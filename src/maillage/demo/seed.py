@@ -154,6 +154,17 @@ def _ehpad_email(site: Site) -> str:
     return f"accueil@{site.site_id}.mssante.invalid"
 
 
+def _contacts(name: str, number: int) -> list[dict[str, Any]]:
+    """An e-mail address under ``.invalid`` (RFC 2606: never delivered) and a mobile number of
+    the 06 39 98 range that ARCEP keeps for fiction, so that the reminders have somewhere to
+    go without reaching anyone."""
+    mobile = f"+33 6 39 98 {number // 100 % 100:02d} {number % 100:02d}"
+    return [
+        {"system": "phone", "use": "mobile", "value": mobile},
+        {"system": "email", "value": f"{name}@demo.maillage.invalid"},
+    ]
+
+
 def _practitioner(doctor: Doctor, number: int, qualification: str) -> dict[str, Any]:
     return {
         "resourceType": "Practitioner",
@@ -229,6 +240,7 @@ class _Seeder:
             self.save(site.site_id, organization)
             location = site_import.location_body(site, org_id)
             location["extension"] = [{"url": OPENED_URL, "valueDate": demo.opened}]
+            location["telecom"] = _contacts(f"site-{number}", 5000 + number)
             self.save(site.site_id, location)
             for modality in site.modalities:
                 body = site_import.service_body(site, modality, org_id, loc_id)
@@ -284,6 +296,7 @@ class _Seeder:
                     "gender": "male" if row["sex"] == 1 else "female",
                     "birthDate": row["born"].date().isoformat(),
                     "address": [{**_address(row["code_commune"], row["commune"]), "use": "home"}],
+                    "telecom": _contacts(f"patient-{row['key']}", row["key"]),
                 },
             )
         return table
