@@ -17,11 +17,13 @@ from maillage.api import billing
 from maillage.care import appointments, validation
 from maillage.care.identifiers import validate_nir, validate_rpps
 from maillage.care.principal import Principal, Role
+from maillage.care.projects import Projects
 from maillage.care.repository import Repository
 from maillage.config import Settings
 from maillage.demo import commands
 from maillage.demo.network import DOCTORS, SITES
 from maillage.demo.seed import DemoRefused, seed, stable_id
+from maillage.reports.evaluation import load_projects, project_summary
 from maillage.store import audit
 from maillage.store.database import make_engine, session_factory, upgrade
 from maillage.store.models import BookedPeriod, Resource, SearchEntry, User
@@ -242,3 +244,24 @@ def test_four_same_name_residents_and_liberal_nurses_show_the_need(seeded) -> No
     assert len(nurses) == 2
     owners = {b["actor"][0]["reference"] for b in _bodies(sessions, "Schedule")}
     assert nurses <= owners  # their calendars offer home visits
+
+
+def test_the_roadmap_has_each_sites_project_and_two_under_way(seeded) -> None:
+    sessions, _ = seeded
+    admin = Principal(0, "admin@example.org", Role.ADMIN)
+    projects = Projects(sessions, admin).find()
+    assert len(projects) == len(SITES) + 2
+    assert all(p.name.endswith("SYNTHÉTIQUE") for p in projects)
+    by_site = {p.location: p for p in projects if p.kind == "site"}
+    for demo in SITES:
+        project = by_site[f"Location/{stable_id('Location', demo.site.site_id)}"]
+        assert dict((s.stage, s.date) for s in project.stages)["operating"] == date.fromisoformat(
+            demo.opened
+        )
+    under_way = sorted(p.stage or "" for p in projects if p.kind != "site")
+    assert under_way == ["accompanied", "funded"]
+    with sessions() as session:
+        summary = project_summary(load_projects(session))
+    assert summary["funding"]["ARS Grand Est"] == 15_000 * len(SITES)
+    assert summary["trained"] == 2 * len(SITES)
+    assert summary["hotline"] == {"open": 1, "answered": 1, "closed": 0}

@@ -81,7 +81,7 @@ def test_an_admin_creates_a_nurse_who_chooses_her_password_once(site: Site) -> N
     link = create_nurse(site, admin)
     assert "mot de passe" in admin.get("/admin/comptes").text
     listed = admin.get("/admin/comptes", params={"courriel": "infirm"}).text
-    assert "1 compte pour « infirm »" in listed and "Location/ehpad-rocroi" in listed
+    assert "1 compte pour « infirm »" in listed and "<td>EHPAD de Rocroi</td>" in listed
     assert set_password(site, link).headers["location"] == "/connexion"
     nurse = site.client()
     login(nurse, "infirmiere@ehpad.example", NEW_PASSWORD)

@@ -83,7 +83,7 @@ def test_a_coordinator_follows_a_project_from_stage_to_stage(site: Site) -> None
         r'<th scope="row">ARS Grand Est</th><td class="nombre">50 000,00</td>', roadmap
     )
     assert "1 personne formée, 62 500,50 € de financements accordés" in roadmap
-    assert "ouvertes 0, répondues 1, closes 0" in roadmap
+    assert "ouvertes 0, répondues 1, clôturées 0" in roadmap
     assert "sur un objectif de 200" in roadmap and "sur un objectif de 100" in roadmap
 
 

@@ -43,7 +43,7 @@ KIND_LABELS = {
     "msp-creation": "Création de MSP",
     "msp-extension": "Extension de MSP",
 }
-REQUEST_LABELS = {"open": "Ouverte", "answered": "Répondue", "closed": "Close"}
+REQUEST_LABELS = {"open": "Ouverte", "answered": "Répondue", "closed": "Clôturée"}
 Euros = Annotated[
     Decimal,
     Field(ge=0, decimal_places=2),

@@ -57,6 +57,7 @@ from maillage.demo.network import (
     SYNTHETIC_TAG,
     Doctor,
 )
+from maillage.demo.projects import seed_projects
 from maillage.reports.evaluation import OPENED_URL
 from maillage.store import audit, resources, statistics
 from maillage.store.database import transaction
@@ -766,6 +767,13 @@ def seed(
             seeder.slots(day)
             seeder.booked(patients, day)
             seeder.demo_patient(patients, day)
+        registered = [
+            {"name": demo.site.name, "kind": demo.site.organization_type,
+             "location": f"Location/{stable_id('Location', demo.site.site_id)}",
+             "opened": date.fromisoformat(demo.opened)}
+            for demo in SITES
+        ]  # fmt: skip
+        seeder.counts["Project"] = seed_projects(sessions, coordinator, registered, day)
         with transaction(sessions) as session:
             audit.append(session, _audit_event(seeder.counts), settings.zone)
         statistics.analyze(sessions)

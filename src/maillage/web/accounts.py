@@ -91,14 +91,16 @@ def account_list(
     """The accounts by e-mail, fifty per page, and the form that creates one."""
     with records.refusals():
         found, total = accounts.page((page - 1) * PAGE_SIZE, PAGE_SIZE, courriel)
+    choices = _choices(repository)
     context = {
         "comptes": [_view(account) for account in found],
+        "noms": dict(choices["sites"] + choices["medecins"]),
         "total": total,
         "courriel": courriel,
         "page": page,
         "pages": max(1, -(-total // PAGE_SIZE)),
         "roles": ROLE_LABELS,
-        **_choices(repository),
+        **choices,
     }
     return render(request, "admin/comptes.html", context)
 
@@ -133,7 +135,9 @@ def account_detail(
         account = accounts.read(user_id)
     except DomainError as error:
         raise _refused(error) from error
-    context = {**_view(account), "roles": ROLE_LABELS, **_choices(repository)}
+    choices = _choices(repository)
+    names = dict(choices["sites"] + choices["medecins"])
+    context = {**_view(account), "roles": ROLE_LABELS, "noms": names, **choices}
     return render(request, "admin/compte.html", context)
 
 
