@@ -3,8 +3,8 @@ search index.
 
 Each search, read or write runs for real through the repository; every statement it sends that
 touches the search index is then EXPLAINed on PostgreSQL with sequential scans disabled, so a
-Seq Scan left in a plan means no index can answer it, and an index scan without an index
-condition reads the whole index (the table at one remove). A scan of the index table that
+Seq Scan left in a plan means no index can answer it, and an index scan whose condition leaves
+the index's first column free reads the whole index (the table at one remove). A scan that
 grows with the whole network's data (a site professional's ``Observation?_count=10`` once
 took 12–21 s against 0.15 s for an admin) fails the test.
 """
