@@ -4,6 +4,7 @@ stores, unknown ones are refused or left pending an admin, passwords stay closed
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import NoReturn
@@ -11,10 +12,12 @@ from typing import NoReturn
 import pytest
 from fastapi.testclient import TestClient
 from psc_support import DOCTOR, STRANGER, LocalPsc, install_provider, local_psc, psc_login
+from pydantic import ValidationError
 from tests.api.mtls_certificates import make_pki
 from web_site import PASSWORD, Site, csrf_of, make_site
 
 from maillage.care.psc_accounts import link_psc, pending_accounts, validate_account
+from maillage.config import Settings
 from maillage.jobs.queue import JobSettings
 
 NO_REDIS = JobSettings(redis_url="redis://127.0.0.1:1/0")
@@ -131,6 +134,32 @@ def test_a_client_certificate_the_provider_does_not_trust_gets_no_token(
             "&#39;", "'"
         )
         assert client.get("/", follow_redirects=False).status_code == 303
+
+
+def test_a_login_the_provider_refuses_opens_no_session(site: Site, psc: LocalPsc) -> None:
+    """PSC's own refusal (``error=access_denied`` back at the return URL) is shown in French."""
+    client = site.client()
+    refused = psc_login(client, psc, "899999999999")  # no e-CPS at the provider
+    assert refused.status_code == 401
+    assert "pas confirmé votre identité" in refused.text
+    assert client.get("/", follow_redirects=False).status_code == 303
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"psc_issuer": "http://psc.example"}, "MAILLAGE_PSC_ISSUER must start with https://"),
+        (
+            {"psc_issuer": "https://psc.example", "psc_client_id": "c"},
+            "needs MAILLAGE_PSC_CLIENT_CERT, MAILLAGE_PSC_CLIENT_KEY (mutual TLS)",
+        ),
+    ],
+)
+def test_psc_settings_need_https_and_the_client_certificate(
+    settings: dict[str, str], message: str
+) -> None:
+    with pytest.raises(ValidationError, match=re.escape(message)):
+        Settings(**settings)
 
 
 def test_without_psc_configured_there_is_no_button_nor_route(tmp_path: Path) -> None:
