@@ -24,10 +24,10 @@ from typing import Any
 from urllib.parse import urlencode
 
 import requests
+from authlib.common.errors import AuthlibBaseError
 from authlib.common.security import generate_token
 from authlib.integrations.requests_client import OAuth2Session
 from authlib.oauth2.auth import encode_none
-from authlib.oauth2.rfc6749 import OAuth2Error
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
@@ -177,7 +177,7 @@ class ProSanteConnect:
                     )
                 response = session.get(metadata["userinfo_endpoint"], verify=self._verify)
                 response.raise_for_status()
-            except (OAuth2Error, requests.RequestException) as error:
+            except (AuthlibBaseError, requests.RequestException) as error:
                 raise PscError(f"token or userinfo request failed: {error}") from error
         userinfo = self._userinfo(response, keys)
         if userinfo.get("sub") != claims.get("sub"):
