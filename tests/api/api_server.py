@@ -122,19 +122,20 @@ def free_port() -> int:
 
 
 class Served:
-    """``maillage serve`` in its own process, on ``port``, with ``environment`` (the
-    ``MAILLAGE_*`` settings); started again as often as a test kills it."""
+    """``maillage serve --workers N`` in its own process group, on ``port``, with
+    ``environment`` (the ``MAILLAGE_*`` settings); started again as often as a test kills it."""
 
-    def __init__(self, port: int, environment: dict[str, str]) -> None:
-        self.port, self.base = port, f"http://127.0.0.1:{port}"
+    def __init__(self, port: int, environment: dict[str, str], workers: int = 1) -> None:
+        self.port, self.base, self.workers = port, f"http://127.0.0.1:{port}", workers
         self.env = {**os.environ, "PYTHONPATH": SOURCE, **environment}
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, within_s: float = 90) -> None:
         """Start the server and wait until it answers."""
         self.process = subprocess.Popen(
-            [MAILLAGE, "serve", "--port", str(self.port)],
+            [MAILLAGE, "serve", "--port", str(self.port), "--workers", str(self.workers)],
             env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True,
         )  # fmt: skip
         deadline = time.monotonic() + within_s
         while time.monotonic() < deadline and self.process.poll() is None:
@@ -146,7 +147,18 @@ class Served:
         raise AssertionError(f"maillage serve did not answer within {within_s} s")
 
     def kill(self) -> None:
-        """SIGKILL: no shutdown, no answer to the requests in flight."""
+        """SIGKILL to the server and its workers: no shutdown, no answer to the requests in
+        flight."""
         if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
+            os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
+
+    def kill_worker(self) -> None:
+        """SIGKILL to one worker process (the server starts another)."""
+        assert self.process is not None
+        tasks = Path(f"/proc/{self.process.pid}/task")
+        children = [
+            int(c) for task in tasks.iterdir() for c in (task / "children").read_text().split()
+        ]
+        workers = [c for c in children if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes()]
+        os.kill(workers[0], signal.SIGKILL)

@@ -1,9 +1,11 @@
-"""Standing fault test (issue 14): concurrent bookings while the server process is killed with
-SIGKILL and restarted and its PostgreSQL backends are terminated. No acknowledged booking may be
-lost, and no participant (patient, doctor, room) may ever be booked twice at once.
+"""Standing fault test (issue 14): concurrent bookings while the server (two worker processes)
+is killed with SIGKILL and restarted, its workers are killed one at a time, and its PostgreSQL
+backends are terminated. No acknowledged booking may be lost, and no participant (patient,
+doctor, room) may ever be booked twice at once.
 
 Clients book at random (a fixed seed) among few doctors, rooms and start times, so that most
-attempts clash; a chaos thread alternates SIGKILL + restart of ``maillage serve`` and
+attempts clash; a chaos thread runs the faults of :data:`CHAOS` in turn: SIGKILL of a worker
+(uvicorn starts another), SIGKILL of the whole ``maillage serve`` and a restart, and
 ``pg_terminate_backend`` of the server's connections. The check reads the database directly,
 not through the server under test.
 """
@@ -26,7 +28,7 @@ from fhir_samples import location, organization
 
 from maillage.care.appointments import HOLDS_TIME
 
-CHAOS = ("kill", "terminate", "terminate", "kill", "terminate")
+CHAOS = ("kill-worker", "terminate", "kill", "terminate", "kill-worker", "terminate")
 """The faults, in order, each after ``LOAD_S`` of bookings (a restart takes seconds more)."""
 LOAD_S = 2.5
 CLIENTS = 6
@@ -93,7 +95,7 @@ class Chaos:
 
     def __init__(self, served: Served, database_url: str) -> None:
         self.served, self.dsn = served, database_url.replace("+psycopg", "")
-        self.kills = self.terminated = 0
+        self.kills = self.worker_kills = self.terminated = 0
 
     def run(self) -> None:
         for fault in CHAOS:
@@ -102,6 +104,9 @@ class Chaos:
                 self.served.kill()
                 self.kills += 1
                 self.served.start()
+            elif fault == "kill-worker":
+                self.served.kill_worker()
+                self.worker_kills += 1
             else:
                 self.terminated += self.terminate()
         time.sleep(LOAD_S)
@@ -171,6 +176,7 @@ def test_no_acknowledged_booking_is_lost_and_nobody_is_booked_twice(
             "MAILLAGE_SECRET_KEY": SECRET,
             "MAILLAGE_FILES_DIR": str(tmp_path / "files"),
         },
+        workers=2,
     )
     served.start()
     load = Load(served.base, coordinator)
@@ -197,11 +203,13 @@ def test_no_acknowledged_booking_is_lost_and_nobody_is_booked_twice(
     clashes = double_bookings(stored)
     print(
         f"\n{len(load.acknowledged)} acknowledged bookings, {sum(load.answers.values())} "
-        f"attempts {dict(load.answers)}, {chaos.kills} SIGKILLs, {chaos.terminated} backends "
-        f"terminated, {len(lost)} lost, {len(clashes)} double bookings"
+        f"attempts {dict(load.answers)}, {chaos.kills} server and {chaos.worker_kills} worker "
+        f"SIGKILLs, {chaos.terminated} backends terminated, {len(lost)} lost, "
+        f"{len(clashes)} double bookings"
     )
     # The server always holds a connection of its read pool: each termination ends one at least.
-    assert chaos.kills == 2 and chaos.terminated >= 3, "the chaos did not happen"
+    assert (chaos.kills, chaos.worker_kills) == (1, 2), "the chaos did not happen"
+    assert chaos.terminated >= 3, "the chaos did not happen"
     assert len(load.acknowledged) >= 50, load.answers
     assert load.answers["500"] == 0, load.answers
     assert lost == [] and changed == []
