@@ -267,7 +267,7 @@ def test_finess_numbers_are_imported_and_searchable(
     text = (
         "id,name,code_commune,type,finess_et,finess_ej\n"
         "bourg,CH de Fleyriat,01053,ch,010000024,010780054\n"
-        "ajaccio,Pharmacie du Cours,2A004,pharmacie,2A0000011,\n"
+        "ajaccio,Pharmacie du Cours,2A004,pharmacie,2A0001012,\n"
     )
     _import(server, _write(tmp_path, text), communes)
     finess = "http://finess.sante.gouv.fr"
@@ -275,7 +275,7 @@ def test_finess_numbers_are_imported_and_searchable(
     assert site["name"] == "CH de Fleyriat"
     [legal] = _search(server, admin, f"Organization?identifier={finess}|010780054")
     assert _search(server, admin, f"Organization?identifier={finess}|010000024") == [legal]
-    [corsica] = _search(server, admin, f"Location?identifier={finess}|2A0000011")
+    [corsica] = _search(server, admin, f"Location?identifier={finess}|2A0001012")
     assert corsica["name"] == "Pharmacie du Cours"
     assert _search(server, admin, f"Location?identifier={finess}|010780054") == []
 

@@ -40,9 +40,35 @@ def test_every_numeric_number_of_the_fixture_extract_has_a_valid_key() -> None:
         validate_finess(number)
 
 
-@pytest.mark.parametrize("number", ["2A0000011", "2B0000036"])
-def test_corsican_numbers_are_checked_for_layout(number: str) -> None:
+# Corsican numbers published in official acts: the annex of the arrêté du 4 mars 2015 (JORF,
+# isolated hospitals: Clinique du sud de la Corse, CH Corte ET/EJ, CH Calvi ET/EJ) and ARS Corse
+# acts listed in the Corse-du-Sud and Haute-Corse recueils des actes administratifs 2024-2025
+# (hospitals' EJ, EHPAD ET).
+PUBLISHED_CORSICAN = [
+    *["2A0000154", "2B0004246", "2B0000038", "2B0005342", "2B0005359"],
+    *["2A0000014", "2A0000170", "2A0000386", "2A0002606", "2A0000261", "2A0002051"],
+    *["2B0000020", "2B0000442", "2B0003107", "2B0003057", "2B0004238", "2B0000939"],
+    *["2B0003628", "2B0003073", "2B0000459", "2B0001341"],
+]
+
+
+@pytest.mark.parametrize("number", PUBLISHED_CORSICAN)
+def test_published_corsican_numbers_are_accepted(number: str) -> None:
     validate_finess(number)
+
+
+def test_hand_worked_corsican_key() -> None:
+    # 2A0000014 (CH d'Ajaccio): A counts 1, so the Luhn digits are 2 1 0 0 0 0 0 1, key 4. From
+    # the right, 1 -> 2 (doubled), 0, 0, 0, 0, 0, 1 -> 2 (doubled), 2: sum 6, key (10 - 6) = 4.
+    # 2A → 20 (sum 4, key 6) or the NIR's 2A → 19 (9 -> 18 -> 9, plus 1 and 2: sum 12, key 8)
+    # would refuse it.
+    validate_finess("2A0000014")
+    with pytest.raises(ValueError, match="Luhn expects 4"):
+        validate_finess("2A0000016")
+    # 2B0000020 (CH de Bastia): B counts 2, doubled to 4; with the 2 left of the key doubled to
+    # 4 and the leading 2: sum 10, key 0.
+    with pytest.raises(ValueError, match="Luhn expects 0"):
+        validate_finess("2B0000021")
 
 
 @pytest.mark.parametrize(
@@ -52,6 +78,7 @@ def test_corsican_numbers_are_checked_for_layout(number: str) -> None:
         ("0100000245", "9 characters"),
         ("2C0000011", "department code"),
         ("2A00000X1", "7 digits"),
+        ("2A0000011", "check digit 1"),
         ("010000 24", "7 digits"),
         ("970100013", "check digit 3"),
     ],
@@ -72,11 +99,11 @@ def test_every_number_of_a_registered_finess_dataset_is_checked(
         app, ["sites", "check-finess", "--finess", f"dataset:{dataset.id}"]
     )
     assert checked.exit_code == 0, checked.output
-    assert "12 numéros FINESS vérifiés (2 corses, format seul), 0 refusés" in checked.output
+    assert "12 numéros FINESS vérifiés, 0 refusés" in checked.output
     text = FIXTURE.read_bytes().replace(b";010780054;", b";010780055;", 1)
     broken = tmp_path / "etalab-cs1100507-stock-broken.csv"
     broken.write_bytes(text)
     refused = CliRunner().invoke(app, ["sites", "check-finess", "--finess", str(broken)])
     assert refused.exit_code == 1
     assert f"{broken}:2: nofinessej '010780055' : FINESS check digit 5 is wrong" in refused.output
-    assert "12 numéros FINESS vérifiés (2 corses, format seul), 1 refusés" in refused.output
+    assert "12 numéros FINESS vérifiés, 1 refusés" in refused.output

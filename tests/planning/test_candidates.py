@@ -67,8 +67,8 @@ def test_town_halls_lie_in_their_commune(communes):
 
 def test_finess_keeps_the_site_categories_in_current_communes(communes):
     sites = finess_sites(FINESS_SAMPLE, communes).table.set_index("site_id")
-    assert set(sites.index) == {"010000024", "030000004", "2A0000011", "670000116"}
-    assert sites.loc["2A0000011", "code_commune"] == "2A004"
+    assert set(sites.index) == {"010000024", "030000004", "2A0001012", "670000116"}
+    assert sites.loc["2A0001012", "code_commune"] == "2A004"
     # The health centre has no geolocation row: it takes its commune's point.
     strasbourg = communes.set_index("code_commune").loc["67482"]
     assert sites.loc["670000116", ["lon", "lat"]].tolist() == [strasbourg.lon, strasbourg.lat]
@@ -77,7 +77,7 @@ def test_finess_keeps_the_site_categories_in_current_communes(communes):
 
 def test_finess_categories_are_chosen_after_the_file(communes):
     chosen = load_candidates(f"finess:{FINESS_SAMPLE}:620,365", communes)
-    assert sorted(chosen.table.site_id) == ["2A0000011", "970100012"]  # Corsica, Guadeloupe
+    assert sorted(chosen.table.site_id) == ["2A0001012", "970100012"]  # Corsica, Guadeloupe
     assert chosen.notes[0].startswith("catégories 620 pharmacie d'officine, 365 Etablissement")
     with pytest.raises(ValueError, match="catégories FINESS à trois chiffres"):
         load_candidates(f"finess:{FINESS_SAMPLE}:pharmacies", communes)

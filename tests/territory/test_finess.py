@@ -32,13 +32,13 @@ def test_commune_codes_from_department_and_commune_fields(facilities: pd.DataFra
     assert facilities["code_commune"].to_dict() == {
         "010000024": "01053",
         "030000004": "03003",
-        "2A0000011": "2A004",
+        "2A0001012": "2A004",
         "970100012": "97101",
         "970400016": "97411",
         "670000116": "67482",
     }
     assert facilities.loc["010000024", "name"] == "CENTRE HOSPITALIER DE BOURG-EN-BRESSE FLEYRIAT"
-    assert facilities.loc["2A0000011", "name"] == "PHARMACIE DU COURS"  # no long name
+    assert facilities.loc["2A0001012", "name"] == "PHARMACIE DU COURS"  # no long name
     assert facilities.loc["030000004", "category_label"].startswith("Etablissement d'hébergement")
 
 
@@ -63,7 +63,7 @@ def test_utm_zones(facilities, finess, lon_lat, zone, south) -> None:
 def test_missing_geolocation_and_category_filter(facilities: pd.DataFrame) -> None:
     assert facilities.loc["670000116", ["lon", "lat"]].isna().all()
     chosen = load_finess(SAMPLE, categories=[124, "620"])
-    assert chosen["finess"].tolist() == ["2A0000011", "670000116"]
+    assert chosen["finess"].tolist() == ["2A0001012", "670000116"]
 
 
 def test_utf8_release_reads_the_same(tmp_path: Path, facilities: pd.DataFrame) -> None:

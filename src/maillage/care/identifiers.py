@@ -160,7 +160,8 @@ def validate_idnat_ps(value: str) -> None:
         )
 
 
-_FINESS_DEPARTMENTS_CORSICA = ("2A", "2B")
+_FINESS_CORSICA = {"2A": "21", "2B": "22"}
+"""Digits a Corsican department's letter takes in the FINESS key: A → 1, B → 2."""
 
 
 def validate_finess(value: str) -> None:
@@ -171,21 +172,23 @@ def validate_finess(value: str) -> None:
     ``[0-9][0-9A-Z][0-9]{7}``, in the standard flux XSDs such as ``cs1400101.xsd`` of
     github.com/ansforge/finess), narrowed to the letters departments use (2A, 2B). The key rule
     is the Luhn formula (as for RPPS); it was checked on the real numbers of the FINESS extract
-    fixture (010000024, 010780054, 970100012, 970100103). Neither those schemas nor any other
-    publication found gives the key of a Corsican (2A/2B) number, so a Corsican number is
-    checked for layout only, rather than refused by a guessed substitution of its letters.
+    fixture (010000024, 010780054, 970100012, 970100103). No published text gives the key of a
+    Corsican number; the letter counts as its rank in the alphabet (2A → 21, 2B → 22), the only
+    rule that fits the 21 Corsican numbers published in official acts (arrêté du 4 mars 2015,
+    JORF, annex: 2A0000154, 2B0004246, 2B0000038, 2B0005342, 2B0005359; ARS Corse acts in the
+    2A and 2B prefectures' recueils des actes administratifs 2024-2025, e.g. CH d'Ajaccio
+    2A0000014, CH de Bastia 2B0000020), where 2A → 20 and the NIR's 2A → 19 / 2B → 18 fit none.
     """
     if len(value) != 9:
         raise ValueError(f"FINESS number must have 9 characters, got {len(value)}")
     department, rest = value[:2], value[2:]
     if not (value.isascii() and rest.isdigit()):
         raise ValueError(f"FINESS number must end with 7 digits, got {value!r}")
-    if department in _FINESS_DEPARTMENTS_CORSICA:
-        return
-    if not department.isdigit():
+    if not (department.isdigit() or department in _FINESS_CORSICA):
         raise ValueError(f"FINESS department code {department!r} must be two digits or 2A/2B")
-    if luhn.checksum(value) != 0:
-        expected = luhn.calc_check_digit(value[:-1])
+    digits = _FINESS_CORSICA.get(department, department) + rest
+    if luhn.checksum(digits) != 0:
+        expected = luhn.calc_check_digit(digits[:-1])
         raise ValueError(f"FINESS check digit {value[-1]} is wrong (Luhn expects {expected})")
 
 
