@@ -65,7 +65,7 @@ def write_outputs(
         pq.write_table(pa.Table.from_pandas(flat, preserve_index=False), tmp / "communes.parquet")
         write_csv(flat, tmp / "communes.csv", dialect)
         write_csv(territories, tmp / "territories.csv", dialect)
-        (tmp / "communes.geojson").write_text(geojson(table, diagnosis.synthetic), encoding="utf-8")
+        (tmp / "communes.geojson").write_bytes(geojson(table, diagnosis.synthetic))
         (tmp / "carte.html").write_text(choropleth_html(table, summary, shown), encoding="utf-8")
         if comparison is not None:
             write_csv(comparison.communes, tmp / "evolution_communes.csv", dialect)
@@ -111,8 +111,8 @@ def flat_table(diagnosis: Diagnosis) -> pd.DataFrame:
     return table
 
 
-def geojson(table: pd.DataFrame, synthetic: bool) -> str:
-    """A FeatureCollection of commune polygons (WGS84) carrying the CSV columns."""
+def geojson(table: pd.DataFrame, synthetic: bool) -> bytes:
+    """A FeatureCollection of commune polygons (WGS84) carrying the CSV columns (UTF-8)."""
     rows = features(polygons(table.geometry), table[CSV_COLUMNS])
     return feature_collection(
         rows, "SYNTHETIC supply — not real practitioners" if synthetic else None

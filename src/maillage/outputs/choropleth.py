@@ -22,6 +22,8 @@ import shapely
 
 from maillage.access.measure import CLASS_NAMES, Measure, measure_in
 from maillage.french_format import number, numbers_column
+from maillage.outputs.geometry_text import cached_lines
+from maillage.territory.communes import wkb_values
 from maillage.territory.geography import departements, regions
 
 #: Zoning colours (ColorBrewer RdYlGn, colour-blind safe end points).
@@ -51,6 +53,8 @@ SYNTHETIC_BANNER = (
     "pas des praticiens réels.</p>"
 )
 PANEL_WIDTH = 1000.0
+#: Polygons are simplified to the panel's width in degrees divided by this.
+SIMPLIFY_SHARE = 2500
 #: A marker's radius is the panel's longer side divided by this.
 MARKER_SHARE = 90
 #: A panel's extent in degrees (west south east north), kept on its ``<svg>`` so that markers can
@@ -202,27 +206,38 @@ def _marker_svg(markers: list[Marker], bounds: np.ndarray) -> str:
 
 
 def _panel(
-    geoms: np.ndarray, fill: np.ndarray, titles: np.ndarray, markers: list[Marker], name: str
+    wkb: np.ndarray, fill: np.ndarray, titles: np.ndarray, markers: list[Marker], name: str
 ) -> str:
-    """One SVG panel; its extent, rounded as written in ``data-bbox``, fixes the projection."""
-    bounds = np.round(shapely.total_bounds(geoms), 6)
-    project, height = _projection(bounds)
-    simple = shapely.simplify(
-        geoms, tolerance=(bounds[2] - bounds[0]) / 2500, preserve_topology=False
-    )
-    paths = svg_paths(shapely.transform(simple, project))
+    """One SVG panel of polygons (WKB); its extent, rounded as written in ``data-bbox``, fixes
+    the projection. The extent and paths come from the cache when these polygons were drawn
+    before."""
+    extent, *paths = cached_lines("svg", wkb, f"{PANEL_WIDTH} {SIMPLIFY_SHARE}", drawing)
+    bounds = np.array([float(b) for b in extent.split()])
+    _project, height = _projection(bounds)
     body = "".join(
-        f'<path d="{d}" fill="{f}"><title>{t}</title></path>'
+        f'<path d="{d.decode()}" fill="{f}"><title>{t}</title></path>'
         for d, f, t in zip(paths, fill, titles, strict=True)
-        if d != "EMPTY"
+        if d != b"EMPTY"
     )
-    extent = " ".join(f"{b:.6f}" for b in bounds)
+    shown = " ".join(f"{b:.6f}" for b in bounds)
     return (
         f'<figure class="panel"><figcaption>{html.escape(name)}</figcaption>'
         f'<svg viewBox="0 0 {PANEL_WIDTH:.0f} {height:.0f}" role="img" '
-        f'aria-label="{html.escape(name)}" data-bbox="{extent}">'
+        f'aria-label="{html.escape(name)}" data-bbox="{shown}">'
         f"{body}{_marker_svg(markers, bounds)}</svg></figure>"
     )
+
+
+def drawing(geoms: np.ndarray) -> list[str]:
+    """A panel's extent (west south east north, rounded to six decimals) then each polygon's
+    path, simplified to the panel's scale: the text that depends on the polygons alone."""
+    bounds = np.round(shapely.total_bounds(geoms), 6)
+    project, _height = _projection(bounds)
+    simple = shapely.simplify(
+        geoms, tolerance=(bounds[2] - bounds[0]) / SIMPLIFY_SHARE, preserve_topology=False
+    )
+    paths = svg_paths(shapely.transform(simple, project))
+    return [" ".join(repr(b) for b in bounds.tolist()), *paths.tolist()]
 
 
 def add_markers(svg: str, markers: list[Marker]) -> tuple[str, np.ndarray]:
@@ -330,8 +345,8 @@ def _panels(
 ) -> str:
     """The metropolitan communes, then each overseas department present, one panel each,
     titled with the territory it shows."""
+    values = wkb_values(wkb)
     has_geom = wkb.notna().to_numpy()
-    geoms = shapely.from_wkb(wkb.where(has_geom, None).to_numpy())
     departement = departement.fillna("").astype(str)
     overseas = departement.str.startswith("97").to_numpy()
     metro_name, overseas_names = panel_names(departement)
@@ -342,7 +357,7 @@ def _panels(
     for name, mask in groups:
         idx = np.flatnonzero(mask & has_geom)
         if len(idx):
-            panels.append(_panel(geoms[idx], fill[idx], titles[idx], markers, name))
+            panels.append(_panel(values[idx], fill[idx], titles[idx], markers, name))
     return "".join(panels)
 
 

@@ -1,5 +1,6 @@
-"""GeoJSON written without a Python loop over features: GEOS writes the geometries, pandas
-the properties, and only the concatenation of the two strings happens here."""
+"""GeoJSON written without a Python loop over coordinates: GEOS writes the geometries (once:
+the polygons' text is cached, :mod:`maillage.outputs.geometry_text`), pandas the properties,
+and only the concatenation of the two, as UTF-8 bytes, happens here."""
 
 from __future__ import annotations
 
@@ -9,26 +10,37 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from maillage.outputs.geometry_text import cached_lines
+from maillage.territory.communes import wkb_values
 
-def features(geoms: np.ndarray, properties: pd.DataFrame) -> pd.Series:
-    """One GeoJSON Feature string per row of ``properties`` (``geoms`` aligned, None allowed)."""
-    geometry = pd.Series(shapely.to_geojson(geoms), index=properties.index).fillna("null")
+
+def features(geometry: list[bytes], properties: pd.DataFrame) -> list[bytes]:
+    """One GeoJSON Feature per row of ``properties``, ``geometry`` aligned with its rows."""
     props = properties.to_json(orient="records", lines=True, force_ascii=False)
-    return (
-        '{"type":"Feature","geometry":'
-        + geometry
-        + ',"properties":'
-        + pd.Series(props.splitlines(), index=properties.index)
-        + "}"
-    )
+    return [
+        b'{"type":"Feature","geometry":' + g + b',"properties":' + p + b"}"
+        for g, p in zip(geometry, props.encode().splitlines(), strict=True)
+    ]
 
 
-def feature_collection(rows: pd.Series, name: str | None = None) -> str:
-    """A FeatureCollection of feature strings, with an optional ``name`` (a SYNTHETIC label)."""
+def feature_collection(rows: list[bytes], name: str | None = None) -> bytes:
+    """A FeatureCollection of features, with an optional ``name`` (a SYNTHETIC label), as the
+    UTF-8 bytes of its file."""
     named = f',"name":{json.dumps(name, ensure_ascii=False)}' if name else ""
-    return '{"type":"FeatureCollection"' + named + ',"features":[' + ",".join(rows.tolist()) + "]}"
+    start = ('{"type":"FeatureCollection"' + named + ',"features":[').encode()
+    return start + b",".join(rows) + b"]}"
 
 
-def polygons(wkb: pd.Series) -> np.ndarray:
-    """Shapely geometries from a WKB column whose missing values are NaN or None."""
-    return shapely.from_wkb(wkb.where(wkb.notna(), None).to_numpy())
+def polygons(wkb: pd.Series) -> list[bytes]:
+    """The GeoJSON geometry of each value of a WKB column (``null`` where it is missing)."""
+    return cached_lines("geojson", wkb_values(wkb), "", _geojson)
+
+
+def points(lon: list[float], lat: list[float]) -> list[bytes]:
+    """The GeoJSON geometry of each point (WGS84), computed each time (sites change)."""
+    return [text.encode() for text in _geojson(shapely.points(lon, lat))]
+
+
+def _geojson(geoms: np.ndarray) -> list[str]:
+    """GEOS' GeoJSON of each geometry, ``null`` for a missing one."""
+    return ["null" if text is None else text for text in shapely.to_geojson(geoms).tolist()]

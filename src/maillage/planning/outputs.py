@@ -12,12 +12,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
-import shapely
 
 from maillage.access.measure import measure_in
 from maillage.outputs.atomic import atomic_directory
 from maillage.outputs.choropleth import Marker, choropleth_svg, page
-from maillage.outputs.geojson import feature_collection, features, polygons
+from maillage.outputs.geojson import feature_collection, features, points, polygons
 from maillage.outputs.serialise import to_json
 from maillage.planning.pipeline import Plan
 from maillage.tabular import STANDARD, CsvDialect, write_csv
@@ -56,7 +55,7 @@ def write_plan(
     with atomic_directory(out, "plan", overwrite=overwrite) as tmp:
         write_csv(sites, tmp / "sites.csv", dialect)
         write_csv(impact, tmp / "impact.csv", dialect)
-        (tmp / "plan.geojson").write_text(geojson(plan), encoding="utf-8")
+        (tmp / "plan.geojson").write_bytes(geojson(plan))
         (tmp / "carte.html").write_text(map_page(plan, maps), encoding="utf-8")
         (tmp / "summary.json").write_text(
             to_json(plan.summary),
@@ -64,17 +63,17 @@ def write_plan(
         )
 
 
-def geojson(plan: Plan) -> str:
-    """Commune polygons carrying their impact, then new and existing sites as points (WGS84)."""
+def geojson(plan: Plan) -> bytes:
+    """Commune polygons carrying their impact, then new and existing sites as points (WGS84),
+    as the file's UTF-8 bytes."""
     communes = plan.diagnosis.communes[["code_commune", "geometry"]].merge(
         plan.impact.table, on="code_commune"
     )
     sites = site_rows(plan)
     site_props = sites[["status", *[c for c in SITES_COLUMNS if c in sites and c != "status"]]]
-    parts = [features(polygons(communes.geometry), communes.drop(columns="geometry"))]
+    rows = features(polygons(communes.geometry), communes.drop(columns="geometry"))
     if len(sites):  # an LSCP may need no new site where existing care covers everyone
-        parts.append(features(shapely.points(sites.lon.tolist(), sites.lat.tolist()), site_props))
-    rows = pd.concat(parts)
+        rows += features(points(sites.lon.tolist(), sites.lat.tolist()), site_props)
     return feature_collection(
         rows, "SYNTHETIC supply — simulation" if plan.synthetic else "simulation"
     )

@@ -57,10 +57,16 @@ COLUMNS = [
 ARTICLES = {"2": "Le ", "3": "La ", "4": "Les ", "5": "L'", "6": "Aux ", "7": "Las ", "8": "Los "}
 
 
+def cache_folder() -> Path:
+    """``$MAILLAGE_CACHE_DIR`` or the platform's user cache: the commune table and what is
+    drawn from its polygons (:mod:`maillage.outputs.geometry_text`) are kept there."""
+    return Path(os.environ.get(CACHE_ENV) or platformdirs.user_cache_dir("maillage"))
+
+
 def cache_path() -> Path:
-    """Where the Parquet cache lives: ``$MAILLAGE_CACHE_DIR`` or the platform's user cache."""
-    folder = Path(os.environ.get(CACHE_ENV) or platformdirs.user_cache_dir("maillage"))
-    return folder / f"communes-datafrance{datafrance.version()}-schema{SCHEMA_VERSION}.parquet"
+    """Where the commune table's Parquet cache lives."""
+    name = f"communes-datafrance{datafrance.version()}-schema{SCHEMA_VERSION}.parquet"
+    return cache_folder() / name
 
 
 def load_communes(refresh: bool = False) -> pd.DataFrame:
@@ -80,11 +86,16 @@ def load_communes(refresh: bool = False) -> pd.DataFrame:
     return table
 
 
-def geometries(wkb: pd.Series) -> np.ndarray:
-    """Shapely geometries from a column of WKB; a missing value is shapely's missing (None)."""
+def wkb_values(wkb: pd.Series) -> np.ndarray:
+    """A column of WKB as an object array whose missing values (NaN or None) are None."""
     # pandas documents na_value as Any; pandas-stubs wrongly leaves None out of it.
     values: np.ndarray = wkb.to_numpy(dtype=object, na_value=None)  # type: ignore[call-overload]
-    return shapely.from_wkb(values)
+    return values
+
+
+def geometries(wkb: pd.Series) -> np.ndarray:
+    """Shapely geometries from a column of WKB; a missing value is shapely's missing (None)."""
+    return shapely.from_wkb(wkb_values(wkb))
 
 
 def zone_of(departement: pd.Series) -> np.ndarray:
