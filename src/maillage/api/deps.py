@@ -51,6 +51,11 @@ def login_limiter(request: Request) -> auth.LoginLimiter:
     return found
 
 
+def client_address(request: Request) -> str:
+    """The client's address, which login attempts are counted by."""
+    return request.client.host if request.client else "unknown"
+
+
 async def credentials(request: Request) -> Principal | Unauthenticated | None:
     """The principal of the bearer token (None: anonymous), or the refusal it earned."""
     try:
@@ -88,3 +93,5 @@ async def repository(
 Repo = Annotated[Repository, Depends(repository)]
 AppSettings = Annotated[Settings, Depends(settings)]
 Sessions = Annotated[sessionmaker[Session], Depends(sessions)]
+LoginLimits = Annotated[auth.LoginLimiter, Depends(login_limiter)]
+ClientAddress = Annotated[str, Depends(client_address)]

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form
 from fastapi.responses import JSONResponse
 from fastapi.security import OAuth2PasswordRequestForm
 
-from maillage.api.auth import LoginLimiter, issue_token
-from maillage.api.deps import AppSettings, Sessions, login_limiter
+from maillage.api.auth import issue_token
+from maillage.api.deps import AppSettings, ClientAddress, LoginLimits, Sessions
 from maillage.api.errors import FHIRError
 from maillage.care import second_factor
 from maillage.care.errors import Forbidden, Unauthenticated
@@ -25,15 +25,14 @@ router = APIRouter(tags=["auth"])
 
 @router.post("/auth/token")
 def token(
-    request: Request,
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
     settings: AppSettings,
     sessions: Sessions,
-    limiter: Annotated[LoginLimiter, Depends(login_limiter)],
+    limiter: LoginLimits,
+    address: ClientAddress,
     totp: Annotated[str | None, Form()] = None,
 ) -> JSONResponse:
     """E-mail and password (and TOTP code) for a short-lived bearer token."""
-    address = request.client.host if request.client else "unknown"
     if not limiter.hit(address, form.username):
         raise FHIRError(429, "too many login attempts; try again later")
     user = authenticate(

@@ -8,8 +8,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
-from maillage.api.auth import LoginLimiter
-from maillage.api.deps import AppSettings, Sessions
+from maillage.api.deps import AppSettings, ClientAddress, LoginLimits, Sessions
 from maillage.care import second_factor
 from maillage.care.errors import Forbidden
 from maillage.care.principal import Principal, authenticate
@@ -36,25 +35,19 @@ def _page(
     return render(request, "connexion.html", {**context, "psc": psc}, status=status)
 
 
-def login_limiter(request: Request) -> LoginLimiter:
-    """The server's limiter of login attempts (shared with the API's token endpoint)."""
-    found: LoginLimiter = request.app.state.login_limiter
-    return found
-
-
 @router.post("/connexion", response_class=HTMLResponse)
 def login(
     request: Request,
     sessions: Sessions,
     settings: AppSettings,
-    limiter: Annotated[LoginLimiter, Depends(login_limiter)],
+    limiter: LoginLimits,
+    address: ClientAddress,
     form: Annotated[FormData, Depends(checked_form)],
 ) -> Response:
     """Check the password (rate-limited like the API's token endpoint) and open a session."""
     email = str(form.get("email", "")).strip()
     password = str(form.get("password", ""))
     target = safe_target(str(form.get("suivant", "")))
-    address = request.client.host if request.client else "unknown"
     if not limiter.hit(address, email):
         error = "Trop de tentatives de connexion : réessayez dans quelques minutes."
         return _page(request, settings, {"erreur": error, "email": email}, status=429)

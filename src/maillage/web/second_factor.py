@@ -16,8 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from starlette.datastructures import FormData
 
-from maillage.api.auth import LoginLimiter
-from maillage.api.deps import AppSettings, Sessions, login_limiter
+from maillage.api.deps import AppSettings, ClientAddress, LoginLimits, Sessions
 from maillage.care import second_factor
 from maillage.care.errors import Forbidden
 from maillage.care.principal import Principal
@@ -31,6 +30,7 @@ PENDING_COOKIE = "maillage_second_factor"
 PENDING_SECONDS = 300
 ACCOUNT_PAGE = "/compte/double-authentification"
 _WRONG = "Code incorrect ou expiré : saisissez le code affiché maintenant par l'application."
+_TOO_MANY = "Trop de tentatives : réessayez dans quelques minutes."
 
 
 @dataclass(frozen=True)
@@ -69,8 +69,43 @@ def pending(request: Request, settings: AppSettings) -> Pending:
         raise PageError(401, message) from None
 
 
-def _address(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+@dataclass(frozen=True)
+class CodeGiven:
+    """A code typed on a page, the account it is for and the client's address."""
+
+    user_id: int
+    code: str
+    address: str
+
+
+@dataclass(frozen=True)
+class LoginCode(CodeGiven):
+    """A code typed at login: where the login goes next, and whether the login limits allow
+    this try (counted like a password's)."""
+
+    target: str
+    allowed: bool
+
+
+def login_code(
+    login: Annotated[Pending, Depends(pending)],
+    limiter: LoginLimits,
+    address: ClientAddress,
+    form: Annotated[FormData, Depends(checked_form)],
+) -> LoginCode:
+    """The code of the login waiting for its second factor, counted as one try."""
+    allowed = limiter.hit(address, f"second-factor:{login.user_id}")
+    code = str(form.get("code", ""))
+    return LoginCode(login.user_id, code, address, login.target, allowed)
+
+
+def account_code(
+    principal: Annotated[Principal, Depends(signed_in)],
+    address: ClientAddress,
+    form: Annotated[FormData, Depends(checked_form)],
+) -> CodeGiven:
+    """The code the signed-in account typed on its own page."""
+    return CodeGiven(principal.user_id, str(form.get("code", "")), address)
 
 
 def _signed_in(request: Request, user_id: int) -> None:
@@ -93,26 +128,37 @@ def code_given(
     request: Request,
     sessions: Sessions,
     settings: AppSettings,
-    limiter: Annotated[LoginLimiter, Depends(login_limiter)],
-    login: Annotated[Pending, Depends(pending)],
-    form: Annotated[FormData, Depends(checked_form)],
+    given: Annotated[LoginCode, Depends(login_code)],
 ) -> Response:
     """Check the code (or a recovery code) and open the session."""
-    address = _address(request)
-    if not limiter.hit(address, f"second-factor:{login.user_id}"):
-        error = "Trop de tentatives : réessayez dans quelques minutes."
-        return render(request, "connexion_code.html", {"erreur": error}, status=429)
-    code = str(form.get("code", ""))
-    if not second_factor.check(sessions, settings, login.user_id, code, address=address):
+    if not given.allowed:
+        return render(request, "connexion_code.html", {"erreur": _TOO_MANY}, status=429)
+    if not second_factor.check(
+        sessions, settings, given.user_id, given.code, address=given.address
+    ):
         return render(request, "connexion_code.html", {"erreur": _WRONG}, status=401)
-    response = RedirectResponse(login.target, status_code=303)
-    _finished(request, response, login.user_id)
+    response = RedirectResponse(given.target, status_code=303)
+    _finished(request, response, given.user_id)
     return response
 
 
 def _enrolment(sessions: Sessions, settings: Settings, user_id: int) -> dict[str, Any]:
     enrolment = second_factor.begin(sessions, settings, user_id)
     return {"qr": enrolment.qr, "secret": enrolment.secret}
+
+
+def _confirmed(
+    request: Request, sessions: Sessions, settings: Settings, given: CodeGiven, **page: Any
+) -> list[str] | HTMLResponse:
+    """The recovery codes of the enrolment the code confirms; a wrong code: the enrolment page
+    again (with ``page``'s entries) and the error."""
+    try:
+        return second_factor.confirm(
+            sessions, settings, given.user_id, given.code, address=given.address
+        )
+    except second_factor.InvalidCode:
+        context = {**_enrolment(sessions, settings, given.user_id), **page, "erreur": _WRONG}
+        return render(request, "double_authentification.html", context, 400)
 
 
 @router.get("/connexion/activation", response_class=HTMLResponse)
@@ -132,22 +178,15 @@ def confirm_at_login(
     request: Request,
     sessions: Sessions,
     settings: AppSettings,
-    limiter: Annotated[LoginLimiter, Depends(login_limiter)],
-    login: Annotated[Pending, Depends(pending)],
-    form: Annotated[FormData, Depends(checked_form)],
+    given: Annotated[LoginCode, Depends(login_code)],
 ) -> Response:
-    address = _address(request)
-    if not limiter.hit(address, f"second-factor:{login.user_id}"):
-        raise PageError(429, "Trop de tentatives : réessayez dans quelques minutes.")
-    try:
-        codes = second_factor.confirm(
-            sessions, settings, login.user_id, str(form.get("code", "")), address=address
-        )
-    except second_factor.InvalidCode:
-        context = {**_enrolment(sessions, settings, login.user_id), "a_la_connexion": True}
-        return render(request, "double_authentification.html", {**context, "erreur": _WRONG}, 400)
-    _signed_in(request, login.user_id)
-    response = render(request, "codes_de_secours.html", {"codes": codes, "suite": login.target})
+    if not given.allowed:
+        raise PageError(429, _TOO_MANY)
+    codes = _confirmed(request, sessions, settings, given, a_la_connexion=True)
+    if isinstance(codes, HTMLResponse):
+        return codes
+    _signed_in(request, given.user_id)
+    response = render(request, "codes_de_secours.html", {"codes": codes, "suite": given.target})
     response.delete_cookie(PENDING_COOKIE, path="/connexion")
     return response
 
@@ -175,20 +214,11 @@ def account_confirm(
     request: Request,
     sessions: Sessions,
     settings: AppSettings,
-    principal: Annotated[Principal, Depends(signed_in)],
-    form: Annotated[FormData, Depends(checked_form)],
+    given: Annotated[CodeGiven, Depends(account_code)],
 ) -> HTMLResponse:
-    try:
-        codes = second_factor.confirm(
-            sessions,
-            settings,
-            principal.user_id,
-            str(form.get("code", "")),
-            address=_address(request),
-        )
-    except second_factor.InvalidCode:
-        context = {**_enrolment(sessions, settings, principal.user_id), "erreur": _WRONG}
-        return render(request, "double_authentification.html", context, 400)
+    codes = _confirmed(request, sessions, settings, given)
+    if isinstance(codes, HTMLResponse):
+        return codes
     return render(request, "codes_de_secours.html", {"codes": codes, "suite": "/"})
 
 
@@ -197,17 +227,10 @@ def account_withdraw(
     request: Request,
     sessions: Sessions,
     settings: AppSettings,
-    principal: Annotated[Principal, Depends(signed_in)],
-    form: Annotated[FormData, Depends(checked_form)],
+    given: Annotated[CodeGiven, Depends(account_code)],
 ) -> Response:
     try:
-        second_factor.withdraw(
-            sessions,
-            settings,
-            principal.user_id,
-            str(form.get("code", "")),
-            address=_address(request),
-        )
+        second_factor.withdraw(sessions, settings, given.user_id, given.code, address=given.address)
     except Forbidden as error:
         raise PageError(403, "Votre rôle impose la double authentification.") from error
     except second_factor.InvalidCode:
