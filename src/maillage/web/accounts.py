@@ -8,6 +8,8 @@ no password is ever shown, only the reset link, once, to the admin who asked for
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -46,15 +48,21 @@ MESSAGES = {
 }
 
 
-def _refused(error: AccountError | DomainError) -> PageError:
-    if isinstance(error, AccountError):
-        return PageError(422, error.french)
-    status = status_of(error)
-    return records.page_error(error, MESSAGES.get(status))
+@contextmanager
+def _refusals() -> Iterator[None]:
+    """Show a refused change as an error page: the accounts' rules (422) in their own words,
+    the network's (403, 404…) in the pages' words."""
+    try:
+        yield
+    except AccountError as error:
+        raise PageError(422, error.french) from error
+    except DomainError as error:
+        raise records.page_error(error, MESSAGES.get(status_of(error))) from error
 
 
-def _choices(repository: Repository) -> dict[str, list[tuple[str, str]]]:
-    """The sites and doctors an account may be linked to, by reference and name."""
+def _choices(repository: Repository) -> dict[str, Any]:
+    """The roles, and the sites and doctors an account may be linked to (by reference and
+    name, and their names by reference)."""
     sites = [(f"Location/{b['id']}", b.get("name") or b["id"]) for b in repository.sites()]
     doctors = [
         (f"Practitioner/{b['id']}", records.person_name(b))
@@ -63,6 +71,8 @@ def _choices(repository: Repository) -> dict[str, list[tuple[str, str]]]:
     return {
         "sites": sorted(sites, key=lambda choice: choice[1]),
         "medecins": sorted(doctors, key=lambda choice: choice[1]),
+        "noms": dict(sites + doctors),
+        "roles": ROLE_LABELS,
     }
 
 
@@ -91,16 +101,13 @@ def account_list(
     """The accounts by e-mail, fifty per page, and the form that creates one."""
     with records.refusals():
         found, total = accounts.page((page - 1) * PAGE_SIZE, PAGE_SIZE, courriel)
-    choices = _choices(repository)
     context = {
         "comptes": [_view(account) for account in found],
-        "noms": dict(choices["sites"] + choices["medecins"]),
         "total": total,
         "courriel": courriel,
         "page": page,
         "pages": max(1, -(-total // PAGE_SIZE)),
-        "roles": ROLE_LABELS,
-        **choices,
+        **_choices(repository),
     }
     return render(request, "admin/comptes.html", context)
 
@@ -114,10 +121,8 @@ def account_create(
 ) -> HTMLResponse:
     """Create an account and show, once, the link with which its owner sets a password."""
     email = str(form.get("email", "")).strip()
-    try:
+    with _refusals():
         account, token = accounts.create(email, str(form.get("role", "")), _links(form))
-    except (AccountError, DomainError) as error:
-        raise _refused(error) from error
     context = {**_view(account), "lien": _reset_link(request, token), "nouveau": True}
     return render(request, "admin/lien.html", context, status=201)
 
@@ -131,13 +136,9 @@ def account_detail(
     repository: PageRepo,
 ) -> HTMLResponse:
     """One account: its role and links, and the forms that change them."""
-    try:
+    with _refusals():
         account = accounts.read(user_id)
-    except DomainError as error:
-        raise _refused(error) from error
-    choices = _choices(repository)
-    names = dict(choices["sites"] + choices["medecins"])
-    context = {**_view(account), "roles": ROLE_LABELS, "noms": names, **choices}
+    context = {**_view(account), **_choices(repository)}
     return render(request, "admin/compte.html", context)
 
 
@@ -149,10 +150,8 @@ def account_assign(
     form: Annotated[FormData, Depends(checked_form)],
 ) -> Response:
     """Change the account's role and links."""
-    try:
+    with _refusals():
         accounts.assign(user_id, str(form.get("role", "")), _links(form))
-    except (AccountError, DomainError) as error:
-        raise _refused(error) from error
     return RedirectResponse(f"/admin/comptes/{user_id}", status_code=303)
 
 
@@ -164,10 +163,8 @@ def account_activate(
     form: Annotated[FormData, Depends(checked_form)],
 ) -> Response:
     """Deactivate (``actif=non``) or reactivate (``actif=oui``) the account."""
-    try:
+    with _refusals():
         accounts.activate(user_id, form.get("actif") == "oui")
-    except DomainError as error:
-        raise _refused(error) from error
     return RedirectResponse(f"/admin/comptes/{user_id}", status_code=303)
 
 
@@ -180,11 +177,9 @@ def account_reset(
     _form: Annotated[FormData, Depends(checked_form)],
 ) -> HTMLResponse:
     """Void the account's password and show, once, the link that sets a new one."""
-    try:
+    with _refusals():
         token = accounts.reset(user_id)
         account = accounts.read(user_id)
-    except DomainError as error:
-        raise _refused(error) from error
     context = {**_view(account), "lien": _reset_link(request, token), "nouveau": False}
     return render(request, "admin/lien.html", context)
 

@@ -277,6 +277,13 @@ def _kept(form: FormData) -> dict[str, Any]:
     return kept
 
 
+def _typed_again(
+    request: Request, repository: Repository, agenda: str, form: FormData, problem: FormProblem
+) -> HTMLResponse:
+    """The page again with what was typed and what is wrong in it (422)."""
+    return _page(request, repository, agenda, form=_kept(form), error=str(problem), status=422)
+
+
 @router.post(f"{PAGE}/modele", response_class=HTMLResponse)
 def template(
     request: Request,
@@ -293,14 +300,26 @@ def template(
         parameters = template_parameters(form)
         previewed = preview(repository, agenda, parameters)
     except FormProblem as problem:
-        return _page(request, repository, chosen, form=_kept(form), error=str(problem), status=422)
+        return _typed_again(request, repository, chosen, form, problem)
     if form.get("action") != "generer":
         return _page(request, repository, chosen, form=_kept(form), previewed=previewed)
     with records.refusals():
         outcome = repository.generate_slots(agenda.id, parameters)
-    counts = {p["name"]: p["valueInteger"] for p in outcome["parameter"]}
-    target = f"{PAGE}?agenda={agenda.id}&crees={counts['created']}&existants={counts['existing']}"
-    return RedirectResponse(target, status_code=303)
+    return _back(agenda.id, outcome, crees="created", existants="existing")
+
+
+def _back(agenda: str, outcome: dict[str, Any], **counts: str) -> RedirectResponse:
+    """Back to ``agenda``'s page, telling the operation's counts: each query name of
+    ``counts`` takes the value of the output parameter it names."""
+    outputs = {p["name"]: p["valueInteger"] for p in outcome["parameter"]}
+    told = "".join(f"&{name}={outputs[output]}" for name, output in counts.items())
+    return RedirectResponse(f"{PAGE}?agenda={agenda}{told}", status_code=303)
+
+
+def _absence_days(form: FormData) -> tuple[date, date]:
+    """The first and last days of the absence in ``form``."""
+    first = _date(form, "absence_du", "Absence, premier jour")
+    return first, _date(form, "absence_au", "Absence, dernier jour")
 
 
 @router.post(f"{PAGE}/absences", response_class=HTMLResponse)
@@ -313,20 +332,17 @@ def absence(
     """Record a holiday or an absence: no slot on those days, the free ones withdrawn."""
     chosen = str(form.get("agenda", ""))
     try:
-        first = _date(form, "absence_du", "Absence, premier jour")
-        last = _date(form, "absence_au", "Absence, dernier jour")
+        first, last = _absence_days(form)
         reason = str(form.get("motif", "")).strip()[:200]
         if last < first:
             raise FormProblem("Absence : le dernier jour suit le premier.")
         if not reason:
             raise FormProblem("Absence : indiquez le motif (congés, formation…).")
     except FormProblem as problem:
-        return _page(request, repository, chosen, form=_kept(form), error=str(problem), status=422)
+        return _typed_again(request, repository, chosen, form, problem)
     with records.refusals():
         outcome = repository.add_absence(chosen, scheduling.Absence(first, last, reason))
-    counts = {p["name"]: p["valueInteger"] for p in outcome["parameter"]}
-    target = f"{PAGE}?agenda={chosen}&retires={counts['withdrawn']}&reserves={counts['booked']}"
-    return RedirectResponse(target, status_code=303)
+    return _back(chosen, outcome, retires="withdrawn", reserves="booked")
 
 
 @router.post(f"{PAGE}/absences/suppression", response_class=HTMLResponse)
@@ -338,12 +354,10 @@ def absence_removal(
     """Remove a recorded absence: the slots it withdrew are offered again."""
     chosen = str(form.get("agenda", ""))
     try:
-        first = _date(form, "absence_du", "Absence, premier jour")
-        last = _date(form, "absence_au", "Absence, dernier jour")
+        first, last = _absence_days(form)
     except FormProblem as problem:
         raise PageError(422, str(problem)) from problem
     absence = scheduling.Absence(first, last, str(form.get("motif", "")))
     with records.refusals():
         outcome = repository.remove_absence(chosen, absence)
-    freed = outcome["parameter"][0]["valueInteger"]
-    return RedirectResponse(f"{PAGE}?agenda={chosen}&liberes={freed}", status_code=303)
+    return _back(chosen, outcome, liberes="freed")
