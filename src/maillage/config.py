@@ -69,6 +69,7 @@ class Settings(BaseSettings):
     mhd_token: SecretStr | None = None
     mhd_timeout: float = Field(default=30.0, gt=0, le=600)
     max_request_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    max_dataset_upload_bytes: int = Field(default=2 * 1024**3, ge=1024)
     request_threads: int = Field(default=4, ge=1, le=256)
     access_log: bool = True
     principal_cache_seconds: float = Field(default=2.0, ge=0, le=60)

@@ -38,6 +38,7 @@ from maillage.store.database import (
 from maillage.store.models import utcnow
 from maillage.store.resources import instant
 from maillage.web.app import install as install_web
+from maillage.web.dataset_pages import UPLOAD_PATH
 from maillage.web.session_store import session_store
 
 #: Connections of the asynchronous pool: autocommit reads, each statement prepared at once,
@@ -202,7 +203,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.principals = auth.Principals(engine, settings.principal_cache_seconds)
     app.state.started = instant(utcnow())
     app.state.job_queue = job_queue()
-    install_api(app, settings.max_request_bytes)
+    uploads = {UPLOAD_PATH: settings.max_dataset_upload_bytes}
+    install_api(app, settings.max_request_bytes, uploads)
     install_web(app)
     if engine.dialect.name == "postgresql":
         app.add_middleware(CancelAbandoned)

@@ -36,6 +36,7 @@ def test_log_in_and_see_only_the_planners_menu(
             "Carte d'accès",
             "Lancer un diagnostic",
             "Planifier des sites",
+            "Jeux de données",
             "Registre des sites",
             "Activité du réseau",
             "Projets de la feuille de route",

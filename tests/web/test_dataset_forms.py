@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
 import pytest
 from rq import SimpleWorker
-from web_site import Site, csrf_of, make_site, store
+from web_site import Site, csrf_of, make_site, registry_site, run_cli, store
 
-from maillage.care.site_import import INSEE_EXTENSION, INSEE_SYSTEM
 from maillage.datasets.catalogue import Catalogue
 from maillage.jobs.diagnosis import DIAGNOSIS
 from maillage.jobs.plan import PLAN
@@ -23,7 +19,6 @@ from maillage.jobs.results import JobResult
 from maillage.territory.communes import load_communes
 
 MEUSE = {"territoire": "departement:55", "profession": "generaliste", "methode": "e2sfca"}
-SRC = Path(__file__).parents[2] / "src"
 
 
 @pytest.fixture
@@ -49,14 +44,6 @@ def _work(site: Site) -> None:
     SimpleWorker([queue], connection=queue.connection).work(burst=True)
 
 
-def _cli(site: Site, *args: str) -> None:
-    env = os.environ | {"MAILLAGE_FILES_DIR": str(site.files_dir), "PYTHONPATH": str(SRC)}
-    done = subprocess.run(
-        [sys.executable, "-m", "maillage.cli", *args], env=env, capture_output=True, text=True
-    )
-    assert done.returncode == 0, done.stderr + done.stdout
-
-
 def test_forms_run_on_registered_datasets_like_the_cli(worker_site: Site, tmp_path: Path) -> None:
     supply, _ = Catalogue(worker_site.files_dir / "datasets").add(
         _meuse_supply(tmp_path), "supply-csv", label="Offre Meuse", as_of="2025-01-01"
@@ -76,7 +63,7 @@ def test_forms_run_on_registered_datasets_like_the_cli(worker_site: Site, tmp_pa
     assert result.summary["datasets"] == [supply.reference()]
     assert "SYNTHÉTIQUE" not in client.get(response.headers["location"]).text
     cli_out = tmp_path / "cli"
-    _cli(
+    run_cli(
         worker_site,
         "diagnose",
         "--department",
@@ -128,23 +115,12 @@ def test_a_dataset_of_the_wrong_kind_is_a_form_error(worker_site: Site, tmp_path
     assert response.status_code == 422
 
 
-def _registry_site(ident: str, code: str, status: str) -> dict:
-    extension = {"url": INSEE_EXTENSION, "valueCoding": {"system": INSEE_SYSTEM, "code": code}}
-    return {
-        "resourceType": "Location",
-        "id": ident,
-        "name": f"Site {ident}",
-        "status": status,
-        "address": {"extension": [extension], "city": ident},
-    }
-
-
 def test_a_plan_counts_the_registry_sites_as_existing(worker_site: Site) -> None:
     store(
         worker_site,
-        _registry_site("verdun", "55545", "active"),
-        _registry_site("commercy", "55122", "suspended"),
-        _registry_site("ferme", "55029", "inactive"),
+        registry_site("verdun", "55545", "active"),
+        registry_site("commercy", "55122", "suspended"),
+        registry_site("ferme", "55029", "inactive"),
     )
     client = worker_site.logged_in("planner")
     token = csrf_of(client.get("/plans/nouveau").text)

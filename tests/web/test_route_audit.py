@@ -51,6 +51,7 @@ COMMON = {
     "user_id": "1",
     "request_id": "unknown",
     "job_id": "0" * 32,
+    "dataset_id": "unknown",
     "name": "communes.csv",
 }
 WRITES = {"POST", "PUT", "DELETE"}

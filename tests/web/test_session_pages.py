@@ -128,6 +128,7 @@ ANALYST_MENU = (
     "/carte",
     "/diagnostics/nouveau",
     "/plans/nouveau",
+    "/jeux-de-donnees",
     "/sites",
     "/reseau",
     "/projets",

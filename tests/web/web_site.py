@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,6 +18,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import make_url
 
+from maillage.care.site_import import INSEE_EXTENSION, INSEE_SYSTEM
 from maillage.config import Settings
 from maillage.jobs.queue import JobSettings, job_queue
 from maillage.server import create_app
@@ -22,6 +26,7 @@ from maillage.store import resources
 from maillage.store.database import transaction
 from maillage.store.users import create_user
 
+SRC = Path(__file__).parents[2] / "src"
 SECRET = "web-test-secret-" + "y" * 40
 PASSWORD = "correct horse battery staple"
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -91,6 +96,31 @@ def store(site: Site, *bodies: dict[str, Any]) -> None:
     with transaction(site.app.state.sessions) as session:
         for body in bodies:
             resources.save(session, body, zone, resource_id=body["id"])
+
+
+def registry_site(ident: str, code: str, status: str) -> dict[str, Any]:
+    """A registry Location whose address carries its INSEE commune code (what plans count)."""
+    extension = {"url": INSEE_EXTENSION, "valueCoding": {"system": INSEE_SYSTEM, "code": code}}
+    return {
+        "resourceType": "Location",
+        "id": ident,
+        "name": f"Site {ident}",
+        "status": status,
+        "address": {"extension": [extension], "city": ident},
+    }
+
+
+def run_cli(site: Site, *args: str) -> None:
+    """``maillage ARGS`` on the site's files directory and database, as an analyst runs it."""
+    env = os.environ | {
+        "MAILLAGE_FILES_DIR": str(site.files_dir),
+        "MAILLAGE_DATABASE_URL": site.app.state.settings.database_url,
+        "PYTHONPATH": str(SRC),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "maillage.cli", *args], env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr + done.stdout
 
 
 def location(ident: str, name: str, city: str, **extra: Any) -> dict[str, Any]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from fastapi import FastAPI
 
 from maillage.api import (
@@ -19,10 +21,11 @@ from maillage.api import (
 from maillage.api.limits import RequestLimits
 
 
-def install(app: FastAPI, max_request_bytes: int) -> None:
-    """Add the OperationOutcome error handlers, the request limits and the API's routes."""
+def install(app: FastAPI, max_request_bytes: int, uploads: Mapping[str, int]) -> None:
+    """Add the OperationOutcome error handlers, the request limits (``uploads``: the paths
+    with their own limit) and the API's routes."""
     errors.install(app)
-    app.add_middleware(RequestLimits, max_bytes=max_request_bytes)
+    app.add_middleware(RequestLimits, max_bytes=max_request_bytes, uploads=uploads)
     for router in (
         tokens.router,
         scheduling.router,

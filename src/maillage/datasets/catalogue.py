@@ -88,12 +88,14 @@ class Catalogue:
         label: str | None = None,
         as_of: str | None = None,
         progress: Progress | None = None,
+        origin: str | None = None,
     ) -> tuple[Dataset, bool]:
         """Copy, hash and fully validate ``source``, then record it; ``(dataset, new)``.
 
         The copy is validated, not the source, so that what is recorded is what is stored.
         On any error nothing is left behind. The same file added again as the same kind is
-        the same dataset (``new`` is false).
+        the same dataset (``new`` is false). ``origin`` names the file where ``source`` is only
+        its temporary copy (an upload's file name): errors, label and source then say it.
         """
         if kind not in KINDS:
             raise DatasetError(f"--kind doit être l'un de {', '.join(KINDS)}, pas {kind!r}")
@@ -106,11 +108,12 @@ class Catalogue:
                 ) from None
         if not source.is_file():
             raise InputError(source, "fichier introuvable")
+        named = origin or str(source)
         report = progress or (lambda stage, done, total: None)
         self.objects.mkdir(parents=True, exist_ok=True)
         self.manifests.mkdir(parents=True, exist_ok=True)
         suffix = "".join(source.suffixes[-1:]).lower()
-        with self._partial(suffix) as copy:
+        with self.partial(suffix) as copy:
             sha256 = _copy_hashing(source, copy, report)
             dataset_id = f"{kind}-{sha256[:12]}"
             manifest = self.manifests / f"{dataset_id}.json"
@@ -120,16 +123,16 @@ class Catalogue:
                 found = describe(kind, copy, lambda done, total: report("validation", done, total))
             except InputError as error:  # name the user's file, not the registry's copy
                 raise InputError(
-                    source, error.reason, line=error.line, column=error.column
+                    named, error.reason, line=error.line, column=error.column
                 ) from None
             stored = f"{sha256}{suffix}"
             os.replace(copy, self.objects / stored)  # the same bytes if already there
         dataset = Dataset(
             id=dataset_id,
             kind=kind,
-            label=label or source.name,
+            label=label or Path(named).name,
             as_of=as_of,
-            source=str(source.resolve()),
+            source=origin or str(source.resolve()),
             added_at=datetime.now(UTC).isoformat(timespec="seconds"),
             sha256=sha256,
             size_bytes=(self.objects / stored).stat().st_size,
@@ -151,7 +154,7 @@ class Catalogue:
         return dataset
 
     @contextlib.contextmanager
-    def _partial(self, suffix: str) -> Iterator[Path]:
+    def partial(self, suffix: str) -> Iterator[Path]:
         """A temporary file beside the objects, removed unless renamed into place."""
         handle, name = tempfile.mkstemp(prefix=".adding-", suffix=suffix, dir=self.objects)
         os.close(handle)

@@ -14,6 +14,7 @@ from maillage.web import (
     audit_pages,
     availability_pages,
     consultations,
+    dataset_pages,
     declared_activity,
     diagnostics,
     followup,
@@ -53,6 +54,7 @@ def install(app: FastAPI) -> None:
     app.include_router(psc_login.router)
     app.include_router(diagnostics.router)
     app.include_router(plans.router)
+    app.include_router(dataset_pages.router)
     app.include_router(sites.router)
     app.include_router(network.router)
     app.include_router(teleconsultation.router)

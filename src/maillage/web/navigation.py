@@ -51,6 +51,7 @@ PAGES = (
     Page("/carte", "Carte d'accès", ANALYSTS),
     Page("/diagnostics/nouveau", "Lancer un diagnostic", ANALYSTS),
     Page("/plans/nouveau", "Planifier des sites", ANALYSTS),
+    Page("/jeux-de-donnees", "Jeux de données", ANALYSTS),
     Page("/sites", "Registre des sites", ANALYSTS),
     Page("/reseau", "Activité du réseau", ANALYSTS),
     Page("/projets", "Projets de la feuille de route", ANALYSTS),

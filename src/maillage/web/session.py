@@ -125,8 +125,12 @@ def current_principal(request: Request) -> Principal | None:
 async def checked_form(request: Request) -> FormData:
     """The posted form, once its CSRF token (field or htmx header) matches the session's."""
     form = await request.form()
-    sent = form.get(CSRF_FIELD) or request.headers.get(CSRF_HEADER) or ""
+    check_csrf(request, form.get(CSRF_FIELD) or request.headers.get(CSRF_HEADER) or "")
+    return form
+
+
+def check_csrf(request: Request, sent: object) -> None:
+    """Raise :class:`CSRFError` unless ``sent`` is the session's CSRF token."""
     expected = read_session(request).csrf
     if not isinstance(sent, str) or not hmac.compare_digest(sent.encode(), expected.encode()):
         raise CSRFError
-    return form
