@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.spatial import cKDTree
 
 from maillage.travel.model import MAX_ROAD_SPEED_KMH, Places, TravelPairs
 from maillage.travel.provider import TravelProvider
@@ -38,6 +37,8 @@ def within_straight_line(places: Places, seeds: np.ndarray, radius_m: float) -> 
     One nearest-seed query per place (bounded by the radius) rather than one ball per seed:
     the cost grows with the number of places, not with the area × density of the buffer.
     """
+    from scipy.spatial import cKDTree  # not needed by a national run
+
     keep = np.zeros(len(places), dtype=bool)
     keep[seeds] = True
     xy = np.column_stack([places.x, places.y])

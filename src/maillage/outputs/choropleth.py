@@ -325,7 +325,7 @@ def panel_names(departement: pd.Series) -> tuple[str, dict[str, str]]:
     """The metropolitan panel's title (its department, its region, or France) and each overseas
     department's, from the departments shown."""
     names = departements().set_index("code")
-    shown = sorted(set(departement.dropna().astype(str)) - {""})
+    shown = sorted(set(departement.dropna().astype(str).unique()) - {""})
     metro = [d for d in shown if not d.startswith("97")]
     overseas = {d: f"{names.nom.get(d, d)} ({d})" for d in shown if d.startswith("97")}
     regions_shown = set(names.region.reindex(metro).dropna())

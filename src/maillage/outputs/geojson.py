@@ -14,21 +14,26 @@ from maillage.outputs.geometry_text import cached_lines
 from maillage.territory.communes import wkb_values
 
 
-def features(geometry: list[bytes], properties: pd.DataFrame) -> list[bytes]:
-    """One GeoJSON Feature per row of ``properties``, ``geometry`` aligned with its rows."""
+def features(geometry: list[bytes], properties: pd.DataFrame) -> list[tuple[bytes, bytes]]:
+    """Each row's GeoJSON geometry and properties (a JSON object of ``properties``' columns):
+    one Feature of :func:`feature_collection` per row, ``geometry`` aligned with the rows."""
     props = properties.to_json(orient="records", lines=True, force_ascii=False)
-    return [
-        b'{"type":"Feature","geometry":' + g + b',"properties":' + p + b"}"
-        for g, p in zip(geometry, props.encode().splitlines(), strict=True)
-    ]
+    return list(zip(geometry, props.encode().splitlines(), strict=True))
 
 
-def feature_collection(rows: list[bytes], name: str | None = None) -> bytes:
-    """A FeatureCollection of features, with an optional ``name`` (a SYNTHETIC label), as the
-    UTF-8 bytes of its file."""
+def feature_collection(rows: list[tuple[bytes, bytes]], name: str | None = None) -> bytes:
+    """A FeatureCollection of (geometry, properties) rows, with an optional ``name`` (a
+    SYNTHETIC label), as the UTF-8 bytes of its file: one join, no copy per feature."""
     named = f',"name":{json.dumps(name, ensure_ascii=False)}' if name else ""
     start = ('{"type":"FeatureCollection"' + named + ',"features":[').encode()
-    return start + b",".join(rows) + b"]}"
+    if not rows:
+        return start + b"]}"
+    pieces = [b'},{"type":"Feature","geometry":'] * (4 * len(rows))
+    pieces[0] = start + b'{"type":"Feature","geometry":'
+    pieces[1::4] = [geometry for geometry, _ in rows]
+    pieces[2::4] = [b',"properties":'] * len(rows)
+    pieces[3::4] = [props for _, props in rows]
+    return b"".join([*pieces, b"}]}"])
 
 
 def polygons(wkb: pd.Series) -> list[bytes]:

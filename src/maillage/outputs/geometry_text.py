@@ -68,7 +68,7 @@ def _digest(kind: str, wkb: np.ndarray, parameters: str) -> str:
     return digest.hexdigest()
 
 
-def _header(key: str, text: bytes) -> bytes:
+def _header(key: str, text: bytes | memoryview) -> bytes:
     """An entry's first line: its key, and its text's length and CRC-32 (a damaged entry is
     told from a whole one)."""
     return f"maillage {FORMAT} {key} {len(text)} {zlib.crc32(text):08x}".encode()
@@ -81,12 +81,12 @@ def _read(path: Path, key: str) -> list[bytes] | None:
         data = path.read_bytes()
     except OSError:
         return None
-    header, _, text = data.partition(b"\n")
-    if header != _header(key, text):
+    end = data.find(b"\n")
+    if end < 0 or data[:end] != _header(key, memoryview(data)[end + 1 :]):
         return None
     with contextlib.suppress(OSError):
         os.utime(path)  # recently used: kept by the pruning
-    return text.split(b"\n")
+    return data.split(b"\n")[1:]
 
 
 def _write(path: Path, data: bytes, kind: str) -> None:

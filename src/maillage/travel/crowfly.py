@@ -11,7 +11,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.spatial import cKDTree
 
 from maillage.travel.model import Places, TravelPairs
 
@@ -115,6 +114,8 @@ def _pairs_within(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(origin, destination) positions closer than ``radius_m`` and their distance in metres,
     never across zones."""
+    from scipy.spatial import cKDTree  # scipy.spatial: only when straight lines are searched
+
     found = [(np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0))]
     for zone in np.intersect1d(origins.zone, destinations.zone):
         o = np.flatnonzero(origins.zone == zone)

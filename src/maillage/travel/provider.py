@@ -8,7 +8,6 @@ from typing import Protocol
 from maillage.travel.crowfly import DEFAULT_CIRCUITY, DEFAULT_SPEED_KMH, CrowFly
 from maillage.travel.matrix import MatrixFile
 from maillage.travel.model import Places, TravelPairs
-from maillage.travel.osrm import OsrmTable
 
 TRAVEL_OPTION_HELP = "crow-fly | matrix:FILE | osrm:URL"
 
@@ -40,6 +39,8 @@ def provider_from_option(
     if kind == "matrix" and argument:
         return MatrixFile(Path(argument), crow_fly)
     if kind == "osrm" and argument.startswith(("http://", "https://")):
+        from maillage.travel.osrm import OsrmTable  # httpx: only for users of a server
+
         if osrm_timeout is None:
             return OsrmTable(argument, crow_fly=crow_fly)
         return OsrmTable(argument, timeout_s=osrm_timeout, crow_fly=crow_fly)
