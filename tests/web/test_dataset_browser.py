@@ -76,6 +76,8 @@ def test_register_datasets_then_run_a_diagnosis_and_a_plan(
     _register(page, AGES, "ages", "Population par âge 2021")
     _register(page, _matrix(tmp_path), "matrix", "Temps r5py Bas-Rhin")
     page.reload()
+    datasets = {d.kind: d for d in Catalogue(site.files_dir / "datasets").list()}
+    assert sorted(datasets) == ["ages", "annuaire", "matrix"]
     table = page.get_by_role("table", name="3 jeux de données enregistrés")
     expect(table.locator("tbody tr")).to_have_count(3)
     expect(table).to_contain_text("adresse à l'étranger")
@@ -84,9 +86,13 @@ def test_register_datasets_then_run_a_diagnosis_and_a_plan(
     assert serious_violations(page) == []
     shoot(page, tmp_path, "jeux-de-donnees")
     fits_a_tablet(page)
-    datasets = {d.kind: d for d in Catalogue(site.files_dir / "datasets").list()}
-    assert sorted(datasets) == ["ages", "annuaire", "matrix"]
     assert not list((site.files_dir / "datasets" / "objects").glob(".*"))  # no upload left
+    table.get_by_role("link", name="Annuaire Santé, extrait").click()
+    expect(page.get_by_role("table", name="Lignes que le chargeur")).to_contain_text("écartées")
+    expect(page.locator("#manifeste")).to_contain_text(datasets["annuaire"].sha256)
+    assert serious_violations(page) == []
+    shoot(page, tmp_path, "jeu-de-donnees")
+    fits_a_tablet(page)
 
     chosen = {
         "Offre de soins": datasets["annuaire"].id,

@@ -15,6 +15,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from pathlib import PurePath
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 import anyio
 from fastapi import APIRouter, Depends, Query, Request
@@ -50,19 +51,20 @@ KIND_LABELS = {
     "finess": "FINESS (établissements)",
     "sites": "Sites (CSV)",
 }
+#: The manifest's counts, singular and plural (French: 0 and 1 take the singular).
 COUNT_LABELS = {
-    "activity_rows": "lignes d'activité",
-    "practitioner_rows": "praticiens",
-    "fte": "ETP",
-    "communes_with_supply": "communes dotées",
-    "rows": "lignes",
-    "facilities": "établissements",
-    "geolocated": "géolocalisés",
-    "communes": "communes",
-    "population": "habitants",
-    "pairs": "paires",
-    "ids": "lieux",
-    "sites": "sites",
+    "activity_rows": ("ligne d'activité", "lignes d'activité"),
+    "practitioner_rows": ("praticien", "praticiens"),
+    "fte": ("ETP", "ETP"),
+    "communes_with_supply": ("commune dotée", "communes dotées"),
+    "rows": ("ligne", "lignes"),
+    "facilities": ("établissement", "établissements"),
+    "geolocated": ("géolocalisé", "géolocalisés"),
+    "communes": ("commune", "communes"),
+    "population": ("habitant", "habitants"),
+    "pairs": ("paire", "paires"),
+    "ids": ("lieu", "lieux"),
+    "sites": ("site", "sites"),
 }
 
 
@@ -76,13 +78,13 @@ Registry = Annotated[Datasets, Depends(_datasets)]
 def _counts(counts: dict[str, Any]) -> str:
     """``{"fte": 21.0, "communes": 11}`` as « 21 ETP, 11 communes »."""
     return ", ".join(
-        f"{french_format.number(value, 1)} {COUNT_LABELS.get(key, key)}"
+        f"{french_format.number(value, 1)} {COUNT_LABELS.get(key, (key, key))[value > 1]}"
         for key, value in counts.items()
     )
 
 
-def _view(dataset: Dataset) -> dict[str, Any]:
-    """A dataset in the pages' words: French dates, numbers and names."""
+def _view(dataset: Dataset, zone: ZoneInfo) -> dict[str, Any]:
+    """A dataset in the pages' words: French dates (``zone``'s time), numbers and names."""
     flat = {k: v for k, v in dataset.rows.items() if not isinstance(v, dict)}
     professions = [
         (PROFESSION_LABELS.get(name, name), _counts(counts))
@@ -102,11 +104,13 @@ def _view(dataset: Dataset) -> dict[str, Any]:
         "jeu": dataset,
         "type": KIND_LABELS.get(dataset.kind, dataset.kind),
         "date": french_format.day(date.fromisoformat(dataset.as_of)) if dataset.as_of else "—",
-        "ajout": french_format.day_and_time(datetime.fromisoformat(dataset.added_at)),
+        "ajout": french_format.day_and_time(
+            datetime.fromisoformat(dataset.added_at).astimezone(zone)
+        ),
         "lignes": _counts(flat),
         "professions": professions,
         "ecartees": dropped,
-        "taille": f"{french_format.fixed(dataset.size_bytes / 1e6, 1)} Mo",
+        "taille": _binary_size(dataset.size_bytes),
     }
 
 
@@ -117,7 +121,7 @@ def _refused(error: DomainError | DatasetError) -> PageError:
 
 
 def _binary_size(size: int) -> str:
-    """« 2 Gio », « 64 Kio »: a limit as people set it, in powers of 1024."""
+    """« 2 Gio », « 6,9 Kio »: sizes in powers of 1024, as limits are set."""
     units = ("octets", "Kio", "Mio", "Gio", "Tio")
     rank = min((size.bit_length() - 1) // 10, len(units) - 1) if size else 0
     return f"{french_format.number(size / 1024**rank, 1)} {units[rank]}"
@@ -126,7 +130,7 @@ def _binary_size(size: int) -> str:
 def _list_context(principal: Principal, registry: Datasets) -> dict[str, Any]:
     limit = registry.repository.settings.max_dataset_upload_bytes
     return {
-        "jeux": [_view(d) for d in registry.list()],
+        "jeux": [_view(d, registry.repository.settings.zone) for d in registry.list()],
         "types": KIND_LABELS,
         "admin": principal.role is Role.ADMIN,
         "limite": limit,
@@ -154,7 +158,8 @@ def dataset_detail(
         dataset = registry.get(dataset_id)
     except (DomainError, DatasetError) as error:
         raise _refused(error) from error
-    context = {**_view(dataset), "admin": principal.role is Role.ADMIN}
+    zone = registry.repository.settings.zone
+    context = {**_view(dataset, zone), "admin": principal.role is Role.ADMIN}
     return render(request, "jeux/jeu.html", context)
 
 
@@ -205,8 +210,9 @@ async def dataset_upload(
     except DomainError as error:
         raise _refused(error) from error
     except (InputError, DatasetError) as error:
-        return _answer(request, 422, [str(error), "Rien n'a été enregistré."])
-    return _answer(request, 201 if new else 200, [], _view(dataset) | {"nouveau": new})
+        return _answer(request, 422, [str(error)])
+    found = _view(dataset, registry.repository.settings.zone) | {"nouveau": new}
+    return _answer(request, 201 if new else 200, [], found)
 
 
 def _answer(
