@@ -866,7 +866,7 @@ def search_modifiers() -> list[Case]:
         "_revinclude=Observation:patient",
         "_elements=id",
         "_summary=count",
-        "_total=accurate",
+        "_total=exact",  # _total takes none, estimate or accurate
         "_lastUpdated=gt2026",
         "_filter=name eq x",
         "_query=everything",

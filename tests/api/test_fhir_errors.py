@@ -228,4 +228,4 @@ def test_a_slot_search_on_a_lost_connection_is_503_then_answered(
     _outcome(lost, 503)
     assert lost.headers["retry-after"] == "1"
     found = server.client.get(search, headers=coordinator)
-    assert found.status_code == 200 and found.json()["total"] == 0
+    assert found.status_code == 200 and found.json()["entry"] == []

@@ -88,6 +88,34 @@ def test_paging_follows_next_links(server: Server, coordinator: dict[str, str]) 
     assert sorted(seen) == [f"a{n}" for n in range(7)]
 
 
+def test_slot_pages_count_only_when_asked(server: Server, coordinator: dict[str, str]) -> None:
+    """A slot search leaves Bundle.total out unless ``_total=accurate`` (FHIR lets a server
+    leave it out): its next link comes from one row read past the page; slots come by start
+    without ``_sort``; each entry's resource is the slot as a read returns it."""
+    for n in range(5):  # written in reverse order of start
+        start = f"2026-05-0{5 - n}T10:00:00+02:00"
+        server.put(slot(f"s{n}", "s", start, start.replace(":00:00+", ":20:00+")), coordinator)
+    seen: list[str] = []
+    url = "/fhir/Slot?schedule=Schedule/s&status=free&start=ge2026-05-01&_count=2"
+    while url:
+        bundle = server.client.get(url, headers=coordinator).json()
+        assert "total" not in bundle and len(bundle["entry"]) <= 2
+        for entry in bundle["entry"]:
+            read = server.client.get(f"/fhir/Slot/{entry['resource']['id']}", headers=coordinator)
+            assert entry["resource"] == read.json()
+            assert entry["fullUrl"] == f"http://testserver/fhir/Slot/{entry['resource']['id']}"
+        seen += [entry["resource"]["id"] for entry in bundle["entry"]]
+        following = [link["url"] for link in bundle["link"] if link["relation"] == "next"]
+        url = following[0].removeprefix("http://testserver") if following else ""
+    assert seen == ["s4", "s3", "s2", "s1", "s0"]
+    counted = server.client.get(
+        "/fhir/Slot?schedule=s&_total=accurate&_count=1", headers=coordinator
+    )
+    assert counted.json()["total"] == 5 and len(counted.json()["entry"]) == 1
+    refused = server.client.get("/fhir/Slot?schedule=s&_total=exact", headers=coordinator)
+    assert refused.status_code == 400 and "_total" in refused.text
+
+
 def test_sort_by_date(server: Server, coordinator: dict[str, str]) -> None:
     for sid, hour in (("b", "10"), ("c", "11"), ("a", "09")):
         start = f"2026-03-02T{hour}:00:00+01:00"

@@ -4,6 +4,7 @@ order, same total, whatever the mix of schedules, statuses, starts, updates and 
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -11,8 +12,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from psycopg_pool import AsyncConnectionPool
-from sqlalchemy import insert, select
+from sqlalchemy import event, insert, select
 
+from maillage.care import policy
 from maillage.config import sqlalchemy_url
 from maillage.server import READS
 from maillage.store import resources, search, slot_calendar
@@ -30,6 +32,7 @@ ZONE = ZoneInfo("Europe/Paris")
 SCHEDULES = ("Schedule/a", "Schedule/b", "Schedule/c")
 STATUSES = ("free", "busy", "busy-tentative")
 FIRST = datetime(2027, 3, 26, 8, 0)  # the switch to summer time falls on the 28th
+STAMP = {"system": policy.RECORDED_BY, "code": "7"}
 
 
 def _slot(n: int) -> dict:
@@ -118,7 +121,14 @@ def test_the_calendar_finds_what_the_index_finds(database_url: str) -> None:
 
 @pytest.mark.postgres
 def test_the_event_loop_reads_the_same_pages(postgres_url: str) -> None:
+    """Counted or not, the event loop's pages are the thread's; their outgoing JSON text is
+    the stored body less the recorder tag, as :func:`policy.unstamped` makes it."""
     engine = _stored(postgres_url)
+    with transaction(session_factory(engine)) as session:  # tags: the recorder's and others'
+        mine = {"system": "urn:example:mine", "code": "x"}
+        for n, tags in ((1, [STAMP]), (4, [mine, STAMP, "odd"]), (7, [mine])):
+            body = resources.read(session, "Slot", f"s{n:02d}").body
+            resources.save(session, {**body, "meta": {"tag": tags}}, ZONE, resource_id=f"s{n:02d}")
     url = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
     queries = [
         ([("schedule", "a"), ("status", "busy-tentative,free")], None, 3, 0),
@@ -126,22 +136,31 @@ def test_the_event_loop_reads_the_same_pages(postgres_url: str) -> None:
         ([("schedule", "Schedule/b")], "start", 0, 0),  # the total alone
         ([("schedule", "Schedule/zz")], None, 10, 0),  # nothing
         ([("status", "free")], "start", 10, 40),  # past the end: the total alone
+        ([("start", "ge2027-03-26")], None, 30, 0),  # all, the tagged ones among them
     ]
 
-    async def read_all() -> list[tuple[list, int]]:
+    async def read_all(counted: bool) -> list[slot_calendar.Found]:
         async with AsyncConnectionPool(url, kwargs=READS, open=False) as pool:
             return [
-                await slot_calendar.page_async(pool, search.parse("Slot", q)[0], ZONE, *rest)
+                await slot_calendar.page_async(
+                    pool, search.parse("Slot", q)[0], ZONE, *rest, counted=counted
+                )
                 for q, *rest in queries
             ]
 
-    found = asyncio.run(read_all())
+    found, uncounted = asyncio.run(read_all(True)), asyncio.run(read_all(False))
     with autocommit(engine) as connection:
-        for (query, *rest), (rows, total) in zip(queries, found, strict=True):
+        for (query, *rest), counted, fast in zip(queries, found, uncounted, strict=True):
             expected = slot_calendar.page(connection, search.parse("Slot", query)[0], ZONE, *rest)
-            assert ([r.id for r in rows], total) == ([r.id for r in expected[0]], expected[1])
-            assert [r.body for r in rows] == [r.body for r in expected[0]]
-    assert found[2] == ([], 10) and found[3] == ([], 0) and found[4][0] == []
+            ids = [r.id for r in expected.rows]
+            assert ([r.id for r in counted.rows], counted.total) == (ids, expected.total)
+            assert ([r.id for r in fast.rows], fast.total, fast.more) == (ids, None, expected.more)
+            outgoing = [json.loads(r.outgoing) for r in fast.rows]
+            assert outgoing == [policy.unstamped(r.body) for r in expected.rows]
+    assert [len(f.rows) for f in found] == [3, 5, 0, 0, 0, 28]
+    assert found[2].total == 10 and found[3].total == 0 and found[4].total == 7
+    tagged = {r.id: json.loads(r.outgoing)["meta"].get("tag") for r in uncounted[-1].rows}
+    assert (tagged["s01"], tagged["s04"], tagged["s07"]) == (None, [mine, "odd"], [mine])
     engine.dispose()
 
 
@@ -180,4 +199,56 @@ def test_the_migration_fills_the_calendar_from_the_stored_slots(tmp_path) -> Non
         if sid != "s3"  # deleted: not searchable
     }
     assert rows == expected
+    engine.dispose()
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+@pytest.mark.parametrize(("sort", "counted"), [(None, False), ("-start", False), ("start", True)])
+def test_a_booking_search_reads_the_index_in_order(
+    database_url: str, sort: str | None, counted: bool
+) -> None:
+    """ "A schedule's free slots from that day on" is one range of the calendar's index, read
+    in its order: the plan has no Sort node, and the day bounds the range (``start_low`` in
+    the index condition), instead of every slot of the schedule being read and filtered."""
+    engine = make_engine(sqlalchemy_url(database_url))
+    upgrade(engine)
+    now = datetime(2027, 1, 1)
+    calendar, bodies = [], []
+    for n in range(4000):
+        start = FIRST + timedelta(minutes=20 * (n // 40))
+        body = {**_slot(n), "schedule": {"reference": f"Schedule/{n % 40}"}, "status": "free"}
+        values = extract("Slot", f"s{n}", body, ZONE)
+        calendar.append(slot_calendar.row(f"s{n}", values, now) | {"start_low": start})
+        key = {"resource_type": "Slot", "id": f"s{n}", "version_id": 1, "last_updated": now}
+        bodies.append({**key, "deleted": False, "body": body})
+    with engine.begin() as connection:
+        connection.execute(insert(Resource), bodies)
+        connection.execute(insert(SlotCalendar), calendar)
+    with autocommit(engine) as connection:
+        connection.exec_driver_sql("ANALYZE slot_calendar, fhir_resource")
+    query = [("schedule", "Schedule/7"), ("status", "free"), ("start", "ge2027-03-27")]
+    sent: list[tuple[str, object]] = []
+
+    def keep(_c: object, _cursor: object, statement: str, parameters: object, *_: object) -> None:
+        sent.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", keep)
+    with autocommit(engine) as connection:
+        found = slot_calendar.page(
+            connection, search.parse("Slot", query)[0], ZONE, sort, 10, 0, counted
+        )
+    event.remove(engine, "before_cursor_execute", keep)
+    assert len(found.rows) == 10 and found.more
+    ((statement, parameters),) = sent
+    with autocommit(engine) as connection:  # as planned for real: no planner setting forced
+        plan = connection.exec_driver_sql(f"EXPLAIN (FORMAT JSON) {statement}", parameters)
+        plan = plan.scalar_one()
+    nodes, pending = [], [plan[0]["Plan"]]
+    while pending:
+        nodes.append(pending.pop())
+        pending += nodes[-1].get("Plans", [])
+    assert not [n["Node Type"] for n in nodes if "Sort" in n["Node Type"]], plan
+    scans = [n for n in nodes if n.get("Index Name") == "ix_slot_calendar_search"]
+    assert len(scans) == 1 and "start_low >" in scans[0]["Index Cond"], plan
     engine.dispose()

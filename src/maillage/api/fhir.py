@@ -8,6 +8,7 @@ repository's domain errors, answered by :mod:`maillage.api.errors`.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Annotated, Any
 
@@ -18,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from maillage.api import content
 from maillage.api.capability import capability_statement
 from maillage.api.deps import Repo, started
-from maillage.api.errors import FHIRResponse
+from maillage.api.errors import FHIR_JSON, FHIRResponse
 from maillage.care.errors import DomainError
 from maillage.care.repository import Page, Repository, StoredResource
 
@@ -66,6 +67,8 @@ async def search_type(resource_type: str, request: Request, repository: Repo) ->
     """Search, answered with a ``searchset`` Bundle paged by ``_count`` and ``_offset``,
     sorted by ``_sort`` when given."""
     page = await repository.search_async(resource_type, request.query_params.multi_items())
+    if page.outgoing is not None:
+        return Response(pasted(request, resource_type, page), media_type=FHIR_JSON)
     return FHIRResponse(bundle(request, repository, resource_type, page))
 
 
@@ -100,7 +103,32 @@ def bundle(
     request: Request, repository: Repository, resource_type: str, page: Page
 ) -> dict[str, Any]:
     """A searchset Bundle of one page, with its self, next and previous links."""
-    base = str(request.base_url) + "fhir"
+    entries = _search_entries(_base(request), repository, page.rows)
+    return envelope(request, resource_type, page) | {"entry": entries}
+
+
+def pasted(request: Request, resource_type: str, page: Page) -> bytes:
+    """The searchset Bundle of a page whose bodies came as outgoing JSON text (slot
+    searches): pasted between the entries' other members, never parsed nor serialised again
+    (which was a third of a slot search's CPU)."""
+    base, outgoing = _base(request), page.outgoing or []
+    head = json.dumps(envelope(request, resource_type, page), separators=(",", ":"))
+    entries = ",".join(
+        f'{{"fullUrl":{json.dumps(f"{base}/{row.resource_type}/{row.id}")},'
+        f'"resource":{text},"search":{{"mode":"match"}}}}'
+        for row, text in zip(page.rows, outgoing, strict=True)
+    )
+    return f'{head[:-1]},"entry":[{entries}]}}'.encode()
+
+
+def _base(request: Request) -> str:
+    return str(request.base_url) + "fhir"
+
+
+def envelope(request: Request, resource_type: str, page: Page) -> dict[str, Any]:
+    """A searchset Bundle's members but its entries: type, total (when counted) and the
+    self, next and previous links."""
+    base = _base(request)
     # The query string as the client sent it, less _offset: re-encoding its parameters cost
     # a fifth of a slot search's CPU.
     raw = request.scope["query_string"].decode("latin-1")
@@ -112,17 +140,12 @@ def bundle(
         return {"relation": relation, "url": f"{base}/{resource_type}?{query}".rstrip("?")}
 
     links = [link("self", offset)]
-    if count and offset + count < page.total:
+    if count and page.more:
         links.append(link("next", offset + count))
     if offset:
         links.append(link("previous", max(offset - count, 0)))
-    return {
-        "resourceType": "Bundle",
-        "type": "searchset",
-        "total": page.total,
-        "link": links,
-        "entry": _search_entries(base, repository, page.rows),
-    }
+    counted = {} if page.total is None else {"total": page.total}
+    return {"resourceType": "Bundle", "type": "searchset", **counted, "link": links}
 
 
 @router.get("/{resource_type}/{resource_id}")

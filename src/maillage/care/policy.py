@@ -22,7 +22,7 @@ from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.orm import Session, aliased
 
 from maillage.care.principal import Principal
-from maillage.store.models import Resource, SearchEntry, utcnow
+from maillage.store.models import RECORDED_BY, Resource, SearchEntry, utcnow
 from maillage.store.search import param_is
 from maillage.store.search_params import ACTOR, PATIENT, parse_date_range, public_params
 from maillage.store.users import Role
@@ -61,8 +61,6 @@ FULL_ACCESS = frozenset({Role.ADMIN, Role.COORDINATOR})
 AUDITORS = frozenset({Role.ADMIN, Role.DPO})
 CARE_ROLES = frozenset({Role.SITE_PROFESSIONAL, Role.PRACTITIONER})
 CREATE, UPDATE, DELETE = "c", "u", "d"
-RECORDED_BY = "urn:maillage:recorded-by"
-"""The ``meta.tag`` system naming the account that recorded a resource (set by the server)."""
 
 
 def _row(care: str = "", patient: str = "") -> dict[Role, str]:

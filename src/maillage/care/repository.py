@@ -87,6 +87,8 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 Body = dict[str, Any]
 DEFAULT_COUNT, MAX_COUNT = 50, 500
+TOTALS = ("none", "estimate", "accurate")
+"""FHIR's ``_total`` values: only ``accurate`` makes a slot search count its matches."""
 
 
 class JobQueue(Protocol):
@@ -98,13 +100,15 @@ class JobQueue(Protocol):
 
 @dataclass(frozen=True)
 class Search:
-    """A parsed search: criteria, ``_id`` values, ``_sort`` and the page asked for."""
+    """A parsed search: criteria, ``_id`` values, ``_sort``, the page asked for, and whether
+    ``_total=accurate`` asks for the number of matches (a slot search counts them only then)."""
 
     criteria: list[Criterion]
     ids: list[str]
     sort: str | None = None
     count: int = DEFAULT_COUNT
     offset: int = 0
+    counted: bool = False
 
     @property
     def page(self) -> tuple[int, int]:
@@ -118,7 +122,10 @@ class Search:
         named = dict(params)
         count = _bounded(named.get("_count"), DEFAULT_COUNT, 0, MAX_COUNT)
         offset = _bounded(named.get("_offset"), 0, 0, 10**9)
-        return cls(criteria, ids, named.get("_sort"), count, offset)
+        total = named.get("_total", "none")
+        if total not in TOTALS:
+            raise search.SearchError(f"_total takes none, estimate or accurate, not {total!r}")
+        return cls(criteria, ids, named.get("_sort"), count, offset, total == "accurate")
 
 
 def _bounded(raw: str | None, default: int, low: int, high: int) -> int:
@@ -132,12 +139,31 @@ def _bounded(raw: str | None, default: int, low: int, high: int) -> int:
 
 @dataclass(frozen=True)
 class Page:
-    """One page of a search's matches, and how many there are in all."""
+    """One page of a search's matches, and how many there are in all (None: not counted).
+
+    ``following`` says whether a next page exists when the total is unknown; ``outgoing``,
+    when the store gave them, are the rows' bodies as they leave the server, as JSON text to
+    paste into the Bundle (the rows then hold only the type and id).
+    """
 
     rows: list[StoredResource]
-    total: int
+    total: int | None
     count: int
     offset: int
+    following: bool = False
+    outgoing: list[str] | None = None
+
+    @property
+    def matches(self) -> int:
+        """The total of a search that counts (any but a slot search without ``_total``)."""
+        if self.total is None:
+            raise ValueError("this search did not count its matches")
+        return self.total
+
+    @property
+    def more(self) -> bool:
+        """Whether a next page exists."""
+        return self.following if self.total is None else self.offset + self.count < self.total
 
 
 def _plain(error: DomainError) -> str:
@@ -273,14 +299,14 @@ class Repository:
                 wanted = Search.of(resource_type, wanted)
             if call.audited:
                 with transaction(self.sessions) as session:
-                    rows, total = self._found(call, who, session.connection(), wanted)
-                    for row in rows:
+                    found = self._found(call, who, session.connection(), wanted)
+                    for row in found.rows:
                         call.entities.extend(sorted(call.compartment(row.id, row.body)))
                     call.succeeded(session)
             else:  # nothing to audit: one statement, outside any transaction
                 with autocommit(self.engine) as connection:
-                    rows, total = self._found(call, who, connection, wanted)
-        return Page(rows, total, wanted.count, wanted.offset)
+                    found = self._found(call, who, connection, wanted)
+        return found
 
     async def search_async(self, resource_type: str, params: Sequence[tuple[str, str]]) -> Page:
         """:meth:`search` from the event loop. On PostgreSQL a search for slots that the slot
@@ -294,10 +320,12 @@ class Repository:
         with call.failures():
             wanted = Search.of(resource_type, params)
             if slot_calendar.answers(wanted.criteria, wanted.ids, wanted.sort):
-                rows, total = await slot_calendar.page_async(
-                    self.reads, wanted.criteria, self.settings.zone, wanted.sort, *wanted.page
+                zone, counted = self.settings.zone, wanted.counted
+                found = await slot_calendar.page_async(
+                    self.reads, wanted.criteria, zone, wanted.sort, *wanted.page, counted
                 )
-                return Page(rows, total, wanted.count, wanted.offset)
+                outgoing = [row.outgoing for row in found.rows]
+                return Page(found.rows, found.total, *wanted.page, found.more, outgoing)
         return await anyio.to_thread.run_sync(self.search, resource_type, wanted)
 
     def search_all(
@@ -347,18 +375,19 @@ class Repository:
                 rows = cast(list[StoredResource], list(found.all()))
         return [self.outgoing(row.body) for row in rows]
 
-    def _found(
-        self, call: Call, who: Principal, connection: Connection, wanted: Search
-    ) -> tuple[list[StoredResource], int]:
-        """The page and the total: from the slot calendar when it can answer, else from the
-        search index, narrowed to what ``who`` may see."""
+    def _found(self, call: Call, who: Principal, connection: Connection, wanted: Search) -> Page:
+        """The page: from the slot calendar when it can answer (counted only when asked),
+        else from the search index, narrowed to what ``who`` may see."""
         assert call.resource_type is not None
         kind, zone = call.resource_type, self.settings.zone
         if kind == "Slot" and slot_calendar.answers(wanted.criteria, wanted.ids, wanted.sort):
-            return slot_calendar.page(connection, wanted.criteria, zone, wanted.sort, *wanted.page)
+            found = slot_calendar.page(
+                connection, wanted.criteria, zone, wanted.sort, *wanted.page, wanted.counted
+            )
+            return Page(found.rows, found.total, *wanted.page, found.more)
         ordering = search.order(kind, wanted.sort)
         statement = self._statement(who, kind, wanted.criteria, wanted.ids)
-        return search.page(connection, statement, ordering, *wanted.page)
+        return Page(*search.page(connection, statement, ordering, *wanted.page), *wanted.page)
 
     def _statement(
         self,

@@ -32,6 +32,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from maillage.store.search_params import ACTOR
 
+RECORDED_BY = "urn:maillage:recorded-by"
+"""The ``meta.tag`` system naming the account that recorded a resource (set by the server)."""
 Json = JSON().with_variant(JSONB(), "postgresql")
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
@@ -165,6 +167,7 @@ class SlotCalendar(Base):
             "schedule",
             "status",
             "start_low",
+            "id",
             postgresql_include=["start_high", "last_updated"],
         ),
     )

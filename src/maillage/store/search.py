@@ -32,7 +32,7 @@ _NAMING_PATIENTS = sorted(
 )
 """The types whose resources may name a patient, Patient aside: listed, so that a lookup of a
 patient's records probes the index per type rather than reading all of it."""
-RESULT_PARAMS = {"_count", "_offset", "_format", "_sort"}
+RESULT_PARAMS = {"_count", "_offset", "_format", "_sort", "_total"}
 DATE_PREFIXES = ("eq", "ne", "lt", "le", "gt", "ge")
 MODIFIERS = {
     "token": {"", "not"},
@@ -228,8 +228,11 @@ def statement(
 def order(resource_type: str, sort: str | None) -> list[ColumnElement[Any]]:
     """ORDER BY for ``_sort`` (a date parameter, ``-`` for descending), ending on a stable key.
 
-    Without ``_sort`` resources come in the order they were last updated.
+    Without ``_sort`` resources come in the order they were last updated, slots by start (a
+    booking client wants the soonest; the slot calendar reads them in that order).
     """
+    if not sort and resource_type == "Slot":
+        sort = "start"
     if not sort:
         return [RESOURCES.c.last_updated, RESOURCES.c.id]
     name = sort.removeprefix("-")
@@ -245,8 +248,9 @@ def order(resource_type: str, sort: str | None) -> list[ColumnElement[Any]]:
         )
         .scalar_subquery()
     )
-    key = earliest.desc() if sort.startswith("-") else earliest.asc()
-    return [key, RESOURCES.c.id]
+    if sort.startswith("-"):
+        return [earliest.desc(), RESOURCES.c.id.desc()]
+    return [earliest.asc(), RESOURCES.c.id]
 
 
 def page(

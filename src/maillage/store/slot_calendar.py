@@ -10,9 +10,9 @@ parameters, modifiers, systems) take the general path.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from psycopg.rows import namedtuple_row
@@ -20,19 +20,21 @@ from sqlalchemy import (
     BindParameter,
     ColumnElement,
     Connection,
+    Label,
     Select,
     and_,
     bindparam,
     delete,
     func,
     insert,
+    literal_column,
     or_,
     select,
 )
 from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg as psycopg_dialect
 
-from maillage.store.models import RESOURCES, SLOT_CALENDAR
-from maillage.store.search import Columns, Criterion, sql_of, tests
+from maillage.store.models import RECORDED_BY, RESOURCES, SLOT_CALENDAR
+from maillage.store.search import Columns, Criterion, Test, sql_of, tests
 from maillage.store.search_params import IndexValue
 
 if TYPE_CHECKING:
@@ -89,6 +91,14 @@ def clear(connection: Connection, slot_id: str) -> None:
     connection.execute(delete(SLOT_CALENDAR).where(SLOT_CALENDAR.c.id == slot_id))
 
 
+class Found(NamedTuple):
+    """A page of slots, their total (None: not counted) and whether a next page exists."""
+
+    rows: list[Any]
+    total: int | None
+    more: bool
+
+
 def page(
     connection: Connection,
     criteria: list[Criterion],
@@ -96,22 +106,23 @@ def page(
     sort: str | None,
     count: int,
     offset: int,
-) -> tuple[list[Any], int]:
-    """One page of matching slots, as :func:`maillage.store.search.page` returns it.
+    counted: bool = True,
+) -> Found:
+    """One page of matching slots, in the order :func:`maillage.store.search.order` gives.
 
-    The page and the total come from the calendar alone; only the page's slots are read from
-    the resource table. The statement is built once per shape of search (which parameters,
-    which tests) and then only bound to the values: building SQLAlchemy expressions anew
-    cost more CPU than the whole query.
+    The page (and the total when ``counted``) comes from the calendar alone; only the page's
+    slots are read from the resource table. Uncounted, one row more than the page is read to
+    tell whether a next page exists: no count of every match, which cost 40 % of the search.
+    The statement is built once per shape of search (which parameters, which tests) and then
+    only bound to the values: building SQLAlchemy expressions anew cost more CPU than the
+    whole query.
     """
     shape, values = _bound(criteria, zone)
-    paging = {"count": count, "offset": offset}
-    rows = connection.execute(_page(shape, sort), values | paging).all()
-    if rows:
-        return list(rows), rows[0].total
-    if count == 0 or offset > 0:
-        return [], connection.execute(_count(shape), values).scalar_one()
-    return [], 0
+    paging = {"count": count + (not counted), "offset": offset}
+    rows = connection.execute(_page(shape, sort, counted, pasted=False), values | paging).all()
+    if not counted or rows or not (count == 0 or offset > 0):
+        return _found(list(rows), count, offset, counted)
+    return _found([], count, offset, True, connection.execute(_count(shape), values).scalar_one())
 
 
 async def page_async(
@@ -121,32 +132,47 @@ async def page_async(
     sort: str | None,
     count: int,
     offset: int,
-) -> tuple[list[Any], int]:
+    counted: bool = False,
+) -> Found:
     """:func:`page` on PostgreSQL through psycopg's asynchronous pool, for the event loop.
 
     The same statements, compiled once to psycopg's SQL: the search then costs no worker
-    thread and no SQLAlchemy execution, which measured twice the searches per second.
+    thread and no SQLAlchemy execution, which measured twice the searches per second. Each
+    row holds the slot's type, id and ``outgoing``: its body as it leaves the server
+    (:func:`maillage.care.policy.unstamped`, the only change a Slot undergoes), as JSON text
+    made by PostgreSQL, for the door to paste into the Bundle unparsed.
     """
     shape, values = _bound(criteria, zone)
+    paging = {"count": count + (not counted), "offset": offset}
     async with pool.connection() as connection:
         # Named tuples whose fields the statement decides: typed Any, as the SQLAlchemy rows.
         cursor: AsyncCursor[Any] = connection.cursor(row_factory=namedtuple_row)
-        sql, constants = _psycopg(_page(shape, sort))
-        await cursor.execute(sql, constants | values | {"count": count, "offset": offset})
+        sql, constants = _psycopg(_page(shape, sort, counted, pasted=True))
+        await cursor.execute(sql, constants | values | paging)
         rows = await cursor.fetchall()
-        if rows:
-            return rows, rows[0].total
-        if count == 0 or offset > 0:
-            sql, constants = _psycopg(_count(shape))
-            await cursor.execute(sql, constants | values)
-            counted = await cursor.fetchone()
-            return [], counted[0] if counted else 0
-    return [], 0
+        if not counted or rows or not (count == 0 or offset > 0):
+            return _found(rows, count, offset, counted)
+        sql, constants = _psycopg(_count(shape))
+        await cursor.execute(sql, constants | values)
+        total = await cursor.fetchone()
+        return _found([], count, offset, True, total[0] if total else 0)
+
+
+def _found(
+    rows: list[Any], count: int, offset: int, counted: bool, total: int | None = None
+) -> Found:
+    """The page read, its total and whether more follow (``total``: counted apart, for an
+    empty page that asks for nothing or starts past the end)."""
+    if not counted:
+        return Found(rows[:count], None, len(rows) > count)
+    if total is None:
+        total = rows[0].total if rows else 0
+    return Found(rows, total, offset + count < total)
 
 
 def _bound(criteria: list[Criterion], zone: ZoneInfo) -> tuple[Shape, dict[str, Any]]:
     """The shape of a search and the values of its bind parameters."""
-    checked = [(c.spec.name, tests(c, zone)) for c in criteria]
+    checked = [(c.spec.name, [_floored(c.spec.name, t) for t in tests(c, zone)]) for c in criteria]
     shape = tuple((name, tuple(form for form, _ in found)) for name, found in checked)
     values = {
         f"{i}_{j}_{key}": value
@@ -155,6 +181,19 @@ def _bound(criteria: list[Criterion], zone: ZoneInfo) -> tuple[Shape, dict[str, 
         for key, value in bound.items()
     }
     return shape, values
+
+
+_FLOORS = {"ge": "low", "gt": "high"}
+_INSTANT = timedelta(seconds=1)
+"""A Slot's start is an instant (validated so): its indexed range spans under a second. A slot
+whose range ends after ``x`` therefore starts after ``x - 1 s``: the floor of ``ge``/``gt``."""
+
+
+def _floored(name: str, test: Test) -> Test:
+    form, bound = test
+    if name == "start" and form in _FLOORS:
+        return form, {**bound, "floor": bound[_FLOORS[form]] - _INSTANT}
+    return test
 
 
 @lru_cache(maxsize=512)
@@ -171,9 +210,18 @@ Shape = tuple[tuple[str, tuple[str, ...]], ...]
 def _where(shape: Shape) -> list[ColumnElement[bool]]:
     """The conditions of a search shape, on bind parameters named as :func:`page` binds them."""
     return [
-        or_(*(sql_of(form, COLUMNS[name], _Binds(f"{i}_{j}_")) for j, form in enumerate(forms)))
+        or_(*(_test(name, form, _Binds(f"{i}_{j}_")) for j, form in enumerate(forms)))
         for i, (name, forms) in enumerate(shape)
     ]
+
+
+def _test(name: str, form: str, binds: dict[str, Any]) -> ColumnElement[bool]:
+    """One test; ``start=ge``/``gt`` also bound ``start_low`` from below, implied by the test,
+    so that the index range starts there instead of at the schedule's first slot."""
+    found = sql_of(form, COLUMNS[name], binds)
+    if name == "start" and form in _FLOORS:
+        return and_(found, SLOT_CALENDAR.c.start_low > binds["floor"])
+    return found
 
 
 class _Binds(dict[str, Any]):
@@ -188,22 +236,42 @@ class _Binds(dict[str, Any]):
 
 
 @lru_cache(maxsize=256)
-def _page(shape: Shape, sort: str | None) -> Select[Any]:
+def _page(shape: Shape, sort: str | None, counted: bool, pasted: bool) -> Select[Any]:
+    """The page's statement: the calendar's matches in index order, joined to their bodies
+    (or, ``pasted``, to their outgoing JSON text), with the window count when ``counted``."""
     calendar = SLOT_CALENDAR.c
+    found = select(calendar.id, calendar.start_low)
+    if counted:
+        found = found.add_columns(func.count().over().label("total"))
     hits = (
-        select(calendar.id, calendar.start_low, calendar.last_updated)
-        .add_columns(func.count().over().label("total"))
-        .where(*_where(shape))
+        found.where(*_where(shape))
         .order_by(*_order(calendar, sort))
         .limit(bindparam("count"))
         .offset(bindparam("offset"))
         .subquery()
     )
+    columns: list[Any] = (
+        [RESOURCES.c.resource_type, RESOURCES.c.id, _OUTGOING] if pasted else [RESOURCES]
+    )
     return (
-        select(RESOURCES, hits.c.total)
+        select(*columns, *([hits.c.total] if counted else []))
         .join(hits, and_(RESOURCES.c.resource_type == "Slot", RESOURCES.c.id == hits.c.id))
         .order_by(*_order(hits.c, sort))
     )
+
+
+_OUTGOING: Label[str] = literal_column(
+    f"""(CASE WHEN fhir_resource.body->'meta'->'tag' @> '[{{"system": "{RECORDED_BY}"}}]'
+    THEN (SELECT CASE WHEN kept IS NULL THEN fhir_resource.body #- '{{meta,tag}}'
+                 ELSE jsonb_set(fhir_resource.body, '{{meta,tag}}', kept) END
+          FROM (SELECT jsonb_agg(tag ORDER BY n) AS kept
+                FROM jsonb_array_elements(fhir_resource.body->'meta'->'tag')
+                  WITH ORDINALITY AS tags(tag, n)
+                WHERE tag->>'system' IS DISTINCT FROM '{RECORDED_BY}') other_tags)
+    ELSE fhir_resource.body END)::text"""
+).label("outgoing")
+"""A slot's body less the server's recorder tag (:func:`maillage.care.policy.unstamped`, in
+SQL), as JSON text."""
 
 
 @lru_cache(maxsize=256)
@@ -212,8 +280,8 @@ def _count(shape: Shape) -> Select[Any]:
 
 
 def _order(columns: Any, sort: str | None) -> list[Any]:
-    """ORDER BY on the calendar or on the page's sub-query: ``_sort``'s key, then the id."""
-    if sort is None:
-        return [columns.last_updated, columns.id]
-    start = columns.start_low.desc() if sort.startswith("-") else columns.start_low
-    return [start, columns.id]
+    """ORDER BY on the calendar or on the page's sub-query: the start (slots come by start
+    without ``_sort``), then the id, both in the direction of the index or both against it."""
+    if sort is not None and sort.startswith("-"):
+        return [columns.start_low.desc(), columns.id.desc()]
+    return [columns.start_low, columns.id]

@@ -146,13 +146,13 @@ def journal(
     offset = [("_count", str(PAGE_SIZE)), ("_offset", str((page - 1) * PAGE_SIZE))]
     found = _search(repository, filters.params() + offset)
     zone = repository.settings.zone
-    pages = max(1, -(-found.total // PAGE_SIZE))
+    pages = max(1, -(-found.matches // PAGE_SIZE))
     return render(
         request,
         "admin/journal.html",
         {
             "lignes": [entry(row.body, zone) for row in found.rows],
-            "total": found.total,
+            "total": found.matches,
             "page": page,
             "pages": pages,
             "filtres": filters,

@@ -126,10 +126,10 @@ def patient_search(
     with records.refusals():
         found = repository.search("Patient", [*query, *paging])
     asked = {"nom": nom, "naissance": naissance, "identifiant": identifiant}
-    pages = max(1, -(-found.total // PAGE_SIZE))
+    pages = max(1, -(-found.matches // PAGE_SIZE))
     context = {
         "patients": [summary(repository.outgoing(row.body)) for row in found.rows],
-        "total": found.total,
+        "total": found.matches,
         "premier": (page - 1) * PAGE_SIZE + 1,
         "page": page,
         "pages": pages,

@@ -188,7 +188,7 @@ def site_list(
     managers = organisations(repository, bodies)
     sites = [site_summary(body, managers) for body in bodies]
     located = located_sites(all_sites(repository, query))
-    total = found.total
+    total = found.matches
     pages = max(1, -(-total // PAGE_SIZE))
     context = {
         "sites": sites,
