@@ -119,9 +119,11 @@ def log_in(page: Page, email: str, password: str = PASSWORD) -> None:
 
 
 @contextmanager
-def local_page(browser: Browser, base_url: str) -> Iterator[Page]:
+def local_page(
+    browser: Browser, base_url: str, *, ignore_https_errors: bool = False
+) -> Iterator[Page]:
     """A tablet-sized French page on ``base_url``; a request leaving localhost is blocked and
-    fails the test."""
+    fails the test (``ignore_https_errors``: for a local provider's test CA)."""
     outside: list[str] = []
 
     def only_localhost(route: Route) -> None:
@@ -132,12 +134,22 @@ def local_page(browser: Browser, base_url: str) -> Iterator[Page]:
             route.abort()
 
     context = browser.new_context(
-        base_url=base_url, viewport=TABLET, locale="fr-FR", accept_downloads=True
+        base_url=base_url,
+        viewport=TABLET,
+        locale="fr-FR",
+        accept_downloads=True,
+        ignore_https_errors=ignore_https_errors,
     )
     context.route("**/*", only_localhost)
     yield context.new_page()
     context.close()
     assert not outside, f"the page fetched from outside localhost: {outside}"
+
+
+def demo_database(postgres_url: str, name: str) -> str:
+    """The URL of the demo database ``name``, beside the test database."""
+    database = f"{make_url(postgres_url).database}_{name}"
+    return make_url(postgres_url).set(database=database).render_as_string(hide_password=False)
 
 
 @contextmanager
@@ -148,10 +160,10 @@ def demo_server(
     at ``scale``, its own ANALYZE and none by hand), and each demo account's password by
     account name; the database is dropped afterwards."""
     server = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
-    database = f"{make_url(postgres_url).database}_{name}"
+    url = demo_database(postgres_url, name)
+    database = make_url(url).database
     with server.connect() as connection:
         connection.exec_driver_sql(f'CREATE DATABASE "{database}"')
-    url = make_url(postgres_url).set(database=database).render_as_string(hide_password=False)
     site: Site | None = None
     try:
         site = make_site(folder, JobSettings(redis_url="redis://127.0.0.1:1/0"), database_url=url)

@@ -1,5 +1,6 @@
 """Fixtures of the web tests: the site without a queue, a private Redis queue, and the
-browser ones (Chromium, the live site with its worker, a guarded tablet-sized page)."""
+browser ones (Chromium, the live site with its worker, a guarded tablet-sized page, the demo
+network served on PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from browser_support import (
     CHROMIUM,
     CHROMIUM_ARGS,
     LiveServer,
+    demo_server,
     local_page,
     start_worker,
 )
@@ -76,4 +78,22 @@ def live(tmp_path: Path, job_settings: JobSettings) -> Iterator[tuple[Site, str]
 def page(browser: Browser, live: tuple[Site, str]) -> Iterator[Page]:
     """A tablet-sized French page on the live site; outside requests are blocked and fail."""
     with local_page(browser, live[1]) as opened:
+        yield opened
+
+
+@pytest.fixture(scope="module")
+def demo(
+    request: pytest.FixtureRequest, postgres_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, dict[str, str]]]:
+    """The demo network (scale 0.02) on a fresh PostgreSQL database named by the module's
+    ``DEMO_DATABASE``, served; passwords by account."""
+    name = request.module.DEMO_DATABASE
+    with demo_server(postgres_url, tmp_path_factory.mktemp("demo"), name, 0.02) as served:
+        yield served
+
+
+@pytest.fixture
+def demo_page(browser: Browser, demo: tuple[str, dict[str, str]]) -> Iterator[Page]:
+    """A guarded tablet-sized page on the demo's server."""
+    with local_page(browser, demo[0]) as opened:
         yield opened

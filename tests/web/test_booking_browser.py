@@ -13,18 +13,17 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 from browser_support import (
-    LOCAL_HOSTS,
-    TABLET,
     LiveServer,
     fits_a_tablet,
+    local_page,
+    log_in,
     serious_violations,
     shoot,
 )
-from playwright.sync_api import Browser, Page, Route, expect
+from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
 from web_site import SECRET, Site, csrf_of, login, make_site
 
@@ -76,27 +75,9 @@ def seeded(
 def nurse_page(browser: Browser, seeded: tuple[Site, dict[str, str]]) -> Iterator[Page]:
     """The EHPAD nurse, logged in on a tablet-sized French page; outside requests fail."""
     site, passwords = seeded
-    outside: list[str] = []
-
-    def only_localhost(route: Route) -> None:
-        if urlsplit(route.request.url).hostname in LOCAL_HOSTS:
-            route.continue_()
-        else:
-            outside.append(route.request.url)
-            route.abort()
-
-    with LiveServer(site) as server:
-        context = browser.new_context(base_url=server.url, viewport=TABLET, locale="fr-FR")
-        context.route("**/*", only_localhost)
-        page = context.new_page()
-        page.goto("/")
-        page.get_by_label("Adresse électronique").fill(NURSE)
-        page.get_by_label("Mot de passe").fill(passwords[NURSE])
-        page.get_by_role("button", name="Se connecter").click()
-        expect(page.get_by_role("heading", name="Bienvenue")).to_be_visible()
+    with LiveServer(site) as server, local_page(browser, server.url) as page:
+        log_in(page, NURSE, passwords[NURSE])
         yield page
-        context.close()
-    assert not outside, f"the page fetched from outside localhost: {outside}"
 
 
 def recipients(site: Site) -> list[str]:

@@ -6,34 +6,24 @@ of accesses and exports it for French Excel. axe-core checks each page."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
-from browser_support import demo_log_in, demo_server, local_page, serious_violations
-from playwright.sync_api import Browser, Page, expect
+from browser_support import demo_log_in, serious_violations
+from playwright.sync_api import Page, expect
 
 from maillage.demo.network import DOCTORS
 from maillage.demo.seed import stable_id
 
-SCALE = 0.02
 PATIENT = f"Patient/{stable_id('Patient', 0)}"
-
-
-@pytest.fixture(scope="module")
-def demo(
-    postgres_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[str, dict[str, str]]]:
-    with demo_server(postgres_url, tmp_path_factory.mktemp("demo"), "patient", SCALE) as served:
-        yield served
+DEMO_DATABASE = "patient"
 
 
 @pytest.fixture
-def page(browser: Browser, demo: tuple[str, dict[str, str]]) -> Iterator[Page]:
-    with local_page(browser, demo[0]) as opened:
-        yield opened
+def page(demo_page: Page) -> Page:
+    return demo_page
 
 
 def book_in_five_minutes(demo: tuple[str, dict[str, str]]) -> None:

@@ -7,11 +7,10 @@ import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import NoReturn
-from urllib.parse import urlsplit
 
 import pytest
-from browser_support import LOCAL_HOSTS, TABLET, LiveServer, serious_violations, shoot
-from playwright.sync_api import Browser, Route, expect
+from browser_support import LiveServer, local_page, serious_violations, shoot
+from playwright.sync_api import Browser, expect
 from psc_support import DOCTOR, LocalPsc, install_provider, local_psc
 from web_site import Site, make_site
 
@@ -46,39 +45,24 @@ def test_a_professional_logs_in_and_out_through_pro_sante_connect(
     site, url, psc = served
     email = site.user("practitioner")
     link_psc(site.app.state.sessions, email, DOCTOR)
-    outside: list[str] = []
-
-    def only_localhost(route: Route) -> None:
-        if urlsplit(route.request.url).hostname in LOCAL_HOSTS:
-            route.continue_()
-        else:
-            outside.append(route.request.url)
-            route.abort()
-
     # Chromium does not know the test CA; maillage's server side checks the provider with it.
-    context = browser.new_context(
-        base_url=url, viewport=TABLET, locale="fr-FR", ignore_https_errors=True
-    )
-    context.route("**/*", only_localhost)
-    page = context.new_page()
-    page.goto("/connexion?suivant=%2Fconsultations")
-    assert serious_violations(page) == []
-    shoot(page, tmp_path, "connexion-psc")
-    page.get_by_role("link", name="Se connecter avec Pro Santé Connect").click()
+    with local_page(browser, url, ignore_https_errors=True) as page:
+        page.goto("/connexion?suivant=%2Fconsultations")
+        assert serious_violations(page) == []
+        shoot(page, tmp_path, "connexion-psc")
+        page.get_by_role("link", name="Se connecter avec Pro Santé Connect").click()
 
-    expect(page).to_have_url(re.compile(re.escape(f"{psc.issuer}/interaction/")))
-    page.get_by_label("Identifiant national (idNat_PS)").fill(DOCTOR)
-    page.get_by_role("button", name="Valider avec e-CPS").click()
+        expect(page).to_have_url(re.compile(re.escape(f"{psc.issuer}/interaction/")))
+        page.get_by_label("Identifiant national (idNat_PS)").fill(DOCTOR)
+        page.get_by_role("button", name="Valider avec e-CPS").click()
 
-    expect(page).to_have_url(f"{url}/consultations")
-    expect(page.get_by_text(email)).to_be_visible()
-    shoot(page, tmp_path, "connecte-par-psc")
+        expect(page).to_have_url(f"{url}/consultations")
+        expect(page.get_by_text(email)).to_be_visible()
+        shoot(page, tmp_path, "connecte-par-psc")
 
-    page.get_by_role("button", name="Se déconnecter").click()
-    expect(page).to_have_url(re.compile(re.escape(f"{psc.issuer}/session/end")))
-    page.get_by_role("button", name="Se déconnecter").click()
-    expect(page).to_have_url(f"{url}/connexion")
-    page.goto("/consultations")
-    expect(page).to_have_url(f"{url}/connexion?suivant=%2Fconsultations")
-    context.close()
-    assert not outside, f"the pages fetched from outside localhost: {outside}"
+        page.get_by_role("button", name="Se déconnecter").click()
+        expect(page).to_have_url(re.compile(re.escape(f"{psc.issuer}/session/end")))
+        page.get_by_role("button", name="Se déconnecter").click()
+        expect(page).to_have_url(f"{url}/connexion")
+        page.goto("/consultations")
+        expect(page).to_have_url(f"{url}/connexion?suivant=%2Fconsultations")

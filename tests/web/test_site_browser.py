@@ -9,45 +9,27 @@ committed)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from browser_support import demo_log_in, demo_server, fits_a_tablet, local_page, serious_violations
-from playwright.sync_api import Browser, Page, expect
+from browser_support import demo_database, demo_log_in, fits_a_tablet, serious_violations
+from playwright.sync_api import Page, expect
 from sqlalchemy import create_engine
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from maillage.diagnosis.parameters import DiagnosisParameters
 from maillage.reports.report import evaluate, render_html
 
-SCALE = 0.02
 ZONE = ZoneInfo("Europe/Paris")
 #: A funder the demo's projects do not name: its row is the admin's project alone.
 FUNDER = "Conseil départemental des Ardennes"
-
-
-def demo_database(postgres_url: str) -> str:
-    """The URL of the module's demo database, beside the test database."""
-    name = f"{make_url(postgres_url).database}_site"
-    return make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
-
-
-@pytest.fixture(scope="module")
-def demo(
-    postgres_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[str, dict[str, str]]]:
-    """The demo network on a fresh PostgreSQL database, served; passwords by account."""
-    with demo_server(postgres_url, tmp_path_factory.mktemp("demo"), "site", SCALE) as served:
-        yield served
+DEMO_DATABASE = "site"
 
 
 @pytest.fixture
-def page(browser: Browser, demo: tuple[str, dict[str, str]]) -> Iterator[Page]:
-    with local_page(browser, demo[0]) as opened:
-        yield opened
+def page(demo_page: Page) -> Page:
+    return demo_page
 
 
 @pytest.fixture
@@ -223,7 +205,7 @@ def test_the_admin_creates_a_nurse_edits_a_site_and_records_its_project(
     expect(funders.get_by_role("row", name=re.compile(f"^{FUNDER}"))).to_contain_text("45")
     assert serious_violations(page) == []
 
-    engine = create_engine(demo_database(postgres_url))
+    engine = create_engine(demo_database(postgres_url, DEMO_DATABASE))
     try:
         with Session(engine) as session:
             result = evaluate(session, DiagnosisParameters(department="08"), None, ZONE)
