@@ -25,8 +25,6 @@ def resolve_references(
 ) -> tuple[dict[str, Any], list[Dataset]]:
     """``options`` with every ``dataset:ID`` replaced by its stored file, and the datasets
     used (for ``summary.json``). Raises ``DatasetError`` on an unknown id or a wrong kind."""
-    from maillage.datasets.catalogue import Catalogue, DatasetError
-
     resolved, used = dict(options), []
     for option, kinds in (
         ("supply", ("annuaire", "supply-csv")),
@@ -40,6 +38,8 @@ def resolve_references(
         value = options.get(option)
         if value is None or not str(value).startswith(PREFIX):
             continue
+        from maillage.datasets.catalogue import Catalogue, DatasetError  # pyarrow.dataset
+
         catalogue = catalogue or Catalogue()
         dataset = catalogue.get(str(value).removeprefix(PREFIX))
         if dataset.kind not in kinds:
