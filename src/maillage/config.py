@@ -73,6 +73,7 @@ class Settings(BaseSettings):
     request_threads: int = Field(default=4, ge=1, le=256)
     access_log: bool = True
     principal_cache_seconds: float = Field(default=2.0, ge=0, le=60)
+    slot_cache_seconds: float = Field(default=60.0, ge=0, le=3600)
     login_rate_limit: str = "5/minute"
     trusted_proxies: list[str] = []
     login_state_url: str | None = None

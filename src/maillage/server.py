@@ -27,6 +27,7 @@ from maillage.api.app import install as install_api
 from maillage.config import Settings, load_settings
 from maillage.integrations.metadata import document_codes
 from maillage.jobs.queue import job_queue
+from maillage.store import slot_answers
 from maillage.store.database import (
     cancel_running,
     cancellable,
@@ -37,6 +38,7 @@ from maillage.store.database import (
 )
 from maillage.store.models import utcnow
 from maillage.store.resources import instant
+from maillage.store.slot_answers import SlotAnswers
 from maillage.web.app import install as install_web
 from maillage.web.dataset_pages import UPLOAD_PATH
 from maillage.web.session_store import session_store
@@ -51,10 +53,11 @@ READS = {
 
 
 def _lifespan(
-    threads: int, engine: Engine, statement_timeout: float
+    threads: int, engine: Engine, statement_timeout: float, answers: SlotAnswers
 ) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     """Size the pool of threads that run the synchronous routes, and on PostgreSQL open the
-    asynchronous pool of the reads that run on the event loop (slot searches).
+    asynchronous pool of the reads that run on the event loop (slot searches) and listen to
+    the slot calendar's notifications for ``answers`` (kept slot-search answers).
 
     AnyIO's default, 40 threads, makes every request queue for the one interpreter lock among
     many runnable threads; a few threads overlap the database's answers with Python's work
@@ -82,9 +85,11 @@ def _lifespan(
             )
             await reads.open()
             app.state.reads = reads
+            listening = asyncio.create_task(slot_answers.listen(url, answers))
             try:
                 yield
             finally:
+                listening.cancel()
                 app.state.reads = None
                 await reads.close(timeout=1.0)
         finally:
@@ -186,8 +191,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         statement_timeout=settings.statement_timeout_seconds,
     )
     upgrade(engine)
+    answers = SlotAnswers(settings.slot_cache_seconds)
+    timeout = settings.statement_timeout_seconds
     app = FastAPI(
-        lifespan=_lifespan(settings.request_threads, engine, settings.statement_timeout_seconds),
+        lifespan=_lifespan(settings.request_threads, engine, timeout, answers),
         title="maillage",
         version=__version__,
         description="Telemedicine network server: FHIR R4 REST, roadmap projects, audit.",
@@ -196,6 +203,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.sessions = session_factory(engine)
     app.state.reads = None  # the asynchronous pool, while the app runs on PostgreSQL
+    app.state.slot_answers = answers
+    answers.follow(app.state.sessions)
     app.state.login_limiter = auth.LoginLimiter(
         settings.login_rate_limit, settings.login_state_storage
     )

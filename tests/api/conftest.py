@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from api_server import SECRET, Server
 from fastapi.testclient import TestClient
+from fhir_samples import network
 from redis.exceptions import RedisError
 
 from maillage.config import Settings
@@ -37,6 +38,14 @@ def server(database_url: str, tmp_path: Path) -> Iterator[Server]:
     with suppress(RedisError):
         for key in queue.connection.scan_iter(f"*{queue.name}*"):
             queue.connection.delete(key)
+
+
+@pytest.fixture
+def net(server: Server, coordinator: dict[str, str]) -> Server:
+    """The server with the sample network (fhir_samples.network) stored."""
+    for body in network():
+        server.put(body, coordinator)
+    return server
 
 
 @pytest.fixture

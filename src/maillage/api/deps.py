@@ -77,6 +77,7 @@ def repository_for(request: Request, principal: Principal | Unauthenticated | No
         refusal=refused,
         jobs=state.job_queue,
         reads=state.reads,
+        answers=state.slot_answers,
         explain=errors.explain,
     )
 

@@ -82,6 +82,7 @@ from maillage.store.models import (
 )
 from maillage.store.resources import instant as instant  # re-exported: the doors' dates
 from maillage.store.search import Criterion
+from maillage.store.slot_answers import SlotAnswers
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -178,8 +179,9 @@ class Repository:
     network address), ``refusal`` the authentication failure of a caller whose credentials did
     not prove a principal (raised, and audited, at the first access). ``jobs`` is where work for
     the worker goes (alert evaluations), ``reads`` an asynchronous PostgreSQL pool for the
-    searches that run on the event loop, ``explain`` how a refusal reads in the audit trail
-    (the API prefixes its status), ``identity`` the INSi teleservice (none shipped:
+    searches that run on the event loop, ``answers`` the process's kept answers of slot
+    searches (:mod:`maillage.store.slot_answers`), ``explain`` how a refusal reads in the audit
+    trail (the API prefixes its status), ``identity`` the INSi teleservice (none shipped:
     :mod:`maillage.care.identity`).
     """
 
@@ -193,10 +195,12 @@ class Repository:
         refusal: Unauthenticated | None = None,
         jobs: JobQueue | None = None,
         reads: AsyncConnectionPool | None = None,
+        answers: SlotAnswers | None = None,
         explain: Callable[[DomainError], str] = _plain,
         identity: IdentityService | None = None,
     ) -> None:
         self.sessions, self.settings, self.principal = sessions, settings, principal
+        self.answers = answers
         self.identity = identity
         self.address, self.refusal, self.jobs, self.reads = address, refusal, jobs, reads
         self.explain = explain
@@ -320,13 +324,25 @@ class Repository:
         with call.failures():
             wanted = Search.of(resource_type, params)
             if slot_calendar.answers(wanted.criteria, wanted.ids, wanted.sort):
-                zone, counted = self.settings.zone, wanted.counted
-                found = await slot_calendar.page_async(
-                    self.reads, wanted.criteria, zone, wanted.sort, *wanted.page, counted
-                )
+                found = await self._slot_page(self.reads, wanted)
                 outgoing = [row.outgoing for row in found.rows]
                 return Page(found.rows, found.total, *wanted.page, found.more, outgoing)
         return await anyio.to_thread.run_sync(self.search, resource_type, wanted)
+
+    async def _slot_page(self, reads: AsyncConnectionPool, wanted: Search) -> slot_calendar.Found:
+        """A page of the slot calendar, kept per schedule when the search names one."""
+        schedule = slot_calendar.schedule_of(wanted.criteria)
+        key = (tuple(wanted.criteria), wanted.sort, wanted.page, wanted.counted)
+        kept = self.answers and schedule and self.answers.get(schedule, key)
+        if kept:
+            return cast(slot_calendar.Found, kept)
+        mark = self.answers.mark(schedule) if self.answers and schedule else None
+        found = await slot_calendar.page_async(
+            reads, wanted.criteria, self.settings.zone, wanted.sort, *wanted.page, wanted.counted
+        )
+        if self.answers and schedule:
+            self.answers.keep(schedule, key, mark, found)
+        return found
 
     def search_all(
         self, resource_type: str, params: Sequence[tuple[str, str]]

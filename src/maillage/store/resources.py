@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.attributes import set_committed_value
 
-from maillage.store import one_statement_write, slot_calendar, statistics
+from maillage.store import one_statement_write, slot_answers, slot_calendar, statistics
 from maillage.store.database import insert_rows
 from maillage.store.models import (
     RESOURCES,
@@ -125,6 +125,8 @@ def save(
     if if_match is not None and (current is None or current.version_id != if_match):
         raise PreconditionFailed(f"{resource_type}/{resource_id} is not at version {if_match}")
     version = 1 if current is None else current.version_id + 1
+    if resource_type == "Slot":
+        slot_answers.touched(session, current.body if current else None, body)
     now = utcnow()
     body = _stamped(body, resource_id, version, now)
     key = {"resource_type": resource_type, "id": resource_id}
@@ -204,6 +206,8 @@ def _replace_version(session: Session, current: Resource, values: dict) -> None:
 def delete(session: Session, resource_type: str, resource_id: str) -> Resource:
     """Mark the resource deleted: it leaves searches, its versions stay for retention."""
     current = read(session, resource_type, resource_id)
+    if resource_type == "Slot":
+        slot_answers.touched(session, current.body)
     values = {
         "version_id": current.version_id + 1,
         "last_updated": utcnow(),

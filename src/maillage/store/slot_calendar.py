@@ -65,6 +65,16 @@ def answers(criteria: list[Criterion], ids: list[str], sort: str | None) -> bool
     )
 
 
+def schedule_of(criteria: list[Criterion]) -> str | None:
+    """The one schedule a search names (``schedule=Schedule/x``), under which its answers are
+    kept; None when it names none or several."""
+    named = [c for c in criteria if c.spec.name == "schedule"]
+    if len(named) != 1 or len(named[0].values) != 1:
+        return None
+    form, bound = tests(named[0], ZoneInfo("UTC"))[0]
+    return str(bound["value"]) if form == "equal" else None
+
+
 def add(
     connection: Connection, slot_id: str, values: list[IndexValue], last_updated: datetime
 ) -> None:
