@@ -21,12 +21,12 @@ from maillage.care.projects import Projects
 from maillage.care.repository import Repository
 from maillage.config import Settings
 from maillage.demo import commands
-from maillage.demo.network import DOCTORS, SITES
-from maillage.demo.seed import DemoRefused, seed, stable_id
+from maillage.demo.network import DOCTORS, SITES, TREATING_DOCTORS
+from maillage.demo.seed import DemoRefused, mssante_address, seed, stable_id
 from maillage.reports.evaluation import load_projects, project_summary
 from maillage.store import audit
 from maillage.store.database import make_engine, session_factory, upgrade
-from maillage.store.models import BookedPeriod, Resource, SearchEntry, User
+from maillage.store.models import BookedPeriod, OutboxMessage, Resource, SearchEntry, User
 from maillage.store.users import authenticate
 
 SCALE = 0.02
@@ -265,3 +265,43 @@ def test_the_roadmap_has_each_sites_project_and_two_under_way(seeded) -> None:
     assert summary["funding"]["ARS Grand Est"] == 15_000 * len(SITES)
     assert summary["trained"] == 2 * len(SITES)
     assert summary["hotline"] == {"open": 1, "answered": 1, "closed": 0}
+
+
+def test_patients_have_a_medecin_traitant_who_gets_their_comptes_rendus(seeded) -> None:
+    """Nine patients in ten have a médecin traitant of their site's commune, reached at an
+    MSSanté-style address that cannot exist; the comptes rendus of the last week's
+    teleconsultations (and the demo patient's) are queued to that address by the server's
+    rules, none for a patient without one."""
+    sessions, _ = seeded
+    patients = {f"Patient/{b['id']}": b for b in _bodies(sessions, "Patient")}
+    doctors = {f"Practitioner/{b['id']}": b for b in _bodies(sessions, "Practitioner")}
+    treating = {
+        ref: body["generalPractitioner"][0]["reference"]
+        for ref, body in patients.items()
+        if body.get("generalPractitioner")
+    }
+    assert 0 < len(patients) - len(treating) <= 0.15 * len(patients)
+    addresses = {
+        ref: doctors[gp]["telecom"][0]["value"] for ref, gp in treating.items() if gp in doctors
+    }
+    assert len(addresses) == len(treating)  # each names a Practitioner of the demo
+    assert set(addresses.values()) <= {mssante_address(d) for d in TREATING_DOCTORS}
+    assert mssante_address(TREATING_DOCTORS[-1]) == "emilie.schmitt@medecin.mssante.invalid"
+    demo_patient = f"Patient/{stable_id('Patient', 0)}"
+    assert demo_patient in addresses
+    reports = {
+        f"DocumentReference/{b['id']}": b["subject"]["reference"]
+        for b in _bodies(sessions, "DocumentReference")
+    }
+    with sessions() as session:
+        queued = {
+            message.source: (message.patient, message.recipient)
+            for message in session.execute(select(OutboxMessage)).scalars()
+            if message.source.startswith("DocumentReference/")
+        }
+    expected = {
+        source: (patient, addresses[patient])
+        for source, patient in reports.items()
+        if patient in addresses
+    }
+    assert queued == expected and demo_patient in {p for p, _ in queued.values()}

@@ -109,6 +109,19 @@ EXPERTS: tuple[Doctor, ...] = (
 )
 """Specialists answering télé-expertise requests (dermatology, cardiology)."""
 
+TREATING_DOCTORS: tuple[Doctor, ...] = (
+    Doctor("mt-carignan", "FAURE", "Antoine", "TCG", "08090", "Carignan"),
+    Doctor("mt-rocroi", "ROBIN", "Thomas", "TCG", "08367", "Rocroi"),
+    Doctor("mt-vouziers", "GAUTHIER", "Julie", "TCG", "08490", "Vouziers"),
+    Doctor("mt-stenay", "PERRIN", "Lucas", "TCG", "55502", "Stenay"),
+    Doctor("mt-commercy", "MOREL", "Camille", "TCG", "55122", "Commercy"),
+    Doctor("mt-wassy", "BRUN", "Olivier", "TCG", "52550", "Wassy"),
+    Doctor("mt-langres", "HENRY", "Sarah", "TCG", "52269", "Langres"),
+    Doctor("mt-bitche", "SCHMITT", "Émilie", "TCG", "57089", "Bitche"),
+)
+"""One médecin traitant practising in each site's commune (same order as ``SITES``), outside the
+network: no account, reached by secure messaging only (comptes rendus, télé-expertise requests)."""
+
 LIBERAL_NURSES: tuple[Doctor, ...] = (
     Doctor("ide-gillet", "GILLET", "Sophie", "TLD", "08090", "Carignan"),
     Doctor("ide-renard", "RENARD", "Marc", "TLD", "08090", "Carignan"),

@@ -55,6 +55,7 @@ from maillage.demo.network import (
     SITES,
     SPECIALTIES,
     SYNTHETIC_TAG,
+    TREATING_DOCTORS,
     Doctor,
 )
 from maillage.demo.projects import seed_projects
@@ -62,6 +63,7 @@ from maillage.reports.evaluation import OPENED_URL
 from maillage.store import audit, resources, statistics
 from maillage.store.database import transaction
 from maillage.store.models import User, utcnow
+from maillage.store.search_params import normalise_text
 from maillage.store.users import Role, create_user
 from maillage.territory.communes import load_communes
 
@@ -72,6 +74,10 @@ PATIENTS_AT_FULL_SCALE = 1_500
 EXPERTISE_AT_FULL_SCALE = 300
 ASSISTED_SHARE = 0.7
 CANCELLED_SHARE = 0.05
+WITHOUT_TREATING_DOCTOR = 10
+"""One patient in ten has no médecin traitant (the pathway rule's exception)."""
+REPORTED_DAYS = 7
+"""The finished teleconsultations of the last week have their compte rendu in the outbox."""
 _PRIMARY = {"coding": [{"system": PARTICIPATION_TYPE_SYSTEM, "code": PRIMARY_PERFORMER}]}
 """Marks the remote doctor among an Encounter's participants (the nurse is the other one)."""
 _IDS = uuid.UUID("6b1d2f4e-93a7-4c1b-8e0d-2a5f7c9e3b10")
@@ -177,6 +183,26 @@ def _practitioner(doctor: Doctor, number: int, qualification: str) -> dict[str, 
     }
 
 
+def _specialty(code: str, label: str) -> dict[str, Any]:
+    """An ordinal specialty (ANS TRE_R38), as a qualification and a ``performerType``."""
+    return {"coding": [{"system": SPECIALTY_SYSTEM, "code": code, "display": label}]}
+
+
+def mssante_address(doctor: Doctor) -> str:
+    """The doctor's MSSanté-style address ``prenom.nom@medecin.mssante.invalid`` (accents
+    dropped; ``.invalid`` cannot exist: SYNTHETIC)."""
+    name = normalise_text(f"{doctor.given}.{doctor.family}").replace(" ", "-")
+    return f"{name}@medecin.mssante.invalid"
+
+
+def treating_doctor(patient_key: int, site: int) -> dict[str, str] | None:
+    """The médecin traitant of a demo patient: the one practising at their site's commune,
+    except for one patient in ten, who has none."""
+    if patient_key % WITHOUT_TREATING_DOCTOR == WITHOUT_TREATING_DOCTOR - 1:
+        return None
+    return _ref("Practitioner", TREATING_DOCTORS[site].key)
+
+
 def _clashes(held: pd.DataFrame) -> np.ndarray:
     """Which of the visits that hold time (not cancelled) would book a doctor, a site (its
     nurse) or a patient already booked at the same time (starts fall on a half-hour grid and
@@ -201,6 +227,18 @@ def _bookable(visits: pd.DataFrame, rng: np.random.Generator, rounds: int = 20) 
         visits.loc[moved, "start"] = day + pd.to_timedelta(minutes, unit="min")
     held = visits[~visits.cancelled]
     return visits.drop(held.index[_clashes(held)]).reset_index(drop=True)
+
+
+def _participants(patient: int, doctor: Doctor, site: Site) -> list[dict[str, Any]]:
+    """A teleconsultation's participants: the patient, the remote doctor, the site's
+    professional beside the patient and its room, all accepted."""
+    people = [
+        _ref("Patient", patient),
+        _ref("Practitioner", doctor.key),
+        _ref("Practitioner", site.site_id),
+        _ref("Location", site.site_id),
+    ]
+    return [{"actor": actor, "status": "accepted"} for actor in people]
 
 
 def _assistant(site: Site) -> tuple[Doctor, str]:
@@ -250,10 +288,14 @@ class _Seeder:
             self.save(site.site_id, _practitioner(assistant, 500 + number, qualification))
         for number, doctor in enumerate(DOCTORS + EXPERTS):
             body = _practitioner(doctor, 100 + number, f"Médecin ({doctor.act})")
-            if doctor.act in SPECIALTIES:
-                code, label = SPECIALTIES[doctor.act]
-                coding = {"system": SPECIALTY_SYSTEM, "code": code, "display": label}
-                body["qualification"].append({"code": {"coding": [coding]}})
+            specialty = SPECIALTIES.get(doctor.act)
+            if specialty:
+                body["qualification"].append({"code": _specialty(*specialty)})
+            self.save(doctor.key, body)
+        for number, doctor in enumerate(TREATING_DOCTORS):
+            body = _practitioner(doctor, 700 + number, "Médecin généraliste")
+            body["qualification"].append({"code": _specialty(*SPECIALTIES["TCG"])})
+            body["telecom"] = [{"system": "email", "use": "work", "value": mssante_address(doctor)}]
             self.save(doctor.key, body)
         for number, nurse in enumerate(LIBERAL_NURSES):
             self.save(nurse.key, _practitioner(nurse, 300 + number, "Infirmier libéral"))
@@ -288,33 +330,35 @@ class _Seeder:
         )
         table["nir"] = nirs(table.sex, table.born, table.code_commune, table.key % 999 + 1)
         for row in table.to_dict("records"):
-            self.save(
-                row["key"],
-                {
-                    "resourceType": "Patient",
-                    "identifier": [{"system": INS_TEST_SYSTEM, "value": row["nir"]}],
-                    "name": [{"family": row["family"].upper(), "given": [row["given"]]}],
-                    "gender": "male" if row["sex"] == 1 else "female",
-                    "birthDate": row["born"].date().isoformat(),
-                    "address": [{**_address(row["code_commune"], row["commune"]), "use": "home"}],
-                    "telecom": _contacts(f"patient-{row['key']}", row["key"]),
-                },
-            )
+            body = {
+                "resourceType": "Patient",
+                "identifier": [{"system": INS_TEST_SYSTEM, "value": row["nir"]}],
+                "name": [{"family": row["family"].upper(), "given": [row["given"]]}],
+                "gender": "male" if row["sex"] == 1 else "female",
+                "birthDate": row["born"].date().isoformat(),
+                "address": [{**_address(row["code_commune"], row["commune"]), "use": "home"}],
+                "telecom": _contacts(f"patient-{row['key']}", row["key"]),
+            }
+            treating = treating_doctor(row["key"], row["site"])
+            self.save(row["key"], body | ({"generalPractitioner": [treating]} if treating else {}))
         return table
 
     def residents(self) -> None:
         """Four residents named « Jeanne LAMBERT » at the first EHPAD, born on different days
         (told apart only by birth date, as on a real EHPAD's list), with no e-mail of their
         own: their confirmations go to the EHPAD."""
-        home = next(demo.site for demo in SITES if demo.site.organization_type == "ehpad")
+        number, home = next(
+            (n, demo.site) for n, demo in enumerate(SITES) if demo.site.organization_type == "ehpad"
+        )
+        treating = _ref("Practitioner", TREATING_DOCTORS[number].key)
         born = pd.to_datetime(pd.Series(SAME_NAME_BIRTH_DATES))
         codes = pd.Series([home.code_commune] * len(born))
         order = pd.Series(range(900, 900 + len(born)))
-        for number, (day, nir) in enumerate(
+        for resident, (day, nir) in enumerate(
             zip(born, nirs(pd.Series([2] * len(born)), born, codes, order), strict=True)
         ):
             self.save(
-                f"lambert/{number}",
+                f"lambert/{resident}",
                 {
                     "resourceType": "Patient",
                     "identifier": [{"system": INS_TEST_SYSTEM, "value": nir}],
@@ -323,6 +367,7 @@ class _Seeder:
                     "birthDate": day.date().isoformat(),
                     "address": [{**_address(home.code_commune, home.commune), "use": "home"}],
                     "managingOrganization": _ref("Organization", home.site_id),
+                    "generalPractitioner": [treating],
                 },
             )
 
@@ -366,12 +411,6 @@ class _Seeder:
         site, doctor = SITES[row["site"]].site, DOCTORS[row["doctor"]]
         end = row["start"] + pd.Timedelta(minutes=20)
         modality = "teleconsultation-assistee" if row["assisted"] else "teleconsultation-suivi"
-        people = [
-            {"actor": _ref("Patient", row["patient"]), "status": "accepted"},
-            {"actor": _ref("Practitioner", doctor.key), "status": "accepted"},
-            {"actor": _ref("Practitioner", site.site_id), "status": "accepted"},
-            {"actor": _ref("Location", site.site_id), "status": "accepted"},
-        ]
         self.save(
             row["key"],
             {
@@ -381,7 +420,7 @@ class _Seeder:
                 "created": _instant(row["created"]),
                 "start": _instant(row["start"]),
                 "end": _instant(end),
-                "participant": people,
+                "participant": _participants(row["patient"], doctor, site),
             },
         )
         if row["cancelled"]:
@@ -519,81 +558,78 @@ class _Seeder:
 
     def booked(self, patients: pd.DataFrame, today: date) -> None:
         """Three assisted teleconsultations booked this afternoon at the first site with the
-        first remote doctor, so that the demo doctor's day (shown for today) is not empty: each
-        takes the doctor's and the room's slot, as the booking page does."""
-        site, doctor = SITES[0].site, DOCTORS[0]
+        first remote doctor, so that the demo doctor's day (shown for today) is not empty. The
+        demo patient is not among them: whatever the hour, their space shows one booking to
+        come (the next working day's) and no video link until one is due."""
         starts = pd.date_range(
             datetime.combine(today, time(14)), periods=3, freq="30min", tz=self.zone
         )
-        keys = patients.key[patients.site == 0].to_numpy()
-        for number, (start, key) in enumerate(zip(starts, keys, strict=False)):
-            taken = [self._slot(owner, start, "free") for owner in (site.site_id, doctor.key)]
-            people = [
-                _ref("Patient", key),
-                _ref("Practitioner", doctor.key),
-                _ref("Practitioner", site.site_id),
-                _ref("Location", site.site_id),
-            ]
-            self.save(
-                f"booked/{number}",
-                {
-                    "resourceType": "Appointment",
-                    "status": "booked",
-                    "serviceType": [_teleconsultation("teleconsultation-assistee")],
-                    "description": "Téléconsultation assistée (SYNTHÉTIQUE)",
-                    "created": today.isoformat(),
-                    "start": _instant(start),
-                    "end": _instant(start + pd.Timedelta(minutes=20)),
-                    "slot": [{"reference": f"Slot/{ident}"} for ident in taken],
-                    "participant": [{"actor": a, "status": "accepted"} for a in people],
-                },
-            )
+        keys = patients.key[(patients.site == 0) & (patients.key != patients.key.iloc[0])]
+        for number, (start, key) in enumerate(zip(starts, keys.to_numpy(), strict=False)):
+            self._book(f"booked/{number}", int(key), 0, start, today)
 
     def demo_patient(self, patients: pd.DataFrame, today: date) -> None:
-        """The demo patient's own history, for the patient space: a compte rendu of three weeks
-        ago and a teleconsultation booked at their site on the next working day at 11:30 (the
-        last slot of the morning, taken as the booking page does)."""
-        key = int(patients.key.iloc[0])
-        site, doctor = SITES[int(patients.site.iloc[0])].site, DOCTORS[0]
-        report = (
-            "Compte rendu de téléconsultation (SYNTHÉTIQUE) : tension stable, traitement inchangé."
+        """The demo patient's own history, for the patient space: a teleconsultation three
+        weeks ago at 18:00 (after the drawn visits' hours: it clashes with none), whose compte
+        rendu goes to their médecin traitant, and one booked at their site on the next working
+        day at 11:30 (the last slot of the morning)."""
+        key, site = int(patients.key.iloc[0]), int(patients.site.iloc[0])
+        seen = pd.Timestamp(datetime.combine(today - timedelta(days=21), time(18)), tz=self.zone)
+        visit = {"key": "demo-patient/past", "site": site, "doctor": 0, "patient": key}
+        self._visit(visit | {"start": seen, "created": seen, "assisted": True, "cancelled": False})
+        self._report(visit["key"], key, DOCTORS[0], seen + pd.Timedelta(minutes=20))
+        day = pd.bdate_range(today + timedelta(days=1), periods=1)[0]
+        start = pd.Timestamp(datetime.combine(day, time(11, 30)), tz=self.zone)
+        self._book("demo-patient/next", key, site, start, today)
+
+    def reports(self, visits: pd.DataFrame, today: date) -> None:
+        """The compte rendu of each teleconsultation of the last week, which the server's
+        rules queue in the outbox for the patient's médecin traitant (when they have one)."""
+        since = pd.Timestamp(today - timedelta(days=REPORTED_DAYS), tz=self.zone)
+        recent = visits[~visits.cancelled & (visits.start >= since)]
+        for row in recent.to_dict("records"):
+            end = row["start"] + pd.Timedelta(minutes=20)
+            self._report(row["key"], int(row["patient"]), DOCTORS[row["doctor"]], end)
+
+    def _report(self, visit: object, patient: int, doctor: Doctor, moment: pd.Timestamp) -> None:
+        """The remote doctor's compte rendu of the teleconsultation ``visit`` (its Encounter)."""
+        conclusions = (
+            "tension stable, traitement inchangé.",
+            "examen rassurant, contrôle dans trois mois.",
+            "renouvellement du traitement, bilan sanguin prescrit.",
         )
+        text = f"Compte rendu de téléconsultation (SYNTHÉTIQUE) : {conclusions[patient % 3]}"
+        title = "Compte rendu de téléconsultation"
         self.save(
-            "demo-patient/report",
+            visit,
             {
                 "resourceType": "DocumentReference",
                 "status": "current",
                 "type": {"coding": [{"system": "http://loinc.org", "code": "11488-4"}]},
-                "subject": _ref("Patient", key),
+                "subject": _ref("Patient", patient),
                 "author": [_ref("Practitioner", doctor.key)],
-                "date": _instant(
-                    pd.Timestamp(
-                        datetime.combine(today - timedelta(days=21), time(10)), tz=self.zone
-                    )
-                ),
-                "description": "Compte rendu de téléconsultation",
+                "date": _instant(moment),
+                "description": title,
+                "context": {"encounter": [_ref("Encounter", visit)]},
                 "content": [
                     {
                         "attachment": {
                             "contentType": "text/plain; charset=utf-8",
-                            "title": "Compte rendu de téléconsultation",
-                            "data": base64.b64encode(report.encode()).decode(),
+                            "title": title,
+                            "data": base64.b64encode(text.encode()).decode(),
                         }
                     }
                 ],
             },
         )
-        day = pd.bdate_range(today + timedelta(days=1), periods=1)[0]
-        start = pd.Timestamp(datetime.combine(day, time(11, 30)), tz=self.zone)
-        taken = [self._slot(owner, start, "free") for owner in (site.site_id, doctor.key)]
-        people = [
-            _ref("Patient", key),
-            _ref("Practitioner", doctor.key),
-            _ref("Practitioner", site.site_id),
-            _ref("Location", site.site_id),
-        ]
+
+    def _book(self, key: str, patient: int, site: int, start: pd.Timestamp, today: date) -> None:
+        """An assisted teleconsultation booked with the first remote doctor at ``site``,
+        taking the doctor's and the room's slot as the booking page does."""
+        where, doctor = SITES[site].site, DOCTORS[0]
+        taken = [self._slot(owner, start, "free") for owner in (where.site_id, doctor.key)]
         self.save(
-            "demo-patient/next",
+            key,
             {
                 "resourceType": "Appointment",
                 "status": "booked",
@@ -603,7 +639,7 @@ class _Seeder:
                 "start": _instant(start),
                 "end": _instant(start + pd.Timedelta(minutes=20)),
                 "slot": [{"reference": f"Slot/{ident}"} for ident in taken],
-                "participant": [{"actor": a, "status": "accepted"} for a in people],
+                "participant": _participants(patient, doctor, where),
             },
         )
 
@@ -760,7 +796,8 @@ def seed(
             seeder = _Seeder(work, settings, rng)
             seeder.registry()
             patients = seeder.patients(max(round(PATIENTS_AT_FULL_SCALE * scale), len(SITES)))
-            seeder.teleconsultations(patients, day, scale)
+            visits = seeder.teleconsultations(patients, day, scale)
+            seeder.reports(visits, day)
             seeder.expertise(patients, day, max(round(EXPERTISE_AT_FULL_SCALE * scale), 4))
             seeder.monitoring(patients, day, followed=5)
             seeder.residents()
