@@ -21,7 +21,7 @@ from maillage.care.projects import Projects
 from maillage.care.repository import Repository
 from maillage.config import Settings
 from maillage.demo import commands
-from maillage.demo.network import DOCTORS, SITES, TREATING_DOCTORS
+from maillage.demo.network import DOCTORS, QUESTIONS, SITES, TREATING_DOCTORS
 from maillage.demo.seed import DemoRefused, mssante_address, seed, stable_id
 from maillage.reports.evaluation import load_projects, project_summary
 from maillage.store import audit
@@ -305,3 +305,20 @@ def test_patients_have_a_medecin_traitant_who_gets_their_comptes_rendus(seeded) 
         if patient in addresses
     }
     assert queued == expected and demo_patient in {p for p, _ in queued.values()}
+
+
+def test_tele_expertise_requests_ask_a_question_of_the_experts_specialty(seeded) -> None:
+    """Each request is asked by a doctor (the patient's médecin traitant, else the remote
+    GP), carries a question of the specialty asked for and a due date after it was asked."""
+    sessions, _ = seeded
+    patients = {f"Patient/{b['id']}": b for b in _bodies(sessions, "Patient")}
+    requests = {b["id"]: b for b in _bodies(sessions, "ServiceRequest")}
+    remote = f"Practitioner/{stable_id('Practitioner', DOCTORS[0].key)}"
+    for task in _bodies(sessions, "Task"):
+        request = requests[task["basedOn"][0]["reference"].split("/")[1]]
+        specialty = request["performerType"]["coding"][0]["code"]
+        assert request["reasonCode"][0]["text"] in QUESTIONS[specialty]
+        gp = patients[task["for"]["reference"]].get("generalPractitioner", [{}])[0]
+        requester = {"reference": gp.get("reference", remote)}
+        assert task["requester"] == request["requester"] == requester
+        assert task["restriction"]["period"]["end"] > task["authoredOn"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Iterator
 from html.parser import HTMLParser
@@ -12,6 +13,7 @@ from fastapi.testclient import TestClient
 from web_site import Site, login, make_site
 
 from maillage.demo.commands import access_map
+from maillage.demo.network import DOCTORS, QUESTIONS, TREATING_DOCTORS
 from maillage.demo.seed import seed
 from maillage.jobs.queue import JobSettings
 
@@ -103,6 +105,25 @@ def test_the_demo_doctor_opens_an_appointment_of_the_day(
     assert first, day
     page = client.get(first.group(1))
     assert page.status_code == 200 and "Consultation réalisée" in page.text
+
+
+def test_the_specialists_requests_read_as_real_ones(demo: tuple[Site, dict[str, str]]) -> None:
+    """The demo specialist (a dermatologist) finds dermatology questions in the inbox, each
+    request asked by a named doctor (a médecin traitant, or the remote GP) by a due date."""
+    client = demo_client(demo, "specialist")
+    inbox = html.unescape(client.get("/teleexpertises").text)
+    assert [question for question in QUESTIONS["SM15"] if question in inbox]
+    assert not [question for question in QUESTIONS["SM04"] if question in inbox]
+    links = sorted(set(re.findall(r'href="(/teleexpertises/[^"/]+)"', inbox)))
+    assert links
+    doctors = {f"Dr {d.given} {d.family}" for d in (*TREATING_DOCTORS, DOCTORS[0])}
+    for link in links:
+        page = html.unescape(client.get(link).text)
+        shown = dict(re.findall(r"<dt>([^<]+)</dt><dd>([^<]*)</dd>", page))
+        assert shown["Demandeur"] in doctors, link
+        assert shown["Question"] in QUESTIONS["SM15"], link
+        assert re.fullmatch(r"\w+ \d+ \w+ \d{4} à \d\d:\d\d", shown["Échéance"]), link
+        assert "Pièces jointes réalisées sur le site" in shown["Contexte"], link
 
 
 class VisibleText(HTMLParser):

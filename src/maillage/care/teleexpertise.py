@@ -148,15 +148,24 @@ def _referenced(session: Session, reference: str | None) -> Body | None:
     return None if row is None or row.deleted else row.body
 
 
-def _due_days(session: Session, settings: Settings, task: Body) -> int:
-    """Days allowed for the specialty asked for (the request's ``performerType``)."""
+def due_days(settings: Settings, performer_type: Body | None) -> int:
+    """Days allowed to answer a request for the specialty asked for (``performerType``)."""
     days = settings.expertise_due_days
-    for based_on in task.get("basedOn", []):
-        request = _referenced(session, based_on.get("reference"))
-        for coding in ((request or {}).get("performerType") or {}).get("coding", []):
-            if coding.get("code") in days:
-                return days[coding["code"]]
+    for coding in (performer_type or {}).get("coding", []):
+        if coding.get("code") in days:
+            return days[coding["code"]]
     return days.get("default", 7)
+
+
+def _due_days(session: Session, settings: Settings, task: Body) -> int:
+    """Days allowed for the specialty the Task's requests (``basedOn``) ask for."""
+    requests = (_referenced(session, item.get("reference")) for item in task.get("basedOn", []))
+    codings = [
+        coding
+        for request in requests
+        for coding in ((request or {}).get("performerType") or {}).get("coding", [])
+    ]
+    return due_days(settings, {"coding": codings})
 
 
 def _pool_members(session: Session, owner: Body | None) -> list[str]:

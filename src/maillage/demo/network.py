@@ -135,5 +135,27 @@ SPECIALTIES = {
 }
 """The ordinal specialty (ANS TRE_R38) of the remote doctors, by the act they bill."""
 
+EXPERT_SPECIALTIES = {
+    "moreau": ("SM15", "Dermatologie et vénéréologie"),
+    "garnier": ("SM04", "Cardiologie et maladies vasculaires"),
+}
+"""The ordinal specialty of each expert, asked for as a télé-expertise's ``performerType``."""
+
+QUESTIONS = {
+    "SM15": (
+        "Lésion pigmentée du dos modifiée depuis trois mois (photos jointes) : exérèse à prévoir ?",
+        "Plaques érythémato-squameuses des coudes résistant aux dermocorticoïdes : psoriasis ?",
+        "Ulcère de jambe qui ne cicatrise pas depuis six semaines (photos jointes) : quels soins ?",
+        "Lésion croûteuse de la tempe qui saigne au contact : suspicion de carcinome ?",
+    ),
+    "SM04": (
+        "ECG joint : fibrillation atriale de découverte fortuite, faut-il anticoaguler ?",
+        "ECG joint : bloc de branche gauche non connu chez un patient sans symptôme, bilan ?",
+        "Dyspnée d'effort et œdèmes des chevilles sous furosémide : quelle adaptation ?",
+        "Hypertension non contrôlée sous trithérapie (automesures jointes) : quel ajustement ?",
+    ),
+}
+"""Plausible clinical questions of a télé-expertise request, by the specialty asked for."""
+
 SAME_NAME_BIRTH_DATES = ("1931-02-11", "1936-09-24", "1940-05-02", "1944-12-17")
 """Four residents « Jeanne LAMBERT » of the EHPAD de Rocroi, told apart by birth date only."""

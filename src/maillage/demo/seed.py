@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from stdnum import luhn
 
 from maillage import french_format
-from maillage.care import monitoring, site_import
+from maillage.care import monitoring, site_import, teleexpertise
 from maillage.care.acts import SPECIALTY_SYSTEM, Profession, assistance_act
 from maillage.care.codes import (
     ACT_URL,
@@ -49,8 +49,10 @@ from maillage.care.site_import import Site
 from maillage.config import Settings
 from maillage.demo.network import (
     DOCTORS,
+    EXPERT_SPECIALTIES,
     EXPERTS,
     LIBERAL_NURSES,
+    QUESTIONS,
     SAME_NAME_BIRTH_DATES,
     SITES,
     SPECIALTIES,
@@ -259,7 +261,7 @@ class _Seeder:
     by type."""
 
     def __init__(self, work: Work, settings: Settings, rng: np.random.Generator) -> None:
-        self.work, self.zone, self.rng = work, settings.zone, rng
+        self.work, self.settings, self.zone, self.rng = work, settings, settings.zone, rng
         self.counts: dict[str, int] = {}
 
     def save(self, key: object, body: dict[str, Any]) -> None:
@@ -288,7 +290,7 @@ class _Seeder:
             self.save(site.site_id, _practitioner(assistant, 500 + number, qualification))
         for number, doctor in enumerate(DOCTORS + EXPERTS):
             body = _practitioner(doctor, 100 + number, f"Médecin ({doctor.act})")
-            specialty = SPECIALTIES.get(doctor.act)
+            specialty = SPECIALTIES.get(doctor.act) or EXPERT_SPECIALTIES.get(doctor.key)
             if specialty:
                 body["qualification"].append({"code": _specialty(*specialty)})
             self.save(doctor.key, body)
@@ -452,8 +454,9 @@ class _Seeder:
         )
 
     def expertise(self, patients: pd.DataFrame, today: date, count: int) -> pd.DataFrame:
-        """Télé-expertise requests of the last year from the sites' nurses; most answered
-        within days."""
+        """Télé-expertise requests of the last year from the patients' médecins traitants (the
+        remote GP for a patient without one), the photos or tracings taken at their site; most
+        answered within days."""
         start, _ = _last_year(today, self.zone)
         requests = pd.DataFrame(
             {
@@ -472,9 +475,18 @@ class _Seeder:
         return requests
 
     def _expertise(self, row: dict[str, Any]) -> None:
+        """One request: its question (chosen by its key among the specialty's), the specialty
+        asked for, and its due date counted from when it was asked."""
         expert, site = EXPERTS[row["expert"]], SITES[row["site"]].site
         workflow = {"coding": [{"system": WORKFLOW_SYSTEM, "code": TELE_EXPERTISE}]}
+        code, label = EXPERT_SPECIALTIES[expert.key]
+        specialty = _specialty(code, label)
+        questions = QUESTIONS[code]
+        requester = treating_doctor(row["patient"], row["site"]) or _ref(
+            "Practitioner", DOCTORS[0].key
+        )
         authored = _instant(row["authored"])
+        days = teleexpertise.due_days(self.settings, specialty)
         self.save(
             row["key"],
             {
@@ -483,8 +495,11 @@ class _Seeder:
                 "intent": "order",
                 "code": {**workflow, "text": "Avis spécialisé (télé-expertise)"},
                 "subject": _ref("Patient", row["patient"]),
-                "requester": _ref("Practitioner", site.site_id),
+                "requester": requester,
                 "performer": [_ref("Practitioner", expert.key)],
+                "performerType": specialty,
+                "reasonCode": [{"text": questions[row["key"] % len(questions)]}],
+                "note": [{"text": f"Pièces jointes réalisées sur le site « {site.name} »."}],
                 "authoredOn": authored,
             },
         )
@@ -493,12 +508,14 @@ class _Seeder:
             "status": "completed" if row["answered"] else "requested",
             "intent": "order",
             "code": workflow,
+            "basedOn": [_ref("ServiceRequest", row["key"])],
             "focus": _ref("ServiceRequest", row["key"]),
             "for": _ref("Patient", row["patient"]),
-            "requester": _ref("Practitioner", site.site_id),
+            "requester": requester,
             "owner": _ref("Practitioner", expert.key),
             "authoredOn": authored,
             "lastModified": authored,
+            "restriction": {"period": {"end": _instant(row["authored"] + pd.Timedelta(days=days))}},
         }
         if row["answered"]:
             answered = _instant(row["authored"] + pd.Timedelta(hours=row["hours"]))
