@@ -1,17 +1,20 @@
 """The patient and the data protection officer in headless Chromium, on PostgreSQL right after
 ``maillage demo seed``: the demo patient sees an appointment with its video link, a compte
 rendu and who accessed their record, and cancels an appointment; the DPO filters the journal
-of accesses and exports it for French Excel. axe-core checks each page."""
+of accesses and exports it for French Excel; the demo admin enrols a second factor (TOTP) and
+logs in with it. axe-core checks each page."""
 
 from __future__ import annotations
 
 import re
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
+import pyotp
 import pytest
-from browser_support import demo_log_in, serious_violations
+from browser_support import demo_log_in, fits_a_tablet, serious_violations
 from playwright.sync_api import Page, expect
 
 from maillage.demo.network import DOCTORS
@@ -107,3 +110,30 @@ def test_the_dpo_filters_the_journal_and_exports_it(
     text = saved.read_bytes().decode("utf-8-sig")
     assert text.startswith("Date;Compte;Rôle;Action;Dossiers;Résultat")
     assert PATIENT in text
+
+
+def test_the_admin_enrols_a_second_factor_and_logs_in_with_it(
+    page: Page, demo: tuple[str, dict[str, str]]
+) -> None:
+    """TOTP enrolment from the account page, then a login that asks for the code (the admin:
+    no other test of this module logs in as them)."""
+    demo_log_in(page, demo, "admin")
+    page.get_by_role("link", name="Double authentification").click()
+    expect(page.get_by_role("img", name=re.compile("Code QR"))).to_be_visible()
+    assert serious_violations(page) == []
+    fits_a_tablet(page)
+    totp = pyotp.TOTP(page.locator("#cle").inner_text())
+    page.get_by_label("Code affiché par l'application").fill(totp.now())
+    page.get_by_role("button", name="Activer").click()
+    expect(page.locator("#codes-de-secours li")).to_have_count(10)
+    page.get_by_role("button", name="Se déconnecter").click()
+
+    email = "demo-admin@maillage.invalid"
+    page.get_by_label("Adresse électronique").fill(email)
+    page.get_by_label("Mot de passe").fill(demo[1]["admin"])
+    page.get_by_role("button", name="Se connecter").click()
+    expect(page.get_by_role("heading", name="Code de connexion")).to_be_visible()
+    assert serious_violations(page) == []
+    page.get_by_label("Code").fill(totp.at(time.time() + 30))
+    page.get_by_role("button", name="Valider").click()
+    expect(page.get_by_text(f"{email} (")).to_be_visible()

@@ -1,19 +1,16 @@
 """TOTP second factor: enrolment with a QR code and a confirming code, the login's code step,
 codes used once, recovery codes, enrolment forced at login where the role requires it, the
-API's token endpoint, and the whole of it in Chromium."""
+API's token endpoint (the whole of it in Chromium on the demo: test_patient_dpo_browser.py)."""
 
 from __future__ import annotations
 
 import re
-import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pyotp
 import pytest
-from browser_support import fits_a_tablet, serious_violations
 from fastapi.testclient import TestClient
-from playwright.sync_api import Page, expect
 from sqlalchemy import select
 from web_site import PASSWORD, Site, csrf_of, make_site
 
@@ -191,30 +188,3 @@ def test_codes_follow_the_injected_clock(site: Site) -> None:
     hour = noon + timedelta(hours=1)
     second_factor.withdraw(sessions, settings, user_id, totp.at(hour), address="t", now=hour)
     assert not second_factor.enrolled(sessions, user_id)
-
-
-def test_totp_enrolment_and_login_in_chromium(page: Page, live: tuple[Site, str]) -> None:
-    site, _ = live
-    email = site.user("admin")
-    page.goto("/connexion")
-    page.get_by_label("Adresse électronique").fill(email)
-    page.get_by_label("Mot de passe").fill(PASSWORD)
-    page.get_by_role("button", name="Se connecter").click()
-    page.get_by_role("link", name="Double authentification").click()
-    expect(page.get_by_role("img", name=re.compile("Code QR"))).to_be_visible()
-    assert serious_violations(page) == []
-    fits_a_tablet(page)
-    totp = pyotp.TOTP(page.locator("#cle").inner_text())
-    page.get_by_label("Code affiché par l'application").fill(totp.now())
-    page.get_by_role("button", name="Activer").click()
-    expect(page.locator("#codes-de-secours li")).to_have_count(10)
-    page.get_by_role("button", name="Se déconnecter").click()
-
-    page.get_by_label("Adresse électronique").fill(email)
-    page.get_by_label("Mot de passe").fill(PASSWORD)
-    page.get_by_role("button", name="Se connecter").click()
-    expect(page.get_by_role("heading", name="Code de connexion")).to_be_visible()
-    assert serious_violations(page) == []
-    page.get_by_label("Code").fill(totp.at(time.time() + 30))
-    page.get_by_role("button", name="Valider").click()
-    expect(page.get_by_text(f"{email} (")).to_be_visible()
