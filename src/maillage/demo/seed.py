@@ -348,7 +348,8 @@ class _Seeder:
     def residents(self) -> None:
         """Four residents named « Jeanne LAMBERT » at the first EHPAD, born on different days
         (told apart only by birth date, as on a real EHPAD's list), with no e-mail of their
-        own: their confirmations go to the EHPAD."""
+        own: their confirmations go to the EHPAD; all four have the médecin traitant of its
+        commune."""
         number, home = next(
             (n, demo.site) for n, demo in enumerate(SITES) if demo.site.organization_type == "ehpad"
         )
