@@ -401,6 +401,10 @@ class Repository:
                 connection, wanted.criteria, zone, wanted.sort, *wanted.page, wanted.counted
             )
             return Page(found.rows, found.total, *wanted.page, found.more)
+        return self._indexed(who, kind, connection, wanted)
+
+    def _indexed(self, who: Principal, kind: str, connection: Connection, wanted: Search) -> Page:
+        """The page from the search index, narrowed to what ``who`` may see."""
         ordering = search.order(kind, wanted.sort)
         statement = self._statement(who, kind, wanted.criteria, wanted.ids)
         return Page(*search.page(connection, statement, ordering, *wanted.page), *wanted.page)
@@ -790,12 +794,8 @@ class Repository:
             "AuditEvent",
             [("patient", principal.patient), ("_sort", "-date"), ("_count", str(count))],
         )
-        statement = self._statement(principal, "AuditEvent", wanted.criteria, wanted.ids)
         with autocommit(self.engine) as connection:
-            rows, total = search.page(
-                connection, statement, search.order("AuditEvent", wanted.sort), *wanted.page
-            )
-        return Page(rows, total, wanted.count, wanted.offset)
+            return self._indexed(principal, "AuditEvent", connection, wanted)
 
     # --- remote monitoring -----------------------------------------------------------------
 
