@@ -62,7 +62,7 @@ def day(value: date_type, *, long: bool = False) -> str:
 
 def day_and_time(moment: datetime) -> str:
     """A moment in its own time zone, as French readers say it: « lundi 2 mars 2026 à 09:30 »."""
-    return f"{day(moment.date(), long=True)} à {moment:%H:%M}"
+    return f"{day(moment.date(), long=True)} à {hour(moment)}"
 
 
 def weekdays() -> list[str]:
