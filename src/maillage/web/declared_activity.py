@@ -12,14 +12,15 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
 from maillage.care import remote_flags
-from maillage.care.principal import Principal, Role
+from maillage.care.principal import Principal
 from maillage.web import records
+from maillage.web.navigation import OPERATORS
 from maillage.web.records import PageRepo
 from maillage.web.rendering import PageError, allowed, render
 from maillage.web.session import checked_form
 
 router = APIRouter(include_in_schema=False)
-Operator = Annotated[Principal, Depends(allowed(frozenset({Role.ADMIN, Role.COORDINATOR})))]
+Operator = Annotated[Principal, Depends(allowed(OPERATORS))]
 
 
 @router.get("/praticiens/{practitioner_id}/activite", response_class=HTMLResponse)
