@@ -45,6 +45,7 @@ def test_book_an_assisted_teleconsultation_and_answer_a_tele_expertise(
             "Réserver une téléconsultation",
             "Rendez-vous du site",
             "Patients du site",
+            "Mes télé-expertises",
             "Suivi des patients",
         ]
     )
@@ -95,7 +96,7 @@ def test_book_an_assisted_teleconsultation_and_answer_a_tele_expertise(
     shoot(page, tmp_path, "consultation-realisee")
 
     nav = page.get_by_role("navigation", name="Navigation principale")
-    nav.get_by_role("link", name="Télé-expertises").click()
+    nav.get_by_role("link", name="Télé-expertises", exact=True).click()
     page.get_by_role("link", name="Jeanne Dupont").click()
     expect(page.get_by_role("heading", name="Télé-expertise pour Jeanne Dupont")).to_be_visible()
     assert serious_violations(page) == []
@@ -119,7 +120,7 @@ def test_a_specialist_takes_a_request_sent_to_their_pool(
     pooled_expertise(site)
     log_in(page, specialist(site, "d2"))
     page.get_by_role("navigation", name="Navigation principale").get_by_role(
-        "link", name="Télé-expertises"
+        "link", name="Télé-expertises", exact=True
     ).click()
     pool = page.get_by_role("table", name="Demandes adressées à votre équipe (1)")
     expect(pool).to_contain_text("Télé-expertise cardiologie")

@@ -144,9 +144,17 @@ MENUS = {
         "/teleconsultations/nouvelle",
         "/site/rendez-vous",
         "/identites",
+        "/teleexpertises/demandees",
         "/patients",
     ),
-    Role.PRACTITIONER: ("/", "/consultations", "/teleexpertises", "/disponibilites", "/patients"),
+    Role.PRACTITIONER: (
+        "/",
+        "/consultations",
+        "/teleexpertises",
+        "/teleexpertises/demandees",
+        "/disponibilites",
+        "/patients",
+    ),
     Role.PATIENT: ("/", "/mon-espace"),
     Role.DPO: ("/", "/journal"),
 }

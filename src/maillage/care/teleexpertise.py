@@ -5,9 +5,9 @@ ServiceRequest and its Task. On every write of such a Task the server:
 
 * checks the status change against the FHIR Task state machine (409 when refused);
 * fills the due date (``restriction.period.end``, days per specialty from
-  ``MAILLAGE_EXPERTISE_DUE_DAYS``) and who may take a pooled request (``restriction.recipient``:
-  the organisation of a HealthcareService, the practitioner of a PractitionerRole), so that the
-  pool's professionals see it;
+  ``MAILLAGE_EXPERTISE_DUE_DAYS``, one day at most for an urgent request) and who may take a
+  pooled request (``restriction.recipient``: the organisation of a HealthcareService, the
+  practitioner of a PractitionerRole), so that the pool's professionals see it;
 * stamps ``lastModified`` and ``executionPeriod`` (start when work starts, end when it ends);
 * records the Assurance Maladie act: RQD on the request, TE2 on the Task when answered.
 
@@ -56,6 +56,9 @@ POOLS = {
 }
 #: A pooled request is taken before work on it starts.
 CLAIMABLE = frozenset({TaskStatus.REQUESTED, TaskStatus.RECEIVED})
+#: Task priorities that shorten the due date to :data:`URGENT_DAYS`.
+URGENT = frozenset({"urgent", "asap", "stat"})
+URGENT_DAYS = 1
 
 Body = dict[str, Any]
 
@@ -118,6 +121,8 @@ def prepare_task(session: Session, settings: Settings, body: Body, current: Body
     if current is None:
         body.setdefault("authoredOn", stamp)
         days = _due_days(session, settings, body)
+        if body.get("priority") in URGENT:
+            days = min(days, URGENT_DAYS)
         restriction.setdefault("period", {}).setdefault(
             "end", resources.instant(now + timedelta(days=days))
         )

@@ -30,6 +30,7 @@ from maillage.web import (
     sites,
     teleconsultation,
     teleexpertise_pages,
+    teleexpertise_requests,
 )
 from maillage.web.rendering import EXCEPTION_HANDLERS, html_for_browsers
 
@@ -63,6 +64,7 @@ def install(app: FastAPI) -> None:
     app.include_router(site_bookings.router)
     app.include_router(availability_pages.router)
     app.include_router(declared_activity.router)
+    app.include_router(teleexpertise_requests.router)  # before /teleexpertises/{task_id}
     app.include_router(teleexpertise_pages.router)
     app.include_router(followup.router)
     app.include_router(accounts.router)

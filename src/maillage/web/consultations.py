@@ -274,6 +274,7 @@ def consultation(
         "compte_rendu_possible": not reports and (ouvert or status == "fulfilled"),
         "comptes_rendus": reports,
         "actes": list(DOCTOR_ACTS.items()),
+        "patient_id": (_actor(body, "Patient") or "").partition("/")[2],
         "creneaux": _moves(repository, principal, body) if ouvert else [],
         **_names(repository, [body])[body["id"]],
     }

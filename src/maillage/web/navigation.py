@@ -60,6 +60,7 @@ PAGES = (
     Page("/identites", "Patients du site", NURSES),
     Page("/consultations", "Mes consultations", DOCTORS),
     Page("/teleexpertises", "Télé-expertises", DOCTORS),
+    Page("/teleexpertises/demandees", "Mes télé-expertises", NURSES | DOCTORS),
     Page("/disponibilites", "Disponibilités", SCHEDULERS),
     Page("/patients", "Suivi des patients", CARE_TEAMS),
     Page("/admin/comptes", "Comptes", ADMINS),

@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 from datetime import UTC, datetime
 from typing import Annotated, Any
+from urllib.parse import quote
 
 import pandas as pd
 from fastapi import APIRouter, Depends, Request
@@ -27,21 +28,18 @@ from maillage.care.errors import DomainError, PreconditionFailed
 from maillage.care.principal import Principal
 from maillage.care.repository import Repository, instant
 from maillage.care.task_state import TaskStatus
-from maillage.care.teleexpertise import (
-    OPEN,
-    claim,
-    in_pool,
-    is_pooled,
-)
+from maillage.care.teleexpertise import OPEN, POOLS, URGENT, claim, in_pool, is_pooled
 from maillage.web import records
-from maillage.web.navigation import DOCTORS
+from maillage.web.navigation import DOCTORS, NURSES
 from maillage.web.records import PageRepo
 from maillage.web.rendering import PageError, allowed, render
 from maillage.web.session import checked_form
-from maillage.web.teleconsultation import french_moment
+from maillage.web.teleconsultation import french_moment, specialties
 
 router = APIRouter(include_in_schema=False)
 Specialist = Annotated[Principal, Depends(allowed(DOCTORS))]
+#: Who reads a request: its specialist, and its requester (a GP or a site's nurse).
+Carer = Annotated[Principal, Depends(allowed(DOCTORS | NURSES))]
 STATUS_LABELS = {
     "requested": "Nouvelle",
     "received": "Reçue",
@@ -60,46 +58,92 @@ TAKEN = "Cette demande a déjà été prise en charge."
 Body = dict[str, Any]
 
 
-def summary(repository: Repository, task: Body) -> dict[str, Any]:
-    """What a row and the detail show: the patient, the question, its due date and status."""
-    question: Body = {}
-    request_id = next(
+def request_id(task: Body) -> str | None:
+    """The ServiceRequest a Task carries out (``basedOn``, or ``focus`` in older records)."""
+    return next(
         (
             ident
-            for item in task.get("basedOn", [])
+            for item in [*task.get("basedOn", []), task.get("focus")]
             if (ident := records.reference_id(item, "ServiceRequest"))
         ),
         None,
     )
-    if request_id:
-        question = records.get(repository, "ServiceRequest", request_id)
-    patient = _one(repository, "Patient", task.get("for"))
-    requester = _one(repository, "Practitioner", task.get("requester"))
-    owner = (task.get("owner") or {}).get("reference", "")
-    pool = _one(repository, owner.partition("/")[0], task.get("owner")) if is_pooled(task) else None
-    zone = repository.settings.zone
-    due = ((task.get("restriction") or {}).get("period") or {}).get("end")
-    return {
-        "id": task["id"],
-        "statut": task["status"],
-        "libelle": STATUS_LABELS.get(task["status"], task["status"]),
-        "patient": records.person_name(patient),
-        "demandeur": f"Dr {records.person_name(requester)}" if requester else "—",
-        "question": "; ".join(r.get("text", "") for r in question.get("reasonCode", [])),
-        "notes": [n.get("text", "") for n in question.get("note", [])],
-        "echeance": french_moment(due, zone),
-        "demande_le": french_moment(task.get("authoredOn"), zone),
-        "raison": (task.get("statusReason") or {}).get("text"),
-        "reponse": answer_text(repository, task),
-        "equipe": (pool.get("name") or owner) if pool else None,
-    }
 
 
-def _one(repository: Repository, resource_type: str, reference: Body | None) -> Body | None:
-    """The resource a reference of ``resource_type`` names, as the principal may see it
-    (None when it names none, or one they may not see)."""
-    ident = records.reference_id(reference, resource_type)
-    return records.by_ids(repository, resource_type, {ident}).get(ident) if ident else None
+def summaries(repository: Repository, tasks: list[Body]) -> list[dict[str, Any]]:
+    """What rows and the detail show of each Task: the patient, the question, who asked and
+    who answers (by name), the due date, whether it is overdue, the status; one search per
+    type referenced, whatever the number of Tasks."""
+    asked = records.by_ids(repository, "ServiceRequest", {i for t in tasks if (i := request_id(t))})
+    patients = _referenced(repository, "Patient", [t.get("for") for t in tasks])
+    people = [ref for t in tasks for ref in (t.get("requester"), t.get("owner"))]
+    named = {kind: _referenced(repository, kind, people) for kind in ("Practitioner", *POOLS)}
+    zone, now = repository.settings.zone, datetime.now(UTC)
+    rows = []
+    for task in tasks:
+        question = asked.get(request_id(task) or "", {})
+        due = ((task.get("restriction") or {}).get("period") or {}).get("end")
+        owner = _name(named, task.get("owner"))
+        rows.append(
+            {
+                "id": task["id"],
+                "statut": task["status"],
+                "libelle": STATUS_LABELS.get(task["status"], task["status"]),
+                "patient": records.person_name(patients.get(_ident(task.get("for")))),
+                "demandeur": _name(named, task.get("requester")) or "—",
+                "destinataire": owner or "—",
+                "question": "; ".join(r.get("text", "") for r in question.get("reasonCode", [])),
+                "notes": [n.get("text", "") for n in question.get("note", [])],
+                "urgente": question.get("priority", task.get("priority")) in URGENT,
+                "pieces": [
+                    ident
+                    for item in question.get("supportingInfo", [])
+                    if (ident := records.reference_id(item, "DocumentReference"))
+                ],
+                "echeance": french_moment(due, zone),
+                "en_retard": task["status"] in OPEN
+                and bool(due)
+                and records.local(str(due), zone) < now,
+                "demande_le": french_moment(task.get("authoredOn"), zone),
+                "raison": (task.get("statusReason") or {}).get("text"),
+                "equipe": owner if is_pooled(task) else None,
+                "requester": (task.get("requester") or {}).get("reference"),
+            }
+        )
+    return rows
+
+
+def _ident(reference: Body | None) -> str:
+    return (reference or {}).get("reference", "").partition("/")[2]
+
+
+def _referenced(repository: Repository, kind: str, references: list[Body | None]) -> dict:
+    """The resources of ``kind`` these references name, by id (one search)."""
+    return records.by_ids(
+        repository, kind, {i for r in references if (i := records.reference_id(r, kind))}
+    )
+
+
+def _name(named: dict[str, dict[str, Body]], reference: Body | None) -> str | None:
+    """A person as « Dr Léa MOREAU » (a doctor), « Sophie GILLET, Infirmier » (another
+    professional), or a team by its name."""
+    kind, _, ident = (reference or {}).get("reference", "").partition("/")
+    body = named.get(kind, {}).get(ident)
+    if body is None:
+        return None
+    if kind != "Practitioner":
+        return str(body.get("name") or "équipe")
+    if specialties(body) or any(
+        str((q.get("code") or {}).get("text", "")).startswith("Médecin")
+        for q in body.get("qualification") or []
+    ):
+        return f"Dr {records.person_name(body)}"
+    titles = [
+        str((q.get("code") or {}).get("text"))
+        for q in body.get("qualification") or []
+        if (q.get("code") or {}).get("text")
+    ]
+    return ", ".join([records.person_name(body), *titles[:1]])
 
 
 def answer_text(repository: Repository, task: Body) -> str | None:
@@ -115,8 +159,8 @@ def answer_text(repository: Repository, task: Body) -> str | None:
 
 @router.get("/teleexpertises", response_class=HTMLResponse)
 def inbox(request: Request, principal: Specialist, repository: PageRepo) -> HTMLResponse:
-    """Open requests assigned to the specialist, those of their pools not yet taken (oldest
-    first), then the recently answered."""
+    """Open requests assigned to the specialist and those of their pools not yet taken, the
+    soonest due first (overdue ones flagged), then the recently answered."""
     with records.refusals():
         pools = repository.pools()
     owners = ("owner", ",".join([principal.practitioner or "", *pools]))
@@ -125,32 +169,77 @@ def inbox(request: Request, principal: Specialist, repository: PageRepo) -> HTML
     done = records.find(
         repository, "Task", [mine, ("code", CODE), ("status", "completed")], count=20
     )
-    by_date = sorted(opened, key=lambda t: t.get("authoredOn", ""))
+    never = "9999"
+    by_due = sorted(
+        opened, key=lambda t: (t.get("restriction") or {}).get("period", {}).get("end") or never
+    )
+    shown = [t for t in by_due if not is_pooled(t) or in_pool(t, principal)]
+    rows = summaries(repository, [*shown, *done])
     context = {
-        "ouvertes": [summary(repository, t) for t in by_date if not is_pooled(t)],
-        "en_commun": [summary(repository, t) for t in by_date if in_pool(t, principal)],
-        "repondues": [summary(repository, t) for t in done],
+        "ouvertes": [r for r in rows[: len(shown)] if not r["equipe"]],
+        "en_commun": [r for r in rows[: len(shown)] if r["equipe"]],
+        "repondues": rows[len(shown) :],
     }
     return render(request, "soins/teleexpertises.html", context)
 
 
-def _task(repository: Repository, principal: Principal, task_id: str) -> Body:
-    """The Task, once it is the specialist's own or still waiting in one of their pools."""
+def _task(repository: Repository, principal: Principal, task_id: str, *, reading: bool) -> Body:
+    """The Task, once it is the specialist's own or still waiting in one of their pools (or,
+    ``reading``, one the principal asked for)."""
     task = records.get(repository, "Task", task_id)
     owner = (task.get("owner") or {}).get("reference")
-    if owner != principal.practitioner and not in_pool(task, principal):
+    asker = reading and (task.get("requester") or {}).get("reference") == principal.practitioner
+    if owner != principal.practitioner and not in_pool(task, principal) and not asker:
         raise PageError(403, "Cette demande de télé-expertise ne vous est pas adressée.")
     return task
 
 
 @router.get("/teleexpertises/{task_id}", response_class=HTMLResponse)
-def detail(
-    request: Request, task_id: str, principal: Specialist, repository: PageRepo
-) -> HTMLResponse:
-    """One request with the actions its status allows."""
-    task = _task(repository, principal, task_id)
-    context = {"t": summary(repository, task), "signalement": te2_flag(repository, task)}
+def detail(request: Request, task_id: str, principal: Carer, repository: PageRepo) -> HTMLResponse:
+    """One request: for its specialist with the actions its status allows, for its requester
+    with the answer once given."""
+    task = _task(repository, principal, task_id, reading=True)
+    row = summaries(repository, [task])[0]
+    documents = (
+        records.everything(repository, "DocumentReference", [("_id", ",".join(row["pieces"]))])
+        if row["pieces"]
+        else []
+    )
+    context = {
+        "t": row,
+        "reponse": answer_text(repository, task),
+        "pieces": [_piece(d) for d in documents],
+        "demandeur_vue": row["requester"] == principal.practitioner
+        and (task.get("owner") or {}).get("reference") != principal.practitioner,
+        "signalement": te2_flag(repository, task),
+    }
     return render(request, "soins/teleexpertise.html", context)
+
+
+def _piece(document: Body) -> dict[str, str]:
+    """A file's link text: its name and kind."""
+    content = (document.get("content") or [{}])[0].get("attachment", {})
+    return {
+        "id": document["id"],
+        "titre": str(content.get("title") or document.get("description") or "pièce jointe"),
+        "type": str(content.get("contentType", "")),
+    }
+
+
+@router.get("/teleexpertises/{task_id}/pieces/{document_id}")
+def attachment(task_id: str, document_id: str, principal: Carer, repository: PageRepo) -> Response:
+    """A file attached to the request, for its specialist and its requester."""
+    task = _task(repository, principal, task_id, reading=True)
+    if document_id not in summaries(repository, [task])[0]["pieces"]:
+        raise PageError(404, "Cette pièce jointe n'appartient pas à la demande.")
+    body = records.get(repository, "DocumentReference", document_id)
+    content = (body.get("content") or [{}])[0].get("attachment", {})
+    name = quote(str(content.get("title") or "piece-jointe"))
+    return Response(
+        base64.b64decode(content.get("data", "")),
+        media_type=content.get("contentType", "application/octet-stream"),
+        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{name}"},
+    )
 
 
 def te2_flag(repository: Repository, task: Body) -> str | None:
@@ -239,7 +328,7 @@ def act(
         raise PageError(422, "Action inconnue.")
     if action in ("completer", "repondre") and not text:
         raise PageError(422, "Écrivez votre question ou votre réponse avant de l'envoyer.")
-    task = _task(repository, principal, task_id)
+    task = _task(repository, principal, task_id, reading=False)
     if (action == "prendre") != is_pooled(task):
         message = "Prenez d'abord cette demande en charge." if is_pooled(task) else TAKEN
         raise PageError(409, message)
