@@ -9,14 +9,13 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
-import pytest
 import uvicorn
 from playwright.sync_api import Browser, Page, Route, expect
 from sqlalchemy import create_engine
@@ -190,28 +189,8 @@ def demo_log_in(page: Page, demo: tuple[str, dict[str, str]], account: str) -> N
     log_in(page, f"demo-{account}@maillage.invalid", demo[1][account])
 
 
-Demo = tuple[str, dict[str, str]]
-
-
-def demo_fixtures(name: str, scale: float) -> tuple[Callable[..., Any], Callable[..., Any]]:
-    """A module's ``demo`` fixture (``demo_server`` on database ``name``, once per module) and
-    its ``page`` fixture (a fresh local page on it per test)."""
-
-    @pytest.fixture(scope="module")
-    def demo(postgres_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
-        with demo_server(postgres_url, tmp_path_factory.mktemp("demo"), name, scale) as served:
-            yield served
-
-    @pytest.fixture
-    def page(browser: Browser, demo: Demo) -> Iterator[Page]:
-        with local_page(browser, demo[0]) as opened:
-            yield opened
-
-    return demo, page
-
-
 @contextmanager
-def coordinator_api(demo: Demo) -> Iterator[httpx.Client]:
+def coordinator_api(demo: tuple[str, dict[str, str]]) -> Iterator[httpx.Client]:
     """An API client of the demo server, logged in as the demo's coordinator."""
     base, passwords = demo
     with httpx.Client(base_url=base) as api:

@@ -11,10 +11,9 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import httpx
 import pyotp
 import pytest
-from browser_support import demo_log_in, fits_a_tablet, serious_violations
+from browser_support import coordinator_api, demo_log_in, fits_a_tablet, serious_violations
 from playwright.sync_api import Page, expect
 
 from maillage.demo.network import DOCTORS
@@ -32,13 +31,7 @@ def page(demo_page: Page) -> Page:
 def book_in_five_minutes(demo: tuple[str, dict[str, str]]) -> None:
     """The coordinator books the demo patient a teleconsultation starting in five minutes
     (through the API), so that its video link is due now."""
-    base, passwords = demo
-    with httpx.Client(base_url=base) as api:
-        login = {
-            "username": "demo-coordinator@maillage.invalid",
-            "password": passwords["coordinator"],
-        }
-        token = api.post("/auth/token", data=login).json()["access_token"]
+    with coordinator_api(demo) as api:
         start = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=5)
         doctor = f"Practitioner/{stable_id('Practitioner', DOCTORS[-1].key)}"
         body = {
@@ -54,7 +47,7 @@ def book_in_five_minutes(demo: tuple[str, dict[str, str]]) -> None:
                 {"actor": {"reference": doctor}, "status": "accepted"},
             ],
         }
-        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/fhir+json"}
+        headers = {"Content-Type": "application/fhir+json"}
         created = api.post("/fhir/Appointment", json=body, headers=headers)
         assert created.status_code == 201, created.text
 

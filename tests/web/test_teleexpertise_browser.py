@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from browser_support import (
     coordinator_api,
-    demo_fixtures,
     demo_log_in,
     serious_violations,
     shoot,
@@ -19,12 +19,16 @@ from playwright.sync_api import Page, expect
 from maillage.demo.network import DOCTORS
 from maillage.demo.seed import stable_id
 
-SCALE = 0.02
 PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
 QUESTION = "Lésion pigmentée du dos, asymétrique, 8 mm : exérèse ou surveillance ?"
 
 
-demo, page = demo_fixtures("teleexpertise", SCALE)
+DEMO_DATABASE = "teleexpertise"
+
+
+@pytest.fixture
+def page(demo_page: Page) -> Page:
+    return demo_page
 
 
 def a_patient_of_the_gp(demo: tuple[str, dict[str, str]]) -> str:
