@@ -4,10 +4,12 @@ When a DocumentReference about a teleconsultation Encounter (``context.encounter
 is written as ``current`` and not ``preliminary`` with new content, its report (the first PDF,
 HTML or text attachment) is put in the outbox in the same transaction, addressed to the e-mail
 telecom of the patient's ``generalPractitioner`` (Practitioner, or PractitionerRole and then its
-Practitioner). The outbox worker (:mod:`maillage.care.delivery`) delivers it over SMTP, which is
-the transport of MSSanté secure messaging; a PDF report also travels as a CDA R2 level 1 in an
-IHE XDM archive with the MSSanté headers (:mod:`maillage.care.document_exchange`). A patient
-without a médecin traitant reachable by e-mail gets no message; the document is stored all the same.
+Practitioner), or of the Practitioner its ``urn:maillage:report-recipient`` extension names when
+the doctor chose another recipient. The outbox worker (:mod:`maillage.care.delivery`) delivers
+it over SMTP, which is the transport of MSSanté secure messaging; a PDF report also travels as a
+CDA R2 level 1 in an IHE XDM archive with the MSSanté headers
+(:mod:`maillage.care.document_exchange`). A patient without a médecin traitant reachable by
+e-mail gets no message; the document is stored all the same.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ from maillage.store.search_params import normalise_reference
 
 Body = dict[str, Any]
 SUFFIXES = {"application/pdf": "pdf", "text/html": "html", "text/plain": "txt"}
+RECIPIENT_URL = "urn:maillage:report-recipient"
+"""The extension naming the Practitioner a compte rendu goes to instead of the médecin traitant."""
 
 
 def _reference(value: Body | None) -> str | None:
@@ -72,6 +76,22 @@ def _gp_email(session: Session, patient: Body) -> str | None:
     return None
 
 
+def _recipient(session: Session, body: Body, patient: Body) -> str | None:
+    """The address of the recipient the doctor chose, else of the médecin traitant."""
+    chosen = next(
+        (
+            _reference(e.get("valueReference"))
+            for e in body.get("extension", [])
+            if e.get("url") == RECIPIENT_URL
+        ),
+        None,
+    )
+    if chosen is None:
+        return _gp_email(session, patient)
+    row = live(session, chosen)
+    return email_of(row.body) if row is not None else None
+
+
 def _report(settings: Settings, body: Body) -> tuple[bytes, str]:
     """The report's bytes and media type (the attachments are inlined back from the file store)."""
     for content in attachments.inline(settings, body).get("content", []):
@@ -112,7 +132,7 @@ def enqueue(session: Session, settings: Settings, row: Resource, previous: Body 
     patient = live(session, patient_ref) if patient_ref else None
     if encounter is None or patient is None or patient_ref is None:
         return
-    recipient = _gp_email(session, patient.body)
+    recipient = _recipient(session, body, patient.body)
     if recipient is None and settings.mhd_url is None:
         return
     report, media = _report(settings, body)

@@ -75,6 +75,7 @@ from maillage.store.database import (
 from maillage.store.models import (
     Alert,
     AlertRule,
+    OutboxMessage,
     Resource,
     ResourceVersion,
     StoredResource,
@@ -261,6 +262,22 @@ class Repository:
             call.check_patients(session, call.compartment(row.id, row.body))
             call.succeeded(session)
         return row
+
+    def deliveries(self, document_id: str) -> list[tuple[str, str]]:
+        """Where a document was queued in the outbox (recipient, delivery status), oldest
+        first, for whoever may read it (audited as a read of it)."""
+        call = self._call("DocumentReference", "read", [f"DocumentReference/{document_id}"])
+        call.authorize(write=False)
+        with call.failures(), transaction(self.sessions) as session:
+            row = resources.read(session, "DocumentReference", document_id)
+            call.check_patients(session, call.compartment(row.id, row.body))
+            found = session.execute(
+                select(OutboxMessage.recipient, OutboxMessage.status)
+                .where(OutboxMessage.source == f"DocumentReference/{document_id}")
+                .order_by(OutboxMessage.created)
+            ).all()
+            call.succeeded(session)
+        return [(recipient, status) for recipient, status in found]
 
     def vread(self, resource_type: str, resource_id: str, version: int) -> ResourceVersion:
         """One version, as it was written."""

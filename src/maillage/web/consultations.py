@@ -15,7 +15,7 @@ slots freed or taken, invitations sent again), audited as ``PUT /fhir/Appointmen
 from __future__ import annotations
 
 import base64
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -23,13 +23,14 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
 from maillage import french_format
-from maillage.care import acts, remote_flags, remote_rules
-from maillage.care.appointments import FINAL
+from maillage.care import acts, outbox, remote_flags, remote_rules
+from maillage.care.appointments import FINAL, email_of
 from maillage.care.codes import ACT_URL, NGAP_SYSTEM, TELE_EXPERTISE, VIRTUAL, WORKFLOW_SYSTEM
+from maillage.care.comptes_rendus import RECIPIENT_URL
 from maillage.care.errors import Conflict, DomainError
 from maillage.care.principal import Principal
 from maillage.care.repository import Repository, Work, instant
-from maillage.web import records
+from maillage.web import patient_banner, records
 from maillage.web.navigation import DOCTORS
 from maillage.web.records import PageRepo
 from maillage.web.rendering import PageError, allowed, render
@@ -97,7 +98,8 @@ def day(
     repository: PageRepo,
     jour: Annotated[date | None, Query()] = None,
 ) -> HTMLResponse:
-    """The doctor's appointments of one day (today by default), in time order."""
+    """The doctor's appointments of one day (today by default), in time order, each open one
+    with the doctor's link to its video room; links to the day before and the day after."""
     zone = repository.settings.zone
     chosen = jour or datetime.now(zone).date()
     query = [("practitioner", principal.practitioner or ""), ("date", chosen.isoformat())]
@@ -111,12 +113,16 @@ def day(
             "statut": STATUS_LABELS.get(body.get("status", ""), body.get("status", "")),
             "motif": body.get("description", ""),
             "signalement": flags.get(body["id"]),
+            "video": video_link(repository, body) if body.get("status") not in FINAL else None,
             **names[body["id"]],
         }
         for body in sorted(found, key=lambda b: b.get("start", ""))
     ]
     context = {
         "jour": chosen,
+        "titre_jour": french_format.day(chosen, long=True),
+        "veille": (chosen - timedelta(days=1)).isoformat(),
+        "lendemain": (chosen + timedelta(days=1)).isoformat(),
         "rdvs": rows,
         "part_a_distance": remote_share_text(repository, principal, chosen.year),
     }
@@ -247,21 +253,79 @@ def _reports(repository: Repository, encounter: Body | None) -> list[Body]:
     return records.find(repository, "DocumentReference", query)
 
 
+DELIVERY_LABELS = {
+    outbox.DeliveryStatus.PENDING: "en attente d'envoi",
+    outbox.DeliveryStatus.SENT: "envoyé",
+    outbox.DeliveryStatus.FAILED: "échec de l'envoi",
+}
+
+
+def sent_to(repository: Repository, document: Body, gp: dict[str, str | None]) -> list[str]:
+    """What the outbox holds for a compte rendu (« dr.x@… : envoyé »), or why it holds nothing."""
+    with records.refusals():
+        queued = repository.deliveries(document["id"])
+    if queued:
+        return [
+            f"{'entrepôt de documents partagé' if to.startswith('http') else to} : "
+            f"{DELIVERY_LABELS.get(outbox.DeliveryStatus(state), state)}"
+            for to, state in queued
+        ]
+    if _chosen(document):
+        return ["Rien n'a été envoyé : le destinataire choisi n'a pas d'adresse de messagerie."]
+    if gp["nom"] is None:
+        return ["Rien n'a été envoyé : le patient n'a pas de médecin traitant déclaré."]
+    return [
+        f"Rien n'a été envoyé : le médecin traitant, {gp['nom']}, n'a pas d'adresse de messagerie."
+    ]
+
+
+def _chosen(document: Body) -> str | None:
+    """The recipient the doctor chose instead of the médecin traitant, if any."""
+    return next(
+        (
+            (e.get("valueReference") or {}).get("reference")
+            for e in document.get("extension", [])
+            if e.get("url") == RECIPIENT_URL
+        ),
+        None,
+    )
+
+
+def recipients(repository: Repository, principal: Principal) -> dict[str, str]:
+    """The other doctors a compte rendu may go to: those of the directory with an address."""
+    found = {
+        f"Practitioner/{body['id']}": f"Dr {records.person_name(body)} ({address})"
+        for body in repository.practitioners()
+        if (address := email_of(body)) and f"Practitioner/{body['id']}" != principal.practitioner
+    }
+    return dict(sorted(found.items(), key=lambda item: item[1]))
+
+
 @router.get("/consultations/{appointment_id}", response_class=HTMLResponse)
 def consultation(
     request: Request, appointment_id: str, principal: Doctor, repository: PageRepo
 ) -> HTMLResponse:
-    """One teleconsultation: the video room, what may still happen to it, its compte rendu."""
+    """One teleconsultation: the patient's banner, the video room, what may still happen to
+    it, its compte rendu."""
     body = _own(repository, principal, appointment_id)
     zone = repository.settings.zone
     encounter = _encounter_of(repository, appointment_id)
+    status = body.get("status", "")
+    ouvert = status not in FINAL
+    patient_id = (_actor(body, "Patient") or "").partition("/")[2]
+    banner = patient_banner.banner(repository, patient_id) if patient_id else None
+    gp = banner["medecin_traitant"] if banner else {"nom": None, "adresse": None}
     reports = []
     for document in _reports(repository, encounter):
         attachment = (document.get("content") or [{}])[0].get("attachment", {})
         text = base64.b64decode(attachment.get("data", "")).decode("utf-8", "replace")
-        reports.append({"date": french_moment(document.get("date"), zone), "texte": text})
-    status = body.get("status", "")
-    ouvert = status not in FINAL
+        reports.append(
+            {
+                "date": french_moment(document.get("date"), zone),
+                "texte": text,
+                "envois": sent_to(repository, document, gp),
+            }
+        )
     context = {
         "rdv": body,
         "debut": french_moment(body.get("start"), zone),
@@ -271,10 +335,13 @@ def consultation(
         "motif_annulation": (body.get("cancelationReason") or {}).get("text"),
         "video": video_link(repository, body) if ouvert else None,
         "acte_requis": encounter is None,
-        "compte_rendu_possible": not reports and (ouvert or status == "fulfilled"),
+        # the act is chosen once: on the consultation, before its compte rendu
+        "compte_rendu_possible": not reports and (encounter is not None or status == "fulfilled"),
         "comptes_rendus": reports,
         "actes": list(DOCTOR_ACTS.items()),
-        "patient_id": (_actor(body, "Patient") or "").partition("/")[2],
+        "patient_id": patient_id,
+        "bandeau": banner,
+        "destinataires": recipients(repository, principal),
         "creneaux": _moves(repository, principal, body) if ouvert else [],
         **_names(repository, [body])[body["id"]],
     }
@@ -340,9 +407,14 @@ def encounter_body(
     }
 
 
-def report_body(principal: Principal, appointment: Body, encounter_id: str, text: str) -> Body:
-    """The compte rendu (text/plain, final) of the Encounter, for the outbox."""
+def report_body(
+    principal: Principal, appointment: Body, encounter_id: str, text: str, to: str | None = None
+) -> Body:
+    """The compte rendu (text/plain, final) of the Encounter, for the outbox: to the médecin
+    traitant, or to the Practitioner ``to``."""
+    chosen = [{"url": RECIPIENT_URL, "valueReference": {"reference": to}}] if to else []
     return {
+        **({"extension": chosen} if chosen else {}),
         "resourceType": "DocumentReference",
         "status": "current",
         "docStatus": "final",
@@ -385,8 +457,12 @@ def write_report(
     repository: PageRepo,
     form: Annotated[FormData, Depends(checked_form)],
 ) -> Response:
-    """Send the compte rendu to the médecin traitant (finishing the consultation if needed)."""
+    """Send the compte rendu to the médecin traitant or the chosen doctor (finishing the
+    consultation if needed)."""
     text, act = str(form.get("compte_rendu", "")).strip(), str(form.get("acte", ""))
+    to = str(form.get("destinataire", "")) or None
+    if to is not None and to not in recipients(repository, principal):
+        raise PageError(422, "Ce destinataire n'a pas d'adresse de messagerie dans l'annuaire.")
     body = _own(repository, principal, appointment_id)
     encounter = _encounter_of(repository, appointment_id)
     if not text or (encounter is None and act not in DOCTOR_ACTS):
@@ -401,7 +477,7 @@ def write_report(
         encounter_id = (
             encounter["id"] if encounter else _finish(writer, principal, body, act, assistance)
         )
-        writer.save(report_body(principal, body, encounter_id, text))
+        writer.save(report_body(principal, body, encounter_id, text, to))
     return _done(appointment_id)
 
 
