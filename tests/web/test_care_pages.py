@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from care_network import DOCTOR_EMAIL, GP_EMAIL, build, expertise, follow, slot, tomorrow
+from care_network import DOCTOR_EMAIL, GP_EMAIL, build, expertise, follow, slot, tomorrow, weight
 from fastapi.testclient import TestClient
 from icalendar import Calendar
 from sqlalchemy import select
@@ -14,7 +14,7 @@ from web_site import Site, csrf_of, store
 
 from maillage.store import resources
 from maillage.store.database import transaction
-from maillage.store.models import Alert, OutboxMessage
+from maillage.store.models import Alert, AlertRule, OutboxMessage
 
 CARE_PAGES = [
     "/teleconsultations/nouvelle",
@@ -236,3 +236,23 @@ def test_follow_up_is_for_the_care_team_only(followed: Site) -> None:
     token = csrf_of(refused.text)
     assert nurse.post("/patients/p1/alertes/a1", data={"csrf_token": token}).status_code == 403
     assert followed.logged_in("coordinator").get("/patients/p1").status_code == 200
+
+
+def test_a_bad_measurement_leaves_the_page_up_with_a_french_message(followed: Site) -> None:
+    bad = weight("w9", 1, 80.0)
+    bad["valueQuantity"] = {"value": 80.0, "unit": "lb", "system": "http://unitsofmeasure.org"}
+    store(followed, bad, weight("w8", 1, 0) | {"valueQuantity": {"unit": "kg"}})
+    with transaction(followed.app.state.sessions) as session:
+        session.add(
+            AlertRule(id="r2", patient="Patient/p1", kind="threshold", code="29463-7",
+                      unit="kg", above=90.0, below=60.0, title="Poids hors bornes")
+        )  # fmt: skip
+    page = followed.logged_in("practitioner").get("/patients/p1")
+    assert page.status_code == 200
+    assert "La mesure w9 n&#39;est pas lisible" in page.text
+    assert "La mesure w8 n&#39;est pas lisible" in page.text
+    assert (
+        page.text.count('class="seuil"') == 2
+        and "Seuils d&#39;alerte : 90,0 kg et 60,0 kg" in page.text
+    )
+    assert "82,6 kg" in page.text  # the readable weights are still drawn

@@ -55,9 +55,26 @@ def followed(request: Request, _principal: Follower, repository: PageRepo) -> HT
     )
 
 
-def charts(observations: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One chart per monitored series the patient has measurements of."""
-    measured = [o for o in observations if ingestion.is_measurement(o)]
+def charts(
+    observations: list[dict[str, Any]], rules: list[dict[str, Any]]
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """One chart per monitored series the patient has measurements of, with the thresholds of
+    its rules drawn; and, in French, the measurements that cannot be read (left out of the
+    charts rather than failing the page)."""
+    measured, unreadable = [], []
+    for observation in observations:
+        if not ingestion.is_measurement(observation):
+            continue
+        try:
+            monitoring.validate_device_observation(observation)
+            monitoring.effective_utc(observation)
+        except (ValueError, KeyError, TypeError):
+            unreadable.append(
+                f"La mesure {observation.get('id', '')} n'est pas lisible (valeur, unité ou date "
+                "invalide) : elle n'est pas tracée. Corrigez-la ou signalez-la au coordinateur."
+            )
+            continue
+        measured.append(observation)
     drawn = []
     for code, unit, title in SERIES:
         series = monitoring.observation_series(measured, code, unit)
@@ -65,10 +82,16 @@ def charts(observations: list[dict[str, Any]]) -> list[dict[str, Any]]:
             continue
         moments = pd.DatetimeIndex(series.index).to_pydatetime()
         points = [Point(at, float(v)) for at, v in zip(moments, series.to_numpy(), strict=True)]
-        drawn.append(
-            {"titre": title, "svg": line_chart(f"{title} ({unit})", unit, points, f"courbe-{code}")}
+        limits = tuple(
+            float(rule[key])
+            for rule in rules
+            if rule["code"] == code and rule["kind"] == "threshold" and rule["unit"] == unit
+            for key in ("above", "below")
+            if rule[key] is not None
         )
-    return drawn
+        svg = line_chart(f"{title} ({unit})", unit, points, f"courbe-{code}", limits)
+        drawn.append({"titre": title, "svg": svg})
+    return drawn, unreadable
 
 
 def flag_titles(repository: Repository, flags: set[str]) -> dict[str, str]:
@@ -119,9 +142,11 @@ def follow_up(
         for alert in alerts
         if alert["closed"] is None
     ]
+    drawn, unreadable = charts(observations, rules)
     context = {
         "patient": {"id": patient_id, "nom": records.person_name(patient)},
-        "courbes": charts(observations),
+        "courbes": drawn,
+        "illisibles": unreadable,
         "alertes": shown,
         "regles": [{**rule, "texte": rule_text(rule)} for rule in rules],
     }
