@@ -1,12 +1,16 @@
 """One booking's own SQL replayed by pgbench: what PostgreSQL alone allows a booking here.
 
-Books one slot through the application, in-process (the app ``maillage serve`` runs), records
-every statement it sends (SQLAlchemy's ``before_cursor_execute``) and renders each with its
-parameters (psycopg's client-side binding). The pgbench script built from them sends the same
-statements, in one transaction per booking, for a random seeded slot (its version read first,
-its compare-and-set kept: a booking that loses the race rolls back, as the API answers 409),
-with fresh appointment, AuditEvent, patient and practitioner ids so that no booked period
-clashes, and the audit lane and link taken as the store takes them. Two forms:
+Books one teleconsultation through the application, in-process (the app ``maillage serve``
+runs): a patient, a doctor and the doctor's room, the doctor's slot and the room's slot at the
+same time, as the booking page does. It records every statement the booking sends
+(SQLAlchemy's ``before_cursor_execute``) and renders each with its parameters (psycopg's
+client-side binding). The pgbench script built from them sends the same statements, in one
+transaction per booking, for the next pair of slots (doctor's and room's) still free when the
+replay began, drawn through a sequence so that no two transactions take the same slots (their
+versions read first, their compare-and-sets kept: a booking that loses a race rolls back, as
+the API answers 409), with fresh appointment, AuditEvent, patient, doctor and room ids (the
+recorded times are replayed as they are, so fresh participants keep booked periods from
+clashing), and the audit lane and link taken as the store takes them. Two forms:
 
 - as sent: one round trip per statement, as the server talks to PostgreSQL today;
 - batched: consecutive statements sent as one message (pgbench's ``\\;``), the round trips left
@@ -28,23 +32,32 @@ from psycopg.types.json import Jsonb
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 
+from maillage.care.codes import TELECONSULTATION as TELECONSULTATION_CODE
+from maillage.care.codes import WORKFLOW_SYSTEM
 from maillage.config import Settings
 from maillage.server import create_app
 from maillage.store.audit import GENESIS
 from maillage.store.database import make_engine
 
-#: The table of seeded slots the script draws from (``k`` = 1..count), made in the bench database.
+#: The table of free slot pairs the script draws from (``k`` = 1..count), made in the bench
+#: database, and the sequence that hands each transaction the next ``k``.
 SLOTS = "bench_replay_slot"
+DRAWS = "bench_replay_draw"
+_DRAW = (
+    "SELECT doctor_slot AS r_slot, room_slot AS r_room_slot"
+    f" FROM {SLOTS} WHERE k = (SELECT nextval('{DRAWS}')) \\gset"
+)
 _SLOT_READ = (
-    "SELECT r.resource_type, r.id AS r_slot, r.version_id AS r_v, r.last_updated, r.deleted,"
-    f" r.body FROM fhir_resource r JOIN {SLOTS} b ON r.resource_type = 'Slot' AND r.id = b.id"
-    " WHERE b.k = :r_k \\gset"
+    "SELECT r.resource_type, r.id, r.version_id AS {version}, r.last_updated, r.deleted, r.body"
+    " FROM fhir_resource r WHERE r.resource_type = 'Slot' AND r.id = '{slot}' \\gset"
 )
 #: Placeholders put into the recorded parameters, then turned into pgbench expressions once the
 #: statement is rendered (quoted where they stood as whole parameters, bare inside strings).
 _WHOLE = {
     "'@V@'": ":r_v",
     "'@V2@'": "(:r_v + 1)",
+    "'@RV@'": ":r_rv",
+    "'@RV2@'": "(:r_rv + 1)",
     "'@L0@'": ":r_l0",
     "'@LANE@'": ":r_lane",
     "'@SEQ@'": "(:r_seq + 1)",
@@ -52,11 +65,21 @@ _WHOLE = {
 _INSIDE = {
     "@A@": "a:client_id-:r_n",
     "@E@": "e:client_id-:r_n",
+    "@RS@": ":r_room_slot",
     "@S@": ":r_slot",
     "@P@": "p:client_id-:r_n",
     "@D@": "d:client_id-:r_n",
+    "@L@": "l:client_id-:r_n",
     "@PH@": ":r_hash",
 }
+#: Per slot of the pair (placeholder of its id): the variables of its version and its race won.
+_SLOT_VARIABLES = {
+    "@S@": ("r_v", "@V@", "@V2@", "r_won"),
+    "@RS@": ("r_rv", "@RV@", "@RV2@", "r_won2"),
+}
+
+
+TELECONSULTATION = {"coding": [{"system": WORKFLOW_SYSTEM, "code": TELECONSULTATION_CODE}]}
 
 
 @dataclass(frozen=True)
@@ -67,12 +90,15 @@ class Recorded:
     appointment: str
     event: str
     slot: str
+    room_slot: str
     practitioner: str
+    room: str
 
 
-def record(settings: Settings, token: str, schedule: str, practitioner: str) -> Recorded:
-    """Book the first free slot of ``schedule`` with ``practitioner`` for a patient created
-    for it, through the API in-process, recording the booking's statements (and only them)."""
+def record(settings: Settings, token: str, schedule: str, practitioner: str, room: str) -> Recorded:
+    """Book the first free slot of ``schedule`` with ``practitioner``, and the slot of
+    ``room`` at the same time (``room-`` and the slot's id), for a patient created for it,
+    through the API in-process, recording the booking's statements (and only them)."""
     app = create_app(settings)
     statements: list[tuple[str, Any]] = []
     recording = False
@@ -98,12 +124,16 @@ def record(settings: Settings, token: str, schedule: str, practitioner: str) -> 
             body = {
                 "resourceType": "Appointment",
                 "status": "booked",
-                "slot": [{"reference": f"Slot/{slot['id']}"}],
+                "serviceType": [TELECONSULTATION],
+                "slot": [
+                    {"reference": f"Slot/{slot['id']}"},
+                    {"reference": f"Slot/room-{slot['id']}"},
+                ],
                 "start": slot["start"],
                 "end": slot["end"],
                 "participant": [
-                    {"actor": {"reference": "Patient/replay"}, "status": "accepted"},
-                    {"actor": {"reference": practitioner}, "status": "accepted"},
+                    {"actor": {"reference": actor}, "status": "accepted"}
+                    for actor in ("Patient/replay", practitioner, room)
                 ],
             }
             recording = True
@@ -120,7 +150,10 @@ def record(settings: Settings, token: str, schedule: str, practitioner: str) -> 
     links = [p for s, p in statements if s.startswith("INSERT INTO audit_link")]
     if len(links) != 1:
         raise RuntimeError(f"expected one audit link in the booking, found {len(links)}")
-    return Recorded(statements, booked.json()["id"], links[0]["event_id"], slot["id"], practitioner)
+    appointment, event_id = booked.json()["id"], links[0]["event_id"]
+    return Recorded(
+        statements, appointment, event_id, slot["id"], f"room-{slot['id']}", practitioner, room
+    )
 
 
 def _replace(value: Any, pairs: list[tuple[str, str]]) -> Any:
@@ -142,11 +175,12 @@ def _rewritten(statement: str, params: dict[str, Any]) -> tuple[str, dict[str, A
     """One recorded statement made replayable: statement, parameters, pgbench's end of command
     (``;`` or ``\\gset`` to keep the answer), and a tag naming the statements checked for."""
     if statement.startswith("WITH written AS (UPDATE") and params["resource_type"] == "Slot":
-        params = {**params, "version_id": "@V2@", "expected": "@V@"}
+        _, expected, following, won = _SLOT_VARIABLES[params["id"]]
+        params = {**params, "version_id": following, "expected": expected}
         counted = statement.replace(
-            "SELECT count(*) FROM written", "SELECT count(*) AS r_won FROM written"
+            "SELECT count(*) FROM written", f"SELECT count(*) AS {won} FROM written"
         )
-        return counted, params, " \\gset", "cas"
+        return counted, params, " \\gset", f"cas {won}"
     if "pg_try_advisory_xact_lock" in statement:  # all lanes busy: wait for one, as the store
         waiting = (
             f"SELECT lane AS r_lane FROM ({statement}) free UNION ALL (SELECT %(start)s"
@@ -165,25 +199,30 @@ def _rewritten(statement: str, params: dict[str, Any]) -> tuple[str, dict[str, A
     return statement, params, ";", ""
 
 
-def script(recorded: Recorded, url: str, slots: int) -> str:
+def script(recorded: Recorded, url: str) -> str:
     """The pgbench script (as sent: one command per statement) replaying ``recorded``."""
     pairs = [
         (recorded.appointment, "@A@"),
         (recorded.event, "@E@"),
+        (recorded.room_slot, "@RS@"),  # first: the doctor's slot id is inside the room's
         (recorded.slot, "@S@"),
         ("Patient/replay", "Patient/@P@"),
         (recorded.practitioner, "Practitioner/@D@"),
+        (recorded.room, "Location/@L@"),
     ]
-    lines = [f"\\set r_k random(1, {slots})", "\\set r_n random(1, 1000000000)"]
-    lines += ["\\set r_l0 random(0, 15)", "BEGIN;"]
+    lines = ["\\set r_n random(1, 1000000000)", "\\set r_l0 random(0, 15)", "BEGIN;", _DRAW]
     seen: set[str] = set()
+    opened: list[str] = []
     plain = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
     with psycopg.connect(plain) as connection:
         cursor = psycopg.ClientCursor(connection)
         for recorded_sql, recorded_params in recorded.statements:
             params = _replace(recorded_params, pairs)
             if recorded_sql.startswith("SELECT fhir_resource.") and params.get("pk_1") == "Slot":
-                lines.append(_SLOT_READ)  # a random seeded slot, and its version
+                version = _SLOT_VARIABLES[params["pk_2"]][
+                    0
+                ]  # this slot of the pair, and its version
+                lines.append(_SLOT_READ.format(version=version, slot=_INSIDE[params["pk_2"]]))
                 seen.add("read")
                 continue
             statement, params, end, tag = _rewritten(recorded_sql, params)
@@ -191,13 +230,15 @@ def script(recorded: Recorded, url: str, slots: int) -> str:
             for old, new in [*_WHOLE.items(), *_INSIDE.items()]:
                 sql = sql.replace(old, new)
             lines.append(sql + end)
-            if tag == "cas":  # the rest only when the slot was taken, as the API does
-                lines.append("\\if :r_won")
-            seen.add(tag)
+            if tag.startswith("cas"):  # the rest only when the slot was taken, as the API does
+                opened.append(tag.split()[1])
+                lines.append(f"\\if :{opened[-1]}")
+            seen.add(tag.split()[0] if tag else tag)
     missing = {"read", "cas", "link"} - seen
-    if missing:
+    if missing or len(opened) != 2:
         raise RuntimeError(f"the recorded booking lacks the statements expected: {sorted(missing)}")
-    return "\n".join([*lines, "COMMIT;", "\\else", "ROLLBACK;", "\\endif"]) + "\n"
+    rollbacks = ["\\else", "ROLLBACK;", "\\endif"] * len(opened)
+    return "\n".join([*lines, "COMMIT;", *rollbacks]) + "\n"
 
 
 def batched(as_sent: str) -> str:
@@ -230,20 +271,35 @@ def round_trips(replay: str) -> int:
 
 
 def draw_from_slots(url: str) -> int:
-    """Make the table of seeded slots the script draws from; returns how many there are."""
+    """Make the table of the pairs of free slots (a doctor's and the room's at the same time)
+    the script draws from, and the sequence that hands them out; returns how many there are."""
     engine = make_engine(url)
     with engine.begin() as connection:
         connection.execute(text(f"DROP TABLE IF EXISTS {SLOTS}"))
+        connection.execute(text(f"DROP SEQUENCE IF EXISTS {DRAWS}"))
+        connection.execute(text(f"CREATE SEQUENCE {DRAWS}"))
         connection.execute(
             text(
-                f"CREATE TABLE {SLOTS} AS SELECT row_number() OVER (ORDER BY id) AS k, id"
-                " FROM slot_calendar"
+                f"CREATE TABLE {SLOTS} AS SELECT row_number() OVER (ORDER BY d.id) AS k,"
+                " d.id AS doctor_slot, r.id AS room_slot"
+                " FROM slot_calendar d JOIN slot_calendar r ON r.id = 'room-' || d.id"
+                " WHERE d.schedule LIKE 'Schedule/sched-%' AND d.status = 'free'"
+                " AND r.status = 'free'"
             )
         )
         connection.execute(text(f"ALTER TABLE {SLOTS} ADD PRIMARY KEY (k)"))
         count = connection.execute(text(f"SELECT count(*) FROM {SLOTS}")).scalar_one()
     engine.dispose()
     return int(count)
+
+
+def drawn(url: str) -> int:
+    """How many pairs the replays have drawn so far."""
+    engine = make_engine(url)
+    with engine.connect() as connection:
+        found = connection.execute(text(f"SELECT last_value FROM {DRAWS}")).scalar_one()
+    engine.dispose()
+    return int(found)
 
 
 def appointments(url: str) -> int:

@@ -1,8 +1,9 @@
 -- wrk scenario of bench/bench_booking.py: each request searches a schedule's first free slots
 -- from one of the first days on (start=ge..., as a patient wants the soonest); with
 -- BENCH_MODE=book the response of a search queues the booking of one of the slots found
--- (POST /fhir/Appointment, status booked, the slot named), which the thread's next request
--- sends, so connections collide. With BENCH_MODE=search connections only search (the
+-- (POST /fhir/Appointment, status booked: a teleconsultation taking the doctor's slot and the
+-- slot of the doctor's room at the same time, as the booking page does), which the thread's
+-- next request sends, so connections collide. With BENCH_MODE=search connections only search (the
 -- read-only load, as pgbench's select-only).
 --
 -- Connections wait for nothing between requests (a closed loop, like pgbench's clients). A 409
@@ -20,10 +21,11 @@ local SEED = dofile(os.getenv("BENCH_SEED_LUA"))
 local BOOK = os.getenv("BENCH_MODE") == "book"
 local FIRST_DAYS = math.min(5, #SEED.days)
 
--- schedule id -> practitioner id (index i of schedules is index i of practitioners)
-local PRACTITIONER = {}
+-- schedule id -> practitioner id and room id (index i of schedules is index i of both)
+local PRACTITIONER, ROOM = {}, {}
 for i, schedule in ipairs(SEED.schedules) do
   PRACTITIONER[schedule] = SEED.practitioners[i]
+  ROOM[schedule] = SEED.rooms[i]
 end
 
 local function urlencode(text)
@@ -86,11 +88,14 @@ local function book(slot)
     .. '"serviceType":[{"coding":[{"system":"urn:maillage:workflow",'
     .. '"code":"teleconsultation"}]}],'
     .. '"start":' .. json_string(slot.start) .. ',"end":' .. json_string(slot["end"]) .. ','
-    .. '"slot":[{"reference":' .. json_string("Slot/" .. slot.id) .. '}],'
+    .. '"slot":[{"reference":' .. json_string("Slot/" .. slot.id) .. '},'
+    .. '{"reference":' .. json_string("Slot/room-" .. slot.id) .. '}],'
     .. '"participant":['
     .. '{"actor":{"reference":' .. json_string("Patient/" .. patient) .. '},'
     .. '"status":"accepted"},'
     .. '{"actor":{"reference":' .. json_string("Practitioner/" .. slot.practitioner) .. '},'
+    .. '"status":"accepted"},'
+    .. '{"actor":{"reference":' .. json_string("Location/" .. slot.room) .. '},'
     .. '"status":"accepted"}]}'
   local headers = {
     ["Authorization"] = "Bearer " .. token(),
@@ -176,6 +181,7 @@ local function slots(body)
       start = field(top, "start"),
       ["end"] = field(top, "end"),
       practitioner = schedule and PRACTITIONER[schedule],
+      room = schedule and ROOM[schedule],
     }
     if slot.id and slot.start and slot["end"] and slot.practitioner then
       found[#found + 1] = slot

@@ -9,6 +9,7 @@ import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import NoReturn
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import text
@@ -16,7 +17,8 @@ from sqlalchemy.engine import make_url
 
 from bench import bench_booking, booking_replay
 from maillage.config import Settings
-from maillage.store.database import make_engine, upgrade
+from maillage.store import resources
+from maillage.store.database import make_engine, session_factory, transaction, upgrade
 from maillage.store.models import Base
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
@@ -76,13 +78,13 @@ def test_each_replayed_transaction_is_a_committed_booking(
     postgres_url: str, seeded: dict, tmp_path: Path
 ) -> None:
     recorded = booking_replay.record(
-        seeded["settings"], seeded["tokens"][0], "sched-3", "Practitioner/doc-3"
+        seeded["settings"], seeded["tokens"][0], "sched-3", "Practitioner/doc-3", "Location/room-3"
     )
     written = {p.get("resource_type") for s, p in recorded.statements if "fhir_resource" in s}
     assert {"Slot", "Appointment", "AuditEvent"} <= written
-    slots = booking_replay.draw_from_slots(postgres_url)
-    assert slots == seeded["slots"]
-    as_sent = booking_replay.script(recorded, postgres_url, slots)
+    pairs = booking_replay.draw_from_slots(postgres_url)
+    assert pairs == seeded["slots"] // 2 - 1  # a doctor's and the room's, less the recorded
+    as_sent = booking_replay.script(recorded, postgres_url)
     batched = booking_replay.batched(as_sent)
     assert booking_replay.round_trips(batched) < booking_replay.round_trips(as_sent)
     for replay in (as_sent, batched):
@@ -91,12 +93,41 @@ def test_each_replayed_transaction_is_a_committed_booking(
         script.write_text(replay, encoding="utf-8")
         _pgbench(postgres_url, script)
         grown = {k: v - before[k] for k, v in _counts(postgres_url).items()}
-        booked = grown["appointments"]
-        # 3 clients drawing among 12,000 slots: a lost race (rolled back) is all but impossible.
-        assert booked >= 3 * TRANSACTIONS - 1
-        # Each committed booking took one slot (its version bumped once), wrote its AuditEvent
-        # with its chain link, and the two booked periods of patient and practitioner.
-        assert grown["slot bumps"] == booked
-        assert grown["events"] == grown["links"] == booked
-        assert grown["periods"] == 2 * booked
-        assert 0 < grown["busy in calendar"] <= booked
+        # Each transaction drew its own free pair of slots: none lost a race, all committed.
+        assert grown["appointments"] == 3 * TRANSACTIONS
+        # Each booking took two slots (their versions bumped once), wrote its AuditEvent with
+        # its chain link, and the three booked periods of patient, doctor and room.
+        assert grown["slot bumps"] == grown["busy in calendar"] == 2 * 3 * TRANSACTIONS
+        assert grown["events"] == grown["links"] == 3 * TRANSACTIONS
+        assert grown["periods"] == 3 * 3 * TRANSACTIONS
+    assert booking_replay.drawn(postgres_url) == 2 * 3 * TRANSACTIONS
+    checks = bench_booking.double_bookings(postgres_url)
+    assert checks["slots held twice"] == checks["people booked twice at once"] == 0
+
+
+def test_the_check_sees_a_double_booking(postgres_url: str) -> None:
+    """Written past the booking rules (the store alone), two overlapping bookings of one
+    doctor and one slot held twice are what the benchmark's SQL checks count."""
+    engine = make_engine(postgres_url)
+    upgrade(engine)
+    with engine.begin() as connection:
+        connection.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
+    zone = ZoneInfo("Europe/Paris")
+    with transaction(session_factory(engine)) as session:
+        for n, start in enumerate(("09:00", "09:10", "11:00")):
+            body = {
+                "resourceType": "Appointment",
+                "status": "booked",
+                "start": f"2027-01-04T{start}:00+01:00",
+                "end": f"2027-01-04T{start[:3]}{int(start[3:]) + 20:02d}:00+01:00",
+                "slot": [{"reference": "Slot/s1"}],
+                "participant": [
+                    {"actor": {"reference": "Practitioner/doc"}, "status": "accepted"},
+                    {"actor": {"reference": f"Patient/p{n}"}, "status": "accepted"},
+                ],
+            }
+            resources.save(session, body, zone, resource_id=f"a{n}")
+    engine.dispose()
+    found = bench_booking.double_bookings(postgres_url)
+    assert found["people booked twice at once"] == 1  # 09:10 starts before 09:20
+    assert found["slots held twice"] == 1
