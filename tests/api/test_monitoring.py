@@ -150,6 +150,9 @@ def test_scale_resends_then_gains_weight_one_alert(
 
     flags = server.client.get("/fhir/Flag?patient=p1&status=active", headers=team["gp"]).json()
     assert flags["total"] == 1
+    worded = flags["entry"][0]["resource"]["code"]["text"]  # French, in local time
+    assert worded.startswith("Prise de poids ≥ 2 kg en 3 jours : 82,5 kg le mercredi 4 mars 2026")
+    assert "à 07:29 (contre 80 kg)" in worded
     messages = server.client.get(
         "/fhir/Communication?patient=p1&category=urn:maillage:monitoring|alert", headers=team["gp"]
     ).json()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from rq import Retry
@@ -21,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from maillage import french_format
 from maillage.care import audit, monitoring
 from maillage.care.errors import Unprocessable
 from maillage.config import Settings
@@ -162,14 +164,27 @@ def _write(session: Session, settings: Settings, body: Body) -> str:
     return reference
 
 
+UNITS = {"mm[Hg]": "mmHg", "/min": "battements/min"}
+"""How a UCUM unit reads in French where its code does not."""
+
+
+def alert_text(rule: AlertRule, evidence: monitoring.Evidence, zone: ZoneInfo) -> str:
+    """« Prise de poids : 82,6 kg le samedi 5 décembre 2026 à 09:00 (contre 80 kg) », in the
+    network's time zone, as the care team reads it on the Flag and the message."""
+    unit = UNITS.get(rule.unit, rule.unit)
+    when = french_format.day_and_time(evidence.at.astimezone(zone))
+    what = f"{rule.title} : {french_format.number(evidence.value, 1)} {unit} le {when}"
+    if evidence.baseline_value is not None:
+        what += f" (contre {french_format.number(evidence.baseline_value, 1)} {unit})"
+    return what
+
+
 def _open_alert(
     session: Session, settings: Settings, rule: AlertRule, evidence: monitoring.Evidence
 ) -> Alert:
     now = resources.instant(utcnow())
     subject = {"reference": rule.patient}
-    what = f"{rule.title}: {evidence.value:g} {rule.unit} at {evidence.at.isoformat()}"
-    if evidence.baseline_value is not None:
-        what += f" (from {evidence.baseline_value:g} {rule.unit})"
+    what = alert_text(rule, evidence, settings.zone)
     flag = _write(
         session,
         settings,
