@@ -226,6 +226,11 @@ def test_the_care_team_sees_the_chart_and_acknowledges_the_alert(followed: Site)
     with transaction(followed.app.state.sessions) as session:
         alert = session.get(Alert, "a1")
         assert alert is not None and alert.acknowledged_by is not None and alert.closed is None
+    assert "par Claire Martin." in seen.text and f"par {alert.acknowledged_by}" not in seen.text
+    coordinator = followed.logged_in("coordinator")
+    with transaction(followed.app.state.sessions) as session:
+        session.get(Alert, "a1").acknowledged_by = "gone@example.org"  # type: ignore[union-attr]
+    assert "par un compte supprimé." in coordinator.get("/patients/p1").text
 
 
 def test_follow_up_is_for_the_care_team_only(followed: Site) -> None:

@@ -79,6 +79,7 @@ from maillage.store.models import (
     Resource,
     ResourceVersion,
     StoredResource,
+    User,
     utcnow,
 )
 from maillage.store.resources import instant as instant  # re-exported: the doors' dates
@@ -843,6 +844,18 @@ class Repository:
         """A patient's alert rules, oldest first, for their care team (audited)."""
         query = select(AlertRule).where(AlertRule.patient == patient)
         return self._team_list(patient, query.order_by(AlertRule.created, AlertRule.id))
+
+    def colleagues(self, emails: set[str]) -> dict[str, tuple[str | None, Role]]:
+        """The Practitioner each of these accounts acts as (None for an account linked to no
+        professional) and its role, by e-mail: how a page names who acknowledged an alert
+        without showing an address (one statement; the accounts are not patient data)."""
+        self._call(None, "search-type").authorize(write=False)
+        if not emails:
+            return {}
+        query = select(User.email, User.practitioner, User.role).where(User.email.in_(emails))
+        with autocommit(self.engine) as connection:
+            rows = connection.execute(query).all()
+        return {email: (practitioner, Role(role)) for email, practitioner, role in rows}
 
     def patient_alerts(self, patient: str) -> list[Alert]:
         """A patient's alerts, newest first, for their care team (audited)."""

@@ -22,7 +22,7 @@ from maillage.care.repository import Repository
 from maillage.french_format import fixed
 from maillage.web import records
 from maillage.web.charts import Point, line_chart
-from maillage.web.navigation import CARE_TEAMS
+from maillage.web.navigation import CARE_TEAMS, ROLE_LABELS
 from maillage.web.records import PageRepo
 from maillage.web.rendering import PageError, allowed, render
 from maillage.web.session import checked_form
@@ -103,6 +103,23 @@ def flag_titles(repository: Repository, flags: set[str]) -> dict[str, str]:
     }
 
 
+def acknowledgers(repository: Repository, emails: set[str]) -> dict[str, str]:
+    """Who acknowledged alerts, by their account's e-mail: the professional's name, else the
+    account's role (« coordination du réseau »), never the address."""
+    accounts = repository.colleagues(emails)
+    ids = {
+        i
+        for ref, _ in accounts.values()
+        if (i := records.reference_id({"reference": ref or ""}, "Practitioner"))
+    }
+    people = records.by_ids(repository, "Practitioner", ids)
+    named = {}
+    for email, (reference, role) in accounts.items():
+        body = people.get((reference or "").partition("/")[2])
+        named[email] = records.person_name(body) if body else ROLE_LABELS[role]
+    return named
+
+
 def rule_text(rule: dict[str, Any]) -> str:
     """« Poids au-dessus de 90 kg ou en dessous de 60 kg » — what makes the rule fire."""
     name = next((title for code, _unit, title in SERIES if code == rule["code"]), rule["code"])
@@ -131,11 +148,13 @@ def follow_up(
     patient = records.get(repository, "Patient", patient_id)
     observations = records.everything(repository, "Observation", [("patient", reference)])
     labels = flag_titles(repository, {a["flag"] for a in alerts})
+    seen_by = acknowledgers(repository, {a["acknowledged_by"] for a in alerts} - {None})
     zone = repository.settings.zone
     shown = [
         {
             **alert,
             "titre": labels[alert["flag"]],
+            "vue_par": seen_by.get(alert["acknowledged_by"]),
             "ouverte_le": french_moment(alert["opened"], zone),
             "vue_le": french_moment(alert["acknowledged"], zone) if alert["acknowledged"] else None,
         }
