@@ -261,3 +261,34 @@ def test_a_bad_measurement_leaves_the_page_up_with_a_french_message(followed: Si
         and "Seuils d&#39;alerte : 90,0 kg et 60,0 kg" in page.text
     )
     assert "82,6 kg" in page.text  # the readable weights are still drawn
+
+
+def test_the_care_team_reads_the_plan_and_writes_to_each_other(followed: Site) -> None:
+    store(
+        followed,
+        {
+            "resourceType": "CarePlan",
+            "id": "cp1",
+            "status": "active",
+            "intent": "plan",
+            "title": "Insuffisance cardiaque",
+            "subject": {"reference": "Patient/p1"},
+            "careTeam": [{"reference": "CareTeam/ct1"}],
+            "activity": [{"detail": {"status": "in-progress", "description": "Pesée quotidienne"}}],
+        },
+    )
+    doctor = followed.logged_in("practitioner")
+    page = doctor.get("/patients/p1")
+    assert "Insuffisance cardiaque" in page.text and "Pesée quotidienne" in page.text
+    assert "Aucun message." in page.text
+    form = {"csrf_token": csrf_of(page.text), "message": "Diurétique augmenté ce matin."}
+    written = doctor.post("/patients/p1/messages", data=form)
+    assert written.status_code == 200
+    assert "<strong>Claire Martin</strong>" in written.text
+    assert "Diurétique augmenté ce matin." in written.text
+    empty = doctor.post("/patients/p1/messages", data={**form, "message": " "})
+    assert empty.status_code == 422 and "Écrivez un message" in empty.text
+    nurse = followed.logged_in("site-professional")  # the patient's site, not in the team
+    token = csrf_of(nurse.get("/").text)
+    refused = nurse.post("/patients/p1/messages", data={"csrf_token": token, "message": "x"})
+    assert refused.status_code == 403

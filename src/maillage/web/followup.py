@@ -8,6 +8,7 @@ as ``/fhir/Observation`` would. Planners and patients never reach these pages.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import pandas as pd
@@ -18,7 +19,7 @@ from starlette.datastructures import FormData
 from maillage.care import alerts as care_alerts
 from maillage.care import ingestion, monitoring
 from maillage.care.principal import Principal
-from maillage.care.repository import Repository
+from maillage.care.repository import Repository, instant
 from maillage.french_format import fixed
 from maillage.web import records
 from maillage.web.charts import Point, line_chart
@@ -103,6 +104,52 @@ def flag_titles(repository: Repository, flags: set[str]) -> dict[str, str]:
     }
 
 
+TEAM_MESSAGE = {"system": "urn:maillage:care-team", "code": "message"}
+"""The category of a message between the members of a patient's care team."""
+
+
+def team_notes(repository: Repository, patient: str) -> dict[str, list[dict[str, str]]]:
+    """The patient's care plans and the care team's latest messages, newest first (the alert
+    messages aside: the alerts show them), with their senders by name."""
+    zone = repository.settings.zone
+    plans = records.find(repository, "CarePlan", [("patient", patient)], count=20)
+    query = [("patient", patient), ("category", _token(TEAM_MESSAGE)), ("_sort", "-sent")]
+    messages = records.find(repository, "Communication", query, count=30)
+    senders = records.by_ids(
+        repository,
+        "Practitioner",
+        {i for m in messages if (i := records.reference_id(m.get("sender"), "Practitioner"))},
+    )
+    return {
+        "plans": [
+            {
+                "titre": plan.get("title") or "Plan de soins",
+                "description": plan.get("description") or "",
+                "activites": "; ".join(
+                    str((a.get("detail") or {}).get("description", ""))
+                    for a in plan.get("activity", [])
+                    if (a.get("detail") or {}).get("description")
+                ),
+            }
+            for plan in plans
+        ],
+        "messages": [
+            {
+                "de": records.person_name(
+                    senders.get(records.reference_id(m.get("sender"), "Practitioner") or "")
+                ),
+                "le": french_moment(m.get("sent"), zone),
+                "texte": " ".join(p.get("contentString", "") for p in m.get("payload", [])),
+            }
+            for m in messages
+        ],
+    }
+
+
+def _token(coding: dict[str, str]) -> str:
+    return f"{coding['system']}|{coding['code']}"
+
+
 def acknowledgers(repository: Repository, emails: set[str]) -> dict[str, str]:
     """Who acknowledged alerts, by their account's e-mail: the professional's name, else the
     account's role (« coordination du réseau »), never the address."""
@@ -163,6 +210,7 @@ def follow_up(
     ]
     drawn, unreadable = charts(observations, rules)
     context = {
+        **team_notes(repository, f"Patient/{patient_id}"),
         "patient": {"id": patient_id, "nom": records.person_name(patient)},
         "courbes": drawn,
         "illisibles": unreadable,
@@ -338,3 +386,30 @@ def close(
     with records.refusals():
         repository.acknowledge_alert(alert_id, closing=True)
     return RedirectResponse(f"/patients/{patient_id}", status_code=303)
+
+
+@router.post("/patients/{patient_id}/messages", response_class=HTMLResponse)
+def write_message(
+    patient_id: str,
+    principal: Follower,
+    repository: PageRepo,
+    form: Annotated[FormData, Depends(checked_form)],
+) -> Response:
+    """A message to the patient's care team, stored as a Communication about the patient
+    (members of the team only, as the policy says; audited)."""
+    text = str(form.get("message", "")).strip()
+    if not text or len(text) > 2000:
+        raise PageError(422, "Écrivez un message de 2 000 caractères au plus.")
+    message: dict[str, Any] = {
+        "resourceType": "Communication",
+        "status": "completed",
+        "category": [{"coding": [TEAM_MESSAGE]}],
+        "subject": {"reference": f"Patient/{patient_id}"},
+        "sent": instant(datetime.now(UTC)),
+        "payload": [{"contentString": text}],
+    }
+    if principal.practitioner:
+        message["sender"] = {"reference": principal.practitioner}
+    with records.refusals(), records.writing(repository) as writer:
+        writer.save(message)
+    return RedirectResponse(f"/patients/{patient_id}#messages", status_code=303)
