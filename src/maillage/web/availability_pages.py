@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -312,8 +313,8 @@ def _back(agenda: str, outcome: dict[str, Any], **counts: str) -> RedirectRespon
     """Back to ``agenda``'s page, telling the operation's counts: each query name of
     ``counts`` takes the value of the output parameter it names."""
     outputs = {p["name"]: p["valueInteger"] for p in outcome["parameter"]}
-    told = "".join(f"&{name}={outputs[output]}" for name, output in counts.items())
-    return RedirectResponse(f"{PAGE}?agenda={agenda}{told}", status_code=303)
+    told = {name: outputs[output] for name, output in counts.items()}
+    return RedirectResponse(f"{PAGE}?{urlencode({'agenda': agenda} | told)}", status_code=303)
 
 
 def _absence_days(form: FormData) -> tuple[date, date]:
