@@ -90,6 +90,11 @@ def test_a_declared_activity_large_enough_clears_the_share_flag(database_url: st
 
 def test_the_report_counts_teleconsultations_outside_the_pathway(database_url: str) -> None:
     sas = {"url": "urn:maillage:pathway-exception", "valueCode": "regulation-sas"}
+    by_gp = {"url": "urn:maillage:referred-by", "valueReference": {"reference": "Practitioner/gp"}}
+    by_other = {
+        "url": "urn:maillage:referred-by",
+        "valueReference": {"reference": "Practitioner/x"},
+    }
     patients = [
         {"resourceType": "Patient", "id": "p1", "birthDate": "1950-01-01",
          "generalPractitioner": [{"reference": "Practitioner/gp"}]},
@@ -104,8 +109,14 @@ def test_the_report_counts_teleconsultations_outside_the_pathway(database_url: s
         _visit("gp-late", "gp", "2025-11-01T09:00:00Z"),  # outside: not seen for 12 months
         _visit("regulated", "busy", "2025-03-03T09:00:00Z"),  # exception recorded
         _visit("child", "busy", "2025-03-04T09:00:00Z", patient="kid"),  # under 16
+        _visit("referred", "busy", "2025-03-05T09:00:00Z"),  # inside: oriented by the gp, seen
+        _visit("elsewhere", "busy", "2025-03-06T09:00:00Z"),  # outside: oriented by another
         {"resourceType": "Appointment", "id": "regulated", "status": "fulfilled",
          "participant": [], "extension": [sas]},
+        {"resourceType": "Appointment", "id": "referred", "status": "fulfilled",
+         "participant": [], "extension": [by_gp]},
+        {"resourceType": "Appointment", "id": "elsewhere", "status": "fulfilled",
+         "participant": [], "extension": [by_other]},
     ]  # fmt: skip
     network = _network(database_url, bodies)
-    assert rule_flags(network, YEAR)["teleconsultations_hors_parcours"] == 2
+    assert rule_flags(network, YEAR)["teleconsultations_hors_parcours"] == 3

@@ -73,6 +73,23 @@ def test_the_pathway_flag_shows_unless_an_exception_applies(
     assert ("patient non vu en présentiel dans les 12 mois précédents" in page) is flagged
 
 
+def test_a_referral_by_the_medecin_traitant_leaves_only_the_missing_visit_in_person(
+    site: Site,
+) -> None:
+    referral = {
+        "url": "urn:maillage:referred-by",
+        "valueReference": {"reference": "Practitioner/gp"},
+    }
+    net = build(site)
+    store(net, _appointment(referral))
+    page = _day_page(net)
+    assert "patient non vu en présentiel dans les 12 mois précédents" in page
+    assert "ni réalisée ni orientée par le médecin traitant" not in page
+
+    store(net, _appointment({**referral, "valueReference": {"reference": "Practitioner/d9"}}))
+    assert "ni réalisée ni orientée par le médecin traitant" in _day_page(net)
+
+
 def test_the_remote_share_is_not_evaluable_then_flagged_once_declared(site: Site) -> None:
     net = build(site)
     store(net, _appointment(), *(_teleconsultation(f"e{i}") for i in range(3)))

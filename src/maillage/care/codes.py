@@ -27,6 +27,10 @@ the network's coordinator declared, against which the 20 % remote ceiling is che
 PATHWAY_EXCEPTION_URL = "urn:maillage:pathway-exception"
 """Extension (valueCode, one per exception) on a teleconsultation Appointment: why the
 coordinated care pathway does not apply (codes of ``remote_rules.PATHWAY_EXCEPTIONS``)."""
+REFERRED_BY_URL = "urn:maillage:referred-by"
+"""Extension (valueReference to a Practitioner) on a teleconsultation Appointment: the doctor
+who oriented the patient to it. Oriented by their médecin traitant, the patient is inside the
+coordinated care pathway (when seen in person in the previous 12 months)."""
 ABSENCE_URL = "urn:maillage:absence"
 """Extension on a Schedule, one per exception (holiday, absence): sub-extensions ``period``
 (valuePeriod, inclusive local days) and ``reason`` (valueString). No slot is generated in it,

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from maillage.care.codes import ANNUAL_ACTIVITY_URL, PATHWAY_EXCEPTION_URL
+from maillage.care.codes import ANNUAL_ACTIVITY_URL, PATHWAY_EXCEPTION_URL, REFERRED_BY_URL
 from maillage.care.remote_rules import PATHWAY_EXCEPTIONS, Teleconsultation
 
 Body = dict[str, Any]
@@ -38,29 +38,31 @@ def teleconsultation(
 ) -> Teleconsultation:
     """The pathway facts of a teleconsultation by ``doctor`` (``Practitioner/id``): the
     patient's médecin traitant (``generalPractitioner``), the last in-person visit among
-    ``in_person`` (ISO dates) up to the day, and the known exceptions recorded on the
-    Appointment (another code is no exception).
-    The network records no referral yet: a teleconsultation the médecin traitant did not do
-    is flagged unless an exception is recorded."""
+    ``in_person`` (ISO dates) up to the day, who oriented the patient to it and the known
+    exceptions recorded on the Appointment (another code is no exception)."""
     day = _day(appointment.get("start")) or date.today()
     treating = {g.get("reference") for g in (patient or {}).get("generalPractitioner", []) if g} - {
         None
     }
     seen = [d for d in (_day(text) for text in in_person) if d is not None and d <= day]
+    extensions = appointment.get("extension", [])
     exceptions = (
         frozenset(
-            str(e.get("valueCode"))
-            for e in appointment.get("extension", [])
-            if e.get("url") == PATHWAY_EXCEPTION_URL
+            str(e.get("valueCode")) for e in extensions if e.get("url") == PATHWAY_EXCEPTION_URL
         )
         & PATHWAY_EXCEPTIONS.keys()
     )
+    referrers = {
+        (e.get("valueReference") or {}).get("reference")
+        for e in extensions
+        if e.get("url") == REFERRED_BY_URL
+    }
     return Teleconsultation(
         day=day,
         birth_date=_day((patient or {}).get("birthDate")),
         has_medecin_traitant=bool(treating),
         by_medecin_traitant=doctor in treating,
-        referred_by_medecin_traitant=False,
+        referred_by_medecin_traitant=bool(referrers & treating),
         last_seen_in_person=max(seen, default=None),
         exceptions=exceptions,
     )

@@ -26,6 +26,7 @@ from maillage.care.codes import (
     ANNUAL_ACTIVITY_URL,
     PATHWAY_EXCEPTION_URL,
     PRIMARY_PERFORMER,
+    REFERRED_BY_URL,
     TELE_EXPERTISE,
     VIRTUAL,
     WORKFLOW_SYSTEM,
@@ -65,7 +66,8 @@ class Network:
 
     sites: pd.DataFrame  # site, name, status, code_commune, opened, synthetic
     teleconsultations: pd.DataFrame  # encounter, start, site, patient, doctor, modality, acts
-    appointments: pd.DataFrame  # appointment, created, start, exceptions (codes, space-joined)
+    appointments: pd.DataFrame  # appointment, created, start, exceptions (codes, space-joined),
+    # referred_by (the orienting doctor's id)
     patients: pd.DataFrame  # patient, code_commune, medecin_traitant, birth
     practitioners: pd.DataFrame  # practitioner, code_commune, declared (annual activity)
     expertise: pd.DataFrame  # task, status, authored, answered, patient, owner
@@ -198,6 +200,9 @@ def _appointments(session: Session) -> pd.DataFrame:
             "created": _utc(_column(frame, "created")),
             "start": _utc(_column(frame, "start")),
             "exceptions": exceptions.groupby(level=0).agg(" ".join).reindex(frame.index).fillna(""),
+            "referred_by": _reference_id(
+                _extension(_column(frame, "extension"), REFERRED_BY_URL, "valueReference.reference")
+            ),
         }
     )
 

@@ -63,7 +63,7 @@ def _day(moment: pd.Timestamp | None) -> date | None:
 
 def outside_pathway(network: Network, visits: pd.DataFrame, period: Period) -> int:
     """The period's teleconsultations outside the coordinated care pathway with no exception
-    recorded (the network records no referral: the médecin traitant's own count as inside)."""
+    recorded (inside: done by or oriented by the médecin traitant, patient seen in person)."""
     if visits.empty:
         return 0
     moment = f"datetime64[us, {period.zone.key}]"
@@ -80,7 +80,9 @@ def outside_pathway(network: Network, visits: pd.DataFrame, period: Period) -> i
         by="patient",
     )
     table = table.merge(network.patients, on="patient", how="left").merge(
-        network.appointments[["appointment", "exceptions"]], on="appointment", how="left"
+        network.appointments[["appointment", "exceptions", "referred_by"]],
+        on="appointment",
+        how="left",
     )
     facts = [
         Teleconsultation(
@@ -88,7 +90,7 @@ def outside_pathway(network: Network, visits: pd.DataFrame, period: Period) -> i
             birth_date=_day(row["birth"]),
             has_medecin_traitant=isinstance(row["medecin_traitant"], str),
             by_medecin_traitant=bool(row["doctor"] == row["medecin_traitant"]),
-            referred_by_medecin_traitant=False,
+            referred_by_medecin_traitant=bool(row["referred_by"] == row["medecin_traitant"]),
             last_seen_in_person=_day(row["seen"]),
             exceptions=_known(row["exceptions"]),
         )

@@ -24,7 +24,7 @@ from maillage.care import acts, appointments, codes, video
 from maillage.care.errors import Conflict, DomainError
 from maillage.care.principal import Principal, Role
 from maillage.care.repository import Repository, instant
-from maillage.web import identities, records
+from maillage.web import identities, pathway_choice, records
 from maillage.web.navigation import CARE_TEAMS, NURSES
 from maillage.web.records import PageRepo
 from maillage.web.records import french_moment as french_moment
@@ -270,10 +270,13 @@ def _week(text: str) -> date | None:
 
 
 def _patient(repository: Repository, patient_id: str) -> Body | None:
-    """The chosen patient as the search lists them (read under the policy, audited)."""
+    """The chosen patient as the search lists them, with their médecin traitant's reference
+    (read under the policy, audited)."""
     if not patient_id:
         return None
-    return identities.summary(records.get(repository, "Patient", patient_id))
+    body = records.get(repository, "Patient", patient_id)
+    treating: list[Body] = body.get("generalPractitioner") or [{}]
+    return identities.summary(body) | {"medecin_traitant": treating[0].get("reference")}
 
 
 def _form(
@@ -318,6 +321,8 @@ def _form(
         "creneaux": found,
         "choisi": str(typed.get("creneau", "")),
         "motif": str(typed.get("motif", ""))[:500],
+        "oriente": typed.get("oriente") == pathway_choice.ORIENTED,
+        "exceptions": pathway_choice.choices(_listed(typed.get("exception"))),
         "erreur": error,
     }
     return render(request, "soins/reserver.html", context, status=status)
@@ -329,9 +334,19 @@ def booking_form(request: Request, _principal: Nurse, repository: PageRepo) -> H
     return _form(request, repository, request.query_params)
 
 
-def appointment(principal: Principal, patient: str, chosen: Opening, reason: str) -> dict[str, Any]:
+def _listed(value: object) -> list[str]:
+    """A form field that may be given several times, as a list."""
+    if isinstance(value, list):
+        return [str(v) for v in value]
+    return [str(value)] if value else []
+
+
+def appointment(
+    principal: Principal, patient: str, chosen: Opening, reason: str, pathway: list[Body]
+) -> dict[str, Any]:
     """The Appointment the API expects: patient, remote doctor, and either the nurse and the
-    site (assisted at the site) or the liberal nurse (at home); the slots it takes."""
+    site (assisted at the site) or the liberal nurse (at home); the slots it takes; who
+    oriented the patient or why the pathway does not apply (``pathway`` extensions)."""
     at_site = chosen.partner.startswith("Location/")
     people = [f"Patient/{patient}", chosen.doctor, chosen.partner]
     if at_site:
@@ -348,7 +363,7 @@ def appointment(principal: Principal, patient: str, chosen: Opening, reason: str
         "participant": [
             {"actor": {"reference": actor}, "status": "accepted"} for actor in people if actor
         ],
-    }
+    } | ({"extension": pathway} if pathway else {})
 
 
 @router.post("/teleconsultations", response_class=HTMLResponse)
@@ -368,13 +383,22 @@ def book(
     window = week_window(first_day, zone) if first_day else (now, now + FIRST_HORIZON)
     found = openings(repository, principal.site, wanted=Wanted.of(form), window=window)
     chosen = next((o for o in found if o.value == choice), None)
-    typed = dict(form)
+    typed = dict(form) | {"exception": form.getlist("exception")}
     if not patient or chosen is None:
         error = CONFLICT if choice and patient else "Choisissez un patient et un créneau."
         return _form(request, repository, typed, error, 409 if choice and patient else 422)
+    chosen_patient = _patient(repository, patient) or {}
+    try:
+        pathway = pathway_choice.extensions(
+            str(form.get("oriente", "")),
+            _listed(typed["exception"]),
+            chosen_patient.get("medecin_traitant"),
+        )
+    except pathway_choice.PathwayProblem as problem:
+        return _form(request, repository, typed, str(problem), 422)
     try:
         with records.writing(repository) as writer:
-            row = writer.save(appointment(principal, patient, chosen, reason))
+            row = writer.save(appointment(principal, patient, chosen, reason, pathway))
     except DomainError as error:
         failure = records.page_error(error, CONFLICT if isinstance(error, Conflict) else None)
         return _form(request, repository, typed, failure.message, failure.status)
