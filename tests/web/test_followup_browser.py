@@ -1,7 +1,8 @@
 """Follow-up in headless Chromium, on PostgreSQL right after ``maillage demo seed``: the demo
 MSP nurse follows a monitored patient of her care team, sees the weight chart with the alert
 threshold drawn and the alert worded in French, acknowledges it (named as a person) and closes
-it, and writes to the care team. axe-core checks each page."""
+it, and writes to the care team; she adds a care plan and marks one of its activities done.
+axe-core checks each page."""
 
 from __future__ import annotations
 
@@ -79,4 +80,37 @@ def test_the_nurse_acknowledges_and_closes_an_alert(
     page.get_by_label("Message à l'équipe de soins").fill("Alerte vue, pesée refaite demain.")
     page.get_by_role("button", name="Envoyer le message").click()
     expect(page.locator("ul.messages")).to_contain_text("Alerte vue, pesée refaite demain.")
+    assert serious_violations(page) == []
+
+
+def test_the_nurse_adds_a_care_plan_and_marks_an_activity_done(
+    page: Page, demo: tuple[str, dict[str, str]]
+) -> None:
+    with coordinator_api(demo) as api:
+        teams = api.get("/fhir/CareTeam", params={"participant": NURSE}).json()
+        patient = teams["entry"][0]["resource"]["subject"]["reference"]
+        family = str(api.get(f"/fhir/{patient}").json()["name"][0]["family"])
+    demo_log_in(page, demo, "site-professional")
+    page.get_by_role("navigation", name="Navigation principale").get_by_role(
+        "link", name="Suivi des patients"
+    ).click()
+    page.get_by_role("link", name=family).first.click()
+    page.get_by_role("link", name="Ajouter un plan de soins").click()
+    page.get_by_label("Titre du plan").fill("Surveillance de l'insuffisance cardiaque")
+    page.get_by_label("Activité 1", exact=True).fill("Pesée quotidienne le matin")
+    page.get_by_label("Activité 2", exact=True).fill("Contrôle des œdèmes des chevilles")
+    page.get_by_label("Statut de l'activité 2").select_option(label="En cours")
+    assert serious_violations(page) == []
+    page.get_by_role("button", name="Enregistrer le plan de soins").click()
+    plan = page.locator("section.plan").filter(has_text="Surveillance de l'insuffisance")
+    expect(plan).to_contain_text("Pesée quotidienne le matin — À faire")
+    expect(plan).to_contain_text("Contrôle des œdèmes des chevilles — En cours")
+
+    plan.get_by_role("link", name="Modifier le plan").click()
+    page.get_by_label("Statut de l'activité 1").select_option(label="Faite")
+    assert serious_violations(page) == []
+    page.get_by_role("button", name="Enregistrer le plan de soins").click()
+    plan = page.locator("section.plan").filter(has_text="Surveillance de l'insuffisance")
+    expect(plan).to_contain_text("Pesée quotidienne le matin — Faite")
+    expect(plan).to_contain_text("Statut : En cours")
     assert serious_violations(page) == []

@@ -38,8 +38,20 @@ NAMES = {"p1": ("Dupont",), "p9": ("Ailleurs",)}
 REFUSED = re.compile(r"Vous n'avez pas accès à ce dossier patient|no care relationship|care team")
 #: Per patient, the seeded resources a path parameter names.
 PARAMETERS = {
-    "p1": {"appointment_id": "ap1", "task_id": "t1", "rule_id": "r1", "alert_id": "a1"},
-    "p9": {"appointment_id": "ap9", "task_id": "t9", "rule_id": "r9", "alert_id": "a9"},
+    "p1": {
+        "appointment_id": "ap1",
+        "task_id": "t1",
+        "rule_id": "r1",
+        "alert_id": "a1",
+        "plan_id": "cp1",
+    },
+    "p9": {
+        "appointment_id": "ap9",
+        "task_id": "t9",
+        "rule_id": "r9",
+        "alert_id": "a9",
+        "plan_id": "cp9",
+    },
 }
 COMMON = {
     "version": "1",
@@ -73,15 +85,29 @@ def appointment(ident: str, patient: str, doctor: str, site: str | None) -> Body
     }
 
 
+def care_plan(ident: str, patient: str) -> Body:
+    return {
+        "resourceType": "CarePlan",
+        "id": ident,
+        "status": "active",
+        "intent": "plan",
+        "title": "Suivi",
+        "subject": {"reference": f"Patient/{patient}"},
+        "activity": [{"detail": {"status": "not-started", "description": "Pesée"}}],
+    }
+
+
 def other_organisation(site: Site) -> None:
     """Patient/p9's own records: an appointment with Practitioner/d2, a télé-expertise for d2,
-    a care team of d2's with a rule and its open alert."""
+    a care team of d2's with a care plan, a rule and its open alert (and p1's care plan)."""
     authored = f"{tomorrow() - timedelta(days=2)}T08:00:00Z"
     code = {"coding": [{"system": "urn:maillage:workflow", "code": "tele-expertise"}]}
     store(
         site,
         appointment("ap1", "p1", "d1", "Location/s1"),
         appointment("ap9", "p9", "d2", None),
+        care_plan("cp1", "p1"),
+        care_plan("cp9", "p9"),
         {
             "resourceType": "Task",
             "id": "t9",

@@ -13,6 +13,7 @@ from maillage.web import (
     accounts,
     audit_pages,
     availability_pages,
+    care_plans,
     consultations,
     dataset_pages,
     declared_activity,
@@ -67,6 +68,7 @@ def install(app: FastAPI) -> None:
     app.include_router(teleexpertise_requests.router)  # before /teleexpertises/{task_id}
     app.include_router(teleexpertise_pages.router)
     app.include_router(followup.router)
+    app.include_router(care_plans.router)
     app.include_router(accounts.router)
     app.include_router(audit_pages.router)
     app.include_router(patient_space.router)

@@ -18,19 +18,18 @@ from starlette.datastructures import FormData
 
 from maillage.care import alerts as care_alerts
 from maillage.care import ingestion, monitoring
-from maillage.care.principal import Principal
 from maillage.care.repository import Repository, instant
 from maillage.french_format import fixed
 from maillage.web import records
+from maillage.web.care_plans import Follower, shown_plan
 from maillage.web.charts import Point, line_chart
-from maillage.web.navigation import CARE_TEAMS, ROLE_LABELS
+from maillage.web.navigation import ROLE_LABELS
 from maillage.web.records import PageRepo
-from maillage.web.rendering import PageError, allowed, render
+from maillage.web.rendering import PageError, render
 from maillage.web.session import checked_form
 from maillage.web.teleconsultation import french_moment
 
 router = APIRouter(include_in_schema=False)
-Follower = Annotated[Principal, Depends(allowed(CARE_TEAMS))]
 #: What is charted: (LOINC code, unit, French title).
 SERIES = (
     (monitoring.WEIGHT, "kg", "Poids"),
@@ -108,11 +107,13 @@ TEAM_MESSAGE = {"system": "urn:maillage:care-team", "code": "message"}
 """The category of a message between the members of a patient's care team."""
 
 
-def team_notes(repository: Repository, patient: str) -> dict[str, list[dict[str, str]]]:
-    """The patient's care plans and the care team's latest messages, newest first (the alert
-    messages aside: the alerts show them), with their senders by name."""
+def team_notes(repository: Repository, patient: str) -> dict[str, list[dict[str, Any]]]:
+    """The patient's care plans (those under way first, then by creation) and the care
+    team's latest messages, newest first (the alert messages aside: the alerts show them), with
+    their senders by name."""
     zone = repository.settings.zone
-    plans = records.find(repository, "CarePlan", [("patient", patient)], count=20)
+    plans = records.find(repository, "CarePlan", [("patient", patient)], count=50)
+    plans.sort(key=lambda p: (p.get("status") != "active", str(p.get("created", "")), p["id"]))
     query = [("patient", patient), ("category", _token(TEAM_MESSAGE)), ("_sort", "-sent")]
     messages = records.find(repository, "Communication", query, count=30)
     senders = records.by_ids(
@@ -121,18 +122,7 @@ def team_notes(repository: Repository, patient: str) -> dict[str, list[dict[str,
         {i for m in messages if (i := records.reference_id(m.get("sender"), "Practitioner"))},
     )
     return {
-        "plans": [
-            {
-                "titre": plan.get("title") or "Plan de soins",
-                "description": plan.get("description") or "",
-                "activites": "; ".join(
-                    str((a.get("detail") or {}).get("description", ""))
-                    for a in plan.get("activity", [])
-                    if (a.get("detail") or {}).get("description")
-                ),
-            }
-            for plan in plans
-        ],
+        "plans": [shown_plan(plan) for plan in plans],
         "messages": [
             {
                 "de": records.person_name(
