@@ -23,7 +23,8 @@ from maillage.config import Settings
 from maillage.demo import commands
 from maillage.demo.network import DOCTORS, QUESTIONS, SITES, TREATING_DOCTORS
 from maillage.demo.seed import DemoRefused, mssante_address, seed, stable_id
-from maillage.reports.evaluation import load_projects, project_summary
+from maillage.reports.evaluation import Period, load_network, load_projects, project_summary
+from maillage.reports.rule_flags import rule_flags
 from maillage.store import audit
 from maillage.store.database import make_engine, session_factory, upgrade
 from maillage.store.models import BookedPeriod, OutboxMessage, Resource, SearchEntry, User
@@ -322,3 +323,22 @@ def test_tele_expertise_requests_ask_a_question_of_the_experts_specialty(seeded)
         requester = {"reference": gp.get("reference", remote)}
         assert task["requester"] == request["requester"] == requester
         assert task["restriction"]["period"]["end"] > task["authoredOn"]
+
+
+def test_most_teleconsultations_are_inside_the_pathway_and_some_are_flagged(seeded) -> None:
+    """Patients are seen in person by their médecin traitant and most teleconsultations are
+    oriented by them: the evaluation flags a minority « hors parcours », not nearly all."""
+    sessions, _ = seeded
+    with sessions() as session:
+        network = load_network(session)
+    in_person = network.in_person.dropna()
+    followed = set(network.patients.patient[network.patients.medecin_traitant.notna()])
+    assert set(in_person.patient) <= followed  # the EHPAD's residents are seen there, unrecorded
+    assert len(set(in_person.patient)) >= 0.8 * len(followed)
+    zone, done = ZoneInfo("Europe/Paris"), network.teleconsultations.start
+    this_year = datetime.now(zone).year  # the seeded year spans two calendar years: the fuller
+    year = max(
+        (Period(y, zone) for y in (this_year - 1, this_year)), key=lambda p: p.holds(done).sum()
+    )
+    flagged = rule_flags(network, year)["teleconsultations_hors_parcours"]
+    assert 0 < flagged < 0.4 * year.holds(done).sum()

@@ -17,6 +17,7 @@ import getpass
 import os
 import secrets
 import uuid
+import zlib
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -33,10 +34,12 @@ from maillage import french_format
 from maillage.care import monitoring, site_import, teleexpertise
 from maillage.care.acts import SPECIALTY_SYSTEM, Profession, assistance_act
 from maillage.care.codes import (
+    ACT_CLASS_SYSTEM,
     ACT_URL,
     NGAP_SYSTEM,
     PARTICIPATION_TYPE_SYSTEM,
     PRIMARY_PERFORMER,
+    REFERRED_BY_URL,
     TELE_EXPERTISE,
     TELECONSULTATION,
     VIRTUAL,
@@ -203,6 +206,13 @@ def treating_doctor(patient_key: int, site: int) -> dict[str, str] | None:
     if patient_key % WITHOUT_TREATING_DOCTOR == WITHOUT_TREATING_DOCTOR - 1:
         return None
     return _ref("Practitioner", TREATING_DOCTORS[site].key)
+
+
+def oriented_by_treating_doctor(visit_key: object) -> bool:
+    """Whether the médecin traitant oriented the patient to a teleconsultation: about four in
+    five, drawn from the key (the others are flagged « hors parcours » to the doctor and in the
+    evaluation)."""
+    return zlib.crc32(str(visit_key).encode()) % 5 != 4
 
 
 def _clashes(held: pd.DataFrame) -> np.ndarray:
@@ -414,6 +424,12 @@ class _Seeder:
         site, doctor = SITES[row["site"]].site, DOCTORS[row["doctor"]]
         end = row["start"] + pd.Timedelta(minutes=20)
         modality = "teleconsultation-assistee" if row["assisted"] else "teleconsultation-suivi"
+        treating = treating_doctor(row["patient"], row["site"])
+        referral = (
+            [{"url": REFERRED_BY_URL, "valueReference": treating}]
+            if treating and oriented_by_treating_doctor(row["key"])
+            else []
+        )
         self.save(
             row["key"],
             {
@@ -424,7 +440,8 @@ class _Seeder:
                 "start": _instant(row["start"]),
                 "end": _instant(end),
                 "participant": _participants(row["patient"], doctor, site),
-            },
+            }
+            | ({"extension": referral} if referral else {}),
         )
         if row["cancelled"]:
             return
@@ -435,7 +452,7 @@ class _Seeder:
                 "resourceType": "Encounter",
                 "status": "finished",
                 "class": {
-                    "system": "http://terminology.hl7.org/CodeSystem/v3-ActCode",
+                    "system": ACT_CLASS_SYSTEM,
                     "code": VIRTUAL,
                 },
                 "serviceType": _modality(modality),
@@ -453,6 +470,32 @@ class _Seeder:
                 ],
             },
         )
+
+    def seen_in_person(self, patients: pd.DataFrame, today: date) -> None:
+        """One consultation in person at the médecin traitant's practice for each patient who
+        has one, a year to a year and two months ago, just before the seeded year: the pathway
+        rule's « vu en présentiel dans les 12 mois » holds for the year's teleconsultations
+        but the last weeks of some."""
+        for row in patients.to_dict("records"):
+            treating = treating_doctor(row["key"], row["site"])
+            if treating is None:
+                continue
+            day = today - timedelta(days=366 + (row["key"] * 37) % 60)
+            start = pd.Timestamp(datetime.combine(day, time(10)), tz=self.zone)
+            self.save(
+                f"in-person/{row['key']}",
+                {
+                    "resourceType": "Encounter",
+                    "status": "finished",
+                    "class": {"system": ACT_CLASS_SYSTEM, "code": "AMB"},
+                    "subject": _ref("Patient", row["key"]),
+                    "participant": [{"type": [_PRIMARY], "individual": treating}],
+                    "period": {
+                        "start": _instant(start),
+                        "end": _instant(start + pd.Timedelta(minutes=20)),
+                    },
+                },
+            )
 
     def expertise(self, patients: pd.DataFrame, today: date, count: int) -> pd.DataFrame:
         """Télé-expertise requests of the last year from the patients' médecins traitants (the
@@ -814,6 +857,7 @@ def seed(
             seeder = _Seeder(work, settings, rng)
             seeder.registry()
             patients = seeder.patients(max(round(PATIENTS_AT_FULL_SCALE * scale), len(SITES)))
+            seeder.seen_in_person(patients, day)
             visits = seeder.teleconsultations(patients, day, scale)
             seeder.reports(visits, day)
             seeder.expertise(patients, day, max(round(EXPERTISE_AT_FULL_SCALE * scale), 4))
