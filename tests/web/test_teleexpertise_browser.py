@@ -1,7 +1,9 @@
 """Télé-expertise from both sides in headless Chromium, on PostgreSQL right after
 ``maillage demo seed``: the demo GP asks the dermatologist about one of their patients with a
-PDF, the specialist finds the request in their inbox, downloads the PDF and answers, and the GP
-reads the answer in « Mes télé-expertises ». axe-core checks each page."""
+PDF, the specialist finds the request in their inbox, downloads the PDF and asks for a
+complement; the GP sees it flagged, answers with another PDF; the specialist reads it under the
+question and answers, and the GP reads the answer in « Mes télé-expertises ». axe-core checks
+each page."""
 
 from __future__ import annotations
 
@@ -21,6 +23,8 @@ from maillage.demo.seed import stable_id
 
 PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
 QUESTION = "Lésion pigmentée du dos, asymétrique, 8 mm : exérèse ou surveillance ?"
+ASKED = "Avez-vous une image en dermoscopie ?"
+SENT = "Dermoscopie jointe : réseau pigmentaire atypique en périphérie."
 
 
 DEMO_DATABASE = "teleexpertise"
@@ -86,6 +90,40 @@ def test_the_gp_asks_the_specialist_answers_the_gp_reads(
     with page.expect_download() as download:
         page.get_by_role("link", name="photo-lesion.pdf").click()
     assert Path(download.value.path()).read_bytes() == PDF
+    page.get_by_label("Votre réponse ou votre question au demandeur").fill(ASKED)
+    page.get_by_role("button", name="Demander un complément").click()
+    expect(page.locator("ol.echanges")).to_contain_text(ASKED)
+    page.get_by_role("button", name="Se déconnecter").click()
+
+    demo_log_in(page, demo, "practitioner")
+    nav.get_by_role("link", name="Mes télé-expertises").click()
+    expect(page.get_by_role("status")).to_contain_text("1 demande attend un complément")
+    waiting = page.get_by_role("row").filter(has_text=QUESTION)
+    expect(waiting).to_contain_text("à compléter")
+    waiting.get_by_role("link").click()
+    expect(page.locator("ol.echanges")).to_contain_text(ASKED)
+    dermoscopy = tmp_path / "dermoscopie.pdf"
+    dermoscopy.write_bytes(PDF)
+    page.get_by_label("Votre complément").fill(SENT)
+    page.get_by_label("Pièces jointes du complément").set_input_files(dermoscopy)
+    assert serious_violations(page) == []
+    page.get_by_role("button", name="Envoyer le complément").click()
+    expect(page.get_by_role("status")).to_contain_text("Votre complément a été envoyé")
+    page.get_by_role("button", name="Se déconnecter").click()
+
+    demo_log_in(page, demo, "specialist")
+    nav.get_by_role("link", name="Télé-expertises", exact=True).click()
+    row = page.get_by_role("row").filter(has_text=QUESTION)
+    expect(row).to_contain_text("complément reçu")
+    row.get_by_role("link").click()
+    exchanges = page.locator("ol.echanges li")
+    expect(exchanges.nth(0)).to_contain_text(ASKED)
+    expect(exchanges.nth(1)).to_contain_text("Complément envoyé par Dr Claire MARTIN")
+    expect(exchanges.nth(1)).to_contain_text(SENT)
+    with page.expect_download() as download:
+        exchanges.nth(1).get_by_role("link", name="dermoscopie.pdf").click()
+    assert Path(download.value.path()).read_bytes() == PDF
+    assert serious_violations(page) == []
     page.get_by_label("Votre réponse ou votre question au demandeur").fill(
         "Exérèse conseillée avec marges de 2 mm ; adressez l'analyse anatomopathologique."
     )
@@ -103,5 +141,6 @@ def test_the_gp_asks_the_specialist_answers_the_gp_reads(
     answer = page.get_by_role("status")
     expect(answer).to_contain_text("Réponse de Dr Léa MOREAU")
     expect(answer).to_contain_text("Exérèse conseillée avec marges de 2 mm")
+    expect(page.locator("ol.echanges li")).to_have_count(2)  # the exchanges, kept in order
     assert serious_violations(page) == []
     shoot(page, tmp_path, "teleexpertise-reponse")

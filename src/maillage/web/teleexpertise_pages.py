@@ -22,6 +22,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
+from maillage import french_format
 from maillage.care import remote_rules
 from maillage.care.codes import TELE_EXPERTISE, WORKFLOW_SYSTEM
 from maillage.care.errors import DomainError, PreconditionFailed
@@ -35,6 +36,7 @@ from maillage.web.records import PageRepo
 from maillage.web.rendering import PageError, allowed, render
 from maillage.web.session import checked_form
 from maillage.web.teleconsultation import french_moment, specialties
+from maillage.web.teleexpertise_files import FILE_TYPES, MAX_FILES
 
 router = APIRouter(include_in_schema=False)
 Specialist = Annotated[Principal, Depends(allowed(DOCTORS))]
@@ -105,7 +107,9 @@ def summaries(repository: Repository, tasks: list[Body]) -> list[dict[str, Any]]
                 and bool(due)
                 and records.local(str(due), zone) < now,
                 "demande_le": french_moment(task.get("authoredOn"), zone),
-                "raison": (task.get("statusReason") or {}).get("text"),
+                "a_completer": task["status"] == TaskStatus.ON_HOLD,
+                "complement_recu": task["status"] == TaskStatus.IN_PROGRESS
+                and bool(complement_ids(task)),
                 "equipe": owner if is_pooled(task) else None,
                 "requester": (task.get("requester") or {}).get("reference"),
             }
@@ -194,10 +198,89 @@ def _task(repository: Repository, principal: Principal, task_id: str, *, reading
     return task
 
 
+COMPLEMENT = "complément"
+"""The Task.input type of a requester's complement (a text DocumentReference)."""
+COMPLEMENT_FILE = "pièce jointe du complément"
+"""The Task.input type of a file sent with a complement (it ``appends`` the complement)."""
+
+
+def complement_ids(task: Body, kinds: tuple[str, ...] = (COMPLEMENT, COMPLEMENT_FILE)) -> list[str]:
+    """The DocumentReferences the requester sent as complements (and their files)."""
+    return [
+        ident
+        for item in task.get("input", [])
+        if (item.get("type") or {}).get("text") in kinds
+        and (ident := records.reference_id(item.get("valueReference"), "DocumentReference"))
+    ]
+
+
+def exchanges(repository: Repository, task: Body) -> list[dict[str, Any]]:
+    """The specialist's questions and the requester's complements, oldest first: each question
+    from the Task version that put it on hold (its history, one audited read), each complement
+    with its files (one audited search)."""
+    zone = repository.settings.zone
+    shown: list[dict[str, Any]] = []
+    with records.refusals():
+        versions = repository.history("Task", task["id"])
+    people = _referenced(repository, "Practitioner", [v.body.get("owner") for v in versions])
+    before: tuple[str, Any] = ("", None)
+    for version in versions:
+        body = version.body
+        state = (body["status"], body.get("statusReason"))
+        reason = (body.get("statusReason") or {}).get("text")
+        if state[0] == TaskStatus.ON_HOLD and reason and state != before:
+            at = instant(version.last_updated)
+            who = _name({"Practitioner": people}, body.get("owner")) or "Le spécialiste"
+            shown.append({"le": at, "de": who, "texte": reason, "genre": "question", "pieces": []})
+        before = state
+    documents = records.by_ids(repository, "DocumentReference", set(complement_ids(task)))
+    authors = _referenced(
+        repository, "Practitioner", [(d.get("author") or [None])[0] for d in documents.values()]
+    )
+    for ident in complement_ids(task, (COMPLEMENT,)):
+        document = documents.get(ident)
+        if document is None:
+            continue
+        files = [
+            _piece(d)
+            for d in documents.values()
+            if any(
+                r.get("code") == "appends"
+                and records.reference_id(r.get("target"), "DocumentReference") == ident
+                for r in d.get("relatesTo", [])
+            )
+        ]
+        content = (document.get("content") or [{}])[0].get("attachment", {})
+        author = _name({"Practitioner": authors}, (document.get("author") or [None])[0])
+        shown.append(
+            {
+                "le": str(document.get("date") or document["meta"]["lastUpdated"]),
+                "de": author or "Le demandeur",
+                "texte": base64.b64decode(content.get("data", "")).decode("utf-8", "replace"),
+                "genre": "complement",
+                "pieces": files,
+            }
+        )
+    shown.sort(key=lambda e: records.local(e["le"], zone))
+    return [{**e, "le": french_moment(e["le"], zone)} for e in shown]
+
+
 @router.get("/teleexpertises/{task_id}", response_class=HTMLResponse)
 def detail(request: Request, task_id: str, principal: Carer, repository: PageRepo) -> HTMLResponse:
     """One request: for its specialist with the actions its status allows, for its requester
-    with the answer once given."""
+    with the answer once given, or the complement form while the specialist waits for one."""
+    return detail_page(request, repository, principal, task_id)
+
+
+def detail_page(
+    request: Request,
+    repository: Repository,
+    principal: Principal,
+    task_id: str,
+    error: PageError | None = None,
+    typed: str = "",
+) -> HTMLResponse:
+    """The request's page; ``error`` and ``typed``: a refused complement, shown again."""
     task = _task(repository, principal, task_id, reading=True)
     row = summaries(repository, [task])[0]
     documents = (
@@ -207,13 +290,21 @@ def detail(request: Request, task_id: str, principal: Carer, repository: PageRep
     )
     context = {
         "t": row,
+        "version": task["meta"]["versionId"],
         "reponse": answer_text(repository, task),
         "pieces": [_piece(d) for d in documents],
+        "echanges": exchanges(repository, task),
         "demandeur_vue": row["requester"] == principal.practitioner
         and (task.get("owner") or {}).get("reference") != principal.practitioner,
         "signalement": te2_flag(repository, task),
+        "erreur": error.message if error else None,
+        "saisi": typed,
+        "types": ", ".join(FILE_TYPES.values()),
+        "max_fichiers": MAX_FILES,
+        "taille_max": french_format.number(repository.settings.max_attachment_bytes / 2**20, 0),
     }
-    return render(request, "soins/teleexpertise.html", context)
+    status = error.status if error else 200
+    return render(request, "soins/teleexpertise.html", context, status=status)
 
 
 def _piece(document: Body) -> dict[str, str]:
@@ -230,7 +321,7 @@ def _piece(document: Body) -> dict[str, str]:
 def attachment(task_id: str, document_id: str, principal: Carer, repository: PageRepo) -> Response:
     """A file attached to the request, for its specialist and its requester."""
     task = _task(repository, principal, task_id, reading=True)
-    if document_id not in summaries(repository, [task])[0]["pieces"]:
+    if document_id not in [*summaries(repository, [task])[0]["pieces"], *complement_ids(task)]:
         raise PageError(404, "Cette pièce jointe n'appartient pas à la demande.")
     body = records.get(repository, "DocumentReference", document_id)
     content = (body.get("content") or [{}])[0].get("attachment", {})

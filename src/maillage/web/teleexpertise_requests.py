@@ -13,31 +13,37 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from starlette.datastructures import FormData, UploadFile
+from starlette.datastructures import FormData
 
 from maillage import french_format
 from maillage.care.acts import SPECIALTY_SYSTEM
 from maillage.care.codes import TELE_EXPERTISE, WORKFLOW_SYSTEM
-from maillage.care.errors import DomainError
+from maillage.care.errors import DomainError, PreconditionFailed
 from maillage.care.principal import Principal
-from maillage.care.repository import Repository
+from maillage.care.repository import Repository, instant
+from maillage.care.task_state import TaskStatus
 from maillage.web import identities, records
 from maillage.web.navigation import DOCTORS, NURSES
 from maillage.web.records import PageRepo
 from maillage.web.rendering import PageError, allowed, render
 from maillage.web.session import checked_form
 from maillage.web.teleconsultation import specialties
-from maillage.web.teleexpertise_pages import CODE, summaries
+from maillage.web.teleexpertise_files import FILE_TYPES, MAX_FILES, document, files
+from maillage.web.teleexpertise_pages import (
+    CODE,
+    COMPLEMENT,
+    COMPLEMENT_FILE,
+    detail_page,
+    summaries,
+)
 
 router = APIRouter(include_in_schema=False)
 Requester = Annotated[Principal, Depends(allowed(NURSES | DOCTORS))]
-#: What a requester may attach: a letter or result (PDF) and photographs.
-FILE_TYPES = {"application/pdf": "PDF", "image/jpeg": "JPEG", "image/png": "PNG"}
-MAX_FILES = 5
 GENERAL_MEDICINE = "SM54"
 WORKFLOW = {"coding": [{"system": WORKFLOW_SYSTEM, "code": TELE_EXPERTISE}]}
 
@@ -138,51 +144,6 @@ def request_form(request: Request, _principal: Requester, repository: PageRepo) 
     return _form(request, repository, dict(request.query_params))
 
 
-def _files(repository: Repository, form: FormData) -> list[tuple[str, str, bytes]]:
-    """The attached files (name, media type, bytes); a French error names the refused one."""
-    uploads = [f for f in form.getlist("pieces") if isinstance(f, UploadFile) and f.filename]
-    if len(uploads) > MAX_FILES:
-        raise PageError(422, f"Joignez au plus {MAX_FILES} fichiers.")
-    limit = repository.settings.max_attachment_bytes
-    files = []
-    for upload in uploads:
-        name = upload.filename or ""
-        kind = (upload.content_type or "").split(";")[0].strip()
-        if kind not in FILE_TYPES or kind not in repository.settings.attachment_types:
-            raise PageError(
-                415, f"« {name} » n'est ni un PDF ni une image JPEG ou PNG : joignez ces formats."
-            )
-        content = upload.file.read(limit + 1)
-        if len(content) > limit:
-            size = french_format.number(limit / 2**20, 0)
-            raise PageError(413, f"« {name} » dépasse la taille maximale de {size} Mo.")
-        if not content:
-            raise PageError(422, f"« {name} » est vide.")
-        files.append((name, kind, content))
-    return files
-
-
-def document(requester: str, patient: str, name: str, kind: str, content: bytes) -> Body:
-    """One attached file as a DocumentReference about the patient, by the requester."""
-    return {
-        "resourceType": "DocumentReference",
-        "status": "current",
-        "type": {"text": "Pièce jointe de télé-expertise"},
-        "subject": {"reference": patient},
-        "author": [{"reference": requester}],
-        "description": name,
-        "content": [
-            {
-                "attachment": {
-                    "contentType": kind,
-                    "data": base64.b64encode(content).decode("ascii"),
-                    "title": name,
-                }
-            }
-        ],
-    }
-
-
 def _owner(repository: Repository, doctors: dict[str, str], specialist: str, code: str) -> str:
     """Who receives the request: the named specialist, else the team (a PractitionerRole) of
     the specialty asked for."""
@@ -256,7 +217,7 @@ def ask(
         known = Directory.of(repository, principal)
         code = str(form.get("specialite", ""))
         owner = _owner(repository, known.doctors, str(form.get("specialiste", "")), code)
-        files = _files(repository, form)
+        attached = files(repository, form)
     except PageError as error:
         return _form(request, repository, form, error.message, error.status)
     patient = f"Patient/{patient_id}"
@@ -270,7 +231,7 @@ def ask(
     )
     try:
         with records.writing(repository) as writer:
-            documents = [writer.save(document(requester, patient, *f)) for f in files]
+            documents = [writer.save(document(requester, patient, *f)) for f in attached]
             if documents:
                 asked["supportingInfo"] = [
                     {"reference": f"DocumentReference/{d.id}"} for d in documents
@@ -307,3 +268,88 @@ def my_requests(
         "soins/teleexpertises_demandees.html",
         {"demandes": summaries(repository, tasks), "page": page, "suite": len(tasks) == 50},
     )
+
+
+CHANGED = (
+    "La demande a changé entre-temps (le spécialiste l'a modifiée) : relisez-la ; votre "
+    "complément, conservé ci-dessous, n'a pas été envoyé."
+)
+
+
+def complement(requester: str, patient: str, text: str) -> Body:
+    """The requester's complement as a text DocumentReference about the patient."""
+    return {
+        "resourceType": "DocumentReference",
+        "status": "current",
+        "type": {"text": "Complément de télé-expertise"},
+        "subject": {"reference": patient},
+        "date": instant(datetime.now(UTC)),
+        "author": [{"reference": requester}],
+        "content": [
+            {
+                "attachment": {
+                    "contentType": "text/plain",
+                    "data": base64.b64encode(text.encode()).decode("ascii"),
+                    "title": "Complément de télé-expertise",
+                }
+            }
+        ],
+    }
+
+
+def _input(kind: str, ident: str) -> Body:
+    return {"type": {"text": kind}, "valueReference": {"reference": f"DocumentReference/{ident}"}}
+
+
+@router.post("/teleexpertises/{task_id}/complement", response_class=HTMLResponse)
+def send_complement(
+    request: Request,
+    task_id: str,
+    principal: Requester,
+    repository: PageRepo,
+    form: Annotated[FormData, Depends(checked_form)],
+) -> Response:
+    """The requester answers the specialist's question: the complement (text and files) is
+    stored and the Task goes back to work (on hold → in progress, the state machine's one way
+    back), as of the version the page showed; a refusal shows the page again with the text."""
+    requester = _requester(principal)
+    task = records.get(repository, "Task", task_id)
+    if (task.get("requester") or {}).get("reference") != requester:
+        raise PageError(403, "Seul le demandeur complète cette demande de télé-expertise.")
+    text = str(form.get("complement", "")).strip()
+    version = str(form.get("version", ""))
+    try:
+        if task["status"] != TaskStatus.ON_HOLD:
+            raise PageError(409, "Le spécialiste n'attend pas de complément pour cette demande.")
+        if not text or len(text) > 5000:
+            raise PageError(422, "Écrivez le complément demandé (5 000 caractères au plus).")
+        if not version.isdigit():
+            raise PageError(422, "Le formulaire est incomplet : rechargez la page.")
+        attached = files(repository, form)
+    except PageError as error:
+        return detail_page(request, repository, principal, task_id, error, text[:5000])
+    patient = task["for"]["reference"]
+    try:
+        with records.writing(repository) as writer:
+            sent = writer.save(complement(requester, patient, text)).id
+            inputs = [_input(COMPLEMENT, sent)]
+            for name, kind, content in attached:
+                body = document(requester, patient, name, kind, content)
+                body["relatesTo"] = [
+                    {"code": "appends", "target": {"reference": f"DocumentReference/{sent}"}}
+                ]
+                inputs.append(_input(COMPLEMENT_FILE, writer.save(body).id))
+            resumed = {
+                key: value for key, value in task.items() if key not in ("meta", "statusReason")
+            }
+            resumed |= {
+                "status": TaskStatus.IN_PROGRESS.value,
+                "input": [*task.get("input", []), *inputs],
+            }
+            writer.save(resumed, task_id, if_match=int(version))
+    except PreconditionFailed:
+        changed = PageError(412, CHANGED)
+        return detail_page(request, repository, principal, task_id, changed, text)
+    except DomainError as error:
+        raise records.page_error(error) from error
+    return RedirectResponse(f"/teleexpertises/{task_id}", status_code=303)
