@@ -97,6 +97,7 @@ class Settings(BaseSettings):
     )
     expertise_due_days: dict[str, int] = {"default": 7}
     alert_escalation_minutes: int = Field(default=60, ge=1)
+    undo_minutes: int = Field(default=15, ge=0, le=24 * 60)
     professionals_password_login: bool = True
     psc_issuer: str | None = None
     psc_client_id: str | None = None

@@ -67,6 +67,8 @@ def test_statuses_outside_their_value_sets_are_refused(
 def test_a_cancelled_appointment_is_not_booked_again(
     net: Server, coordinator: dict[str, str]
 ) -> None:
+    """Not even by an undo, when ``MAILLAGE_UNDO_MINUTES`` is 0 (see test_appointment_undo)."""
+    net.app.state.settings = net.settings.model_copy(update={"undo_minutes": 0})
     made = net.client.post("/fhir/Appointment", json=_in_room(1), headers=coordinator).json()
     path = f"/fhir/Appointment/{made['id']}"
     cancelled = {**made, "status": "cancelled"}

@@ -7,11 +7,14 @@ stored as the extension ``urn:maillage:video-room`` (valueString, the room name 
 built per user, signed when a Jitsi secret is set). Clients cannot choose or change the room.
 
 Cancelled, no-show, fulfilled and entered-in-error are final: such an appointment only moves
-on to entered-in-error; rebooking makes a new Appointment. (Slots are freed by
-:mod:`maillage.care.booking` as soon as the status stops holding them.)
+on to entered-in-error, except that a no-show or a cancellation may be undone shortly after
+(:mod:`maillage.care.undo`); rebooking makes a new Appointment. (Slots are freed by
+:mod:`maillage.care.booking` as soon as the status stops holding them, and taken again by an
+undo.)
 
 The ICS SEQUENCE is derived from the stored versions: it rises each time the period changes
-(reschedule) and when the appointment is cancelled, so nothing extra is stored for it.
+(reschedule), when the appointment is cancelled and when a cancellation is undone, so nothing
+extra is stored for it.
 """
 
 from __future__ import annotations
@@ -62,9 +65,10 @@ def room(body: Body | None) -> str | None:
     return None
 
 
-def prepare(body: Body, previous: Body | None) -> Body:
-    """Refuse leaving a final status; keep (or give, once booked) a teleconsultation's room."""
-    if previous is not None:
+def prepare(body: Body, previous: Body | None, *, undoing: bool = False) -> Body:
+    """Refuse leaving a final status (unless ``undoing`` a no-show or cancellation, which
+    :mod:`maillage.care.undo` allowed); keep (or give, once booked) a teleconsultation's room."""
+    if previous is not None and not undoing:
         before, after = previous.get("status"), body.get("status")
         if before in FINAL and after not in (before, "entered-in-error"):
             raise Conflict(
@@ -90,7 +94,7 @@ def prepare(body: Body, previous: Body | None) -> Body:
 
 
 def sequence(session: Session, appointment_id: str) -> int:
-    """The ICS SEQUENCE: one more for each reschedule and for the cancellation."""
+    """The ICS SEQUENCE: one more for each reschedule, the cancellation and its undoing."""
     bodies = session.execute(
         select(ResourceVersion.body)
         .where(ResourceVersion.resource_type == "Appointment", ResourceVersion.id == appointment_id)
@@ -103,6 +107,8 @@ def sequence(session: Session, appointment_id: str) -> int:
                 count += 1
             if body.get("status") == "cancelled" and last.get("status") != "cancelled":
                 count += 1
+            if last.get("status") == "cancelled" and body.get("status") in UPCOMING:
+                count += 1  # the cancellation undone
         last = body
     return count
 

@@ -1,12 +1,13 @@
 """Confirmation e-mails of teleconsultations, carrying their iCalendar invitation.
 
-When a teleconsultation Appointment is booked, moved to another time, or cancelled while
-booked, each participant with an e-mail telecom (doctor, accompanying professional, patient)
-gets a message through the outbox (a patient without one is told through the organisation that
-looks after them, such as their EHPAD, when it has an address), written in the same
-transaction as the appointment. The attached invitation is the one ``$ics`` serves (METHOD
-REQUEST, or CANCEL), with the video link made for that person: professionals are Jitsi
-moderators, the patient is not.
+When a teleconsultation Appointment is booked (again, when its cancellation is undone), moved
+to another time, or cancelled while booked, each participant with an e-mail telecom (doctor,
+accompanying professional, patient) gets a message through the outbox (a patient without one
+is told through the organisation that looks after them, such as their EHPAD, when it has an
+address), written in the same transaction as the appointment. The attached invitation is the
+one ``$ics`` serves (METHOD REQUEST, or CANCEL), with the video link made for that person:
+professionals are Jitsi moderators, the patient is not. A no-show tells nobody, nor does its
+undoing.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ def due(body: Body, previous: Body | None) -> bool:
     if not appointments.is_teleconsultation(body):
         return False
     holds = body.get("status") in appointments.UPCOMING
-    held = previous is not None and previous.get("status") in appointments.UPCOMING
+    held = previous is not None and previous.get("status") in appointments.UPCOMING | {"noshow"}
     if holds:
         return not held or _period(body) != _period(previous or {})
     return held and body.get("status") == "cancelled"

@@ -22,7 +22,7 @@ from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.orm import Session, aliased
 
 from maillage.care.principal import Principal
-from maillage.store.models import RECORDED_BY, Resource, SearchEntry, utcnow
+from maillage.store.models import RECORDED_BY, STATUS_BY, Resource, SearchEntry, utcnow
 from maillage.store.search import param_is
 from maillage.store.search_params import ACTOR, PATIENT, parse_date_range, public_params
 from maillage.store.users import Role
@@ -123,24 +123,38 @@ def type_refusal(principal: Principal, resource_type: str, *, write: bool) -> st
 def recorder(body: Body | None) -> str | None:
     """The account (its id) that recorded a stored resource; None for records older than the
     tag, which count as a professional's."""
+    return _tagged(body, RECORDED_BY)
+
+
+def status_changer(body: Body | None) -> str | None:
+    """The account (its id) whose write of this Appointment version changed its status; None
+    when this version did not change it."""
+    return _tagged(body, STATUS_BY)
+
+
+def _tagged(body: Body | None, system: str) -> str | None:
     for tag in ((body or {}).get("meta") or {}).get("tag") or []:
-        if isinstance(tag, dict) and tag.get("system") == RECORDED_BY:
+        if isinstance(tag, dict) and tag.get("system") == system:
             return str(tag.get("code"))
     return None
+
+
+SERVER_TAGS = frozenset({RECORDED_BY, STATUS_BY})
+"""The ``meta.tag`` systems that only the server writes, and that never leave it."""
 
 
 def _other_tags(meta: Body) -> list[Any]:
     return [
         tag
         for tag in meta.get("tag") or []
-        if not (isinstance(tag, dict) and tag.get("system") == RECORDED_BY)
+        if not (isinstance(tag, dict) and tag.get("system") in SERVER_TAGS)
     ]
 
 
 def unstamped(body: Body) -> Body:
-    """``body`` as it leaves the server: the recorder is the server's own bookkeeping."""
+    """``body`` as it leaves the server: the server's tags are its own bookkeeping."""
     meta = body.get("meta")
-    if not isinstance(meta, dict) or recorder(body) is None:
+    if not isinstance(meta, dict) or (recorder(body) is None and status_changer(body) is None):
         return body
     tags = _other_tags(meta)
     kept = {k: v for k, v in meta.items() if k != "tag"} | ({"tag": tags} if tags else {})
@@ -149,13 +163,24 @@ def unstamped(body: Body) -> Body:
 
 def stamped(body: Body, previous: Body | None, principal: Principal) -> Body:
     """``body`` with its recorder: the one of ``previous`` (the stored resource, even deleted)
-    when there is one, else the principal's account. A client's own tag of that system is
-    dropped, never trusted."""
+    when there is one, else the principal's account; and, on an Appointment update that
+    changes the status, the principal's account as its changer. A client's own tags of these
+    systems are dropped, never trusted."""
     meta = dict(body.get("meta") or {})
     who = str(principal.user_id) if previous is None else recorder(previous)
     tags = _other_tags(meta) + ([{"system": RECORDED_BY, "code": who}] if who else [])
+    if _changes_status(body, previous):
+        tags.append({"system": STATUS_BY, "code": str(principal.user_id)})
     meta.pop("tag", None)
     return {**body, "meta": meta | ({"tag": tags} if tags else {})}
+
+
+def _changes_status(body: Body, previous: Body | None) -> bool:
+    return (
+        body.get("resourceType") == "Appointment"
+        and previous is not None
+        and previous.get("status") != body.get("status")
+    )
 
 
 def write_refusal(

@@ -22,7 +22,7 @@ import logging
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any, NoReturn, Protocol, TypeVar, cast
@@ -45,6 +45,7 @@ from maillage.care import (
     scheduling,
     site_import,
     teleexpertise,
+    undo,
     validation,
 )
 from maillage.care.alerts import RuleIn
@@ -523,6 +524,53 @@ class Repository:
         else:
             work = partial(self.update, "Appointment", appointment_id, payload, if_match=if_match)
         return await anyio.to_thread.run_sync(work)
+
+    def undo_windows(self, appointment_ids: Sequence[str]) -> dict[str, datetime]:
+        """Of these appointments, those whose no-show or cancellation the principal may still
+        undo (:mod:`maillage.care.undo`), each with when its window closes (naive UTC): two
+        statements over those the principal may see, audited as a search."""
+        call = self._call("Appointment", "search-type")
+        who = call.authorize(write=False)
+        window = timedelta(minutes=self.settings.undo_minutes)
+        windows: dict[str, datetime] = {}
+        with call.failures(), transaction(self.sessions) as session:
+            statement = self._statement(who, "Appointment", [], list(appointment_ids))
+            rows = [r for r in session.scalars(statement) if r.body.get("status") in undo.UNDONE]
+            found = undo.versions(session, [(row.id, row.version_id) for row in rows])
+            for row in rows:
+                changed = found.get((row.id, row.version_id))
+                before = found.get((row.id, row.version_id - 1))
+                if changed is not None and undo.refusal(who, window, changed, before) is None:
+                    windows[row.id] = undo.deadline(changed, window)
+                call.entities.extend(sorted(call.compartment(row.id, row.body)))
+            call.succeeded(session)
+        return windows
+
+    def undo(self, appointment_id: str) -> Written:
+        """Take an appointment back to its version before its no-show or cancellation: an
+        update under the rule of :mod:`maillage.care.undo`, its slots and participants booked
+        again by the booking rules (409 when taken meanwhile), audited like any update."""
+        return retried(partial(self._undo, appointment_id))
+
+    def _undo(self, appointment_id: str) -> Written:
+        call = self._call("Appointment", "update", [f"Appointment/{appointment_id}"])
+        call.authorize(write=True)
+        with call.failures(), transaction(self.sessions) as session:
+            current = resources.read(session, "Appointment", appointment_id)
+            version = current.version_id
+            before = undo.versions(session, [(appointment_id, version)]).get(
+                (appointment_id, version - 1)
+            )
+            if before is None or not undo.reopens(current.body, before.body):
+                raise Conflict(
+                    f"Appointment/{appointment_id} has no no-show or cancellation to undo",
+                    code="business-rule",
+                )
+            body = validation.validate("Appointment", before.body, appointment_id)
+            work = Work(self, session)
+            written = work.store(call, body, appointment_id, version)
+        self._committed(work.written)
+        return written
 
     def delete(self, resource_type: str, resource_id: str) -> None:
         """Delete softly: the resource leaves reads and searches, its versions are kept, and

@@ -2,14 +2,16 @@
 
 Every type gets validation, the access policy, attachments moved to the file store and the
 audit (:mod:`maillage.care.work`); the types listed here add their own steps: booking on
-Appointment, the identity-vigilance rules on Patient, Task states and pools, télé-expertise
-acts, Encounter lifecycle, device-measurement ingestion, the compte rendu outbox.
+Appointment (and undoing a no-show or a cancellation), the identity-vigilance rules on
+Patient, Task states and pools, télé-expertise acts, Encounter lifecycle, device-measurement
+ingestion, the compte rendu outbox.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
@@ -23,6 +25,7 @@ from maillage.care import (
     identity,
     ingestion,
     teleexpertise,
+    undo,
 )
 from maillage.care.identity import IdentityService
 from maillage.care.principal import Principal
@@ -85,6 +88,22 @@ def _book(change: Change) -> None:
     )
 
 
+def _appointment(change: Change) -> Body:
+    undoing = undo.reopens(change.previous, change.new_body)
+    if undoing:
+        assert change.previous is not None
+        window = timedelta(minutes=change.settings.undo_minutes)
+        undo.check(
+            change.session,
+            change.principal,
+            window,
+            change.resource_id,
+            change.previous,
+            change.new_body,
+        )
+    return appointments.prepare(change.new_body, change.previous, undoing=undoing)
+
+
 def _observation(change: Change) -> Body:
     ingestion.check_device_observation(change.new_body)
     return change.new_body
@@ -104,7 +123,7 @@ def _evaluate_alerts(repository: Repository, bodies: list[Body]) -> None:
 RULES: dict[str, TypeRules] = {
     "Patient": TypeRules(prepare=_patient),
     "Appointment": TypeRules(
-        prepare=lambda c: appointments.prepare(c.new_body, c.previous),
+        prepare=_appointment,
         book=_book,
         saved=lambda c, row: confirmations.enqueue(c.session, c.settings, row, c.previous),
     ),

@@ -34,6 +34,9 @@ from maillage.store.search_params import ACTOR
 
 RECORDED_BY = "urn:maillage:recorded-by"
 """The ``meta.tag`` system naming the account that recorded a resource (set by the server)."""
+STATUS_BY = "urn:maillage:status-by"
+"""The ``meta.tag`` system naming the account whose write changed an Appointment's status (set
+by the server on that version only): who may undo a no-show or a cancellation."""
 Json = JSON().with_variant(JSONB(), "postgresql")
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
