@@ -100,9 +100,10 @@ def test_the_doctor_cancels_with_a_reason_and_the_slots_are_freed(net: Site) -> 
     assert read(net, "Appointment", ident)["status"] == "booked"
 
     cancelled = post(doctor, f"{page}/statut", page, action="annuler", motif="Patient hospitalisé")
-    assert cancelled.status_code == 200
-    assert '<dd id="statut">Annulé</dd>' in cancelled.text
-    assert "Patient hospitalisé" in cancelled.text and "Consultation réalisée" not in cancelled.text
+    assert cancelled.status_code == 200 and "Consultation annulée (" in cancelled.text
+    shown = doctor.get(page).text
+    assert '<dd id="statut">Annulé</dd>' in shown
+    assert "Patient hospitalisé" in shown and "Consultation réalisée" not in shown
     stored = read(net, "Appointment", ident)
     assert stored["status"] == "cancelled"
     assert stored["cancelationReason"] == {"text": "Patient hospitalisé"}
@@ -115,10 +116,11 @@ def test_the_doctor_marks_the_patient_absent(net: Site) -> None:
     ident = booked(net, "d1-08 room-08")
     doctor, page = net.logged_in("practitioner"), f"/consultations/{ident}"
     absent = post(doctor, f"{page}/statut", page, action="absent")
-    assert absent.status_code == 200 and '<dd id="statut">Patient absent</dd>' in absent.text
+    assert absent.status_code == 200 and "Consultation marquée absente (" in absent.text
     assert read(net, "Appointment", ident)["status"] == "noshow"
     assert slots(net, "d1-08", "room-08") == ["free", "free"]
-    assert "Compte rendu" not in absent.text
+    shown = doctor.get(page).text
+    assert '<dd id="statut">Patient absent</dd>' in shown and "Compte rendu" not in shown
 
 
 def test_the_doctor_moves_the_appointment_to_another_free_time(net: Site) -> None:

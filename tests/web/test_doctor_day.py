@@ -1,6 +1,7 @@
 """The remote doctor's day: previous and next day, a video link on every open consultation, the
-patient's banner, the act chosen once, and a compte rendu page that says where the report went
-(or why nowhere) and lets the doctor choose its recipient."""
+patient's banner, the act chosen once, a compte rendu page that says where the report went
+(or why nowhere) and lets the doctor choose its recipient, and the undoing of an absence or a
+cancellation just marked (issue #18)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from datetime import timedelta
 import pytest
 from care_network import GP_EMAIL, build, person, tomorrow
 from sqlalchemy import select
-from test_care_actions import booked, post, read
+from test_care_actions import audited, booked, post, read, slots
 from web_site import Site, store
 
 from maillage.store.database import transaction
@@ -89,3 +90,45 @@ def test_nothing_sent_says_why(net: Site) -> None:
         "Rien n&#39;a été envoyé : le patient n&#39;a pas de médecin traitant déclaré." in sent.text
     )
     assert recipients(net) == []
+
+
+def test_the_doctor_undoes_an_absence_from_the_day(net: Site) -> None:
+    ident = booked(net, "d1-09 room-09")
+    doctor, page, day = net.logged_in("practitioner"), f"/consultations/{ident}", "/consultations"
+    absent = post(doctor, f"{page}/statut", page, action="absent")
+    assert absent.url.path == day  # the day, where it may be undone
+    assert "Consultation marquée absente (" in absent.text and "Annuler cette action" in absent.text
+    assert f'action="/consultations/{ident}/retablir"' in absent.text
+    assert slots(net, "d1-09", "room-09") == ["free", "free"]
+    undone = post(doctor, f"{page}/retablir", f"{day}?jour={tomorrow()}")
+    assert undone.status_code == 200 and "est de nouveau réservée." in undone.text
+    assert "Annuler cette action" not in undone.text
+    assert read(net, "Appointment", ident)["status"] == "booked"
+    assert slots(net, "d1-09", "room-09") == ["busy", "busy"]
+    assert audited(net, "update", f"Appointment/{ident}") == ["0", "0"]
+
+
+def test_an_undo_after_the_time_was_taken_again_says_so(net: Site) -> None:
+    ident = booked(net, "d1-09 room-09")
+    doctor, page = net.logged_in("practitioner"), f"/consultations/{ident}"
+    cancelled = post(doctor, f"{page}/statut", page, action="annuler", motif="Erreur de saisie")
+    assert "Consultation annulée (" in cancelled.text
+    other = booked(net, "d1-09 room-09")  # the nurse books the freed time again
+    refused = post(doctor, f"{page}/retablir", f"/consultations?jour={tomorrow()}")
+    assert refused.status_code == 409
+    assert "Le créneau a été repris entre-temps : impossible d&#39;annuler." in refused.text
+    assert read(net, "Appointment", ident)["status"] == "cancelled"
+    assert read(net, "Appointment", other)["status"] == "booked"
+    assert audited(net, "update", f"Appointment/{ident}") == ["0", "4"]  # refused, audited
+
+
+def test_no_undo_once_the_window_is_closed(net: Site) -> None:
+    net.app.state.settings = net.app.state.settings.model_copy(update={"undo_minutes": 0})
+    ident = booked(net, "d1-09 room-09")
+    doctor, page = net.logged_in("practitioner"), f"/consultations/{ident}"
+    assert "cela ne peut pas être défait" in doctor.get(page).text
+    absent = post(doctor, f"{page}/statut", page, action="absent")
+    assert "Annuler cette action" not in absent.text
+    refused = post(doctor, f"{page}/retablir", f"/consultations?jour={tomorrow()}")
+    assert refused.status_code == 409 and "ne peut plus être annulée" in refused.text
+    assert read(net, "Appointment", ident)["status"] == "noshow"

@@ -9,7 +9,9 @@ Encounter, which the server's own rules queue in the outbox for the patient's m�
 The doctor may also mark the patient absent (``noshow``), cancel with a reason, or move the
 appointment to another of their free times (with a free room of the same site for an assisted
 one). Every change is an update of the Appointment through the API's rules (final statuses,
-slots freed or taken, invitations sent again), audited as ``PUT /fhir/Appointment`` is.
+slots freed or taken, invitations sent again), audited as ``PUT /fhir/Appointment`` is. The
+day then offers to undo an absence or a cancellation while the rule of
+:mod:`maillage.care.undo` allows it (« Annuler cette action »).
 """
 
 from __future__ import annotations
@@ -27,9 +29,10 @@ from maillage.care import acts, outbox, remote_flags, remote_rules
 from maillage.care.appointments import FINAL, email_of
 from maillage.care.codes import ACT_URL, NGAP_SYSTEM, TELE_EXPERTISE, VIRTUAL, WORKFLOW_SYSTEM
 from maillage.care.comptes_rendus import RECIPIENT_URL
-from maillage.care.errors import Conflict, DomainError
+from maillage.care.errors import Conflict, DomainError, VersionConflict
 from maillage.care.principal import Principal
 from maillage.care.repository import Repository, Work, instant
+from maillage.care.undo import UNDONE
 from maillage.web import patient_banner, records
 from maillage.web.navigation import DOCTORS
 from maillage.web.records import PageRepo
@@ -63,6 +66,14 @@ STATUS_LABELS = {
     "entered-in-error": "Saisi par erreur",
     "waitlist": "Liste d'attente",
 }
+
+#: The notice of a change the doctor may still undo on their day.
+UNDO_NOTICES = {"noshow": "Consultation marquée absente", "cancelled": "Consultation annulée"}
+RETAKEN = "Le créneau a été repris entre-temps : impossible d'annuler."
+TOO_LATE = (
+    "Cette action ne peut plus être annulée : le délai est passé, ou elle a été faite par un "
+    "autre compte."
+)
 
 Body = dict[str, Any]
 
@@ -100,6 +111,17 @@ def day(
 ) -> HTMLResponse:
     """The doctor's appointments of one day (today by default), in time order, each open one
     with the doctor's link to its video room; links to the day before and the day after."""
+    return _day_page(request, principal, repository, jour)
+
+
+def _day_page(
+    request: Request,
+    principal: Principal,
+    repository: Repository,
+    jour: date | None,
+    message: str | None = None,
+) -> HTMLResponse:
+    """The day page, with ``message`` (what the doctor's last action did), if any."""
     zone = repository.settings.zone
     chosen = jour or datetime.now(zone).date()
     query = [("practitioner", principal.practitioner or ""), ("date", chosen.isoformat())]
@@ -124,9 +146,32 @@ def day(
         "veille": (chosen - timedelta(days=1)).isoformat(),
         "lendemain": (chosen + timedelta(days=1)).isoformat(),
         "rdvs": rows,
+        "a_defaire": _undoable(repository, found, rows),
+        "message": message,
         "part_a_distance": remote_share_text(repository, principal, chosen.year),
     }
     return render(request, "soins/journee.html", context)
+
+
+def _undoable(repository: Repository, bodies: list[Body], rows: list[Body]) -> list[Body]:
+    """The day's absences and cancellations the doctor may still undo, each with its notice
+    and when the window closes (nothing is asked of the repository on a day without any)."""
+    ids = [body["id"] for body in bodies if body.get("status") in UNDONE]
+    if not ids:
+        return []
+    with records.refusals():
+        windows = repository.undo_windows(ids)
+    statuses = {body["id"]: body["status"] for body in bodies}
+    zone = repository.settings.zone
+    return [
+        {
+            "id": row["id"],
+            "avis": f"{UNDO_NOTICES[statuses[row['id']]]} ({row['heure']}, {row['patient']})",
+            "jusqua": french_format.hour(windows[row["id"]].replace(tzinfo=UTC).astimezone(zone)),
+        }
+        for row in rows
+        if row["id"] in windows
+    ]
 
 
 IN_PERSON = "AMB"
@@ -343,6 +388,7 @@ def consultation(
         "bandeau": banner,
         "destinataires": recipients(repository, principal),
         "creneaux": _moves(repository, principal, body) if ouvert else [],
+        "delai_annulation": repository.settings.undo_minutes,
         **_names(repository, [body])[body["id"]],
     }
     return render(request, "soins/consultation.html", context)
@@ -513,7 +559,36 @@ def change_status(
         raise PageError(422, "Action inconnue.")
     with records.refusals(), records.writing(repository) as writer:
         writer.update(body, changes)
-    return _done(appointment_id)
+    day = local(body["start"], repository.settings.zone).date() if body.get("start") else None
+    target = f"/consultations?jour={day.isoformat()}" if day else "/consultations"
+    return RedirectResponse(target, status_code=303)  # where it may be undone
+
+
+@router.post("/consultations/{appointment_id}/retablir", response_class=HTMLResponse)
+def undo(
+    request: Request,
+    appointment_id: str,
+    principal: Doctor,
+    repository: PageRepo,
+    form: Annotated[FormData, Depends(checked_form)],
+) -> Response:
+    """Undo the absence or the cancellation just marked (:mod:`maillage.care.undo`): the
+    appointment is booked again on its slots, unless they were taken meanwhile."""
+    body = _own(repository, principal, appointment_id)
+    try:
+        restored = repository.undo(appointment_id).row.body
+    except VersionConflict as error:  # the appointment itself changed meanwhile
+        raise records.page_error(error) from error
+    except Conflict as error:
+        raise PageError(409, TOO_LATE if error.code == "business-rule" else RETAKEN) from error
+    except DomainError as error:
+        raise records.page_error(error) from error
+    zone = repository.settings.zone
+    start = local(restored["start"], zone) if restored.get("start") else None
+    patient = _names(repository, [body])[appointment_id]["patient"]
+    when = f"de {french_format.hour(start)} " if start else ""
+    message = f"La consultation {when}({patient}) est de nouveau réservée."
+    return _day_page(request, principal, repository, start.date() if start else None, message)
 
 
 @router.post("/consultations/{appointment_id}/deplacement", response_class=HTMLResponse)
