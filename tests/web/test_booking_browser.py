@@ -27,11 +27,11 @@ from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
 from web_site import SECRET, Site, csrf_of, login, make_site
 
-from maillage.demo.network import SITES
+from maillage.demo.network import SITES, TREATING_DOCTORS
 from maillage.demo.seed import stable_id
 from maillage.jobs.queue import JobSettings
 from maillage.store.database import transaction
-from maillage.store.models import OutboxMessage
+from maillage.store.models import OutboxMessage, Resource
 
 pytestmark = pytest.mark.postgres
 NURSE = "demo-ehpad-nurse@maillage.invalid"
@@ -80,6 +80,21 @@ def nurse_page(browser: Browser, seeded: tuple[Site, dict[str, str]]) -> Iterato
         yield page
 
 
+def referrals(site: Site, reason: str) -> list[str]:
+    """Who oriented the patients of the appointments booked for ``reason``."""
+    with transaction(site.app.state.sessions) as session:
+        bodies = session.execute(
+            select(Resource.body).where(Resource.resource_type == "Appointment")
+        ).scalars()
+        return [
+            e["valueReference"]["reference"]
+            for body in bodies
+            if body.get("description") == reason
+            for e in body.get("extension", [])
+            if e["url"] == "urn:maillage:referred-by"
+        ]
+
+
 def recipients(site: Site) -> list[str]:
     with transaction(site.app.state.sessions) as session:
         return list(session.execute(select(OutboxMessage.recipient)).scalars())
@@ -126,9 +141,13 @@ def test_an_ehpad_nurse_books_after_the_demo_seed(
 
     first.check()
     page.get_by_label("Motif de la consultation").fill("Chute, plaie du coude")
+    oriented = page.get_by_label("Orienté(e) par son médecin traitant")  # Rocroi's GP
+    oriented.check()
+    shoot(page, tmp_path, "parcours-de-soins")
     page.get_by_role("button", name="Réserver").click()
     expect(page.get_by_role("alert")).to_contain_text("Ce créneau vient")
     expect(page.get_by_label("Motif de la consultation")).to_have_value("Chute, plaie du coude")
+    expect(oriented).to_be_checked()
     expect(page.locator("#patient-choisi")).to_contain_text("02/05/1940")
     assert page.locator(f'input[name="creneau"][value="{taken}"]').count() == 0
     page.locator('input[name="creneau"]').first.check()
@@ -136,6 +155,9 @@ def test_an_ehpad_nurse_books_after_the_demo_seed(
     expect(page.get_by_role("heading", name="Téléconsultation réservée")).to_be_visible()
     expect(page.get_by_role("status")).to_contain_text("Chute, plaie du coude")
     assert serious_violations(page) == []
+    assert referrals(site, "Chute, plaie du coude") == [
+        f"Practitioner/{stable_id('Practitioner', TREATING_DOCTORS[1].key)}"
+    ]
     assert recipients(site).count(EHPAD_MAIL) == 2  # the residents have no e-mail of their own
 
     nav.get_by_role("link", name="Patients du site").click()
