@@ -17,6 +17,8 @@ from fhir_samples import (
     practitioner,
 )
 
+IF_FIRST = {"If-Match": 'W/"1"'}
+
 
 @pytest.fixture
 def net(server: Server, coordinator: dict[str, str]) -> dict[str, dict[str, str]]:
@@ -111,3 +113,23 @@ def test_team_plan_and_threads_are_for_the_team_and_the_patient(server: Server, 
     # Leaving the team ends the access.
     server.put({**team, "participant": team["participant"][:2]}, gp)
     assert _status(server, "GET", "/fhir/CarePlan/plan", net["cardio"]) == 403
+
+
+def test_a_plan_changed_meanwhile_is_not_overwritten(server: Server, net: dict) -> None:
+    """What the follow-up page's plan form relies on: an update made on a version read before
+    a colleague's change is refused (412), and only team members write the plan."""
+    gp, nurse = net["gp"], net["nurse"]
+    server.put(care_team("team", "p1", "Practitioner/gp", "Practitioner/nurse"), gp)
+    plan = care_plan("plan", "p1", "team", "Practitioner/nurse")
+    server.put(plan, gp)
+    done = {**plan, "activity": [{"detail": {"status": "completed", "description": "Pesée"}}]}
+    changed = server.client.put("/fhir/CarePlan/plan", json=done, headers=nurse | IF_FIRST)
+    assert changed.status_code == 200 and changed.json()["meta"]["versionId"] == "2"
+    stale = server.client.put(
+        "/fhir/CarePlan/plan", json={**plan, "status": "revoked"}, headers=gp | IF_FIRST
+    )
+    assert stale.status_code == 412 and stale.json()["resourceType"] == "OperationOutcome"
+    assert server.client.get("/fhir/CarePlan/plan", headers=gp).json()["status"] == "active"
+    outsider = {**done, "status": "revoked"}
+    assert _status(server, "PUT", "/fhir/CarePlan/plan", net["msp-assistant"], outsider) == 403
+    assert _status(server, "PUT", "/fhir/CarePlan/plan", net["cardio"], outsider) == 403
