@@ -17,7 +17,8 @@ bookings (a slot held twice, a person booked twice at once) after every phase. L
 replays the SQL of one booking recorded through the API (``bench/booking_replay.py``), as sent
 and batched, each transaction on its own pair of free slots: the bookings per second PostgreSQL
 alone allows this write set on this machine, with no application code. The WAL records per
-booking (through the API, and replayed) are printed beside TPC-B's (``pg_walinspect``). Tsung
+booking (through the API, and replayed) are printed beside TPC-B's (``pg_walinspect``), with
+those of chaining the bookings' queued AuditEvents afterwards (the audit chainer). Tsung
 books at saturation and then at half that rate in an open loop, p99s beside pgbench TPC-B's
 at 50 clients and at the same rate (``bench/open_loop.py``, target 4); wrk's search + book
 runs again through HAProxy before one instance and before two (``bench/load_balancer.py``).
@@ -66,7 +67,7 @@ from sqlalchemy.exc import DBAPIError
 from bench import booking_replay, load_balancer, open_loop
 from maillage.api.auth import issue_token
 from maillage.config import Settings
-from maillage.store import slot_calendar
+from maillage.store import audit, slot_calendar
 from maillage.store.database import (
     insert_rows,
     make_engine,
@@ -655,6 +656,30 @@ def replay_ceilings(
     return found
 
 
+def _chainer_line(url: str, settings: Settings) -> str:
+    """Chain the AuditEvents the bookings queued, as ``maillage outbox audit`` does, and say
+    what it cost (WAL per event, events per second): the audit's work off the booking's path."""
+    engine = make_engine(url)
+    chained = {"events": 0}
+
+    def chain() -> int:
+        # Every queued row (the worker's own batches wait for every older transaction of the
+        # shared server): the same work, counted whatever other databases are doing.
+        chained["events"] = audit.drain(session_factory(engine), settings.zone)
+        return chained["events"]
+
+    started = time.perf_counter()
+    try:
+        wal = wal_per_transaction(url, chain)
+    finally:
+        engine.dispose()
+    rate = chained["events"] / (time.perf_counter() - started)
+    return (
+        f"  the audit chainer afterwards (off the booking's path): {chained['events']} queued "
+        f"AuditEvents chained, {rate:.0f}/s, WAL per event: {_wal(wal)}"
+    )
+
+
 def _phase_line(phase: str, stats: dict[str, Any]) -> dict[str, int]:
     """Print a wrk phase's figures; returns its unexpected failures."""
     rate = {k: stats[k] / stats["duration_s"] for k in ("searches", "bookings")}
@@ -798,6 +823,7 @@ def main() -> None:
         if REPLAY_ONLY:
             ceilings = replay_ceilings(server_url, settings, seeded, checks)
             _replay_lines(ceilings, ceiling)
+            print(_chainer_line(url, settings))
             _replay_only_end(ceilings, ceiling, checks, started)
             return
         with running_server(url, workdir) as (base, pid):
@@ -814,6 +840,7 @@ def main() -> None:
             checks.append(("search + book", double_bookings(url)))
             guess = phases["search + book"]["bookings"] / phases["search + book"]["duration_s"]
             latencies = latency_phases(base, url, seeded, workdir, checks, guess)
+            chainer = _chainer_line(url, settings)
         # Once the server is gone: its pools would take some of the 50 clients' connections.
         at_rate = pgbench_at_rate(anchor, latencies["saturation"].rate / 2, workdir)
         with running_server(url, workdir, {"MAILLAGE_SLOT_CACHE_SECONDS": "0"}) as (base, pid):
@@ -838,6 +865,7 @@ def main() -> None:
             other[key] = other.get(key, 0) + count
     booking = phases["search + book"]
     print(f"  WAL per booking through the API (its searches and 409s included): {_wal(api_wal)}")
+    print(chainer)
     _scale_lines(phases, scaled)
     target_4 = _latency_lines(latencies, ceiling, at_rate)
     for found in latencies.values():

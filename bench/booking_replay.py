@@ -8,9 +8,10 @@ client-side binding). The pgbench script built from them sends the same statemen
 transaction per booking, for the next pair of slots (doctor's and room's) still free when the
 replay began, drawn through a sequence so that no two transactions take the same slots (their
 versions read first, their compare-and-sets kept: a booking that loses a race rolls back, as
-the API answers 409), with fresh appointment, AuditEvent, patient, doctor and room ids (the
-recorded times are replayed as they are, so fresh participants keep booked periods from
-clashing), and the audit lane and link taken as the store takes them. Two forms:
+the API answers 409), with fresh appointment, patient, doctor and room ids (the recorded
+times are replayed as they are, so fresh participants keep booked periods from clashing), and
+the booking's AuditEvent queued as its one audit outbox row, as the store queues it (chaining
+it is the chainer's work, off the booking's path). Two forms:
 
 - as sent: one round trip per statement, as the server talks to PostgreSQL today;
 - batched: consecutive statements sent as one message (pgbench's ``\\;``), the round trips left
@@ -36,7 +37,6 @@ from maillage.care.codes import TELECONSULTATION as TELECONSULTATION_CODE
 from maillage.care.codes import WORKFLOW_SYSTEM
 from maillage.config import Settings
 from maillage.server import create_app
-from maillage.store.audit import GENESIS
 from maillage.store.database import make_engine
 
 #: The table of free slot pairs the script draws from (``k`` = 1..count), made in the bench
@@ -58,19 +58,14 @@ _WHOLE = {
     "'@V2@'": "(:r_v + 1)",
     "'@RV@'": ":r_rv",
     "'@RV2@'": "(:r_rv + 1)",
-    "'@L0@'": ":r_l0",
-    "'@LANE@'": ":r_lane",
-    "'@SEQ@'": "(:r_seq + 1)",
 }
 _INSIDE = {
     "@A@": "a:client_id-:r_n",
-    "@E@": "e:client_id-:r_n",
     "@RS@": ":r_room_slot",
     "@S@": ":r_slot",
     "@P@": "p:client_id-:r_n",
     "@D@": "d:client_id-:r_n",
     "@L@": "l:client_id-:r_n",
-    "@PH@": ":r_hash",
 }
 #: Per slot of the pair (placeholder of its id): the variables of its version and its race won.
 _SLOT_VARIABLES = {
@@ -88,7 +83,6 @@ class Recorded:
 
     statements: list[tuple[str, Any]]
     appointment: str
-    event: str
     slot: str
     room_slot: str
     practitioner: str
@@ -147,13 +141,11 @@ def record(settings: Settings, token: str, schedule: str, practitioner: str, roo
         app.state.engine.dispose()
     if booked.status_code != 201:
         raise RuntimeError(f"the recorded booking failed: {booked.status_code} {booked.text[:500]}")
-    links = [p for s, p in statements if s.startswith("INSERT INTO audit_link")]
-    if len(links) != 1:
-        raise RuntimeError(f"expected one audit link in the booking, found {len(links)}")
-    appointment, event_id = booked.json()["id"], links[0]["event_id"]
-    return Recorded(
-        statements, appointment, event_id, slot["id"], f"room-{slot['id']}", practitioner, room
-    )
+    queued = [s for s, _ in statements if s.startswith("INSERT INTO audit_outbox")]
+    if len(queued) != 1:
+        raise RuntimeError(f"expected one audit outbox row in the booking, found {len(queued)}")
+    appointment = booked.json()["id"]
+    return Recorded(statements, appointment, slot["id"], f"room-{slot['id']}", practitioner, room)
 
 
 def _replace(value: Any, pairs: list[tuple[str, str]]) -> Any:
@@ -181,21 +173,8 @@ def _rewritten(statement: str, params: dict[str, Any]) -> tuple[str, dict[str, A
             "SELECT count(*) FROM written", f"SELECT count(*) AS {won} FROM written"
         )
         return counted, params, " \\gset", f"cas {won}"
-    if "pg_try_advisory_xact_lock" in statement:  # all lanes busy: wait for one, as the store
-        waiting = (
-            f"SELECT lane AS r_lane FROM ({statement}) free UNION ALL (SELECT %(start)s"
-            " FROM pg_advisory_xact_lock(%(key)s, %(start)s)) LIMIT 1"
-        )
-        return waiting, {**params, "start": "@L0@"}, " \\gset", ""
-    if statement.startswith("SELECT audit_link.seq"):  # an empty lane starts at the genesis
-        last = (
-            f"SELECT seq AS r_seq, hash AS r_hash FROM ({statement}) last"
-            f" UNION ALL (SELECT 0, '{GENESIS}') LIMIT 1"
-        )
-        return last, {**params, "lane_1": "@LANE@"}, " \\gset", ""
-    if statement.startswith("INSERT INTO audit_link"):
-        link = {"lane": "@LANE@", "seq": "@SEQ@", "prev_hash": "@PH@", "hash": "h@A@"}
-        return statement, {**params, **link}, ";", "link"
+    if statement.startswith("INSERT INTO audit_outbox"):
+        return statement, params, ";", "audit"
     return statement, params, ";", ""
 
 
@@ -203,14 +182,13 @@ def script(recorded: Recorded, url: str) -> str:
     """The pgbench script (as sent: one command per statement) replaying ``recorded``."""
     pairs = [
         (recorded.appointment, "@A@"),
-        (recorded.event, "@E@"),
         (recorded.room_slot, "@RS@"),  # first: the doctor's slot id is inside the room's
         (recorded.slot, "@S@"),
         ("Patient/replay", "Patient/@P@"),
         (recorded.practitioner, "Practitioner/@D@"),
         (recorded.room, "Location/@L@"),
     ]
-    lines = ["\\set r_n random(1, 1000000000)", "\\set r_l0 random(0, 15)", "BEGIN;", _DRAW]
+    lines = ["\\set r_n random(1, 1000000000)", "BEGIN;", _DRAW]
     seen: set[str] = set()
     opened: list[str] = []
     plain = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
@@ -234,7 +212,7 @@ def script(recorded: Recorded, url: str) -> str:
                 opened.append(tag.split()[1])
                 lines.append(f"\\if :{opened[-1]}")
             seen.add(tag.split()[0] if tag else tag)
-    missing = {"read", "cas", "link"} - seen
+    missing = {"read", "cas", "audit"} - seen
     if missing or len(opened) != 2:
         raise RuntimeError(f"the recorded booking lacks the statements expected: {sorted(missing)}")
     rollbacks = ["\\else", "ROLLBACK;", "\\endif"] * len(opened)

@@ -9,6 +9,7 @@ from api_server import Server
 from fhir_samples import consent, network, organization, patient
 from sqlalchemy import update
 
+from maillage.store import audit
 from maillage.store.audit import verify
 from maillage.store.database import transaction
 from maillage.store.models import User
@@ -124,13 +125,16 @@ def test_registry_writes_are_for_coordinators(net: Server) -> None:
 
 
 def test_every_patient_access_is_audited_in_an_intact_chain(net: Server) -> None:
-    with transaction(net.app.state.sessions) as session:
+    sessions, zone = net.app.state.sessions, net.settings.zone
+    audit.drain(sessions, zone)
+    with transaction(sessions) as session:
         before = verify(session).checked
     coordinator = net.headers("coordinator")
     net.client.get("/fhir/Patient/patient-1", headers=coordinator)
     net.client.get("/fhir/Patient/none", headers=coordinator)
     net.client.get("/fhir/Organization/msp-1", headers=coordinator)
-    with transaction(net.app.state.sessions) as session:
+    assert audit.drain(sessions, zone) == 2  # queued by the requests, chained now
+    with transaction(sessions) as session:
         report = verify(session)
     assert report.intact, report.problems
     assert report.checked == before + 2

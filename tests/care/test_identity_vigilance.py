@@ -17,6 +17,7 @@ from maillage.care.identity import traits
 from maillage.care.principal import Principal, Role
 from maillage.care.repository import Repository
 from maillage.config import Settings
+from maillage.store import audit
 from maillage.store.database import make_engine, session_factory, upgrade
 from maillage.store.models import Resource
 
@@ -119,6 +120,7 @@ def test_a_qualified_identity_changes_only_through_the_audited_vigilance_action(
     reason = "erreur de saisie de la date de naissance, acte de naissance vu"
     repository.correct_identity("p", moved, reason)
     assert repository.read("Patient", "p").body["birthDate"] == "1948-03-12"
+    audit.drain(sessions, settings.zone)  # queued events chained
     with sessions() as session:
         events = [
             row.body

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from web_site import PASSWORD, Site, csrf_of, location, login, store
 
 from maillage.care.audit import USER_SYSTEM
+from maillage.store import audit
 from maillage.store.database import transaction
 from maillage.store.models import Resource, User
 
@@ -41,6 +42,7 @@ def user_id(site: Site, email: str) -> int:
 
 def account_events(site: Site, email: str) -> list[dict[str, Any]]:
     """The AuditEvents naming the account ``email``, oldest first."""
+    audit.drain(site.app.state.sessions, site.app.state.settings.zone)  # queued events chained
     with transaction(site.app.state.sessions) as session:
         bodies = session.scalars(
             select(Resource.body)

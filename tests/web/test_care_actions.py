@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from web_site import Site, csrf_of, login
 
-from maillage.store import resources
+from maillage.store import audit, resources
 from maillage.store.database import transaction
 from maillage.store.models import Alert, AlertRule, OutboxMessage, Resource
 
@@ -30,6 +30,8 @@ def read(net: Site, kind: str, ident: str) -> Body:
 
 
 def found(net: Site, kind: str) -> list[Body]:
+    if kind == "AuditEvent":  # queued events chained first
+        audit.drain(net.app.state.sessions, net.app.state.settings.zone)
     with transaction(net.app.state.sessions) as session:
         rows = session.execute(
             select(Resource).where(Resource.resource_type == kind, Resource.deleted.is_(False))

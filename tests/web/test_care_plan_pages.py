@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from web_site import Site, csrf_of
 
+from maillage.store import audit
 from maillage.store.database import transaction
 from maillage.store.models import Resource
 
@@ -39,6 +40,7 @@ def plans(net: Site) -> list[Body]:
 
 def audited(net: Site, interaction: str, entity: str) -> list[str]:
     """The outcomes of the AuditEvents of ``interaction`` naming ``entity``."""
+    audit.drain(net.app.state.sessions, net.app.state.settings.zone)  # queued events chained
     with transaction(net.app.state.sessions) as session:
         rows = session.execute(select(Resource).where(Resource.resource_type == "AuditEvent"))
         events = [row.body for row in rows.scalars()]

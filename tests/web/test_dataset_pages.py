@@ -13,6 +13,7 @@ from sqlalchemy import select
 from web_site import Site, csrf_of, make_site
 
 from maillage.jobs.queue import JobSettings
+from maillage.store import audit
 from maillage.store.database import transaction
 from maillage.store.models import Resource
 from maillage.web.dataset_pages import UPLOAD_PATH
@@ -47,6 +48,7 @@ def registry_files(site: Site) -> list[Path]:
 
 
 def dataset_audits(site: Site) -> list[dict]:
+    audit.drain(site.app.state.sessions, site.app.state.settings.zone)  # queued events chained
     with transaction(site.app.state.sessions) as session:
         bodies = session.scalars(
             select(Resource.body).where(Resource.resource_type == "AuditEvent")

@@ -23,6 +23,7 @@ from fastapi.routing import iter_route_contexts
 from sqlalchemy import select
 from web_site import PASSWORD, Site, csrf_of, login, store
 
+from maillage.store import audit
 from maillage.store.database import transaction
 from maillage.store.models import Alert, AlertRule, Resource, utcnow
 
@@ -182,6 +183,7 @@ def paths(template: str, patient: str) -> list[str]:
 
 
 def audit_ids(site: Site) -> set[str]:
+    audit.drain(site.app.state.sessions, site.app.state.settings.zone)  # queued events chained
     with transaction(site.app.state.sessions) as session:
         rows = session.execute(
             select(Resource.id).where(Resource.resource_type == "AuditEvent")

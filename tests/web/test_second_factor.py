@@ -16,6 +16,7 @@ from web_site import PASSWORD, Site, csrf_of, make_site
 
 from maillage.care import second_factor
 from maillage.jobs.queue import JobSettings
+from maillage.store import audit
 from maillage.store.database import transaction
 from maillage.store.models import Resource, User
 
@@ -107,6 +108,7 @@ def test_a_patient_adds_a_second_factor_and_then_logs_in_with_it(site: Site) -> 
     password_step(third, email)
     assert post(third, "/connexion/code", "/connexion/code", code=recovery[0]).status_code == 401
 
+    audit.drain(site.app.state.sessions, site.app.state.settings.zone)  # queued events chained
     with transaction(site.app.state.sessions) as session:
         events = session.scalars(
             select(Resource.body).where(Resource.resource_type == "AuditEvent")

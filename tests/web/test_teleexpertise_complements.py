@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from web_site import PASSWORD, Site, csrf_of, login
 
-from maillage.store import resources
+from maillage.store import audit, resources
 from maillage.store.database import transaction
 from maillage.store.models import Resource
 from maillage.store.users import create_user
@@ -54,6 +54,7 @@ def task(net: Site) -> Body:
 
 
 def audited(net: Site, interaction: str, entity: str) -> list[str]:
+    audit.drain(net.app.state.sessions, net.app.state.settings.zone)  # queued events chained
     with transaction(net.app.state.sessions) as session:
         rows = session.execute(select(Resource).where(Resource.resource_type == "AuditEvent"))
         events = [row.body for row in rows.scalars()]

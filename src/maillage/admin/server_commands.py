@@ -1,5 +1,5 @@
 """The operator's server commands: serve, db upgrade/reindex/verify-audit/backup/restore,
-users create, outbox deliver, sms, share, failed, reminders run.
+users create, outbox deliver, sms, share, failed, audit, reminders run.
 
 ``cli.py`` calls :func:`register`. The server's libraries are imported when a command runs, so
 that ``maillage --help`` and the analytics commands stay fast. These are not HTTP doors: like
@@ -111,7 +111,9 @@ def db_verify_audit() -> None:
 
     settings = settings_or_exit()
     target = _checkpoint_target(settings)
-    with transaction(session_factory(_migrated(settings))) as session:
+    sessions = session_factory(_migrated(settings))
+    audit.drain(sessions, settings.zone)  # the trail as committed, queued events included
+    with transaction(sessions) as session:
         report = audit.verify(session)
         problems = report.problems + audit.verify_copies(session, settings.zone)
         if target is not None:
@@ -159,7 +161,7 @@ def db_restore(
 
 def db_checkpoint_audit() -> None:
     """Append a signed checkpoint of every audit lane's head (run it periodically, e.g. cron)."""
-    from maillage.store import audit_checkpoints
+    from maillage.store import audit, audit_checkpoints
     from maillage.store.database import session_factory, transaction
 
     settings = settings_or_exit()
@@ -167,7 +169,9 @@ def db_checkpoint_audit() -> None:
     if target is None:
         typer.echo("set MAILLAGE_AUDIT_CHECKPOINT_KEY and MAILLAGE_AUDIT_CHECKPOINT_FILE", err=True)
         raise typer.Exit(2)
-    with transaction(session_factory(_migrated(settings))) as session:
+    sessions = session_factory(_migrated(settings))
+    audit.drain(sessions, settings.zone)
+    with transaction(sessions) as session:
         heads = audit_checkpoints.write(session, *target)
     typer.echo(f"checkpoint of {len(heads)} audit lanes appended to {target[0]}")
 
@@ -276,6 +280,33 @@ def outbox_share(
     _passes(lambda: share_due(sessions, settings), watch)
 
 
+def outbox_audit(
+    watch: Annotated[
+        float | None,
+        typer.Option(help="Keep chaining, waking every SECONDS (default: one pass, then exit)."),
+    ] = None,
+) -> None:
+    """Chain the queued AuditEvents of the audit outbox into the hash-chained trail, in
+    batches, rows of finished transactions only; prints how many and the oldest one's wait."""
+    from maillage.store import audit
+    from maillage.store.database import session_factory, transaction
+
+    settings = settings_or_exit()
+    sessions = session_factory(_migrated(settings))
+
+    def step() -> dict[str, int]:
+        chained = audit.drain(sessions, settings.zone, settled=True)
+        with transaction(sessions) as session:
+            left = audit.backlog(session)
+        return {
+            "chained": chained,
+            "waiting": left.pending,
+            "seconds of lag": round(left.lag_seconds),
+        }
+
+    _passes(step, watch)
+
+
 def _passes(step: Callable[[], dict[str, int]], watch: float | None) -> None:
     """Run one pass of an outbox worker, printing its outcomes; again every ``watch`` seconds."""
     while True:
@@ -316,12 +347,14 @@ def register(app: typer.Typer) -> None:
     psc_commands.register(users)
     app.add_typer(users, name="users")
     outbox = typer.Typer(
-        help="Outgoing e-mail (comptes rendus, MSSanté) and MHD shares.", no_args_is_help=True
+        help="Outgoing e-mail (comptes rendus, MSSanté), MHD shares and the audit outbox.",
+        no_args_is_help=True,
     )
     outbox.command("deliver")(outbox_deliver)
     outbox.command("sms")(outbox_sms)
     outbox.command("share")(outbox_share)
     outbox.command("failed")(outbox_failed)
+    outbox.command("audit")(outbox_audit)
     app.add_typer(outbox, name="outbox")
     reminders = typer.Typer(
         help="Day-before reminders and the daily digest of overdue télé-expertises.",

@@ -1,4 +1,5 @@
-"""Remote monitoring at ``/api/monitoring``: a care team's alert rules and alerts, in JSON.
+"""Remote monitoring at ``/api/monitoring``: a care team's alert rules and alerts, in JSON,
+and the server's own: the audit chainer's lag (``/api/monitoring/audit-outbox``).
 
 The rules and alerts themselves are :mod:`maillage.care.alerts`; device measurements arrive as
 Observations on ``/fhir`` (:mod:`maillage.care.ingestion`). These routes serve patient data:
@@ -54,3 +55,11 @@ def acknowledge(alert_id: str, repository: Repo) -> dict[str, Any]:
 def close(alert_id: str, repository: Repo) -> dict[str, Any]:
     """The episode is handled: the Flag becomes inactive and the rule may fire again later."""
     return alert_json(repository.acknowledge_alert(alert_id, closing=True))
+
+
+@router.get("/audit-outbox")
+def audit_outbox(repository: Repo) -> dict[str, Any]:
+    """The AuditEvents queued and not chained yet, and how long the oldest has waited (the
+    chainer's lag, in seconds), for admins and the DPO: alert when it grows."""
+    backlog = repository.audit_backlog()
+    return {"pending": backlog.pending, "oldestAgeSeconds": backlog.lag_seconds}

@@ -128,7 +128,7 @@ def record_change(
     """Append an AuditEvent naming the account (by e-mail) that was created or changed."""
     body = audit.event(access, [], outcome, description)
     body["entity"] = [{"what": {"identifier": {"system": audit.USER_SYSTEM, "value": email}}}]
-    audit_trail.append(session, body, settings.zone)
+    audit_trail.append(session, body)
 
 
 class Accounts:

@@ -160,7 +160,7 @@ def _write(session: Session, settings: Settings, body: Body) -> str:
     row = resources.save(session, body, settings.zone)
     reference = f"{row.resource_type}/{row.id}"
     entities = [body["subject"]["reference"], reference]
-    audit.record(session, settings, WORKER, entities, audit.SUCCESS, "remote-monitoring worker")
+    audit.record(session, WORKER, entities, audit.SUCCESS, "remote-monitoring worker")
     return reference
 
 

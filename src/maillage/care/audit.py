@@ -13,7 +13,6 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from maillage.care.principal import Principal
-from maillage.config import Settings
 from maillage.store import audit
 from maillage.store.models import utcnow
 from maillage.store.resources import instant
@@ -85,11 +84,10 @@ def event(
 
 def record(
     session: Session,
-    settings: Settings,
     access: Access,
     entities: list[str],
     outcome: str,
     description: str | None = None,
 ) -> None:
-    """Append the event to the hash-chained trail, in the caller's transaction."""
-    audit.append(session, event(access, entities, outcome, description), settings.zone)
+    """Queue the event for the hash-chained trail, in the caller's transaction."""
+    audit.append(session, event(access, entities, outcome, description))

@@ -28,6 +28,7 @@ from maillage.care.errors import (
     VersionConflict,
 )
 from maillage.care.principal import Principal
+from maillage.store import audit as audit_trail
 from maillage.store import resources, search
 from maillage.store.database import transaction
 from maillage.store.search_params import PATIENT, extract
@@ -63,7 +64,9 @@ class Call:
         return self.repository.principal
 
     def authorize(self, *, write: bool) -> Principal:
-        """The principal, once the role is allowed the type; otherwise an audited refusal."""
+        """The principal, once the role is allowed the type; otherwise an audited refusal. A
+        reader of the audit trail gets the audit outbox drained first, so that it sees every
+        committed event (AuditEvent is read-only: ``write`` never reaches here with it)."""
         kind = self.resource_type
         if kind is not None and kind not in policy.SUPPORTED_TYPES:
             raise NotFound(f"resource type {kind!r} is not supported")
@@ -82,15 +85,15 @@ class Call:
             )
             if reason:
                 raise Forbidden(reason)
-            return repository.principal
+        if kind == "AuditEvent":  # the trail as committed: every queued event chained first
+            audit_trail.drain(repository.sessions, repository.settings.zone)
+        return repository.principal
 
     def succeeded(self, session: Session) -> None:
         """Audit a successful access to patient data in the work's own transaction."""
         if self.audited:
-            repository = self.repository
             audit.record(
                 session,
-                repository.settings,
                 self.access(),
                 self.entities,
                 audit.SUCCESS,
@@ -129,7 +132,6 @@ class Call:
         with transaction(repository.sessions) as session:
             audit.record(
                 session,
-                repository.settings,
                 self.access(),
                 self.entities,
                 outcome,

@@ -100,4 +100,4 @@ class Datasets:
         body = audit.event(access, [], outcome, description)
         body["entity"] = [{"what": {"identifier": {"system": DATASET_SYSTEM, "value": target}}}]
         with transaction(repository.sessions) as session:
-            audit_trail.append(session, body, repository.settings.zone)
+            audit_trail.append(session, body)

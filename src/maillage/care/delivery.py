@@ -135,7 +135,7 @@ def _attempt(
     row.last_error = state.last_error
     if state.status is DeliveryStatus.SENT:
         row.sent = utcnow()
-    audit.append(session, delivery_event(row, error), settings.zone)
+    audit.append(session, delivery_event(row, error))
     return state.status
 
 

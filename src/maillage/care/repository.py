@@ -65,6 +65,7 @@ from maillage.care.principal import Principal, Role
 from maillage.care.rules import NO_RULES, RULES, Change
 from maillage.care.work import Work, Written, version_of
 from maillage.config import Settings
+from maillage.store import audit as audit_trail
 from maillage.store import resources, search, slot_calendar
 from maillage.store.database import (
     autocommit,
@@ -860,8 +861,22 @@ class Repository:
             "AuditEvent",
             [("patient", principal.patient), ("_sort", "-date"), ("_count", str(count))],
         )
+        audit_trail.drain(self.sessions, self.settings.zone)  # every committed access
         with autocommit(self.engine) as connection:
             return self._indexed(principal, "AuditEvent", connection, wanted)
+
+    def audit_backlog(self) -> audit_trail.Backlog:
+        """The audit outbox's events not chained yet (how many, since when the oldest waits):
+        the chainer's lag, for those who read the audit trail. Read as it stands: no drain."""
+        if self.refusal is not None:
+            raise self.refusal
+        if self.principal is None:
+            raise Unauthenticated("authentication required")
+        reason = policy.type_refusal(self.principal, "AuditEvent", write=False)
+        if reason:
+            raise Forbidden(reason)
+        with transaction(self.sessions) as session:
+            return audit_trail.backlog(session)
 
     # --- remote monitoring -----------------------------------------------------------------
 

@@ -613,7 +613,7 @@ def import_sites(
         writer = _Writer(session, settings)
         for site in sites:
             writer.site(site)
-        audit.append(session, _audit_event(path, writer.report), settings.zone)
+        audit.append(session, _audit_event(path, writer.report))
     statistics.analyze(sessions)
     return writer.report
 

@@ -874,7 +874,8 @@ def seed(
         ]  # fmt: skip
         seeder.counts["Project"] = seed_projects(sessions, coordinator, registered, day)
         with transaction(sessions) as session:
-            audit.append(session, _audit_event(seeder.counts), settings.zone)
+            audit.append(session, _audit_event(seeder.counts))
+        audit.drain(sessions, settings.zone)  # the seeding's trail chained, as a worker would
         statistics.analyze(sessions)
         text = "# SYNTHETIC demonstration accounts of maillage (role, e-mail, password)\n"
         os.write(handle, (text + "\n".join(passwords) + "\n").encode())

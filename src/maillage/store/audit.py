@@ -1,39 +1,54 @@
 """The append-only audit trail: AuditEvents chained by SHA-256 so that tampering shows.
 
-Each link's hash is ``sha256(prev_hash + canonical JSON of the stored AuditEvent)``. The trail is
-made of ``LANES`` parallel chains: one chain would serialise every audited write of the whole
-server on one lock held until commit. A writer takes the first free lane (PostgreSQL advisory
-locks, tried from a random lane on) and appends there; ``(lane, prev_hash)`` is unique, so a
-lane cannot fork even under concurrent writers. SQLite serialises writers anyway: lane 0 only.
-Appends lock their lane last, just before the caller commits, to hold it the shortest time.
+Each link's hash is ``sha256(prev_hash + canonical JSON of the stored AuditEvent)``. A request
+does not store its AuditEvent itself: :func:`append` writes one row of the ``audit_outbox`` in
+the request's transaction (nothing is lost, and the request's write set stays small). One
+writer at a time, :func:`chain`, turns queued rows into stored AuditEvents linked on
+``CHAINER_LANE`` and removes the rows in the same transaction, so a chainer killed midway
+loses nothing and chains nothing twice. ``maillage outbox audit`` runs it, and every reader of
+the trail drains the outbox first (:func:`drain`), so readers see every committed event.
+
+The trail is made of lanes: earlier versions appended inside each request, on up to 16
+parallel chains so as not to serialise every audited write on one lock; those lanes stay
+verifiable (and checkpointed), and the single chainer continues lane 0.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import random
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert, select, text
-from sqlalchemy.orm import Session
+from sqlalchemy import delete, func, insert, literal_column, select, text
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql.elements import ColumnClause
 
 from maillage.store import resources
-from maillage.store.models import AUDIT_LINKS, SEARCH_INDEX, VERSIONS, AuditLink, Resource
+from maillage.store.database import transaction
+from maillage.store.models import (
+    AUDIT_LINKS,
+    AUDIT_OUTBOX,
+    SEARCH_INDEX,
+    VERSIONS,
+    AuditLink,
+    Resource,
+    utcnow,
+)
 from maillage.store.search_params import extract
 
 GENESIS = "0" * 64
-LANES = 16
-_LOCK_KEY = 0x6D61696C  # "mail": first key of the lanes' advisory locks on PostgreSQL
-#: The first lane that is free, tried from ``start`` on (``LIMIT 1`` stops at the first lock
-#: taken, so a writer holds one lane only); no row when all are busy.
-_FREE_LANE = text(
-    "SELECT lane FROM (SELECT (s + :start) % :lanes AS lane FROM generate_series(0, :lanes - 1) s)"
-    " AS candidates WHERE pg_try_advisory_xact_lock(:key, lane) LIMIT 1"
+CHAINER_LANE = 0
+BATCH = 500
+_LOCK_KEY = 0x6D61696C  # "mail": the key of the chainer's advisory lock on PostgreSQL
+#: On PostgreSQL, rows whose inserting transaction and every older one have finished: no
+#: row below that line can still appear, so a batch never passes over a row that commits
+#: later out of sequence order.
+_SETTLED: ColumnClause[int] = literal_column(
+    "pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
 )
 
 
@@ -47,46 +62,71 @@ def link_hash(prev_hash: str, body: dict[str, Any]) -> str:
     return hashlib.sha256(prev_hash.encode() + canonical(body)).hexdigest()
 
 
-def append(session: Session, event: dict[str, Any], zone: ZoneInfo) -> Resource:
-    """Store an AuditEvent and chain it after the last one of a lane, in the caller's
-    transaction."""
-    row = resources.save(session, event, zone)
-    lane = _lane(session)
-    last = (
-        session.connection()
-        .execute(
-            select(AUDIT_LINKS.c.seq, AUDIT_LINKS.c.hash)
-            .where(AUDIT_LINKS.c.lane == lane)
-            .order_by(AUDIT_LINKS.c.seq.desc())
-            .limit(1)
-        )
-        .first()
-    )
-    prev_hash, seq = (last.hash, last.seq + 1) if last else (GENESIS, 1)
-    link = {"event_id": row.id, "prev_hash": prev_hash, "hash": link_hash(prev_hash, row.body)}
-    session.connection().execute(insert(AUDIT_LINKS), {"lane": lane, "seq": seq, **link})
-    return row
+def append(session: Session, event: dict[str, Any]) -> None:
+    """Queue an AuditEvent in the audit outbox, in the caller's transaction (one row)."""
+    session.connection().execute(insert(AUDIT_OUTBOX), {"created": utcnow(), "body": event})
 
 
-def _lane(session: Session) -> int:
-    """The lane this transaction appends to, locked until it ends (kept for later appends)."""
-    transaction = session.get_transaction()
-    held = session.info.get("audit_lane")
-    if held is not None and held[0] is transaction:
-        return held[1]
-    lane = 0
-    if session.get_bind().dialect.name == "postgresql":
-        start = random.randrange(LANES)
-        found = session.execute(
-            _FREE_LANE, {"start": start, "lanes": LANES, "key": _LOCK_KEY}
-        ).scalar()
-        lane = start if found is None else found
-        if found is None:
-            session.execute(
-                text("SELECT pg_advisory_xact_lock(:key, :lane)"), {"key": _LOCK_KEY, "lane": lane}
-            )
-    session.info["audit_lane"] = (transaction, lane)
-    return lane
+def chain(session: Session, zone: ZoneInfo, *, settled: bool = False, limit: int = BATCH) -> int:
+    """Store up to ``limit`` queued AuditEvents in sequence order, link them after the last
+    link of ``CHAINER_LANE`` and remove their outbox rows, in the caller's transaction; how
+    many were chained. Chainers wait for each other (an advisory lock on PostgreSQL; SQLite
+    has one writer). ``settled`` takes on PostgreSQL only rows below the snapshot's xmin (the
+    worker's batches, in commit order); a reader drains every committed row: each is removed
+    once chained, so none is skipped either way."""
+    connection = session.connection()
+    query = select(AUDIT_OUTBOX.c.id, AUDIT_OUTBOX.c.body).order_by(AUDIT_OUTBOX.c.id)
+    if connection.dialect.name == "postgresql":
+        lock = text("SELECT pg_advisory_xact_lock(:key, :lane)")
+        connection.execute(lock, {"key": _LOCK_KEY, "lane": CHAINER_LANE})
+        if settled:
+            query = query.where(AUDIT_OUTBOX.c.txid < _SETTLED)
+    rows = connection.execute(query.limit(limit)).all()
+    if not rows:
+        return 0
+    last = connection.execute(
+        select(AUDIT_LINKS.c.seq, AUDIT_LINKS.c.hash)
+        .where(AUDIT_LINKS.c.lane == CHAINER_LANE)
+        .order_by(AUDIT_LINKS.c.seq.desc())
+        .limit(1)
+    ).first()
+    prev_hash, seq = (last.hash, last.seq) if last else (GENESIS, 0)
+    links = []
+    for event in resources.create_many(session, [row.body for row in rows], zone):
+        digest, seq = link_hash(prev_hash, event["body"]), seq + 1
+        link = {"event_id": event["id"], "prev_hash": prev_hash, "hash": digest}
+        links.append({"lane": CHAINER_LANE, "seq": seq, **link})
+        prev_hash = digest
+    connection.execute(insert(AUDIT_LINKS), links)
+    connection.execute(delete(AUDIT_OUTBOX).where(AUDIT_OUTBOX.c.id.in_([r.id for r in rows])))
+    return len(rows)
+
+
+def drain(sessions: sessionmaker[Session], zone: ZoneInfo, *, settled: bool = False) -> int:
+    """Chain the whole outbox, a batch per transaction; how many events were chained."""
+    total = 0
+    while True:
+        with transaction(sessions) as session:
+            count = chain(session, zone, settled=settled)
+        total += count
+        if count < BATCH:
+            return total
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """The outbox's unchained events: how many, and how long the oldest has waited (seconds;
+    0 when none waits)."""
+
+    pending: int
+    lag_seconds: float
+
+
+def backlog(session: Session, now: datetime | None = None) -> Backlog:
+    """The chainer's lag at ``now`` (default: now), for monitoring."""
+    pending, oldest = session.execute(select(func.count(), func.min(AUDIT_OUTBOX.c.created))).one()
+    waited = 0.0 if oldest is None else ((now or utcnow()) - oldest).total_seconds()
+    return Backlog(pending, max(waited, 0.0))
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
-"""Tables: FHIR resources, their versions and search index, users, audit chain, projects,
-remote-monitoring measurements, rules and alerts, the e-mail outbox.
+"""Tables: FHIR resources, their versions and search index, users, audit chain and outbox,
+projects, remote-monitoring measurements, rules and alerts, the e-mail outbox.
 
 Datetimes are stored naive in UTC on both back-ends so that SQLite's text comparison and
 PostgreSQL's timestamp comparison order them the same way.
@@ -228,6 +228,23 @@ class AuditLink(Base):
     hash: Mapped[str] = mapped_column(String(64))
 
 
+class AuditOutboxRow(Base):
+    """An AuditEvent queued by the transaction it audits (one row, nothing lost: same
+    transaction), turned into a stored, chained AuditEvent later by :func:`audit.chain`.
+
+    ``txid`` is the inserting transaction's id on PostgreSQL (``pg_current_xact_id()``, a
+    server default set by migration 0012), so that the chainer takes only rows of finished
+    transactions; None on SQLite.
+    """
+
+    __tablename__ = "audit_outbox"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    txid: Mapped[int | None] = mapped_column(BigInteger)
+    created: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    body: Mapped[dict[str, Any]] = mapped_column(Json)
+
+
 class Project(Base):
     """A roadmap project (site or MSP), kept as validated JSON: it is not a FHIR resource."""
 
@@ -335,3 +352,4 @@ BOOKED_PERIODS = table_of(BookedPeriod)
 SLOT_CALENDAR = table_of(SlotCalendar)
 USERS = table_of(User)
 AUDIT_LINKS = table_of(AuditLink)
+AUDIT_OUTBOX = table_of(AuditOutboxRow)
