@@ -215,6 +215,14 @@ def oriented_by_treating_doctor(visit_key: object) -> bool:
     return zlib.crc32(str(visit_key).encode()) % 5 != 4
 
 
+def _referral(visit_key: object, patient: int, site: int) -> dict[str, Any]:
+    """The Appointment's referral by the patient's médecin traitant, when they oriented it."""
+    treating = treating_doctor(patient, site)
+    if treating is None or not oriented_by_treating_doctor(visit_key):
+        return {}
+    return {"extension": [{"url": REFERRED_BY_URL, "valueReference": treating}]}
+
+
 def _clashes(held: pd.DataFrame) -> np.ndarray:
     """Which of the visits that hold time (not cancelled) would book a doctor, a site (its
     nurse) or a patient already booked at the same time (starts fall on a half-hour grid and
@@ -424,12 +432,6 @@ class _Seeder:
         site, doctor = SITES[row["site"]].site, DOCTORS[row["doctor"]]
         end = row["start"] + pd.Timedelta(minutes=20)
         modality = "teleconsultation-assistee" if row["assisted"] else "teleconsultation-suivi"
-        treating = treating_doctor(row["patient"], row["site"])
-        referral = (
-            [{"url": REFERRED_BY_URL, "valueReference": treating}]
-            if treating and oriented_by_treating_doctor(row["key"])
-            else []
-        )
         self.save(
             row["key"],
             {
@@ -441,7 +443,7 @@ class _Seeder:
                 "end": _instant(end),
                 "participant": _participants(row["patient"], doctor, site),
             }
-            | ({"extension": referral} if referral else {}),
+            | _referral(row["key"], row["patient"], row["site"]),
         )
         if row["cancelled"]:
             return
@@ -473,14 +475,14 @@ class _Seeder:
 
     def seen_in_person(self, patients: pd.DataFrame, today: date) -> None:
         """One consultation in person at the médecin traitant's practice for each patient who
-        has one, a year to a year and two months ago, just before the seeded year: the pathway
-        rule's « vu en présentiel dans les 12 mois » holds for the year's teleconsultations
-        but the last weeks of some."""
+        has one, ten to twelve months ago: the pathway rule's « vu en présentiel dans les 12
+        mois » holds for the teleconsultations since, today's bookings included, not for the
+        first weeks of the seeded year."""
         for row in patients.to_dict("records"):
             treating = treating_doctor(row["key"], row["site"])
             if treating is None:
                 continue
-            day = today - timedelta(days=366 + (row["key"] * 37) % 60)
+            day = today - timedelta(days=300 + (row["key"] * 37) % 60)
             start = pd.Timestamp(datetime.combine(day, time(10)), tz=self.zone)
             self.save(
                 f"in-person/{row['key']}",
@@ -701,7 +703,8 @@ class _Seeder:
                 "end": _instant(start + pd.Timedelta(minutes=20)),
                 "slot": [{"reference": f"Slot/{ident}"} for ident in taken],
                 "participant": _participants(patient, doctor, where),
-            },
+            }
+            | _referral(key, patient, site),
         )
 
     def _slot(self, owner: str, start: pd.Timestamp, status: str) -> str:
