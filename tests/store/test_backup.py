@@ -11,6 +11,7 @@ import pytest
 import typer
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
+from tests.store.test_lean_index import ORPHANS
 from typer.testing import CliRunner
 
 from maillage.admin import server_commands
@@ -55,8 +56,13 @@ def _counts(url: str) -> dict[str, int]:
             select(Resource.resource_type, func.count()).group_by(Resource.resource_type)
         ).all()
         index_rows = connection.execute(select(func.count()).select_from(SearchEntry)).scalar()
+        orphans = connection.execute(text(ORPHANS), {"no": False}).scalar()
     engine.dispose()
-    return {**dict(per_type), "search index rows": int(index_rows or 0)}
+    return {
+        **dict(per_type),
+        "search index rows": int(index_rows or 0),
+        "index rows of no live resource": int(orphans or 0),
+    }
 
 
 def _analysed(url: str) -> set[str]:
@@ -94,6 +100,7 @@ def test_backup_and_restore_keep_every_resource_and_a_verified_audit_trail(
     )
     assert restored == original
     assert original["AuditEvent"] > 0 and original["Appointment"] > 0
+    assert original["index rows of no live resource"] == 0  # no foreign key cascades them
     assert {"fhir_resource", "fhir_search"} <= _analysed(empty_url)
     code, output = _run(empty_url, "db", "verify-audit")
     assert code == 0, output

@@ -17,7 +17,6 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
-    ForeignKeyConstraint,
     Index,
     Integer,
     LargeBinary,
@@ -106,17 +105,34 @@ class SearchEntry(Base):
     closed range ``low``..``high``. The ``_actor`` rows have their own index by value
     (migration 0007): a care role's search starts from the references it acts as, whatever the
     resource type, which the general index's first column would need.
+
+    The table is lean because every write of a resource rewrites some of its rows (migration
+    0013): no surrogate key nor foreign key (the store removes a resource's rows itself, see
+    :mod:`maillage.store.resources`), and each value row sits in the value index only, each
+    date row in the date index only (partial indexes; a search on them names ``value IS NOT
+    NULL`` or ``low IS NOT NULL``, see :func:`maillage.store.search.matching`). The mapper's key
+    is for SQLAlchemy alone: rows are only ever read as columns, never loaded as objects.
     """
 
     __tablename__ = "fhir_search"
     __table_args__ = (
-        ForeignKeyConstraint(
-            ["resource_type", "resource_id"],
-            ["fhir_resource.resource_type", "fhir_resource.id"],
-            ondelete="CASCADE",
+        Index(
+            "ix_fhir_search_value",
+            "resource_type",
+            "param",
+            "value",
+            postgresql_where=text("value IS NOT NULL"),
+            sqlite_where=text("value IS NOT NULL"),
         ),
-        Index("ix_fhir_search_value", "resource_type", "param", "value"),
-        Index("ix_fhir_search_date", "resource_type", "param", "low", "high"),
+        Index(
+            "ix_fhir_search_date",
+            "resource_type",
+            "param",
+            "low",
+            "high",
+            postgresql_where=text("low IS NOT NULL"),
+            sqlite_where=text("low IS NOT NULL"),
+        ),
         Index("ix_fhir_search_resource", "resource_type", "resource_id"),
         Index(
             "ix_fhir_search_actor",
@@ -128,7 +144,6 @@ class SearchEntry(Base):
         ),
     )
 
-    pk: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     resource_type: Mapped[str] = mapped_column(String(64))
     resource_id: Mapped[str] = mapped_column(String(64))
     param: Mapped[str] = mapped_column(String(64))
@@ -136,6 +151,10 @@ class SearchEntry(Base):
     value: Mapped[str | None] = mapped_column(String(255))
     low: Mapped[datetime | None] = mapped_column(DateTime)
     high: Mapped[datetime | None] = mapped_column(DateTime)
+
+    __mapper_args__ = {  # noqa: RUF012 (SQLAlchemy reads it once, at mapping)
+        "primary_key": [resource_type, resource_id, param, system, value, low, high]
+    }
 
 
 class BookedPeriod(Base):

@@ -1,11 +1,14 @@
 """A resource version's whole write as one PostgreSQL statement (data-modifying CTEs).
 
-A save writes the current row, the version kept for history, the search index rows (old ones
-dropped) and, for a slot, its calendar row. Sent one by one these are four to six round trips
-and as many SQLAlchemy executions: about half a booking's server CPU. PostgreSQL takes them as
-one statement whose parts all depend on the current row's write: an update is still a
-compare-and-set on the version, and when it matches nothing, nothing else is written.
-SQLite has no data-modifying CTEs and keeps the statements one by one (resources.py).
+A save writes the current row, the version kept for history, the search index rows and, for a
+slot, its calendar row. Sent one by one these are four to six round trips and as many
+SQLAlchemy executions: about half a booking's server CPU. PostgreSQL takes them as one
+statement whose parts all depend on the current row's write: an update is still a
+compare-and-set on the version, and when it matches nothing, nothing else is written. An update
+deletes only the stored index rows that the new version no longer has and inserts only those
+not stored yet: a booking turns a slot's ``status`` row from free to busy and leaves its other
+rows alone. SQLite has no data-modifying CTEs and keeps the statements one by one
+(resources.py).
 """
 
 from __future__ import annotations
@@ -24,7 +27,10 @@ from maillage.store.models import (
 )
 
 _ROW = ("resource_type", "id", "version_id", "last_updated", "deleted", "body")
-_INDEX_COLUMNS = ("resource_type", "resource_id", "param", "system", "value", "low", "high")
+_INDEX_VALUES = ("param", "system", "value", "low", "high")
+_INDEX_COLUMNS = ("resource_type", "resource_id", *_INDEX_VALUES)
+#: An old index row (s) equal to a new one (n), nulls equal too.
+_SAME = " AND ".join(f"n.{name} IS NOT DISTINCT FROM s.{name}" for name in _INDEX_VALUES)
 _CALENDAR_COLUMNS = tuple(column.name for column in SLOT_CALENDAR.columns)
 
 
@@ -41,7 +47,7 @@ def write(
     params = dict(values)
     if expected is not None:
         params["expected"] = expected
-    for name in _INDEX_COLUMNS:
+    for name in _INDEX_VALUES:
         params[f"index_{name}"] = [row[name] for row in index]
     if calendar is not None:
         params.update({f"calendar_{name}": calendar[name] for name in _CALENDAR_COLUMNS})
@@ -67,17 +73,25 @@ def _statement(update: bool, slot: bool) -> TextClause:
     parts = [
         f"written AS ({current})",
         f"version AS (INSERT INTO fhir_resource_version ({', '.join(_ROW)}) SELECT * FROM written)",
+        f"new_row AS (SELECT * FROM unnest({', '.join(':index_' + n for n in _INDEX_VALUES)}) AS"
+        f" n({', '.join(_INDEX_VALUES)}))",
     ]
-    if update:  # the DELETE sees the table as it was before this statement: only old rows go
+    inserted = (
+        f"INSERT INTO fhir_search ({', '.join(_INDEX_COLUMNS)}) SELECT :resource_type, :id,"
+        f" {', '.join('n.' + name for name in _INDEX_VALUES)} FROM new_row n"
+        " WHERE EXISTS (SELECT FROM written)"
+    )
+    if update:  # both parts see the table as it was before this statement: the old rows
         parts.append(
-            "cleared AS (DELETE FROM fhir_search WHERE resource_type = :resource_type"
-            " AND resource_id = :id AND EXISTS (SELECT FROM written))"
+            "cleared AS (DELETE FROM fhir_search s WHERE s.resource_type = :resource_type"
+            " AND s.resource_id = :id AND EXISTS (SELECT FROM written)"
+            f" AND NOT EXISTS (SELECT FROM new_row n WHERE {_SAME}))"
         )
-    parts += [
-        f"indexed AS (INSERT INTO fhir_search ({', '.join(_INDEX_COLUMNS)}) SELECT * FROM"
-        f" unnest({', '.join(':index_' + name for name in _INDEX_COLUMNS)})"
-        " WHERE EXISTS (SELECT FROM written))",
-    ]
+        inserted += (
+            " AND NOT EXISTS (SELECT FROM fhir_search s WHERE s.resource_type = :resource_type"
+            f" AND s.resource_id = :id AND {_SAME})"
+        )
+    parts.append(f"indexed AS ({inserted})")
     if slot:
         others = ", ".join(f"{n} = EXCLUDED.{n}" for n in _CALENDAR_COLUMNS if n != "id")
         parts.append(
@@ -89,7 +103,7 @@ def _statement(update: bool, slot: bool) -> TextClause:
     types = [bindparam(name, type_=RESOURCES.c[name].type) for name in _ROW]
     types += [
         bindparam(f"index_{name}", type_=postgresql.ARRAY(SEARCH_INDEX.c[name].type))
-        for name in _INDEX_COLUMNS
+        for name in _INDEX_VALUES
     ]
     if update:
         types.append(bindparam("expected", type_=RESOURCES.c.version_id.type))

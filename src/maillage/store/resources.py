@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import TextClause, bindparam, insert, select, text, tuple_, update
 from sqlalchemy import delete as sql_delete
-from sqlalchemy import insert, select, tuple_, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
@@ -32,6 +33,9 @@ from maillage.store.models import (
 from maillage.store.search_params import IndexValue, extract
 
 REINDEX_BATCH = 500
+#: The columns of an index row besides its resource's keys: what tells two rows apart.
+INDEX_VALUES = ("param", "system", "value", "low", "high")
+_KEYS = ("resource_type", "resource_id")
 
 
 class StoreError(Exception):
@@ -184,9 +188,9 @@ def _write_one_by_one(
         session.connection().execute(insert(RESOURCES), {**key, **values})
     else:
         _replace_version(session, current, values)
-        _clear_index(session, kind, resource_id)
     _record_version(session, key, values)
-    _index(session, kind, resource_id, values["body"], zone, values["last_updated"])
+    body, last_updated = values["body"], values["last_updated"]
+    _index(session, kind, resource_id, body, zone, last_updated, fresh=current is None)
 
 
 def _write_at_once(
@@ -268,6 +272,7 @@ def reindex(
 
     Batches of ``REINDEX_BATCH`` resources, each in its own transaction: a resource always has
     either its old rows or its new ones, and an interrupted run can simply be started again.
+    Only the rows that differ are written: a rebuild with nothing to fix writes nothing.
     The planner's statistics are refreshed at the end (the index was rewritten wholesale).
     """
     done, after = 0, ("", "")
@@ -283,8 +288,7 @@ def reindex(
             order = (RESOURCES.c.resource_type, RESOURCES.c.id)
             batch = session.connection().execute(query.order_by(*order).limit(REINDEX_BATCH)).all()
             for kind, resource_id, body, last_updated in batch:
-                _clear_index(session, kind, resource_id)
-                _index(session, kind, resource_id, body, zone, last_updated)
+                _index(session, kind, resource_id, body, zone, last_updated, fresh=False)
         if not batch:
             statistics.analyze(sessions)
             return done
@@ -293,6 +297,8 @@ def reindex(
 
 
 def _clear_index(session: Session, resource_type: str, resource_id: str) -> None:
+    """Remove a resource's index rows (and a slot's calendar row): nothing else does, the index
+    has no foreign key to cascade from."""
     connection = session.connection()
     connection.execute(
         sql_delete(SEARCH_INDEX).where(
@@ -310,13 +316,75 @@ def _index(
     body: dict[str, Any],
     zone: ZoneInfo,
     last_updated: datetime,
+    *,
+    fresh: bool,
 ) -> None:
-    """Write the search index rows of a resource (and a slot's calendar row)."""
+    """Write the search index rows of a resource (and a slot's calendar row); unless the
+    resource is ``fresh`` (just created), only the rows that differ from the stored ones."""
     values = extract(resource_type, resource_id, body, zone)
     rows = [index_row(resource_type, resource_id, value) for value in values]
-    insert_rows(session.connection(), SEARCH_INDEX, rows)
+    connection = session.connection()
+    if fresh:
+        insert_rows(connection, SEARCH_INDEX, rows)
+    else:
+        _rewrite(connection, resource_type, resource_id, rows)
     if resource_type == "Slot":
-        slot_calendar.add(session.connection(), resource_id, values, last_updated)
+        if not fresh:
+            slot_calendar.clear(connection, resource_id)
+        slot_calendar.add(connection, resource_id, values, last_updated)
+
+
+def _rewrite(
+    connection: Connection, resource_type: str, resource_id: str, rows: list[dict[str, Any]]
+) -> None:
+    """Make a resource's stored index rows ``rows``, deleting the stored rows no longer among
+    them and inserting those not stored yet: a booking changes one row of a slot (its
+    status), not all of them. Two statements, as a plain delete and insert would be.
+
+    The stored rows are compared, not rows extracted again from the previous version: after a
+    release that changes what is extracted, an update (or :func:`reindex`) still leaves exactly
+    the new rows.
+    """
+    params: dict[str, Any] = {"resource_type": resource_type, "resource_id": resource_id}
+    for number, row in enumerate(rows):
+        params.update({f"{name}_{number}": row[name] for name in INDEX_VALUES})
+    for statement in _rewrite_statements(connection.dialect.name, len(rows)):
+        connection.execute(statement, params)
+
+
+@cache
+def _rewrite_statements(dialect: str, count: int) -> tuple[TextClause, ...]:
+    """The delete and insert of :func:`_rewrite` for ``count`` rows (built once per count)."""
+    mine = "resource_type = :resource_type AND resource_id = :resource_id"
+    if not count:
+        return (text(f"DELETE FROM fhir_search WHERE {mine}"),)
+    equal = "IS" if dialect == "sqlite" else "IS NOT DISTINCT FROM"  # nulls equal too
+    new = "VALUES " + ", ".join(
+        f"({', '.join(f':{name}_{number}' for name in INDEX_VALUES)})" for number in range(count)
+    )
+
+    def same(table: str) -> str:
+        pairs = enumerate(INDEX_VALUES, start=1)
+        return " AND ".join(f"n.column{k} {equal} {table}.{name}" for k, name in pairs)
+
+    delete = (
+        f"DELETE FROM fhir_search WHERE {mine}"
+        f" AND NOT EXISTS (SELECT 1 FROM ({new}) AS n WHERE {same('fhir_search')})"
+    )
+    columns = ", ".join(f"n.column{k}" for k in range(1, len(INDEX_VALUES) + 1))
+    insert = (
+        f"INSERT INTO fhir_search (resource_type, resource_id, {', '.join(INDEX_VALUES)})"
+        f" SELECT :resource_type, :resource_id, {columns} FROM ({new}) AS n WHERE NOT EXISTS"
+        f" (SELECT 1 FROM fhir_search s WHERE s.{mine.replace(' AND ', ' AND s.')}"
+        f" AND {same('s')})"
+    )
+    types = [bindparam(name, type_=SEARCH_INDEX.c[name].type) for name in _KEYS]
+    types += [
+        bindparam(f"{name}_{number}", type_=SEARCH_INDEX.c[name].type)
+        for number in range(count)
+        for name in INDEX_VALUES
+    ]
+    return tuple(text(sql).bindparams(*types) for sql in (delete, insert))
 
 
 def index_row(resource_type: str, resource_id: str, value: IndexValue) -> dict[str, Any]:

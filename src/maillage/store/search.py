@@ -20,6 +20,7 @@ from maillage.store.search_params import (
     PARAMS,
     PATIENT,
     SearchParam,
+    is_date,
     normalise_text,
     param,
     parse_date_range,
@@ -195,9 +196,18 @@ def condition(criterion: Criterion, zone: ZoneInfo) -> ColumnElement[bool]:
 
 
 def matching(resource_type: str, param_name: str, condition: ColumnElement[bool]) -> Select[Any]:
-    """Ids of the resources of a type whose index rows for ``param_name`` meet ``condition``."""
+    """Ids of the resources of a type whose index rows for ``param_name`` meet ``condition``.
+
+    The rows are named as the partial index that holds them is (``low``, or ``value``, not
+    null): a condition such as ``high > x`` or ``system = y`` alone does not tell PostgreSQL
+    or SQLite that the index covers it.
+    """
+    stored = SEARCH_INDEX.c.low if is_date(resource_type, param_name) else SEARCH_INDEX.c.value
     return select(SearchEntry.resource_id).where(
-        SearchEntry.resource_type == resource_type, SearchEntry.param == param_name, condition
+        SearchEntry.resource_type == resource_type,
+        SearchEntry.param == param_name,
+        stored.is_not(None),
+        condition,
     )
 
 
@@ -287,7 +297,7 @@ def param_is(param_column: Any, name: str) -> ColumnElement[bool]:
 
 def names_patient(session: Session, reference: str) -> bool:
     """Whether any indexed resource other than a Patient names ``reference`` as its patient."""
-    found = select(SearchEntry.pk).where(
+    found = select(SearchEntry.resource_id).where(
         SearchEntry.resource_type.in_(_NAMING_PATIENTS),
         SearchEntry.param == PATIENT,
         SearchEntry.value == reference,

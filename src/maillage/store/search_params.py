@@ -276,6 +276,11 @@ def param(resource_type: str, name: str) -> SearchParam | None:
     return next((p for p in public_params(resource_type) if p.name == name), None)
 
 
+def is_date(resource_type: str, name: str) -> bool:
+    """Whether a parameter, hidden or not, indexes dates (its rows fill ``low``/``high``)."""
+    return any(p.name == name and p.kind == "date" for p in PARAMS.get(resource_type, ()))
+
+
 def _walk(node: Any, path: list[str]) -> Iterator[Any]:
     if isinstance(node, list):
         for item in node:
