@@ -41,16 +41,16 @@ def user_id(site: Site, email: str) -> int:
 
 
 def account_events(site: Site, email: str) -> list[dict[str, Any]]:
-    """The AuditEvents naming the account ``email``, oldest first."""
+    """The AuditEvents naming the account ``email``, oldest first (by when they were recorded:
+    events chained in one batch share their storage time)."""
     audit.drain(site.app.state.sessions, site.app.state.settings.zone)  # queued events chained
     with transaction(site.app.state.sessions) as session:
         bodies = session.scalars(
-            select(Resource.body)
-            .where(Resource.resource_type == "AuditEvent")
-            .order_by(Resource.last_updated)
+            select(Resource.body).where(Resource.resource_type == "AuditEvent")
         ).all()
     wanted = {"identifier": {"system": USER_SYSTEM, "value": email}}
-    return [b for b in bodies if any(e["what"] == wanted for e in b.get("entity", []))]
+    named = [b for b in bodies if any(e["what"] == wanted for e in b.get("entity", []))]
+    return sorted(named, key=lambda body: body["recorded"])
 
 
 def set_password(site: Site, link: str, password: str = NEW_PASSWORD) -> Any:
