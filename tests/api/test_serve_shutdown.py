@@ -150,7 +150,7 @@ def test_a_request_in_flight_is_answered_or_abandoned_in_time(
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 @pytest.mark.parametrize(
     ("method", "path", "table"),
-    [("POST", "/auth/token", "app_user"), ("GET", "/fhir/Patient", "fhir_resource")],
+    [("POST", "/auth/token", "app_user"), ("GET", "/fhir/Patient", "audit_outbox")],
     ids=["login", "audited-search"],
 )
 def test_the_statement_of_a_request_its_client_abandoned_is_cancelled(
