@@ -10,7 +10,7 @@ import pytest
 from care_network import build, follow, pooled_expertise, specialist
 from fastapi.testclient import TestClient
 from sqlalchemy import select
-from web_site import Site, csrf_of, login
+from web_site import Site, audited, csrf_of, login
 
 from maillage.store import audit, resources
 from maillage.store.database import transaction
@@ -37,16 +37,6 @@ def found(net: Site, kind: str) -> list[Body]:
             select(Resource).where(Resource.resource_type == kind, Resource.deleted.is_(False))
         ).scalars()
         return [row.body for row in rows]
-
-
-def audited(net: Site, interaction: str, entity: str) -> list[str]:
-    """The outcomes of the AuditEvents of ``interaction`` naming ``entity``."""
-    return [
-        event["outcome"]
-        for event in found(net, "AuditEvent")
-        if event["subtype"][0]["code"] == interaction
-        and {"what": {"reference": entity}} in event.get("entity", [])
-    ]
 
 
 def booked(net: Site, choice: str) -> str:

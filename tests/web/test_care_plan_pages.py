@@ -13,9 +13,8 @@ import pytest
 from care_network import build, follow
 from fastapi.testclient import TestClient
 from sqlalchemy import select
-from web_site import Site, csrf_of
+from web_site import Site, audited, csrf_of
 
-from maillage.store import audit
 from maillage.store.database import transaction
 from maillage.store.models import Resource
 
@@ -36,20 +35,6 @@ def plans(net: Site) -> list[Body]:
     with transaction(net.app.state.sessions) as session:
         rows = session.execute(select(Resource).where(Resource.resource_type == "CarePlan"))
         return [row.body for row in rows.scalars()]
-
-
-def audited(net: Site, interaction: str, entity: str) -> list[str]:
-    """The outcomes of the AuditEvents of ``interaction`` naming ``entity``."""
-    audit.drain(net.app.state.sessions, net.app.state.settings.zone)  # queued events chained
-    with transaction(net.app.state.sessions) as session:
-        rows = session.execute(select(Resource).where(Resource.resource_type == "AuditEvent"))
-        events = [row.body for row in rows.scalars()]
-    return [
-        e["outcome"]
-        for e in events
-        if e["subtype"][0]["code"] == interaction
-        and {"what": {"reference": entity}} in e.get("entity", [])
-    ]
 
 
 def create(client: TestClient, **fields: Any) -> Any:

@@ -14,9 +14,9 @@ import pytest
 from care_network import build, expertise
 from fastapi.testclient import TestClient
 from sqlalchemy import select
-from web_site import PASSWORD, Site, csrf_of, login
+from web_site import PASSWORD, Site, audited, csrf_of, login
 
-from maillage.store import audit, resources
+from maillage.store import resources
 from maillage.store.database import transaction
 from maillage.store.models import Resource
 from maillage.store.users import create_user
@@ -51,19 +51,6 @@ def the_gp(site: Site) -> TestClient:
 def task(net: Site) -> Body:
     with transaction(net.app.state.sessions) as session:
         return resources.read(session, "Task", "t1").body
-
-
-def audited(net: Site, interaction: str, entity: str) -> list[str]:
-    audit.drain(net.app.state.sessions, net.app.state.settings.zone)  # queued events chained
-    with transaction(net.app.state.sessions) as session:
-        rows = session.execute(select(Resource).where(Resource.resource_type == "AuditEvent"))
-        events = [row.body for row in rows.scalars()]
-    return [
-        e["outcome"]
-        for e in events
-        if e["subtype"][0]["code"] == interaction
-        and {"what": {"reference": entity}} in e.get("entity", [])
-    ]
 
 
 def ask_for_more(net: Site) -> TestClient:

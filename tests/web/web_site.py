@@ -15,15 +15,16 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine, event, select
 from sqlalchemy.engine import make_url
 
 from maillage.care.site_import import INSEE_EXTENSION, INSEE_SYSTEM
 from maillage.config import Settings
 from maillage.jobs.queue import JobSettings, job_queue
 from maillage.server import create_app
-from maillage.store import resources
+from maillage.store import audit, resources
 from maillage.store.database import transaction
+from maillage.store.models import Resource
 from maillage.store.users import create_user
 
 SRC = Path(__file__).parents[2] / "src"
@@ -96,6 +97,21 @@ def store(site: Site, *bodies: dict[str, Any]) -> None:
     with transaction(site.app.state.sessions) as session:
         for body in bodies:
             resources.save(session, body, zone, resource_id=body["id"])
+
+
+def audited(site: Site, interaction: str, entity: str) -> list[str]:
+    """The outcomes of the AuditEvents of ``interaction`` naming ``entity`` (queued events
+    chained first)."""
+    audit.drain(site.app.state.sessions, site.app.state.settings.zone)
+    with transaction(site.app.state.sessions) as session:
+        rows = session.execute(select(Resource).where(Resource.resource_type == "AuditEvent"))
+        events = [row.body for row in rows.scalars()]
+    return [
+        e["outcome"]
+        for e in events
+        if e["subtype"][0]["code"] == interaction
+        and {"what": {"reference": entity}} in e.get("entity", [])
+    ]
 
 
 def registry_site(ident: str, code: str, status: str) -> dict[str, Any]:
