@@ -10,8 +10,8 @@ from datetime import timedelta
 import pytest
 from care_network import GP_EMAIL, build, person, tomorrow
 from sqlalchemy import select
-from test_care_actions import audited, booked, post, read, slots
-from web_site import Site, store
+from test_care_actions import booked, post, read, slots
+from web_site import Site, audited, store
 
 from maillage.store.database import transaction
 from maillage.store.models import OutboxMessage

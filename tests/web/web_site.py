@@ -100,12 +100,12 @@ def store(site: Site, *bodies: dict[str, Any]) -> None:
 
 
 def audited(site: Site, interaction: str, entity: str) -> list[str]:
-    """The outcomes of the AuditEvents of ``interaction`` naming ``entity`` (queued events
-    chained first)."""
+    """The outcomes of the AuditEvents of ``interaction`` naming ``entity`` in the order they
+    were recorded (queued events chained first)."""
     audit.drain(site.app.state.sessions, site.app.state.settings.zone)
     with transaction(site.app.state.sessions) as session:
         rows = session.execute(select(Resource).where(Resource.resource_type == "AuditEvent"))
-        events = [row.body for row in rows.scalars()]
+        events = sorted((row.body for row in rows.scalars()), key=lambda e: e["recorded"])
     return [
         e["outcome"]
         for e in events
