@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -28,14 +27,6 @@ TABLES = ", ".join(table.name for table in Base.metadata.sorted_tables)
 
 def _event(n: int) -> dict:
     return {"resourceType": "AuditEvent", "recorded": "2026-01-01T00:00:00Z", "outcome": str(n)}
-
-
-@pytest.fixture
-def sessions(database_url: str) -> Iterator[sessionmaker[Session]]:
-    engine = make_engine(sqlalchemy_url(database_url))
-    upgrade(engine)
-    yield session_factory(engine)
-    engine.dispose()
 
 
 def _counts(sessions: sessionmaker[Session]) -> tuple[int, int, int]:

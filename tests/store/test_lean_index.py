@@ -20,7 +20,6 @@ from maillage.store import resources, search
 from maillage.store.database import (
     alembic_config,
     make_engine,
-    session_factory,
     transaction,
     upgrade,
 )
@@ -52,14 +51,6 @@ ORPHANS = (
     "SELECT count(*) FROM fhir_search s WHERE NOT EXISTS (SELECT 1 FROM fhir_resource r WHERE"
     " r.resource_type = s.resource_type AND r.id = s.resource_id AND r.deleted = :no)"
 )
-
-
-@pytest.fixture
-def sessions(database_url: str) -> Iterator[sessionmaker[Session]]:
-    engine = make_engine(sqlalchemy_url(database_url))
-    upgrade(engine)
-    yield session_factory(engine)
-    engine.dispose()
 
 
 def _found(session: Session) -> list[list[str]]:

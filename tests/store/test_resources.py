@@ -4,14 +4,12 @@ overtaken writes nothing at all (PostgreSQL sends it all as one statement, SQLit
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from maillage.config import sqlalchemy_url
 from maillage.store import one_statement_write, resources, slot_calendar
 from maillage.store.database import make_engine, session_factory, transaction, upgrade
 from maillage.store.models import Resource, ResourceVersion, SearchEntry, SlotCalendar
@@ -25,14 +23,6 @@ SLOT = {
     "start": "2027-03-29T09:00:00+02:00",
     "end": "2027-03-29T09:20:00+02:00",
 }
-
-
-@pytest.fixture
-def sessions(database_url: str) -> Iterator[sessionmaker[Session]]:
-    engine = make_engine(sqlalchemy_url(database_url))
-    upgrade(engine)
-    yield session_factory(engine)
-    engine.dispose()
 
 
 def _state(session: Session) -> dict:
