@@ -2,23 +2,20 @@
 
 Books one teleconsultation through the application, in-process (the app ``maillage serve``
 runs): a patient, a doctor and the doctor's room, the doctor's slot and the room's slot at the
-same time, as the booking page does. It records every statement the booking sends
-(SQLAlchemy's ``before_cursor_execute``) and renders each with its parameters (psycopg's
-client-side binding). The pgbench script built from them sends the same statements, in one
-transaction per booking, for the next pair of slots (doctor's and room's) still free when the
-replay began, drawn through a sequence so that no two transactions take the same slots (their
-versions read first, their compare-and-sets kept: a booking that loses a race rolls back, as
-the API answers 409), with fresh appointment, patient, doctor and room ids (the recorded
-times are replayed as they are, so fresh participants keep booked periods from clashing), and
-the booking's AuditEvent queued as its one audit outbox row, as the store queues it (chaining
-it is the chainer's work, off the booking's path). Two forms:
+same time, as the booking page does. It records what the booking sends on the asynchronous
+connection (:mod:`maillage.store.booking_call`): the reads of its rules and the one call of
+``maillage_book`` that writes it, rendered with their parameters (psycopg's client-side
+binding). The pgbench script built from them sends the same, for the next pair of slots
+(doctor's and room's) still free when the replay began, drawn through a sequence so that no
+two transactions take the same slots, with the pair's own times (the function checks the
+appointment against its slots) and fresh appointment, patient, doctor and room ids (so that
+held periods never clash). Two forms:
 
-- as sent: one round trip per statement, as the server talks to PostgreSQL today;
-- batched: consecutive statements sent as one message (pgbench's ``\\;``), the round trips left
-  being those whose answer the next statement needs: the best a booking written as a few
-  database calls (data-modifying CTEs, a PL/pgSQL function) could do with the same writes.
+- as sent: one round trip per statement, as the server talks to PostgreSQL;
+- batched: consecutive statements sent as one message (pgbench's ``\\;``): the reads
+  pipelined with the call, the least a booking could cost in round trips.
 
-Neither runs any application code (HTTP, authentication, FHIR validation, JSON, hashing), so
+Neither runs any application code (HTTP, authentication, FHIR validation, JSON, e-mails), so
 their TPS is a ceiling for the API's bookings on this PostgreSQL and machine.
 """
 
@@ -30,47 +27,35 @@ from typing import Any
 import psycopg
 from fastapi.testclient import TestClient
 from psycopg.types.json import Jsonb
-from sqlalchemy import event, text
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from maillage.care.codes import TELECONSULTATION as TELECONSULTATION_CODE
 from maillage.care.codes import WORKFLOW_SYSTEM
 from maillage.config import Settings
 from maillage.server import create_app
+from maillage.store import booking_call
 from maillage.store.database import make_engine
 
-#: The table of free slot pairs the script draws from (``k`` = 1..count), made in the bench
-#: database, and the sequence that hands each transaction the next ``k``.
+#: The table of free slot pairs the script draws from (``k`` = 1..count), with their times,
+#: made in the bench database, and the sequence that hands each transaction the next ``k``.
 SLOTS = "bench_replay_slot"
 DRAWS = "bench_replay_draw"
 _DRAW = (
-    "SELECT doctor_slot AS r_slot, room_slot AS r_room_slot"
+    "SELECT doctor_slot AS r_slot, room_slot AS r_room_slot, starts AS r_starts, ends AS r_ends"
     f" FROM {SLOTS} WHERE k = (SELECT nextval('{DRAWS}')) \\gset"
 )
-_SLOT_READ = (
-    "SELECT r.resource_type, r.id, r.version_id AS {version}, r.last_updated, r.deleted, r.body"
-    " FROM fhir_resource r WHERE r.resource_type = 'Slot' AND r.id = '{slot}' \\gset"
-)
-#: Placeholders put into the recorded parameters, then turned into pgbench expressions once the
-#: statement is rendered (quoted where they stood as whole parameters, bare inside strings).
-_WHOLE = {
-    "'@V@'": ":r_v",
-    "'@V2@'": "(:r_v + 1)",
-    "'@RV@'": ":r_rv",
-    "'@RV2@'": "(:r_rv + 1)",
-}
-_INSIDE = {
+#: Placeholders put into the recorded parameters, then turned into pgbench variables once the
+#: statement is rendered.
+_VARIABLES = {
     "@A@": "a:client_id-:r_n",
     "@RS@": ":r_room_slot",
     "@S@": ":r_slot",
     "@P@": "p:client_id-:r_n",
     "@D@": "d:client_id-:r_n",
     "@L@": "l:client_id-:r_n",
-}
-#: Per slot of the pair (placeholder of its id): the variables of its version and its race won.
-_SLOT_VARIABLES = {
-    "@S@": ("r_v", "@V@", "@V2@", "r_won"),
-    "@RS@": ("r_rv", "@RV@", "@RV2@", "r_won2"),
+    "@ST@": ":r_starts",
+    "@EN@": ":r_ends",
 }
 
 
@@ -81,7 +66,7 @@ TELECONSULTATION = {"coding": [{"system": WORKFLOW_SYSTEM, "code": TELECONSULTAT
 class Recorded:
     """The statements of one booking and the values that are this booking's own."""
 
-    statements: list[tuple[str, Any]]
+    statements: list[tuple[str, dict[str, Any]]]
     appointment: str
     slot: str
     room_slot: str
@@ -94,16 +79,21 @@ def record(settings: Settings, token: str, schedule: str, practitioner: str, roo
     ``room`` at the same time (``room-`` and the slot's id), for a patient created for it,
     through the API in-process, recording the booking's statements (and only them)."""
     app = create_app(settings)
-    statements: list[tuple[str, Any]] = []
+    statements: list[tuple[str, dict[str, Any]]] = []
     recording = False
+    rows, book = booking_call.rows, booking_call.book
 
-    def keep(_conn: Any, _cursor: Any, sql: str, params: Any, _context: Any, many: bool) -> None:
+    async def recorded_rows(connection: Any, statement: Any, **values: Any) -> list:
         if recording:
-            if many:
-                raise RuntimeError("the booking sent an executemany: the replay cannot render it")
-            statements.append((sql, params))
+            statements.append(booking_call.compiled(statement, **values))
+        return await rows(connection, statement, **values)
 
-    event.listen(app.state.engine, "before_cursor_execute", keep)
+    async def recorded_book(connection: Any, booking: dict, messages: list[bytes]) -> list[str]:
+        if recording:
+            statements.append((booking_call.BOOK, {"booking": booking, "messages": messages}))
+        return await book(connection, booking, messages)
+
+    booking_call.rows, booking_call.book = recorded_rows, recorded_book  # type: ignore[assignment]
     headers = {"Authorization": f"Bearer {token}"}
     try:
         with TestClient(app) as client:
@@ -138,12 +128,12 @@ def record(settings: Settings, token: str, schedule: str, practitioner: str, roo
             )
             recording = False
     finally:
+        booking_call.rows, booking_call.book = rows, book  # type: ignore[assignment]
         app.state.engine.dispose()
     if booked.status_code != 201:
         raise RuntimeError(f"the recorded booking failed: {booked.status_code} {booked.text[:500]}")
-    queued = [s for s, _ in statements if s.startswith("INSERT INTO audit_outbox")]
-    if len(queued) != 1:
-        raise RuntimeError(f"expected one audit outbox row in the booking, found {len(queued)}")
+    if [sql for sql, _ in statements].count(booking_call.BOOK) != 1:
+        raise RuntimeError("expected the booking as one call of maillage_book")
     appointment = booked.json()["id"]
     return Recorded(statements, appointment, slot["id"], f"room-{slot['id']}", practitioner, room)
 
@@ -163,21 +153,6 @@ def _replace(value: Any, pairs: list[tuple[str, str]]) -> Any:
     return value
 
 
-def _rewritten(statement: str, params: dict[str, Any]) -> tuple[str, dict[str, Any], str, str]:
-    """One recorded statement made replayable: statement, parameters, pgbench's end of command
-    (``;`` or ``\\gset`` to keep the answer), and a tag naming the statements checked for."""
-    if statement.startswith("WITH written AS (UPDATE") and params["resource_type"] == "Slot":
-        _, expected, following, won = _SLOT_VARIABLES[params["id"]]
-        params = {**params, "version_id": following, "expected": expected}
-        counted = statement.replace(
-            "SELECT count(*) FROM written", f"SELECT count(*) AS {won} FROM written"
-        )
-        return counted, params, " \\gset", f"cas {won}"
-    if statement.startswith("INSERT INTO audit_outbox"):
-        return statement, params, ";", "audit"
-    return statement, params, ";", ""
-
-
 def script(recorded: Recorded, url: str) -> str:
     """The pgbench script (as sent: one command per statement) replaying ``recorded``."""
     pairs = [
@@ -188,35 +163,20 @@ def script(recorded: Recorded, url: str) -> str:
         (recorded.practitioner, "Practitioner/@D@"),
         (recorded.room, "Location/@L@"),
     ]
-    lines = ["\\set r_n random(1, 1000000000)", "BEGIN;", _DRAW]
-    seen: set[str] = set()
-    opened: list[str] = []
+    lines = ["\\set r_n random(1, 1000000000)", _DRAW]
     plain = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
     with psycopg.connect(plain) as connection:
         cursor = psycopg.ClientCursor(connection)
-        for recorded_sql, recorded_params in recorded.statements:
+        for statement, recorded_params in recorded.statements:
             params = _replace(recorded_params, pairs)
-            if recorded_sql.startswith("SELECT fhir_resource.") and params.get("pk_1") == "Slot":
-                version = _SLOT_VARIABLES[params["pk_2"]][
-                    0
-                ]  # this slot of the pair, and its version
-                lines.append(_SLOT_READ.format(version=version, slot=_INSIDE[params["pk_2"]]))
-                seen.add("read")
-                continue
-            statement, params, end, tag = _rewritten(recorded_sql, params)
+            if statement == booking_call.BOOK:  # the drawn pair's times, for its checks
+                booking = {**params["booking"], "starts": "@ST@", "ends": "@EN@"}
+                params = {**params, "booking": Jsonb(booking)}
             sql = " ".join(cursor.mogrify(statement, params).split())
-            for old, new in [*_WHOLE.items(), *_INSIDE.items()]:
+            for old, new in _VARIABLES.items():
                 sql = sql.replace(old, new)
-            lines.append(sql + end)
-            if tag.startswith("cas"):  # the rest only when the slot was taken, as the API does
-                opened.append(tag.split()[1])
-                lines.append(f"\\if :{opened[-1]}")
-            seen.add(tag.split()[0] if tag else tag)
-    missing = {"read", "cas", "audit"} - seen
-    if missing or len(opened) != 2:
-        raise RuntimeError(f"the recorded booking lacks the statements expected: {sorted(missing)}")
-    rollbacks = ["\\else", "ROLLBACK;", "\\endif"] * len(opened)
-    return "\n".join([*lines, "COMMIT;", *rollbacks]) + "\n"
+            lines.append(sql + ";")
+    return "\n".join(lines) + "\n"
 
 
 def batched(as_sent: str) -> str:
@@ -243,9 +203,9 @@ def batched(as_sent: str) -> str:
 
 
 def round_trips(replay: str) -> int:
-    """Messages a committed booking of ``replay`` sends (the rollback branch left out)."""
+    """Messages a booking of ``replay`` sends."""
     ends = [line for line in replay.splitlines() if line.endswith((";", "\\gset"))]
-    return sum(not line.endswith("\\;") and line != "ROLLBACK;" for line in ends)
+    return sum(not line.endswith("\\;") for line in ends)
 
 
 def draw_from_slots(url: str) -> int:
@@ -259,8 +219,13 @@ def draw_from_slots(url: str) -> int:
         connection.execute(
             text(
                 f"CREATE TABLE {SLOTS} AS SELECT row_number() OVER (ORDER BY d.id) AS k,"
-                " d.id AS doctor_slot, r.id AS room_slot"
+                " d.id AS doctor_slot, r.id AS room_slot,"
+                " to_char((s.body->>'start')::timestamptz AT TIME ZONE 'UTC',"
+                " 'YYYY-MM-DD\"T\"HH24:MI:SS') AS starts,"
+                " to_char((s.body->>'end')::timestamptz AT TIME ZONE 'UTC',"
+                " 'YYYY-MM-DD\"T\"HH24:MI:SS') AS ends"
                 " FROM slot_calendar d JOIN slot_calendar r ON r.id = 'room-' || d.id"
+                " JOIN fhir_resource s ON s.resource_type = 'Slot' AND s.id = d.id"
                 " WHERE d.schedule LIKE 'Schedule/sched-%' AND d.status = 'free'"
                 " AND r.status = 'free'"
             )

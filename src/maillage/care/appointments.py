@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import copy
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from sqlalchemy import select
@@ -32,7 +33,7 @@ from maillage.care.errors import Conflict, Unprocessable
 from maillage.care.principal import Principal
 from maillage.config import Settings
 from maillage.store import resources
-from maillage.store.models import Resource, ResourceVersion
+from maillage.store.models import Resource, ResourceVersion, StoredResource
 from maillage.store.search_params import normalise_reference, parse_moment
 
 UPCOMING = frozenset({"pending", "booked", "arrived", "checked-in"})
@@ -144,17 +145,17 @@ def live(session: Session, reference: str) -> Resource | None:
 
 
 def people(
-    session: Session, body: Body
+    lookup: resources.Lookup, body: Body
 ) -> tuple[list[tuple[str, invitations.Participant]], str | None]:
     """The invited people with an e-mail address (with their resource type), and the site
-    (Location) as text."""
+    (Location) as text; ``lookup`` reads the participants (and a role's practitioner)."""
     found: list[tuple[str, invitations.Participant]] = []
     place = None
     actors = [
         (participant, normalise_reference((participant.get("actor") or {}).get("reference", "")))
         for participant in body.get("participant", [])
     ]
-    rows = resources.live_many(session, [reference for _, reference in actors if reference])
+    rows = lookup([reference for _, reference in actors if reference])
     for participant, reference in actors:
         row = rows.get(reference) if reference else None
         if row is None or participant.get("status") == "declined":
@@ -166,7 +167,7 @@ def people(
         person = row.body
         if row.resource_type == "PractitionerRole" and email_of(person) is None:
             doctor = normalise_reference((person.get("practitioner") or {}).get("reference", ""))
-            practitioner = live(session, doctor) if doctor else None
+            practitioner = lookup([doctor]).get(doctor) if doctor else None
             person = practitioner.body if practitioner is not None else person
         address = email_of(person)
         if address:
@@ -194,9 +195,22 @@ def invitation(
     session: Session, settings: Settings, row: Resource, user: video.VideoUser
 ) -> invitations.Invitation:
     """The invitation for a stored appointment, its video link made for ``user``."""
+    invited, place = people(partial(resources.live_many, session), row.body)
+    return invitation_of(settings, row, user, invited, place, sequence(session, row.id))
+
+
+def invitation_of(
+    settings: Settings,
+    row: StoredResource,
+    user: video.VideoUser,
+    invited: list[tuple[str, invitations.Participant]],
+    place: str | None,
+    changes: int,
+) -> invitations.Invitation:
+    """The invitation of an appointment whose people, place and ICS SEQUENCE (``changes``)
+    were read."""
     body = row.body
     start, end = _instant(body.get("start")), _instant(body.get("end"))
-    invited, place = people(session, body)
     name = room(body)
     link = None
     if name is not None:
@@ -213,7 +227,7 @@ def invitation(
             location=place,
             video_url=link,
             timezone=settings.timezone,
-            sequence=sequence(session, row.id),
+            sequence=changes,
             cancelled=body.get("status") == "cancelled",
         )
     except ValueError as error:

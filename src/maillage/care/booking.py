@@ -14,7 +14,9 @@ telemedicine consent was withdrawn cannot be booked.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
+from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -50,7 +52,7 @@ _CLASH = (
     )
     .order_by(BOOKED_PERIODS.c.actor)
 )
-_CONSENTS = (
+CONSENTS = (
     select(RESOURCES.c.body)
     .join(
         SEARCH_INDEX,
@@ -67,14 +69,14 @@ _CONSENTS = (
 )
 
 
-def _held_slots(appointment: dict[str, Any] | None) -> set[str]:
+def held_slots(appointment: dict[str, Any] | None) -> set[str]:
     if appointment is None or appointment.get("status") not in HOLDS_TIME:
         return set()
     refs = (normalise_reference(s.get("reference", "")) for s in appointment.get("slot", []))
     return {ref.split("/", 1)[1] for ref in refs if ref and ref.startswith("Slot/")}
 
 
-def _actors(appointment: dict[str, Any], types: tuple[str, ...]) -> set[str]:
+def actors(appointment: dict[str, Any], types: tuple[str, ...]) -> set[str]:
     refs = (
         normalise_reference((p.get("actor") or {}).get("reference", ""))
         for p in appointment.get("participant", [])
@@ -91,25 +93,25 @@ def apply(
     zone: ZoneInfo,
 ) -> None:
     """Move slots and held periods from ``old`` to ``new`` (None: absent or deleted)."""
-    taken, held = _held_slots(new), _held_slots(old)
+    taken, held = held_slots(new), held_slots(old)
     holds = new is not None and new.get("status") in HOLDS_TIME
     was_holding = old is not None and old.get("status") in HOLDS_TIME
     if new is not None and holds and not was_holding:
-        for patient in _actors(new, ("Patient",)):
+        for patient in actors(new, ("Patient",)):
             _check_consent(session, patient)
-    period = _period(new, zone)
+    period = period_of(new, zone)
     for slot_id in sorted(held - taken):
         _set_status(session, slot_id, "free", zone)
     for slot_id in sorted(taken - held):
         _set_status(session, slot_id, "busy", zone, period)
-    if period is not None and old is not None and _period(old, zone) != period:
+    if period is not None and old is not None and period_of(old, zone) != period:
         for slot_id in sorted(taken & held):  # the same slots kept at another time
             _check_within(resources.read(session, "Slot", slot_id), period, zone)
     if was_holding or holds:
         _hold_periods(session, appointment_id, new if holds else None, period, old is not None)
 
 
-def _period(body: dict[str, Any] | None, zone: ZoneInfo) -> Period | None:
+def period_of(body: dict[str, Any] | None, zone: ZoneInfo) -> Period | None:
     """An appointment's or a slot's start and end instants (naive UTC), None without both."""
     if body is None or "start" not in body or "end" not in body:
         return None
@@ -118,7 +120,7 @@ def _period(body: dict[str, Any] | None, zone: ZoneInfo) -> Period | None:
 
 def _check_within(slot: Resource, period: Period, zone: ZoneInfo) -> None:
     """An appointment happens inside each slot it takes: 422 otherwise."""
-    slot_period = _period(slot.body, zone)
+    slot_period = period_of(slot.body, zone)
     if slot_period is None:
         return
     if not (slot_period[0] <= period[0] and period[1] <= slot_period[1]):
@@ -129,13 +131,14 @@ def _check_within(slot: Resource, period: Period, zone: ZoneInfo) -> None:
         )
 
 
-def _people(session: Session, appointment: dict[str, Any]) -> set[str]:
+def held_people(lookup: resources.Lookup, appointment: dict[str, Any]) -> set[str]:
     """The participants an appointment holds; a PractitionerRole stands for its
     practitioner (one doctor booked under two roles at once is still booked twice)."""
-    people = _actors(appointment, PERSONS)
-    for role in _actors(appointment, ("PractitionerRole",)):
-        row = resources.get(session, *role.split("/", 1))
-        body = row.body if row is not None and not row.deleted else {}
+    people = actors(appointment, PERSONS)
+    roles = sorted(actors(appointment, ("PractitionerRole",)))
+    found = lookup(roles) if roles else {}
+    for role in roles:
+        body = found[role].body if role in found else {}
         doctor = normalise_reference((body.get("practitioner") or {}).get("reference", ""))
         people.add(doctor or role)
     return people
@@ -158,21 +161,27 @@ def _hold_periods(
     if appointment is None or period is None:
         return
     starts, ends = period
-    actors = sorted(_people(session, appointment))
-    if not actors:
+    people = sorted(held_people(partial(resources.live_many, session), appointment))
+    if not people:
         return
-    clashes = connection.execute(_CLASH, {"actors": actors, "starts": starts, "ends": ends}).all()
+    clashes = connection.execute(_CLASH, {"actors": people, "starts": starts, "ends": ends}).all()
     if clashes:
         held = ", ".join(f"{actor} (Appointment/{other})" for actor, other in clashes)
         raise Conflict(f"already booked then: {held}")
     periods = [
         {"appointment_id": appointment_id, "actor": actor, "starts": starts, "ends": ends}
-        for actor in actors
+        for actor in people
     ]
     try:
         insert_rows(connection, BOOKED_PERIODS, periods)
     except IntegrityError as error:
-        raise Conflict(f"{', '.join(actors)} booked meanwhile for that time") from error
+        raise booked_meanwhile(people) from error
+
+
+def booked_meanwhile(people: list[str]) -> Conflict:
+    """The refusal when the exclusion constraint found one of ``people`` booked by a
+    concurrent transaction for the same time."""
+    return Conflict(f"{', '.join(people)} booked meanwhile for that time")
 
 
 def _set_status(
@@ -205,7 +214,11 @@ def _check_consent(session: Session, patient: str) -> None:
     """Refuse when the patient's most recent consent to treatment (scope ``treatment``; other
     consents, e.g. to research, say nothing of it) is withdrawn: inactive or rejected, or a
     ``deny`` provision."""
-    consents = session.connection().execute(_CONSENTS, {"patient": patient}).scalars()
+    check_consents(patient, session.connection().execute(CONSENTS, {"patient": patient}).scalars())
+
+
+def check_consents(patient: str, consents: Iterable[dict[str, Any]]) -> None:
+    """Refuse when the latest of ``patient``'s consents (newest first) to treatment says no."""
     latest = next((body for body in consents if about_treatment(body)), None)
     if latest is not None and withdrawn(latest):
         raise Unprocessable(f"{patient} withdrew consent to telemedicine", code="business-rule")

@@ -112,17 +112,18 @@ class Call:
             yield
         except resources.StoreError as error:
             refusal = STORE_ERRORS.get(type(error), Invalid)(str(error))
-            self._report(refusal)
+            self.report(refusal)
             raise refusal from error
         except search.SearchError as error:
             refusal = Invalid(str(error))
-            self._report(refusal)
+            self.report(refusal)
             raise refusal from error
         except DomainError as error:
-            self._report(error)
+            self.report(error)
             raise
 
-    def _report(self, error: DomainError) -> None:
+    def report(self, error: DomainError) -> None:
+        """Audit the refusal ``error`` (once), in a transaction of its own."""
         if not self.audited or error is self._reported:
             return
         self._reported = error
@@ -149,13 +150,19 @@ class Call:
     ) -> None:
         """Refuse unless the principal may see every one of ``patients`` (in ``as_type``, by
         default the call's type)."""
+        as_type = self.resource_type if as_type is None else as_type
+        self.admit(
+            patients, policy.refused_patients(session, self.principal, patients, as_type or "")
+        )
+
+    def admit(self, patients: set[str], refused: set[str]) -> None:
+        """Note ``patients`` as touched, and refuse when ``refused`` (those of them the
+        principal may not see, :func:`maillage.care.policy.refused_patients`) is not empty."""
         self.entities.extend(sorted(patients))
         kind = self.resource_type
         unowned = not patients and kind != "Patient" and policy.is_patient_data(kind or "")
         if unowned and self.principal.role not in policy.FULL_ACCESS:
             raise Forbidden("this record names no patient; only the network's operators see it")
-        as_type = self.resource_type if as_type is None else as_type
-        refused = policy.refused_patients(session, self.principal, patients, as_type or "")
         if refused:
             # The audit names the patients (entities); the answer does not say whose it is.
             raise Forbidden("no care relationship with the patient of this record")

@@ -15,6 +15,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
+from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -25,7 +26,7 @@ from maillage.care import appointments, invitations, video
 from maillage.care.outbox import DeliveryStatus
 from maillage.config import Settings
 from maillage.store import resources
-from maillage.store.models import OutboxMessage, Resource, utcnow
+from maillage.store.models import OutboxMessage, Resource, StoredResource, utcnow
 from maillage.store.search_params import normalise_reference
 
 Body = dict[str, Any]
@@ -54,12 +55,13 @@ def _patient(body: Body) -> str:
     return ""
 
 
-def _on_behalf(session: Session, patient: str) -> list[tuple[str, invitations.Participant]]:
+def _on_behalf(lookup: resources.Lookup, patient: str) -> list[tuple[str, invitations.Participant]]:
     """Who is told for a patient without an e-mail address: the organisation that looks after
     them (``managingOrganization``, e.g. their EHPAD), when it has one."""
-    row = appointments.live(session, patient) if patient else None
+    row = lookup([patient]).get(patient) if patient else None
     reference = ((row.body if row else {}).get("managingOrganization") or {}).get("reference", "")
-    carer = appointments.live(session, normalise_reference(reference) or "") if reference else None
+    organisation = normalise_reference(reference) if reference else None
+    carer = lookup([organisation]).get(organisation) if organisation else None
     address = appointments.email_of(carer.body) if carer else None
     if carer is None or address is None:
         return []
@@ -106,27 +108,41 @@ def enqueue(session: Session, settings: Settings, row: Resource, previous: Body 
     """Queue the confirmation (or cancellation) of a just-written appointment, when due."""
     if not due(row.body, previous):
         return
-    invited, _ = appointments.people(session, row.body)
-    if not any(resource_type == "Patient" for resource_type, _ in invited):
-        invited += _on_behalf(session, _patient(row.body))
-    for resource_type, person in invited:
+    changes = appointments.sequence(session, row.id)
+    for message in messages(settings, row, partial(resources.live_many, session), changes):
+        session.add(OutboxMessage(**message))
+
+
+def messages(
+    settings: Settings, row: StoredResource, lookup: resources.Lookup, changes: int
+) -> list[dict[str, Any]]:
+    """The outbox rows telling each participant of a just-written appointment (due, see
+    :func:`due`); ``lookup`` reads the people, ``changes`` is the ICS SEQUENCE."""
+    invited, place = appointments.people(lookup, row.body)
+    told = list(invited)
+    if not any(resource_type == "Patient" for resource_type, _ in told):
+        told += _on_behalf(lookup, _patient(row.body))
+    rows = []
+    for resource_type, person in told:
         user = video.VideoUser(
             person.name or person.email, person.email, moderator=resource_type != "Patient"
         )
-        event = appointments.invitation(session, settings, row, user)
+        event = appointments.invitation_of(settings, row, user, invited, place, changes)
         ics = invitations.to_ics(event, uid_domain=appointments.uid_domain(settings))
         message = _message(settings, event, ics)
         message["To"] = person.email
-        session.add(
-            OutboxMessage(
-                id=resources.new_id(),
-                created=utcnow(),
-                source=f"Appointment/{row.id}",
-                patient=_patient(row.body),
-                recipient=person.email,
-                message=message.as_bytes(),
-                status=DeliveryStatus.PENDING.value,
-                attempts=0,
-                next_attempt_at=utcnow(),
-            )
+        now = utcnow()
+        rows.append(
+            {
+                "id": resources.new_id(),
+                "created": now,
+                "source": f"Appointment/{row.id}",
+                "patient": _patient(row.body),
+                "recipient": person.email,
+                "message": message.as_bytes(),
+                "status": DeliveryStatus.PENDING.value,
+                "attempts": 0,
+                "next_attempt_at": now,
+            }
         )
+    return rows

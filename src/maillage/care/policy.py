@@ -268,14 +268,28 @@ def refused_patients(
     session: Session, principal: Principal, patients: set[str], resource_type: str = ""
 ) -> set[str]:
     """The patients among ``patients`` this principal may not see (in ``resource_type``)."""
+    decided = refused_by_role(principal, patients)
+    if decided is not None:
+        return decided
+    linked = linked_patients(principal, patients, resource_type)
+    return patients - set(session.execute(linked).scalars())
+
+
+def refused_by_role(principal: Principal, patients: set[str]) -> set[str] | None:
+    """The patients refused whatever the stored care relationships (None: a care role, whose
+    relationships, :func:`linked_patients`, decide)."""
     if not patients or principal.role in FULL_ACCESS:
         return set()
     if principal.role is Role.PATIENT:
         return patients - {principal.patient}
     if principal.role not in CARE_ROLES:
         return patients
-    linked = _linked_patients(principal, patients, via=_via(resource_type))
-    return patients - set(session.execute(linked).scalars())
+    return None
+
+
+def linked_patients(principal: Principal, patients: set[str], resource_type: str) -> Select[Any]:
+    """Those of ``patients`` a care role is linked to (in ``resource_type``), as a query."""
+    return _linked_patients(principal, patients, via=_via(resource_type))
 
 
 def schedule_refusal(principal: Principal, schedule: Body) -> str | None:

@@ -38,6 +38,7 @@ from maillage.care import (
     alerts,
     appointments,
     attachments,
+    booking_call,
     bundles,
     french,
     policy,
@@ -518,8 +519,11 @@ class Repository:
         if_none_exist: str | None = None,
     ) -> Written:
         """Write an Appointment (book, reschedule, cancel), awaited from the event loop: the
-        slots, the held periods and the confirmations move with it in one transaction. (The
-        work runs in a worker thread for now.)"""
+        slots, the held periods and the confirmations move with it in one transaction. A new
+        booking on PostgreSQL is one database call from the loop (:mod:`booking_call`); the
+        other writes run in a worker thread."""
+        if appointment_id is None and if_none_exist is None and booking_call.eligible(self):
+            return await booking_call.book(self, payload)
         if appointment_id is None:
             work = partial(self.create, "Appointment", payload, if_none_exist=if_none_exist)
         else:

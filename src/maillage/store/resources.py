@@ -7,12 +7,13 @@ history and the index rows consistent inside the caller's transaction.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import TextClause, bindparam, insert, select, text, tuple_, update
+from sqlalchemy import Select, TextClause, bindparam, insert, select, text, tuple_, update
 from sqlalchemy import delete as sql_delete
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
@@ -83,17 +84,29 @@ def read(session: Session, resource_type: str, resource_id: str) -> Resource:
     return row
 
 
+Lookup = Callable[[list[str]], dict[str, StoredResource]]
+"""The live resources named by ``Type/id`` references: :func:`live_many` on a session, or what
+an asynchronous caller read beforehand (:mod:`maillage.store.booking_call`)."""
+
+
 def live_many(session: Session, references: list[str]) -> dict[str, StoredResource]:
     """The live resources named by ``Type/id`` references, in one query (unknown or deleted
     ones are left out)."""
+    query = live_query(references)
+    if query is None:
+        return {}
+    return {f"{r.resource_type}/{r.id}": r for r in session.connection().execute(query)}
+
+
+def live_query(references: list[str]) -> Select[Any] | None:
+    """The query of :func:`live_many` (None: no reference to look up)."""
     keys = {tuple(reference.split("/", 1)) for reference in references if "/" in reference}
     if not keys:
-        return {}
-    query = select(RESOURCES).where(
+        return None
+    return select(RESOURCES).where(
         tuple_(RESOURCES.c.resource_type, RESOURCES.c.id).in_(sorted(keys)),
         RESOURCES.c.deleted.is_(False),
     )
-    return {f"{r.resource_type}/{r.id}": r for r in session.connection().execute(query)}
 
 
 def read_version(
@@ -132,7 +145,7 @@ def save(
     if resource_type == "Slot":
         slot_answers.touched(session, current.body if current else None, body)
     now = utcnow()
-    body = _stamped(body, resource_id, version, now)
+    body = versioned(body, resource_id, version, now)
     key = {"resource_type": resource_type, "id": resource_id}
     values = {"version_id": version, "last_updated": now, "deleted": False, "body": body}
     connection = session.connection()
@@ -163,7 +176,7 @@ def create_many(
         kind, resource_id = body["resourceType"], new_id()
         if kind == "Slot":
             raise ValueError("slots are written one by one, with their calendar rows")
-        stamped = _stamped(body, resource_id, 1, now)
+        stamped = versioned(body, resource_id, 1, now)
         values = {"version_id": 1, "last_updated": now, "deleted": False, "body": stamped}
         rows.append({"resource_type": kind, "id": resource_id, **values})
         found = extract(kind, resource_id, stamped, zone)
@@ -256,7 +269,9 @@ def _record_version(session: Session, key: dict[str, str], values: dict[str, Any
     session.connection().execute(insert(VERSIONS), {**key, **values})
 
 
-def _stamped(body: dict[str, Any], resource_id: str, version: int, now: datetime) -> dict:
+def versioned(body: dict[str, Any], resource_id: str, version: int, now: datetime) -> dict:
+    """``body`` as stored: its id, and ``meta`` with this version and time (the client's other
+    ``meta`` kept)."""
     meta = {
         k: v for k, v in (body.get("meta") or {}).items() if k not in ("versionId", "lastUpdated")
     }

@@ -1,0 +1,90 @@
+"""A booking's reads and its one write on psycopg's asynchronous pool, from the event loop.
+
+:mod:`maillage.care.booking_call` prepares a booking in Python; this module runs what it needs
+of PostgreSQL without SQLAlchemy's execution nor a worker thread: the reads its rules need
+(SQLAlchemy Core queries compiled to psycopg's SQL), then the whole write as one call of the
+PL/pgSQL function ``maillage_book`` (migration 0014), which answers the schedules of the slots
+it took or raises a refusal of its own SQLSTATE.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+from psycopg import AsyncConnection
+from psycopg.types.json import Jsonb
+from sqlalchemy import Select
+from sqlalchemy.dialects.postgresql.psycopg import dialect as psycopg_dialect
+
+from maillage.store.models import Resource
+from maillage.store.resources import StoreError, live_query
+
+_PSYCOPG = psycopg_dialect()
+CONFLICT, BUSINESS_RULE = "MB409", "MB422"
+"""The SQLSTATEs of ``maillage_book``'s refusals: a slot or period taken, a rule broken."""
+TRANSIENT = frozenset({"40001", "40P01"})  # serialization_failure, deadlock_detected
+
+
+class Refused(StoreError):
+    """``maillage_book`` refused the booking: ``state`` says how (:data:`CONFLICT`, or
+    :data:`BUSINESS_RULE`), the message what, in the ordinary path's words."""
+
+    def __init__(self, state: str, message: str) -> None:
+        super().__init__(message)
+        self.state = state
+
+
+class Clash(StoreError):
+    """A participant was booked for the same time by a concurrent transaction (the exclusion
+    constraint of ``booked_period``)."""
+
+
+class Transient(StoreError):
+    """PostgreSQL aborted the call to break a deadlock or a serialisation failure: run again."""
+
+
+BOOK = "SELECT maillage_book(%(booking)s, %(messages)s)"
+
+
+def compiled(statement: Select[Any], **values: Any) -> tuple[str, dict[str, Any]]:
+    """A Core query as psycopg's SQL (lists of values expanded in place) and its parameters."""
+    sql = statement.compile(dialect=_PSYCOPG, compile_kwargs={"render_postcompile": True})
+    return str(sql), {**sql.params, **values}
+
+
+async def rows(connection: AsyncConnection[Any], statement: Select[Any], **values: Any) -> list:
+    """The rows of a Core query, run on the asynchronous connection."""
+    cursor = await connection.execute(*compiled(statement, **values))
+    return await cursor.fetchall()
+
+
+async def live_many(connection: AsyncConnection[Any], references: list[str]) -> dict[str, Any]:
+    """:func:`maillage.store.resources.live_many` on the asynchronous connection."""
+    query = live_query(references)
+    if query is None:
+        return {}
+    columns = ("resource_type", "id", "version_id", "last_updated", "deleted", "body")
+    found = [
+        Resource(**dict(zip(columns, row, strict=True))) for row in await rows(connection, query)
+    ]
+    return {f"{row.resource_type}/{row.id}": row for row in found}
+
+
+async def book(
+    connection: AsyncConnection[Any], booking: dict[str, Any], messages: list[bytes]
+) -> list[str]:
+    """Write a prepared booking in one call (its own transaction: the connection is in
+    autocommit); the schedules of the slots it took."""
+    try:
+        cursor = await connection.execute(BOOK, {"booking": Jsonb(booking), "messages": messages})
+    except psycopg.errors.ExclusionViolation as error:
+        raise Clash(str(error)) from error
+    except psycopg.Error as error:
+        if error.sqlstate in (CONFLICT, BUSINESS_RULE):
+            raise Refused(error.sqlstate, error.diag.message_primary or "") from error
+        if error.sqlstate in TRANSIENT:
+            raise Transient(str(error)) from error
+        raise
+    found = await cursor.fetchone()
+    return list(found[0]) if found else []
