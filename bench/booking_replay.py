@@ -81,19 +81,14 @@ def record(settings: Settings, token: str, schedule: str, practitioner: str, roo
     app = create_app(settings)
     statements: list[tuple[str, dict[str, Any]]] = []
     recording = False
-    rows, book = booking_call.rows, booking_call.book
+    execute = booking_call.execute
 
-    async def recorded_rows(connection: Any, statement: Any, **values: Any) -> list:
+    async def recorded(connection: Any, sql: str, params: dict[str, Any]) -> list:
         if recording:
-            statements.append(booking_call.compiled(statement, **values))
-        return await rows(connection, statement, **values)
+            statements.append((sql, params))
+        return await execute(connection, sql, params)
 
-    async def recorded_book(connection: Any, booking: dict, messages: list[bytes]) -> list[str]:
-        if recording:
-            statements.append((booking_call.BOOK, {"booking": booking, "messages": messages}))
-        return await book(connection, booking, messages)
-
-    booking_call.rows, booking_call.book = recorded_rows, recorded_book  # type: ignore[assignment]
+    booking_call.execute = recorded  # type: ignore[assignment]
     headers = {"Authorization": f"Bearer {token}"}
     try:
         with TestClient(app) as client:
@@ -128,7 +123,7 @@ def record(settings: Settings, token: str, schedule: str, practitioner: str, roo
             )
             recording = False
     finally:
-        booking_call.rows, booking_call.book = rows, book  # type: ignore[assignment]
+        booking_call.execute = execute  # type: ignore[assignment]
         app.state.engine.dispose()
     if booked.status_code != 201:
         raise RuntimeError(f"the recorded booking failed: {booked.status_code} {booked.text[:500]}")
@@ -170,7 +165,7 @@ def script(recorded: Recorded, url: str) -> str:
         for statement, recorded_params in recorded.statements:
             params = _replace(recorded_params, pairs)
             if statement == booking_call.BOOK:  # the drawn pair's times, for its checks
-                booking = {**params["booking"], "starts": "@ST@", "ends": "@EN@"}
+                booking = {**params["booking"].obj, "starts": "@ST@", "ends": "@EN@"}
                 params = {**params, "booking": Jsonb(booking)}
             sql = " ".join(cursor.mogrify(statement, params).split())
             for old, new in _VARIABLES.items():

@@ -13,7 +13,7 @@ from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, TextClause, bindparam, insert, select, text, tuple_, update
+from sqlalchemy import TextClause, bindparam, insert, select, text, tuple_, update
 from sqlalchemy import delete as sql_delete
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
@@ -92,21 +92,14 @@ an asynchronous caller read beforehand (:mod:`maillage.store.booking_call`)."""
 def live_many(session: Session, references: list[str]) -> dict[str, StoredResource]:
     """The live resources named by ``Type/id`` references, in one query (unknown or deleted
     ones are left out)."""
-    query = live_query(references)
-    if query is None:
-        return {}
-    return {f"{r.resource_type}/{r.id}": r for r in session.connection().execute(query)}
-
-
-def live_query(references: list[str]) -> Select[Any] | None:
-    """The query of :func:`live_many` (None: no reference to look up)."""
     keys = {tuple(reference.split("/", 1)) for reference in references if "/" in reference}
     if not keys:
-        return None
-    return select(RESOURCES).where(
+        return {}
+    query = select(RESOURCES).where(
         tuple_(RESOURCES.c.resource_type, RESOURCES.c.id).in_(sorted(keys)),
         RESOURCES.c.deleted.is_(False),
     )
+    return {f"{r.resource_type}/{r.id}": r for r in session.connection().execute(query)}
 
 
 def read_version(
