@@ -180,6 +180,7 @@ async def _read_people(connection: AsyncConnection[Any], body: Body) -> resource
 
 
 def _index_row(value: Any) -> dict[str, Any]:
+    """An index row as the function reads it from JSON (dates as ISO text)."""
     return {
         "param": value.param,
         "system": value.system,
