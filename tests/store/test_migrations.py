@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 
 from maillage.config import sqlalchemy_url
 from maillage.store.database import make_engine, upgrade
-from maillage.store.models import Base
+from maillage.store.models import Base, on_backend
 
 
 def test_migrations_match_the_models_and_are_idempotent(database_url: str) -> None:
@@ -17,7 +17,9 @@ def test_migrations_match_the_models_and_are_idempotent(database_url: str) -> No
     upgrade(engine)
     upgrade(engine)
     with engine.connect() as connection:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        backend = on_backend(connection.dialect.name)
+        opts = {"compare_type": True, "include_object": backend}
+        context = MigrationContext.configure(connection, opts=opts)
         assert context.get_current_revision() is not None
         assert compare_metadata(context, Base.metadata) == []
     engine.dispose()

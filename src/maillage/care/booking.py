@@ -20,7 +20,7 @@ from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, delete, select
+from sqlalchemy import Executable, bindparam, delete, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -43,15 +43,25 @@ PERSONS = ("Patient", "Practitioner", "Location", "Device", "RelatedPerson")
 Period = tuple[datetime, datetime]
 # Statements of every booking, built once (building SQLAlchemy expressions per call cost
 # about as much CPU as running them).
-_CLASH = (
-    select(BOOKED_PERIODS.c.actor, BOOKED_PERIODS.c.appointment_id)
+CLASHES: dict[str, Executable] = {
+    # Who of ``actors`` is held during [starts, ends), and by which appointment. PostgreSQL
+    # probes the exclusion constraint's index on both its columns, actor by actor: given
+    # ``actor = ANY(...)`` and the overlap at once, its planner scans that index by period
+    # alone (3-4 ms on 200,000 periods, against 0.03 ms; ``OFFSET 0`` keeps the probe per actor).
+    "postgresql": text(
+        "SELECT a.actor, p.appointment_id FROM unnest(CAST(:actors AS text[])) AS a(actor)"
+        " CROSS JOIN LATERAL (SELECT appointment_id FROM booked_period WHERE actor = a.actor"
+        " AND tsrange(starts, ends) && tsrange(:starts, :ends) OFFSET 0) AS p ORDER BY a.actor"
+    ),
+    # SQLite reads its (actor, ends) index (migration 0015).
+    "sqlite": select(BOOKED_PERIODS.c.actor, BOOKED_PERIODS.c.appointment_id)
     .where(
         BOOKED_PERIODS.c.actor.in_(bindparam("actors", expanding=True)),
-        BOOKED_PERIODS.c.starts < bindparam("ends"),
         BOOKED_PERIODS.c.ends > bindparam("starts"),
+        BOOKED_PERIODS.c.starts < bindparam("ends"),
     )
-    .order_by(BOOKED_PERIODS.c.actor)
-)
+    .order_by(BOOKED_PERIODS.c.actor),
+}
 CONSENTS = (
     select(RESOURCES.c.body)
     .join(
@@ -164,7 +174,8 @@ def _hold_periods(
     people = sorted(held_people(partial(resources.live_many, session), appointment))
     if not people:
         return
-    clashes = connection.execute(_CLASH, {"actors": people, "starts": starts, "ends": ends}).all()
+    clash = CLASHES[connection.dialect.name]
+    clashes = connection.execute(clash, {"actors": people, "starts": starts, "ends": ends}).all()
     if clashes:
         held = ", ".join(f"{actor} (Appointment/{other})" for actor, other in clashes)
         raise Conflict(f"already booked then: {held}")

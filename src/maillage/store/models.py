@@ -7,6 +7,7 @@ PostgreSQL's timestamp comparison order them the same way.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -72,6 +73,16 @@ class Resource(Base):
     last_updated: Mapped[datetime] = mapped_column(DateTime, index=True)
     deleted: Mapped[bool] = mapped_column(Boolean, default=False)
     body: Mapped[dict[str, Any]] = mapped_column(Json)
+
+
+def on_backend(dialect: str) -> Callable[..., bool]:
+    """Alembic's ``include_object`` for a database of ``dialect``: the schema the models
+    describe there, without what they keep for the other back-end (``info={"only": ...}``)."""
+
+    def include(found: Any, *_: Any) -> bool:
+        return getattr(found, "info", {}).get("only", dialect) == dialect
+
+    return include
 
 
 class StoredResource(Protocol):
@@ -161,17 +172,21 @@ class BookedPeriod(Base):
     """When a participant (patient, practitioner) is held by a booked appointment.
 
     On PostgreSQL an exclusion constraint (migration 0002) forbids two overlapping periods for one
-    actor, so the database itself refuses double booking; on SQLite writes are serialised and
-    the overlap is checked before insert.
+    actor, so the database itself refuses double booking, and its index answers "who is held
+    then"; on SQLite writes are serialised, the overlap is checked before insert, and an index
+    of its own (actor, end) answers it. No surrogate key (migration 0015): nothing reads it,
+    and each booking wrote it for every participant. The mapper's key is for SQLAlchemy alone.
     """
 
     __tablename__ = "booked_period"
+    __table_args__ = (Index("ix_booked_period_actor", "actor", "ends", info={"only": "sqlite"}),)
 
-    pk: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     appointment_id: Mapped[str] = mapped_column(String(64), index=True)
     actor: Mapped[str] = mapped_column(String(130))
     starts: Mapped[datetime] = mapped_column(DateTime)
     ends: Mapped[datetime] = mapped_column(DateTime)
+
+    __mapper_args__ = {"primary_key": [appointment_id, actor]}  # noqa: RUF012 (as above)
 
 
 class SlotCalendar(Base):

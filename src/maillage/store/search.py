@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from maillage.store.models import RESOURCES, SEARCH_INDEX, Resource, SearchEntry, StoredResource
 from maillage.store.search_params import (
+    ANSWERED_BY,
     PARAMS,
     PATIENT,
     SearchParam,
@@ -203,6 +204,12 @@ def matching(resource_type: str, param_name: str, condition: ColumnElement[bool]
     or SQLite that the index covers it.
     """
     stored = SEARCH_INDEX.c.low if is_date(resource_type, param_name) else SEARCH_INDEX.c.value
+    source = ANSWERED_BY.get((resource_type, param_name))
+    if source is not None:  # the rows of the untyped parameter, of the right types
+        spec = param(resource_type, param_name)
+        assert spec is not None
+        types = or_(*(SEARCH_INDEX.c.value.like(f"{target}/%") for target in spec.targets))
+        condition, param_name = and_(condition, types), source
     return select(SearchEntry.resource_id).where(
         SearchEntry.resource_type == resource_type,
         SearchEntry.param == param_name,

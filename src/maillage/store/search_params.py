@@ -266,6 +266,34 @@ PARAMS: dict[str, tuple[SearchParam, ...]] = {
 }
 
 
+def _answered_by() -> dict[tuple[str, str], str]:
+    """Typed reference parameters whose rows would repeat those of an untyped public parameter
+    over the same paths: a stored reference names its type, so ``Appointment?patient=Patient/x``
+    is ``actor=Patient/x`` (see :func:`maillage.store.search.matching`). Their own rows cost
+    every write of a booking three B-tree insertions each (issue 23)."""
+    found = {}
+    for resource_type, specs in PARAMS.items():
+        for spec in specs:
+            source = next(
+                (
+                    other.name
+                    for other in specs
+                    if other.kind == "reference"
+                    and not other.targets
+                    and other.paths == spec.paths
+                    and not other.name.startswith("_")
+                ),
+                None,
+            )
+            if spec.kind == "reference" and spec.targets and source:
+                found[resource_type, spec.name] = source
+    return found
+
+
+ANSWERED_BY = _answered_by()
+"""(resource type, parameter) → the parameter whose index rows answer it."""
+
+
 def public_params(resource_type: str) -> tuple[SearchParam, ...]:
     """The parameters a client may use (hidden access-control ones left out)."""
     return tuple(p for p in PARAMS.get(resource_type, ()) if not p.name.startswith("_"))
@@ -441,6 +469,9 @@ def extract(
     for row in list(rows):
         if row.param == "patient":
             rows[IndexValue(PATIENT, value=row.value)] = None
-    if resource_type == "Appointment" and body.get("status") in VOID_APPOINTMENT:
-        return [row for row in rows if not _site_actor(row)]
-    return list(rows)
+    void = resource_type == "Appointment" and body.get("status") in VOID_APPOINTMENT
+    return [
+        row
+        for row in rows
+        if (resource_type, row.param) not in ANSWERED_BY and not (void and _site_actor(row))
+    ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection, create_engine
 
-from maillage.store.models import Base
+from maillage.store.models import Base, on_backend
 
 config = context.config
 
@@ -29,6 +29,7 @@ def _migrate(connection: Connection) -> None:
         target_metadata=Base.metadata,
         render_as_batch=True,
         compare_type=True,
+        include_object=on_backend(connection.dialect.name),
     )
     with context.begin_transaction():
         context.run_migrations()
