@@ -205,3 +205,24 @@ def test_a_refusal_of_the_one_call_is_the_ordinary_paths_and_writes_nothing(
             )
         ).scalar_one()
     assert booked == 0
+
+
+def test_a_person_held_then_is_named_as_the_ordinary_path_names_them(
+    slots: Server, coordinator: dict[str, str]
+) -> None:
+    """``maillage_book`` leaves the overlap to the exclusion constraint; its refusal still
+    names who is held and by which appointment, in the ordinary path's words."""
+    first = slots.client.post(
+        "/fhir/Appointment", json=_teleconsultation("patient-2", 9), headers=coordinator
+    )
+    assert first.status_code == 201
+    again = {k: v for k, v in _teleconsultation("patient-2", 9).items() if k != "slot"}
+    fast = slots.client.post("/fhir/Appointment", json=again, headers=coordinator)
+    ordinary = Repository(slots.app.state.sessions, slots.settings, COORDINATOR)
+    with pytest.raises(Exception) as slow:
+        asyncio.run(ordinary.book(again))
+    held = ("Location/site-2", "Patient/patient-2", "Practitioner/doctor")
+    expected = ", ".join(f"{who} (Appointment/{first.json()['id']})" for who in held)
+    assert fast.status_code == 409, fast.text
+    diagnostics = fast.json()["issue"][0]["diagnostics"]
+    assert diagnostics == str(slow.value) == f"already booked then: {expected}"

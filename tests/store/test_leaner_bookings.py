@@ -107,6 +107,17 @@ def _downgrade(engine: Engine, revision: str) -> None:
         command.downgrade(config, revision)
 
 
+def _checks_before_holding(engine: Engine) -> bool | None:
+    """Whether ``maillage_book`` asks who is held before holding people (None: SQLite)."""
+    if engine.dialect.name != "postgresql":
+        return None
+    with engine.connect() as connection:
+        source = connection.execute(
+            text("SELECT prosrc FROM pg_proc WHERE proname = 'maillage_book'")
+        ).scalar_one()
+    return "already booked then" in source
+
+
 def test_the_migration_goes_back_to_the_rows_and_key_of_before(
     sessions: sessionmaker[Session],
 ) -> None:
@@ -115,7 +126,9 @@ def test_the_migration_goes_back_to_the_rows_and_key_of_before(
         engine = session.get_bind()
         lean = session.execute(select(func.count()).select_from(SEARCH_INDEX)).scalar_one()
     assert isinstance(engine, Engine)
+    assert _checks_before_holding(engine) in (False, None)
     _downgrade(engine, "0014_booking_function")
+    assert _checks_before_holding(engine) in (True, None)
     with engine.connect() as connection:
         rows = set(
             connection.execute(
@@ -139,6 +152,7 @@ def test_the_migration_goes_back_to_the_rows_and_key_of_before(
     with engine.connect() as connection:
         count = connection.execute(select(func.count()).select_from(SEARCH_INDEX)).scalar_one()
     assert count == lean
+    assert _checks_before_holding(engine) in (False, None)
     assert "pk" not in {column["name"] for column in inspect(engine).get_columns("booked_period")}
 
 

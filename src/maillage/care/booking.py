@@ -14,13 +14,13 @@ telemedicine consent was withdrawn cannot be booked.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Executable, bindparam, delete, select, text
+from sqlalchemy import Select, TextClause, bindparam, delete, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -43,7 +43,7 @@ PERSONS = ("Patient", "Practitioner", "Location", "Device", "RelatedPerson")
 Period = tuple[datetime, datetime]
 # Statements of every booking, built once (building SQLAlchemy expressions per call cost
 # about as much CPU as running them).
-CLASHES: dict[str, Executable] = {
+CLASHES: dict[str, TextClause | Select[Any]] = {
     # Who of ``actors`` is held during [starts, ends), and by which appointment. PostgreSQL
     # probes the exclusion constraint's index on both its columns, actor by actor: given
     # ``actor = ANY(...)`` and the overlap at once, its planner scans that index by period
@@ -177,8 +177,7 @@ def _hold_periods(
     clash = CLASHES[connection.dialect.name]
     clashes = connection.execute(clash, {"actors": people, "starts": starts, "ends": ends}).all()
     if clashes:
-        held = ", ".join(f"{actor} (Appointment/{other})" for actor, other in clashes)
-        raise Conflict(f"already booked then: {held}")
+        raise already_booked(clashes)
     periods = [
         {"appointment_id": appointment_id, "actor": actor, "starts": starts, "ends": ends}
         for actor in people
@@ -187,6 +186,12 @@ def _hold_periods(
         insert_rows(connection, BOOKED_PERIODS, periods)
     except IntegrityError as error:
         raise booked_meanwhile(people) from error
+
+
+def already_booked(clashes: Iterable[Sequence[Any]]) -> Conflict:
+    """The refusal naming who is held then, and by which appointment (rows of :data:`CLASHES`)."""
+    held = ", ".join(f"{actor} (Appointment/{other})" for actor, other in clashes)
+    return Conflict(f"already booked then: {held}")
 
 
 def booked_meanwhile(people: list[str]) -> Conflict:

@@ -10,8 +10,9 @@ to the thread hand-offs (issue 23). Here the same rules run on the event loop in
    participants (and a role's practitioner, a patient's organisation), the patients' consents
    and, for a care role, its care relationships; then the confirmation e-mails and the
    AuditEvent are made, in Python, by the ordinary path's own functions;
-3. the writes as one call of ``maillage_book`` (migration 0014): each slot locked, checked
-   free and around the appointment, made busy; the people held for the period; the
+3. the writes as one call of ``maillage_book`` (migrations 0014, 0015): each slot locked,
+   checked free and around the appointment, made busy; the people held for the period (the
+   exclusion constraint refuses a clash; :func:`clash_refusal` names who holds them); the
    appointment; the e-mails and the audit outbox row; in one transaction.
 
 A refusal has the ordinary path's status, code and text, and is audited the same way (in a
@@ -21,6 +22,7 @@ ordinary path; the API's booking tests run on both databases and expect the same
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -190,6 +192,20 @@ def _index_row(value: Any) -> dict[str, Any]:
     }
 
 
+async def clash_refusal(
+    connection: AsyncConnection[Any], prepared: Body, people: list[str]
+) -> Conflict:
+    """The exclusion constraint refused to hold ``people``: who holds them then, in the
+    ordinary path's words (``maillage_book`` leaves that probe to the constraint, which makes
+    it anyway), or the concurrent refusal when the holder is already gone."""
+    period = [datetime.fromisoformat(prepared[bound]) for bound in ("starts", "ends")]
+    clash = booking.CLASHES["postgresql"]
+    held = await booking_call.rows(
+        connection, clash, actors=people, starts=period[0], ends=period[1]
+    )
+    return booking.already_booked(held) if held else booking.booked_meanwhile(people)
+
+
 async def _write(
     connection: AsyncConnection[Any], prepared: Body, messages: list[bytes], people: list[str]
 ) -> list[str]:
@@ -202,7 +218,7 @@ async def _write(
                 raise Conflict(str(refused)) from refused
             raise Unprocessable(str(refused), code="business-rule") from refused
         except booking_call.Clash as clash:
-            raise booking.booked_meanwhile(people) from clash
+            raise await clash_refusal(connection, prepared, people) from clash
         except booking_call.Transient:
             continue
     raise Conflict("concurrent writes kept colliding; send the request again")

@@ -15,7 +15,7 @@ from typing import Any
 import psycopg
 from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
-from sqlalchemy import Select
+from sqlalchemy import ClauseElement
 from sqlalchemy.dialects.postgresql.psycopg import dialect as psycopg_dialect
 
 from maillage.store.models import Resource
@@ -37,8 +37,8 @@ class Refused(StoreError):
 
 
 class Clash(StoreError):
-    """A participant was booked for the same time by a concurrent transaction (the exclusion
-    constraint of ``booked_period``)."""
+    """A participant was already held for the same time, by a committed or a concurrent
+    transaction (the exclusion constraint of ``booked_period``, which alone checks it)."""
 
 
 class Transient(StoreError):
@@ -56,14 +56,14 @@ _LIVE = (
 """The live resources of some references, one statement whatever their number."""
 
 
-def compiled(statement: Select[Any], **values: Any) -> tuple[str, dict[str, Any]]:
+def compiled(statement: ClauseElement, **values: Any) -> tuple[str, dict[str, Any]]:
     """A Core query as psycopg's SQL (lists of values expanded in place) and its parameters."""
     sql, constants = _compiled(statement)
     return sql, {**constants, **values}
 
 
 @lru_cache(maxsize=64)
-def _compiled(statement: Select[Any]) -> tuple[str, dict[str, Any]]:
+def _compiled(statement: ClauseElement) -> tuple[str, dict[str, Any]]:
     """Compiled once per statement object: a constant query (e.g. the consents') costs its
     compilation once, about half a millisecond, not at every booking."""
     sql = statement.compile(dialect=_PSYCOPG, compile_kwargs={"render_postcompile": True})
@@ -77,7 +77,7 @@ async def execute(connection: AsyncConnection[Any], sql: str, params: dict[str, 
     return await cursor.fetchall()
 
 
-async def rows(connection: AsyncConnection[Any], statement: Select[Any], **values: Any) -> list:
+async def rows(connection: AsyncConnection[Any], statement: ClauseElement, **values: Any) -> list:
     """The rows of a Core query, run on the asynchronous connection."""
     return await execute(connection, *compiled(statement, **values))
 

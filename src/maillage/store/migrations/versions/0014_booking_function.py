@@ -6,9 +6,8 @@ function once with what Python prepared (the appointment's stored body and index
 held people and period, the confirmation e-mails and the AuditEvent); the function takes each
 slot under a row lock (checked free and around the appointment, then made busy: row, version,
 its ``status`` index row and calendar row, the only ones a booking changes), holds the people
-for the period (checked actor by actor on the exclusion constraint's index, see
-:data:`maillage.care.booking.CLASHES`; the constraint of migration 0002 still refuses overlaps
-between concurrent transactions), writes the appointment (row, version, index rows), the e-mails and
+for the period (the exclusion constraint of migration 0002 still refuses overlaps between
+concurrent transactions), writes the appointment (row, version, index rows), the e-mails and
 the audit outbox row, and returns the schedules of the slots it took. A refusal raises
 SQLSTATE ``MB409`` (conflict) or ``MB422`` (business rule) with the ordinary path's own text.
 SQLite has no such function: the repository writes there statement by statement.
@@ -78,11 +77,10 @@ BEGIN
     schedules := schedules || (slot.body->'schedule'->>'reference');
   END LOOP;
   IF starts_at IS NOT NULL AND cardinality(actors) > 0 THEN
-    SELECT string_agg(format('%s (Appointment/%s)', a.actor, p.appointment_id), ', '
-        ORDER BY a.actor) INTO clashes
-      FROM unnest(actors) AS a(actor) CROSS JOIN LATERAL (SELECT appointment_id
-        FROM booked_period WHERE actor = a.actor
-        AND tsrange(starts, ends) && tsrange(starts_at, ends_at) OFFSET 0) AS p;
+    SELECT string_agg(format('%s (Appointment/%s)', p.actor, p.appointment_id), ', '
+        ORDER BY p.actor) INTO clashes
+      FROM booked_period p
+      WHERE p.actor = ANY(actors) AND p.starts < ends_at AND p.ends > starts_at;
     IF clashes IS NOT NULL THEN
       RAISE EXCEPTION USING ERRCODE = 'MB409', MESSAGE = 'already booked then: ' || clashes;
     END IF;
