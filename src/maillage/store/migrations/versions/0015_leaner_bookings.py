@@ -43,28 +43,24 @@ ANSWERED = (
 
 
 _BEFORE = import_module("maillage.store.migrations.versions.0014_booking_function").FUNCTION
-_CHECK = """    SELECT string_agg(format('%s (Appointment/%s)', p.actor, p.appointment_id), ', '
-        ORDER BY p.actor) INTO clashes
-      FROM booked_period p
-      WHERE p.actor = ANY(actors) AND p.starts < ends_at AND p.ends > starts_at;
-    IF clashes IS NOT NULL THEN
-      RAISE EXCEPTION USING ERRCODE = 'MB409', MESSAGE = 'already booked then: ' || clashes;
-    END IF;
-"""
+#: 0014's check of who is held then, before holding the people: from its first line to its end.
+_CHECK = ("    SELECT string_agg(", "    END IF;\n")
 
 
-def _function(text: str, *cuts: str) -> str:
-    """``text`` (a ``CREATE FUNCTION``) as a replacement, without ``cuts``, each found once."""
-    for cut in cuts:
-        if text.count(cut) != 1:
-            raise ValueError(f"not once in maillage_book: {cut!r}")
-        text = text.replace(cut, "")
+def _function(text: str, *cuts: tuple[str, str]) -> str:
+    """``text`` (a ``CREATE FUNCTION``) as a replacement, without each cut (from its first
+    line, found once, to its end)."""
+    for start, end in cuts:
+        if text.count(start) != 1:
+            raise ValueError(f"not once in maillage_book: {start!r}")
+        first = text.index(start)
+        text = text[:first] + text[text.index(end, first) + len(end) :]
     return text.replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION", 1)
 
 
 def upgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
-        op.execute(_function(_BEFORE, _CHECK, "  clashes text;\n"))
+        op.execute(_function(_BEFORE, _CHECK, ("  clashes text;", "\n")))
     with op.batch_alter_table("booked_period") as table:
         table.drop_column("pk")
     if op.get_bind().dialect.name == "sqlite":
