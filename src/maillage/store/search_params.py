@@ -273,20 +273,15 @@ def _answered_by() -> dict[tuple[str, str], str]:
     every write of a booking three B-tree insertions each (issue 23)."""
     found = {}
     for resource_type, specs in PARAMS.items():
-        for spec in specs:
-            source = next(
-                (
-                    other.name
-                    for other in specs
-                    if other.kind == "reference"
-                    and not other.targets
-                    and other.paths == spec.paths
-                    and not other.name.startswith("_")
-                ),
-                None,
-            )
-            if spec.kind == "reference" and spec.targets and source:
-                found[resource_type, spec.name] = source
+        references = [spec for spec in specs if spec.kind == "reference"]
+        untyped = {
+            spec.paths: spec.name
+            for spec in references
+            if not spec.targets and not spec.name.startswith("_")
+        }
+        for spec in references:
+            if spec.targets and spec.paths in untyped:
+                found[resource_type, spec.name] = untyped[spec.paths]
     return found
 
 

@@ -2,9 +2,9 @@
 
 - ``booked_period`` loses its surrogate key: nothing reads it, and each booking wrote it (a
   sequence value and a B-tree insertion) for every participant held.
-- "Who of these people is held then", asked before every booking, reads the exclusion
-  constraint's GiST index on PostgreSQL (migration 0002); SQLite had no index on the actor
-  and read the whole table: it gets (actor, end).
+- "Who of these people is held then", asked before a booking on the ordinary path, reads the
+  exclusion constraint's GiST index on PostgreSQL (migration 0002); SQLite had no index on the
+  actor and read the whole table: it gets (actor, end).
 - Typed reference parameters answered by the rows of an untyped one over the same paths
   (:data:`maillage.store.search_params.ANSWERED_BY`: an appointment's ``patient``,
   ``practitioner`` and ``location``, read from its ``actor`` rows) lose their own rows.
