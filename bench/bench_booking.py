@@ -83,7 +83,7 @@ from maillage.store.models import (
     User,
     utcnow,
 )
-from maillage.store.resources import index_row, instant
+from maillage.store.resources import index_rows, instant
 from maillage.store.search_params import extract
 
 SERVER = os.environ.get(
@@ -159,7 +159,7 @@ def bulk_store(url: str, bodies: Iterable[dict[str, Any]], settings: Settings) -
                 }
             )
             values = extract(kind, rid, stored, settings.zone)
-            index += [index_row(kind, rid, value) for value in values]
+            index += index_rows(kind, rid, values)
             if kind == "Slot":
                 calendar.append(slot_calendar.row(rid, values, now))
         with engine.begin() as connection:

@@ -56,8 +56,9 @@ def _lifespan(
     threads: int, engine: Engine, statement_timeout: float, answers: SlotAnswers
 ) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     """Size the pool of threads that run the synchronous routes, and on PostgreSQL open the
-    asynchronous pool of the reads that run on the event loop (slot searches) and listen to
-    the slot calendar's notifications for ``answers`` (kept slot-search answers).
+    asynchronous pool of the reads that run on the event loop (slot searches), listen to the
+    slot calendar's notifications for ``answers`` (kept slot-search answers) and announce the
+    schedules of this process's bookings.
 
     AnyIO's default, 40 threads, makes every request queue for the one interpreter lock among
     many runnable threads; a few threads overlap the database's answers with Python's work
@@ -86,10 +87,12 @@ def _lifespan(
             await reads.open()
             app.state.reads = reads
             listening = asyncio.create_task(slot_answers.listen(url, answers))
+            announcing = asyncio.create_task(slot_answers.announce(reads, answers))
             try:
                 yield
             finally:
                 listening.cancel()
+                announcing.cancel()
                 app.state.reads = None
                 await reads.close(timeout=1.0)
         finally:

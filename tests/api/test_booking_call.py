@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import psycopg
 import pytest
 from api_server import Server
 from fhir_samples import appointment, organization, practitioner, schedule, slot
@@ -23,7 +24,7 @@ from maillage.care.codes import TELECONSULTATION, WORKFLOW_SYSTEM
 from maillage.care.principal import Principal
 from maillage.care.repository import Repository
 from maillage.store import audit as audit_trail
-from maillage.store import slot_calendar
+from maillage.store import booking_call, resources, slot_calendar
 from maillage.store.search_params import extract
 from maillage.store.users import Role
 
@@ -85,7 +86,8 @@ def _written(server: Server, appointment_id: str, hour: int) -> dict[str, Any]:
                 )
             )
             derived = extract("Slot", slot_id, body, server.settings.zone)
-            assert index == {(v.param, v.system, v.value, v.low, v.high) for v in derived}
+            kept = resources.index_rows("Slot", slot_id, derived)
+            assert index == {tuple(row[c] for c in resources.INDEX_VALUES) for row in kept}
             (calendar,) = rows(
                 "SELECT schedule, status, start_low, start_high FROM slot_calendar WHERE id = :id",
                 id=slot_id,
@@ -226,3 +228,22 @@ def test_a_person_held_then_is_named_as_the_ordinary_path_names_them(
     assert fast.status_code == 409, fast.text
     diagnostics = fast.json()["issue"][0]["diagnostics"]
     assert diagnostics == str(slow.value) == f"already booked then: {expected}"
+
+
+def test_the_participants_read_answers_only_the_pairs_asked_for(
+    net: Server, coordinator: dict[str, str]
+) -> None:
+    """Types and ids go as two lists (no join to plan): a resource of one asked type with
+    another asked type's id is not a participant."""
+    for body in (practitioner("doctor"), practitioner("site-2")):
+        net.put(body, coordinator)
+    url = net.settings.sqlalchemy_url.replace("postgresql+psycopg", "postgresql", 1)
+
+    async def read() -> dict[str, Any]:
+        async with await psycopg.AsyncConnection.connect(url) as connection:
+            asked = ["Practitioner/doctor", "Location/site-2", "Patient/nobody"]
+            return await booking_call.live_many(connection, asked)
+
+    found = asyncio.run(read())
+    assert sorted(found) == ["Location/site-2", "Practitioner/doctor"]
+    assert found["Location/site-2"].body["resourceType"] == "Location"

@@ -8,11 +8,12 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import psycopg
 import pytest
 from api_server import Server
 from fastapi.testclient import TestClient
 from fhir_samples import appointment
-from sqlalchemy import text
+from sqlalchemy import make_url, text
 
 from maillage.server import create_app
 from maillage.store.database import make_engine
@@ -119,3 +120,25 @@ def test_a_page_read_across_a_drop_is_not_kept() -> None:
     assert answers.get("Schedule/b", "k") is None and answers.get("Schedule/a", "k") is None
     answers.listening = False
     assert answers.mark("Schedule/a") is None
+
+
+@pytest.mark.postgres
+@ON_POSTGRESQL
+def test_a_booking_is_announced_once_after_its_commit(
+    net: Server, coordinator: dict[str, str]
+) -> None:
+    """The booking's call leaves the trigger quiet (migration 0016): the only announcement is
+    its process's, after the commit; any other write of the calendar still notifies."""
+    url = make_url(net.settings.sqlalchemy_url).set(drivername="postgresql")
+    url = url.render_as_string(hide_password=False)
+    with psycopg.connect(url, autocommit=True) as listener:
+        listener.execute("LISTEN slot_calendar")
+        booked = net.client.post(
+            "/fhir/Appointment", json=_booking("patient-2"), headers=coordinator
+        )
+        assert booked.status_code == 201, booked.text
+        heard = [n.payload for n in listener.notifies(timeout=1.0)]
+        assert heard == ["Schedule/doctor-schedule"]
+        with psycopg.connect(url, autocommit=True) as writer:
+            writer.execute("UPDATE slot_calendar SET status = 'free' WHERE id = 'slot-1'")
+        assert [n.payload for n in listener.notifies(timeout=1.0)] == ["Schedule/doctor-schedule"]

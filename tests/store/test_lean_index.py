@@ -121,7 +121,7 @@ def test_an_update_rewrites_only_the_index_rows_that_changed(
         resources.save(session, {**SLOT, "identifier": []}, ZONE, resource_id="s2")
     with transaction(sessions) as session:
         created, found = _rows(session, "s1"), _found(session)
-    assert len(created) == 5  # identifier, schedule, service-type, start, status
+    assert len(created) == 4  # identifier, schedule, service-type, start (status: calendar)
     both = ["s1", "s2"]
     assert found == [both, ["s1"], both, both, both, both, [], both]
 
@@ -132,24 +132,36 @@ def test_an_update_rewrites_only_the_index_rows_that_changed(
     with transaction(sessions) as session:
         assert _rows(session, "s1") == created and _found(session) == found
 
-    # booked: the status row alone is replaced
+    # booked: no index row written (the calendar alone holds the status), found as booked
     with transaction(sessions) as session, _counting(session) as written:
         resources.save(session, {**SLOT, "status": "busy"}, ZONE, resource_id="s1")
+        assert written() == (0, 0)
+    with transaction(sessions) as session:
+        assert _rows(session, "s1") == created and _found(session) == [
+            *found[:5],
+            ["s2"],
+            ["s1"],
+            ["s2"],
+        ]
+
+    # another service: its row alone is replaced, the others are the very same tuples
+    other = {**SLOT, "status": "busy", "serviceType": [{"coding": [{"code": "expertise"}]}]}
+    with transaction(sessions) as session, _counting(session) as written:
+        resources.save(session, other, ZONE, resource_id="s1")
         assert written() == (1, 1)
     with transaction(sessions) as session:
-        booked = _rows(session, "s1")
-        after = _found(session)
-    status = ("status", None, "free", None, None)
-    assert {k: v for k, v in booked.items() if k[0] != "status"} == {
-        k: v for k, v in created.items() if k != status
-    }  # the same rows, on PostgreSQL the very same tuples (written by the create)
-    assert ("status", None, "busy", None, None) in booked and status not in booked
-    assert after == [*found[:5], ["s2"], ["s1"], ["s2"]]
+        changed = _rows(session, "s1")
+    service = ("service-type", "urn:acte", "teleconsultation", None, None)
+    assert {k: v for k, v in changed.items() if k[0] != "service-type"} == {
+        k: v for k, v in created.items() if k != service
+    }
+    assert ("service-type", None, "expertise", None, None) in changed and service not in changed
     with transaction(sessions) as session:
         for name in ("s1", "s2"):
+            body = resources.read(session, "Slot", name).body
             assert set(_rows(session, name)) == {
-                (value.param, value.system, value.value, value.low, value.high)
-                for value in extract("Slot", name, resources.read(session, "Slot", name).body, ZONE)
+                tuple(row[column] for column in resources.INDEX_VALUES)
+                for row in resources.index_rows("Slot", name, extract("Slot", name, body, ZONE))
             }
 
 
@@ -167,7 +179,7 @@ def test_no_index_row_outlives_its_resource(sessions: sessionmaker[Session]) -> 
         engine = session.get_bind()
     assert isinstance(engine, Engine)
     with transaction(sessions) as session:
-        assert _rows(session, "s2") == {} and len(_rows(session, "s1")) == 5
+        assert _rows(session, "s2") == {} and len(_rows(session, "s1")) == 4
         assert _found(session)[5:] == [[], ["s1"], []]
     assert _orphans(engine) == 0
     assert resources.reindex(sessions, ZONE) == 1
@@ -190,7 +202,7 @@ def test_reindex_writes_only_what_differs(sessions: sessionmaker[Session]) -> No
     with transaction(sessions) as session:
         rows = _rows(session, "s1")
     assert ("schedule", None, "Schedule/dr-martin", None, None) in rows
-    assert ("status", None, "x", None, None) not in rows and len(rows) == 5
+    assert ("status", None, "x", None, None) not in rows and len(rows) == 4
 
 
 def _plan(session: Session, query: list[tuple[str, str]]) -> str:
@@ -206,7 +218,7 @@ def _plan(session: Session, query: list[tuple[str, str]]) -> str:
 @pytest.mark.parametrize(
     ("query", "index"),
     [
-        ([("status", "free")], "ix_fhir_search_value"),
+        ([("service-type", "urn:acte|teleconsultation")], "ix_fhir_search_value"),
         ([("identifier", "urn:agenda|")], "ix_fhir_search_value"),
         ([("schedule", "Schedule/dr-1,Schedule/dr-2")], "ix_fhir_search_value"),
         ([("start", "ge2027-03-29")], "ix_fhir_search_date"),
@@ -228,10 +240,7 @@ def test_searches_read_the_partial_indexes(
         body["start"] = f"2027-{1 + n % 12:02d}-{1 + n % 28:02d}T09:00:00+01:00"
         key = {"resource_type": "Slot", "id": f"s{n}", "version_id": 1, "last_updated": now}
         resource_rows.append({**key, "deleted": False, "body": body})
-        index_rows += [
-            resources.index_row("Slot", f"s{n}", value)
-            for value in extract("Slot", f"s{n}", body, ZONE)
-        ]
+        index_rows += resources.index_rows("Slot", f"s{n}", extract("Slot", f"s{n}", body, ZONE))
     with transaction(sessions) as session:
         session.execute(insert(RESOURCES), resource_rows)
         session.execute(insert(SearchEntry), index_rows)
@@ -263,10 +272,10 @@ def test_the_migration_keeps_every_index_row_both_ways(database_url: str) -> Non
         for n in range(3):
             key = {"resource_type": "Slot", "id": f"s{n}", "version_id": 1, "last_updated": now}
             connection.execute(insert(RESOURCES), {**key, "deleted": False, "body": SLOT})
-            rows = [resources.index_row("Slot", f"s{n}", value) for value in values]
+            rows = resources.index_rows("Slot", f"s{n}", values)
             connection.execute(insert(SEARCH_INDEX), rows)
     before, columns, keys = _index_table(engine)
-    assert len(before) == 15 and "pk" in columns and keys == 1
+    assert len(before) == 12 and "pk" in columns and keys == 1
     upgrade(engine)
     after, columns, keys = _index_table(engine)
     assert after == before and "pk" not in columns and keys == 0

@@ -108,7 +108,9 @@ async def _book(call: Call, connection: AsyncConnection[Any], payload: Any) -> W
     lookup = await _read_people(connection, stored)
     holds = stored.get("status") in appointments.HOLDS_TIME
     for patient in sorted(booking.actors(stored, ("Patient",))) if holds else []:
-        consents = await booking_call.rows(connection, booking.CONSENTS, patient=patient)
+        consents = await booking_call.rows(
+            connection, booking.CONSENTS["postgresql"], patient=patient
+        )
         booking.check_consents(patient, (consent for (consent,) in consents))
     period = booking.period_of(stored, zone) if holds else None
     people = sorted(booking.held_people(lookup, stored)) if period else []
@@ -136,7 +138,7 @@ async def _book(call: Call, connection: AsyncConnection[Any], payload: Any) -> W
     }
     schedules = await _write(connection, prepared, [m["message"] for m in messages], people)
     if repository.answers is not None:
-        repository.answers.drop({normalise_reference(s) or s for s in schedules if s})
+        repository.answers.announce({normalise_reference(s) or s for s in schedules if s})
     return Written(row, True)
 
 

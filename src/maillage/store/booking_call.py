@@ -50,10 +50,12 @@ BOOK = "SELECT maillage_book(%(booking)s, %(messages)s)"
 
 _COLUMNS = ("resource_type", "id", "version_id", "last_updated", "deleted", "body")
 _LIVE = (
-    f"SELECT {', '.join(_COLUMNS)} FROM fhir_resource WHERE (resource_type, id) IN"
-    " (SELECT * FROM unnest(%(types)s::text[], %(ids)s::text[])) AND NOT deleted"
+    f"SELECT {', '.join(_COLUMNS)} FROM fhir_resource WHERE resource_type = ANY(%(types)s::text[])"
+    " AND id = ANY(%(ids)s::text[]) AND NOT deleted"
 )
-"""The live resources of some references, one statement whatever their number."""
+"""The live resources of some references, one statement whatever their number: each type
+with each id, the pairs not asked for left out afterwards (the primary key answers both lists
+at once, and PostgreSQL plans no join: a third of the replayed booking's planning, issue 23)."""
 
 
 def compiled(statement: ClauseElement, **values: Any) -> tuple[str, dict[str, Any]]:
@@ -84,13 +86,15 @@ async def rows(connection: AsyncConnection[Any], statement: ClauseElement, **val
 
 async def live_many(connection: AsyncConnection[Any], references: list[str]) -> dict[str, Any]:
     """:func:`maillage.store.resources.live_many` on the asynchronous connection."""
-    keys = sorted({tuple(reference.split("/", 1)) for reference in references if "/" in reference})
+    keys = {tuple(reference.split("/", 1)) for reference in references if "/" in reference}
     if not keys:
         return {}
-    types, ids = [list(column) for column in zip(*keys, strict=True)]
+    types, ids = [sorted(set(column)) for column in zip(*keys, strict=True)]
     read = await execute(connection, _LIVE, {"types": types, "ids": ids})
     found = [Resource(**dict(zip(_COLUMNS, row, strict=True))) for row in read]
-    return {f"{row.resource_type}/{row.id}": row for row in found}
+    return {
+        f"{row.resource_type}/{row.id}": row for row in found if (row.resource_type, row.id) in keys
+    }
 
 
 async def book(

@@ -31,7 +31,7 @@ from maillage.store.models import (
     StoredResource,
     utcnow,
 )
-from maillage.store.search_params import IndexValue, extract
+from maillage.store.search_params import CALENDAR_ONLY, IndexValue, extract
 
 REINDEX_BATCH = 500
 #: The columns of an index row besides its resource's keys: what tells two rows apart.
@@ -173,7 +173,7 @@ def create_many(
         values = {"version_id": 1, "last_updated": now, "deleted": False, "body": stamped}
         rows.append({"resource_type": kind, "id": resource_id, **values})
         found = extract(kind, resource_id, stamped, zone)
-        index.extend(index_row(kind, resource_id, value) for value in found)
+        index.extend(index_rows(kind, resource_id, found))
     connection = session.connection()
     for table, written in ((RESOURCES, rows), (VERSIONS, rows), (SEARCH_INDEX, index)):
         if written:
@@ -209,7 +209,7 @@ def _write_at_once(
     """PostgreSQL: the row, its version, index and calendar rows in one statement."""
     kind, resource_id = key["resource_type"], key["id"]
     found = extract(kind, resource_id, values["body"], zone)
-    index = [index_row(kind, resource_id, value) for value in found]
+    index = index_rows(kind, resource_id, found)
     calendar = (
         slot_calendar.row(resource_id, found, values["last_updated"]) if kind == "Slot" else None
     )
@@ -330,7 +330,7 @@ def _index(
     """Write the search index rows of a resource (and a slot's calendar row); unless the
     resource is ``fresh`` (just created), only the rows that differ from the stored ones."""
     values = extract(resource_type, resource_id, body, zone)
-    rows = [index_row(resource_type, resource_id, value) for value in values]
+    rows = index_rows(resource_type, resource_id, values)
     connection = session.connection()
     if fresh:
         insert_rows(connection, SEARCH_INDEX, rows)
@@ -395,14 +395,21 @@ def _rewrite_statements(dialect: str, count: int) -> tuple[TextClause, ...]:
     return tuple(text(sql).bindparams(*types) for sql in (delete, insert))
 
 
-def index_row(resource_type: str, resource_id: str, value: IndexValue) -> dict[str, Any]:
-    """One row of the search index table."""
-    return {
-        "resource_type": resource_type,
-        "resource_id": resource_id,
-        "param": value.param,
-        "system": value.system,
-        "value": value.value,
-        "low": value.low,
-        "high": value.high,
-    }
+def index_rows(
+    resource_type: str, resource_id: str, values: list[IndexValue]
+) -> list[dict[str, Any]]:
+    """The rows of the search index table of ``values`` (those of the parameters only the
+    slot calendar holds left out, :data:`maillage.store.search_params.CALENDAR_ONLY`)."""
+    return [
+        {
+            "resource_type": resource_type,
+            "resource_id": resource_id,
+            "param": value.param,
+            "system": value.system,
+            "value": value.value,
+            "low": value.low,
+            "high": value.high,
+        }
+        for value in values
+        if (resource_type, value.param) not in CALENDAR_ONLY
+    ]

@@ -12,12 +12,31 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Connection, Select, and_, func, literal, not_, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Select,
+    and_,
+    func,
+    literal,
+    not_,
+    null,
+    or_,
+    select,
+)
 from sqlalchemy.orm import Session
 
-from maillage.store.models import RESOURCES, SEARCH_INDEX, Resource, SearchEntry, StoredResource
+from maillage.store.models import (
+    RESOURCES,
+    SEARCH_INDEX,
+    SLOT_CALENDAR,
+    Resource,
+    SearchEntry,
+    StoredResource,
+)
 from maillage.store.search_params import (
     ANSWERED_BY,
+    CALENDAR_ONLY,
     PARAMS,
     PATIENT,
     SearchParam,
@@ -107,6 +126,8 @@ class Columns:
 
 
 INDEX = Columns()
+CALENDAR_STATUS = Columns(value=SLOT_CALENDAR.c.status, system=null())
+"""A slot's status, held by the calendar alone (a code without a system)."""
 
 
 #: One value's test: its form (what decides the SQL) and the values the SQL compares with.
@@ -191,9 +212,9 @@ def sql_of(form: str, at: Columns, bound: dict[str, Any]) -> ColumnElement[bool]
     }[form]
 
 
-def condition(criterion: Criterion, zone: ZoneInfo) -> ColumnElement[bool]:
-    """The SQL test of one criterion (its values ORed) on the search index."""
-    return or_(*(sql_of(form, INDEX, values) for form, values in tests(criterion, zone)))
+def condition(criterion: Criterion, zone: ZoneInfo, at: Columns = INDEX) -> ColumnElement[bool]:
+    """The SQL test of one criterion (its values ORed) on the search index (or ``at``)."""
+    return or_(*(sql_of(form, at, values) for form, values in tests(criterion, zone)))
 
 
 def matching(resource_type: str, param_name: str, condition: ColumnElement[bool]) -> Select[Any]:
@@ -232,7 +253,10 @@ def statement(
     if ids:
         query = query.where(Resource.id.in_(ids))
     for criterion in criteria:
-        inner = matching(resource_type, criterion.spec.name, condition(criterion, zone))
+        if (resource_type, criterion.spec.name) in CALENDAR_ONLY:
+            inner = select(SLOT_CALENDAR.c.id).where(condition(criterion, zone, CALENDAR_STATUS))
+        else:
+            inner = matching(resource_type, criterion.spec.name, condition(criterion, zone))
         if criterion.modifier == "not":
             query = query.where(Resource.id.not_in(inner))
         else:

@@ -287,6 +287,11 @@ def _answered_by() -> dict[tuple[str, str], str]:
 
 ANSWERED_BY = _answered_by()
 """(resource type, parameter) → the parameter whose index rows answer it."""
+CALENDAR_ONLY = frozenset({("Slot", "status")})
+"""Parameters only the slot calendar holds (:class:`maillage.store.models.SlotCalendar`,
+searched there by :func:`maillage.store.search.statement`): a booking changes a slot's status
+and nothing else it indexes, and rewrote the status's search-index row beside the calendar's,
+a heap row and two B-tree insertions for each slot it took (issue 23)."""
 
 
 def public_params(resource_type: str) -> tuple[SearchParam, ...]:

@@ -7,15 +7,20 @@ process keeps the pages it answered, per schedule, and drops a schedule's pages:
 - in the process that wrote, as soon as its transaction committed (the store notes the
   schedules of the slots a transaction writes, a booking's included, and
   :meth:`SlotAnswers.follow` drops them at the commit), so a client reads its own writes;
-- in every process, when PostgreSQL announces the schedule (``NOTIFY slot_calendar``, sent by
-  a trigger on the slot calendar at the commit of whatever wrote the slot: another server
-  process, a job, SQL by hand) to the connection :func:`listen` keeps.
+- in every process, when PostgreSQL announces the schedule (``NOTIFY slot_calendar``) to the
+  connection :func:`listen` keeps. A trigger on the slot calendar sends it at the commit of
+  whatever wrote the slot (another server process, a job, SQL by hand), except a booking's one
+  call (migration 0016): a ``NOTIFY`` in its transaction made every booking's commit queue
+  for PostgreSQL's one notification lock, so its process announces the schedules after the
+  commit instead (:meth:`SlotAnswers.announce`, sent by :func:`announce`: those of all the
+  bookings committed meanwhile in one transaction).
 
 A page is kept only if no drop of its schedule happened while it was read, so a page read
 before a commit is never kept after that commit's drop. While the listening connection is down
 nothing is served nor kept (a drop could be missed). Another process's page can still be
-stale for the moment a notification takes: booking a slot it shows then gets 409 (the slot's
-compare-and-set and the booked periods decide), never a second booking.
+stale for the moment a notification takes (or, should a process die between a booking's commit
+and its announcement, until the page's time is up): booking a slot it shows then gets 409 (the
+slot's compare-and-set and the booked periods decide), never a second booking.
 """
 
 from __future__ import annotations
@@ -24,10 +29,11 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import Hashable, Iterable
+from collections.abc import AsyncIterator, Hashable, Iterable
 from typing import Any
 
 import psycopg
+from psycopg_pool import AsyncConnectionPool
 from sqlalchemy import event
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -36,6 +42,7 @@ from maillage.store.search_params import normalise_reference
 logger = logging.getLogger(__name__)
 CHANNEL = "slot_calendar"
 RETRY_S = 1.0
+ANNOUNCE = "SELECT pg_notify(%(channel)s, schedule) FROM unnest(%(schedules)s::text[]) AS schedule"
 
 
 class SlotAnswers:
@@ -49,6 +56,8 @@ class SlotAnswers:
         self._epoch = 0  # counts the times every page was forgotten
         self._size = 0
         self._lock = threading.Lock()  # writes commit in worker threads, searches on the loop
+        self._unannounced: set[str] = set()
+        self._due: asyncio.Event | None = None  # made by the loop that announces
 
     def mark(self, schedule: str) -> Mark | None:
         """Where the drops of ``schedule`` stand before a page is read (None: keep nothing)."""
@@ -81,6 +90,24 @@ class SlotAnswers:
             for schedule in schedules:
                 self._drops[schedule] = self._drops.get(schedule, 0) + 1
                 self._size -= len(self._pages.pop(schedule, {}))
+
+    def announce(self, schedules: set[str]) -> None:
+        """Drop the pages of ``schedules``, whose slots a committed booking took, and have
+        :func:`announce` tell every process (on the event loop)."""
+        self.drop(schedules)
+        self._unannounced |= schedules
+        if self._due is not None:
+            self._due.set()
+
+    async def unannounced(self) -> AsyncIterator[set[str]]:
+        """The schedules to announce, as they come: each time all those queued meanwhile."""
+        self._due = asyncio.Event()
+        while True:
+            if not self._unannounced:
+                await self._due.wait()
+            self._due.clear()
+            schedules, self._unannounced = self._unannounced, set()
+            yield schedules
 
     def forget(self) -> None:
         """Drop every page (the listening connection went down, or came up)."""
@@ -137,3 +164,19 @@ async def listen(url: str, answers: SlotAnswers) -> None:
             answers.listening = False
             answers.forget()
         await asyncio.sleep(RETRY_S)
+
+
+async def announce(pool: AsyncConnectionPool, answers: SlotAnswers) -> None:
+    """Send ``NOTIFY slot_calendar`` for the schedules :meth:`SlotAnswers.announce` queued, all
+    those queued meanwhile in one transaction: one such commit at a time per process, however
+    many bookings. On a failure, keep them for the next try."""
+    async for schedules in answers.unannounced():
+        try:
+            async with pool.connection() as connection:
+                await connection.execute(
+                    ANNOUNCE, {"channel": CHANNEL, "schedules": sorted(schedules)}
+                )
+        except psycopg.Error as error:
+            logger.warning("slot answers: announcement not sent (%s), retrying", error)
+            answers.announce(schedules)
+            await asyncio.sleep(RETRY_S)

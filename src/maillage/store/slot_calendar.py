@@ -5,7 +5,8 @@ search of the network. The search index answers it with one probe per slot and p
 the calendar answers it with one range scan of ``ix_slot_calendar_search`` and reads the
 bodies of the page's slots only. The store writes a slot's row with its search index (same
 extracted values), so the two always agree; searches the calendar cannot answer (other
-parameters, modifiers, systems) take the general path.
+parameters, modifiers, systems) take the general path, which reads a slot's status here too
+(the calendar alone holds it, :data:`maillage.store.search_params.CALENDAR_ONLY`).
 """
 
 from __future__ import annotations

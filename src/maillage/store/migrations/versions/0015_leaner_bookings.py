@@ -58,9 +58,13 @@ def _function(text: str, *cuts: tuple[str, str]) -> str:
     return text.replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION", 1)
 
 
+FUNCTION = _function(_BEFORE, _CHECK, ("  clashes text;", "\n"))
+"""``maillage_book`` as of this revision."""
+
+
 def upgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
-        op.execute(_function(_BEFORE, _CHECK, ("  clashes text;", "\n")))
+        op.execute(FUNCTION)
     with op.batch_alter_table("booked_period") as table:
         table.drop_column("pk")
     if op.get_bind().dialect.name == "sqlite":
