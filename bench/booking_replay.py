@@ -16,7 +16,10 @@ held periods never clash). Two forms:
   pipelined with the call, the least a booking could cost in round trips.
 
 Neither runs any application code (HTTP, authentication, FHIR validation, JSON, e-mails), so
-their TPS is a ceiling for the API's bookings on this PostgreSQL and machine.
+their TPS is a ceiling for the API's bookings on this PostgreSQL and machine. Nor do they send
+what the server sends after a booking's commit, off its path: the announcement of the
+schedules to the other processes (``NOTIFY``, one transaction for all the bookings committed
+meanwhile, migration 0016), which the API phases count.
 """
 
 from __future__ import annotations
