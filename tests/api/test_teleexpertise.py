@@ -236,8 +236,10 @@ def test_gp_asks_a_cardiologist_with_an_ecg(server: Server, people: dict) -> Non
     ).json()
     assert refusals["total"] >= 1
 
-    # The operators' billing export of the day lists the answer's TE2 and the request's RQD.
-    day = seen["executionPeriod"]["end"][:10]
+    # The operators' billing export of the day (the network's local day: just after midnight in
+    # Paris, the instant's UTC date is the day before) lists the answer's TE2 and the RQD.
+    ended = datetime.fromisoformat(seen["executionPeriod"]["end"].replace("Z", "+00:00"))
+    day = ended.astimezone(server.settings.zone).date().isoformat()
     export = server.client.get(
         f"/api/billing/acts?from={day}&to={day}", headers=server.headers("admin")
     )

@@ -137,6 +137,7 @@ def test_production_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     assert not (tmp_path / "demo-accounts.txt").exists()
 
 
+PARIS = ZoneInfo("Europe/Paris")
 ROOMS = {f"Schedule/{stable_id('Schedule', demo.site.site_id)}" for demo in SITES}
 
 
@@ -144,7 +145,7 @@ def test_booked_teleconsultations_have_a_video_room_and_hold_the_doctors_and_roo
     seeded,
 ) -> None:
     sessions, _ = seeded
-    today = date.today().isoformat()
+    today = datetime.now(PARIS).date().isoformat()  # the seed's today: the network's
     booked = [
         body
         for body in _bodies(sessions, "Appointment")
@@ -170,7 +171,7 @@ def test_booked_teleconsultations_have_a_video_room_and_hold_the_doctors_and_roo
             assert len(rooms) == 1 and rooms <= ROOMS  # the doctor's time and one site's room
 
     # Their patients and site have an e-mail address and a mobile number: each is reminded.
-    morning = datetime.combine(date.today(), time(8), ZoneInfo("Europe/Paris"))
+    morning = datetime.combine(datetime.now(PARIS).date(), time(8), PARIS)
     now = morning.astimezone(UTC).replace(tzinfo=None)
     reminders, _ = Repository.system(sessions, Settings()).queue_reminders(now)
     assert reminders == 3 * 4
@@ -207,7 +208,7 @@ def test_billing_export_has_pharmacists_tlm_at_pharmacies_and_tele_expertise_act
     repository = Repository(
         sessions, settings, Principal(coordinator.id, coordinator.email, Role.COORDINATOR)
     )
-    first, last = date(2019, 1, 1), date.today()
+    first, last = date(2019, 1, 1), datetime.now(PARIS).date()
     encounters = billing.lines(repository.billed_encounters(first, last))
     expertises = billing.expertise_lines(repository.billed_expertises(first, last))
     pharmacies = {

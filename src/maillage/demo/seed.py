@@ -19,7 +19,7 @@ import secrets
 import uuid
 import zlib
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -843,13 +843,14 @@ def seed(
 ) -> SeedReport:
     """Write the SYNTHETIC network (``scale`` shrinks its activity) as the demo's coordinator,
     through the repository, in one transaction; the accounts are removed again if it fails.
-    Its year of activity ends the day before ``today`` (default: the real today), so that the
-    network's pages open on a current year with something to show."""
+    Its year of activity ends the day before ``today`` (default: the real today in the network's
+    zone, as its pages count days), so that the network's pages open on a current year with
+    something to show."""
     if settings.env == "production":
         raise DemoRefused("MAILLAGE_ENV=production: SYNTHETIC demonstration data is refused")
     if not 0 < scale <= 1:
         raise ValueError("scale must be in (0, 1]")
-    day = today or datetime.now(UTC).date()
+    day = today or datetime.now(settings.zone).date()
     handle = _open_accounts_file(accounts_file)
     emails: list[str] = []
     try:

@@ -298,7 +298,9 @@ def _form(
         ahead = openings(
             repository, principal.site, wanted=wanted, window=(now, now + FIRST_HORIZON), team=team
         )
-        first_day = monday(local(ahead[0].start, zone).date() if ahead else date.today())
+        first_day = monday(
+            local(ahead[0].start, zone).date() if ahead else now.astimezone(zone).date()
+        )
         found = [o for o in ahead if local(o.start, zone).date() < first_day + timedelta(days=7)]
     else:
         first_day = asked
