@@ -95,9 +95,10 @@ USERS, SECONDS, PGBENCH_SECONDS, PGBENCH_SCALE = 50, 30, 20, 50
 OPEN_SECONDS = 20  # each Tsung phase and pgbench -R (target 4)
 SCALE_WORKERS = int(os.environ.get("MAILLAGE_BENCH_SCALE_WORKERS", "1"))
 SAMPLE_S, WAL_TRANSACTIONS, CONNECTION_TRIES = 0.2, 400, 8
-PRACTITIONERS, PATIENTS, DAYS, FIRST_DAY = 50, 2000, 60, date(2027, 1, 4)
-#: 20-minute slots from 8:00 to 18:00: 30 a day, 90,000 pairs (a doctor's and the room's), so
-#: that the replays of the one-call booking (about 1,000 a second) do not run out of free pairs.
+PRACTITIONERS, PATIENTS, DAYS, FIRST_DAY = 50, 2000, 100, date(2027, 1, 4)
+#: 20-minute slots from 8:00 to 18:00: 30 a day, 150,000 pairs (a doctor's and the room's), so
+#: that the replays of the one-call booking (about 1,300 a second, each form 20 s), after the API's
+#: phases (about 32,000 bookings), do not run out of free pairs (90,000 did, on a quick day).
 SLOT_TIMES = [(hour, minute) for hour in range(8, 18) for minute in (0, 20, 40)]
 SECRET = "bench-" + uuid.uuid4().hex * 2
 WRK_SCRIPT = Path(__file__).with_name("wrk_booking.lua")
