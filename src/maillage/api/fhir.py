@@ -19,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from maillage.api import content
 from maillage.api.capability import capability_statement
 from maillage.api.deps import Repo, started
+from maillage.api.direct_route import RepositoryRoute
 from maillage.api.errors import FHIR_JSON, FHIRResponse
 from maillage.care.errors import DomainError
 from maillage.care.repository import Page, Repository, StoredResource
@@ -62,7 +63,6 @@ def metadata(request: Request, since: Annotated[str, Depends(started)]) -> FHIRR
     return FHIRResponse(capability_statement(str(request.base_url) + "fhir", since))
 
 
-@router.get("/{resource_type}")
 async def search_type(resource_type: str, request: Request, repository: Repo) -> Response:
     """Search, answered with a ``searchset`` Bundle paged by ``_count`` and ``_offset``,
     sorted by ``_sort`` when given."""
@@ -70,6 +70,12 @@ async def search_type(resource_type: str, request: Request, repository: Repo) ->
     if page.outgoing is not None:
         return Response(pasted(request, resource_type, page), media_type=FHIR_JSON)
     return FHIRResponse(bundle(request, repository, resource_type, page))
+
+
+# The slot search, the busiest request, resolves its inputs without FastAPI's dependencies.
+router.add_api_route(
+    "/{resource_type}", search_type, methods=["GET"], route_class_override=RepositoryRoute
+)
 
 
 def _search_entries(

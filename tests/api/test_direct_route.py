@@ -1,0 +1,71 @@
+"""The search route resolves its inputs itself, without FastAPI's dependencies (issue 23).
+
+It must document, refuse and audit as a route with dependencies would, and a route of its
+kind that declares an input its handler does not give must never be built.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import pytest
+from api_server import Server
+from fastapi import APIRouter, Depends, FastAPI, Request
+
+from maillage.api.deps import Repo, settings
+from maillage.api.direct_route import RepositoryRoute
+from maillage.config import Settings
+
+
+def test_the_search_is_documented_with_its_path_parameter(server: Server) -> None:
+    schema = server.client.get("/openapi.json").json()
+    operation = schema["paths"]["/fhir/{resource_type}"]["get"]
+    assert [p["name"] for p in operation["parameters"]] == ["resource_type"]
+
+
+def test_a_search_is_refused_for_its_format_or_token_and_audited(
+    net: Server, coordinator: dict[str, str]
+) -> None:
+    client = net.client
+    wants_xml = {**coordinator, "Accept": "application/fhir+xml"}
+    assert client.get("/fhir/Patient", headers=wants_xml).status_code == 406
+    assert client.get("/fhir/Patient?_format=xml", headers=coordinator).status_code == 406
+    forged = {"Authorization": "Bearer eyJhbGciOiJub25lIn0.e30."}
+    refused = client.get("/fhir/Patient?name=durand", headers=forged)
+    assert refused.status_code == 401
+    assert refused.headers["www-authenticate"] == "Bearer"
+    audit = client.get("/fhir/AuditEvent?outcome=8", headers=net.headers("admin"))
+    events = [entry["resource"] for entry in audit.json()["entry"]]
+    searches = [e for e in events if e["subtype"][0]["code"] == "search-type"]
+    assert searches[0]["outcomeDesc"].startswith("401 invalid token")
+    found = client.get("/fhir/Organization", headers=coordinator)
+    assert found.status_code == 200
+    assert found.json()["type"] == "searchset"
+    assert found.json()["entry"]
+
+
+async def _with_query(resource_type: str, request: Request, repository: Repo, q: str = "") -> None:
+    """Declares a query parameter, which the route's handler would not give."""
+
+
+async def _with_settings(
+    resource_type: str,
+    request: Request,
+    repository: Repo,
+    chosen: Annotated[Settings, Depends(settings)],
+) -> None:
+    """Declares a provider the route's handler does not call."""
+
+
+async def _without_request(resource_type: str, repository: Repo) -> None:
+    """Declares no request, which the handler passes by name."""
+
+
+@pytest.mark.parametrize("endpoint", [_with_query, _with_settings, _without_request])
+def test_a_route_declaring_other_inputs_is_refused_when_built(endpoint: object) -> None:
+    router = APIRouter()
+    with pytest.raises(TypeError, match="path parameters, the request and the repository"):
+        router.add_api_route(
+            "/{resource_type}", endpoint, methods=["GET"], route_class_override=RepositoryRoute
+        )
+        FastAPI().include_router(router)
