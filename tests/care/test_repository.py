@@ -11,9 +11,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from maillage.api.errors import status_of
 from maillage.care import errors
 from maillage.care.principal import Principal, Role
-from maillage.care.repository import Repository
+from maillage.care.repository import Repository, Search, _parsed
 from maillage.config import Settings
 from maillage.store.database import make_engine, session_factory, upgrade
+from maillage.store.search import SearchError
 
 Body = dict[str, Any]
 
@@ -101,3 +102,17 @@ def test_a_page_or_job_gets_the_api_rules_refusals_and_audit(
     anonymous = Repository(sessions, settings, None)
     with pytest.raises(errors.Unauthenticated):
         anonymous.read("Patient", patient_id)
+
+
+def test_a_repeated_search_is_parsed_once_and_only_short_queries_are_kept() -> None:
+    query = [("schedule", "Schedule/a"), ("start", "ge2027-03-26"), ("_count", "10")]
+    first = Search.of("Slot", query)
+    assert Search.of("Slot", tuple(query)) is first  # kept, and shared: immutable
+    assert isinstance(first.criteria, tuple) and isinstance(first.ids, tuple)
+    assert first.count == 10 and [c.spec.name for c in first.criteria] == ["schedule", "start"]
+    kept = _parsed.cache_info().currsize
+    long = [("_id", ",".join(f"slot-{n}" for n in range(100)))]
+    assert Search.of("Slot", long).ids == tuple(f"slot-{n}" for n in range(100))
+    assert _parsed.cache_info().currsize == kept
+    with pytest.raises(SearchError):  # a refusal is never kept in place of a search
+        Search.of("Slot", [("_count", "ten")])

@@ -8,6 +8,7 @@ Supported: tokens (``code``, ``system|code``, ``|code``, ``system|``), strings (
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -241,8 +242,8 @@ def matching(resource_type: str, param_name: str, condition: ColumnElement[bool]
 
 def statement(
     resource_type: str,
-    criteria: list[Criterion],
-    ids: list[str],
+    criteria: Sequence[Criterion],
+    ids: Sequence[str],
     zone: ZoneInfo,
     restrict: ColumnElement[bool] | None = None,
 ) -> Select[Resource]:

@@ -11,8 +11,10 @@ parameters, modifiers, systems) take the general path, which reads a slot's stat
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from functools import lru_cache
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NamedTuple
 from zoneinfo import ZoneInfo
 
@@ -51,7 +53,7 @@ COLUMNS = {
 SORTS = (None, "start", "-start")
 
 
-def answers(criteria: list[Criterion], ids: list[str], sort: str | None) -> bool:
+def answers(criteria: Sequence[Criterion], ids: Sequence[str], sort: str | None) -> bool:
     """Whether a Slot search is one the calendar can run: only schedule, status and start,
     no modifier, status codes without a system, sorted by lastUpdated or start."""
     return (
@@ -66,7 +68,7 @@ def answers(criteria: list[Criterion], ids: list[str], sort: str | None) -> bool
     )
 
 
-def schedule_of(criteria: list[Criterion]) -> str | None:
+def schedule_of(criteria: Sequence[Criterion]) -> str | None:
     """The one schedule a search names (``schedule=Schedule/x``), under which its answers are
     kept; None when it names none or several."""
     named = [c for c in criteria if c.spec.name == "schedule"]
@@ -112,7 +114,7 @@ class Found(NamedTuple):
 
 def page(
     connection: Connection,
-    criteria: list[Criterion],
+    criteria: Sequence[Criterion],
     zone: ZoneInfo,
     sort: str | None,
     count: int,
@@ -130,15 +132,17 @@ def page(
     """
     shape, values = _bound(criteria, zone)
     paging = {"count": count + (not counted), "offset": offset}
-    rows = connection.execute(_page(shape, sort, counted, pasted=False), values | paging).all()
+    rows = connection.execute(_page(shape, sort, counted, pasted=False), {**values, **paging}).all()
     if not counted or rows or not (count == 0 or offset > 0):
         return _found(list(rows), count, offset, counted)
-    return _found([], count, offset, True, connection.execute(_count(shape), values).scalar_one())
+    return _found(
+        [], count, offset, True, connection.execute(_count(shape), dict(values)).scalar_one()
+    )
 
 
 async def page_async(
     pool: AsyncConnectionPool,
-    criteria: list[Criterion],
+    criteria: Sequence[Criterion],
     zone: ZoneInfo,
     sort: str | None,
     count: int,
@@ -159,12 +163,12 @@ async def page_async(
         # Named tuples whose fields the statement decides: typed Any, as the SQLAlchemy rows.
         cursor: AsyncCursor[Any] = connection.cursor(row_factory=namedtuple_row)
         sql, constants = _psycopg(_page(shape, sort, counted, pasted=True))
-        await cursor.execute(sql, constants | values | paging)
+        await cursor.execute(sql, {**constants, **values, **paging})
         rows = await cursor.fetchall()
         if not counted or rows or not (count == 0 or offset > 0):
             return _found(rows, count, offset, counted)
         sql, constants = _psycopg(_count(shape))
-        await cursor.execute(sql, constants | values)
+        await cursor.execute(sql, {**constants, **values})
         total = await cursor.fetchone()
         return _found([], count, offset, True, total[0] if total else 0)
 
@@ -181,8 +185,23 @@ def _found(
     return Found(rows, total, offset + count < total)
 
 
-def _bound(criteria: list[Criterion], zone: ZoneInfo) -> tuple[Shape, dict[str, Any]]:
-    """The shape of a search and the values of its bind parameters."""
+def _bound(criteria: Sequence[Criterion], zone: ZoneInfo) -> tuple[Shape, Mapping[str, Any]]:
+    """The shape of a search and the values of its bind parameters (read-only), kept for
+    short criteria: booking clients repeat the same searches, and binding their dates was a
+    twentieth of a slot search's CPU."""
+    kept = tuple(criteria)
+    if sum(len(value) for c in kept for value in c.values) > KEPT_VALUE_CHARACTERS:
+        return _bound_kept.__wrapped__(kept, zone)
+    return _bound_kept(kept, zone)
+
+
+KEPT_VALUE_CHARACTERS = 512
+"""The longest criteria (their values) whose bound values are kept: with at most ``maxsize``
+of them, they stay under a megabyte whatever clients send."""
+
+
+@lru_cache(maxsize=1024)
+def _bound_kept(criteria: tuple[Criterion, ...], zone: ZoneInfo) -> tuple[Shape, Mapping[str, Any]]:
     checked = [(c.spec.name, [_floored(c.spec.name, t) for t in tests(c, zone)]) for c in criteria]
     shape = tuple((name, tuple(form for form, _ in found)) for name, found in checked)
     values = {
@@ -191,7 +210,7 @@ def _bound(criteria: list[Criterion], zone: ZoneInfo) -> tuple[Shape, dict[str, 
         for j, (_, bound) in enumerate(found)
         for key, value in bound.items()
     }
-    return shape, values
+    return shape, MappingProxyType(values)
 
 
 _FLOORS = {"ge": "low", "gt": "high"}
