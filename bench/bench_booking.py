@@ -102,6 +102,7 @@ PRACTITIONERS, PATIENTS, DAYS, FIRST_DAY = 50, 2000, 100, date(2027, 1, 4)
 SLOT_TIMES = [(hour, minute) for hour in range(8, 18) for minute in (0, 20, 40)]
 SECRET = "bench-" + uuid.uuid4().hex * 2
 WRK_SCRIPT = Path(__file__).with_name("wrk_booking.lua")
+WRK_THREADS = 2
 BULK_BATCH = 10_000
 HOLDING = "('pending', 'booked', 'arrived', 'checked-in', 'fulfilled')"
 
@@ -432,9 +433,11 @@ def run_wrk(base: str, seed: dict[str, Any], workdir: Path, mode: str) -> dict[s
     seed_file = workdir / "seed.lua"
     keys = ("tokens", "schedules", "practitioners", "rooms", "patients", "days")
     seed_file.write_text("return " + _lua({k: seed[k] for k in keys}) + "\n", encoding="ascii")
-    command = [wrk, "-t2", f"-c{USERS}", f"-d{SECONDS}s", "--latency", "--timeout", "10s"]
+    command = [wrk, f"-t{WRK_THREADS}", f"-c{USERS}", f"-d{SECONDS}s", "--latency"]
+    command += ["--timeout", "10s"]
     command += ["-s", str(WRK_SCRIPT), base]
     env = {**os.environ, "BENCH_SEED_LUA": str(seed_file), "BENCH_MODE": mode}
+    env["BENCH_THREADS"] = str(WRK_THREADS)
     done = subprocess.run(
         command,
         env=env,
@@ -856,7 +859,7 @@ def main() -> None:
         after_api = checks[-1][1]["booked appointments"]
         ceilings = replay_ceilings(server_url, settings, seeded, checks)
     print(
-        f"wrk: {USERS} connections on 2 threads, {SECONDS} s per phase, server workers "
+        f"wrk: {USERS} connections on {WRK_THREADS} threads, {SECONDS} s per phase, server workers "
         f"{WORKERS} ({SCALE_WORKERS} an instance behind HAProxy; access log off); p50 and p99 "
         "are over all the requests of a phase; a booking takes a doctor's slot and the room's "
         "(teleconsultation)"

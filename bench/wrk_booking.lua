@@ -20,6 +20,7 @@
 local SEED = dofile(os.getenv("BENCH_SEED_LUA"))
 local BOOK = os.getenv("BENCH_MODE") == "book"
 local FIRST_DAYS = math.min(5, #SEED.days)
+local THREADS = tonumber(os.getenv("BENCH_THREADS")) or 1 -- wrk's -t
 
 -- schedule id -> practitioner id and room id (index i of schedules is index i of both)
 local PRACTITIONER, ROOM = {}, {}
@@ -45,11 +46,11 @@ end
 local threads = {}
 
 function setup(thread)
+  -- wrk starts each thread before it sets up the next: only the thread being set up may be
+  -- written to (writing to a running thread's Lua state raced, and crashed a run once). The
+  -- number of threads comes from the environment.
   table.insert(threads, thread)
   thread:set("thread_id", #threads)
-  for _, each in ipairs(threads) do -- every thread is set up before any starts
-    each:set("thread_count", #threads)
-  end
 end
 
 -- Running: one Lua state per thread.
@@ -69,7 +70,7 @@ local function token()
   -- Of T threads, thread t takes tokens t, t + T, t + 2T, ... (wrapping), so that the
   -- connections between them use every coordinator's token.
   local n = #SEED.tokens
-  local index = ((thread_id or 1) - 1 + tokens_used * (thread_count or 1)) % n + 1
+  local index = ((thread_id or 1) - 1 + tokens_used * THREADS) % n + 1
   tokens_used = tokens_used + 1
   return SEED.tokens[index]
 end
