@@ -8,6 +8,7 @@ from datetime import date
 import pandas as pd
 import pytest
 
+from maillage.care import remote_flags
 from maillage.care.remote_rules import (
     NOT_EVALUABLE,
     PATHWAY_EXCEPTIONS,
@@ -89,3 +90,13 @@ def test_remote_share_against_the_declared_activity(
     remote: int, declared: int | None, flag: str | None
 ) -> None:
     assert remote_share_flag(remote, declared) == flag
+
+
+def test_an_undated_teleconsultation_counts_the_networks_day() -> None:
+    # Without a start, the day is the one the caller gives (the network's, not the machine's):
+    # a visit in person after it is not yet a visit.
+    today = date(2027, 3, 1)
+    visits = ["2027-02-27", "2027-03-02"]
+    facts = remote_flags.teleconsultation({}, None, "Practitioner/d", visits, today)
+    assert facts.day == today
+    assert facts.last_seen_in_person == date(2027, 2, 27)

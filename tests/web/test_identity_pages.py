@@ -13,6 +13,7 @@ from test_booking_form_statements import counted
 from web_site import Site, csrf_of, store
 
 from maillage.care.identifiers import nir_key
+from maillage.web.identities import FIELDS, FormRefusal, patient_body
 
 BIRTH_DATES = ("1931-02-11", "1938-07-30", "1944-12-01", "1952-05-19")
 
@@ -209,3 +210,17 @@ def test_consent_is_recorded_and_withdrawn_and_booking_obeys_it(site: Site) -> N
     )
     assert booked.status_code == 422
     assert nurse.get("/identites/p9").status_code == 403  # another organisation's patient
+
+
+def test_a_birth_date_is_in_the_future_only_after_the_networks_day() -> None:
+    # The day is the network's (Paris), given by the page: just after midnight in Paris a
+    # baby born that day is not "in the future" while the machine's UTC date is still the eve.
+    typed = dict.fromkeys(FIELDS, "") | {
+        "nom_naissance": "Petit",
+        "prenoms": "Jeanne",
+        "naissance": "2027-03-02",
+        "sexe": "female",
+    }
+    assert patient_body(typed, "Organization/o", date(2027, 3, 2))["birthDate"] == "2027-03-02"
+    with pytest.raises(FormRefusal, match="dans le futur"):
+        patient_body(typed, "Organization/o", date(2027, 3, 1))

@@ -34,13 +34,14 @@ def _day(text: str | None) -> date | None:
 
 
 def teleconsultation(
-    appointment: Body, patient: Body | None, doctor: str, in_person: list[str]
+    appointment: Body, patient: Body | None, doctor: str, in_person: list[str], today: date
 ) -> Teleconsultation:
     """The pathway facts of a teleconsultation by ``doctor`` (``Practitioner/id``): the
     patient's médecin traitant (``generalPractitioner``), the last in-person visit among
-    ``in_person`` (ISO dates) up to the day, who oriented the patient to it and the known
-    exceptions recorded on the Appointment (another code is no exception)."""
-    day = _day(appointment.get("start")) or date.today()
+    ``in_person`` (ISO dates) up to the day (``today``, the network's, for an appointment
+    without a start), who oriented the patient to it and the known exceptions recorded on
+    the Appointment (another code is no exception)."""
+    day = _day(appointment.get("start")) or today
     treating = {g.get("reference") for g in (patient or {}).get("generalPractitioner", []) if g} - {
         None
     }

@@ -194,10 +194,11 @@ def pathway_flags(repository: Repository, doctor: str, bodies: list[Body]) -> di
         if start:
             visits.setdefault(subject, []).append(start)
     flags = {}
+    today = datetime.now(repository.settings.zone).date()
     for body in bodies:
         patient = _actor(body, "Patient") or ""
         facts = remote_flags.teleconsultation(
-            body, found.get(patient.partition("/")[2]), doctor, visits.get(patient, [])
+            body, found.get(patient.partition("/")[2]), doctor, visits.get(patient, []), today
         )
         flag = remote_rules.pathway_flag(facts)
         if flag:

@@ -11,7 +11,7 @@ through the principal's repository, audited.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -171,8 +171,9 @@ class FormRefusal(Exception):
     """A registration field the network would refuse, in French."""
 
 
-def patient_body(typed: dict[str, str], organization: str) -> Body:
-    """The Patient a registration form describes (:class:`FormRefusal` for a wrong field)."""
+def patient_body(typed: dict[str, str], organization: str, today: date) -> Body:
+    """The Patient a registration form describes (:class:`FormRefusal` for a wrong field);
+    a birth date after ``today`` (the network's day) is refused."""
     birth_name, given = typed["nom_naissance"].strip(), typed["prenoms"].split()
     if not birth_name or not given:
         raise FormRefusal("Le nom de naissance et le ou les prénoms sont obligatoires.")
@@ -180,7 +181,7 @@ def patient_body(typed: dict[str, str], organization: str) -> Body:
         born = date.fromisoformat(typed["naissance"])
     except ValueError as error:
         raise FormRefusal("La date de naissance est obligatoire (jj/mm/aaaa).") from error
-    if born > date.today():
+    if born > today:
         raise FormRefusal("La date de naissance est dans le futur.")
     if typed["sexe"] not in SEXES:
         raise FormRefusal("Choisissez le sexe.")
@@ -260,7 +261,8 @@ def register(
     organization = _organization(principal)
     typed = {field: str(form.get(field, "")).strip()[:200] for field in FIELDS}
     try:
-        body = patient_body(typed, organization)
+        today = datetime.now(repository.settings.zone).date()
+        body = patient_body(typed, organization, today)
         with records.writing(repository) as writer:
             row = writer.save(body)
     except FormRefusal as refusal:
