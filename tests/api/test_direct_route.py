@@ -1,6 +1,7 @@
-"""The search route resolves its inputs itself, without FastAPI's dependencies (issue 23).
+"""The search and create routes resolve their inputs themselves, without FastAPI's
+dependencies (issue 23).
 
-It must document, refuse and audit as a route with dependencies would, and a route of its
+They must document, refuse and audit as routes with dependencies would, and a route of their
 kind that declares an input its handler does not give must never be built.
 """
 
@@ -11,19 +12,23 @@ from typing import Annotated
 import pytest
 from api_server import Server
 from fastapi import APIRouter, Depends, FastAPI, Request
+from fhir_samples import organization
 
 from maillage.api.deps import Repo, settings
 from maillage.api.direct_route import RepositoryRoute
 from maillage.config import Settings
 
 
-def test_the_search_is_documented_with_its_path_parameter(server: Server) -> None:
+def test_the_search_and_the_create_are_documented_with_their_path_parameter(
+    server: Server,
+) -> None:
     schema = server.client.get("/openapi.json").json()
-    operation = schema["paths"]["/fhir/{resource_type}"]["get"]
-    assert [p["name"] for p in operation["parameters"]] == ["resource_type"]
+    for method in ("get", "post"):
+        operation = schema["paths"]["/fhir/{resource_type}"][method]
+        assert [p["name"] for p in operation["parameters"]] == ["resource_type"]
 
 
-def test_a_search_is_refused_for_its_format_or_token_and_audited(
+def test_a_search_or_a_create_is_refused_for_its_format_or_token_and_audited(
     net: Server, coordinator: dict[str, str]
 ) -> None:
     client = net.client
@@ -38,6 +43,20 @@ def test_a_search_is_refused_for_its_format_or_token_and_audited(
     events = [entry["resource"] for entry in audit.json()["entry"]]
     searches = [e for e in events if e["subtype"][0]["code"] == "search-type"]
     assert searches[0]["outcomeDesc"].startswith("401 invalid token")
+    created = client.post("/fhir/Organization", json=organization("o-9"), headers=forged)
+    assert created.status_code == 401
+    sent_as_xml = {**coordinator, "Content-Type": "application/fhir+xml"}
+    assert (
+        client.post("/fhir/Organization", content=b"<a/>", headers=sent_as_xml).status_code == 415
+    )
+    assert (
+        client.post("/fhir/Organization", json=organization("o-9"), headers=wants_xml).status_code
+        == 406
+    )
+    assert (
+        client.post("/fhir/Organization", json=organization("o-9"), headers=coordinator).status_code
+        == 201
+    )
     found = client.get("/fhir/Organization", headers=coordinator)
     assert found.status_code == 200
     assert found.json()["type"] == "searchset"
