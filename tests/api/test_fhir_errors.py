@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import httpx
 import pytest
 from api_server import PASSWORD, Server
@@ -224,6 +226,13 @@ def test_a_slot_search_on_a_lost_connection_is_503_then_answered(
                 " WHERE datname = current_database() AND pid <> pg_backend_pid()"
             )
         )
+    # Until its listening connection is found lost too, the process may still serve the answer
+    # it kept (no older than any kept answer); once found lost, it keeps none.
+    answers = server.app.state.slot_answers
+    deadline = time.monotonic() + 5
+    while answers.listening and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not answers.listening
     lost = server.client.get(search, headers=coordinator)
     _outcome(lost, 503)
     assert lost.headers["retry-after"] == "1"
