@@ -80,10 +80,17 @@ async def _without_request(resource_type: str, repository: Repo) -> None:
     """Declares no request, which the handler passes by name."""
 
 
-@pytest.mark.parametrize("endpoint", [_with_query, _with_settings, _without_request])
+def _synchronous(resource_type: str, request: Request, repository: Repo) -> None:
+    """Not a coroutine function: the handler awaits what the endpoint returns."""
+
+
+@pytest.mark.parametrize("endpoint", [_with_query, _with_settings, _without_request, _synchronous])
 def test_a_route_declaring_other_inputs_is_refused_when_built(endpoint: object) -> None:
     router = APIRouter()
-    with pytest.raises(TypeError, match="path parameters, the request and the repository"):
+    with pytest.raises(
+        TypeError,
+        match="coroutine function that takes its path parameters, the request and the repository",
+    ):
         router.add_api_route(
             "/{resource_type}", endpoint, methods=["GET"], route_class_override=RepositoryRoute
         )

@@ -252,19 +252,3 @@ def test_a_booking_search_reads_the_index_in_order(
     scans = [n for n in nodes if n.get("Index Name") == "ix_slot_calendar_search"]
     assert len(scans) == 1 and "start_low >" in scans[0]["Index Cond"], plan
     engine.dispose()
-
-
-def test_a_repeated_search_binds_once_and_only_short_criteria_are_kept() -> None:
-    criteria, _ = search.parse("Slot", [("schedule", "Schedule/a"), ("start", "ge2027-03-26")])
-    shape, values = slot_calendar._bound(criteria, ZONE)
-    assert slot_calendar._bound(list(criteria), ZONE) == (shape, values)
-    assert slot_calendar._bound(criteria, ZONE)[1] is values  # kept, and shared: read-only
-    with pytest.raises(TypeError):
-        values["0_0_low"] = None  # type: ignore[index]
-    kept = slot_calendar._bound_kept.cache_info().currsize
-    long = [("schedule", ",".join(f"Schedule/s{n}" for n in range(60)))]
-    many, _ = search.parse("Slot", long)
-    unkept = slot_calendar._bound(many, ZONE)
-    assert unkept == slot_calendar._bound_kept.__wrapped__(tuple(many), ZONE)
-    assert len(unkept[1]) == 60
-    assert slot_calendar._bound_kept.cache_info().currsize == kept

@@ -16,6 +16,7 @@ is built, so no declared input is ever silently skipped.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -46,8 +47,10 @@ class RepositoryRoute(APIRoute):
         return handle
 
     def _check_declared(self) -> None:
-        """Refuse an endpoint whose inputs the handler would not give: query, header, cookie
-        or body parameters, or a provider other than :data:`PROVIDERS`."""
+        """Refuse an endpoint whose inputs the handler would not give (query, header, cookie
+        or body parameters, a provider other than :data:`PROVIDERS`) or that is not a
+        coroutine function (the handler awaits it on the event loop, FastAPI would have sent a
+        plain function to a worker thread)."""
         dependant = self.dependant
         others = (
             dependant.query_params
@@ -56,8 +59,13 @@ class RepositoryRoute(APIRoute):
             + dependant.body_params
         )
         calls = {d.call for d in dependant.dependencies}
-        if others or not calls <= PROVIDERS or dependant.request_param_name != "request":
+        if (
+            others
+            or not calls <= PROVIDERS
+            or dependant.request_param_name != "request"
+            or not inspect.iscoroutinefunction(self.endpoint)
+        ):
             raise TypeError(
-                f"{self.path}: a repository route takes its path parameters, the request and "
-                "the repository only"
+                f"{self.path}: a repository route is a coroutine function that takes its path "
+                "parameters, the request and the repository only"
             )

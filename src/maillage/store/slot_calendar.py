@@ -11,10 +11,9 @@ parameters, modifiers, systems) take the general path, which reads a slot's stat
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from functools import lru_cache
-from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NamedTuple
 from zoneinfo import ZoneInfo
 
@@ -135,9 +134,7 @@ def page(
     rows = connection.execute(_page(shape, sort, counted, pasted=False), {**values, **paging}).all()
     if not counted or rows or not (count == 0 or offset > 0):
         return _found(list(rows), count, offset, counted)
-    return _found(
-        [], count, offset, True, connection.execute(_count(shape), dict(values)).scalar_one()
-    )
+    return _found([], count, offset, True, connection.execute(_count(shape), values).scalar_one())
 
 
 async def page_async(
@@ -185,23 +182,8 @@ def _found(
     return Found(rows, total, offset + count < total)
 
 
-def _bound(criteria: Sequence[Criterion], zone: ZoneInfo) -> tuple[Shape, Mapping[str, Any]]:
-    """The shape of a search and the values of its bind parameters (read-only), kept for
-    short criteria: booking clients repeat the same searches, and binding their dates was a
-    twentieth of a slot search's CPU."""
-    kept = tuple(criteria)
-    if sum(len(value) for c in kept for value in c.values) > KEPT_VALUE_CHARACTERS:
-        return _bound_kept.__wrapped__(kept, zone)
-    return _bound_kept(kept, zone)
-
-
-KEPT_VALUE_CHARACTERS = 512
-"""The longest criteria (their values) whose bound values are kept: with at most ``maxsize``
-of them, they stay under a megabyte whatever clients send."""
-
-
-@lru_cache(maxsize=1024)
-def _bound_kept(criteria: tuple[Criterion, ...], zone: ZoneInfo) -> tuple[Shape, Mapping[str, Any]]:
+def _bound(criteria: Sequence[Criterion], zone: ZoneInfo) -> tuple[Shape, dict[str, Any]]:
+    """The shape of a search and the values of its bind parameters."""
     checked = [(c.spec.name, [_floored(c.spec.name, t) for t in tests(c, zone)]) for c in criteria]
     shape = tuple((name, tuple(form for form, _ in found)) for name, found in checked)
     values = {
@@ -210,7 +192,7 @@ def _bound_kept(criteria: tuple[Criterion, ...], zone: ZoneInfo) -> tuple[Shape,
         for j, (_, bound) in enumerate(found)
         for key, value in bound.items()
     }
-    return shape, MappingProxyType(values)
+    return shape, values
 
 
 _FLOORS = {"ge": "low", "gt": "high"}
