@@ -205,12 +205,21 @@ def test_the_migration_fills_the_calendar_from_the_stored_slots(tmp_path) -> Non
 @pytest.mark.postgres
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 @pytest.mark.parametrize(("sort", "counted"), [(None, False), ("-start", False), ("start", True)])
+@pytest.mark.parametrize(
+    ("schedule", "index"),
+    [([("schedule", "Schedule/7")], "ix_slot_calendar_search"), ([], "ix_slot_calendar_status")],
+)
 def test_a_booking_search_reads_the_index_in_order(
-    database_url: str, sort: str | None, counted: bool
+    database_url: str,
+    sort: str | None,
+    counted: bool,
+    schedule: list[tuple[str, str]],
+    index: str,
 ) -> None:
-    """ "A schedule's free slots from that day on" is one range of the calendar's index, read
-    in its order: the plan has no Sort node, and the day bounds the range (``start_low`` in
-    the index condition), instead of every slot of the schedule being read and filtered."""
+    """ "A schedule's free slots from that day on", or the whole network's, is one range of a
+    calendar's index, read in its order: the plan has no Sort node, and the day bounds the
+    range (``start_low`` in the index condition), instead of every slot (of the schedule) being
+    read and filtered."""
     engine = make_engine(sqlalchemy_url(database_url))
     upgrade(engine)
     now = datetime(2027, 1, 1)
@@ -227,7 +236,7 @@ def test_a_booking_search_reads_the_index_in_order(
         connection.execute(insert(SlotCalendar), calendar)
     with autocommit(engine) as connection:
         connection.exec_driver_sql("ANALYZE slot_calendar, fhir_resource")
-    query = [("schedule", "Schedule/7"), ("status", "free"), ("start", "ge2027-03-27")]
+    query = [*schedule, ("status", "free"), ("start", "ge2027-03-27")]
     sent: list[tuple[str, object]] = []
 
     def keep(_c: object, _cursor: object, statement: str, parameters: object, *_: object) -> None:
@@ -249,6 +258,6 @@ def test_a_booking_search_reads_the_index_in_order(
         nodes.append(pending.pop())
         pending += nodes[-1].get("Plans", [])
     assert not [n["Node Type"] for n in nodes if "Sort" in n["Node Type"]], plan
-    scans = [n for n in nodes if n.get("Index Name") == "ix_slot_calendar_search"]
+    scans = [n for n in nodes if n.get("Index Name") == index]
     assert len(scans) == 1 and "start_low >" in scans[0]["Index Cond"], plan
     engine.dispose()

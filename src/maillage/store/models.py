@@ -208,6 +208,14 @@ class SlotCalendar(Base):
             "id",
             postgresql_include=["start_high", "last_updated"],
         ),
+        # The network's free slots from a day on, whatever the schedule (migration 0017).
+        Index(
+            "ix_slot_calendar_status",
+            "status",
+            "start_low",
+            "id",
+            postgresql_include=["start_high"],
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
