@@ -6,9 +6,10 @@ start=ge…``, no schedule) is a coordinator's search. The slot calendar's index
 and sorting it (90 ms for 300,000 slots on the bench machine, growing with the network). This
 index leads with the status, then the start in the page's order: a range read, stopped at the
 page's end, from the index alone (the start's upper bound is kept in it, for ``ge``/``gt``).
-It costs a booking one more B-tree insertion for each slot it takes: 79 WAL records a replayed
-booking instead of 77, 635 replayed bookings a second against 642 (``python -m bench booking``,
-``MAILLAGE_BENCH_REPLAY_ONLY=1``, one run each, within the runs' noise).
+It costs a booking one more B-tree insertion for each slot it takes: 79 WAL records and
+14.0 KiB a replayed booking instead of 77 and 13.2 KiB; replayed bookings a second moved within
+the runs' noise (742 with it, 642 without; ``MAILLAGE_BENCH_REPLAY_ONLY=1 python -m bench
+booking``).
 
 Revision ID: 0017_slots_of_any_schedule
 Revises: 0016_quieter_bookings
