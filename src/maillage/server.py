@@ -125,60 +125,74 @@ class CancelAbandoned:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        loop = asyncio.get_running_loop()
-        answered = receiving = False
-        listener: asyncio.Task[None] | None = None
-        messages: MemoryObjectReceiveStream[Message] | None = None
-        timer: asyncio.TimerHandle | None = None
-
-        async def reading() -> Message:
-            nonlocal receiving
-            if messages is None:
-                receiving = True
-                try:
-                    return await receive()
-                finally:
-                    receiving = False
-            try:
-                return await messages.receive()
-            except anyio.EndOfStream:
-                return {"type": "http.disconnect"}
-
-        async def answering(message: Message) -> None:
-            nonlocal answered
-            if message["type"] == "http.response.body" and not message.get("more_body", False):
-                answered = True
-            await send(message)
-
-        async def listening(
-            forward: MemoryObjectSendStream[Message], cancel: Callable[[], int]
-        ) -> None:
-            with forward:  # closed at the disconnection, which the app then reads
-                while (message := await receive())["type"] != "http.disconnect":
-                    await forward.send(message)
-            if not answered:  # cancelling may wait on the network: not on the loop
-                threading.Thread(target=cancel, name="cancel-abandoned", daemon=True).start()
-
-        def listen(cancel: Callable[[], int]) -> None:
-            nonlocal listener, messages, timer
-            if receiving:  # the app is reading its body: it alone reads, for now
-                timer = loop.call_later(self.LISTEN_AFTER_S, listen, cancel)
-                return
-            forward, messages = anyio.create_memory_object_stream[Message](1)
-            listener = loop.create_task(listening(forward, cancel))
-            self._listening.add(listener)
-            listener.add_done_callback(self._listening.discard)
-
         with cancellable() as cancel:
-            timer = loop.call_later(self.LISTEN_AFTER_S, listen, cancel)
+            exchange = _Exchange(self, receive, send, cancel)
             try:
-                await self.app(scope, reading, answering)
+                await self.app(scope, exchange.reading, exchange.answering)
             finally:
-                timer.cancel()
-                if listener is not None and not answered:  # else the server ends it
-                    listener.cancel()
-                if messages is not None:
-                    messages.close()
+                exchange.close()
+
+
+class _Exchange:
+    """One request's messages as :class:`CancelAbandoned` passes them: whether the app has
+    answered, and for a request that outlived ``LISTEN_AFTER_S``, the task that reads ahead.
+
+    An object rather than closures: a closure that reschedules itself holds itself in a
+    reference cycle, and with it every object of the request (uvicorn's, the app's), which then
+    waited for the garbage collector; its passes over a second's requests stalled the loop for
+    35-240 ms (issue 23)."""
+
+    def __init__(
+        self, owner: CancelAbandoned, receive: Receive, send: Send, cancel: Callable[[], int]
+    ) -> None:
+        self.owner, self.receive, self.send, self.cancel = owner, receive, send, cancel
+        self.loop = asyncio.get_running_loop()
+        self.answered = self.receiving = False
+        self.listener: asyncio.Task[None] | None = None
+        self.messages: MemoryObjectReceiveStream[Message] | None = None
+        self.timer = self.loop.call_later(owner.LISTEN_AFTER_S, self.listen)
+
+    async def reading(self) -> Message:
+        if self.messages is None:
+            self.receiving = True
+            try:
+                return await self.receive()
+            finally:
+                self.receiving = False
+        try:
+            return await self.messages.receive()
+        except anyio.EndOfStream:
+            return {"type": "http.disconnect"}
+
+    async def answering(self, message: Message) -> None:
+        if message["type"] == "http.response.body" and not message.get("more_body", False):
+            self.answered = True
+        await self.send(message)
+
+    def listen(self) -> None:
+        if self.receiving:  # the app is reading its body: it alone reads, for now
+            self.timer = self.loop.call_later(self.owner.LISTEN_AFTER_S, self.listen)
+            return
+        forward, self.messages = anyio.create_memory_object_stream[Message](1)
+        self.listener = self.loop.create_task(self.listening(forward))
+        self.owner._listening.add(self.listener)
+        self.listener.add_done_callback(self.owner._listening.discard)
+
+    async def listening(self, forward: MemoryObjectSendStream[Message]) -> None:
+        with forward:  # closed at the disconnection, which the app then reads
+            while (message := await self.receive())["type"] != "http.disconnect":
+                await forward.send(message)
+        if not self.answered:  # cancelling may wait on the network: not on the loop
+            threading.Thread(target=self.cancel, name="cancel-abandoned", daemon=True).start()
+
+    def close(self) -> None:
+        """The request has ended: no listener starts, a running one ends unless the server
+        ends it (the app answered)."""
+        self.timer.cancel()
+        if self.listener is not None and not self.answered:
+            self.listener.cancel()
+        if self.messages is not None:
+            self.messages.close()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -3,8 +3,11 @@ request whole, whenever it starts, and ends with the request."""
 
 from __future__ import annotations
 
+import gc
+
 import anyio
-from starlette.types import Message, Receive, Scope, Send
+import pytest
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from maillage.server import CancelAbandoned
 
@@ -51,3 +54,40 @@ def test_a_body_read_after_the_listener_started_reaches_the_app_whole() -> None:
 
     sent = anyio.run(main)
     assert [m.get("body") for m in sent] == [None, b"".join(CHUNKS)]
+
+
+async def _quick(scope: Scope, receive: Receive, send: Send) -> None:
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b"ok"})
+
+
+@pytest.mark.parametrize("app", [_quick, _late_reader], ids=["quick", "listened to"])
+def test_a_request_leaves_nothing_to_the_garbage_collector(app: ASGIApp) -> None:
+    """A request's objects go with their last reference: in a cycle, each waited for the
+    collector, whose passes over a second's requests stalled the server's loop (issue 23)."""
+
+    async def main() -> int:
+        pending = [{"type": "http.request", "body": b"", "more_body": False}]
+        answered = anyio.Event()
+
+        async def receive() -> Message:
+            if pending:
+                return pending.pop()
+            await answered.wait()  # then, as uvicorn, the end of the exchange
+            return {"type": "http.disconnect"}
+
+        async def send(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                answered.set()
+
+        middleware = CancelAbandoned(app)
+        gc.collect()
+        gc.disable()
+        try:
+            await middleware({"type": "http"}, receive, send)
+            await anyio.sleep(0.01)  # a listener started ends
+            return gc.collect()
+        finally:
+            gc.enable()
+
+    assert anyio.run(main) == 0
