@@ -131,7 +131,7 @@ def page(
     """
     shape, values = _bound(criteria, zone)
     paging = {"count": count + (not counted), "offset": offset}
-    rows = connection.execute(_page(shape, sort, counted, pasted=False), {**values, **paging}).all()
+    rows = connection.execute(_page(shape, sort, counted, pasted=False), values | paging).all()
     if not counted or rows or not (count == 0 or offset > 0):
         return _found(list(rows), count, offset, counted)
     return _found([], count, offset, True, connection.execute(_count(shape), values).scalar_one())
@@ -160,12 +160,12 @@ async def page_async(
         # Named tuples whose fields the statement decides: typed Any, as the SQLAlchemy rows.
         cursor: AsyncCursor[Any] = connection.cursor(row_factory=namedtuple_row)
         sql, constants = _psycopg(_page(shape, sort, counted, pasted=True))
-        await cursor.execute(sql, {**constants, **values, **paging})
+        await cursor.execute(sql, constants | values | paging)
         rows = await cursor.fetchall()
         if not counted or rows or not (count == 0 or offset > 0):
             return _found(rows, count, offset, counted)
         sql, constants = _psycopg(_count(shape))
-        await cursor.execute(sql, {**constants, **values})
+        await cursor.execute(sql, constants | values)
         total = await cursor.fetchone()
         return _found([], count, offset, True, total[0] if total else 0)
 
