@@ -122,10 +122,11 @@ def fresh_database(prefix: str) -> Iterator[URL]:
         server.dispose()
 
 
-def _slots(schedule: str) -> Iterator[dict[str, Any]]:
-    """Weekday slots from 4 January, written at Paris's winter offset (+01:00), busy nowhere."""
-    days = [FIRST_DAY + timedelta(d) for d in range(DAYS * 7 // 5 + 7)]
-    for day in [d for d in days if d.weekday() < 5][:DAYS]:
+def _slots(schedule: str, weekdays: int) -> Iterator[dict[str, Any]]:
+    """Slots of ``weekdays`` days from 4 January, written at Paris's winter offset (+01:00),
+    busy nowhere."""
+    days = [FIRST_DAY + timedelta(d) for d in range(weekdays * 7 // 5 + 7)]
+    for day in [d for d in days if d.weekday() < 5][:weekdays]:
         for hour, minute in SLOT_TIMES:
             start = datetime(day.year, day.month, day.day, hour, minute)
             yield {
@@ -175,11 +176,12 @@ def bulk_store(url: str, bodies: Iterable[dict[str, Any]], settings: Settings) -
     engine.dispose()
 
 
-def seed(url: str, settings: Settings) -> dict[str, Any]:
+def seed(url: str, settings: Settings, days: int = DAYS) -> dict[str, Any]:
     """Practitioners and the teleconsultation rooms they consult into (doctor ``doc-i``, room
     ``room-i``), their schedules (``sched-i``, ``room-sched-i``) and free slots at the same
-    times (a room slot's id is ``room-`` and its doctor slot's), patients and coordinators;
-    returns what wrk's script needs (tokens, schedule, practitioner and room ids, days)."""
+    times over ``days`` weekdays (a room slot's id is ``room-`` and its doctor slot's),
+    patients and coordinators; returns what wrk's script needs (tokens, schedule, practitioner
+    and room ids, days). Tests seed a few days: the benchmark's 300,000 slots take minutes."""
     doctors = [f"doc-{i}" for i in range(PRACTITIONERS)]
     rooms = [f"room-{i}" for i in range(PRACTITIONERS)]
     schedules = [f"sched-{i}" for i in range(PRACTITIONERS)]
@@ -200,7 +202,7 @@ def seed(url: str, settings: Settings) -> dict[str, Any]:
                     "actor": [{"reference": owner}],
                 }
             )
-            bodies.extend(_slots(schedule_id))
+            bodies.extend(_slots(schedule_id, days))
     bodies += [{"resourceType": "Patient", "id": p, "name": [{"family": p}]} for p in patients]
     bulk_store(url, bodies, settings)
     engine = make_engine(url)
@@ -214,14 +216,14 @@ def seed(url: str, settings: Settings) -> dict[str, Any]:
         session.flush()
         tokens = [issue_token(settings, user) for user in users]
     engine.dispose()
-    days = sorted({b["start"][:10] for b in bodies if b["resourceType"] == "Slot"})
+    slot_days = sorted({b["start"][:10] for b in bodies if b["resourceType"] == "Slot"})
     return {
         "tokens": tokens,
         "schedules": schedules,
         "practitioners": doctors,
         "rooms": rooms,
         "patients": patients,
-        "days": days,
+        "days": slot_days,
         "slots": sum(b["resourceType"] == "Slot" for b in bodies),
     }
 

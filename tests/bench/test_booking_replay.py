@@ -66,7 +66,8 @@ def seeded(postgres_url: str, missing_service: Callable[[str], NoReturn]) -> Ite
     settings = Settings(
         database_url=postgres_url, secret_key=bench_booking.SECRET, token_minutes=60
     )
-    yield {"settings": settings, **bench_booking.seed(postgres_url, settings)}
+    # Two days: 6,000 slots, more than the replays' 60 bookings need.
+    yield {"settings": settings, **bench_booking.seed(postgres_url, settings, days=2)}
     engine = make_engine(postgres_url)
     with engine.begin() as connection:
         connection.execute(text(f"DROP TABLE IF EXISTS {booking_replay.SLOTS}"))
