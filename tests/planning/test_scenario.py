@@ -77,7 +77,8 @@ def test_no_site_changes_nothing():
 
 def test_fte_methods_without_thresholds_leave_classes_empty():
     params = DiagnosisParameters(department="55", method="2sfca")
-    impact = simulate(params, SITES[:1], 2_000.0, None)
+    with pytest.warns(UserWarning, match="aucun seuil de zonage publié pour 2sfca"):
+        impact = simulate(params, SITES[:1], 2_000.0, None)
     table = impact.table
     assert (table.classe_after == "").all()
     assert impact.summary["population_leaving_sous_dotee"] is None

@@ -110,8 +110,13 @@ def test_logout_needs_the_token_and_ends_the_session(site: Site) -> None:
 
 def test_a_tampered_cookie_is_anonymous(site: Site) -> None:
     client = site.logged_in("admin")
-    value = client.cookies[COOKIE]
-    client.cookies.set(COOKIE, value[:-2] + ("AA" if not value.endswith("AA") else "BB"))
+    (cookie,) = (c for c in client.cookies.jar if c.name == COOKIE)
+    value = cookie.value or ""
+    tampered = value[:-2] + ("AA" if not value.endswith("AA") else "BB")
+    # Over the server's own cookie (same domain and path): a second cookie of the same name
+    # would be sent beside it, and the untouched one would still sign the client in.
+    client.cookies.set(COOKIE, tampered, domain=cookie.domain, path=cookie.path)
+    assert client.cookies[COOKIE] == tampered
     assert client.get("/", follow_redirects=False).status_code == 303
 
 
