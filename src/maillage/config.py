@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+from datetime import date, datetime
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -225,6 +226,10 @@ class Settings(BaseSettings):
     def zone(self) -> ZoneInfo:
         """Time zone for dates given without an offset (FHIR leaves it to the server)."""
         return ZoneInfo(self.timezone)
+
+    def today(self) -> date:
+        """Today's date in the network's time zone (the day a page shows by default)."""
+        return datetime.now(self.zone).date()
 
     @property
     def signing_key(self) -> str:

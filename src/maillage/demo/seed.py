@@ -850,7 +850,7 @@ def seed(
         raise DemoRefused("MAILLAGE_ENV=production: SYNTHETIC demonstration data is refused")
     if not 0 < scale <= 1:
         raise ValueError("scale must be in (0, 1]")
-    day = today or datetime.now(settings.zone).date()
+    day = today or settings.today()
     handle = _open_accounts_file(accounts_file)
     emails: list[str] = []
     try:

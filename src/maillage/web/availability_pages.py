@@ -207,7 +207,7 @@ def _page(
     agenda = next((a for a in found if a.id == chosen), None)
     if chosen and agenda is None:
         raise PageError(403, "Vous ne pouvez pas régler les disponibilités de cet agenda.")
-    today = datetime.now(repository.settings.zone).date()
+    today = repository.settings.today()
     values = {
         **DEFAULT_FORM,
         "debut": (today + timedelta(days=1)).isoformat(),

@@ -123,7 +123,7 @@ def _day_page(
 ) -> HTMLResponse:
     """The day page, with ``message`` (what the doctor's last action did), if any."""
     zone = repository.settings.zone
-    chosen = jour or datetime.now(zone).date()
+    chosen = jour or repository.settings.today()
     query = [("practitioner", principal.practitioner or ""), ("date", chosen.isoformat())]
     found = records.find(repository, "Appointment", query)
     names = _names(repository, found)
@@ -194,7 +194,7 @@ def pathway_flags(repository: Repository, doctor: str, bodies: list[Body]) -> di
         if start:
             visits.setdefault(subject, []).append(start)
     flags = {}
-    today = datetime.now(repository.settings.zone).date()
+    today = repository.settings.today()
     for body in bodies:
         patient = _actor(body, "Patient") or ""
         facts = remote_flags.teleconsultation(

@@ -11,7 +11,7 @@ through the principal's repository, audited.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -261,7 +261,7 @@ def register(
     organization = _organization(principal)
     typed = {field: str(form.get(field, "")).strip()[:200] for field in FIELDS}
     try:
-        today = datetime.now(repository.settings.zone).date()
+        today = repository.settings.today()
         body = patient_body(typed, organization, today)
         with records.writing(repository) as writer:
             row = writer.save(body)

@@ -10,7 +10,6 @@ adding a funding and a trainee at once both keep theirs.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
@@ -127,7 +126,7 @@ def project_detail(
         "modifiable": principal.role in OPERATORS,
         "etapes": STAGE_LABELS,
         "statuts": REQUEST_LABELS,
-        "aujourdhui": datetime.now(repository.settings.zone).date().isoformat(),
+        "aujourdhui": repository.settings.today().isoformat(),
         "jour": french_format.day,
     }
     return render(request, "projet.html", context)

@@ -11,7 +11,7 @@ their number.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -116,7 +116,7 @@ def upcoming(repository: Repository, site: str, today: date) -> list[Body]:
 
 
 def _listing(repository: Repository, principal: Principal) -> tuple[date, list[Body]]:
-    today = datetime.now(repository.settings.zone).date()
+    today = repository.settings.today()
     found = upcoming(repository, _site(principal), today)
     return today, rows(repository, principal, found)
 

@@ -342,7 +342,7 @@ def te2_flag(repository: Repository, task: Body) -> str | None:
     if not owner or not patient.get("reference") or is_pooled(task):
         return None
     answered = ((task.get("executionPeriod") or {}).get("end") or "")[:10]
-    day = answered or datetime.now(repository.settings.zone).date().isoformat()
+    day = answered or repository.settings.today().isoformat()
     year = day[:4]
     query = [
         ("owner", owner),
