@@ -84,14 +84,14 @@ def record(settings: Settings, token: str, schedule: str, practitioner: str, roo
     app = create_app(settings)
     statements: list[tuple[str, dict[str, Any]]] = []
     recording = False
-    execute = booking_call.execute
+    execute_all = booking_call.execute_all
 
-    async def recorded(connection: Any, sql: str, params: dict[str, Any]) -> list:
+    async def recorded(connection: Any, sent: list[booking_call.Statement]) -> list:
         if recording:
-            statements.append((sql, params))
-        return await execute(connection, sql, params)
+            statements.extend(sent)
+        return await execute_all(connection, sent)
 
-    booking_call.execute = recorded  # type: ignore[assignment]
+    booking_call.execute_all = recorded  # type: ignore[assignment]
     headers = {"Authorization": f"Bearer {token}"}
     try:
         with TestClient(app) as client:
@@ -126,7 +126,7 @@ def record(settings: Settings, token: str, schedule: str, practitioner: str, roo
             )
             recording = False
     finally:
-        booking_call.execute = execute  # type: ignore[assignment]
+        booking_call.execute_all = execute_all  # type: ignore[assignment]
         app.state.engine.dispose()
     if booked.status_code != 201:
         raise RuntimeError(f"the recorded booking failed: {booked.status_code} {booked.text[:500]}")

@@ -151,10 +151,24 @@ def _plain(body: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+@pytest.mark.parametrize(
+    "base",
+    ["", "https://annuaire.example.org/fhir/"],
+    ids=["relative", "absolute"],
+)
 def test_one_call_and_the_ordinary_path_write_the_same(
-    slots: Server, coordinator: dict[str, str]
+    slots: Server, coordinator: dict[str, str], base: str
 ) -> None:
+    """Also when the role's practitioner and the patient's organisation, which the one call
+    reads with the participants when they are ``Type/id``, are absolute references (a second
+    read then)."""
     assert slots.app.state.reads is not None  # the API books in one call
+    for reference, field in (
+        ("PractitionerRole/doctor-role", "practitioner"),
+        ("Patient/patient-2", "managingOrganization"),
+    ):
+        body = slots.client.get(f"/fhir/{reference}", headers=coordinator).json()
+        slots.put({**body, field: {"reference": base + body[field]["reference"]}}, coordinator)
     answer = slots.client.post(
         "/fhir/Appointment", json=_teleconsultation("patient-2", 9), headers=coordinator
     )

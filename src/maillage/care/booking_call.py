@@ -6,10 +6,11 @@ to the thread hand-offs (issue 23). Here the same rules run on the event loop in
 
 1. without data, in Python: the access policy on the body, validation, the video room, the
    stored body and its index rows;
-2. the reads the rules need, on the connection of psycopg's asynchronous pool: the
-   participants (and a role's practitioner, a patient's organisation), the patients' consents
-   and, for a care role, its care relationships; then the confirmation e-mails and the
-   AuditEvent are made, in Python, by the ordinary path's own functions;
+2. the reads the rules need, on the connection of psycopg's asynchronous pool: for a care
+   role, its care relationships; then, sent at once (one round trip), the participants with
+   one hop further (a role's practitioner, a patient's organisation) and the patients'
+   consents; then the confirmation e-mails and the AuditEvent are made, in Python, by the
+   ordinary path's own functions;
 3. the writes as one call of ``maillage_book`` (migrations 0014, 0015): each slot locked,
    checked free and around the appointment, made busy; the people held for the period (the
    exclusion constraint refuses a clash; :func:`clash_refusal` names who holds them); the
@@ -105,13 +106,11 @@ async def _book(call: Call, connection: AsyncConnection[Any], payload: Any) -> W
         deleted=False,
         body=stored,
     )
-    lookup = await _read_people(connection, stored)
     holds = stored.get("status") in appointments.HOLDS_TIME
-    for patient in sorted(booking.actors(stored, ("Patient",))) if holds else []:
-        consents = await booking_call.rows(
-            connection, booking.CONSENTS["postgresql"], patient=patient
-        )
-        booking.check_consents(patient, (consent for (consent,) in consents))
+    consenting = sorted(booking.actors(stored, ("Patient",))) if holds else []
+    lookup, consents = await _read_rules(connection, stored, consenting)
+    for patient, rows in zip(consenting, consents, strict=True):
+        booking.check_consents(patient, (consent for (consent,) in rows))
     period = booking.period_of(stored, zone) if holds else None
     people = sorted(booking.held_people(lookup, stored)) if period else []
     messages = (
@@ -151,27 +150,35 @@ async def _refused(connection: AsyncConnection[Any], call: Call, patients: set[s
     return patients - {linked for (linked,) in await booking_call.rows(connection, query)}
 
 
-async def _read_people(connection: AsyncConnection[Any], body: Body) -> resources.Lookup:
-    """The participants, and one hop further a role's practitioner and a patient's
-    organisation: all that the booking's rules and its e-mails read, as a lookup."""
+async def _read_rules(
+    connection: AsyncConnection[Any], body: Body, patients: list[str]
+) -> tuple[resources.Lookup, list[list]]:
+    """All that the booking's rules and its e-mails read, sent at once (one round trip): the
+    participants and one hop further, a role's practitioner and a patient's organisation (as
+    a lookup), and each of ``patients``' consents (their rows, in that order). A hop that is
+    not a relative ``Type/id`` reference costs a second statement."""
     references = [
         normalise_reference((p.get("actor") or {}).get("reference", "")) or ""
         for p in body.get("participant", [])
     ]
-    found: dict[str, StoredResource] = dict(await booking_call.live_many(connection, references))
-    further = {
-        "PractitionerRole": "practitioner",
-        "Patient": "managingOrganization",
-    }
-    hops = [
-        normalise_reference(
-            ((row.body.get(further[row.resource_type]) or {}).get("reference")) or ""
-        )
-        or ""
-        for row in found.values()
-        if row.resource_type in further
+    around = booking_call.around(references)
+    consents = booking.CONSENTS["postgresql"]
+    statements = [booking_call.compiled(consents, patient=patient) for patient in patients]
+    answers = await booking_call.execute_all(
+        connection, [around, *statements] if around else statements
+    )
+    fetched = booking_call.by_reference(answers[0]) if around else {}
+    found: dict[str, StoredResource] = {r: fetched[r] for r in references if r in fetched}
+    raw = [
+        (found[r].body.get(booking_call.HOPS[found[r].resource_type]) or {}).get("reference") or ""
+        for r in sorted(found)
+        if found[r].resource_type in booking_call.HOPS
     ]
-    found |= await booking_call.live_many(connection, [hop for hop in hops if hop])
+    followed = [(r, normalise_reference(r)) for r in raw]
+    hops = [hop for _, hop in followed if hop]
+    unread = [hop for r, hop in followed if hop and not booking_call.RELATIVE.fullmatch(r)]
+    fetched |= await booking_call.live_many(connection, unread) if unread else {}
+    found |= {hop: fetched[hop] for hop in hops if hop in fetched}
     read = {*references, *hops}
 
     def lookup(wanted: list[str]) -> dict[str, StoredResource]:
@@ -180,7 +187,7 @@ async def _read_people(connection: AsyncConnection[Any], body: Body) -> resource
             raise LookupError(f"not read before the booking: {sorted(missing)}")
         return {reference: found[reference] for reference in wanted if reference in found}
 
-    return lookup
+    return lookup, answers[1:] if around else answers
 
 
 def _index_row(value: Any) -> dict[str, Any]:

@@ -9,6 +9,7 @@ it took or raises a refusal of its own SQLSTATE.
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from typing import Any
 
@@ -57,6 +58,26 @@ _LIVE = (
 with each id, the pairs not asked for left out afterwards (the primary key answers both lists
 at once, and PostgreSQL plans no join: a third of the replayed booking's planning, issue 23)."""
 
+HOPS = {"PractitionerRole": "practitioner", "Patient": "managingOrganization"}
+"""The reference a booking's rules follow one hop further from a participant of these types:
+a role's practitioner (who is held), a patient's organisation (the e-mails)."""
+RELATIVE = re.compile(r"[A-Z][A-Za-z]+/[A-Za-z0-9.-]{1,64}", re.ASCII)
+"""A hop :data:`_AROUND` follows itself: a relative ``Type/id`` reference (others, absolute or
+versioned, are read by a second statement)."""
+_HOP = " ".join(f"WHEN '{kind}' THEN body->'{field}'->>'reference'" for kind, field in HOPS.items())
+_AROUND = (
+    f"WITH asked AS ({_LIVE}), hop AS (SELECT split_part(reference, '/', 1) AS resource_type,"
+    " split_part(reference, '/', 2) AS id FROM"
+    f" (SELECT CASE resource_type {_HOP} END AS reference FROM asked) AS followed"
+    f" WHERE reference ~ '^{RELATIVE.pattern}$')"
+    f" SELECT {', '.join(_COLUMNS)} FROM asked UNION ALL"
+    f" SELECT {', '.join('r.' + column for column in _COLUMNS)} FROM fhir_resource AS r"
+    " JOIN hop USING (resource_type, id) WHERE NOT r.deleted"
+)
+""":data:`_LIVE`, and in the same statement the live resources its rows reference one hop
+further (:data:`HOPS`): a booking's participants and what its rules read of them, in one
+round trip instead of two."""
+
 
 def compiled(statement: ClauseElement, **values: Any) -> tuple[str, dict[str, Any]]:
     """A Core query as psycopg's SQL (lists of values expanded in place) and its parameters."""
@@ -72,11 +93,26 @@ def _compiled(statement: ClauseElement) -> tuple[str, dict[str, Any]]:
     return str(sql), dict(sql.params)
 
 
-async def execute(connection: AsyncConnection[Any], sql: str, params: dict[str, Any]) -> list:
-    """Run one statement and fetch its rows: every statement of a booking goes through here
+Statement = tuple[str, dict[str, Any]]
+"""psycopg's SQL and its parameters."""
+
+
+async def execute_all(connection: AsyncConnection[Any], statements: list[Statement]) -> list:
+    """Run statements and fetch the rows of each, all sent before the first answer is awaited
+    (psycopg's pipeline mode): one round trip. Every statement of a booking goes through here
     (the benchmark's replay records them, a test counts them)."""
-    cursor = await connection.execute(sql, params)
-    return await cursor.fetchall()
+    if len(statements) == 1:
+        cursor = await connection.execute(*statements[0])
+        return [await cursor.fetchall()]
+    async with connection.pipeline():
+        cursors = [await connection.execute(sql, params) for sql, params in statements]
+        return [await cursor.fetchall() for cursor in cursors]
+
+
+async def execute(connection: AsyncConnection[Any], sql: str, params: dict[str, Any]) -> list:
+    """Run one statement and fetch its rows."""
+    found: list = (await execute_all(connection, [(sql, params)]))[0]
+    return found
 
 
 async def rows(connection: AsyncConnection[Any], statement: ClauseElement, **values: Any) -> list:
@@ -84,16 +120,37 @@ async def rows(connection: AsyncConnection[Any], statement: ClauseElement, **val
     return await execute(connection, *compiled(statement, **values))
 
 
+def _keys(references: list[str]) -> set[tuple[str, ...]]:
+    return {tuple(reference.split("/", 1)) for reference in references if "/" in reference}
+
+
+def _lists(keys: set[tuple[str, ...]]) -> dict[str, list[str]]:
+    types, ids = [sorted(set(column)) for column in zip(*keys, strict=True)]
+    return {"types": types, "ids": ids}
+
+
+def around(references: list[str]) -> Statement | None:
+    """The statement reading ``references`` and one hop further (:data:`_AROUND`); None
+    when no reference names a resource. Its rows go through :func:`by_reference`."""
+    keys = _keys(references)
+    return (_AROUND, _lists(keys)) if keys else None
+
+
+def by_reference(read: list) -> dict[str, Resource]:
+    """Rows of :data:`_COLUMNS` by ``Type/id``; the caller keeps those it asked for (the two
+    lists also match pairs nobody asked for)."""
+    found = [Resource(**dict(zip(_COLUMNS, row, strict=True))) for row in read]
+    return {f"{row.resource_type}/{row.id}": row for row in found}
+
+
 async def live_many(connection: AsyncConnection[Any], references: list[str]) -> dict[str, Any]:
     """:func:`maillage.store.resources.live_many` on the asynchronous connection."""
-    keys = {tuple(reference.split("/", 1)) for reference in references if "/" in reference}
+    keys = _keys(references)
     if not keys:
         return {}
-    types, ids = [sorted(set(column)) for column in zip(*keys, strict=True)]
-    read = await execute(connection, _LIVE, {"types": types, "ids": ids})
-    found = [Resource(**dict(zip(_COLUMNS, row, strict=True))) for row in read]
+    found = by_reference(await execute(connection, _LIVE, _lists(keys)))
     return {
-        f"{row.resource_type}/{row.id}": row for row in found if (row.resource_type, row.id) in keys
+        reference: row for reference, row in found.items() if tuple(reference.split("/", 1)) in keys
     }
 
 
