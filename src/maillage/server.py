@@ -180,8 +180,11 @@ class _Exchange:
 
     async def listening(self, forward: MemoryObjectSendStream[Message]) -> None:
         with forward:  # closed at the disconnection, which the app then reads
-            while (message := await self.receive())["type"] != "http.disconnect":
-                await forward.send(message)
+            try:
+                while (message := await self.receive())["type"] != "http.disconnect":
+                    await forward.send(message)
+            except anyio.BrokenResourceError:  # the request ended with its body unread
+                return
         if not self.answered:  # cancelling may wait on the network: not on the loop
             threading.Thread(target=self.cancel, name="cancel-abandoned", daemon=True).start()
 
