@@ -45,18 +45,20 @@ from maillage.store.database import make_engine
 SLOTS = "bench_replay_slot"
 DRAWS = "bench_replay_draw"
 _DRAW = (
-    "SELECT doctor_slot AS r_slot, room_slot AS r_room_slot, starts AS r_starts, ends AS r_ends"
+    "SELECT k AS r_k, doctor_slot AS r_slot, room_slot AS r_room_slot, starts AS r_starts,"
+    " ends AS r_ends"
     f" FROM {SLOTS} WHERE k = (SELECT nextval('{DRAWS}')) \\gset"
 )
 #: Placeholders put into the recorded parameters, then turned into pgbench variables once the
-#: statement is rendered.
+#: statement is rendered. The new ids carry the draw's number, unique to each transaction (a
+#: random number per transaction once drew the same appointment id twice in a run).
 _VARIABLES = {
-    "@A@": "a:client_id-:r_n",
+    "@A@": "a:r_k",
     "@RS@": ":r_room_slot",
     "@S@": ":r_slot",
-    "@P@": "p:client_id-:r_n",
-    "@D@": "d:client_id-:r_n",
-    "@L@": "l:client_id-:r_n",
+    "@P@": "p:r_k",
+    "@D@": "d:r_k",
+    "@L@": "l:r_k",
     "@ST@": ":r_starts",
     "@EN@": ":r_ends",
 }
@@ -161,7 +163,7 @@ def script(recorded: Recorded, url: str) -> str:
         (recorded.practitioner, "Practitioner/@D@"),
         (recorded.room, "Location/@L@"),
     ]
-    lines = ["\\set r_n random(1, 1000000000)", _DRAW]
+    lines = [_DRAW]
     plain = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
     with psycopg.connect(plain) as connection:
         cursor = psycopg.ClientCursor(connection)
