@@ -193,7 +193,9 @@ def test_plan_with_registered_existing_sites(files_dir: Path, tmp_path: Path) ->
 
 def test_a_dataset_of_the_wrong_kind_or_unknown_is_refused(files_dir: Path, tmp_path: Path) -> None:
     ages = add(meuse_inputs(tmp_path)["ages"], "ages")
-    code, output = maillage("diagnose", "--department", "55", "--supply", f"dataset:{ages}")
+    # Its own output folder: the default, out/diagnostic, may hold a `make demo` result.
+    out = ("--out", str(tmp_path / "out"))
+    code, output = maillage("diagnose", "--department", "55", "--supply", f"dataset:{ages}", *out)
     assert code == 2 and "ages" in output
-    code, output = maillage("diagnose", "--department", "55", "--travel", "dataset:matrix-0")
+    code, output = maillage("diagnose", "--department", "55", "--travel", "dataset:matrix-0", *out)
     assert code == 2 and "inconnu" in output
