@@ -12,8 +12,8 @@ appointment against its slots) and fresh appointment, patient, doctor and room i
 held periods never clash). Two forms:
 
 - as sent: one round trip per statement, as the server talks to PostgreSQL;
-- batched: consecutive statements sent as one message (pgbench's ``\\;``): the reads
-  pipelined with the call, the least a booking could cost in round trips.
+- batched: consecutive statements sent as one message (pgbench's ``\\;``): the read sent
+  with the call, the least a booking could cost in round trips.
 
 Neither runs any application code (HTTP, authentication, FHIR validation, JSON, e-mails), so
 their TPS is a ceiling for the API's bookings on this PostgreSQL and machine. Nor do they send
@@ -86,14 +86,14 @@ def record(settings: Settings, token: str, schedule: str, practitioner: str, roo
     app = create_app(settings)
     statements: list[tuple[str, dict[str, Any]]] = []
     recording = False
-    execute_all = booking_call.execute_all
+    execute = booking_call.execute
 
-    async def recorded(connection: Any, sent: list[booking_call.Statement]) -> list:
+    async def recorded(connection: Any, sql: str, params: dict[str, Any]) -> list:
         if recording:
-            statements.extend(sent)
-        return await execute_all(connection, sent)
+            statements.append((sql, params))
+        return await execute(connection, sql, params)
 
-    booking_call.execute_all = recorded  # type: ignore[assignment]
+    booking_call.execute = recorded
     headers = {"Authorization": f"Bearer {token}"}
     try:
         with TestClient(app) as client:
@@ -128,7 +128,7 @@ def record(settings: Settings, token: str, schedule: str, practitioner: str, roo
             )
             recording = False
     finally:
-        booking_call.execute_all = execute_all  # type: ignore[assignment]
+        booking_call.execute = execute
         app.state.engine.dispose()
     if booked.status_code != 201:
         raise RuntimeError(f"the recorded booking failed: {booked.status_code} {booked.text[:500]}")

@@ -7,7 +7,7 @@ to the thread hand-offs (issue 23). Here the same rules run on the event loop in
 1. without data, in Python: the access policy on the body, validation, the video room, the
    stored body and its index rows;
 2. the reads the rules need, on the connection of psycopg's asynchronous pool: for a care
-   role, its care relationships; then, sent at once (one round trip), the participants with
+   role, its care relationships; then, as one statement (one round trip), the participants with
    one hop further (a role's practitioner, a patient's organisation) and the patients'
    consents; then the confirmation e-mails and the AuditEvent are made, in Python, by the
    ordinary path's own functions;
@@ -42,7 +42,7 @@ from maillage.care.calls import Call
 from maillage.care.errors import Conflict, DomainError, Forbidden, Unprocessable
 from maillage.care.work import Written
 from maillage.store import booking_call, resources
-from maillage.store.models import Resource, StoredResource, utcnow
+from maillage.store.models import StoredResource, utcnow
 from maillage.store.search_params import extract, normalise_reference
 from maillage.store.users import Role
 
@@ -98,7 +98,7 @@ async def _book(call: Call, connection: AsyncConnection[Any], payload: Any) -> W
     body = attachments.store(settings, policy.stamped(body, None, who))
     appointment_id, now = resources.new_id(), utcnow()
     stored = resources.versioned(body, appointment_id, 1, now)
-    row = Resource(
+    row = booking_call.Row(
         resource_type="Appointment",
         id=appointment_id,
         version_id=1,
@@ -109,8 +109,8 @@ async def _book(call: Call, connection: AsyncConnection[Any], payload: Any) -> W
     holds = stored.get("status") in appointments.HOLDS_TIME
     consenting = sorted(booking.actors(stored, ("Patient",))) if holds else []
     lookup, consents = await _read_rules(connection, stored, consenting)
-    for patient, rows in zip(consenting, consents, strict=True):
-        booking.check_consents(patient, (consent for (consent,) in rows))
+    for patient, bodies in zip(consenting, consents, strict=True):
+        booking.check_consents(patient, bodies)
     period = booking.period_of(stored, zone) if holds else None
     people = sorted(booking.held_people(lookup, stored)) if period else []
     messages = (
@@ -152,22 +152,18 @@ async def _refused(connection: AsyncConnection[Any], call: Call, patients: set[s
 
 async def _read_rules(
     connection: AsyncConnection[Any], body: Body, patients: list[str]
-) -> tuple[resources.Lookup, list[list]]:
-    """All that the booking's rules and its e-mails read, sent at once (one round trip): the
-    participants and one hop further, a role's practitioner and a patient's organisation (as
-    a lookup), and each of ``patients``' consents (their rows, in that order). A hop that is
-    not a relative ``Type/id`` reference costs a second statement."""
+) -> tuple[resources.Lookup, list[list[Body]]]:
+    """All that the booking's rules and its e-mails read, as one statement: the participants
+    and one hop further, a role's practitioner and a patient's organisation (as a lookup), and
+    each of ``patients``' consents (newest first, in that order). A hop that is not a relative
+    ``Type/id`` reference costs a second statement."""
     references = [
         normalise_reference((p.get("actor") or {}).get("reference", "")) or ""
         for p in body.get("participant", [])
     ]
-    around = booking_call.around(references)
-    consents = booking.CONSENTS["postgresql"]
-    statements = [booking_call.compiled(consents, patient=patient) for patient in patients]
-    answers = await booking_call.execute_all(
-        connection, [around, *statements] if around else statements
+    fetched, consents = booking_call.read(
+        await booking_call.execute(connection, *booking_call.reads(references, patients))
     )
-    fetched = booking_call.by_reference(answers[0]) if around else {}
     found: dict[str, StoredResource] = {r: fetched[r] for r in references if r in fetched}
     raw = [
         (found[r].body.get(booking_call.HOPS[found[r].resource_type]) or {}).get("reference") or ""
@@ -187,7 +183,7 @@ async def _read_rules(
             raise LookupError(f"not read before the booking: {sorted(missing)}")
         return {reference: found[reference] for reference in wanted if reference in found}
 
-    return lookup, answers[1:] if around else answers
+    return lookup, [consents.get(patient, []) for patient in patients]
 
 
 def _index_row(value: Any) -> dict[str, Any]:
