@@ -6,12 +6,17 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from maillage.store.search_params import (
+    PARAMS,
+    PATIENT,
     extract,
     normalise_reference,
     normalise_text,
     parse_date_range,
+    patients_of,
 )
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -95,3 +100,40 @@ def test_extreme_dates_are_clamped_not_overflowing(
 ) -> None:
     found = parse_date_range(text, PARIS)
     assert found == (low, high or low)
+
+
+_REFERENCES = st.sampled_from(
+    ["Patient/p1", "Patient/p2", "Practitioner/d", "Group/g", "https://x.fr/fhir/Patient/p3", ""]
+)
+
+
+def _at(path: list[str], leaf: object) -> object:
+    """A body fragment holding ``leaf`` at ``path`` (lists on the way, as FHIR repeats)."""
+    return leaf if not path else [{path[0]: _at(path[1:], leaf)}]
+
+
+def _resource(kind: str, data: st.DataObject) -> dict:
+    """A resource of ``kind`` with references drawn at some of its reference parameters'
+    paths (``status`` may void an Appointment)."""
+    body: dict = {
+        "resourceType": kind,
+        "status": data.draw(st.sampled_from(["booked", "cancelled"])),
+    }
+    for spec in PARAMS[kind]:
+        for path in spec.paths:
+            if spec.kind == "reference" and data.draw(st.booleans()):
+                head, *rest = path.split(".")
+                reference = {"reference": data.draw(_REFERENCES)}
+                body[head] = _at(rest, reference) if rest else reference
+    return body
+
+
+@pytest.mark.parametrize("kind", sorted(PARAMS))
+@given(data=st.data())
+def test_patients_of_are_the_compartment_rows(kind: str, data: st.DataObject) -> None:
+    """The booking's shortcut finds the same patients as the full index extraction."""
+    body = _resource(kind, data)
+    rows = extract(kind, "r1", body, PARIS)
+    assert patients_of(kind, "r1", body, PARIS) == {
+        row.value for row in rows if row.param == PATIENT and row.value
+    }

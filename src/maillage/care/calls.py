@@ -31,7 +31,7 @@ from maillage.care.principal import Principal
 from maillage.store import audit as audit_trail
 from maillage.store import resources, search
 from maillage.store.database import transaction
-from maillage.store.search_params import PATIENT, extract
+from maillage.store.search_params import patients_of
 
 if TYPE_CHECKING:
     from maillage.care.repository import Repository
@@ -142,8 +142,7 @@ class Call:
     def compartment(self, resource_id: str, body: Body) -> set[str]:
         """The patients a resource of the call's type is about."""
         assert self.resource_type is not None
-        rows = extract(self.resource_type, resource_id, body, self.repository.settings.zone)
-        return {row.value for row in rows if row.param == PATIENT and row.value}
+        return patients_of(self.resource_type, resource_id, body, self.repository.settings.zone)
 
     def check_patients(
         self, session: Session, patients: set[str], as_type: str | None = None

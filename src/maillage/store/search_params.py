@@ -456,6 +456,26 @@ def _site_actor(row: IndexValue) -> bool:
     return row.param == ACTOR and str(row.value).split("/")[0] in SITE_TYPES
 
 
+_COMPARTMENT_SOURCES = frozenset({"patient", PATIENT})
+"""The parameters whose values :func:`extract` copies into the compartment rows."""
+
+
+def patients_of(
+    resource_type: str, resource_id: str, body: dict[str, Any], zone: ZoneInfo
+) -> set[str]:
+    """The patients a resource is about: the values of its compartment rows (:func:`extract`),
+    reading only the parameters they come from (a booking asks before its index rows exist,
+    and all of an Appointment's rows cost it twice as much, issue 23)."""
+    found = {
+        row.value
+        for spec in PARAMS.get(resource_type, ())
+        if spec.name in _COMPARTMENT_SOURCES
+        for row in _values(spec, body, zone)
+        if row.value
+    }
+    return found | {f"Patient/{resource_id}"} if resource_type == "Patient" else found
+
+
 def extract(
     resource_type: str, resource_id: str, body: dict[str, Any], zone: ZoneInfo
 ) -> list[IndexValue]:
