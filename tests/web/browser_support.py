@@ -23,6 +23,7 @@ from sqlalchemy.engine import make_url
 from web_site import PASSWORD, Site, make_site
 
 from maillage.demo.seed import seed
+from maillage.http_protocol import CoalescedHttpTools
 from maillage.jobs.queue import JobSettings
 from maillage.web.assets import AXE
 
@@ -48,7 +49,10 @@ class LiveServer:
         self.socket = socket.socket()
         self.socket.bind(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self.socket.getsockname()[1]}"
-        config = uvicorn.Config(site.app, log_level="warning", lifespan="off")
+        # The protocol ``maillage serve`` runs: the browsers read what it writes.
+        config = uvicorn.Config(
+            site.app, log_level="warning", lifespan="off", http=CoalescedHttpTools
+        )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(
             target=self.server.run, kwargs={"sockets": [self.socket]}, daemon=True

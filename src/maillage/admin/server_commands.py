@@ -43,6 +43,8 @@ def serve(
     """Run the network server (FHIR API, auth, projects) under uvicorn; migrates first."""
     import uvicorn
 
+    from maillage.http_protocol import CoalescedHttpTools
+
     settings = settings_or_exit()
     if workers > 1:
         # Migrate once here, so that the workers (each reading the same environment) do not race.
@@ -64,6 +66,7 @@ def serve(
         forwarded_allow_ips=",".join(settings.trusted_proxies) or None,
         access_log=settings.access_log,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
+        http=CoalescedHttpTools,  # a response's headers and body in one write
     )
 
 
