@@ -2,7 +2,7 @@
 # Each one builds the virtual environment first, idempotently.
 PYTHON ?= python3
 # pytest workers: most tests wait on servers, browsers or PostgreSQL, so three keep two cores
-# busy (the whole suite in about 15 minutes instead of 35 on one worker).
+# busy (on a 2-core machine, the suite took 11.5 minutes on three workers, 26 on one).
 TEST_WORKERS ?= 3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
