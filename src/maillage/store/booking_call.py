@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
+from operator import attrgetter
 from typing import Any, NamedTuple
 
 import psycopg
@@ -166,14 +167,10 @@ def read(rows: list) -> Read:
         else:
             consents.setdefault(consent_of, []).append(row)
     newest = {
-        patient: [row.body for row in sorted(rows, key=_written, reverse=True)]
-        for patient, rows in consents.items()
+        patient: [row.body for row in sorted(written, key=attrgetter("last_updated"), reverse=True)]
+        for patient, written in consents.items()
     }
     return Read(found, newest)
-
-
-def _written(row: Row) -> datetime:
-    return row.last_updated
 
 
 async def live_many(connection: AsyncConnection[Any], references: list[str]) -> dict[str, Any]:
