@@ -261,3 +261,22 @@ def test_the_participants_read_answers_only_the_pairs_asked_for(
     found = asyncio.run(read())
     assert sorted(found) == ["Location/site-2", "Practitioner/doctor"]
     assert found["Location/site-2"].body["resourceType"] == "Location"
+
+
+def test_the_read_function_follows_the_hops_the_rules_follow(net: Server) -> None:
+    """``maillage_booking_reads`` (migration 0018) holds its own copy of the hops and of the
+    followed reference's pattern: they must stay those of :mod:`maillage.store.booking_call`,
+    or a rule would find a hop unread (a ``LookupError``) or read one it should not."""
+    url = net.settings.sqlalchemy_url.replace("postgresql+psycopg", "postgresql", 1)
+    with psycopg.connect(url) as connection:
+        found = connection.execute(
+            "SELECT pg_get_functiondef('maillage_booking_reads'::regproc)"
+        ).fetchone()
+    assert found is not None
+    definition = " ".join(found[0].split())
+    hops = [
+        f"WHEN '{kind}' THEN a.body->'{field}'->>'reference'"
+        for kind, field in booking_call.HOPS.items()
+    ]
+    assert f"CASE a.resource_type {' '.join(hops)} END" in definition
+    assert f"reference ~ '^{booking_call.RELATIVE.pattern}$'" in definition

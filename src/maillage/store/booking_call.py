@@ -66,28 +66,15 @@ a role's practitioner (who is held), a patient's organisation (the e-mails)."""
 RELATIVE = re.compile(r"[A-Z][A-Za-z]+/[A-Za-z0-9.-]{1,64}", re.ASCII)
 """A hop :data:`_READ` follows itself: a relative ``Type/id`` reference (others, absolute or
 versioned, are read by a second statement)."""
-_HOP = " ".join(f"WHEN '{kind}' THEN body->'{field}'->>'reference'" for kind, field in HOPS.items())
-_CONSENTS = (
-    f"SELECT {', '.join('c.' + column for column in _COLUMNS)}, asked_patient.reference"
-    " FROM unnest(%(patients)s::text[]) AS asked_patient(reference) CROSS JOIN LATERAL"
-    " (SELECT * FROM fhir_resource WHERE resource_type = 'Consent' AND NOT deleted"
-    " AND id = ANY(ARRAY(SELECT resource_id FROM fhir_search WHERE resource_type = 'Consent'"
-    " AND param = 'patient' AND value = asked_patient.reference))) AS c"
-)
 _READ = (
-    f"WITH asked AS ({_LIVE}), hop AS (SELECT split_part(reference, '/', 1) AS resource_type,"
-    " split_part(reference, '/', 2) AS id FROM"
-    f" (SELECT CASE resource_type {_HOP} END AS reference FROM asked) AS followed"
-    f" WHERE reference ~ '^{RELATIVE.pattern}$')"
-    f" SELECT {', '.join(_COLUMNS)}, NULL AS consent_of FROM asked UNION ALL"
-    f" SELECT {', '.join('r.' + column for column in _COLUMNS)}, NULL FROM fhir_resource AS r"
-    f" JOIN hop USING (resource_type, id) WHERE NOT r.deleted UNION ALL {_CONSENTS}"
+    "SELECT * FROM maillage_booking_reads(%(types)s::text[], %(ids)s::text[], %(patients)s::text[])"
 )
-""":data:`_LIVE`; the live resources its rows reference one hop further (:data:`HOPS`); the
-consents of some patients, marked with the patient (``consent_of``; their ids as an InitPlan,
-which PostgreSQL plans faster than a join): all that a booking's rules read, as one statement.
-One statement costs the server half the CPU of the same two in psycopg's pipeline mode (issue
-23: 0.24 ms against 0.47 ms a booking), and PostgreSQL the same time to plan and run."""
+"""All that a booking's rules read, as one call (migration 0018): the live resources of some
+references (as :data:`_LIVE`), those their rows reference one hop further (:data:`HOPS`), and
+the consents of some patients, each marked with its patient (``consent_of``). One statement
+costs the server half the CPU of the same two in psycopg's pipeline mode (issue 23: 0.24 ms
+against 0.47 ms a booking); a function keeps its plan in the backend, where the statement was
+planned anew by any client that did not prepare it (four times its run)."""
 
 
 @dataclass(slots=True)
