@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import pytest
 from api_server import Server
 from fhir_samples import consent, network, organization, patient
+from psycopg_pool import AsyncConnectionPool
 from sqlalchemy import update
 
+from maillage.care.principal import Principal, load_principal, load_principal_async
 from maillage.store import audit
 from maillage.store.audit import verify
 from maillage.store.database import transaction
@@ -166,3 +169,31 @@ def test_a_deactivated_account_is_refused_once_its_reading_is_stale(server: Serv
     with transaction(server.app.state.sessions) as session:
         session.execute(update(User).values(active=True))
     assert _status(server, "/fhir/Organization", coordinator) == 200
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_the_asynchronous_pool_reads_the_principal_the_store_reads(net: Server) -> None:
+    """On PostgreSQL the server reads an account again on its asynchronous pool, from the
+    event loop: the same principal as the store's own read (a site professional's site gives its
+    organisation), None for an account deactivated or unknown."""
+    net.headers("site-professional", site="Location/site-2")
+    net.headers("patient", patient="Patient/patient-2")
+    with transaction(net.app.state.sessions) as session:
+        session.add(
+            User(email="gone@example.org", password_hash="x", role="practitioner", active=False)
+        )
+    with transaction(net.app.state.sessions) as session:
+        ids = [user.id for user in session.query(User).order_by(User.id)]
+    engine = net.app.state.engine
+    url = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+    async def read(user_ids: list[int]) -> list[Principal | None]:
+        async with AsyncConnectionPool(url, open=False) as pool:
+            return [await load_principal_async(pool, user_id) for user_id in user_ids]
+
+    found = asyncio.run(read([*ids, max(ids) + 1]))
+    assert found == [load_principal(engine, user_id) for user_id in [*ids, max(ids) + 1]]
+    professional = next(p for p in found if p is not None and p.site == "Location/site-2")
+    assert professional.organization == "Organization/msp-2"
+    assert found[-2:] == [None, None]

@@ -21,11 +21,12 @@ from fastapi import Depends, Request
 from limits import RateLimitItemPerDay, RateLimitItemPerHour, parse
 from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
+from psycopg_pool import AsyncConnectionPool
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
 from maillage.care.errors import Unauthenticated
-from maillage.care.principal import Account, Principal, load_principal
+from maillage.care.principal import Account, Principal, load_principal, load_principal_async
 from maillage.config import Settings
 
 ALGORITHM = "HS256"
@@ -102,7 +103,13 @@ class Principals:
 
     def load(self, user_id: int) -> Principal | None:
         """Read the account now (and remember it)."""
-        principal = load_principal(self.engine, user_id)
+        return self._remember(user_id, load_principal(self.engine, user_id))
+
+    async def load_async(self, pool: AsyncConnectionPool, user_id: int) -> Principal | None:
+        """:meth:`load` on the asynchronous pool (PostgreSQL), from the event loop."""
+        return self._remember(user_id, await load_principal_async(pool, user_id))
+
+    def _remember(self, user_id: int, principal: Principal | None) -> Principal | None:
         self._read[user_id] = (time.monotonic(), principal)
         return principal
 
@@ -137,14 +144,19 @@ def _active(principal: Principal | None) -> Principal:
 
 async def optional_principal_async(request: Request) -> Principal | None:
     """The request's principal, None when anonymous; a bad or expired token is a 401. A
-    principal read lately costs no thread (a worker thread reads the others)."""
+    principal read lately costs no read; the others are read on the asynchronous pool when the
+    server has one (PostgreSQL), else in a worker thread."""
     user_id = _bearer_user(request)
     if user_id is None:
         return None
     principals: Principals = request.app.state.principals
     known, principal = principals.fresh(user_id)
     if not known:
-        principal = await run_in_threadpool(principals.load, user_id)
+        pool: AsyncConnectionPool | None = request.app.state.reads
+        if pool is not None:
+            principal = await principals.load_async(pool, user_id)
+        else:
+            principal = await run_in_threadpool(principals.load, user_id)
     return _active(principal)
 
 
