@@ -19,7 +19,6 @@ extra is stored for it.
 
 from __future__ import annotations
 
-import copy
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
@@ -83,7 +82,7 @@ def prepare(body: Body, previous: Body | None, *, undoing: bool = False) -> Body
     )
     if name is None and room(body) is None:
         return body
-    body = copy.deepcopy(body)
+    body = {**body}  # only the top level changes: its own list of extensions
     kept = [e for e in body.get("extension", []) if e.get("url") != VIDEO_ROOM_URL]
     if name is not None:
         kept.append({"url": VIDEO_ROOM_URL, "valueString": name})
