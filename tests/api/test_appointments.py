@@ -11,7 +11,6 @@ from typing import Any
 import jwt
 import pytest
 from api_server import Server
-from fastapi.testclient import TestClient
 from fhir_samples import network, practitioner, schedule, slot
 from icalendar import Calendar
 from pydantic import SecretStr
@@ -211,10 +210,9 @@ def test_concurrent_bookings_of_one_site_slot(net: Server, coordinator: dict[str
     del second["participant"][2]  # no shared person: only the site's slot is contended
     barrier, answers = threading.Barrier(2), []
 
-    def post(body: dict[str, Any]) -> None:
-        client = TestClient(net.app)
+    def post(body: dict[str, Any]) -> None:  # on the app's one event loop: see race_to_book
         barrier.wait()
-        answers.append(client.post("/fhir/Appointment", json=body, headers=coordinator))
+        answers.append(net.client.post("/fhir/Appointment", json=body, headers=coordinator))
 
     threads = [threading.Thread(target=post, args=(body,)) for body in (first, second)]
     for thread in threads:
