@@ -14,9 +14,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from maillage.care.errors import Forbidden
 from maillage.care.identifiers import validate_idnat_ps
 from maillage.store import users
-from maillage.store.booking_call import compiled
 from maillage.store.database import autocommit, transaction
 from maillage.store.models import RESOURCES, USERS
+from maillage.store.psycopg_sql import compiled
 from maillage.store.search_params import normalise_reference
 from maillage.store.users import Role as Role  # re-exported: the doors name roles
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
 from operator import attrgetter
 from typing import Any, NamedTuple
 
@@ -20,11 +19,10 @@ import psycopg
 from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
 from sqlalchemy import ClauseElement
-from sqlalchemy.dialects.postgresql.psycopg import dialect as psycopg_dialect
 
+from maillage.store.psycopg_sql import Statement, compiled
 from maillage.store.resources import StoreError
 
-_PSYCOPG = psycopg_dialect()
 CONFLICT, BUSINESS_RULE = "MB409", "MB422"
 """The SQLSTATEs of ``maillage_book``'s refusals: a slot or period taken, a rule broken."""
 TRANSIENT = frozenset({"40001", "40P01"})  # serialization_failure, deadlock_detected
@@ -96,24 +94,6 @@ class Read(NamedTuple):
 
     resources: dict[str, Row]
     consents: dict[str, list[dict[str, Any]]]
-
-
-def compiled(statement: ClauseElement, **values: Any) -> tuple[str, dict[str, Any]]:
-    """A Core query as psycopg's SQL (lists of values expanded in place) and its parameters."""
-    sql, constants = _compiled(statement)
-    return sql, {**constants, **values}
-
-
-@lru_cache(maxsize=64)
-def _compiled(statement: ClauseElement) -> tuple[str, dict[str, Any]]:
-    """Compiled once per statement object: a constant query (e.g. the consents') costs its
-    compilation once, about half a millisecond, not at every booking."""
-    sql = statement.compile(dialect=_PSYCOPG, compile_kwargs={"render_postcompile": True})
-    return str(sql), dict(sql.params)
-
-
-Statement = tuple[str, dict[str, Any]]
-"""psycopg's SQL and its parameters."""
 
 
 async def execute(connection: AsyncConnection[Any], sql: str, params: dict[str, Any]) -> list:

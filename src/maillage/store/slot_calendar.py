@@ -33,9 +33,9 @@ from sqlalchemy import (
     or_,
     select,
 )
-from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg as psycopg_dialect
 
 from maillage.store.models import RECORDED_BY, RESOURCES, SLOT_CALENDAR
+from maillage.store.psycopg_sql import compiled
 from maillage.store.search import Columns, Criterion, Test, sql_of, tests
 from maillage.store.search_params import IndexValue
 
@@ -43,7 +43,6 @@ if TYPE_CHECKING:
     from psycopg import AsyncCursor
     from psycopg_pool import AsyncConnectionPool
 
-_PSYCOPG = psycopg_dialect()
 COLUMNS = {
     "schedule": Columns(value=SLOT_CALENDAR.c.schedule),
     "status": Columns(value=SLOT_CALENDAR.c.status),
@@ -159,12 +158,12 @@ async def page_async(
     async with pool.connection() as connection:
         # Named tuples whose fields the statement decides: typed Any, as the SQLAlchemy rows.
         cursor: AsyncCursor[Any] = connection.cursor(row_factory=namedtuple_row)
-        sql, constants = _psycopg(_page(shape, sort, counted, pasted=True))
+        sql, constants = compiled(_page(shape, sort, counted, pasted=True))
         await cursor.execute(sql, constants | values | paging)
         rows = await cursor.fetchall()
         if not counted or rows or not (count == 0 or offset > 0):
             return _found(rows, count, offset, counted)
-        sql, constants = _psycopg(_count(shape))
+        sql, constants = compiled(_count(shape))
         await cursor.execute(sql, constants | values)
         total = await cursor.fetchone()
         return _found([], count, offset, True, total[0] if total else 0)
@@ -206,14 +205,6 @@ def _floored(name: str, test: Test) -> Test:
     if name == "start" and form in _FLOORS:
         return form, {**bound, "floor": bound[_FLOORS[form]] - _INSTANT}
     return test
-
-
-@lru_cache(maxsize=512)
-def _psycopg(statement: Select[Any]) -> tuple[str, dict[str, Any]]:
-    """A cached statement as psycopg's SQL text (named placeholders) and the values of its
-    constant parameters (e.g. the resource type)."""
-    compiled = statement.compile(dialect=_PSYCOPG)
-    return str(compiled), dict(compiled.params)
 
 
 Shape = tuple[tuple[str, tuple[str, ...]], ...]
