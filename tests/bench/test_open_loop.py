@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import NoReturn
 
 import pytest
+from sqlalchemy import create_engine
 
 from bench import bench_booking, open_loop
 
@@ -47,3 +48,26 @@ def test_every_transaction_at_a_fixed_rate_is_read(
     assert all(latency > 0 for latency in latencies)
     assert open_loop.percentile(latencies, 50) < 2000
     assert open_loop.percentile(latencies, 99) >= open_loop.percentile(latencies, 50)
+
+
+@pytest.mark.postgres
+def test_a_replay_copy_holds_the_bench_database_and_leaves_it_untouched() -> None:
+    """Each form of the replay books on its own copy of the bench database (a fast machine
+    ran out of free slots when both forms shared one): the copy starts with every row, and
+    what it books stays in it."""
+    with bench_booking.fresh_database("maillage_copy_source") as source:
+        bench_booking._pgbench(source, "-i", "-q", "-s", "1")
+        with bench_booking.fresh_database("maillage_copy", source) as copy:
+            bench_booking._pgbench(copy, "-n", "-t", "5", "-c", "1")
+            engine = create_engine(copy)
+            with engine.connect() as connection:
+                copied = connection.exec_driver_sql("SELECT count(*) FROM pgbench_accounts")
+                assert copied.scalar_one() == 100_000
+                booked = connection.exec_driver_sql("SELECT count(*) FROM pgbench_history")
+                assert booked.scalar_one() == 5
+            engine.dispose()
+        engine = create_engine(source)
+        with engine.connect() as connection:
+            untouched = connection.exec_driver_sql("SELECT count(*) FROM pgbench_history")
+            assert untouched.scalar_one() == 0
+        engine.dispose()
