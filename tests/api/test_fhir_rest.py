@@ -51,6 +51,23 @@ def test_update_versions_and_keeps_history(server: Server, coordinator: dict[str
     assert all(r["readHistory"] for r in statement["rest"][0]["resource"])
 
 
+def test_a_number_beyond_64_bits_and_accents_come_back_as_sent(
+    server: Server, coordinator: dict[str, str]
+) -> None:
+    """Answers are serialised by orjson, which refuses integers beyond 64 bits: such a
+    decimal (valid FHIR) still comes back exactly, through the standard encoder."""
+    huge = 123456789012345678901234567890
+    extension = {"url": "https://maillage.example/ext/budget", "valueDecimal": huge}
+    body = {**SAMPLES["msp-1"], "name": "MSP des Côtes de Meuse", "extension": [extension]}
+    server.put(body, coordinator)
+    read = server.client.get("/fhir/Organization/msp-1", headers=coordinator)
+    assert read.status_code == 200
+    assert read.json()["extension"][0]["valueDecimal"] == huge
+    assert "Côtes".encode() in read.content  # UTF-8, not \u escapes
+    found = server.client.get("/fhir/Organization?_id=msp-1", headers=coordinator)
+    assert found.json()["entry"][0]["resource"]["extension"][0]["valueDecimal"] == huge
+
+
 def test_if_match_refuses_a_stale_version(server: Server, coordinator: dict[str, str]) -> None:
     server.put(SAMPLES["msp-1"], coordinator)
     stale = {**coordinator, "If-Match": 'W/"7"'}

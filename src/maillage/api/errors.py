@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 
+import orjson
 import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -77,9 +78,18 @@ def explain(error: domain.DomainError) -> str:
 
 
 class FHIRResponse(JSONResponse):
-    """JSON response labelled ``application/fhir+json``."""
+    """JSON response labelled ``application/fhir+json``, serialised by orjson (the standard
+    library's encoder was 2 % of the server's CPU per booking, issue 23): the same compact,
+    unescaped UTF-8 text; what orjson refuses (an integer beyond 64 bits, a non-string key)
+    goes through the standard encoder as before."""
 
     media_type = FHIR_JSON
+
+    def render(self, content: Any) -> bytes:
+        try:
+            return orjson.dumps(content)
+        except orjson.JSONEncodeError:
+            return super().render(content)
 
 
 class FHIRError(Exception):

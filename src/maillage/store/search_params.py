@@ -14,6 +14,7 @@ import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from functools import lru_cache
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
@@ -371,12 +372,15 @@ def parse_moment(text: str) -> datetime:
     return datetime.fromisoformat(_LEAP_SECOND.sub(r"\1:59.999999", text).replace("Z", "+00:00"))
 
 
+@lru_cache(maxsize=4096)
 def parse_date_range(text: str, zone: ZoneInfo) -> tuple[datetime, datetime]:
     """The closed UTC range a FHIR date, dateTime or instant covers at its precision.
 
     Values without an offset are read in ``zone``; ``2026`` covers the whole year. Ranges are
     clamped to what ``datetime`` holds, so that dates of year 1 or 9999 (valid FHIR) index and
-    search instead of overflowing.
+    search instead of overflowing. Kept for the last values read (an immutable answer): slot
+    searches ask for the same days again and again, and a booking reads its start and end in
+    its index rows, its period and its policy.
     """
     text = text.strip()
     if re.fullmatch(r"\d{4}", text, re.ASCII):
