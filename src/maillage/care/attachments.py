@@ -72,7 +72,7 @@ def store(settings: Settings, body: Body) -> Body:
     if not binary and not any("data" in attachment for attachment in _attachments(body)):
         return body
     body = copy.deepcopy(body)
-    if body.get("resourceType") == "Binary" and "data" in body:
+    if binary:
         sha256 = _store(settings, body.pop("data"), body.get("contentType"), "Binary")
         meta = body.setdefault("meta", {})
         meta["tag"] = [*_other_tags(meta), {"system": SHA256_SYSTEM, "code": sha256}]
