@@ -21,6 +21,7 @@ import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from psycopg_pool import AsyncConnectionPool
 from sqlalchemy.exc import DataError, DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -191,8 +192,16 @@ async def _lost_database(request: Request, error: Exception) -> FHIRResponse:
 
 
 async def _lost_async_connection(request: Request, error: Exception) -> FHIRResponse:
-    """A connection of the asynchronous pool died under a search on the event loop."""
+    """A connection of the asynchronous pool died under a search on the event loop.
+
+    What killed it (a restart, a failover) most likely killed the pool's idle connections too:
+    they are all tested and the dead ones replaced before the answer, so the client's retry
+    gets a live one rather than the next dead one (as SQLAlchemy's pool does on a disconnect).
+    """
     logger.warning("database connection lost on %s %s: %s", request.method, request.url.path, error)
+    reads: AsyncConnectionPool | None = request.app.state.reads
+    if reads is not None:
+        await reads.check()
     return error_response(lost_database())
 
 
