@@ -13,7 +13,10 @@ import pytest
 from api_server import Server
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fhir_samples import organization
+from starlette.testclient import TestClient
+from starlette.types import Receive, Scope, Send
 
+from maillage.api import fhir
 from maillage.api.deps import Repo, settings
 from maillage.api.direct_route import RepositoryRoute
 from maillage.config import Settings
@@ -26,6 +29,46 @@ def test_the_search_and_the_create_are_documented_with_their_path_parameter(
     for method in ("get", "post"):
         operation = schema["paths"]["/fhir/{resource_type}"][method]
         assert [p["name"] for p in operation["parameters"]] == ["resource_type"]
+    assert not {path for _, path, _ in fhir.LANES} & set(schema["paths"])
+
+
+def test_the_busiest_requests_reach_the_endpoints_the_generic_routes_would(
+    server: Server, coordinator: dict[str, str]
+) -> None:
+    """The lanes matched first shadow no other route: without them, the same requests go to
+    the generic search and create that the lanes call."""
+    app, reached = server.app, []
+
+    async def recording(scope: Scope, receive: Receive, send: Send) -> None:
+        await app(scope, receive, send)
+        reached.append(scope["endpoint"])
+
+    client = TestClient(recording)
+
+    def send_each() -> None:
+        for _, path, method in fhir.LANES:
+            client.request(method, path, headers=coordinator, json={})
+
+    send_each()
+    lanes = app.router.routes[: len(fhir.LANES)]
+    assert [(r.path, r.methods) for r in lanes] == [(p, {m}) for _, p, m in fhir.LANES]
+    del app.router.routes[: len(fhir.LANES)]
+    try:
+        send_each()
+    finally:
+        app.router.routes[:0] = lanes
+    assert reached == [fhir.search_slots, fhir.book, fhir.search_type, fhir.create]
+
+
+def test_a_search_page_links_to_the_host_the_client_addressed(
+    server: Server, coordinator: dict[str, str]
+) -> None:
+    """The FHIR base of a Bundle's links is kept per Host header, never one client's for all."""
+    for host in ("fhir.example.org", "maillage.example.net:8443", "fhir.example.org"):
+        found = server.client.get("/fhir/Slot", headers={**coordinator, "Host": host})
+        assert found.json()["link"][0]["url"] == f"http://{host}/fhir/Slot"
+    odd = server.client.get("/fhir/Slot", headers={**coordinator, "Host": "a b"})
+    assert odd.json()["link"][0]["url"] == "http://testserver/fhir/Slot"
 
 
 def test_a_search_or_a_create_is_refused_for_its_format_or_token_and_audited(

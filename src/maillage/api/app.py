@@ -23,7 +23,7 @@ from maillage.api.limits import RequestLimits
 
 def install(app: FastAPI, max_request_bytes: int, uploads: Mapping[str, int]) -> None:
     """Add the OperationOutcome error handlers, the request limits (``uploads``: the paths
-    with their own limit) and the API's routes."""
+    with their own limit) and the API's routes, the busiest first."""
     errors.install(app)
     app.add_middleware(RequestLimits, max_bytes=max_request_bytes, uploads=uploads)
     for router in (
@@ -38,3 +38,4 @@ def install(app: FastAPI, max_request_bytes: int, uploads: Mapping[str, int]) ->
         billing.router,
     ):
         app.include_router(router)
+    fhir.busiest_first(app)

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Depends, FastAPI, Path, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
@@ -60,7 +60,7 @@ async def decoded(
 @router.get("/metadata")
 def metadata(request: Request, since: Annotated[str, Depends(started)]) -> FHIRResponse:
     """The CapabilityStatement (public, as FHIR expects)."""
-    return FHIRResponse(capability_statement(str(request.base_url) + "fhir", since))
+    return FHIRResponse(capability_statement(_base(request), since))
 
 
 async def search_type(resource_type: str, request: Request, repository: Repo) -> Response:
@@ -192,6 +192,41 @@ async def create(resource_type: str, request: Request, repository: Repo) -> Resp
 router.add_api_route(
     "/{resource_type}", create, methods=["POST"], route_class_override=RepositoryRoute
 )
+
+
+async def search_slots(request: Request, repository: Repo) -> Response:
+    """``GET /fhir/Slot``: :func:`search_type` of Slots, on its own static path."""
+    return await search_type("Slot", request, repository)
+
+
+async def book(request: Request, repository: Repo) -> Response:
+    """``POST /fhir/Appointment``: :func:`create` of an Appointment, on its own static path."""
+    return await create("Appointment", request, repository)
+
+
+#: The two busiest requests (endpoint, static path, method), answered as the generic routes
+#: above answer them.
+LANES = ((search_slots, "/fhir/Slot", "GET"), (book, "/fhir/Appointment", "POST"))
+
+
+def busiest_first(app: FastAPI) -> None:
+    """Put :data:`LANES` before every other route of ``app``.
+
+    FastAPI tries an app's routers in turn, each its routes, and the generic routes come
+    after those of three routers: finding one for a slot search cost about 45 µs, a tenth of
+    an uncached search's CPU. A static path matched first costs one regular expression. The
+    lanes stay out of the OpenAPI document, where the generic routes describe them; a test
+    checks that without the lanes the same requests reach the same endpoints.
+    """
+    for endpoint, path, method in reversed(LANES):
+        app.router.add_api_route(
+            path,
+            endpoint,
+            methods=[method],
+            route_class_override=RepositoryRoute,
+            include_in_schema=False,
+        )
+        app.router.routes.insert(0, app.router.routes.pop())
 
 
 @router.put("/{resource_type}/{resource_id}")
