@@ -83,6 +83,11 @@ def test_the_patient_sees_their_record_and_cancels(
 def test_the_dpo_filters_the_journal_and_exports_it(
     page: Page, demo: tuple[str, dict[str, str]], tmp_path: Path
 ) -> None:
+    """The DPO finds the searches of one patient's records (the coordinator's, here: the test
+    makes its own, whichever of the module's tests ran before it on its worker)."""
+    with coordinator_api(demo) as api:
+        searched = api.get("/fhir/Appointment", params={"patient": PATIENT})
+        assert searched.status_code == 200, searched.text
     demo_log_in(page, demo, "dpo")
     page.get_by_role("navigation", name="Navigation principale").get_by_role(
         "link", name="Journal des accès"
