@@ -32,7 +32,12 @@ def test_client_errors(server: Server, coordinator: dict[str, str]) -> None:
     server.put(organization("msp-1"), coordinator)
     fhir_json = {**coordinator, "Content-Type": "application/fhir+json"}
     _outcome(client.post("/fhir/Patient", content=b"{not json", headers=fhir_json), 400)
-    _outcome(client.post("/fhir/Patient", json={"resourceType": "Slot"}, headers=coordinator), 400)
+    other = _outcome(
+        client.post("/fhir/Patient", json={"resourceType": "Slot"}, headers=coordinator), 400
+    )
+    assert other["issue"][0]["diagnostics"] == "expected a resource of type Patient"
+    untyped = _outcome(client.post("/fhir/Appointment", json={}, headers=coordinator), 400)
+    assert untyped["issue"][0]["diagnostics"] == "expected a resource of type Appointment"
     invalid = {"resourceType": "Patient", "birthDate": "2 March 1948"}
     body = _outcome(client.post("/fhir/Patient", json=invalid, headers=coordinator), 400)
     assert "birthDate" in body["issue"][0]["expression"][0]

@@ -48,7 +48,7 @@ def _issues(error: ValidationError) -> list[dict[str, Any]]:
 def validate(resource_type: str, payload: Any, resource_id: str | None = None) -> dict[str, Any]:
     """Check a resource sent for ``resource_type`` (and ``resource_id`` on update)."""
     if not isinstance(payload, dict) or payload.get("resourceType") != resource_type:
-        raise Invalid(f"expected a {resource_type} resource")
+        raise Invalid(f"expected a resource of type {resource_type}")
     if resource_id is not None and payload.get("id") != resource_id:
         raise Invalid(f"the resource id must be {resource_id!r}, as in the URL")
     if len(str(payload.get("id", ""))) > MAX_ID_LENGTH:
