@@ -672,8 +672,10 @@ def _replay(
     before = booking_replay.appointments(plain)
     _pgbench(url, "-n", "-c", str(USERS), "-j", "2", "-T", str(PGBENCH_SECONDS), "-f", str(path))
     committed = booking_replay.appointments(plain) - before
-    found[form] = {"round_trips": booking_replay.round_trips(replay)}
-    found[form]["bookings"] = committed / PGBENCH_SECONDS
+    found[form] = {
+        "round_trips": booking_replay.round_trips(replay),
+        "bookings": committed / PGBENCH_SECONDS,
+    }
     if form == "as sent":
 
         def short_run() -> int:
