@@ -1,11 +1,15 @@
-"""Serving: ``--workers N`` migrates once, then N processes answer; each sizes its threads."""
+"""Serving: ``--workers N`` migrates once, then N processes answer, connections spread among
+them; each sizes its threads."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
+import socket
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -22,7 +26,34 @@ def _children(pid: int) -> list[int]:
     return [int(c) for task in tasks.iterdir() for c in (task / "children").read_text().split()]
 
 
-def test_several_workers_serve_a_fresh_database(tmp_path: Path) -> None:
+def _workers(pid: int) -> list[int]:
+    return [c for c in _children(pid) if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes()]
+
+
+def _served_connections(port: int) -> set[str]:
+    """Inodes of the established TCP sockets whose local port is ``port`` (the server's ends)."""
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == "01":
+                found.add(fields[9])
+    return found
+
+
+def _held_by(pid: int, inodes: set[str]) -> int:
+    held = 0
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:  # closed meanwhile
+            continue
+        held += target.startswith("socket:[") and target[8:-1] in inodes
+    return held
+
+
+@contextlib.contextmanager
+def _served(tmp_path: Path, workers: int) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
     port = free_port()
     env = {
         **os.environ,
@@ -30,7 +61,7 @@ def test_several_workers_serve_a_fresh_database(tmp_path: Path) -> None:
         "MAILLAGE_SECRET_KEY": "workers-test-" + "x" * 32,
         "MAILLAGE_FILES_DIR": str(tmp_path / "files"),
     }
-    command = [MAILLAGE, "serve", "--port", str(port), "--workers", "2"]
+    command = [MAILLAGE, "serve", "--port", str(port), "--workers", str(workers)]
     server = subprocess.Popen(
         command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
     )
@@ -44,11 +75,34 @@ def test_several_workers_serve_a_fresh_database(tmp_path: Path) -> None:
         assert response is not None, server.stdout.read().decode() if server.stdout else ""
         assert response.status_code == 200
         assert response.json()["resourceType"] == "CapabilityStatement"
-        commands = [Path(f"/proc/{c}/cmdline").read_bytes() for c in _children(server.pid)]
-        assert sum(b"spawn_main" in c for c in commands) == 2
+        yield port, server
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
+
+
+def test_several_workers_serve_a_fresh_database(tmp_path: Path) -> None:
+    with _served(tmp_path, 2) as (_, server):
+        assert len(_workers(server.pid)) == 2
+
+
+def test_connections_opened_together_spread_among_the_workers(tmp_path: Path) -> None:
+    """Kept-alive connections opened at once (a load balancer's pool, a load generator) are
+    served by every worker, not all by the one that woke first. Each lands on a worker by a
+    hash of its addresses: 24 all on one of 2 workers would happen once in 8 million runs."""
+    with _served(tmp_path, 2) as (port, server), contextlib.ExitStack() as stack:
+        clients = [
+            stack.enter_context(socket.create_connection(("127.0.0.1", port), timeout=10))
+            for _ in range(24)
+        ]
+        for client in clients:
+            client.sendall(b"GET /fhir/metadata HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        for client in clients:
+            assert client.recv(12) == b"HTTP/1.1 200"
+        connections = _served_connections(port)
+        held = [_held_by(worker, connections) for worker in _workers(server.pid)]
+    assert sum(held) == 24
+    assert min(held) > 0, held
 
 
 def test_the_request_thread_pool_has_the_configured_size(tmp_path: Path) -> None:

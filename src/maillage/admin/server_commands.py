@@ -14,7 +14,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -43,6 +43,7 @@ def serve(
     """Run the network server (FHIR API, auth, projects) under uvicorn; migrates first."""
     import uvicorn
 
+    from maillage import http_workers
     from maillage.http_protocol import CoalescedHttpTools
 
     settings = settings_or_exit()
@@ -53,12 +54,11 @@ def serve(
             # Sessions and login counters must be shared by the processes: Redis, not memory.
             os.environ["MAILLAGE_LOGIN_STATE_URL"] = "redis://127.0.0.1:6379/0"
     # The composition root by name: uvicorn imports it in each worker process.
-    uvicorn.run(
-        "maillage.server:serving_app",
+    options: dict[str, Any] = dict(
+        app="maillage.server:serving_app",
         factory=True,
         host=host,
         port=port,
-        workers=workers,
         # X-Forwarded-For names the client only when the configured proxy sent it: trusting it from
         # anyone (uvicorn's default trusts loopback) would let a caller pick the address that the
         # login limiter counts.
@@ -68,6 +68,10 @@ def serve(
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
         http=CoalescedHttpTools,  # a response's headers and body in one write
     )
+    if workers == 1:
+        uvicorn.run(**options)
+    else:  # each worker on a socket of its own, so that connections spread among them
+        http_workers.run(uvicorn.Config(**options), workers)
 
 
 def _migrated(settings: Settings) -> Engine:
