@@ -3,8 +3,8 @@
 uvicorn's workers share one listening socket, and an idle worker that the kernel wakes first
 accepts every connection waiting: when 50 kept-alive connections arrive together (wrk, a
 reverse proxy's pool, Tsung's sessions), one worker may get them all and serve them on one
-core while the other idles (seen with ``python -m bench booking``: 50 and 0 connections,
-2,825 cached slot searches a second, against 7,643 when they split 26 and 24). Here each
+core while the other idles (seen under the booking benchmark's wrk load, 50 connections: all
+50 on one worker gave 2,825 cached slot searches a second, a 26-24 split 7,643). Here each
 worker listens on its own socket of one ``SO_REUSEPORT`` group, and the kernel spreads new
 connections among the sockets by a hash of their addresses, as nginx's ``reuseport`` does.
 

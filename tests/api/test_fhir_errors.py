@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 
 import httpx
@@ -250,3 +251,41 @@ def test_a_slot_search_on_a_lost_connection_is_503_then_answered(
     assert lost.headers["retry-after"] == "1"
     found = server.client.get(search, headers=coordinator)
     assert found.status_code == 200 and found.json()["entry"] == []
+
+
+def test_a_client_gone_before_its_body_ends_is_no_server_error(
+    server: Server, coordinator: dict[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A client that leaves halfway through its body (a tablet's network lost mid-upload):
+    nothing written, and no 500 nor stack trace in the server's log."""
+    headers = {**coordinator, "Content-Type": "application/fhir+json", "Content-Length": "400"}
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/fhir/Patient",
+        "raw_path": b"/fhir/Patient",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 80),
+    }
+    pending = [{"type": "http.request", "body": b'{"resourceType": "Pat', "more_body": True}]
+    sent: list[dict] = []
+
+    async def receive() -> dict:
+        return pending.pop(0) if pending else {"type": "http.disconnect"}
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    with caplog.at_level(logging.INFO):
+        server.client.portal.call(server.app, scope, receive, send)
+    assert sent[0]["status"] == 400
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+    assert "client left before the end of its request" in caplog.text
+    found = server.client.get("/fhir/Patient", params={"_total": "accurate"}, headers=coordinator)
+    assert found.json()["total"] == 0

@@ -24,6 +24,7 @@ from fastapi.responses import JSONResponse
 from psycopg_pool import AsyncConnectionPool
 from sqlalchemy.exc import DataError, DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from maillage.care import errors as domain
 
@@ -214,6 +215,17 @@ def lost_database() -> FHIRError:
     return lost
 
 
+async def _client_left(request: Request, _error: Exception) -> FHIRResponse:
+    """The client went away before its request's body had all come (a tablet's network lost
+    mid-upload, a client's own timeout): nothing was decoded nor written, and it is not the
+    server's error, so no stack trace in the log (there were two, the second uvicorn's). The
+    answer is only for the record: nobody is there to read it."""
+    logger.info(
+        "client left before the end of its request: %s %s", request.method, request.url.path
+    )
+    return error_response(FHIRError(400, "the request ended before its body was complete"))
+
+
 async def _unexpected(request: Request, error: Exception) -> FHIRResponse:
     logger.exception("unexpected error on %s %s", request.method, request.url.path)
     return error_response(FHIRError(500, "internal error; the server logged the details"))
@@ -225,6 +237,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(FHIRError, _fhir_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(ClientDisconnect, _client_left)
     app.add_exception_handler(DataError, _data_error)
     app.add_exception_handler(DBAPIError, _lost_database)
     app.add_exception_handler(psycopg.OperationalError, _lost_async_connection)
