@@ -50,8 +50,13 @@ def _work(config: uvicorn.Config, sock: socket.socket) -> None:
 
 
 def run(config: uvicorn.Config, workers: int) -> None:
-    """Serve ``config``'s app with ``workers`` processes until SIGINT or SIGTERM."""
-    sockets = [listener(config.host, config.port, config.backlog) for _ in range(workers)]
+    """Serve ``config``'s app with ``workers`` processes until SIGINT or SIGTERM; exit 3 (as
+    uvicorn does) when the address cannot be listened on."""
+    try:
+        sockets = [listener(config.host, config.port, config.backlog) for _ in range(workers)]
+    except OSError as error:
+        logger.error("cannot listen on %s:%d: %s", config.host, config.port, error.strerror)
+        raise SystemExit(STARTUP_FAILURE) from error
     stop = threading.Event()
     for number in (signal.SIGINT, signal.SIGTERM):
         signal.signal(number, lambda *_: stop.set())

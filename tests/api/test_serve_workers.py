@@ -143,3 +143,22 @@ def test_a_server_process_builds_the_models_of_the_types_it_accepts_before_any_r
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "[]"
+
+
+def test_a_port_taken_by_another_program_is_a_clear_start_up_failure(tmp_path: Path) -> None:
+    """Exit 3 (uvicorn's start-up failure) with one line naming the address, no traceback."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {
+            **os.environ,
+            "MAILLAGE_DATABASE_URL": f"sqlite:///{tmp_path / 'taken.sqlite'}",
+            "MAILLAGE_SECRET_KEY": "taken-test-" + "x" * 32,
+            "MAILLAGE_FILES_DIR": str(tmp_path / "files"),
+        }
+        command = [MAILLAGE, "serve", "--port", str(port), "--workers", "2"]
+        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 3
+    assert f"cannot listen on 127.0.0.1:{port}: Address already in use" in done.stderr
+    assert "Traceback" not in done.stderr
