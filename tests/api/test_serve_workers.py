@@ -27,6 +27,16 @@ def _children(pid: int) -> list[int]:
     return [int(c) for task in tasks.iterdir() for c in (task / "children").read_text().split()]
 
 
+def _environment(tmp_path: Path) -> dict[str, str]:
+    """A server's settings on a fresh SQLite file under ``tmp_path``."""
+    return {
+        **os.environ,
+        "MAILLAGE_DATABASE_URL": f"sqlite:///{tmp_path / 'serve.sqlite'}",
+        "MAILLAGE_SECRET_KEY": "serve-test-" + "x" * 32,
+        "MAILLAGE_FILES_DIR": str(tmp_path / "files"),
+    }
+
+
 def _workers(pid: int) -> list[int]:
     return [c for c in _children(pid) if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes()]
 
@@ -56,12 +66,7 @@ def _held_by(pid: int, inodes: set[str]) -> int:
 @contextlib.contextmanager
 def _served(tmp_path: Path, workers: int) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
     port = free_port()
-    env = {
-        **os.environ,
-        "MAILLAGE_DATABASE_URL": f"sqlite:///{tmp_path / 'fresh.sqlite'}",
-        "MAILLAGE_SECRET_KEY": "workers-test-" + "x" * 32,
-        "MAILLAGE_FILES_DIR": str(tmp_path / "files"),
-    }
+    env = _environment(tmp_path)
     command = [MAILLAGE, "serve", "--port", str(port), "--workers", str(workers)]
     server = subprocess.Popen(
         command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
@@ -132,12 +137,7 @@ def test_a_server_process_builds_the_models_of_the_types_it_accepts_before_any_r
         "print(sorted(t for t in SUPPORTED_TYPES\n"
         "             if f'fhir.resources.R4B.{t.lower()}' not in sys.modules))\n"
     )
-    env = {
-        **os.environ,
-        "MAILLAGE_DATABASE_URL": f"sqlite:///{tmp_path / 'models.sqlite'}",
-        "MAILLAGE_SECRET_KEY": "models-test-" + "x" * 32,
-        "MAILLAGE_FILES_DIR": str(tmp_path / "files"),
-    }
+    env = _environment(tmp_path)
     done = subprocess.run(
         [sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=120
     )
@@ -151,12 +151,7 @@ def test_a_port_taken_by_another_program_is_a_clear_start_up_failure(tmp_path: P
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        env = {
-            **os.environ,
-            "MAILLAGE_DATABASE_URL": f"sqlite:///{tmp_path / 'taken.sqlite'}",
-            "MAILLAGE_SECRET_KEY": "taken-test-" + "x" * 32,
-            "MAILLAGE_FILES_DIR": str(tmp_path / "files"),
-        }
+        env = _environment(tmp_path)
         command = [MAILLAGE, "serve", "--port", str(port), "--workers", "2"]
         done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 3
