@@ -30,7 +30,7 @@ logger = logging.getLogger("uvicorn.error")
 spawn = multiprocessing.get_context("spawn")
 
 
-def listener(host: str, port: int, backlog: int) -> socket.socket:
+def _listener(host: str, port: int, backlog: int) -> socket.socket:
     """A listening TCP socket on ``host:port`` that joins the port's ``SO_REUSEPORT`` group
     (only sockets of the same user may join it)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -53,7 +53,7 @@ def run(config: uvicorn.Config, workers: int) -> None:
     """Serve ``config``'s app with ``workers`` processes until SIGINT or SIGTERM; exit 3 (as
     uvicorn does) when the address cannot be listened on."""
     try:
-        sockets = [listener(config.host, config.port, config.backlog) for _ in range(workers)]
+        sockets = [_listener(config.host, config.port, config.backlog) for _ in range(workers)]
     except OSError as error:
         logger.error("cannot listen on %s:%d: %s", config.host, config.port, error.strerror)
         raise SystemExit(STARTUP_FAILURE) from error
